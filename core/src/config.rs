@@ -1,0 +1,304 @@
+//! TOML configuration: environments and their sources.
+//!
+//! ```toml
+//! [[environment]]
+//! name = "lab"
+//! [[environment.source]]
+//! kind = "etcd"
+//! name = "control-plane"
+//! endpoints = ["http://127.0.0.1:12379", "http://127.0.0.1:22379", "http://127.0.0.1:32379"]
+//! ```
+//!
+//! The file lives in the platform config directory (`config.toml`), and `--config`
+//! overrides it. Without a file, the `ETCDCTL_ENDPOINTS` convention gives one etcd
+//! source; without that, the console opens the drill.
+//!
+//! Secrets are only ever referenced by the name of an environment variable
+//! (`password_env = "ETCD_PASSWORD"`), never stored, so a config can be written into a
+//! session file or shown on screen as it is.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sources::drill::DrillConfig;
+use crate::sources::etcd::EtcdConfig;
+
+/// Errors loading a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config: {source} ({path})")]
+    Io {
+        /// The underlying error.
+        source: std::io::Error,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The TOML is malformed or does not fit the schema.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The TOML parses but makes no sense (duplicate names, no endpoints...).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Environments (lab, staging, production...).
+    #[serde(default)]
+    pub environment: Vec<Environment>,
+}
+
+/// One environment and what the console watches in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Name shown on screen.
+    pub name: String,
+    /// No action may change anything in it.
+    #[serde(default)]
+    pub read_only: bool,
+    /// A source is stale when it sends nothing for this long, in milliseconds.
+    #[serde(default = "default_stale")]
+    pub stale_after_millis: u64,
+    /// Its sources.
+    #[serde(default)]
+    pub source: Vec<SourceConfig>,
+}
+
+const fn default_stale() -> u64 {
+    5000
+}
+
+/// One source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// An etcd cluster.
+    Etcd(EtcdConfig),
+    /// The simulated fleet.
+    Drill(DrillConfig),
+}
+
+impl SourceConfig {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Etcd(c) => &c.name,
+            Self::Drill(c) => &c.name,
+        }
+    }
+}
+
+impl Config {
+    /// The default config file: `<platform config dir>/config.toml`.
+    pub fn default_path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("org", "switchboard", "switchboard")
+            .map(|d| d.config_dir().join("config.toml"))
+    }
+
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            source,
+            path: path.to_owned(),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            let (line, column) = line_col(text, offset);
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks what the schema cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.environment.is_empty() {
+            return Err("no [[environment]] defined".to_owned());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for env in &self.environment {
+            if env.name.trim().is_empty() {
+                return Err("an environment has an empty name".to_owned());
+            }
+            if !names.insert(env.name.as_str()) {
+                return Err(format!("environment {:?} is defined twice", env.name));
+            }
+            let mut sources = std::collections::BTreeSet::new();
+            for s in &env.source {
+                if !sources.insert(s.name()) {
+                    return Err(format!(
+                        "source {:?} is defined twice in environment {:?}",
+                        s.name(),
+                        env.name
+                    ));
+                }
+                if let SourceConfig::Etcd(c) = s
+                    && c.endpoints.is_empty()
+                {
+                    return Err(format!("etcd source {:?} has no endpoints", c.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One etcd source from `ETCDCTL_ENDPOINTS` (comma-separated), if set.
+    pub fn from_etcdctl_env() -> Option<Self> {
+        let raw = std::env::var("ETCDCTL_ENDPOINTS").ok()?;
+        let endpoints: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if endpoints.is_empty() {
+            return None;
+        }
+        Some(Self {
+            environment: vec![Environment {
+                name: "local".into(),
+                read_only: false,
+                stale_after_millis: default_stale(),
+                source: vec![SourceConfig::Etcd(EtcdConfig::new("etcd", endpoints))],
+            }],
+        })
+    }
+
+    /// The drill alone.
+    pub fn drill(drill: DrillConfig) -> Self {
+        Self {
+            environment: vec![Environment {
+                name: "drill".into(),
+                read_only: false,
+                stale_after_millis: default_stale(),
+                source: vec![SourceConfig::Drill(drill)],
+            }],
+        }
+    }
+
+    /// The configuration as TOML (it holds no secrets, only variable names).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[environment]]
+name = "lab"
+[[environment.source]]
+kind = "etcd"
+name = "control-plane"
+endpoints = ["http://127.0.0.1:12379", "http://127.0.0.1:22379", "http://127.0.0.1:32379"]
+password_env = "ETCD_PASSWORD"
+username_env = "ETCD_USER"
+"#;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let cfg = Config::parse(GOOD, Path::new("c.toml")).expect("parse");
+        let SourceConfig::Etcd(etcd) = &cfg.environment[0].source[0] else {
+            panic!("etcd")
+        };
+        assert_eq!(etcd.endpoints.len(), 3);
+        assert_eq!(etcd.poll_interval_millis, 250);
+        assert_eq!(cfg.environment[0].stale_after_millis, 5000);
+        let round = Config::parse(&cfg.to_toml(), Path::new("r.toml")).expect("round trip");
+        assert_eq!(round, cfg);
+    }
+
+    /// Bad configs name the file, the line and the problem.
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let cases = [
+            (
+                "[[environment]]\nname = \"lab\"\n[[environment.source]]\nkind = \"etcd\"\nname = \"x\"\nendpoint = [\"a\"]\n",
+                "c.toml:",
+                "endpoint",
+            ),
+            ("[[environment]]\nname = lab\n", "c.toml:2:", "string"),
+            (
+                "[[environment]]\nname = \"a\"\n[[environment.source]]\nkind = \"zookeeper\"\nname = \"z\"\n",
+                "c.toml:",
+                "zookeeper",
+            ),
+            (
+                "[[environment]]\nname = \"a\"\n[[environment]]\nname = \"a\"\n",
+                "c.toml",
+                "defined twice",
+            ),
+            (
+                "[[environment]]\nname = \"a\"\n[[environment.source]]\nkind = \"etcd\"\nname = \"e\"\nendpoints = []\n",
+                "c.toml",
+                "no endpoints",
+            ),
+            ("", "c.toml", "no [[environment]]"),
+        ];
+        for (text, loc, problem) in cases {
+            let err = Config::parse(text, Path::new("c.toml"))
+                .expect_err(text)
+                .to_string();
+            assert!(err.starts_with(loc), "{err:?} should start with {loc:?}");
+            assert!(err.contains(problem), "{err:?} should mention {problem:?}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_it() {
+        let err = Config::load(Path::new("/nonexistent/switchboard.toml"))
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("/nonexistent/switchboard.toml"), "{err}");
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,417 @@
+//! The engine: wires sources to the reducer and the recorder, and hands the app an
+//! [`EngineHandle`].
+//!
+//! - Each source runs as its own task on the engine's runtime (threads named
+//!   `switchboard-engine`) and sends events over one bounded channel.
+//! - The reducer task applies events in batches (whatever is queued, up to 4096), then
+//!   publishes a new `Arc<State>` snapshot on a watch channel, wakes the UI through the
+//!   waker it was given, hands the batch to the recorder and broadcasts it to `watch`
+//!   subscribers. No events, no wake-ups: an idle console uses no CPU.
+//! - Once a second it checks each source's freshness on the engine's clock; a source
+//!   that is `up` but silent for longer than `stale_after` gets a `stale` event, which is
+//!   recorded like any other, so replay shows the same gap.
+//! - The recorder is a thread of its own (`SQLite` is blocking). Its channel is bounded,
+//!   so a slow disk slows the reducer down instead of losing events.
+//! - Operator intents enter through [`EngineHandle::send`], are refused when the engine
+//!   is read-only, and are recorded as events before anything acts on them.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::config::{Config, SourceConfig};
+use crate::event::{DrillFault, Event, EventBody, Intent};
+use crate::model::{SourceId, SourceKind, SourceStatus};
+use crate::session::{Recorder, SessionError, SessionMeta};
+use crate::sources::{self, Emitter};
+use crate::state::State;
+use crate::time::{Clock, SystemClock};
+
+/// Capacity of the source -> reducer channel.
+const EVENT_CHANNEL: usize = 8192;
+/// Most events applied before a snapshot is published.
+const MAX_BATCH: usize = 4096;
+/// Capacity of the broadcast to `watch` subscribers.
+const BROADCAST: usize = 65_536;
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The async runtime could not start.
+    #[error("cannot start the engine runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The session file could not be created.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The engine is read-only (wall or replay mode, or a read-only environment).
+    #[error("refused: this console is read-only ({0})")]
+    ReadOnly(String),
+    /// The engine has stopped.
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// How to start an engine.
+pub struct EngineOptions {
+    /// What to watch.
+    pub config: Config,
+    /// Which environment of the config (default: the first).
+    pub environment: Option<String>,
+    /// Record every applied event here (a new file).
+    pub record_to: Option<PathBuf>,
+    /// Refuse every intent (wall mode, replay); enforced here, not only in the UI.
+    pub read_only: bool,
+    /// Who the operator is (recorded with each intent).
+    pub operator: String,
+    /// The clock sources and the staleness check use.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl EngineOptions {
+    /// Options for `config` with the system clock, no recording, operator from `$USER`.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            environment: None,
+            record_to: None,
+            read_only: false,
+            operator: operator_name(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The OS user, for the journal.
+pub fn operator_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".to_owned())
+}
+
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+enum Command {
+    Intent(Intent),
+}
+
+/// The app's handle on a running engine. Dropping it stops the engine.
+pub struct EngineHandle {
+    runtime: Option<tokio::runtime::Runtime>,
+    snapshot: watch::Receiver<Arc<State>>,
+    waker: Arc<Mutex<Option<Waker>>>,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Arc<Vec<Event>>>,
+    read_only: Option<String>,
+    environment: String,
+    recording: Option<PathBuf>,
+    recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
+}
+
+/// Starts an engine.
+pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
+    let env = match &opts.environment {
+        Some(name) => opts.config.environment.iter().find(|e| &e.name == name),
+        None => opts.config.environment.first(),
+    };
+    let environment = env.map_or_else(|| "none".to_owned(), |e| e.name.clone());
+    let stale_after = Duration::from_millis(env.map_or(5000, |e| e.stale_after_millis.max(500)));
+    let sources: Vec<SourceConfig> = env.map(|e| e.source.clone()).unwrap_or_default();
+    let drill = sources.iter().any(|s| matches!(s, SourceConfig::Drill(_)));
+    let read_only = if opts.read_only {
+        Some("read-only mode".to_owned())
+    } else if env.is_some_and(|e| e.read_only) {
+        Some(format!("environment {environment} is read-only"))
+    } else {
+        None
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("switchboard-engine")
+        .enable_all()
+        .build()
+        .map_err(EngineError::Runtime)?;
+
+    // The recorder thread: created before anything runs, so a bad path fails start-up.
+    let (rec_tx, recorder_thread, recording) = match &opts.record_to {
+        Some(path) => {
+            let meta = SessionMeta {
+                app_version: env!("CARGO_PKG_VERSION").to_owned(),
+                environment: environment.clone(),
+                drill,
+                config: opts.config.to_toml(),
+                started_at: opts.clock.now(),
+            };
+            let mut recorder = Recorder::create(path, &meta)?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<Event>>>(256);
+            let handle = std::thread::Builder::new()
+                .name("switchboard-recorder".into())
+                .spawn(move || {
+                    for batch in rx {
+                        if let Err(e) = recorder.append(&batch) {
+                            tracing::error!("recording stopped: {e:#}");
+                            return Some(e);
+                        }
+                    }
+                    None
+                })
+                .map_err(EngineError::Runtime)?;
+            (Some(tx), Some(handle), Some(path.clone()))
+        }
+        None => (None, None, None),
+    };
+
+    let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_CHANNEL);
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(State::default()));
+    let (bcast_tx, _) = broadcast::channel(BROADCAST);
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+
+    let mut drill_control = None;
+    for source in sources {
+        let clock = Arc::clone(&opts.clock);
+        match source {
+            SourceConfig::Drill(cfg) => {
+                let (tx, rx) = mpsc::channel::<DrillFault>(16);
+                drill_control = Some(tx);
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Drill,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::drill::run(cfg, emitter, rx));
+            }
+            SourceConfig::Etcd(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Etcd,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::etcd::run(cfg, emitter));
+            }
+        }
+    }
+    drop(ev_tx);
+
+    let reducer = Reducer {
+        state: State::default(),
+        events: ev_rx,
+        commands: cmd_rx,
+        snapshot: snap_tx,
+        waker: Arc::clone(&waker),
+        recorder: rec_tx,
+        broadcast: bcast_tx.clone(),
+        drill_control,
+        clock: Arc::clone(&opts.clock),
+        stale_after,
+        operator: opts.operator.clone(),
+    };
+    runtime.spawn(reducer.run());
+
+    Ok(EngineHandle {
+        runtime: Some(runtime),
+        snapshot: snap_rx,
+        waker,
+        commands: cmd_tx,
+        events: bcast_tx,
+        read_only,
+        environment,
+        recording,
+        recorder_thread,
+    })
+}
+
+impl EngineHandle {
+    /// The latest state. Cheap: clones an `Arc`; never waits on the engine.
+    pub fn snapshot(&self) -> Arc<State> {
+        Arc::clone(&self.snapshot.borrow())
+    }
+
+    /// Called after every published snapshot (the app passes `ctx.request_repaint()`).
+    pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut w) = self.waker.lock() {
+            *w = Some(Box::new(waker));
+        }
+    }
+
+    /// Sends an operator intent; refused when read-only.
+    pub fn send(&self, intent: Intent) -> Result<(), EngineError> {
+        if let Some(why) = &self.read_only {
+            return Err(EngineError::ReadOnly(why.clone()));
+        }
+        self.commands
+            .try_send(Command::Intent(intent))
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Why the engine is read-only, if it is.
+    pub fn read_only(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// The environment being watched.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The session file being written, if recording.
+    pub fn recording(&self) -> Option<&std::path::Path> {
+        self.recording.as_deref()
+    }
+
+    /// Every applied batch of events, from now on (for `watch --json`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<Event>>> {
+        self.events.subscribe()
+    }
+
+    /// Blocks until `pred` holds for a snapshot or `timeout` passes; returns the last snapshot.
+    /// For the CLI and tests, never the UI thread.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&State) -> bool) -> Arc<State> {
+        let mut rx = self.snapshot.clone();
+        if let Some(rt) = &self.runtime {
+            rt.block_on(async {
+                tokio::time::timeout(timeout, rx.wait_for(|s| pred(s)))
+                    .await
+                    .ok();
+            });
+        }
+        self.snapshot()
+    }
+
+    /// Runs a future on the engine's runtime (for the CLI's `watch`).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> Option<F::Output> {
+        self.runtime.as_ref().map(|rt| rt.block_on(fut))
+    }
+
+    /// Stops every source, flushes the recorder and returns its error, if any.
+    pub fn shutdown(mut self) -> Option<SessionError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Option<SessionError> {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+        self.recorder_thread
+            .take()
+            .and_then(|h| h.join().ok().flatten())
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Reducer {
+    state: State,
+    events: mpsc::Receiver<Event>,
+    commands: mpsc::Receiver<Command>,
+    snapshot: watch::Sender<Arc<State>>,
+    waker: Arc<Mutex<Option<Waker>>>,
+    recorder: Option<std::sync::mpsc::SyncSender<Arc<Vec<Event>>>>,
+    broadcast: broadcast::Sender<Arc<Vec<Event>>>,
+    drill_control: Option<mpsc::Sender<DrillFault>>,
+    clock: Arc<dyn Clock>,
+    stale_after: Duration,
+    operator: String,
+}
+
+impl Reducer {
+    async fn run(mut self) {
+        let mut freshness = tokio::time::interval(Duration::from_secs(1));
+        freshness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sources_open = true;
+        loop {
+            let batch = tokio::select! {
+                ev = self.events.recv(), if sources_open => if let Some(first) = ev {
+                    let mut batch = Vec::with_capacity(64);
+                    batch.push(first);
+                    while batch.len() < MAX_BATCH {
+                        match self.events.try_recv() {
+                            Ok(ev) => batch.push(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    batch
+                } else {
+                    sources_open = false;
+                    continue;
+                },
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Intent(intent)) => self.intent(intent).await,
+                    None => return,
+                },
+                _ = freshness.tick() => self.staleness(),
+            };
+            if !batch.is_empty() {
+                self.publish(batch);
+            }
+        }
+    }
+
+    async fn intent(&self, intent: Intent) -> Vec<Event> {
+        let ev = Event::new(
+            self.clock.now(),
+            SourceId::new("operator"),
+            EventBody::Intent {
+                operator: self.operator.clone(),
+                intent: intent.clone(),
+            },
+        );
+        if let Intent::DrillInject { fault } = intent
+            && let Some(tx) = &self.drill_control
+        {
+            tx.send(fault).await.ok();
+        }
+        vec![ev]
+    }
+
+    fn staleness(&self) -> Vec<Event> {
+        let now = self.clock.now();
+        let limit = self.stale_after.as_millis() as i64;
+        self.state
+            .sources
+            .iter()
+            .filter(|(_, s)| {
+                s.status == SourceStatus::Up && now.millis_since(s.last_event_at) > limit
+            })
+            .map(|(id, s)| {
+                let secs = now.millis_since(s.last_event_at) as f64 / 1000.0;
+                Event::new(
+                    now,
+                    id.clone(),
+                    EventBody::SourceStatus {
+                        source_kind: s.kind,
+                        status: SourceStatus::Stale,
+                        detail: Some(format!("no report for {secs:.0} s")),
+                        drill: s.drill,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn publish(&mut self, batch: Vec<Event>) {
+        self.state.apply_all(&batch);
+        self.snapshot.send_replace(Arc::new(self.state.clone()));
+        if let Ok(w) = self.waker.lock()
+            && let Some(wake) = w.as_ref()
+        {
+            wake();
+        }
+        let batch = Arc::new(batch);
+        if let Some(rec) = &self.recorder {
+            // Blocks when the disk is behind: back-pressure instead of loss.
+            if rec.send(Arc::clone(&batch)).is_err() {
+                self.recorder = None;
+            }
+        }
+        self.broadcast.send(batch).ok();
+    }
+}

@@ -1,0 +1,389 @@
+//! Events: every observation a source makes, every change of a source's own status,
+//! and every operator intent, each with its timestamp.
+//!
+//! Events are plain data (serde, tagged) so the recorder can write them and replay can
+//! read them back. The state is nothing but the fold of these events
+//! (see [`crate::State::apply`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    BreakerConfig, BreakerId, BreakerState, ClusterId, ClusterKind, DbRole, Health, InstanceId,
+    MemberId, RouteId, ServiceId, ServiceRole, SourceId, SourceKind, SourceStatus,
+};
+use crate::time::Timestamp;
+
+/// One timestamped fact, as delivered to the reducer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it was observed (or, for intents, issued).
+    pub at: Timestamp,
+    /// Which source produced it (`operator` and `engine` for the console's own).
+    pub source: SourceId,
+    /// What happened.
+    pub body: EventBody,
+}
+
+impl Event {
+    /// Builds an event.
+    pub fn new(at: Timestamp, source: SourceId, body: EventBody) -> Self {
+        Self { at, source, body }
+    }
+}
+
+/// What an event says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A source came up, went down, or went stale.
+    SourceStatus {
+        /// The kind of system behind the source.
+        source_kind: SourceKind,
+        /// Its new status.
+        status: SourceStatus,
+        /// Why (the error of a down source), for the operator.
+        detail: Option<String>,
+        /// True when this source is the simulated drill fleet.
+        drill: bool,
+    },
+    /// A service exists, with its role.
+    Service {
+        /// The service.
+        service: ServiceId,
+        /// Gateway, service or database.
+        role: ServiceRole,
+    },
+    /// `from` calls `to`.
+    Edge {
+        /// Caller.
+        from: ServiceId,
+        /// Callee.
+        to: ServiceId,
+    },
+    /// A gateway routes `route` to `service`, optionally through a breaker.
+    Route {
+        /// The route.
+        route: RouteId,
+        /// The gateway service that owns it.
+        gateway: ServiceId,
+        /// Where it sends traffic.
+        service: ServiceId,
+        /// The breaker guarding it, if any.
+        breaker: Option<BreakerId>,
+    },
+    /// An instance was seen with this health.
+    InstanceHealth {
+        /// The instance.
+        instance: InstanceId,
+        /// Its service.
+        service: ServiceId,
+        /// Health as observed.
+        health: Health,
+        /// The failing check or reason, if any.
+        detail: Option<String>,
+    },
+    /// An instance is gone (scaled down, deregistered).
+    InstanceRemoved {
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// A bulkhead (connection or worker pool) of a service was sampled.
+    Pool {
+        /// The service owning the pool.
+        service: ServiceId,
+        /// Pool size.
+        size: u32,
+        /// Slots in use.
+        in_use: u32,
+        /// Requests waiting for a slot.
+        queued: u32,
+    },
+    /// A breaker the console computes from call outcomes is configured.
+    BreakerConfigured {
+        /// The breaker.
+        breaker: BreakerId,
+        /// The service it protects.
+        service: ServiceId,
+        /// Its thresholds.
+        config: BreakerConfig,
+    },
+    /// Call outcomes seen through a breaker since the previous sample.
+    BreakerCalls {
+        /// The breaker.
+        breaker: BreakerId,
+        /// Successful calls.
+        ok: u32,
+        /// Failed calls (errors, timeouts, 5xx).
+        failed: u32,
+    },
+    /// A source that runs the breaker itself reports its state.
+    BreakerReported {
+        /// The breaker.
+        breaker: BreakerId,
+        /// The service it protects.
+        service: ServiceId,
+        /// Its state as the source sees it.
+        state: BreakerState,
+        /// Failure ratio over the source's own window (0..=1).
+        failure_rate: f64,
+    },
+    /// The configured membership of a consensus cluster.
+    ClusterMembers {
+        /// The cluster.
+        cluster: ClusterId,
+        /// etcd or Consul.
+        cluster_kind: ClusterKind,
+        /// Every member with its voter flag; replaces the previous list.
+        members: Vec<MemberSpec>,
+    },
+    /// One member of a consensus cluster was polled.
+    MemberStatus {
+        /// The cluster.
+        cluster: ClusterId,
+        /// etcd or Consul.
+        cluster_kind: ClusterKind,
+        /// What the member said, or that it could not be reached.
+        status: MemberStatus,
+    },
+    /// One member of a database cluster was polled.
+    DbMember {
+        /// The database cluster.
+        cluster: ClusterId,
+        /// The member.
+        member: MemberId,
+        /// Its role as the server itself reports it.
+        role: DbRole,
+        /// Whether it answered.
+        reachable: bool,
+        /// Replication lag behind the primary, in bytes.
+        lag_bytes: Option<u64>,
+        /// Connections in use.
+        connections: u32,
+        /// `max_connections`.
+        max_connections: u32,
+    },
+    /// A simulated fault started in the drill; marks the true start for MTTD.
+    FaultInjected {
+        /// Fault name (`connection_leak`).
+        fault: String,
+        /// What it does, for the log.
+        description: String,
+    },
+    /// An operator asked for something.
+    Intent {
+        /// Who (the OS user).
+        operator: String,
+        /// What.
+        intent: Intent,
+    },
+}
+
+impl EventBody {
+    /// The serde tag of this variant (`member_status`), used as the session file's kind column.
+    pub const fn kind_name(&self) -> &'static str {
+        match self {
+            Self::SourceStatus { .. } => "source_status",
+            Self::Service { .. } => "service",
+            Self::Edge { .. } => "edge",
+            Self::Route { .. } => "route",
+            Self::InstanceHealth { .. } => "instance_health",
+            Self::InstanceRemoved { .. } => "instance_removed",
+            Self::Pool { .. } => "pool",
+            Self::BreakerConfigured { .. } => "breaker_configured",
+            Self::BreakerCalls { .. } => "breaker_calls",
+            Self::BreakerReported { .. } => "breaker_reported",
+            Self::ClusterMembers { .. } => "cluster_members",
+            Self::MemberStatus { .. } => "member_status",
+            Self::DbMember { .. } => "db_member",
+            Self::FaultInjected { .. } => "fault_injected",
+            Self::Intent { .. } => "intent",
+        }
+    }
+
+    /// Names of the things this event concerns (services, instances, clusters...).
+    pub fn subjects(&self) -> Vec<&str> {
+        match self {
+            Self::SourceStatus { .. } | Self::FaultInjected { .. } => Vec::new(),
+            Self::Service { service, .. } | Self::Pool { service, .. } => vec![service.as_str()],
+            Self::Edge { from, to } => vec![from.as_str(), to.as_str()],
+            Self::Route {
+                route,
+                gateway,
+                service,
+                ..
+            } => {
+                vec![route.as_str(), gateway.as_str(), service.as_str()]
+            }
+            Self::InstanceHealth {
+                instance, service, ..
+            } => {
+                vec![instance.as_str(), service.as_str()]
+            }
+            Self::InstanceRemoved { instance } => vec![instance.as_str()],
+            Self::BreakerConfigured {
+                breaker, service, ..
+            }
+            | Self::BreakerReported {
+                breaker, service, ..
+            } => {
+                vec![breaker.as_str(), service.as_str()]
+            }
+            Self::BreakerCalls { breaker, .. } => vec![breaker.as_str()],
+            Self::ClusterMembers { cluster, .. } => vec![cluster.as_str()],
+            Self::MemberStatus {
+                cluster, status, ..
+            } => {
+                vec![cluster.as_str(), status.member.as_str()]
+            }
+            Self::DbMember {
+                cluster, member, ..
+            } => vec![cluster.as_str(), member.as_str()],
+            Self::Intent { intent, .. } => intent.subjects(),
+        }
+    }
+}
+
+/// A member in a cluster's configured membership.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpec {
+    /// Member name.
+    pub member: MemberId,
+    /// Whether it votes (learners and non-voters do not count toward quorum).
+    pub voter: bool,
+}
+
+/// What one poll of one consensus member found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    /// Member name.
+    pub member: MemberId,
+    /// The endpoint polled, if any.
+    pub endpoint: Option<String>,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// Whether it votes.
+    pub voter: bool,
+    /// The member this one believes is leader (`None`: no leader, or unreachable).
+    pub leader: Option<MemberId>,
+    /// Raft term as this member sees it.
+    pub term: u64,
+    /// Raft index.
+    pub index: u64,
+    /// Database size, in bytes.
+    pub db_size_bytes: Option<u64>,
+    /// Active alarms on this member (`NOSPACE`, `CORRUPT`); a member with one is not healthy.
+    pub alarms: Vec<String>,
+    /// Errors the member reported, or why it could not be reached.
+    pub error: Option<String>,
+}
+
+/// Something an operator asked for. Recorded like any observation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "intent", rename_all = "snake_case")]
+pub enum Intent {
+    /// Start a scripted fault in the drill fleet now.
+    DrillInject {
+        /// Which fault.
+        fault: DrillFault,
+    },
+    /// Acknowledge an open incident (the operator is on it).
+    AckIncident {
+        /// Incident number.
+        incident: u64,
+    },
+}
+
+impl Intent {
+    fn subjects(&self) -> Vec<&str> {
+        match self {
+            Self::DrillInject { fault } => vec![fault.as_str()],
+            Self::AckIncident { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The drill's scripted faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillFault {
+    /// The Sev-0 connection-pool leak of domain.md §8.
+    ConnectionLeak,
+    /// One consensus member lost, then a second (quorum lost), then recovery.
+    QuorumLoss,
+    /// One instance flaps between healthy and unhealthy.
+    Flapping,
+}
+
+impl DrillFault {
+    /// Every fault, in menu order.
+    pub const ALL: [Self; 3] = [Self::ConnectionLeak, Self::QuorumLoss, Self::Flapping];
+
+    /// Snake-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionLeak => "connection_leak",
+            Self::QuorumLoss => "quorum_loss",
+            Self::Flapping => "flapping",
+        }
+    }
+
+    /// One line for menus and the log.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::ConnectionLeak => {
+                "checkout leaks database connections: pool saturates, breakers trip, readiness fails"
+            }
+            Self::QuorumLoss => {
+                "drill-etcd loses one member, then a second (quorum lost), then recovers"
+            }
+            Self::Flapping => "one search instance flaps between healthy and unhealthy",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_shape_is_tagged() {
+        let ev = Event::new(
+            Timestamp(5),
+            SourceId::new("drill"),
+            EventBody::BreakerCalls {
+                breaker: BreakerId::new("edge/checkout"),
+                ok: 3,
+                failed: 1,
+            },
+        );
+        let json = serde_json::to_value(&ev).expect("serialize");
+        assert_eq!(json["body"]["kind"], "breaker_calls");
+        assert_eq!(json["body"]["data"]["failed"], 1);
+        assert_eq!(json["at"], 5);
+        let back: Event = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn kind_name_matches_serde_tag() {
+        let bodies = [
+            EventBody::InstanceRemoved {
+                instance: InstanceId::new("a"),
+            },
+            EventBody::FaultInjected {
+                fault: "x".into(),
+                description: "y".into(),
+            },
+            EventBody::Intent {
+                operator: "op".into(),
+                intent: Intent::DrillInject {
+                    fault: DrillFault::Flapping,
+                },
+            },
+        ];
+        for body in bodies {
+            let json = serde_json::to_value(&body).expect("serialize");
+            assert_eq!(json["kind"], body.kind_name());
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Small enums and configuration records shared by events and state.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of system a source observes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The embedded simulated fleet.
+    Drill,
+    /// An etcd cluster over gRPC.
+    Etcd,
+    /// The engine itself (staleness markers, operator intents).
+    Engine,
+}
+
+impl SourceKind {
+    /// Lower-case name as used in config and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Drill => "drill",
+            Self::Etcd => "etcd",
+            Self::Engine => "engine",
+        }
+    }
+}
+
+/// Whether a source is delivering data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Reporting normally.
+    Up,
+    /// Its target cannot be reached; what it showed before is no longer current.
+    Down,
+    /// No report within its staleness limit (the task hangs, or the network is gone).
+    Stale,
+}
+
+impl SourceStatus {
+    /// Lower-case name as used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+/// Health of an instance or service.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Serving.
+    Healthy,
+    /// Serving with reduced capacity (some checks failing, pool near saturation).
+    Degraded,
+    /// Not serving.
+    Unhealthy,
+    /// Never reported, or its source is down or stale.
+    #[default]
+    Unknown,
+}
+
+impl Health {
+    /// Lower-case name as used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a service is in the topology; decides its column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceRole {
+    /// An ingress gateway or load balancer.
+    Gateway,
+    /// An application service.
+    #[default]
+    Service,
+    /// A database or other stateful store.
+    Database,
+}
+
+/// The kind of a consensus cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterKind {
+    /// etcd (Raft).
+    Etcd,
+    /// Consul servers (Raft).
+    Consul,
+}
+
+impl ClusterKind {
+    /// Lower-case name as used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Etcd => "etcd",
+            Self::Consul => "consul",
+        }
+    }
+}
+
+/// The health of a consensus cluster, derived from its members (domain.md §5).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum QuorumState {
+    /// Quorum holds with at least one loss to spare, one leader, no alarms.
+    #[default]
+    Healthy,
+    /// Quorum holds but one more loss breaks it (or a member raised an alarm).
+    AtRisk,
+    /// Fewer voters reachable than quorum, or no leader.
+    Lost,
+    /// Two members claim leadership, or members disagree on the leader in one term.
+    Split,
+}
+
+impl QuorumState {
+    /// Lower-case name as used in JSON (`at_risk`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::AtRisk => "at_risk",
+            Self::Lost => "lost",
+            Self::Split => "split",
+        }
+    }
+}
+
+/// Circuit-breaker state (domain.md §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Traffic flows; failures are counted over the window.
+    #[default]
+    Closed,
+    /// Calls fail fast; nothing reaches the dependency until the cooldown ends.
+    Open,
+    /// After the cooldown, a few trial calls decide between closed and open.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// Lower-case name as used in JSON (`half_open`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// Thresholds of a breaker computed by the console (domain.md §3 gives the defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Length of the rolling window, in milliseconds (at most 60 000; 1 s buckets).
+    pub window_millis: i64,
+    /// Failure ratio in the window at which the breaker opens (0..=1).
+    pub failure_rate_threshold: f64,
+    /// Calls needed in the window before the ratio counts, so a trickle cannot trip it.
+    pub min_calls: u32,
+    /// Consecutive failed calls that open it regardless of the ratio (0 turns this off).
+    pub consecutive_failures: u32,
+    /// Time open before trial calls are let through, in milliseconds.
+    pub cooldown_millis: i64,
+    /// Successful trial calls needed to close again.
+    pub trial_calls: u32,
+    /// Warn "near trip" when the rate is within this margin of the threshold.
+    pub near_trip_margin: f64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            window_millis: 10_000,
+            failure_rate_threshold: 0.5,
+            min_calls: 20,
+            consecutive_failures: 5,
+            cooldown_millis: 30_000,
+            trial_calls: 3,
+            near_trip_margin: 0.1,
+        }
+    }
+}
+
+/// Role of a database cluster member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbRole {
+    /// Accepts writes.
+    Primary,
+    /// Streams from the primary.
+    Replica,
+    /// Not known (unreachable, starting).
+    #[default]
+    Unknown,
+}

@@ -1,0 +1,13 @@
+//! Entities the console tracks: ids, health and role enums, and the plain data of
+//! services, instances, routes, breakers, consensus clusters and database clusters.
+//!
+//! These are the nouns; `event` holds the verbs and `state` the fold of one into the other.
+
+mod ids;
+mod kinds;
+
+pub use self::ids::{BreakerId, ClusterId, InstanceId, MemberId, RouteId, ServiceId, SourceId};
+pub use self::kinds::{
+    BreakerConfig, BreakerState, ClusterKind, DbRole, Health, QuorumState, ServiceRole, SourceKind,
+    SourceStatus,
+};

@@ -1,0 +1,860 @@
+//! The drill: a deterministic, seeded, simulated fleet inside the core.
+//!
+//! With nothing configured the console opens on the drill, so a new user sees a live
+//! console at once and can practise safely. It is a source like any other and emits the
+//! same events; every event it sends is marked as coming from a drill source, and every
+//! screen and output says DRILL.
+//!
+//! The fleet: a few dozen services in tiers (gateways, front ends, mid tier, back end,
+//! a database), a few hundred instances (the size knob scales it to 10,000 and more),
+//! a 3-member etcd and a 5-member Consul cluster, gateway routes with breakers, and a
+//! 3-member `PostgreSQL` cluster. [`DrillFleet::step`] is pure: the same seed and the
+//! same step times give the same events, so a drill run is reproducible.
+//!
+//! Scripted faults (also on demand through [`DrillFault`] intents):
+//! - `connection_leak`: checkout leaks database connections (domain.md §8): its pool
+//!   saturates, readiness fails instance by instance, the edge breaker trips; after
+//!   100 s the runbook is played (pool reset) and it recovers.
+//! - `quorum_loss`: drill-etcd loses a follower (at risk), 30 s later the leader (quorum
+//!   lost), and 30 s after that both return and a new leader is elected.
+//! - `flapping`: one search instance flips health every 5 s for a minute.
+//!
+//! Unless scripting is turned off the faults repeat on a 5-minute cycle: flapping at
+//! 0:20, the connection leak at 0:40, quorum loss at 3:35, a Consul follower lost at 4:10.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Emitter;
+use crate::event::{DrillFault, EventBody, MemberSpec, MemberStatus};
+use crate::model::{
+    BreakerConfig, BreakerId, ClusterId, ClusterKind, DbRole, Health, InstanceId, MemberId,
+    RouteId, ServiceId, ServiceRole, SourceStatus,
+};
+use crate::rng::SplitMix64;
+use crate::time::Timestamp;
+
+/// Drill settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillConfig {
+    /// Source name.
+    pub name: String,
+    /// Seed of the simulation.
+    pub seed: u64,
+    /// Instances in the fleet (at least 50).
+    pub instances: usize,
+    /// Simulated seconds per wall second.
+    pub speed: f64,
+    /// Simulated time between steps, in milliseconds.
+    pub tick_millis: u64,
+    /// Run the 5-minute fault cycle; when false faults start only on request.
+    pub scripted: bool,
+}
+
+impl Default for DrillConfig {
+    fn default() -> Self {
+        Self {
+            name: "drill".into(),
+            seed: 7,
+            instances: 300,
+            speed: 1.0,
+            tick_millis: 1000,
+            scripted: true,
+        }
+    }
+}
+
+/// Length of the scripted cycle.
+const CYCLE_MILLIS: i64 = 300_000;
+/// The scripted cycle: (offset, fault).
+const SCRIPT: [(i64, DrillFault); 3] = [
+    (20_000, DrillFault::Flapping),
+    (40_000, DrillFault::ConnectionLeak),
+    (215_000, DrillFault::QuorumLoss),
+];
+/// The Consul follower outage in the cycle: (from, to) offsets.
+const CONSUL_OUTAGE: (i64, i64) = (250_000, 275_000);
+
+const GATEWAYS: [&str; 2] = ["edge-gateway", "internal-gateway"];
+const FRONT: [&str; 3] = ["web", "mobile-bff", "admin"];
+const MID: [&str; 14] = [
+    "checkout",
+    "cart",
+    "catalog",
+    "search",
+    "users",
+    "auth",
+    "payments",
+    "orders",
+    "inventory",
+    "pricing",
+    "recommendations",
+    "reviews",
+    "shipping",
+    "notifications",
+];
+const BACK: [&str; 8] = [
+    "ledger",
+    "fraud",
+    "tax",
+    "email",
+    "media",
+    "sessions",
+    "feature-flags",
+    "audit",
+];
+const DATABASE: &str = "orders-db";
+const EDGE_ROUTES: [&str; 7] = [
+    "web",
+    "mobile-bff",
+    "checkout",
+    "search",
+    "catalog",
+    "users",
+    "payments",
+];
+const INTERNAL_ROUTES: [&str; 5] = ["admin", "orders", "inventory", "ledger", "notifications"];
+const LEAK_SERVICE: &str = "checkout";
+const FLAP_SERVICE: &str = "search";
+const POOL_SIZE: u32 = 50;
+const DB_MAX_CONNECTIONS: u32 = 200;
+
+#[derive(Clone, Debug)]
+struct SimService {
+    id: ServiceId,
+    role: ServiceRole,
+    tier: u8,
+    /// Index range into `instances`.
+    first: usize,
+    count: usize,
+}
+
+#[derive(Clone, Debug)]
+struct SimInstance {
+    id: InstanceId,
+    service: usize,
+    health: Health,
+    /// A background blip keeps it unhealthy until then.
+    blip_until: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+struct SimRoute {
+    breaker: BreakerId,
+    service: usize,
+    /// Requests per second.
+    rps: f64,
+}
+
+#[derive(Clone, Debug)]
+struct SimCluster {
+    id: ClusterId,
+    kind: ClusterKind,
+    members: Vec<MemberId>,
+    up: Vec<bool>,
+    leader: Option<usize>,
+    term: u64,
+    index: u64,
+}
+
+/// The simulated fleet. Pure: no clock, no I/O; randomness only from its seed.
+#[derive(Clone, Debug)]
+pub struct DrillFleet {
+    rng: SplitMix64,
+    services: Vec<SimService>,
+    instances: Vec<SimInstance>,
+    edges: Vec<(usize, usize)>,
+    routes: Vec<SimRoute>,
+    clusters: Vec<SimCluster>,
+    db_members: Vec<(MemberId, DbRole)>,
+    faults: Vec<(DrillFault, Timestamp)>,
+    scripted: bool,
+    origin: Option<Timestamp>,
+    last_step: Option<Timestamp>,
+    steps: u64,
+}
+
+impl DrillFleet {
+    /// Builds the fleet for `seed` with about `instances` instances (at least 50).
+    pub fn new(seed: u64, instances: usize, scripted: bool) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let total = instances.max(50);
+        let mut names: Vec<(String, ServiceRole, u8)> = Vec::new();
+        names.extend(
+            GATEWAYS
+                .iter()
+                .map(|n| ((*n).to_owned(), ServiceRole::Gateway, 0)),
+        );
+        names.extend(
+            FRONT
+                .iter()
+                .map(|n| ((*n).to_owned(), ServiceRole::Service, 1)),
+        );
+        names.extend(
+            MID.iter()
+                .map(|n| ((*n).to_owned(), ServiceRole::Service, 2)),
+        );
+        names.extend(
+            BACK.iter()
+                .map(|n| ((*n).to_owned(), ServiceRole::Service, 3)),
+        );
+        names.push((DATABASE.to_owned(), ServiceRole::Database, 4));
+        // Larger fleets get more services, about 40 instances each beyond the base set.
+        let extra = total.saturating_sub(1000) / 40;
+        for i in 0..extra.min(400) {
+            let tier = if i % 2 == 0 { 2 } else { 3 };
+            names.push((format!("svc-{:03}", i + 1), ServiceRole::Service, tier));
+        }
+
+        // Weights: gateways and the database are fixed; the rest share the remainder.
+        let fixed = GATEWAYS.len() * 2 + 3;
+        let weights: Vec<u64> = names
+            .iter()
+            .map(|(_, role, _)| {
+                if *role == ServiceRole::Service {
+                    1 + rng.below(4)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let weight_sum: u64 = weights.iter().sum::<u64>().max(1);
+        let pool = total.saturating_sub(fixed);
+        let mut services = Vec::with_capacity(names.len());
+        let mut sim_instances = Vec::with_capacity(total);
+        let mut assigned = 0usize;
+        let last_service = names
+            .iter()
+            .rposition(|(_, r, _)| *r == ServiceRole::Service)
+            .unwrap_or(0);
+        for (i, (name, role, tier)) in names.iter().enumerate() {
+            let count = match role {
+                ServiceRole::Gateway => 2,
+                ServiceRole::Database => 3,
+                ServiceRole::Service if i == last_service => pool.saturating_sub(assigned).max(3),
+                ServiceRole::Service => {
+                    let c = ((pool as u64 * weights[i]) / weight_sum) as usize;
+                    let c = c.max(3);
+                    assigned += c;
+                    c
+                }
+            };
+            let first = sim_instances.len();
+            for k in 0..count {
+                let inst_name = if *role == ServiceRole::Database {
+                    format!("pg-{}", k + 1)
+                } else {
+                    format!("{name}-{:02}", k + 1)
+                };
+                sim_instances.push(SimInstance {
+                    id: InstanceId::new(inst_name),
+                    service: i,
+                    health: Health::Healthy,
+                    blip_until: None,
+                });
+            }
+            services.push(SimService {
+                id: ServiceId::new(name),
+                role: *role,
+                tier: *tier,
+                first,
+                count,
+            });
+        }
+
+        let by_tier = |t: u8| -> Vec<usize> {
+            services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.tier == t)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let (t0, t1, t2, t3, t4) = (by_tier(0), by_tier(1), by_tier(2), by_tier(3), by_tier(4));
+        let mut edges = Vec::new();
+        for &f in &t1 {
+            for _ in 0..3 + rng.below(3) {
+                edges.push((f, t2[rng.below(t2.len() as u64) as usize]));
+            }
+        }
+        for &m in &t2 {
+            for _ in 0..=rng.below(3) {
+                edges.push((m, t3[rng.below(t3.len() as u64) as usize]));
+            }
+        }
+        let find = |n: &str| services.iter().position(|s| s.id.as_str() == n);
+        for caller in ["checkout", "orders", "payments", "ledger"] {
+            if let (Some(c), Some(&db)) = (find(caller), t4.first()) {
+                edges.push((c, db));
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+
+        let mut routes = Vec::new();
+        for (gw, targets) in [(t0[0], &EDGE_ROUTES[..]), (t0[1], &INTERNAL_ROUTES[..])] {
+            for target in targets {
+                if let Some(s) = find(target) {
+                    let gw_name = services[gw].id.as_str();
+                    routes.push(SimRoute {
+                        breaker: BreakerId::new(format!("{gw_name}/{target}")),
+                        service: s,
+                        rps: 20.0 + rng.below(180) as f64,
+                    });
+                    edges.push((gw, s));
+                }
+            }
+        }
+
+        let cluster = |id: &str, kind, names: Vec<String>| SimCluster {
+            id: ClusterId::new(id),
+            kind,
+            up: vec![true; names.len()],
+            members: names.into_iter().map(MemberId::new).collect(),
+            leader: Some(0),
+            term: 2,
+            index: 1000,
+        };
+        let clusters = vec![
+            cluster(
+                "drill-etcd",
+                ClusterKind::Etcd,
+                vec!["etcd-a".into(), "etcd-b".into(), "etcd-c".into()],
+            ),
+            cluster(
+                "drill-consul",
+                ClusterKind::Consul,
+                (1..=5).map(|i| format!("consul-{i}")).collect(),
+            ),
+        ];
+        let db_members = vec![
+            (MemberId::new("pg-1"), DbRole::Primary),
+            (MemberId::new("pg-2"), DbRole::Replica),
+            (MemberId::new("pg-3"), DbRole::Replica),
+        ];
+
+        Self {
+            rng,
+            services,
+            instances: sim_instances,
+            edges,
+            routes,
+            clusters,
+            db_members,
+            faults: Vec::new(),
+            scripted,
+            origin: None,
+            last_step: None,
+            steps: 0,
+        }
+    }
+
+    /// Instances in the fleet.
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// Services in the fleet.
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Everything the fleet consists of, to send once at start.
+    pub fn inventory(&self) -> Vec<EventBody> {
+        let mut out = Vec::new();
+        for s in &self.services {
+            out.push(EventBody::Service {
+                service: s.id.clone(),
+                role: s.role,
+            });
+        }
+        for &(a, b) in &self.edges {
+            out.push(EventBody::Edge {
+                from: self.services[a].id.clone(),
+                to: self.services[b].id.clone(),
+            });
+        }
+        for r in &self.routes {
+            let target = self.services[r.service].id.clone();
+            let gateway = ServiceId::new(r.breaker.as_str().split('/').next().unwrap_or_default());
+            out.push(EventBody::Route {
+                route: RouteId::new(r.breaker.as_str()),
+                gateway,
+                service: target.clone(),
+                breaker: Some(r.breaker.clone()),
+            });
+            out.push(EventBody::BreakerConfigured {
+                breaker: r.breaker.clone(),
+                service: target,
+                config: BreakerConfig::default(),
+            });
+        }
+        for c in &self.clusters {
+            out.push(EventBody::ClusterMembers {
+                cluster: c.id.clone(),
+                cluster_kind: c.kind,
+                members: c
+                    .members
+                    .iter()
+                    .map(|m| MemberSpec {
+                        member: m.clone(),
+                        voter: true,
+                    })
+                    .collect(),
+            });
+        }
+        for inst in &self.instances {
+            out.push(EventBody::InstanceHealth {
+                instance: inst.id.clone(),
+                service: self.services[inst.service].id.clone(),
+                health: inst.health,
+                detail: None,
+            });
+        }
+        out
+    }
+
+    /// Starts `fault` at `at`; returns the marker event.
+    pub fn inject(&mut self, fault: DrillFault, at: Timestamp) -> EventBody {
+        self.faults.retain(|(f, _)| *f != fault);
+        self.faults.push((fault, at));
+        EventBody::FaultInjected {
+            fault: fault.as_str().to_owned(),
+            description: fault.description().to_owned(),
+        }
+    }
+
+    fn elapsed(&self, fault: DrillFault, at: Timestamp) -> Option<i64> {
+        self.faults
+            .iter()
+            .find(|(f, _)| *f == fault)
+            .map(|(_, t)| at.millis_since(*t))
+            .filter(|e| *e >= 0)
+    }
+
+    /// Advances the simulation to `at` and returns what the fleet shows.
+    pub fn step(&mut self, at: Timestamp) -> Vec<EventBody> {
+        let mut out = Vec::new();
+        let origin = *self.origin.get_or_insert(at);
+        let prev = self.last_step.unwrap_or(at);
+        let dt_secs = (at.millis_since(prev).max(0) as f64 / 1000.0).min(10.0);
+        self.last_step = Some(at);
+        self.steps += 1;
+
+        if self.scripted {
+            let (c_prev, c_now) = (
+                prev.millis_since(origin).rem_euclid(CYCLE_MILLIS),
+                at.millis_since(origin).rem_euclid(CYCLE_MILLIS),
+            );
+            for (offset, fault) in SCRIPT {
+                let crossed = if c_prev <= c_now {
+                    c_prev < offset && offset <= c_now
+                } else {
+                    offset > c_prev || offset <= c_now
+                };
+                if crossed && self.steps > 1 {
+                    out.push(self.inject(fault, at));
+                }
+            }
+        }
+        self.faults.retain(|(f, t)| {
+            let e = at.millis_since(*t);
+            match f {
+                DrillFault::ConnectionLeak => e <= 160_000,
+                DrillFault::QuorumLoss => e <= 70_000,
+                DrillFault::Flapping => e <= 65_000,
+            }
+        });
+
+        self.step_instances(at, &mut out);
+        self.step_pools(at, &mut out);
+        self.step_routes(at, dt_secs, &mut out);
+        self.step_clusters(at, origin, &mut out);
+        if self.steps.is_multiple_of(2) {
+            self.step_db(at, &mut out);
+        }
+        out
+    }
+
+    fn leak_pool(&self, at: Timestamp) -> (u32, u32) {
+        match self.elapsed(DrillFault::ConnectionLeak, at) {
+            Some(e) if e < 100_000 => {
+                let in_use = (12 + (e / 500) as u32).min(POOL_SIZE);
+                let queued = if in_use >= POOL_SIZE {
+                    ((e - 19_000).max(0) / 200) as u32
+                } else {
+                    0
+                };
+                (in_use, queued)
+            }
+            _ => (12, 0),
+        }
+    }
+
+    fn step_instances(&mut self, at: Timestamp, out: &mut Vec<EventBody>) {
+        let leak = self.elapsed(DrillFault::ConnectionLeak, at);
+        let flap = self.elapsed(DrillFault::Flapping, at);
+        let (leak_in_use, _) = self.leak_pool(at);
+        // Background blips: rare, short liveness failures, more in bigger fleets.
+        let blip_chance = self.instances.len() as f64 * 0.000_15;
+        if self.rng.chance(blip_chance) {
+            let i = self.rng.below(self.instances.len() as u64) as usize;
+            let secs = 3 + self.rng.below(8) as i64;
+            if self.services[self.instances[i].service].role == ServiceRole::Service {
+                self.instances[i].blip_until = Some(at.plus_millis(secs * 1000));
+            }
+        }
+        for i in 0..self.instances.len() {
+            let svc = &self.services[self.instances[i].service];
+            let k = (i - svc.first) as i64;
+            let mut want = (Health::Healthy, None);
+            if self.instances[i].blip_until.is_some_and(|u| at < u) {
+                want = (
+                    Health::Unhealthy,
+                    Some("liveness: timeout after 5 s".to_owned()),
+                );
+            } else {
+                self.instances[i].blip_until = None;
+            }
+            if svc.id.as_str() == LEAK_SERVICE
+                && let Some(e) = leak
+            {
+                let failing = if e < 100_000 {
+                    e >= 20_000 + 2_000 * k
+                } else {
+                    e < 100_000 + 1_000 * (k + 1)
+                };
+                if failing {
+                    want = (
+                        Health::Unhealthy,
+                        Some(format!(
+                            "readiness 503: database pool saturated ({leak_in_use}/{POOL_SIZE}), db latency 5000 ms"
+                        )),
+                    );
+                }
+            }
+            if svc.id.as_str() == FLAP_SERVICE
+                && k == 1
+                && let Some(e) = flap
+                && e < 60_000
+                && (e / 5000) % 2 == 0
+            {
+                want = (
+                    Health::Unhealthy,
+                    Some("readiness: connection reset".to_owned()),
+                );
+            }
+            if self.instances[i].health != want.0 {
+                self.instances[i].health = want.0;
+                out.push(EventBody::InstanceHealth {
+                    instance: self.instances[i].id.clone(),
+                    service: svc.id.clone(),
+                    health: want.0,
+                    detail: want.1,
+                });
+            }
+        }
+    }
+
+    fn step_pools(&mut self, at: Timestamp, out: &mut Vec<EventBody>) {
+        let (in_use, queued) = self.leak_pool(at);
+        out.push(EventBody::Pool {
+            service: ServiceId::new(LEAK_SERVICE),
+            size: POOL_SIZE,
+            in_use,
+            queued,
+        });
+        if self.steps % 5 == 1 {
+            for name in ["orders", "payments", "ledger"] {
+                let used = 5 + self.rng.below(10) as u32;
+                out.push(EventBody::Pool {
+                    service: ServiceId::new(name),
+                    size: POOL_SIZE,
+                    in_use: used,
+                    queued: 0,
+                });
+            }
+        }
+    }
+
+    fn step_routes(&mut self, at: Timestamp, dt_secs: f64, out: &mut Vec<EventBody>) {
+        let leak = self.elapsed(DrillFault::ConnectionLeak, at);
+        for r in 0..self.routes.len() {
+            let route = &self.routes[r];
+            let svc = &self.services[route.service];
+            let down = self.instances[svc.first..svc.first + svc.count]
+                .iter()
+                .filter(|i| i.health != Health::Healthy)
+                .count() as f64
+                / svc.count.max(1) as f64;
+            let mut ratio = 0.005 + 0.9 * down;
+            if svc.id.as_str() == LEAK_SERVICE
+                && leak.is_some_and(|e| (19_000..100_000).contains(&e))
+            {
+                ratio = ratio.max(0.8);
+            }
+            let calls = (route.rps * dt_secs * (0.9 + 0.2 * self.rng.next_f64())).round();
+            let failed = (calls * ratio.min(1.0) + self.rng.next_f64() - 0.5)
+                .round()
+                .clamp(0.0, calls);
+            out.push(EventBody::BreakerCalls {
+                breaker: route.breaker.clone(),
+                ok: (calls - failed) as u32,
+                failed: failed as u32,
+            });
+        }
+    }
+
+    fn step_clusters(&mut self, at: Timestamp, origin: Timestamp, out: &mut Vec<EventBody>) {
+        let quorum_e = self.elapsed(DrillFault::QuorumLoss, at);
+        let cycle = at.millis_since(origin).rem_euclid(CYCLE_MILLIS);
+        for c in 0..self.clusters.len() {
+            let n = self.clusters[c].members.len();
+            let mut up = vec![true; n];
+            if c == 0 {
+                if let Some(e) = quorum_e {
+                    // Lose a follower, then the leader, then both come back.
+                    let leader = self.clusters[c].leader.unwrap_or(0);
+                    let follower = (leader + 1) % n;
+                    if e < 60_000 {
+                        up[follower] = false;
+                        if e >= 30_000 {
+                            up[leader] = false;
+                        }
+                    }
+                }
+            } else if self.scripted && (CONSUL_OUTAGE.0..CONSUL_OUTAGE.1).contains(&cycle) {
+                up[3] = false;
+            }
+            let cl = &mut self.clusters[c];
+            let live = up.iter().filter(|u| **u).count();
+            let has_quorum = live > n / 2;
+            let leader_ok = cl.leader.is_some_and(|l| up[l]);
+            if !has_quorum {
+                cl.leader = None;
+            } else if !leader_ok {
+                cl.leader = up.iter().position(|u| *u);
+                cl.term += 1;
+            }
+            if has_quorum {
+                cl.index += 3 + self.rng.below(20);
+            }
+            cl.up = up;
+            for (m, name) in cl.members.iter().enumerate() {
+                let reachable = cl.up[m];
+                out.push(EventBody::MemberStatus {
+                    cluster: cl.id.clone(),
+                    cluster_kind: cl.kind,
+                    status: MemberStatus {
+                        member: name.clone(),
+                        endpoint: Some(format!("drill://{name}")),
+                        reachable,
+                        voter: true,
+                        leader: if reachable {
+                            cl.leader.map(|l| cl.members[l].clone())
+                        } else {
+                            None
+                        },
+                        term: if reachable { cl.term } else { 0 },
+                        index: if reachable { cl.index } else { 0 },
+                        db_size_bytes: reachable.then_some(24_576_000 + cl.index * 64),
+                        alarms: Vec::new(),
+                        error: if reachable {
+                            (!has_quorum).then(|| "etcdserver: no leader".to_owned())
+                        } else {
+                            Some("connection refused".to_owned())
+                        },
+                    },
+                });
+            }
+        }
+    }
+
+    fn step_db(&mut self, at: Timestamp, out: &mut Vec<EventBody>) {
+        let (in_use, _) = self.leak_pool(at);
+        let leaked = in_use.saturating_sub(12) * 3;
+        let cluster = ClusterId::new(DATABASE);
+        for (member, role) in &self.db_members {
+            let primary = *role == DbRole::Primary;
+            out.push(EventBody::DbMember {
+                cluster: cluster.clone(),
+                member: member.clone(),
+                role: *role,
+                reachable: true,
+                lag_bytes: (!primary).then(|| self.rng.below(4096)),
+                connections: if primary {
+                    (40 + leaked).min(DB_MAX_CONNECTIONS)
+                } else {
+                    8
+                },
+                max_connections: DB_MAX_CONNECTIONS,
+            });
+        }
+    }
+}
+
+/// Runs the drill: sends the inventory, then steps the fleet every tick on the
+/// engine's clock (scaled by `speed`), and starts faults sent over `control`.
+pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver<DrillFault>) {
+    let mut fleet = DrillFleet::new(cfg.seed, cfg.instances, cfg.scripted);
+    let wall_start = emitter.now();
+    let speed = if cfg.speed.is_finite() && cfg.speed > 0.0 {
+        cfg.speed
+    } else {
+        1.0
+    };
+    let sim_now = |wall: Timestamp| {
+        wall_start.plus_millis((wall.millis_since(wall_start) as f64 * speed) as i64)
+    };
+    let detail = format!(
+        "simulated fleet: {} services, {} instances, seed {}",
+        fleet.service_count(),
+        fleet.instance_count(),
+        cfg.seed
+    );
+    if !emitter.status(SourceStatus::Up, Some(detail)).await {
+        return;
+    }
+    let t0 = sim_now(emitter.now());
+    for body in fleet.inventory() {
+        if !emitter.emit_at(t0, body).await {
+            return;
+        }
+    }
+    let tick = Duration::from_millis(((cfg.tick_millis.max(10) as f64) / speed).max(1.0) as u64);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let bodies = tokio::select! {
+            _ = interval.tick() => fleet.step(sim_now(emitter.now())),
+            fault = control.recv() => match fault {
+                Some(f) => vec![fleet.inject(f, sim_now(emitter.now()))],
+                None => continue,
+            },
+        };
+        let at = sim_now(emitter.now());
+        for body in bodies {
+            if !emitter.emit_at(at, body).await {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::model::{BreakerState, QuorumState, SourceId};
+    use crate::state::State;
+
+    fn run_fleet(seed: u64, instances: usize, secs: i64) -> (DrillFleet, Vec<Event>) {
+        let mut fleet = DrillFleet::new(seed, instances, true);
+        let src = SourceId::new("drill");
+        let mut events: Vec<Event> = fleet
+            .inventory()
+            .into_iter()
+            .map(|b| Event::new(Timestamp(0), src.clone(), b))
+            .collect();
+        for s in 0..=secs {
+            let at = Timestamp(s * 1000);
+            events.extend(
+                fleet
+                    .step(at)
+                    .into_iter()
+                    .map(|b| Event::new(at, src.clone(), b)),
+            );
+        }
+        (fleet, events)
+    }
+
+    #[test]
+    fn same_seed_same_events() {
+        let (_, a) = run_fleet(11, 300, 120);
+        let (_, b) = run_fleet(11, 300, 120);
+        assert_eq!(a, b);
+        let (_, c) = run_fleet(12, 300, 120);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn default_size_is_a_few_dozen_services_and_hundreds_of_instances() {
+        let fleet = DrillFleet::new(7, 300, true);
+        assert!(
+            (24..=40).contains(&fleet.service_count()),
+            "{}",
+            fleet.service_count()
+        );
+        assert!(
+            (290..=320).contains(&fleet.instance_count()),
+            "{}",
+            fleet.instance_count()
+        );
+        let big = DrillFleet::new(7, 10_000, true);
+        assert!(
+            (9_900..=10_100).contains(&big.instance_count()),
+            "{}",
+            big.instance_count()
+        );
+    }
+
+    /// The scripted cycle plays every fault with its signature, and everything recovers.
+    #[test]
+    fn scripted_cycle_shows_each_fault_and_recovers() {
+        let mut fleet = DrillFleet::new(7, 300, true);
+        let src = SourceId::new("drill");
+        let mut state = State::default();
+        for b in fleet.inventory() {
+            state.apply(&Event::new(Timestamp(0), src.clone(), b));
+        }
+        let mut seen_open = false;
+        let mut seen_checkout_down = false;
+        let mut seen_flapping = false;
+        let mut quorum_states = Vec::new();
+        for s in 0..=300 {
+            let at = Timestamp(s * 1000);
+            for b in fleet.step(at) {
+                state.apply(&Event::new(at, src.clone(), b));
+            }
+            seen_open |= state.breakers["edge-gateway/checkout"].state == BreakerState::Open;
+            seen_checkout_down |= state.services["checkout"].health == Health::Unhealthy;
+            seen_flapping |= state.instances.values().any(|i| i.flapping);
+            let q = state.clusters["drill-etcd"].quorum.state;
+            if quorum_states.last() != Some(&q) {
+                quorum_states.push(q);
+            }
+        }
+        assert!(seen_open, "connection leak trips the edge breaker");
+        assert!(seen_checkout_down, "connection leak fails readiness");
+        assert!(seen_flapping, "flapping instance is flagged");
+        assert_eq!(
+            quorum_states,
+            vec![
+                QuorumState::Healthy,
+                QuorumState::AtRisk,
+                QuorumState::Lost,
+                QuorumState::Healthy
+            ]
+        );
+        let b = &state.breakers["edge-gateway/checkout"];
+        assert_eq!(
+            b.state,
+            BreakerState::Closed,
+            "recovered: {:?} {:?}",
+            b.flips,
+            state.services["checkout"]
+        );
+        assert_eq!(state.services["checkout"].health, Health::Healthy);
+        let incidents = &state.incidents.incidents;
+        assert!(incidents.len() >= 2, "{incidents:?}");
+        let leak = &incidents[0];
+        assert_eq!(leak.fault.as_deref(), Some("connection_leak"));
+        assert!(leak.mttd_millis() > 0 && leak.mttr_millis().is_some());
+        assert!(
+            state.open_incident().is_none(),
+            "all recovered by the end of the cycle"
+        );
+    }
+}

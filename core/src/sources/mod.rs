@@ -1,0 +1,82 @@
+//! Sources: one module per observed system. Each runs as its own tokio task and is its
+//! own bulkhead: its own timeouts, its own reconnect loop with capped exponential
+//! backoff and full jitter, so one dead or hanging endpoint never holds up another.
+//!
+//! A source talks to the engine only through an [`Emitter`], which stamps each event
+//! with the source's name and the clock's time and sends it over a bounded channel.
+//! When the engine is gone, `emit` returns `false` and the task ends.
+
+mod backoff;
+pub mod drill;
+pub mod etcd;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+pub use self::backoff::Backoff;
+
+use crate::event::{Event, EventBody};
+use crate::model::{SourceId, SourceKind, SourceStatus};
+use crate::time::{Clock, Timestamp};
+
+/// Sends a source's events to the engine.
+#[derive(Clone)]
+pub struct Emitter {
+    source: SourceId,
+    kind: SourceKind,
+    tx: mpsc::Sender<Event>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Emitter {
+    /// An emitter for `source`.
+    pub fn new(
+        source: SourceId,
+        kind: SourceKind,
+        tx: mpsc::Sender<Event>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            source,
+            kind,
+            tx,
+            clock,
+        }
+    }
+
+    /// The source's name.
+    pub fn source(&self) -> &SourceId {
+        &self.source
+    }
+
+    /// The current time on the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Sends `body` stamped now. Returns `false` once the engine has stopped.
+    pub async fn emit(&self, body: EventBody) -> bool {
+        self.emit_at(self.clock.now(), body).await
+    }
+
+    /// Sends `body` stamped `at`. Returns `false` once the engine has stopped.
+    pub async fn emit_at(&self, at: Timestamp, body: EventBody) -> bool {
+        self.tx
+            .send(Event::new(at, self.source.clone(), body))
+            .await
+            .is_ok()
+    }
+
+    /// Reports the source's own status.
+    pub async fn status(&self, status: SourceStatus, detail: Option<String>) -> bool {
+        let drill = self.kind == SourceKind::Drill;
+        self.emit(EventBody::SourceStatus {
+            source_kind: self.kind,
+            status,
+            detail,
+            drill,
+        })
+        .await
+    }
+}

@@ -1,0 +1,250 @@
+//! The machine-readable status report (`switchboard status --json`) and the JSON line
+//! of one event (`switchboard watch --json`).
+//!
+//! Both are built from core types only, so replay can print the same schema later.
+
+use serde::Serialize;
+
+use crate::event::Event;
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// One snapshot of the console's view.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    /// True when the drill (simulated fleet) is a source.
+    pub drill: bool,
+    /// When the report was made (RFC 3339).
+    pub at: String,
+    /// Consensus clusters.
+    pub clusters: Vec<ClusterReport>,
+    /// Breakers.
+    pub breakers: Vec<BreakerReport>,
+    /// Instance counts.
+    pub instances: InstanceReport,
+    /// Sources and their freshness.
+    pub sources: Vec<SourceReport>,
+    /// Incidents, newest last.
+    pub incidents: Vec<IncidentReport>,
+}
+
+/// A consensus cluster.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterReport {
+    /// Cluster name.
+    pub name: String,
+    /// etcd or consul.
+    pub kind: &'static str,
+    /// healthy, `at_risk`, lost or split.
+    pub state: &'static str,
+    /// Why.
+    pub reason: String,
+    /// The agreed leader.
+    pub leader: Option<String>,
+    /// Members.
+    pub members: Vec<MemberReport>,
+    /// Quorum numbers.
+    pub quorum: QuorumReport,
+}
+
+/// A member.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberReport {
+    /// Member name.
+    pub name: String,
+    /// Answered its last poll.
+    pub reachable: bool,
+    /// Is the agreed leader.
+    pub leader: bool,
+}
+
+/// Quorum numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuorumReport {
+    /// Votes needed.
+    pub size: u32,
+    /// Voting members.
+    pub voters: u32,
+    /// Voters reachable.
+    pub reachable: u32,
+    /// More voters that may be lost.
+    pub tolerance: u32,
+}
+
+/// A breaker.
+#[derive(Clone, Debug, Serialize)]
+pub struct BreakerReport {
+    /// Breaker id.
+    pub id: String,
+    /// closed, open or `half_open`.
+    pub state: &'static str,
+    /// Failure ratio over the window, 0..=1.
+    pub failure_rate: f64,
+}
+
+/// Instance counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstanceReport {
+    /// All instances.
+    pub total: u32,
+    /// Healthy.
+    pub healthy: u32,
+    /// Unhealthy.
+    pub unhealthy: u32,
+}
+
+/// A source.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// drill, etcd...
+    pub kind: &'static str,
+    /// up, down or stale.
+    pub status: &'static str,
+    /// Seconds since its latest event.
+    pub age_secs: f64,
+    /// Why it is down or stale.
+    pub detail: Option<String>,
+}
+
+/// An incident.
+#[derive(Clone, Debug, Serialize)]
+pub struct IncidentReport {
+    /// Number.
+    pub id: u64,
+    /// Title.
+    pub title: String,
+    /// Still open.
+    pub open: bool,
+    /// Detection time (RFC 3339).
+    pub detected_at: String,
+    /// Time to detect, seconds.
+    pub mttd_secs: f64,
+    /// Time to recover, seconds (when recovered).
+    pub mttr_secs: Option<f64>,
+}
+
+impl StatusReport {
+    /// The report of `state` as of `now` (which ages the sources).
+    pub fn new(state: &State, now: Timestamp) -> Self {
+        let clusters = state
+            .clusters
+            .iter()
+            .map(|(name, c)| ClusterReport {
+                name: name.to_string(),
+                kind: c.kind.as_str(),
+                state: c.quorum.state.as_str(),
+                reason: c.quorum.reason.clone(),
+                leader: c.quorum.leader.as_ref().map(ToString::to_string),
+                members: c
+                    .members
+                    .iter()
+                    .map(|(m, v)| MemberReport {
+                        name: m.to_string(),
+                        reachable: v.status.reachable,
+                        leader: c.quorum.leader.as_ref() == Some(m),
+                    })
+                    .collect(),
+                quorum: QuorumReport {
+                    size: c.quorum.quorum,
+                    voters: c.quorum.voters,
+                    reachable: c.quorum.reachable,
+                    tolerance: c.quorum.tolerance,
+                },
+            })
+            .collect();
+        let breakers = state
+            .breakers
+            .iter()
+            .map(|(id, b)| BreakerReport {
+                id: id.to_string(),
+                state: b.state.as_str(),
+                failure_rate: b.failure_rate,
+            })
+            .collect();
+        let counts = state.instance_counts();
+        let sources = state
+            .sources
+            .iter()
+            .map(|(name, s)| SourceReport {
+                name: name.to_string(),
+                kind: s.kind.as_str(),
+                status: s.status.as_str(),
+                age_secs: (now.millis_since(s.last_event_at).max(0) as f64 / 1000.0),
+                detail: s.detail.clone(),
+            })
+            .collect();
+        let incidents = state
+            .incidents
+            .incidents
+            .iter()
+            .map(|i| IncidentReport {
+                id: i.id,
+                title: i.title.clone(),
+                open: i.open(),
+                detected_at: i.detected_at.to_rfc3339(),
+                mttd_secs: i.mttd_millis() as f64 / 1000.0,
+                mttr_secs: i.mttr_millis().map(|m| m as f64 / 1000.0),
+            })
+            .collect();
+        Self {
+            drill: state.drill,
+            at: now.to_rfc3339(),
+            clusters,
+            breakers,
+            instances: InstanceReport {
+                total: counts.total(),
+                healthy: counts.healthy,
+                unhealthy: counts.unhealthy,
+            },
+            sources,
+            incidents,
+        }
+    }
+}
+
+/// One event as a JSON line: `at` (RFC 3339), `source`, `kind`, `subjects`, `data`.
+pub fn event_json_line(ev: &Event, drill: bool) -> String {
+    let body = serde_json::to_value(&ev.body).unwrap_or(serde_json::Value::Null);
+    let line = serde_json::json!({
+        "at": ev.at.to_rfc3339(),
+        "source": ev.source.as_str(),
+        "drill": drill,
+        "kind": ev.body.kind_name(),
+        "subjects": ev.body.subjects(),
+        "data": body.get("data").cloned().unwrap_or(serde_json::Value::Null),
+    });
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventBody;
+    use crate::model::{Health, InstanceId, ServiceId, SourceId};
+
+    #[test]
+    fn event_line_has_the_documented_fields() {
+        let ev = Event::new(
+            Timestamp(1_795_000_000_000),
+            SourceId::new("drill"),
+            EventBody::InstanceHealth {
+                instance: InstanceId::new("checkout-01"),
+                service: ServiceId::new("checkout"),
+                health: Health::Unhealthy,
+                detail: Some("readiness 503".into()),
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&event_json_line(&ev, true)).expect("json");
+        assert_eq!(v["at"], "2026-11-18T11:06:40.000Z");
+        assert_eq!(v["source"], "drill");
+        assert_eq!(v["kind"], "instance_health");
+        assert_eq!(
+            v["subjects"],
+            serde_json::json!(["checkout-01", "checkout"])
+        );
+        assert_eq!(v["data"]["health"], "unhealthy");
+        assert_eq!(v["drill"], true);
+    }
+}
