@@ -33,8 +33,8 @@ use crate::time::{Clock, SystemClock};
 const EVENT_CHANNEL: usize = 8192;
 /// Most events applied before a snapshot is published.
 const MAX_BATCH: usize = 4096;
-/// Capacity of the broadcast to `watch` subscribers.
-const BROADCAST: usize = 65_536;
+/// Capacity of the broadcast to `watch` subscribers, in batches.
+const BROADCAST: usize = 1024;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,9 @@ pub struct EngineOptions {
     pub operator: String,
     /// The clock sources and the staleness check use.
     pub clock: Arc<dyn Clock>,
+    /// Subscribe to applied events before any source starts, so none is missed
+    /// (see [`EngineHandle::take_initial_subscription`]).
+    pub subscribe_from_start: bool,
 }
 
 impl EngineOptions {
@@ -79,6 +82,7 @@ impl EngineOptions {
             read_only: false,
             operator: operator_name(),
             clock: Arc::new(SystemClock),
+            subscribe_from_start: false,
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct EngineHandle {
     environment: String,
     recording: Option<PathBuf>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
+    initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
 }
 
 /// Starts an engine.
@@ -166,7 +171,8 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_CHANNEL);
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(State::default()));
-    let (bcast_tx, _) = broadcast::channel(BROADCAST);
+    let (bcast_tx, first_rx) = broadcast::channel(BROADCAST);
+    let initial_subscription = opts.subscribe_from_start.then_some(first_rx);
     let waker: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
 
     let mut drill_control = None;
@@ -222,6 +228,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         environment,
         recording,
         recorder_thread,
+        initial_subscription,
     })
 }
 
@@ -266,6 +273,12 @@ impl EngineHandle {
     /// Every applied batch of events, from now on (for `watch --json`).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<Event>>> {
         self.events.subscribe()
+    }
+
+    /// The subscription made before any source started, when
+    /// [`EngineOptions::subscribe_from_start`] was set: it has every applied event.
+    pub fn take_initial_subscription(&mut self) -> Option<broadcast::Receiver<Arc<Vec<Event>>>> {
+        self.initial_subscription.take()
     }
 
     /// Blocks until `pred` holds for a snapshot or `timeout` passes; returns the last snapshot.
@@ -412,6 +425,8 @@ impl Reducer {
                 self.recorder = None;
             }
         }
-        self.broadcast.send(batch).ok();
+        if self.broadcast.receiver_count() > 0 {
+            self.broadcast.send(batch).ok();
+        }
     }
 }

@@ -869,10 +869,13 @@ impl State {
         status: &MemberStatus,
     ) {
         let c = self.cluster_entry(ev, cluster, kind);
-        let prev = c
-            .members
-            .get(&status.member)
-            .map(|m| (m.status.reachable, m.status.alarms.clone(), m.voter));
+        let prev = c.members.get(&status.member).map(|m| {
+            (
+                m.status.reachable || !m.polled,
+                m.status.alarms.clone(),
+                m.voter,
+            )
+        });
         let voter = prev.as_ref().map_or(status.voter, |p| p.2);
         let reachable_at = if status.reachable {
             Some(ev.at)

@@ -1,0 +1,201 @@
+//! Panel layouts: the presets shipped in `layouts/` and the operator's last layout.
+//!
+//! Presets are small JSON trees (see `layouts/README.md`) turned into an
+//! `egui_tiles::Tree`; the operator's own layout is the tree itself, serialized.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A panel the layout can place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pane {
+    /// Services and instances.
+    Topology,
+    /// Breaker tiles.
+    Breakers,
+    /// Consensus clusters.
+    Quorum,
+    /// Notable changes.
+    Events,
+    /// Incidents.
+    Incidents,
+}
+
+impl Pane {
+    /// Tab title.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::Topology => "Topology",
+            Self::Breakers => "Breakers",
+            Self::Quorum => "Quorum",
+            Self::Events => "Event log",
+            Self::Incidents => "Incidents",
+        }
+    }
+}
+
+/// A preset file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Preset {
+    /// Name used by `--layout`.
+    pub name: String,
+    /// One line for the menu.
+    #[serde(default)]
+    pub description: String,
+    /// The tree.
+    pub root: Node,
+}
+
+/// A node of a preset tree.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Node {
+    /// Panes as tabs.
+    Tabs(Vec<Pane>),
+    /// Children side by side.
+    Horizontal(Vec<Child>),
+    /// Children stacked.
+    Vertical(Vec<Child>),
+    /// Children in a grid.
+    Grid(Vec<Child>),
+}
+
+/// A child node with its share of the space.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Child {
+    /// Relative size (default 1).
+    #[serde(default = "one")]
+    pub share: f32,
+    /// The node.
+    #[serde(flatten)]
+    pub node: Node,
+}
+
+const fn one() -> f32 {
+    1.0
+}
+
+/// The presets built into the binary, from `layouts/`.
+pub const PRESETS: [(&str, &str); 3] = [
+    ("oncall", include_str!("../../layouts/oncall.json")),
+    ("wall", include_str!("../../layouts/wall.json")),
+    ("triage", include_str!("../../layouts/triage.json")),
+];
+
+/// Parses a preset by name.
+pub fn preset(name: &str) -> Result<Preset, String> {
+    let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        format!(
+            "no layout named {name:?}; known: {}",
+            preset_names().join(", ")
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| format!("layout {name}: {e}"))
+}
+
+/// Names of the presets.
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+/// Builds the tiles tree of a preset.
+pub fn build_tree(preset: &Preset) -> egui_tiles::Tree<Pane> {
+    let mut tiles = egui_tiles::Tiles::default();
+    let root = insert(&mut tiles, &preset.root);
+    egui_tiles::Tree::new(egui::Id::unique("switchboard-layout"), root, tiles)
+}
+
+fn insert(tiles: &mut egui_tiles::Tiles<Pane>, node: &Node) -> egui_tiles::TileId {
+    match node {
+        Node::Tabs(panes) => {
+            let ids: Vec<_> = panes.iter().map(|p| tiles.insert_pane(*p)).collect();
+            tiles.insert_tab_tile(ids)
+        }
+        Node::Grid(children) => {
+            let ids: Vec<_> = children.iter().map(|c| insert(tiles, &c.node)).collect();
+            tiles.insert_grid_tile(ids)
+        }
+        Node::Horizontal(children) | Node::Vertical(children) => {
+            let ids: Vec<_> = children.iter().map(|c| insert(tiles, &c.node)).collect();
+            let mut linear = egui_tiles::Linear::new(
+                if matches!(node, Node::Horizontal(_)) {
+                    egui_tiles::LinearDir::Horizontal
+                } else {
+                    egui_tiles::LinearDir::Vertical
+                },
+                ids.clone(),
+            );
+            for (id, c) in ids.iter().zip(children) {
+                linear.shares.set_share(*id, c.share.max(0.01));
+            }
+            tiles.insert_container(linear)
+        }
+    }
+}
+
+/// Loads a saved tree; `None` when missing or unreadable (the caller falls back to a preset).
+pub fn load_saved(path: &Path) -> Option<egui_tiles::Tree<Pane>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(tree) => Some(tree),
+        Err(e) => {
+            tracing::warn!("ignoring saved layout: {e} ({})", path.display());
+            None
+        }
+    }
+}
+
+/// Saves a tree (atomically: write then rename).
+pub fn save(path: &Path, tree: &egui_tiles::Tree<Pane>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string(tree).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_parses_and_places_every_pane_once_or_more() {
+        for name in preset_names() {
+            let p = preset(name).expect("preset");
+            let tree = build_tree(&p);
+            let panes: Vec<Pane> = tree
+                .tiles
+                .tiles()
+                .filter_map(|t| match t {
+                    egui_tiles::Tile::Pane(p) => Some(*p),
+                    egui_tiles::Tile::Container(_) => None,
+                })
+                .collect();
+            for must in [
+                Pane::Topology,
+                Pane::Breakers,
+                Pane::Quorum,
+                Pane::Incidents,
+            ] {
+                assert!(panes.contains(&must), "{name} lacks {must:?}");
+            }
+        }
+        assert!(preset("nope").is_err());
+    }
+
+    #[test]
+    fn saved_tree_round_trips_and_garbage_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("layout.json");
+        let tree = build_tree(&preset("oncall").expect("oncall"));
+        save(&path, &tree).expect("save");
+        let back = load_saved(&path).expect("load");
+        assert_eq!(back.tiles.len(), tree.tiles.len());
+        std::fs::write(&path, "{ not json").expect("write");
+        assert!(load_saved(&path).is_none());
+    }
+}

@@ -1,0 +1,320 @@
+//! # switchboard (the app)
+//!
+//! The native console on top of `switchboard-core`: an eframe window with dockable
+//! panels (`egui_tiles`), and the CLI (`main.rs`). The window never waits on I/O: each
+//! frame reads the engine's latest `Arc<State>` snapshot, and the engine wakes the
+//! window only when a new snapshot exists, so an idle console draws nothing.
+//!
+//! - [`Console`]: the window's content; [`Console::ui`] draws one frame.
+//! - `panels`: one function per panel, reading a [`panels::PanelCtx`].
+//! - `layout`: presets from `layouts/` and the saved layout.
+//! - `theme`: the colour-blind-safe palette, glyphs and formatting.
+
+pub mod layout;
+pub mod panels;
+pub mod theme;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{Color32, RichText};
+use switchboard_core::{Clock as _, DrillFault, EngineHandle, Intent, SystemClock, Timestamp};
+
+use crate::layout::Pane;
+use crate::panels::{BreakersView, EventsView, PanelCtx, TopologyView, UiCommand};
+
+/// How the console was started.
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleOptions {
+    /// Where the operator's layout is saved (none: not saved).
+    pub layout_file: Option<PathBuf>,
+    /// Start with this preset instead of the saved layout.
+    pub layout: Option<String>,
+    /// Freeze the clock at this time (tests and screenshots).
+    pub fixed_now: Option<Timestamp>,
+    /// Where notes, sessions and layouts live (shown in About).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The console window's content.
+pub struct Console {
+    engine: EngineHandle,
+    tree: egui_tiles::Tree<Pane>,
+    layout_file: Option<PathBuf>,
+    layout_dirty: bool,
+    topology: TopologyView,
+    breakers: BreakersView,
+    events: EventsView,
+    selected: Option<String>,
+    message: Option<(String, Instant)>,
+    show_about: bool,
+    fixed_now: Option<Timestamp>,
+    data_dir: Option<PathBuf>,
+}
+
+impl Console {
+    /// A console on `engine`.
+    pub fn new(engine: EngineHandle, opts: ConsoleOptions) -> Self {
+        let from_preset = |name: &str| layout::preset(name).map(|p| layout::build_tree(&p));
+        let mut message = None;
+        let tree = match &opts.layout {
+            Some(name) => from_preset(name).unwrap_or_else(|e| {
+                message = Some((e, Instant::now()));
+                from_preset("oncall").unwrap_or_else(|_| {
+                    egui_tiles::Tree::empty(egui::Id::unique("switchboard-layout"))
+                })
+            }),
+            None => opts
+                .layout_file
+                .as_deref()
+                .and_then(layout::load_saved)
+                .or_else(|| from_preset("oncall").ok())
+                .unwrap_or_else(|| egui_tiles::Tree::empty(egui::Id::unique("switchboard-layout"))),
+        };
+        Self {
+            engine,
+            tree,
+            layout_file: opts.layout_file,
+            layout_dirty: false,
+            topology: TopologyView,
+            breakers: BreakersView::default(),
+            events: EventsView::default(),
+            selected: None,
+            message,
+            show_about: false,
+            fixed_now: opts.fixed_now,
+            data_dir: opts.data_dir,
+        }
+    }
+
+    /// The engine this console shows.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+
+    /// The selected thing, if any.
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// Replaces the layout with a preset.
+    pub fn apply_preset(&mut self, name: &str) {
+        match layout::preset(name) {
+            Ok(p) => {
+                self.tree = layout::build_tree(&p);
+                self.layout_dirty = true;
+            }
+            Err(e) => self.message = Some((e, Instant::now())),
+        }
+    }
+
+    /// Draws one frame into `ui` (the whole window).
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let state = self.engine.snapshot();
+        let now = self.fixed_now.unwrap_or_else(|| SystemClock.now());
+        let commands = RefCell::new(Vec::new());
+        let selected = self.selected.clone();
+        let ctx = PanelCtx {
+            state: &state,
+            now,
+            selected: selected.as_deref(),
+            commands: &commands,
+        };
+
+        egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui, &ctx));
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            let recording = self.engine.recording().map(|p| p.display().to_string());
+            panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let mut behavior = Behavior {
+                ctx: &ctx,
+                topology: &mut self.topology,
+                breakers: &mut self.breakers,
+                events: &mut self.events,
+                edited: false,
+            };
+            self.tree.ui(&mut behavior, ui);
+            if behavior.edited {
+                self.layout_dirty = true;
+            }
+        });
+        if self.show_about {
+            self.about_ui(ui);
+        }
+
+        for cmd in commands.into_inner() {
+            match cmd {
+                UiCommand::Select(s) => self.selected = s,
+                UiCommand::Intent(i) => {
+                    if let Err(e) = self.engine.send(i) {
+                        self.message = Some((format!("{e:#}"), Instant::now()));
+                    }
+                }
+            }
+        }
+        if self.layout_dirty && !ui.input(|i| i.pointer.any_down()) {
+            self.layout_dirty = false;
+            if let Some(path) = &self.layout_file
+                && let Err(e) = layout::save(path, &self.tree)
+            {
+                self.message = Some((
+                    format!("cannot save the layout: {e} ({})", path.display()),
+                    Instant::now(),
+                ));
+            }
+        }
+        // Ages on screen tick once a second even when nothing arrives; that is all an idle console redraws.
+        ui.ctx().request_repaint_after(Duration::from_secs(1));
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+        let state = ctx.state;
+        if state.drill {
+            egui::Frame::new()
+                .fill(theme::DRILL)
+                .inner_margin(egui::Margin::symmetric(8, 3))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.vertical_centered(|ui| {
+                        ui.label(
+                            RichText::new(
+                                "DRILL · simulated fleet · nothing here touches a real system",
+                            )
+                            .color(Color32::BLACK)
+                            .strong(),
+                        );
+                    });
+                });
+        }
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.label(RichText::new("SWITCHBOARD").strong());
+            ui.weak(format!("env {}", self.engine.environment()));
+            ui.menu_button("Layout", |ui| {
+                for name in layout::preset_names() {
+                    if ui.button(format!("Preset: {name}")).clicked() {
+                        self.apply_preset(name);
+                        ui.close();
+                    }
+                }
+            });
+            if state.drill {
+                ui.menu_button("Drill", |ui| {
+                    for f in DrillFault::ALL {
+                        if ui
+                            .button(format!("Inject {}", f.as_str()))
+                            .on_hover_text(f.description())
+                            .clicked()
+                        {
+                            ctx.push(UiCommand::Intent(Intent::DrillInject { fault: f }));
+                            ui.close();
+                        }
+                    }
+                });
+            }
+            if ui.button("About").clicked() {
+                self.show_about = !self.show_about;
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                match state.open_incident() {
+                    Some(i) => {
+                        let text = format!(
+                            "INCIDENT #{} · {} · open {}",
+                            i.id,
+                            i.title,
+                            theme::format_age(ctx.age_secs(i.detected_at))
+                        );
+                        ui.label(
+                            RichText::new(text)
+                                .strong()
+                                .color(Color32::BLACK)
+                                .background_color(theme::BAD),
+                        );
+                    }
+                    None => {
+                        ui.colored_label(theme::GOOD, "no open incident");
+                    }
+                }
+                if let Some((msg, at)) = &self.message
+                    && at.elapsed() < Duration::from_secs(8)
+                {
+                    ui.colored_label(theme::WARN, msg);
+                }
+            });
+        });
+    }
+
+    fn about_ui(&mut self, ui: &mut egui::Ui) {
+        let mut open = self.show_about;
+        egui::Window::new("About Switchboard")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!("Switchboard {}", env!("CARGO_PKG_VERSION")));
+                ui.label("An incident console for on-call engineers.");
+                ui.separator();
+                let data = self
+                    .data_dir
+                    .as_ref()
+                    .map_or_else(|| "(none)".to_owned(), |d| d.display().to_string());
+                ui.label(format!("Data directory: {data}"));
+                if let Some(p) = self.engine.recording() {
+                    ui.label(format!("Session file: {}", p.display()));
+                }
+                if let Some(p) = &self.layout_file {
+                    ui.label(format!("Layout file: {}", p.display()));
+                }
+            });
+        self.show_about = open;
+    }
+}
+
+impl eframe::App for Console {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        Console::ui(self, ui);
+    }
+}
+
+struct Behavior<'a, 'b> {
+    ctx: &'a PanelCtx<'b>,
+    topology: &'a mut TopologyView,
+    breakers: &'a mut BreakersView,
+    events: &'a mut EventsView,
+    edited: bool,
+}
+
+impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
+    fn pane_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        _tile: egui_tiles::TileId,
+        pane: &mut Pane,
+    ) -> egui_tiles::UiResponse {
+        egui::Frame::new()
+            .inner_margin(4.0)
+            .show(ui, |ui| match pane {
+                Pane::Topology => panels::topology_ui(ui, self.ctx, self.topology),
+                Pane::Breakers => panels::breakers_ui(ui, self.ctx, self.breakers),
+                Pane::Quorum => panels::quorum_ui(ui, self.ctx),
+                Pane::Events => panels::events_ui(ui, self.ctx, self.events),
+                Pane::Incidents => panels::incidents_ui(ui, self.ctx),
+            });
+        egui_tiles::UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
+        pane.title().into()
+    }
+
+    fn on_edit(&mut self, _action: egui_tiles::EditAction) {
+        self.edited = true;
+    }
+
+    fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
+        egui_tiles::SimplificationOptions {
+            all_panes_must_have_tabs: true,
+            ..Default::default()
+        }
+    }
+}

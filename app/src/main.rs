@@ -1,0 +1,421 @@
+//! `switchboard`: the console window, and the CLI on the same core.
+//!
+//! - `switchboard` opens the window (the drill when nothing is configured).
+//! - `switchboard status [--json] [--wait SECS]` prints one snapshot once every source
+//!   has reported, or when the wait runs out.
+//! - `switchboard watch [--json] [--for SECS]` prints every applied event, one per line.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use switchboard::{Console, ConsoleOptions};
+use switchboard_core::sources::drill::DrillConfig;
+use switchboard_core::{
+    Clock as _, Config, EngineHandle, EngineOptions, State, StatusReport, SystemClock,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "An incident console for on-call engineers."
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Layout preset to start with (oncall, wall, triage).
+    #[arg(long, global = true)]
+    layout: Option<String>,
+    /// Renderer of the window (glow).
+    #[arg(long, default_value = "glow", global = true)]
+    renderer: String,
+    /// Close the window after this many seconds (for screenshots and smoke tests).
+    #[arg(long, global = true)]
+    exit_after: Option<f64>,
+    /// Do not record a session file.
+    #[arg(long, global = true)]
+    no_record: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Configuration file (default: the platform config dir's config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Open the drill (simulated fleet) whatever is configured.
+    #[arg(long, global = true)]
+    drill: bool,
+    /// Instances in the drill fleet.
+    #[arg(long, global = true, value_name = "N", default_value_t = 300)]
+    drill_size: usize,
+    /// Seed of the drill.
+    #[arg(long, global = true, value_name = "N", default_value_t = 7)]
+    drill_seed: u64,
+    /// Speed of the drill (simulated seconds per second).
+    #[arg(long, global = true, value_name = "X", default_value_t = 1.0)]
+    drill_speed: f64,
+    /// Environment of the configuration to watch (default: the first).
+    #[arg(long, global = true)]
+    environment: Option<String>,
+    /// Where sessions and layouts are kept (default: the platform data dir, or $`SWITCHBOARD_DATA_DIR`).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print one snapshot once every source has reported.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Wait at most this long for every source to report.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        wait: f64,
+    },
+    /// Print every applied event, one per line.
+    Watch {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many seconds (default: until interrupted).
+        #[arg(long = "for", value_name = "SECS")]
+        duration: Option<f64>,
+        /// Also record a session file here.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = match resolve_config(&cli.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &cli.command {
+        None => run_gui(&cli, config),
+        Some(Command::Status { json, wait }) => run_status(&cli.common, config, *json, *wait),
+        Some(Command::Watch {
+            json,
+            duration,
+            record,
+        }) => run_watch(&cli.common, config, *json, *duration, record.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--drill` > `--config` > the default config file > `ETCDCTL_ENDPOINTS` > the drill.
+fn resolve_config(c: &Common) -> anyhow::Result<Config> {
+    let drill = || {
+        Config::drill(DrillConfig {
+            instances: c.drill_size,
+            seed: c.drill_seed,
+            speed: c.drill_speed,
+            ..DrillConfig::default()
+        })
+    };
+    if c.drill {
+        return Ok(drill());
+    }
+    if let Some(path) = &c.config {
+        return Ok(Config::load(path)?);
+    }
+    if let Some(path) = Config::default_path().filter(|p| p.exists()) {
+        return Ok(Config::load(&path)?);
+    }
+    if let Some(cfg) = Config::from_etcdctl_env() {
+        return Ok(cfg);
+    }
+    Ok(drill())
+}
+
+fn data_dir(c: &Common) -> Option<PathBuf> {
+    c.data_dir
+        .clone()
+        .or_else(|| std::env::var_os("SWITCHBOARD_DATA_DIR").map(PathBuf::from))
+        .or_else(|| {
+            directories::ProjectDirs::from("org", "switchboard", "switchboard")
+                .map(|d| d.data_dir().to_owned())
+        })
+}
+
+fn engine_options(c: &Common, config: Config, record_to: Option<PathBuf>) -> EngineOptions {
+    let mut opts = EngineOptions::new(config);
+    opts.environment.clone_from(&c.environment);
+    opts.record_to = record_to;
+    opts
+}
+
+fn start_engine(opts: &EngineOptions) -> anyhow::Result<EngineHandle> {
+    if let Some(env) = &opts.environment {
+        anyhow::ensure!(
+            opts.config.environment.iter().any(|e| &e.name == env),
+            "no environment named {env:?} in the configuration"
+        );
+    }
+    switchboard_core::start(opts).context("cannot start the engine")
+}
+
+fn new_session_path(dir: &Path) -> PathBuf {
+    let stamp = SystemClock.now().to_rfc3339().replace([':', '.'], "-");
+    dir.join("sessions").join(format!("session-{stamp}.sqlite"))
+}
+
+fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cli.renderer == "glow",
+        "unknown renderer {:?}: this build has glow",
+        cli.renderer
+    );
+    let data = data_dir(&cli.common);
+    let record = if cli.no_record {
+        None
+    } else {
+        data.as_deref().map(new_session_path)
+    };
+    let engine = start_engine(&engine_options(&cli.common, config, record))?;
+    let drill = matches!(engine.environment(), "drill");
+    let opts = ConsoleOptions {
+        layout_file: data.as_ref().map(|d| d.join("layout.json")),
+        layout: cli.layout.clone(),
+        fixed_now: None,
+        data_dir: data,
+    };
+    let title = if drill {
+        "Switchboard · DRILL".to_owned()
+    } else {
+        format!("Switchboard · {}", engine.environment())
+    };
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(&title)
+            .with_app_id("switchboard")
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([800.0, 500.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    let exit_at = cli
+        .exit_after
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    eframe::run_native(
+        &title,
+        native,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            engine.set_waker(move || ctx.request_repaint());
+            Ok(Box::new(Window {
+                console: Console::new(engine, opts),
+                exit_at,
+            }))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// The eframe app: the console plus the `--exit-after` timer.
+struct Window {
+    console: Console,
+    exit_at: Option<Instant>,
+}
+
+impl eframe::App for Window {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.console.ui(ui);
+        if let Some(at) = self.exit_at {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ui.ctx().request_repaint_after(left);
+            }
+        }
+    }
+}
+
+/// Every configured source has reported, and every cluster has been polled in full.
+fn all_reported(state: &State, expected: &[String]) -> bool {
+    expected
+        .iter()
+        .all(|name| state.sources.contains_key(name.as_str()))
+        && state
+            .clusters
+            .values()
+            .all(|c| c.membership_known && c.members.values().all(|m| m.polled))
+}
+
+fn expected_sources(opts: &EngineOptions) -> Vec<String> {
+    let env = match &opts.environment {
+        Some(n) => opts.config.environment.iter().find(|e| &e.name == n),
+        None => opts.config.environment.first(),
+    };
+    env.map(|e| e.source.iter().map(|s| s.name().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn run_status(c: &Common, config: Config, json: bool, wait: f64) -> anyhow::Result<()> {
+    let opts = engine_options(c, config, None);
+    let expected = expected_sources(&opts);
+    let engine = start_engine(&opts)?;
+    let state = engine.wait_for(Duration::from_secs_f64(wait.max(0.0)), |s| {
+        all_reported(s, &expected)
+    });
+    let report = StatusReport::new(&state, SystemClock.now());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_status(&report);
+    }
+    Ok(())
+}
+
+fn print_status(r: &StatusReport) {
+    if r.drill {
+        println!("DRILL: simulated fleet, nothing here is real");
+    }
+    for s in &r.sources {
+        let detail = s
+            .detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!(
+            "source {} [{}] {} · {:.1} s ago{detail}",
+            s.name, s.kind, s.status, s.age_secs
+        );
+    }
+    for c in &r.clusters {
+        println!(
+            "cluster {} [{}] {} · leader {} · quorum {} of {} · {} reachable · tolerates {} · {}",
+            c.name,
+            c.kind,
+            c.state,
+            c.leader.as_deref().unwrap_or("none"),
+            c.quorum.size,
+            c.quorum.voters,
+            c.quorum.reachable,
+            c.quorum.tolerance,
+            c.reason
+        );
+    }
+    let open: Vec<&str> = r
+        .breakers
+        .iter()
+        .filter(|b| b.state != "closed")
+        .map(|b| b.id.as_str())
+        .collect();
+    println!(
+        "breakers {} · not closed: {}",
+        r.breakers.len(),
+        if open.is_empty() {
+            "none".into()
+        } else {
+            open.join(", ")
+        }
+    );
+    println!(
+        "instances {} · {} healthy · {} unhealthy",
+        r.instances.total, r.instances.healthy, r.instances.unhealthy
+    );
+    for i in r.incidents.iter().filter(|i| i.open) {
+        println!(
+            "OPEN INCIDENT #{} {} (detected {})",
+            i.id, i.title, i.detected_at
+        );
+    }
+}
+
+fn run_watch(
+    c: &Common,
+    config: Config,
+    json: bool,
+    duration: Option<f64>,
+    record: Option<&Path>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut opts = engine_options(c, config, record.map(Path::to_owned));
+    opts.subscribe_from_start = true;
+    let mut engine = start_engine(&opts)?;
+    let mut rx = engine
+        .take_initial_subscription()
+        .context("no event subscription")?;
+    let deadline =
+        duration.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let drill = opts.config.environment.iter().any(|e| {
+        e.source
+            .iter()
+            .any(|s| matches!(s, switchboard_core::SourceConfig::Drill(_)))
+    });
+    let result: anyhow::Result<()> = engine
+        .block_on(async move {
+            let stdout = std::io::stdout();
+            loop {
+                let next = async {
+                    tokio::select! {
+                        batch = rx.recv() => Some(batch),
+                        _ = tokio::signal::ctrl_c() => None,
+                    }
+                };
+                let batch = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, next).await.unwrap_or_default(),
+                    None => next.await,
+                };
+                let Some(batch) = batch else { return Ok(()) };
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("switchboard: output too slow, {n} batches of events skipped");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                };
+                let mut out = stdout.lock();
+                for ev in batch.iter() {
+                    let line = if json {
+                        switchboard_core::event_json_line(ev, drill)
+                    } else {
+                        format!(
+                            "{} {} {} {}",
+                            ev.at,
+                            ev.source,
+                            ev.body.kind_name(),
+                            ev.body.subjects().join(" ")
+                        )
+                    };
+                    if writeln!(out, "{line}").is_err() {
+                        return Ok(()); // stdout closed (piped into head): stop quietly
+                    }
+                }
+                out.flush().ok();
+            }
+        })
+        .unwrap_or(Ok(()));
+    if let Some(e) = engine.shutdown() {
+        return Err(e).context("recording failed");
+    }
+    result
+}

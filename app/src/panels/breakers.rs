@@ -1,0 +1,223 @@
+//! Breakers panel: a tile per breaker with its state, failure rate against its
+//! threshold, volume and last flip; sortable and filterable.
+
+use egui::{Color32, RichText, Vec2};
+use switchboard_core::Breaker;
+use switchboard_core::model::{BreakerState, SourceStatus};
+
+use super::{PanelCtx, UiCommand};
+use crate::theme::{self, badge, breaker_style, format_age};
+
+/// Width of a breaker tile's content.
+const TILE_WIDTH: f32 = 190.0;
+
+/// How tiles are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BreakerSort {
+    /// Open first, then half-open, then by failure rate.
+    #[default]
+    Severity,
+    /// Highest failure rate first.
+    FailureRate,
+    /// Highest volume first.
+    Volume,
+    /// Most recent flip first.
+    LastFlip,
+    /// By name.
+    Name,
+}
+
+impl BreakerSort {
+    const ALL: [Self; 5] = [
+        Self::Severity,
+        Self::FailureRate,
+        Self::Volume,
+        Self::LastFlip,
+        Self::Name,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Severity => "severity",
+            Self::FailureRate => "failure rate",
+            Self::Volume => "volume",
+            Self::LastFlip => "last flip",
+            Self::Name => "name",
+        }
+    }
+}
+
+/// Filter and sort state of the panel.
+#[derive(Default)]
+pub struct BreakersView {
+    /// Only breakers whose name contains this.
+    pub filter: String,
+    /// Order.
+    pub sort: BreakerSort,
+}
+
+fn severity(b: &Breaker) -> u8 {
+    match b.state {
+        BreakerState::Open => 0,
+        BreakerState::HalfOpen => 1,
+        BreakerState::Closed if b.near_trip => 2,
+        BreakerState::Closed => 3,
+    }
+}
+
+/// Draws the breaker tiles.
+pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersView) {
+    let all = &ctx.state.breakers;
+    let open = all
+        .values()
+        .filter(|b| b.state == BreakerState::Open)
+        .count();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Breakers").strong());
+        ui.weak(format!("{} · {open} open", all.len()));
+        let label = ui.label("filter");
+        ui.add(
+            egui::TextEdit::singleline(&mut view.filter)
+                .hint_text("name")
+                .desired_width(110.0),
+        )
+        .labelled_by(label.id);
+        egui::ComboBox::from_label("sort")
+            .selected_text(view.sort.label())
+            .show_ui(ui, |ui| {
+                for s in BreakerSort::ALL {
+                    ui.selectable_value(&mut view.sort, s, s.label());
+                }
+            });
+    });
+    let needle = view.filter.to_lowercase();
+    let mut list: Vec<(&str, &Breaker)> = all
+        .iter()
+        .map(|(id, b)| (id.as_str(), b))
+        .filter(|(id, _)| needle.is_empty() || id.to_lowercase().contains(&needle))
+        .collect();
+    match view.sort {
+        BreakerSort::Severity => list.sort_by(|a, b| {
+            severity(a.1)
+                .cmp(&severity(b.1))
+                .then(b.1.failure_rate.total_cmp(&a.1.failure_rate))
+                .then(a.0.cmp(b.0))
+        }),
+        BreakerSort::FailureRate => list.sort_by(|a, b| {
+            b.1.failure_rate
+                .total_cmp(&a.1.failure_rate)
+                .then(a.0.cmp(b.0))
+        }),
+        BreakerSort::Volume => list.sort_by(|a, b| b.1.volume.cmp(&a.1.volume).then(a.0.cmp(b.0))),
+        BreakerSort::LastFlip => {
+            list.sort_by(|a, b| b.1.last_flip.cmp(&a.1.last_flip).then(a.0.cmp(b.0)));
+        }
+        BreakerSort::Name => list.sort_by(|a, b| a.0.cmp(b.0)),
+    }
+    if list.is_empty() {
+        ui.weak(if all.is_empty() {
+            "No breaker reported yet."
+        } else {
+            "No breaker matches the filter."
+        });
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.spacing_mut().item_spacing = Vec2::splat(6.0);
+            // Tiles have a fixed width; as many columns as fit.
+            let per_row = ((ui.available_width() + 6.0) / (TILE_WIDTH + 6.0 + 14.0))
+                .floor()
+                .max(1.0) as usize;
+            for row in list.chunks(per_row) {
+                ui.horizontal(|ui| {
+                    for (id, b) in row {
+                        tile_ui(ui, ctx, id, b);
+                    }
+                });
+            }
+        });
+}
+
+fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
+    let stale = ctx
+        .state
+        .sources
+        .get(&b.source)
+        .is_some_and(|s| s.status != SourceStatus::Up);
+    let (mut color, glyph, word) = breaker_style(b.state);
+    if stale {
+        color = theme::STALE;
+    }
+    let selected = ctx.selected == Some(id);
+    let stroke_color = if selected {
+        ui.visuals().selection.stroke.color
+    } else if b.near_trip && !stale {
+        theme::WARN
+    } else {
+        color.gamma_multiply(0.6)
+    };
+    let frame = egui::Frame::group(ui.style()).stroke(egui::Stroke::new(
+        if selected { 2.0 } else { 1.0 },
+        stroke_color,
+    ));
+    let resp = frame
+        .show(ui, |ui| {
+            ui.set_width(TILE_WIDTH);
+            ui.set_height(70.0);
+            ui.vertical(|ui| {
+                ui.label(RichText::new(id).strong());
+                ui.horizontal(|ui| {
+                    badge(ui, color, glyph, if stale { "STALE" } else { word });
+                    ui.label(format!("{:.1} %", b.failure_rate * 100.0));
+                    if b.near_trip && b.state == BreakerState::Closed {
+                        ui.colored_label(theme::WARN, "near trip");
+                    }
+                    if !b.computed {
+                        ui.weak("reported");
+                    }
+                });
+                rate_bar_ui(ui, b, color);
+                let flipped = b.last_flip.map_or_else(
+                    || "never flipped".to_owned(),
+                    |t| format!("flipped {} ago", format_age(ctx.age_secs(t))),
+                );
+                ui.weak(format!(
+                    "{} calls/{} s · {flipped}",
+                    b.volume,
+                    b.config.window_millis / 1000
+                ));
+            });
+        })
+        .response
+        .interact(egui::Sense::click());
+    if resp.clicked() {
+        ctx.push(UiCommand::Select(Some(id.to_owned())));
+    }
+}
+
+/// The failure rate as a bar with the threshold marked.
+fn rate_bar_ui(ui: &mut egui::Ui, b: &Breaker, color: Color32) {
+    let threshold = b.config.failure_rate_threshold;
+    let text = format!(
+        "failures {:.1} % of calls; trips at {:.0} %",
+        b.failure_rate * 100.0,
+        threshold * 100.0
+    );
+    let (rect, resp) =
+        ui.allocate_exact_size(Vec2::new(TILE_WIDTH - 10.0, 8.0), egui::Sense::hover());
+    let p = ui.painter();
+    p.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let fill = rect.with_max_x(rect.left() + rect.width() * b.failure_rate.clamp(0.0, 1.0) as f32);
+    p.rect_filled(fill, 2.0, color);
+    let tx = rect.left() + rect.width() * threshold.clamp(0.0, 1.0) as f32;
+    p.line_segment(
+        [
+            egui::pos2(tx, rect.top() - 2.0),
+            egui::pos2(tx, rect.bottom() + 2.0),
+        ],
+        egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
+    );
+    resp.on_hover_text(text);
+}

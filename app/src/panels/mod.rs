@@ -1,0 +1,54 @@
+//! Panels of the console. Each is a function `*_ui(ui, ctx, view)`: it reads the
+//! snapshot in [`PanelCtx`] and pushes [`UiCommand`]s, which the console applies after
+//! the frame. A frame never writes to the engine directly.
+
+mod breakers;
+mod events;
+mod incidents;
+mod quorum;
+mod status_bar;
+mod topology;
+
+use std::cell::RefCell;
+
+use switchboard_core::{Intent, State, Timestamp};
+
+pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
+pub use self::events::{EventsView, events_ui};
+pub use self::incidents::incidents_ui;
+pub use self::quorum::quorum_ui;
+pub use self::status_bar::status_bar_ui;
+pub use self::topology::{TopologyView, topology_ui};
+
+/// What a panel may ask for; applied after the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UiCommand {
+    /// Send an operator intent to the engine.
+    Intent(Intent),
+    /// Select a thing by name (service, instance, cluster, breaker), or clear with `None`.
+    Select(Option<String>),
+}
+
+/// What every panel reads.
+pub struct PanelCtx<'a> {
+    /// The snapshot of this frame.
+    pub state: &'a State,
+    /// Wall-clock time of this frame (ages are measured against it).
+    pub now: Timestamp,
+    /// The selected thing's name, if any.
+    pub selected: Option<&'a str>,
+    /// Commands pushed during the frame.
+    pub commands: &'a RefCell<Vec<UiCommand>>,
+}
+
+impl PanelCtx<'_> {
+    /// Queues a command.
+    pub fn push(&self, cmd: UiCommand) {
+        self.commands.borrow_mut().push(cmd);
+    }
+
+    /// Seconds since `t` on the frame's clock (never negative).
+    pub fn age_secs(&self, t: Timestamp) -> f64 {
+        self.now.millis_since(t).max(0) as f64 / 1000.0
+    }
+}

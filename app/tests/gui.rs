@@ -1,0 +1,141 @@
+//! GUI tests: the real console on a real engine, driven through AccessKit by
+//! `egui_kittest` (no display or GPU needed).
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use switchboard::{Console, ConsoleOptions};
+use switchboard_core::sources::drill::DrillConfig;
+use switchboard_core::sources::etcd::EtcdConfig;
+use switchboard_core::{Config, EngineOptions, Environment, SourceConfig, State};
+
+fn fully_polled(s: &State) -> bool {
+    !s.clusters.is_empty()
+        && s.clusters
+            .values()
+            .all(|c| c.membership_known && c.members.values().all(|m| m.polled))
+}
+
+fn console(config: Config) -> Console {
+    let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine starts");
+    engine.wait_for(Duration::from_secs(10), fully_polled);
+    Console::new(engine, ConsoleOptions::default())
+}
+
+fn drill(scripted: bool, speed: f64) -> Config {
+    Config::drill(DrillConfig {
+        scripted,
+        speed,
+        seed: 7,
+        ..DrillConfig::default()
+    })
+}
+
+fn harness(console: Console) -> Harness<'static, Console> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .build_ui_state(|ui, c: &mut Console| c.ui(ui), console);
+    h.run_steps(3);
+    h
+}
+
+fn has(h: &Harness<'_, Console>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Steps the harness until `text` is on screen or `timeout` passes; returns the longest frame.
+fn wait_for(h: &mut Harness<'_, Console>, text: &str, timeout: Duration) -> Duration {
+    let start = Instant::now();
+    let mut longest = Duration::ZERO;
+    loop {
+        let t = Instant::now();
+        h.run_steps(1);
+        longest = longest.max(t.elapsed());
+        if has(h, text) {
+            return longest;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{text:?} did not appear within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn drill_opens_with_every_panel_and_says_drill() {
+    let h = harness(console(drill(true, 1.0)));
+    for panel in ["Topology", "Breakers", "Quorum", "Event log", "Incidents"] {
+        assert!(has(&h, panel), "panel {panel} not found");
+    }
+    assert!(has(&h, "DRILL · simulated fleet"), "the drill is labelled");
+    assert!(
+        has(&h, "drill-etcd"),
+        "the quorum panel lists the drill's etcd"
+    );
+    assert!(
+        has(&h, "edge-gateway/checkout"),
+        "the breakers panel lists the checkout breaker"
+    );
+    assert!(
+        has(&h, "drill (drill) up"),
+        "the status bar shows the source's freshness"
+    );
+    assert!(has(&h, "no open incident"));
+}
+
+#[test]
+fn injected_quorum_loss_shows_at_risk_then_lost_and_can_be_acknowledged() {
+    let mut h = harness(console(drill(false, 10.0)));
+    assert!(!has(&h, "AT RISK"));
+    h.get_by_label("Drill").click();
+    h.run_steps(2);
+    h.get_by_label("Inject quorum_loss").click();
+    h.run_steps(2);
+    wait_for(&mut h, "AT RISK", Duration::from_secs(10));
+    wait_for(&mut h, "LOST", Duration::from_secs(10));
+    assert!(
+        has(&h, "INCIDENT #1"),
+        "the top bar shows the open incident"
+    );
+    h.get_by_label("Incidents").click();
+    h.run_steps(2);
+    h.get_by_label("Acknowledge #1").click();
+    h.run_steps(2);
+    wait_for(&mut h, "acknowledged by", Duration::from_secs(5));
+}
+
+#[test]
+fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
+    // One endpoint refuses connections; the other accepts TCP and never answers (a hang).
+    let hanging = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hang_ep = format!("http://{}", hanging.local_addr().expect("addr"));
+    let refused = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused_ep = format!("http://{}", refused.local_addr().expect("addr"));
+    drop(refused);
+    let mut etcd = EtcdConfig::new("lab-etcd", vec![refused_ep, hang_ep]);
+    etcd.timeout_millis = 500;
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "lab".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::Etcd(etcd)],
+        }],
+    };
+    let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine starts");
+    let mut h = harness(Console::new(engine, ConsoleOptions::default()));
+    let longest = wait_for(&mut h, "lab-etcd (etcd) down", Duration::from_secs(10));
+    wait_for(&mut h, "LOST", Duration::from_secs(5));
+    assert!(
+        !has(&h, "DRILL"),
+        "a real environment is not labelled as a drill"
+    );
+    assert!(
+        longest < Duration::from_millis(500),
+        "a frame took {longest:?} while etcd hung"
+    );
+    drop(hanging);
+}

@@ -1,0 +1,127 @@
+//! Reducer benchmarks (a bench binary; `cargo bench -p switchboard-core --bench ingest`).
+//!
+//! - ingest: events folded per second by `State::apply`, on the drill's own event mix
+//!   (10,000 instances: inventory, then ten simulated minutes with every scripted fault);
+//! - snapshot: cost of the `Arc<State>` clone the engine publishes after each batch;
+//! - memory: live heap bytes of the state per tracked instance (a counting allocator).
+//!
+//! Run without `--bench` (as `cargo test --all-targets` does) it makes one quick pass,
+//! so the benchmark cannot rot unnoticed.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use switchboard_core::model::SourceId;
+use switchboard_core::sources::drill::DrillFleet;
+use switchboard_core::{Event, State, Timestamp};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// The one unsafe impl in the workspace: it delegates to the system allocator and counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn drill_events(instances: usize, secs: i64) -> Vec<Event> {
+    let mut fleet = DrillFleet::new(7, instances, true);
+    let src = SourceId::new("drill");
+    let mut events: Vec<Event> = fleet
+        .inventory()
+        .into_iter()
+        .map(|b| Event::new(Timestamp(0), src.clone(), b))
+        .collect();
+    for s in 1..=secs {
+        let at = Timestamp(s * 1000);
+        events.extend(
+            fleet
+                .step(at)
+                .into_iter()
+                .map(|b| Event::new(at, src.clone(), b)),
+        );
+    }
+    events
+}
+
+fn live_bytes_of(events: &[Event]) -> isize {
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut state = State::default();
+    state.apply_all(events);
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(state);
+    bytes
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (secs, rounds) = if full { (600, 5) } else { (30, 1) };
+
+    let events = drill_events(10_000, secs);
+    let mut best = f64::MAX;
+    let mut state = State::default();
+    for _ in 0..rounds {
+        state = State::default();
+        let t = Instant::now();
+        state.apply_all(&events);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let rate = events.len() as f64 / best;
+    println!(
+        "ingest: {} events (10,000-instance drill, {secs} s simulated) in {:.1} ms: {:.2} M events/s",
+        events.len(),
+        best * 1e3,
+        rate / 1e6
+    );
+
+    let clone_start = Instant::now();
+    let clones = if full { 200 } else { 5 };
+    for _ in 0..clones {
+        std::hint::black_box(std::sync::Arc::new(state.clone()));
+    }
+    println!(
+        "snapshot: Arc<State> clone at 10,000 instances: {:.1} µs",
+        clone_start.elapsed().as_secs_f64() * 1e6 / f64::from(clones)
+    );
+
+    // Memory: the state of the fleet after inventory and a minute of drill, at two sizes;
+    // the difference per instance is what one more tracked instance costs.
+    let small = drill_events(1_000, 60);
+    let large = drill_events(10_000, 60);
+    let (bytes_small, bytes_large) = (live_bytes_of(&small), live_bytes_of(&large));
+    let instances = |ev: &[Event]| {
+        let mut s = State::default();
+        s.apply_all(ev);
+        s.instances.len() as isize
+    };
+    let (na, nb) = (instances(&small), instances(&large));
+    println!(
+        "memory: {:.0} bytes per tracked instance ({} B at {na} instances, {} B at {nb})",
+        (bytes_large - bytes_small) as f64 / (nb - na) as f64,
+        bytes_small,
+        bytes_large
+    );
+    assert!(rate > 0.0 && nb > na);
+}

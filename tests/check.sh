@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Self-sufficient on a fresh Debian 12 machine:
+# installs what it needs (apt: protoc, Xvfb and GL/Vulkan runtime, etcd), starts the
+# real test rig, runs fmt, clippy -D warnings, docs, the dependency guard and every
+# test (unit, property, GUI via egui_kittest, CLI, real etcd), takes a real-window
+# screenshot under Xvfb, and stops the rig.
+#
+# Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target, outside the clone so a
+# later run on the same machine reuses the build), RIG (rig state dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target}
+export CARGO_TERM_COLOR=never
+export RIG=${RIG:-/tmp/switchboard-rig}
+step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "install system packages"
+PKGS="protobuf-compiler libprotobuf-dev xvfb xauth x11-utils imagemagick xdotool \
+  libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libegl-mesa0 libx11-6 libx11-xcb1 \
+  libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers"
+missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  updated=no
+  for i in $(seq 30); do
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing && break
+    [ "$i" = 30 ] && { echo "apt-get install failed" >&2; exit 1; }
+    if [ $updated = no ]; then apt-get update -q || true; updated=yes; else sleep 10; fi
+  done
+fi
+tests/rig/rig.sh install
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "dependency guard: the core links no GUI crate"
+if cargo tree -p switchboard-core -e normal --locked | grep -E '\b(egui|eframe|egui_tiles|egui_plot|winit|wgpu|glow)[a-z_-]* v'; then
+  echo "switchboard-core depends on a GUI crate (above)" >&2; exit 1
+fi
+echo "ok: no GUI crate in switchboard-core's tree"
+
+step "start the test rig"
+trap 'tests/rig/rig.sh stop || true' EXIT
+tests/rig/rig.sh start
+
+step "tests"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME_DIR"
+unset DISPLAY WAYLAND_DISPLAY UPDATE_SNAPSHOTS
+SWITCHBOARD_RIG=1 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
+
+step "real window under Xvfb"
+mkdir -p "$ROOT/artifacts"
+tests/screenshot.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-drill.png" \
+  --drill --no-record --data-dir "$(mktemp -d)"
+
+step "summary"
+grep -E '^test result:' "$CARGO_TARGET_DIR/test-output.txt" | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'
