@@ -139,3 +139,29 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
     );
     drop(hanging);
 }
+
+#[test]
+fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
+    // A drill that steps once a minute: after its inventory it falls silent.
+    let drill = DrillConfig {
+        tick_millis: 60_000,
+        scripted: false,
+        ..DrillConfig::default()
+    };
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "t".into(),
+            read_only: false,
+            stale_after_millis: 500,
+            source: vec![SourceConfig::Drill(drill)],
+        }],
+    };
+    let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine starts");
+    let mut h = harness(Console::new(engine, ConsoleOptions::default()));
+    wait_for(&mut h, "drill (drill) stale", Duration::from_secs(10));
+    assert!(has(&h, "STALE"), "breaker tiles of a stale source say so");
+    assert!(
+        has(&h, "source stale"),
+        "the quorum card says its source is stale"
+    );
+}

@@ -430,3 +430,95 @@ impl Reducer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+    use crate::sources::drill::DrillConfig;
+
+    fn quiet_drill(stale_after_millis: u64) -> Config {
+        // One step a minute: after the inventory the source falls silent.
+        let drill = DrillConfig {
+            tick_millis: 60_000,
+            scripted: false,
+            ..DrillConfig::default()
+        };
+        Config {
+            environment: vec![Environment {
+                name: "t".into(),
+                read_only: false,
+                stale_after_millis,
+                source: vec![SourceConfig::Drill(drill)],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_silent_source_turns_stale_with_its_age() {
+        let engine = start(&EngineOptions::new(quiet_drill(500))).expect("start");
+        let s = engine.wait_for(Duration::from_secs(10), |s| {
+            s.sources
+                .get("drill")
+                .is_some_and(|src| src.status == SourceStatus::Stale)
+        });
+        let src = &s.sources["drill"];
+        assert_eq!(src.status, SourceStatus::Stale);
+        assert!(
+            src.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("no report for")),
+            "{:?}",
+            src.detail
+        );
+        assert!(
+            src.status_since > src.last_event_at,
+            "the marker does not refresh the age"
+        );
+        assert!(s.log.iter().any(|e| e.message.starts_with("source stale")));
+    }
+
+    #[test]
+    fn read_only_engine_refuses_intents() {
+        let mut opts = EngineOptions::new(quiet_drill(5000));
+        opts.read_only = true;
+        let engine = start(&opts).expect("start");
+        let err = engine
+            .send(Intent::AckIncident { incident: 1 })
+            .expect_err("refused");
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+
+    #[test]
+    fn recording_captures_every_applied_event() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let mut opts = EngineOptions::new(quiet_drill(5000));
+        opts.record_to = Some(path.clone());
+        let engine = start(&opts).expect("start");
+        let s = engine.wait_for(Duration::from_secs(10), |s| s.instances.len() >= 300);
+        let applied = s.events_applied;
+        assert!(engine.shutdown().is_none(), "no recording error");
+        let reader = crate::session::SessionReader::open(&path).expect("open");
+        assert!(reader.event_count().expect("count") >= applied);
+        let mut replayed = State::default();
+        reader.for_each(|e| replayed.apply(&e)).expect("read");
+        assert_eq!(replayed.instances.len(), s.instances.len());
+        assert!(reader.meta().expect("meta").drill);
+    }
+
+    #[test]
+    fn a_recording_path_that_exists_is_refused_at_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("taken.sqlite");
+        std::fs::write(&path, b"precious").expect("write");
+        let mut opts = EngineOptions::new(quiet_drill(5000));
+        opts.record_to = Some(path.clone());
+        assert!(start(&opts).is_err());
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            b"precious",
+            "nothing was overwritten"
+        );
+    }
+}
