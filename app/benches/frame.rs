@@ -13,23 +13,12 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use switchboard::panels::{PanelCtx, TopologyView, topology_ui};
-use switchboard_core::model::SourceId;
-use switchboard_core::sources::drill::DrillFleet;
-use switchboard_core::{Event, State, Timestamp};
+use switchboard_core::sources::drill::simulate;
+use switchboard_core::State;
 
 fn drill_state(instances: usize, secs: i64) -> State {
-    let mut fleet = DrillFleet::new(7, instances, true);
-    let src = SourceId::new("drill");
     let mut state = State::default();
-    for b in fleet.inventory() {
-        state.apply(&Event::new(Timestamp(0), src.clone(), b));
-    }
-    for s in 1..=secs {
-        let at = Timestamp(s * 1000);
-        for b in fleet.step(at) {
-            state.apply(&Event::new(at, src.clone(), b));
-        }
-    }
+    state.apply_all(&simulate(7, instances, secs));
     state
 }
 

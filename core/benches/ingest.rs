@@ -12,9 +12,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-use switchboard_core::model::SourceId;
-use switchboard_core::sources::drill::DrillFleet;
-use switchboard_core::{Event, State, Timestamp};
+use switchboard_core::sources::drill::simulate;
+use switchboard_core::{Event, State};
 
 struct Counting;
 
@@ -47,23 +46,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn drill_events(instances: usize, secs: i64) -> Vec<Event> {
-    let mut fleet = DrillFleet::new(7, instances, true);
-    let src = SourceId::new("drill");
-    let mut events: Vec<Event> = fleet
-        .inventory()
-        .into_iter()
-        .map(|b| Event::new(Timestamp(0), src.clone(), b))
-        .collect();
-    for s in 1..=secs {
-        let at = Timestamp(s * 1000);
-        events.extend(
-            fleet
-                .step(at)
-                .into_iter()
-                .map(|b| Event::new(at, src.clone(), b)),
-        );
-    }
-    events
+    simulate(7, instances, secs)
 }
 
 fn live_bytes_of(events: &[Event]) -> isize {

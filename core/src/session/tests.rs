@@ -6,7 +6,7 @@ use super::*;
 use crate::event::EventBody;
 use crate::event::MemberStatus;
 use crate::model::{ClusterId, ClusterKind, Health, InstanceId, MemberId, ServiceId, SourceId};
-use crate::sources::drill::DrillFleet;
+use crate::sources::drill::simulate;
 use crate::state::State;
 
 fn meta() -> SessionMeta {
@@ -20,23 +20,7 @@ fn meta() -> SessionMeta {
 }
 
 fn drill_events(seed: u64, secs: i64) -> Vec<Event> {
-    let mut fleet = DrillFleet::new(seed, 120, true);
-    let src = SourceId::new("drill");
-    let mut events: Vec<Event> = fleet
-        .inventory()
-        .into_iter()
-        .map(|b| Event::new(Timestamp(0), src.clone(), b))
-        .collect();
-    for s in 0..secs {
-        let at = Timestamp(s * 1000);
-        events.extend(
-            fleet
-                .step(at)
-                .into_iter()
-                .map(|b| Event::new(at, src.clone(), b)),
-        );
-    }
-    events
+    simulate(seed, 120, secs)
 }
 
 #[test]

@@ -695,6 +695,30 @@ impl DrillFleet {
     }
 }
 
+/// A whole drill run, headless: the inventory at time 0, then one step per simulated
+/// second for `secs` seconds, as events from a source named `drill`. Deterministic for a
+/// given seed and size; used by tests, benchmarks and recordings made without a clock.
+pub fn simulate(seed: u64, instances: usize, secs: i64) -> Vec<crate::event::Event> {
+    use crate::event::Event;
+    let mut fleet = DrillFleet::new(seed, instances, true);
+    let src = crate::model::SourceId::new("drill");
+    let mut events: Vec<Event> = fleet
+        .inventory()
+        .into_iter()
+        .map(|b| Event::new(Timestamp(0), src.clone(), b))
+        .collect();
+    for s in 1..=secs {
+        let at = Timestamp(s * 1000);
+        events.extend(
+            fleet
+                .step(at)
+                .into_iter()
+                .map(|b| Event::new(at, src.clone(), b)),
+        );
+    }
+    events
+}
+
 /// Runs the drill: sends the inventory, then steps the fleet every tick on the
 /// engine's clock (scaled by `speed`), and starts faults sent over `control`.
 pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver<DrillFault>) {
@@ -750,32 +774,16 @@ mod tests {
     use crate::model::{BreakerState, QuorumState, SourceId};
     use crate::state::State;
 
-    fn run_fleet(seed: u64, instances: usize, secs: i64) -> (DrillFleet, Vec<Event>) {
-        let mut fleet = DrillFleet::new(seed, instances, true);
-        let src = SourceId::new("drill");
-        let mut events: Vec<Event> = fleet
-            .inventory()
-            .into_iter()
-            .map(|b| Event::new(Timestamp(0), src.clone(), b))
-            .collect();
-        for s in 0..=secs {
-            let at = Timestamp(s * 1000);
-            events.extend(
-                fleet
-                    .step(at)
-                    .into_iter()
-                    .map(|b| Event::new(at, src.clone(), b)),
-            );
-        }
-        (fleet, events)
+    fn run_fleet(seed: u64, instances: usize, secs: i64) -> Vec<Event> {
+        simulate(seed, instances, secs)
     }
 
     #[test]
     fn same_seed_same_events() {
-        let (_, a) = run_fleet(11, 300, 120);
-        let (_, b) = run_fleet(11, 300, 120);
+        let a = run_fleet(11, 300, 120);
+        let b = run_fleet(11, 300, 120);
         assert_eq!(a, b);
-        let (_, c) = run_fleet(12, 300, 120);
+        let c = run_fleet(12, 300, 120);
         assert_ne!(a, c);
     }
 
