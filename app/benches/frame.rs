@@ -13,8 +13,8 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use switchboard::panels::{PanelCtx, TopologyView, topology_ui};
-use switchboard_core::sources::drill::simulate;
 use switchboard_core::State;
+use switchboard_core::sources::drill::simulate;
 
 fn drill_state(instances: usize, secs: i64) -> State {
     let mut state = State::default();

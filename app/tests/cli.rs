@@ -9,17 +9,20 @@ fn switchboard() -> Command {
     c
 }
 
-#[test]
-fn status_json_on_the_drill_has_the_documented_shape() {
-    let out = switchboard()
-        .args(["status", "--json", "--drill", "--wait", "10"])
-        .output()
-        .expect("run");
+/// Runs `switchboard ARGS` and insists that it succeeds.
+fn run_ok(args: &[&str]) -> std::process::Output {
+    let out = switchboard().args(args).output().expect("run");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+#[test]
+fn status_json_on_the_drill_has_the_documented_shape() {
+    let out = run_ok(&["status", "--json", "--drill", "--wait", "10"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["drill"], true);
     let clusters = v["clusters"].as_array().expect("clusters");
@@ -48,15 +51,7 @@ fn status_json_on_the_drill_has_the_documented_shape() {
 
 #[test]
 fn watch_json_prints_every_event_as_a_line() {
-    let out = switchboard()
-        .args(["watch", "--json", "--drill", "--for", "2"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["watch", "--json", "--drill", "--for", "2"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = text
         .lines()
