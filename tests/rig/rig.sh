@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
+# Usage: rig.sh install | start | stop | status | env | kill NAME | restart NAME
+# See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
+set -euo pipefail
+
+RIG=${RIG:-/tmp/switchboard-rig}
+
+# Every process the rig can run, in start order. `stop` stops them in reverse order.
+# (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
+KNOWN=(etcd1 etcd2 etcd3)
+
+# Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
+# `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^ETCD(CTL)?_' || true)
+export ETCDCTL_API=3
+
+ETCD_CLUSTER="m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380"
+ETCD_EPS="127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379"
+
+# ---------------------------------------------------------------- helpers
+
+log() { echo "rig: $*" >&2; }
+die() { echo "rig: error: $*" >&2; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%02d s' $(( ms / 1000 )) $(( ms % 1000 / 10 )); }
+
+# waitfor SECONDS CMD...: run CMD every 0.1 s until it succeeds. Fails on timeout, or at
+# once if CMD exits 125 (used by readiness checks to report "the daemon died").
+waitfor() {
+  local t=$1 end rc; shift
+  end=$(( $(now_ms) + t * 1000 ))
+  while :; do
+    rc=0; "$@" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    [ "$rc" -eq 125 ] && { log "gave up (a process died): $*"; return 1; }
+    [ "$(now_ms)" -ge "$end" ] && { log "TIMEOUT after ${t} s: $*"; return 1; }
+    sleep 0.1
+  done
+}
+
+pidfile() { echo "$RIG/$1.pid"; }
+pidof_rig() { local f; f=$(pidfile "$1"); [ -s "$f" ] && cat "$f"; }
+
+# alive NAME: the process in NAME's PID file exists, is not a zombie (killed processes
+# linger as zombies 1-2 s here, so `kill -0` is not enough) and is really ours (its
+# environment carries the tag set by `bg`, which guards against PID reuse).
+alive() {
+  local pid st
+  pid=$(pidof_rig "$1") || return 1
+  st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  st=${st##*) }                        # skip "pid (comm) "; comm may contain spaces
+  case ${st%% *} in Z|X|x) return 1 ;; esac
+  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qxF "SWITCHBOARD_RIG_PROC=$RIG/$1"
+}
+
+# bg NAME CMD...: start CMD detached in its own session (setsid -f; Envoy needs it, the
+# rest don't mind), PID in $RIG/NAME.pid, stdout+stderr appended to $RIG/NAME.log.
+bg() {
+  local n=$1; shift
+  rm -f "$(pidfile "$n")"
+  echo "=== rig: $(date '+%F %T') start: $*" >> "$RIG/$n.log"
+  # shellcheck disable=SC2016  # $$, $0, $@ are for the inner bash
+  SWITCHBOARD_RIG_PROC="$RIG/$n" setsid -f bash -c 'echo $$ > "$0"; exec "$@"' \
+    "$(pidfile "$n")" "$@" >> "$RIG/$n.log" 2>&1 < /dev/null
+  waitfor 5 test -s "$(pidfile "$n")"
+}
+
+# dead NAME: true when NAME's process is gone or a zombie.
+dead() { ! alive "$1"; }
+
+# stop_procs NAME...: SIGTERM, wait up to ~5 s, then SIGKILL; remove the PID files.
+# The PIDs go to STOPPED_PIDS so `stop` can wait for their zombies to be reaped.
+STOPPED_PIDS=()
+stop_procs() {
+  local n pid left=()
+  for n in "$@"; do
+    if alive "$n"; then
+      pid=$(pidof_rig "$n"); kill -TERM "$pid" 2>/dev/null || true
+      left+=("$n"); STOPPED_PIDS+=("$pid")
+    fi
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    waitfor 5 all_dead "${left[@]}" 2>/dev/null || {
+      for n in "${left[@]}"; do
+        if alive "$n"; then log "$n ignored SIGTERM for 5 s; SIGKILL"; kill -KILL "$(pidof_rig "$n")" 2>/dev/null || true; fi
+      done
+      waitfor 10 all_dead "${left[@]}" || log "warning: still alive: ${left[*]}"
+    }
+  fi
+  for n in "$@"; do rm -f "$(pidfile "$n")"; done
+}
+all_dead() { local n; for n in "$@"; do dead "$n" || return 1; done; }
+# all_gone PID...: the PIDs have left /proc (zombies reaped; PID 1 here reaps 1-2 s late).
+all_gone() { local p; for p in "$@"; do [ ! -e "/proc/$p" ] || return 1; done; }
+
+# All names that have a PID file (known ones first, in start order), for stop/status.
+rig_names() {
+  local n f seen=" "
+  for n in "${KNOWN[@]}"; do [ -e "$(pidfile "$n")" ] && { echo "$n"; seen+="$n "; }; done
+  shopt -s nullglob
+  for f in "$RIG"/*.pid; do n=$(basename "$f" .pid); [[ $seen == *" $n "* ]] || echo "$n"; done
+}
+
+# shellcheck disable=SC2016  # $0 is for the inner bash
+port_busy() { timeout 1 bash -c ': > "/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
+
+check_ports_free() {
+  local p busy=()
+  for p in "$@"; do port_busy "$p" && busy+=("$p"); done
+  [ ${#busy[@]} -eq 0 ] && return 0
+  log "ports already in use (not by this rig): ${busy[*]}"
+  ss -ltnp 2>/dev/null | grep -E ":($(IFS='|'; echo "${busy[*]}"))\b" >&2 || true
+  return 1
+}
+
+show_log_tail() { log "last lines of $RIG/$1.log:"; tail -n 15 "$RIG/$1.log" >&2 2>/dev/null || true; }
+
+# ---------------------------------------------------------------- etcd
+
+etcd_launch() {   # etcd_launch I: start member mI (same flags for first start and restart)
+  local i=$1
+  bg "etcd$i" etcd --name "m$i" --data-dir "$RIG/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:${i}2379" --advertise-client-urls "http://127.0.0.1:${i}2379" \
+    --listen-peer-urls "http://127.0.0.1:${i}2380" --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
+    --initial-cluster "$ETCD_CLUSTER" --initial-cluster-token switchboard-rig --initial-cluster-state new
+}
+
+etcd_cluster_ready() {
+  local i; for i in 1 2 3; do alive "etcd$i" || return 125; done
+  etcdctl --dial-timeout=1s --command-timeout=2s --endpoints="$ETCD_EPS" endpoint health
+}
+
+etcd_member_ready() {   # the member's client port answers (even without quorum)
+  alive "etcd$1" || return 125
+  etcdctl --dial-timeout=1s --command-timeout=2s --endpoints="127.0.0.1:${1}2379" endpoint status
+}
+
+etcd_start() {
+  local i t0
+  t0=$(now_ms)
+  check_ports_free 12379 22379 32379 12380 22380 32380 || die "cannot start etcd"
+  for i in 1 2 3; do etcd_launch "$i"; done
+  if ! waitfor 30 etcd_cluster_ready; then
+    for i in 1 2 3; do alive "etcd$i" || { log "etcd$i is not running"; show_log_tail "etcd$i"; }; done
+    die "etcd cluster did not become healthy"
+  fi
+  log "etcd: 3 members healthy after $(since "$t0")"
+}
+
+etcd_restart() {
+  local i=$1 t0
+  t0=$(now_ms)
+  [ -d "$RIG/etcd$i/member" ] || die "no data dir $RIG/etcd$i/member; run 'rig.sh start' first"
+  if alive "etcd$i"; then log "etcd$i is running; stopping it first"; stop_procs "etcd$i"; fi
+  check_ports_free "${i}2379" "${i}2380" || die "cannot restart etcd$i"
+  # --initial-cluster-state new is ignored once the data dir holds data.
+  etcd_launch "$i"
+  waitfor 20 etcd_member_ready "$i" || { show_log_tail "etcd$i"; die "etcd$i did not answer"; }
+  log "etcd$i: answering after $(since "$t0")"
+}
+
+etcd_is_leader() {   # etcd_is_leader I: member mI answers and says it is the leader
+  local f mid ld
+  f=$(etcdctl --dial-timeout=1s --command-timeout=1s --endpoints="127.0.0.1:${1}2379" \
+        endpoint status -w fields 2>/dev/null) || return 1
+  mid=$(sed -n 's/^"MemberID" : //p' <<<"$f"); ld=$(sed -n 's/^"Leader" : //p' <<<"$f")
+  [ -n "$mid" ] && [ "$mid" = "$ld" ]
+}
+
+# Stop followers first, the leader last. A leader that gets SIGTERM first hands its
+# leadership to a peer; if that peer is stopping too, the leader hangs 5-7 s (measured:
+# SIGTERM to all three at once took 7 s every time, followers first about 50 ms).
+etcd_stop() {
+  local i first=() last=()
+  for i in 1 2 3; do
+    if alive "etcd$i" && etcd_is_leader "$i"; then last+=("etcd$i"); else first+=("etcd$i"); fi
+  done
+  stop_procs "${first[@]}"
+  stop_procs "${last[@]}"
+}
+
+# ---------------------------------------------------------------- subcommands
+
+cmd_install() {
+  if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
+    log "etcd and etcdctl already installed"; return 0
+  fi
+  local try updated=0
+  export DEBIAN_FRONTEND=noninteractive
+  for try in $(seq 1 20); do
+    if apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=30 etcd-server etcd-client; then
+      return 0
+    fi
+    if [ "$updated" -eq 0 ] && apt-get update -q -o DPkg::Lock::Timeout=30; then updated=1; continue; fi
+    log "apt-get failed (attempt $try/20; maybe locked); retrying in 3 s"
+    sleep 3
+  done
+  die "could not install etcd-server etcd-client"
+}
+
+cmd_start() {
+  local t0; t0=$(now_ms)
+  mkdir -p "$RIG"
+  if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
+  # Fresh start: old data and logs go.
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log
+  etcd_start
+  log "rig started in $(since "$t0") (RIG=$RIG)"
+}
+
+cmd_stop() {
+  [ -d "$RIG" ] || return 0
+  local rest=()
+  # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
+  etcd_stop
+  # Anything else that left a PID file.
+  mapfile -t rest < <(rig_names)
+  [ ${#rest[@]} -eq 0 ] || stop_procs "${rest[@]}"
+}
+
+cmd_kill() {
+  local n=${1:-}
+  valid_name "$n"
+  if alive "$n"; then
+    kill -KILL "$(pidof_rig "$n")" 2>/dev/null || true
+    waitfor 10 dead "$n" || die "$n did not die"
+  else
+    log "$n was not running"
+  fi
+  rm -f "$(pidfile "$n")"
+}
+
+cmd_restart() {
+  local n=${1:-}
+  valid_name "$n"
+  case $n in
+    etcd[123]) etcd_restart "${n#etcd}" ;;
+    *) die "restart of $n is not implemented" ;;
+  esac
+}
+
+cmd_status() {
+  local n names=()
+  mapfile -t names < <( { printf '%s\n' "${KNOWN[@]}"; [ -d "$RIG" ] && rig_names; } | awk '!seen[$0]++')
+  for n in "${names[@]}"; do
+    if alive "$n"; then printf '%-10s running  pid %s\n' "$n" "$(pidof_rig "$n")"
+    elif [ -e "$(pidfile "$n")" ]; then printf '%-10s dead     (stale pid file)\n' "$n"
+    else printf '%-10s stopped\n' "$n"
+    fi
+  done
+}
+
+cmd_env() {
+  echo "ETCD_ENDPOINTS=http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+}
+
+valid_name() {
+  local k; for k in "${KNOWN[@]}"; do [ "$1" = "$k" ] && return 0; done
+  die "unknown process '${1}'; expected one of: ${KNOWN[*]}"
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: rig.sh install | start | stop | status | env | kill NAME | restart NAME
+  NAME: ${KNOWN[*]}
+  RIG=$RIG (data dirs, logs, PID files)
+EOF
+  exit 2
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  start)   cmd_start ;;
+  stop)    cmd_stop
+           # Dead already; also wait (max 3 s) until the zombies are reaped, so that
+           # `pgrep`/`ps` show nothing afterwards. Not an error if they linger.
+           [ ${#STOPPED_PIDS[@]} -eq 0 ] || waitfor 3 all_gone "${STOPPED_PIDS[@]}" 2>/dev/null || true ;;
+  status)  cmd_status ;;
+  env)     cmd_env ;;
+  kill)    [ $# -eq 2 ] || usage; cmd_kill "$2" ;;
+  restart) [ $# -eq 2 ] || usage; cmd_restart "$2" ;;
+  *)       usage ;;
+esac
