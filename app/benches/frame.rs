@@ -52,7 +52,7 @@ fn time_frames(
             Vec::new()
         };
         let t = Instant::now();
-        let out = ctx.run_ui(input(size, events), |ui| {
+        let mut out = ctx.run_ui(input(size, events), |ui| {
             let pctx = PanelCtx {
                 state,
                 now: state.now,
@@ -61,7 +61,9 @@ fn time_frames(
             };
             topology_ui(ui, &pctx, view);
         });
-        let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
+        let prims = ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
+        // A renderer would upload these; a headless frame just consumes them.
+        out.textures_delta.clear();
         std::hint::black_box(prims);
         times.push(t.elapsed());
         commands.borrow_mut().clear();
