@@ -86,7 +86,7 @@ fn main() {
         let state = drill_state(instances, if full { 60 } else { 5 });
         for (label, zoom) in [("fitted", false), ("zoomed in", true)] {
             let ctx = egui::Context::default();
-            let mut view = TopologyView;
+            let mut view = TopologyView::default();
             let (mean, p95, max) = time_frames(&ctx, &state, &mut view, frames, zoom);
             println!(
                 "topology frame, {} instances, {label}: mean {:.2} ms, p95 {:.2} ms, max {:.2} ms",

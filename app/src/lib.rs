@@ -77,7 +77,7 @@ impl Console {
             tree,
             layout_file: opts.layout_file,
             layout_dirty: false,
-            topology: TopologyView,
+            topology: TopologyView::default(),
             breakers: BreakersView::default(),
             events: EventsView::default(),
             selected: None,
@@ -112,7 +112,10 @@ impl Console {
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let state = self.engine.snapshot();
-        let now = self.fixed_now.unwrap_or_else(|| SystemClock.now());
+        // A sped-up drill runs ahead of the wall clock: ages are measured from whichever is later.
+        let now = self
+            .fixed_now
+            .unwrap_or_else(|| SystemClock.now().max(state.now));
         let commands = RefCell::new(Vec::new());
         let selected = self.selected.clone();
         let ctx = PanelCtx {

@@ -141,6 +141,33 @@ pub fn badge(ui: &mut egui::Ui, color: Color32, glyph: Glyph, word: &str) -> egu
     resp
 }
 
+/// A glyph and a word as one widget, so wrapping rows never split them.
+pub fn chip(ui: &mut egui::Ui, color: Color32, glyph: Glyph, text: &str) -> egui::Response {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let galley = ui
+        .painter()
+        .layout_no_wrap(text.to_owned(), font, ui.visuals().text_color());
+    let h = galley.size().y;
+    let (rect, resp) = ui.allocate_exact_size(
+        Vec2::new(galley.size().x + h + 2.0, h),
+        egui::Sense::hover(),
+    );
+    paint_glyph(
+        ui.painter(),
+        rect.left_center() + Vec2::new(h * 0.45, 0.0),
+        h * 0.3,
+        glyph,
+        color,
+    );
+    ui.painter().galley(
+        rect.left_top() + Vec2::new(h + 2.0, 0.0),
+        galley,
+        ui.visuals().text_color(),
+    );
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, text));
+    resp
+}
+
 /// "12 s", "4 min", "3 h".
 pub fn format_age(secs: f64) -> String {
     if secs < 10.0 {

@@ -70,16 +70,7 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                         for (m, v) in &c.members {
                             let (mc, mg, role) = member_style(v, q.leader.as_ref() == Some(m));
                             let mc = if stale.is_some() { theme::STALE } else { mc };
-                            // One chip per member; a chip never breaks across lines.
-                            ui.horizontal(|ui| {
-                                ui.spacing_mut().item_spacing.x = 3.0;
-                                let (r, _) = ui.allocate_exact_size(
-                                    egui::vec2(12.0, 12.0),
-                                    egui::Sense::hover(),
-                                );
-                                theme::paint_glyph(ui.painter(), r.center(), 5.0, mg, mc);
-                                ui.label(format!("{m} {role}"));
-                            });
+                            theme::chip(ui, mc, mg, &format!("{m} {role}"));
                             ui.add_space(6.0);
                         }
                     });
