@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Opens the console in a real window under Xvfb and takes a screenshot of it.
 # Usage: tests/screenshot.sh <binary> <out.png> [extra switchboard args...]
+# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4).
 set -euo pipefail
 BIN=$1; OUT=$2; shift 2
 SIZE=${SCREEN_SIZE:-1440x900}
@@ -8,18 +9,35 @@ WAIT=${SHOT_AFTER_SECS:-4}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME_DIR"
 export LIBGL_ALWAYS_SOFTWARE=1 WINIT_X11_SCALE_FACTOR=1
 unset WAYLAND_DISPLAY
-LOG=$(mktemp)
-# Let Xvfb pick a free display and tell us which (no clash with other X servers).
-Xvfb -displayfd 3 -screen 0 "${SIZE}x24" -nolisten tcp 3>"$LOG.display" >"$LOG.xvfb" 2>&1 & XPID=$!
-cleanup() { kill "${APID:-}" 2>/dev/null || true; kill "$XPID" 2>/dev/null || true; rm -f "$LOG" "$LOG".*; }
+TMP=$(mktemp -d)
+XPID=; APID=
+cleanup() {
+  [ -n "$APID" ] && kill "$APID" 2>/dev/null || true
+  [ -n "$XPID" ] && kill "$XPID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
-for _ in $(seq 100); do [ -s "$LOG.display" ] && break; sleep 0.1; done
-DISP=:$(head -1 "$LOG.display")
-for _ in $(seq 50); do xdpyinfo -display "$DISP" >/dev/null 2>&1 && break; sleep 0.1; done
-export DISPLAY=$DISP
-"$BIN" --exit-after $((WAIT + 20)) "$@" >"$LOG" 2>&1 & APID=$!
-for _ in $(seq 100); do xdotool search --onlyvisible --name Switchboard >/dev/null 2>&1 && break; sleep 0.1; done
-sleep "$WAIT"
-if ! kill -0 "$APID" 2>/dev/null; then echo "switchboard exited early:"; cat "$LOG"; exit 1; fi
-import -window root "$OUT"
-echo "screenshot: $OUT"
+
+shot() {
+  # Xvfb picks a free display and tells us which (no clash with other X servers).
+  : > "$TMP/display"
+  Xvfb -displayfd 3 -screen 0 "${SIZE}x24" -nolisten tcp 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 & XPID=$!
+  local i
+  for i in $(seq 200); do [ -s "$TMP/display" ] && break; sleep 0.05; done
+  [ -s "$TMP/display" ] || { echo "Xvfb did not start:"; cat "$TMP/xvfb.log"; return 1; }
+  export DISPLAY=:$(head -1 "$TMP/display")
+  for i in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
+  xdpyinfo >/dev/null 2>&1 || { echo "X server $DISPLAY does not answer"; return 1; }
+  "$BIN" --exit-after $((WAIT + 30)) "$@" >"$TMP/app.log" 2>&1 & APID=$!
+  for i in $(seq 200); do xdotool search --onlyvisible --name Switchboard >/dev/null 2>&1 && break; sleep 0.1; done
+  sleep "$WAIT"
+  kill -0 "$APID" 2>/dev/null || { echo "switchboard exited early:"; cat "$TMP/app.log"; return 1; }
+  import -window root "$OUT"
+}
+
+for attempt in 1 2; do
+  if shot "$@"; then echo "screenshot: $OUT"; exit 0; fi
+  echo "attempt $attempt failed" >&2
+  cleanup; XPID=; APID=; TMP=$(mktemp -d)
+done
+exit 1

@@ -37,6 +37,8 @@ const HEADER_H: f32 = 22.0;
 /// Gap between boxes in a column, and between columns.
 const GAP_Y: f32 = 18.0;
 const GAP_X: f32 = 90.0;
+/// Gap between the sub-columns of one tall tier.
+const GAP_SUB_X: f32 = 24.0;
 /// Below this on-screen size, squares give way to one health bar per service.
 pub const MIN_SQUARE_PX: f32 = 3.0;
 /// Below this on-screen font size, text is not drawn.
@@ -85,7 +87,20 @@ pub struct TopologyView {
     zoom: f32,
     /// Fit the whole layout on the next frame.
     fit_pending: bool,
+    /// After fitting, zoom to this scale around the canvas centre.
+    zoom_after_fit: Option<f32>,
     layout: Option<Layout>,
+}
+
+impl TopologyView {
+    /// A view that starts at `zoom` (screen pixels per world unit) around the centre of
+    /// the fitted layout, e.g. 1.0 to see every instance full size.
+    pub fn at_zoom(zoom: f32) -> Self {
+        Self {
+            zoom_after_fit: Some(zoom),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for TopologyView {
@@ -94,6 +109,7 @@ impl Default for TopologyView {
             offset: Vec2::ZERO,
             zoom: 1.0,
             fit_pending: true,
+            zoom_after_fit: None,
             layout: None,
         }
     }
@@ -185,15 +201,34 @@ fn build_layout(state: &State) -> Layout {
         index: HashMap::new(),
         bounds: Rect::NOTHING,
     };
+    // Tall tiers wrap into sub-columns so a large fleet fits a landscape screen: the
+    // height limit aims at a 3:2 layout, and never goes below 1200 units, so a fleet of a
+    // few hundred instances keeps one column per tier.
+    let heights: HashMap<&ServiceId, f32> = state
+        .services
+        .iter()
+        .map(|(id, s)| {
+            (
+                id,
+                box_height(members.get(id).map_or(0, Vec::len), s.pool.is_some()),
+            )
+        })
+        .collect();
+    let total_h: f32 = heights.values().map(|h| h + GAP_Y).sum();
+    let max_h = (total_h * (BOX_W + GAP_X) / 1.5).sqrt().max(1200.0);
     let mut bounds = Rect::NOTHING;
-    for (c, ids) in by_col {
-        let x = c as f32 * (BOX_W + GAP_X);
+    let mut x = 0.0;
+    for ids in by_col.into_values() {
         let mut y = 0.0;
         for id in ids {
             let mut inst = members.remove(id).unwrap_or_default();
             inst.sort_by(|a, b| a.0.cmp(b.0));
             let has_pool = state.services.get(id).is_some_and(|s| s.pool.is_some());
             let h = box_height(inst.len(), has_pool);
+            if y > 0.0 && y + h > max_h {
+                x += BOX_W + GAP_SUB_X;
+                y = 0.0;
+            }
             let rect = Rect::from_min_size(Pos2::new(x, y), Vec2::new(BOX_W, h));
             bounds = bounds.union(rect);
             y += h + GAP_Y;
@@ -206,6 +241,7 @@ fn build_layout(state: &State) -> Layout {
                 has_pool,
             });
         }
+        x += BOX_W + GAP_X;
     }
     let mut seen = std::collections::HashSet::new();
     for r in state.routes.values() {
@@ -302,6 +338,12 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
             .clamp(0.02, 2.0);
         view.offset = (canvas.size() - b.size() * view.zoom) * 0.5 - b.min.to_vec2() * view.zoom;
         view.fit_pending = false;
+        if let Some(z) = view.zoom_after_fit.take() {
+            let centre = canvas.size() * 0.5;
+            let world = (centre - view.offset) / view.zoom;
+            view.zoom = z;
+            view.offset = centre - world * z;
+        }
     }
     if response.dragged() {
         view.offset += response.drag_delta();
@@ -394,8 +436,11 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
         }
     }
 
-    // Boxes.
+    // Boxes. Small squares and health bars go into one mesh, painted after the boxes:
+    // ten thousand rectangles as one shape tessellate in a fraction of the time.
     let squares = squares_visible(zoom);
+    let mut mesh = egui::Mesh::default();
+    let mut marks: Vec<(Rect, Stroke)> = Vec::new();
     for b in &layout.boxes {
         let screen = to_screen_rect(b.rect);
         if !canvas.intersects(screen) {
@@ -453,8 +498,13 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
             );
         }
         if squares {
+            let mut draw = Draw {
+                painter: &painter,
+                mesh: &mut mesh,
+                marks: &mut marks,
+            };
             instances_squares(
-                &painter,
+                &mut draw,
                 state,
                 b,
                 svc,
@@ -464,7 +514,7 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
                 ctx.selected,
             );
         } else {
-            health_bar(&painter, to_screen_rect(grid_rect(b)), svc, fresh);
+            health_bar(&mut mesh, to_screen_rect(grid_rect(b)), svc, fresh);
         }
         if let Some(p) = hover.filter(|p| screen.contains(*p)) {
             let world = ((p - origin) / zoom).to_pos2();
@@ -478,6 +528,13 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
                     .map_or(Hit::Service(&b.id), |(_, id)| Hit::Instance(id)),
             );
         }
+    }
+
+    if !mesh.is_empty() {
+        painter.add(egui::Shape::mesh(mesh));
+    }
+    for (r, stroke) in marks {
+        painter.rect_stroke(r, 2.0, stroke, StrokeKind::Outside);
     }
 
     match hit {
@@ -564,7 +621,7 @@ fn pool_bar(painter: &egui::Painter, r: &Rect, saturation: f64, fresh: bool) {
 }
 
 /// The level-of-detail view: one stacked bar of health proportions.
-fn health_bar(painter: &egui::Painter, r: Rect, svc: &Service, fresh: bool) {
+fn health_bar(mesh: &mut egui::Mesh, r: Rect, svc: &Service, fresh: bool) {
     let c = svc.counts;
     let total = c.total().max(1) as f32;
     let mut x = r.left();
@@ -583,18 +640,25 @@ fn health_bar(painter: &egui::Painter, r: Rect, svc: &Service, fresh: bool) {
         } else {
             theme::STALE
         };
-        painter.rect_filled(
+        mesh.add_colored_rect(
             Rect::from_min_max(Pos2::new(x, r.top()), Pos2::new(x + w, r.bottom())),
-            0.0,
             color,
         );
         x += w;
     }
 }
 
+/// Where instance squares go: glyphs to the painter, plain squares to the shared mesh,
+/// outlines (flapping, selection) to be painted on top of both.
+struct Draw<'a> {
+    painter: &'a egui::Painter,
+    mesh: &'a mut egui::Mesh,
+    marks: &'a mut Vec<(Rect, Stroke)>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn instances_squares(
-    painter: &egui::Painter,
+    draw: &mut Draw<'_>,
     state: &State,
     b: &ServiceBox,
     svc: &Service,
@@ -604,7 +668,7 @@ fn instances_squares(
     selected: Option<&str>,
 ) {
     let px = SQUARE * zoom;
-    let clip = painter.clip_rect();
+    let clip = draw.painter.clip_rect();
     for (k, id) in b.instances.iter().enumerate() {
         let r = to_screen_rect(square_rect(b, svc.pool.is_some(), k));
         if !clip.intersects(r) {
@@ -617,25 +681,17 @@ fn instances_squares(
         let color = if fresh { color } else { theme::STALE };
         if px >= 7.0 {
             // Big enough for a shape: the glyph is the non-colour cue.
-            theme::paint_glyph(painter, r.center(), px * 0.5, glyph, color);
+            theme::paint_glyph(draw.painter, r.center(), px * 0.5, glyph, color);
         } else {
-            painter.rect_filled(r, 1.0, color);
+            draw.mesh.add_colored_rect(r, color);
         }
         if inst.flapping {
-            painter.rect_stroke(
-                r.expand(1.5),
-                2.0,
-                Stroke::new(1.5, theme::SPLIT),
-                StrokeKind::Outside,
-            );
+            draw.marks
+                .push((r.expand(1.5), Stroke::new(1.5, theme::SPLIT)));
         }
         if selected == Some(id.as_str()) {
-            painter.rect_stroke(
-                r.expand(2.5),
-                2.0,
-                Stroke::new(2.0, Color32::WHITE),
-                StrokeKind::Outside,
-            );
+            draw.marks
+                .push((r.expand(2.5), Stroke::new(2.0, Color32::WHITE)));
         }
     }
 }
@@ -758,6 +814,31 @@ mod tests {
                 assert!(!a.rect.intersects(b.rect), "{} overlaps {}", a.id, b.id);
             }
         }
+    }
+
+    #[test]
+    fn a_large_fleet_wraps_tall_tiers_into_a_landscape_layout() {
+        let mut state = State::default();
+        state.apply_all(&simulate(7, 10_000, 1));
+        let l = build_layout(&state);
+        let aspect = l.bounds.width() / l.bounds.height();
+        assert!((1.0..3.0).contains(&aspect), "aspect {aspect}");
+        for (i, a) in l.boxes.iter().enumerate() {
+            for b in &l.boxes[i + 1..] {
+                assert!(!a.rect.intersects(b.rect), "{} overlaps {}", a.id, b.id);
+            }
+        }
+        // The default fleet keeps one column per tier.
+        let small = build_layout(&drill_state());
+        let lefts: std::collections::BTreeSet<i64> =
+            small.boxes.iter().map(|b| b.rect.left() as i64).collect();
+        assert_eq!(
+            lefts.len(),
+            columns(&drill_state())
+                .values()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
     }
 
     #[test]
