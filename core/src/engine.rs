@@ -4,9 +4,11 @@
 //! - Each source runs as its own task on the engine's runtime (threads named
 //!   `switchboard-engine`) and sends events over one bounded channel.
 //! - The reducer task applies events in batches (whatever is queued, up to 4096), then
-//!   publishes a new `Arc<State>` snapshot on a watch channel, wakes the UI through the
-//!   waker it was given, hands the batch to the recorder and broadcasts it to `watch`
-//!   subscribers. No events, no wake-ups: an idle console uses no CPU.
+//!   publishes a new `Arc<State>` snapshot on a watch channel, hands the batch to the
+//!   recorder and broadcasts it to `watch` subscribers. It wakes the UI through the
+//!   waker only when the batch changed something notable (a transition the reducer
+//!   logs); the UI refreshes routine numbers on its own once a second. No change, no
+//!   wake-up: an idle console costs one frame a second.
 //! - Once a second it checks each source's freshness on the engine's clock; a source
 //!   that is `up` but silent for longer than `stale_after` gets a `stale` event, which is
 //!   recorded like any other, so replay shows the same gap.
@@ -411,9 +413,16 @@ impl Reducer {
     }
 
     fn publish(&mut self, batch: Vec<Event>) {
+        let last_logged = self.state.log.back().map(Arc::as_ptr);
         self.state.apply_all(&batch);
         self.snapshot.send_replace(Arc::new(self.state.clone()));
-        if let Ok(w) = self.waker.lock()
+        // Wake the window at once only for a notable change (exactly what the reducer
+        // logs: flips, health and quorum changes, incidents, source status). Routine
+        // samples (a rate moving, a raft index ticking) are picked up by the window's
+        // once-a-second refresh, so a quiet fleet costs one frame a second.
+        let notable = self.state.log.back().map(Arc::as_ptr) != last_logged;
+        if notable
+            && let Ok(w) = self.waker.lock()
             && let Some(wake) = w.as_ref()
         {
             wake();
