@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::drill::DrillConfig;
 use crate::sources::etcd::EtcdConfig;
+use crate::sources::haproxy::HaproxyConfig;
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,8 @@ const fn default_stale() -> u64 {
 pub enum SourceConfig {
     /// An etcd cluster.
     Etcd(EtcdConfig),
+    /// An HAProxy.
+    Haproxy(HaproxyConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -102,6 +105,7 @@ impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
             Self::Etcd(c) => &c.name,
+            Self::Haproxy(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }
@@ -164,10 +168,17 @@ impl Config {
                         env.name
                     ));
                 }
-                if let SourceConfig::Etcd(c) = s
-                    && c.endpoints.is_empty()
-                {
-                    return Err(format!("etcd source {:?} has no endpoints", c.name));
+                match s {
+                    SourceConfig::Etcd(c) if c.endpoints.is_empty() => {
+                        return Err(format!("etcd source {:?} has no endpoints", c.name));
+                    }
+                    SourceConfig::Haproxy(c) if c.socket.is_none() && c.stats_url.is_none() => {
+                        return Err(format!(
+                            "haproxy source {:?} needs `socket` or `stats_url`",
+                            c.name
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }

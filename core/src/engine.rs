@@ -201,6 +201,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::etcd::run(cfg, emitter));
             }
+            SourceConfig::Haproxy(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Haproxy,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::haproxy::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

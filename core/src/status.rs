@@ -22,6 +22,8 @@ pub struct StatusReport {
     pub breakers: Vec<BreakerReport>,
     /// Instance counts.
     pub instances: InstanceReport,
+    /// Every backend: the instances of services a gateway routes to.
+    pub backends: Vec<BackendReport>,
     /// Sources and their freshness.
     pub sources: Vec<SourceReport>,
     /// Incidents, newest last.
@@ -80,6 +82,21 @@ pub struct BreakerReport {
     pub state: &'static str,
     /// Failure ratio over the window, 0..=1.
     pub failure_rate: f64,
+}
+
+/// A backend behind a gateway.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendReport {
+    /// Instance name (an address for gateway backends).
+    pub name: String,
+    /// The service (backend, cluster) it belongs to.
+    pub service: String,
+    /// The gateways routing to that service.
+    pub gateways: Vec<String>,
+    /// healthy, degraded, unhealthy or unknown.
+    pub health: &'static str,
+    /// The last check or state, as the source words it.
+    pub detail: Option<String>,
 }
 
 /// Instance counts.
@@ -164,6 +181,28 @@ impl StatusReport {
             })
             .collect();
         let counts = state.instance_counts();
+        let mut gateways: std::collections::BTreeMap<&str, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for r in state.routes.values() {
+            let g = gateways.entry(r.service.as_str()).or_default();
+            if !g.contains(&r.gateway.to_string()) {
+                g.push(r.gateway.to_string());
+            }
+        }
+        let mut backends: Vec<BackendReport> = state
+            .instances
+            .iter()
+            .filter_map(|(name, i)| {
+                gateways.get(i.service.as_str()).map(|g| BackendReport {
+                    name: name.to_string(),
+                    service: i.service.to_string(),
+                    gateways: g.clone(),
+                    health: i.health.as_str(),
+                    detail: i.detail.as_deref().map(str::to_owned),
+                })
+            })
+            .collect();
+        backends.sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
         let sources = state
             .sources
             .iter()
@@ -198,6 +237,7 @@ impl StatusReport {
                 healthy: counts.healthy,
                 unhealthy: counts.unhealthy,
             },
+            backends,
             sources,
             incidents,
         }

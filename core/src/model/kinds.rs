@@ -10,6 +10,8 @@ pub enum SourceKind {
     Drill,
     /// An etcd cluster over gRPC.
     Etcd,
+    /// An HAProxy (runtime API or stats CSV).
+    Haproxy,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -20,6 +22,7 @@ impl SourceKind {
         match self {
             Self::Drill => "drill",
             Self::Etcd => "etcd",
+            Self::Haproxy => "haproxy",
             Self::Engine => "engine",
         }
     }

@@ -9,6 +9,8 @@
 mod backoff;
 pub mod drill;
 pub mod etcd;
+pub mod haproxy;
+mod http;
 
 use std::sync::Arc;
 
