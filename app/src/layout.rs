@@ -21,6 +21,8 @@ pub enum Pane {
     Events,
     /// Incidents.
     Incidents,
+    /// Instances behind gateway routes.
+    Backends,
 }
 
 impl Pane {
@@ -32,6 +34,7 @@ impl Pane {
             Self::Quorum => "Quorum",
             Self::Events => "Event log",
             Self::Incidents => "Incidents",
+            Self::Backends => "Backends",
         }
     }
 }

@@ -22,7 +22,7 @@ use egui::{Color32, RichText};
 use switchboard_core::{Clock as _, DrillFault, EngineHandle, Intent, SystemClock, Timestamp};
 
 use crate::layout::Pane;
-use crate::panels::{BreakersView, EventsView, PanelCtx, TopologyView, UiCommand};
+use crate::panels::{BackendsView, BreakersView, EventsView, PanelCtx, TopologyView, UiCommand};
 
 /// How the console was started.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +45,7 @@ pub struct Console {
     layout_dirty: bool,
     topology: TopologyView,
     breakers: BreakersView,
+    backends: BackendsView,
     events: EventsView,
     selected: Option<String>,
     message: Option<(String, Instant)>,
@@ -79,6 +80,7 @@ impl Console {
             layout_dirty: false,
             topology: TopologyView::default(),
             breakers: BreakersView::default(),
+            backends: BackendsView::default(),
             events: EventsView::default(),
             selected: None,
             message,
@@ -135,6 +137,7 @@ impl Console {
                 ctx: &ctx,
                 topology: &mut self.topology,
                 breakers: &mut self.breakers,
+                backends: &mut self.backends,
                 events: &mut self.events,
                 edited: false,
             };
@@ -283,6 +286,7 @@ struct Behavior<'a, 'b> {
     ctx: &'a PanelCtx<'b>,
     topology: &'a mut TopologyView,
     breakers: &'a mut BreakersView,
+    backends: &'a mut BackendsView,
     events: &'a mut EventsView,
     edited: bool,
 }
@@ -302,6 +306,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Quorum => panels::quorum_ui(ui, self.ctx),
                 Pane::Events => panels::events_ui(ui, self.ctx, self.events),
                 Pane::Incidents => panels::incidents_ui(ui, self.ctx),
+                Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
             });
         egui_tiles::UiResponse::None
     }

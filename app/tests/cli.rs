@@ -42,7 +42,11 @@ fn status_json_on_the_drill_has_the_documented_shape() {
     assert!(b["id"].is_string() && b["state"].is_string() && b["failure_rate"].is_f64());
     assert_eq!(v["instances"]["total"], 300);
     let backends = v["backends"].as_array().expect("backends");
-    assert!(backends.iter().any(|b| b["service"] == "checkout" && b["gateways"][0] == "edge-gateway"));
+    assert!(
+        backends
+            .iter()
+            .any(|b| b["service"] == "checkout" && b["gateways"][0] == "edge-gateway")
+    );
     for b in backends {
         assert!(b["name"].is_string() && b["health"].is_string(), "{b}");
     }

@@ -67,7 +67,14 @@ fn wait_for(h: &mut Harness<'_, Console>, text: &str, timeout: Duration) -> Dura
 #[test]
 fn drill_opens_with_every_panel_and_says_drill() {
     let h = harness(console(drill(true, 1.0)));
-    for panel in ["Topology", "Breakers", "Quorum", "Event log", "Incidents"] {
+    for panel in [
+        "Topology",
+        "Breakers",
+        "Quorum",
+        "Event log",
+        "Incidents",
+        "Backends",
+    ] {
         assert!(has(&h, panel), "panel {panel} not found");
     }
     assert!(has(&h, "DRILL · simulated fleet"), "the drill is labelled");
@@ -84,6 +91,18 @@ fn drill_opens_with_every_panel_and_says_drill() {
         "the status bar shows the source's freshness"
     );
     assert!(has(&h, "no open incident"));
+}
+
+#[test]
+fn backends_tab_lists_instances_behind_each_route() {
+    let mut h = harness(console(drill(true, 1.0)));
+    h.get_by_label("Backends").click();
+    h.run_steps(2);
+    assert!(
+        has(&h, "checkout · via edge-gateway"),
+        "a backend group names its gateway"
+    );
+    assert!(has(&h, "checkout-01"), "its instances are listed");
 }
 
 #[test]

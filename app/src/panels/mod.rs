@@ -2,6 +2,7 @@
 //! snapshot in [`PanelCtx`] and pushes [`UiCommand`]s, which the console applies after
 //! the frame. A frame never writes to the engine directly.
 
+mod backends;
 mod breakers;
 mod events;
 mod incidents;
@@ -13,6 +14,7 @@ use std::cell::RefCell;
 
 use switchboard_core::{Intent, State, Timestamp};
 
+pub use self::backends::{BackendsView, backends_ui};
 pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
 pub use self::events::{EventsView, events_ui};
 pub use self::incidents::incidents_ui;

@@ -1,0 +1,122 @@
+//! Backends panel: every instance behind a gateway route, grouped by service, with its
+//! health, the last check as the gateway words it (result, latency, weight, operator
+//! state) and how long it has been in that state.
+
+use std::collections::BTreeMap;
+
+use egui::RichText;
+use switchboard_core::model::{InstanceId, SourceStatus};
+use switchboard_core::{Instance, State};
+
+use super::{PanelCtx, UiCommand};
+use crate::theme::{self, format_age, health_style};
+
+/// Filter state of the panel.
+#[derive(Default)]
+pub struct BackendsView {
+    /// Only backends whose name, service or detail contains this.
+    pub filter: String,
+    /// Hide healthy backends.
+    pub problems_only: bool,
+}
+
+/// Services that a gateway routes to, with the gateways routing to each.
+fn routed(state: &State) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in state.routes.values() {
+        let g = out.entry(r.service.as_str()).or_default();
+        if !g.contains(&r.gateway.as_str()) {
+            g.push(r.gateway.as_str());
+        }
+    }
+    out
+}
+
+/// Draws the backends table.
+pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsView) {
+    let state = ctx.state;
+    let services = routed(state);
+    let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
+    for (id, inst) in &state.instances {
+        if services.contains_key(inst.service.as_str()) {
+            groups
+                .entry(inst.service.as_str())
+                .or_default()
+                .push((id, inst));
+        }
+    }
+    let total: usize = groups.values().map(Vec::len).sum();
+    let bad = groups
+        .values()
+        .flatten()
+        .filter(|(_, i)| i.health != switchboard_core::model::Health::Healthy)
+        .count();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Backends").strong());
+        ui.weak(format!(
+            "{total} behind {} routes · {bad} not healthy",
+            state.routes.len()
+        ));
+        let label = ui.label("filter");
+        ui.add(
+            egui::TextEdit::singleline(&mut view.filter)
+                .hint_text("name, service, check")
+                .desired_width(140.0),
+        )
+        .labelled_by(label.id);
+        ui.checkbox(&mut view.problems_only, "problems only");
+    });
+    if groups.is_empty() {
+        ui.weak("No gateway has reported backends yet.");
+        return;
+    }
+    let needle = view.filter.to_lowercase();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for (service, mut list) in groups {
+                list.retain(|(id, i)| {
+                    (!view.problems_only || i.health != switchboard_core::model::Health::Healthy)
+                        && (needle.is_empty()
+                            || id.as_str().to_lowercase().contains(&needle)
+                            || service.to_lowercase().contains(&needle)
+                            || i.detail
+                                .as_deref()
+                                .is_some_and(|d| d.to_lowercase().contains(&needle)))
+                });
+                if list.is_empty() {
+                    continue;
+                }
+                list.sort_by(|a, b| a.0.cmp(b.0));
+                let gateways = services
+                    .get(service)
+                    .map(|g| g.join(", "))
+                    .unwrap_or_default();
+                ui.label(RichText::new(format!("{service} · via {gateways}")).strong());
+                egui::Grid::new(("backends", service))
+                    .striped(true)
+                    .spacing([10.0, 2.0])
+                    .show(ui, |ui| {
+                        for (id, inst) in list {
+                            let fresh = state
+                                .sources
+                                .get(&inst.source)
+                                .is_none_or(|s| s.status == SourceStatus::Up);
+                            let (color, glyph, word) = health_style(inst.health);
+                            let color = if fresh { color } else { theme::STALE };
+                            let name = ui.horizontal(|ui| {
+                                theme::chip(ui, color, glyph, id.as_str());
+                            });
+                            if name.response.interact(egui::Sense::click()).clicked() {
+                                ctx.push(UiCommand::Select(Some(id.to_string())));
+                            }
+                            ui.colored_label(color, if fresh { word } else { "stale" });
+                            ui.label(inst.detail.as_deref().unwrap_or(""));
+                            ui.weak(format!("for {}", format_age(ctx.age_secs(inst.since))));
+                            ui.end_row();
+                        }
+                    });
+                ui.add_space(4.0);
+            }
+        });
+}
