@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::sources::drill::DrillConfig;
 use crate::sources::etcd::EtcdConfig;
 use crate::sources::haproxy::HaproxyConfig;
+use crate::sources::http_probe::HttpProbeConfig;
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,8 @@ pub enum SourceConfig {
     Etcd(EtcdConfig),
     /// An HAProxy.
     Haproxy(HaproxyConfig),
+    /// An HTTP probe.
+    HttpProbe(HttpProbeConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -106,6 +109,7 @@ impl SourceConfig {
         match self {
             Self::Etcd(c) => &c.name,
             Self::Haproxy(c) => &c.name,
+            Self::HttpProbe(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

@@ -210,6 +210,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::haproxy::run(cfg, emitter));
             }
+            SourceConfig::HttpProbe(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::HttpProbe,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::http_probe::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

@@ -12,6 +12,8 @@ pub enum SourceKind {
     Etcd,
     /// An HAProxy (runtime API or stats CSV).
     Haproxy,
+    /// An HTTP liveness or deep readiness probe.
+    HttpProbe,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -23,6 +25,7 @@ impl SourceKind {
             Self::Drill => "drill",
             Self::Etcd => "etcd",
             Self::Haproxy => "haproxy",
+            Self::HttpProbe => "http_probe",
             Self::Engine => "engine",
         }
     }

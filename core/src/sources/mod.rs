@@ -11,6 +11,7 @@ pub mod drill;
 pub mod etcd;
 pub mod haproxy;
 mod http;
+pub mod http_probe;
 
 use std::sync::Arc;
 
