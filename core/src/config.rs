@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::drill::DrillConfig;
 use crate::sources::etcd::EtcdConfig;
+use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
 
@@ -99,6 +100,8 @@ pub enum SourceConfig {
     Haproxy(HaproxyConfig),
     /// An HTTP probe.
     HttpProbe(HttpProbeConfig),
+    /// A gRPC health target.
+    GrpcHealth(GrpcHealthConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -110,6 +113,7 @@ impl SourceConfig {
             Self::Etcd(c) => &c.name,
             Self::Haproxy(c) => &c.name,
             Self::HttpProbe(c) => &c.name,
+            Self::GrpcHealth(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

@@ -219,6 +219,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::http_probe::run(cfg, emitter));
             }
+            SourceConfig::GrpcHealth(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::GrpcHealth,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::grpc_health::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

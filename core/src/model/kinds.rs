@@ -14,6 +14,8 @@ pub enum SourceKind {
     Haproxy,
     /// An HTTP liveness or deep readiness probe.
     HttpProbe,
+    /// A gRPC health (`grpc.health.v1`) target.
+    GrpcHealth,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -26,6 +28,7 @@ impl SourceKind {
             Self::Etcd => "etcd",
             Self::Haproxy => "haproxy",
             Self::HttpProbe => "http_probe",
+            Self::GrpcHealth => "grpc_health",
             Self::Engine => "engine",
         }
     }

@@ -9,6 +9,7 @@
 mod backoff;
 pub mod drill;
 pub mod etcd;
+pub mod grpc_health;
 pub mod haproxy;
 mod http;
 pub mod http_probe;

@@ -1,0 +1,185 @@
+//! gRPC health against real servers: tonic-health's reference server on loopback, whose
+//! status this test flips and then kills (a dropped stream), and, with the rig, etcd's
+//! own `grpc.health.v1` service.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use switchboard_core::model::Health;
+use switchboard_core::sources::grpc_health::GrpcHealthConfig;
+use switchboard_core::{
+    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
+    Timestamp,
+};
+use tonic_health::ServingStatus;
+
+const SERVICE: &str = "switchboard.Test";
+
+enum Cmd {
+    Set(ServingStatus),
+    Stop,
+}
+
+/// Runs a health server on its own thread and runtime; returns its address and controls.
+fn server() -> (String, mpsc::Sender<Cmd>) {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Cmd>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let (reporter, service) = tonic_health::server::health_reporter();
+            reporter
+                .set_service_status(SERVICE, ServingStatus::Serving)
+                .await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addr_tx
+                .send(listener.local_addr().expect("addr").to_string())
+                .expect("send");
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let serving = tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(
+                        tonic::transport::server::TcpIncoming::from(listener),
+                        async {
+                            stop_rx.await.ok();
+                        },
+                    ),
+            );
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            std::thread::spawn(move || {
+                while let Ok(c) = cmd_rx.recv() {
+                    if tx.send(c).is_err() {
+                        break;
+                    }
+                }
+            });
+            while let Some(cmd) = rx.recv().await {
+                match cmd {
+                    Cmd::Set(s) => reporter.set_service_status(SERVICE, s).await,
+                    Cmd::Stop => {
+                        stop_tx.send(()).ok();
+                        serving.abort();
+                        break;
+                    }
+                }
+            }
+        });
+    });
+    (addr_rx.recv().expect("server address"), cmd_tx)
+}
+
+fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "t".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::GrpcHealth(GrpcHealthConfig {
+                name: name.into(),
+                endpoint: endpoint.into(),
+                service: service.into(),
+                timeout_millis: 1000,
+                interval_millis: 1000,
+                topology_service: None,
+                instance: Some(name.into()),
+            })],
+        }],
+    };
+    switchboard_core::start(&EngineOptions::new(cfg)).expect("engine")
+}
+
+fn health(s: &State, instance: &str) -> Option<(Health, String, Timestamp)> {
+    s.instances.get(instance).map(|i| {
+        (
+            i.health,
+            i.detail.as_deref().unwrap_or_default().to_owned(),
+            i.since,
+        )
+    })
+}
+
+/// Waits for `want` with `needle`; returns the time the console saw it.
+fn wait(e: &EngineHandle, instance: &str, want: Health, needle: &str) -> Timestamp {
+    let ok =
+        |s: &State| health(s, instance).is_some_and(|(h, d, _)| h == want && d.contains(needle));
+    let s = e.wait_for(Duration::from_secs(10), ok);
+    assert!(
+        ok(&s),
+        "{instance}: wanted {want:?} {needle:?}, got {:?}",
+        health(&s, instance)
+    );
+    health(&s, instance)
+        .map(|(_, _, at)| at)
+        .unwrap_or_default()
+}
+
+#[test]
+fn watch_sees_each_change_and_a_dropped_stream_at_once() {
+    let (addr, control) = server();
+    let e = engine("grpc", &addr, SERVICE);
+    wait(&e, "grpc", Health::Healthy, "SERVING (Watch)");
+
+    let set_at = SystemClock.now();
+    control
+        .send(Cmd::Set(ServingStatus::NotServing))
+        .expect("send");
+    let seen = wait(&e, "grpc", Health::Unhealthy, "NOT_SERVING");
+    let to_not_serving = seen.millis_since(set_at);
+
+    let set_at = SystemClock.now();
+    control
+        .send(Cmd::Set(ServingStatus::Serving))
+        .expect("send");
+    let to_serving = wait(&e, "grpc", Health::Healthy, "SERVING").millis_since(set_at);
+
+    let stop_at = SystemClock.now();
+    control.send(Cmd::Stop).expect("send");
+    let dropped = wait(&e, "grpc", Health::Unhealthy, "").millis_since(stop_at);
+    let s = e.snapshot();
+    let detail = health(&s, "grpc").map(|(_, d, _)| d).unwrap_or_default();
+    assert!(
+        detail.contains("stream") || detail.contains("connect"),
+        "says why: {detail}"
+    );
+
+    eprintln!(
+        "grpc health: NOT_SERVING seen after {to_not_serving} ms, SERVING after {to_serving} ms, dropped stream after {dropped} ms"
+    );
+    assert!(
+        to_not_serving <= 100 && to_serving <= 100,
+        "Watch within 100 ms: {to_not_serving} / {to_serving}"
+    );
+    assert!(
+        dropped <= 1000,
+        "a dropped stream is seen at once: {dropped} ms"
+    );
+}
+
+#[test]
+fn an_unknown_service_and_a_dead_endpoint_are_unhealthy_with_the_reason() {
+    let (addr, _control) = server();
+    let e = engine("grpc-unknown", &addr, "no.such.Service");
+    wait(&e, "grpc-unknown", Health::Unhealthy, "SERVICE_UNKNOWN");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dead = engine("grpc-dead", &format!("127.0.0.1:{port}"), "");
+    wait(&dead, "grpc-dead", Health::Unhealthy, "cannot connect");
+}
+
+#[test]
+fn etcd_serves_grpc_health() {
+    if std::env::var("SWITCHBOARD_RIG").is_err() {
+        eprintln!(
+            "skipped: the real etcd rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG=1)"
+        );
+        return;
+    }
+    let e = engine("etcd-health", "127.0.0.1:12379", "");
+    wait(&e, "etcd-health", Health::Healthy, "SERVING");
+}
