@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::sources::drill::DrillConfig;
+use crate::sources::envoy::EnvoyConfig;
 use crate::sources::etcd::EtcdConfig;
 use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
@@ -102,6 +103,8 @@ pub enum SourceConfig {
     HttpProbe(HttpProbeConfig),
     /// A gRPC health target.
     GrpcHealth(GrpcHealthConfig),
+    /// An Envoy.
+    Envoy(EnvoyConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -114,6 +117,7 @@ impl SourceConfig {
             Self::Haproxy(c) => &c.name,
             Self::HttpProbe(c) => &c.name,
             Self::GrpcHealth(c) => &c.name,
+            Self::Envoy(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

@@ -228,6 +228,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::grpc_health::run(cfg, emitter));
             }
+            SourceConfig::Envoy(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Envoy,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::envoy::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

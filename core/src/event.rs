@@ -126,6 +126,9 @@ pub enum EventBody {
         state: BreakerState,
         /// Failure ratio over the source's own window (0..=1).
         failure_rate: f64,
+        /// What the state means for this source (e.g. Envoy: "at capacity, rejecting").
+        #[serde(default)]
+        detail: Option<String>,
     },
     /// The configured membership of a consensus cluster.
     ClusterMembers {

@@ -178,7 +178,15 @@ fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
                         ui.weak("reported");
                     }
                 });
-                rate_bar_ui(ui, b, color);
+                match &b.detail {
+                    // A gateway's own breaker: say what its state means there
+                    // (Envoy: at capacity), rather than a rate the console did not compute.
+                    Some(d) if !b.computed => {
+                        ui.add(egui::Label::new(RichText::new(d).small()).truncate())
+                            .on_hover_text(d);
+                    }
+                    _ => rate_bar_ui(ui, b, color),
+                }
                 let flipped = b.last_flip.map_or_else(
                     || "never flipped".to_owned(),
                     |t| format!("flipped {} ago", format_age(ctx.age_secs(t))),

@@ -16,6 +16,8 @@ pub enum SourceKind {
     HttpProbe,
     /// A gRPC health (`grpc.health.v1`) target.
     GrpcHealth,
+    /// An Envoy (admin API).
+    Envoy,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -29,6 +31,7 @@ impl SourceKind {
             Self::Haproxy => "haproxy",
             Self::HttpProbe => "http_probe",
             Self::GrpcHealth => "grpc_health",
+            Self::Envoy => "envoy",
             Self::Engine => "engine",
         }
     }

@@ -8,6 +8,7 @@
 
 mod backoff;
 pub mod drill;
+pub mod envoy;
 pub mod etcd;
 pub mod grpc_health;
 pub mod haproxy;

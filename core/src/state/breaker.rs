@@ -71,6 +71,8 @@ pub struct Breaker {
     pub flips: VecDeque<Flip>,
     /// When the last sample arrived.
     pub sampled_at: Option<Timestamp>,
+    /// What the state means for the reporting source, when it says.
+    pub detail: Option<String>,
     #[serde(skip)]
     window: Vec<Bucket>,
     #[serde(skip)]
@@ -101,6 +103,7 @@ impl Breaker {
             last_flip: None,
             flips: VecDeque::new(),
             sampled_at: None,
+            detail: None,
             window: Vec::new(),
             consecutive_failed: 0,
             trial_ok: 0,

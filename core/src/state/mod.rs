@@ -418,6 +418,7 @@ impl State {
                 service,
                 state,
                 failure_rate,
+                detail,
             } => {
                 let b = self.breakers.entry(breaker.clone()).or_insert_with(|| {
                     Breaker::new(
@@ -427,6 +428,7 @@ impl State {
                         false,
                     )
                 });
+                b.detail.clone_from(detail);
                 if let Some(flip) = b.on_reported(ev.at, *state, *failure_rate) {
                     self.breaker_flipped(ev, breaker, flip);
                 }

@@ -1,0 +1,534 @@
+//! Envoy's admin API: `/clusters?format=json` for hosts and their health flags, and
+//! `/stats?format=json` for the circuit-breaker gauges.
+//!
+//! Each upstream cluster becomes a service routed from the Envoy gateway (named after
+//! the source) through a breaker `<envoy>/<cluster>`; each host becomes an instance keyed
+//! by `address:port`, so a backend also seen through another gateway is one node.
+//!
+//! Host health: a failed active health check or an outlier ejection -> unhealthy (the
+//! flags are named in the detail); EDS `DRAINING`/`DEGRADED` or a failed degraded check
+//! -> degraded; a host still waiting for its first check -> unknown; else healthy.
+//!
+//! Envoy's breaker gauges (`cx_open`, `rq_open`, `rq_pending_open`, `rq_retry_open`) are
+//! 1 while a threshold is *reached*: Envoy is at capacity and rejects the excess. That is
+//! not a classic open breaker, so the breaker is reported open only while a gauge is 1,
+//! and its detail says "at capacity" and which threshold; the overflow counters that
+//! persist are shown beside. Stat values are read as `u64` (`remaining_*` gauges can be
+//! `u64::MAX`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Backoff, Emitter};
+use crate::event::EventBody;
+use crate::model::{
+    BreakerId, BreakerState, Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus,
+};
+
+/// Configuration of one Envoy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvoyConfig {
+    /// Source name; also the gateway's name in the topology.
+    pub name: String,
+    /// Admin base URL (`http://127.0.0.1:9901`).
+    pub admin: String,
+    /// Time between polls, in milliseconds.
+    #[serde(default = "default_interval")]
+    pub interval_millis: u64,
+    /// Bound on each request, in milliseconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_millis: u64,
+}
+
+const fn default_interval() -> u64 {
+    250
+}
+
+const fn default_timeout() -> u64 {
+    1000
+}
+
+/// A host of an upstream cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Host {
+    /// `address:port`.
+    pub addr: String,
+    /// Derived health.
+    pub health: Health,
+    /// Health flags as Envoy names them.
+    pub flags: Vec<String>,
+    /// Load-balancing weight.
+    pub weight: Option<u64>,
+    /// Success rate the outlier detector computed, 0..=100, if any.
+    pub success_rate: Option<f64>,
+}
+
+/// An upstream cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    /// Its name.
+    pub name: String,
+    /// DEFAULT-priority thresholds as (name, value), e.g. (`max_connections`, 1024).
+    pub thresholds: Vec<(String, u64)>,
+    /// Hosts.
+    pub hosts: Vec<Host>,
+}
+
+/// Errors reading the admin API.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvoyError {
+    /// Not JSON at all (an HTML page, a proxy's error, a truncated body).
+    #[error("not JSON from the Envoy admin API: {0}")]
+    NotJson(String),
+    /// JSON without the expected shape.
+    #[error("unexpected JSON from the Envoy admin API: {0}")]
+    Shape(&'static str),
+}
+
+fn host_of(h: &Value) -> Option<Host> {
+    let sa = h.get("address")?.get("socket_address")?;
+    let addr = format!(
+        "{}:{}",
+        sa.get("address")?.as_str()?,
+        sa.get("port_value").and_then(Value::as_u64).unwrap_or(0)
+    );
+    let hs = h.get("health_status").cloned().unwrap_or(Value::Null);
+    let flag = |k: &str| hs.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let eds = hs
+        .get("eds_health_status")
+        .and_then(Value::as_str)
+        .unwrap_or("HEALTHY");
+    let mut flags = Vec::new();
+    for (key, word) in [
+        ("failed_active_health_check", "failed active health check"),
+        ("failed_outlier_check", "ejected by outlier detection"),
+        ("failed_active_degraded_check", "degraded by active check"),
+        ("pending_dynamic_removal", "pending removal"),
+        ("pending_active_hc", "waiting for first health check"),
+        (
+            "excluded_via_immediate_hc_fail",
+            "excluded: immediate health check fail",
+        ),
+        ("active_hc_timeout", "health check timed out"),
+    ] {
+        if flag(key) {
+            flags.push(word.to_owned());
+        }
+    }
+    if eds != "HEALTHY" {
+        flags.push(format!("EDS {eds}"));
+    }
+    let health =
+        if flag("failed_active_health_check") || flag("failed_outlier_check") || eds == "UNHEALTHY"
+        {
+            Health::Unhealthy
+        } else if eds == "DRAINING" || eds == "DEGRADED" || flag("failed_active_degraded_check") {
+            Health::Degraded
+        } else if flag("pending_active_hc") {
+            Health::Unknown
+        } else {
+            Health::Healthy
+        };
+    Some(Host {
+        addr,
+        health,
+        flags,
+        weight: h.get("weight").and_then(Value::as_u64),
+        success_rate: h
+            .get("success_rate")
+            .and_then(|s| s.get("value"))
+            .and_then(Value::as_f64),
+    })
+}
+
+/// Parses `/clusters?format=json`.
+pub fn parse_clusters(text: &str) -> Result<Vec<Cluster>, EnvoyError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| EnvoyError::NotJson(text.chars().take(80).collect()))?;
+    let list = v
+        .get("cluster_statuses")
+        .and_then(Value::as_array)
+        .ok_or(EnvoyError::Shape("no cluster_statuses"))?;
+    let mut out = Vec::new();
+    for c in list {
+        let Some(name) = c.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut thresholds = Vec::new();
+        let ts = c
+            .get("circuit_breakers")
+            .and_then(|b| b.get("thresholds"))
+            .and_then(Value::as_array);
+        // The DEFAULT priority is the entry without a priority, or priority "DEFAULT".
+        if let Some(t) = ts.and_then(|ts| {
+            ts.iter().find(|t| {
+                t.get("priority")
+                    .and_then(Value::as_str)
+                    .is_none_or(|p| p == "DEFAULT")
+            })
+        }) {
+            for key in [
+                "max_connections",
+                "max_pending_requests",
+                "max_requests",
+                "max_retries",
+            ] {
+                if let Some(n) = t.get(key).and_then(Value::as_u64) {
+                    thresholds.push((key.to_owned(), n));
+                }
+            }
+        }
+        let hosts = c
+            .get("host_statuses")
+            .and_then(Value::as_array)
+            .map(|hs| hs.iter().filter_map(host_of).collect())
+            .unwrap_or_default();
+        out.push(Cluster {
+            name: name.to_owned(),
+            thresholds,
+            hosts,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses `/stats?format=json` into name -> value (u64; non-numbers are skipped).
+pub fn parse_stats(text: &str) -> Result<BTreeMap<String, u64>, EnvoyError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| EnvoyError::NotJson(text.chars().take(80).collect()))?;
+    let list = v
+        .get("stats")
+        .and_then(Value::as_array)
+        .ok_or(EnvoyError::Shape("no stats"))?;
+    Ok(list
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.get("name")?.as_str()?.to_owned(),
+                s.get("value")?.as_u64()?,
+            ))
+        })
+        .collect())
+}
+
+/// The breaker of a cluster, from the gauges: (state, detail).
+pub fn breaker_of(cluster: &Cluster, stats: &BTreeMap<String, u64>) -> (BreakerState, String) {
+    let stat = |s: &str| {
+        stats
+            .get(&format!("cluster.{}.{s}", cluster.name))
+            .copied()
+            .unwrap_or(0)
+    };
+    let open: Vec<&str> = [
+        ("cx_open", "max_connections"),
+        ("rq_pending_open", "max_pending_requests"),
+        ("rq_open", "max_requests"),
+        ("rq_retry_open", "max_retries"),
+    ]
+    .iter()
+    .filter(|(g, _)| stat(&format!("circuit_breakers.default.{g}")) == 1)
+    .map(|(_, t)| *t)
+    .collect();
+    let limit = |t: &str| {
+        cluster
+            .thresholds
+            .iter()
+            .find(|(k, _)| k == t)
+            .map(|(_, v)| *v)
+    };
+    let mut detail = if open.is_empty() {
+        "below every threshold".to_owned()
+    } else {
+        let reached: Vec<String> = open
+            .iter()
+            .map(|t| limit(t).map_or((*t).to_owned(), |v| format!("{t} {v}")))
+            .collect();
+        format!(
+            "at capacity: {} reached, Envoy rejects the excess",
+            reached.join(", ")
+        )
+    };
+    let overflow = stat("upstream_rq_pending_overflow") + stat("upstream_cx_overflow");
+    if overflow > 0 {
+        write!(detail, " · {overflow} overflowed so far").ok();
+    }
+    (
+        if open.is_empty() {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        },
+        detail,
+    )
+}
+
+/// Events for `clusters` (with `stats` for the breakers).
+pub fn to_events(
+    gateway: &ServiceId,
+    clusters: &[Cluster],
+    stats: &BTreeMap<String, u64>,
+) -> Vec<EventBody> {
+    let mut out = vec![EventBody::Service {
+        service: gateway.clone(),
+        role: ServiceRole::Gateway,
+    }];
+    for c in clusters {
+        let service = ServiceId::new(&c.name);
+        let breaker = BreakerId::new(format!("{gateway}/{}", c.name));
+        out.push(EventBody::Service {
+            service: service.clone(),
+            role: ServiceRole::Service,
+        });
+        out.push(EventBody::Route {
+            route: RouteId::new(format!("{gateway}/{}", c.name)),
+            gateway: gateway.clone(),
+            service: service.clone(),
+            breaker: Some(breaker.clone()),
+        });
+        let (breaker_state, detail) = breaker_of(c, stats);
+        out.push(EventBody::BreakerReported {
+            breaker,
+            service: service.clone(),
+            state: breaker_state,
+            failure_rate: 0.0,
+            detail: Some(detail),
+        });
+        for h in &c.hosts {
+            let mut detail = if h.flags.is_empty() {
+                "healthy".to_owned()
+            } else {
+                h.flags.join(", ")
+            };
+            if let Some(w) = h.weight {
+                write!(detail, " · weight {w}").ok();
+            }
+            if let Some(sr) = h.success_rate.filter(|s| *s >= 0.0) {
+                write!(detail, " · success rate {sr:.1} %").ok();
+            }
+            out.push(EventBody::InstanceHealth {
+                instance: InstanceId::new(&h.addr),
+                service: service.clone(),
+                health: h.health,
+                detail: Some(detail),
+            });
+        }
+    }
+    out
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{e:#} ({url})"))?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| format!("{e:#} ({url})"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("HTTP {status} ({url})"))
+    }
+}
+
+/// Runs the Envoy source until the engine stops.
+pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
+    let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
+    let client = match super::http::client(timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
+    };
+    let base = cfg.admin.trim_end_matches('/').to_owned();
+    let clusters_url = format!("{base}/clusters?format=json");
+    let stats_url = format!("{base}/stats?format=json&filter=circuit_breakers|overflow");
+    let gateway = ServiceId::new(&cfg.name);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0xe4);
+    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: BTreeMap<String, EventBody> = BTreeMap::new();
+    let mut up = false;
+    let mut last_sent = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        let polled = async {
+            let clusters = parse_clusters(&get(&client, &clusters_url).await?)
+                .map_err(|e| format!("{e} ({clusters_url})"))?;
+            let stats = parse_stats(&get(&client, &stats_url).await?)
+                .map_err(|e| format!("{e} ({stats_url})"))?;
+            Ok::<_, String>(to_events(&gateway, &clusters, &stats))
+        };
+        let events = match tokio::time::timeout(timeout, polled).await {
+            Ok(Ok(evs)) => evs,
+            Ok(Err(e)) => {
+                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                    return;
+                }
+                up = false;
+                last.clear();
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+            Err(_) => {
+                let e = format!("no answer within {} ms ({base})", timeout.as_millis());
+                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                    return;
+                }
+                up = false;
+                last.clear();
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        if !up {
+            if !emitter
+                .status(SourceStatus::Up, Some(format!("admin {base}")))
+                .await
+            {
+                return;
+            }
+            up = true;
+        }
+        let mut sent = false;
+        for ev in events {
+            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
+            if last.get(&key) != Some(&ev) {
+                last.insert(key, ev.clone());
+                if !emitter.emit(ev).await {
+                    return;
+                }
+                sent = true;
+            }
+        }
+        if sent {
+            last_sent = tokio::time::Instant::now();
+        } else if last_sent.elapsed() >= Duration::from_secs(1) {
+            if !emitter.status(SourceStatus::Up, None).await {
+                return;
+            }
+            last_sent = tokio::time::Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTERS: &str =
+        include_str!("../../tests/fixtures/envoy/clusters-format-json-two-clusters.json");
+
+    #[test]
+    fn upstream_clusters_fixture_parses() {
+        let clusters = parse_clusters(CLUSTERS).expect("parse");
+        assert_eq!(clusters.len(), 2);
+        let c = &clusters[0];
+        assert_eq!(c.name, "test_cluster");
+        assert!(
+            c.thresholds.contains(&("max_connections".to_owned(), 1024)),
+            "DEFAULT priority, not HIGH"
+        );
+        let h = &c.hosts[0];
+        assert_eq!(h.addr, "1.2.3.4:80");
+        assert_eq!(
+            h.health,
+            Health::Unhealthy,
+            "failed active check and outlier ejection"
+        );
+        assert!(h.flags.iter().any(|f| f == "ejected by outlier detection"));
+        assert!(h.flags.iter().any(|f| f == "EDS DRAINING"));
+        assert_eq!(h.weight, Some(1));
+    }
+
+    #[test]
+    fn thresholds_without_priority_are_the_default() {
+        let frag = include_str!(
+            "../../tests/fixtures/envoy/clusters-circuit-breakers-thresholds-fragment.json"
+        );
+        let doc = format!(
+            r#"{{"cluster_statuses":[{{"name":"c","circuit_breakers":{frag},"host_statuses":[]}}]}}"#
+        );
+        let clusters = parse_clusters(&doc).expect("parse");
+        assert!(
+            clusters[0]
+                .thresholds
+                .contains(&("max_connections".to_owned(), 1))
+        );
+    }
+
+    #[test]
+    fn gauges_at_one_mean_at_capacity() {
+        let c = Cluster {
+            name: "websvc".into(),
+            thresholds: vec![("max_connections".into(), 100)],
+            hosts: vec![],
+        };
+        let stats: BTreeMap<String, u64> = [
+            (
+                "cluster.websvc.circuit_breakers.default.cx_open".to_owned(),
+                1,
+            ),
+            (
+                "cluster.websvc.circuit_breakers.default.remaining_cx_pools".to_owned(),
+                u64::MAX,
+            ),
+            ("cluster.websvc.upstream_cx_overflow".to_owned(), 7),
+        ]
+        .into_iter()
+        .collect();
+        let (open, detail) = breaker_of(&c, &stats);
+        assert_eq!(open, BreakerState::Open);
+        assert!(
+            detail.contains("at capacity: max_connections 100 reached"),
+            "{detail}"
+        );
+        assert!(detail.contains("7 overflowed"), "{detail}");
+        let (closed, detail) = breaker_of(&c, &BTreeMap::new());
+        assert_eq!(closed, BreakerState::Closed);
+        assert_eq!(detail, "below every threshold");
+    }
+
+    #[test]
+    fn stats_are_u64_and_bad_bodies_are_errors() {
+        let stats = parse_stats(
+            r#"{"stats":[{"name":"a","value":18446744073709551615},{"name":"h","histograms":{}}]}"#,
+        )
+        .expect("parse");
+        assert_eq!(stats["a"], u64::MAX);
+        assert!(matches!(
+            parse_stats("<html>nope</html>"),
+            Err(EnvoyError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_clusters(r#"{"cluster_statuses": "#),
+            Err(EnvoyError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_clusters(r#"{"other":1}"#),
+            Err(EnvoyError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn events_route_the_gateway_through_a_reported_breaker() {
+        let clusters = parse_clusters(CLUSTERS).expect("parse");
+        let events = to_events(&ServiceId::new("envoy"), &clusters, &BTreeMap::new());
+        assert!(events.iter().any(|e| matches!(e, EventBody::Route { breaker: Some(b), .. } if b.as_str() == "envoy/test_cluster")));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            EventBody::BreakerReported {
+                state: BreakerState::Closed,
+                ..
+            }
+        )));
+        assert!(events.iter().any(|e| matches!(e, EventBody::InstanceHealth { instance, .. } if instance.as_str() == "1.2.3.4:80")));
+    }
+}
