@@ -27,6 +27,7 @@ use crate::sources::etcd::EtcdConfig;
 use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
+use crate::sources::traefik::TraefikConfig;
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,8 @@ pub enum SourceConfig {
     GrpcHealth(GrpcHealthConfig),
     /// An Envoy.
     Envoy(EnvoyConfig),
+    /// A Traefik.
+    Traefik(TraefikConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -118,6 +121,7 @@ impl SourceConfig {
             Self::HttpProbe(c) => &c.name,
             Self::GrpcHealth(c) => &c.name,
             Self::Envoy(c) => &c.name,
+            Self::Traefik(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

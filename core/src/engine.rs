@@ -237,6 +237,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::envoy::run(cfg, emitter));
             }
+            SourceConfig::Traefik(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Traefik,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::traefik::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

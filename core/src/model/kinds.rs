@@ -18,6 +18,8 @@ pub enum SourceKind {
     GrpcHealth,
     /// An Envoy (admin API).
     Envoy,
+    /// A Traefik (API).
+    Traefik,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -32,6 +34,7 @@ impl SourceKind {
             Self::HttpProbe => "http_probe",
             Self::GrpcHealth => "grpc_health",
             Self::Envoy => "envoy",
+            Self::Traefik => "traefik",
             Self::Engine => "engine",
         }
     }

@@ -1,0 +1,447 @@
+//! Traefik: the read-only API (`/api/rawdata`): routers -> middlewares -> services.
+//!
+//! Each router (Traefik's own `@internal` ones aside) becomes a route from the Traefik
+//! gateway (named after the source) to its service. A load-balancer service's servers
+//! become instances keyed by `host:port`, with the `serverStatus` Traefik's health check
+//! reports (UP healthy, DOWN unhealthy; no health check configured: unknown, saying so).
+//! Weighted, mirroring and failover services become edges to the services they
+//! combine, so the topology shows how traffic is split.
+//!
+//! Traefik's circuit-breaker *state* is in neither this API nor its metrics: the
+//! middlewares and their expressions are read (`circuit_breakers`), and the state is for
+//! the console to infer from traffic, which it says when it does.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Backoff, Emitter};
+use crate::event::EventBody;
+use crate::model::{Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
+
+/// Configuration of one Traefik.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraefikConfig {
+    /// Source name; also the gateway's name in the topology.
+    pub name: String,
+    /// API base URL (`http://127.0.0.1:8080`; the `traefik` entry point).
+    pub api: String,
+    /// Time between polls, in milliseconds.
+    #[serde(default = "default_interval")]
+    pub interval_millis: u64,
+    /// Bound on each request, in milliseconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_millis: u64,
+}
+
+const fn default_interval() -> u64 {
+    500
+}
+
+const fn default_timeout() -> u64 {
+    1000
+}
+
+/// What `/api/rawdata` says, reduced to what the console shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawData {
+    /// Router name -> (service it sends to, middlewares).
+    pub routers: BTreeMap<String, (String, Vec<String>)>,
+    /// Service name -> servers (`host:port`, status if health-checked).
+    pub servers: BTreeMap<String, Vec<(String, Option<String>)>>,
+    /// Service name -> services it combines (weighted, mirroring, failover).
+    pub children: BTreeMap<String, Vec<String>>,
+    /// Circuit-breaker middlewares: name -> expression.
+    pub circuit_breakers: BTreeMap<String, String>,
+}
+
+/// Errors reading the API.
+#[derive(Debug, thiserror::Error)]
+pub enum TraefikError {
+    /// Not JSON (an HTML page, a truncated body).
+    #[error("not JSON from the Traefik API: {0}")]
+    NotJson(String),
+    /// JSON without routers or services.
+    #[error("unexpected JSON from the Traefik API: no routers or services")]
+    Shape,
+}
+
+/// `name` qualified with `provider` when it has none (routers name services of their own
+/// provider without the `@provider` suffix).
+fn qualify(name: &str, provider: &str) -> String {
+    if name.contains('@') || provider.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}@{provider}")
+    }
+}
+
+fn provider_of(name: &str) -> &str {
+    name.rsplit_once('@').map_or("", |(_, p)| p)
+}
+
+fn host_port(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// Parses `/api/rawdata`.
+pub fn parse_rawdata(text: &str) -> Result<RawData, TraefikError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| TraefikError::NotJson(text.chars().take(80).collect()))?;
+    let routers = v.get("routers").and_then(Value::as_object);
+    let services = v.get("services").and_then(Value::as_object);
+    if routers.is_none() && services.is_none() {
+        return Err(TraefikError::Shape);
+    }
+    let mut out = RawData::default();
+    for (name, r) in routers.into_iter().flatten() {
+        if name.ends_with("@internal") {
+            continue;
+        }
+        let provider = provider_of(name);
+        let Some(service) = r.get("service").and_then(Value::as_str) else {
+            continue;
+        };
+        let mws = r
+            .get("middlewares")
+            .and_then(Value::as_array)
+            .map(|m| {
+                m.iter()
+                    .filter_map(Value::as_str)
+                    .map(|m| qualify(m, provider))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.routers
+            .insert(name.clone(), (qualify(service, provider), mws));
+    }
+    for (name, s) in services.into_iter().flatten() {
+        if name.ends_with("@internal") {
+            continue;
+        }
+        let provider = provider_of(name);
+        if let Some(lb) = s.get("loadBalancer") {
+            let status = s.get("serverStatus").and_then(Value::as_object);
+            let servers = lb
+                .get("servers")
+                .and_then(Value::as_array)
+                .map(|ss| {
+                    ss.iter()
+                        .filter_map(|srv| srv.get("url").and_then(Value::as_str))
+                        .map(|url| {
+                            (
+                                host_port(url),
+                                status
+                                    .and_then(|st| st.get(url))
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.servers.insert(name.clone(), servers);
+        }
+        let mut kids = Vec::new();
+        if let Some(list) = s
+            .get("weighted")
+            .and_then(|w| w.get("services"))
+            .and_then(Value::as_array)
+        {
+            kids.extend(
+                list.iter()
+                    .filter_map(|c| c.get("name")?.as_str())
+                    .map(|c| qualify(c, provider)),
+            );
+        }
+        if let Some(m) = s.get("mirroring") {
+            kids.extend(
+                m.get("service")
+                    .and_then(Value::as_str)
+                    .map(|c| qualify(c, provider)),
+            );
+            if let Some(list) = m.get("mirrors").and_then(Value::as_array) {
+                kids.extend(
+                    list.iter()
+                        .filter_map(|c| c.get("name")?.as_str())
+                        .map(|c| qualify(c, provider)),
+                );
+            }
+        }
+        if let Some(f) = s.get("failover") {
+            for key in ["service", "fallback"] {
+                kids.extend(
+                    f.get(key)
+                        .and_then(Value::as_str)
+                        .map(|c| qualify(c, provider)),
+                );
+            }
+        }
+        if !kids.is_empty() {
+            out.children.insert(name.clone(), kids);
+        }
+    }
+    for (name, m) in v
+        .get("middlewares")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(expr) = m
+            .get("circuitBreaker")
+            .and_then(|c| c.get("expression"))
+            .and_then(Value::as_str)
+        {
+            out.circuit_breakers.insert(name.clone(), expr.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Events for a parsed rawdata document.
+pub fn to_events(gateway: &ServiceId, raw: &RawData) -> Vec<EventBody> {
+    let mut out = vec![EventBody::Service {
+        service: gateway.clone(),
+        role: ServiceRole::Gateway,
+    }];
+    let mut services: Vec<&String> = raw.servers.keys().chain(raw.children.keys()).collect();
+    services.sort();
+    services.dedup();
+    for s in services {
+        out.push(EventBody::Service {
+            service: ServiceId::new(s),
+            role: ServiceRole::Service,
+        });
+    }
+    for (router, (service, _middlewares)) in &raw.routers {
+        out.push(EventBody::Route {
+            route: RouteId::new(format!("{gateway}/{router}")),
+            gateway: gateway.clone(),
+            service: ServiceId::new(service),
+            breaker: None,
+        });
+    }
+    for (parent, kids) in &raw.children {
+        for k in kids {
+            out.push(EventBody::Edge {
+                from: ServiceId::new(parent),
+                to: ServiceId::new(k),
+            });
+        }
+    }
+    for (service, servers) in &raw.servers {
+        for (addr, status) in servers {
+            let (health, detail) = match status.as_deref() {
+                Some("UP") => (Health::Healthy, "UP (Traefik health check)".to_owned()),
+                Some("DOWN") => (Health::Unhealthy, "DOWN (Traefik health check)".to_owned()),
+                Some(other) => (Health::Unknown, format!("{other} (Traefik health check)")),
+                None => (
+                    Health::Unknown,
+                    "no health check configured in Traefik".to_owned(),
+                ),
+            };
+            out.push(EventBody::InstanceHealth {
+                instance: InstanceId::new(addr),
+                service: ServiceId::new(service),
+                health,
+                detail: Some(detail),
+            });
+        }
+    }
+    out
+}
+
+/// Runs the Traefik source until the engine stops.
+pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
+    let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
+    let client = match super::http::client(timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
+    };
+    let url = format!("{}/api/rawdata", cfg.api.trim_end_matches('/'));
+    let gateway = ServiceId::new(&cfg.name);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x7f);
+    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: BTreeMap<String, EventBody> = BTreeMap::new();
+    let mut up = false;
+    let mut last_sent = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        let polled = async {
+            let resp = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("{e:#} ({url})"))?;
+            let status = resp.status();
+            let body = resp.text().await.map_err(|e| format!("{e:#} ({url})"))?;
+            if !status.is_success() {
+                return Err(format!("HTTP {status} ({url})"));
+            }
+            parse_rawdata(&body).map_err(|e| format!("{e} ({url})"))
+        };
+        let raw = match tokio::time::timeout(timeout, polled).await {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(e)) => {
+                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                    return;
+                }
+                up = false;
+                last.clear();
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+            Err(_) => {
+                let e = format!("no answer within {} ms ({url})", timeout.as_millis());
+                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                    return;
+                }
+                up = false;
+                last.clear();
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        if !up {
+            let detail = format!(
+                "{} routers, {} circuit breakers configured",
+                raw.routers.len(),
+                raw.circuit_breakers.len()
+            );
+            if !emitter.status(SourceStatus::Up, Some(detail)).await {
+                return;
+            }
+            up = true;
+        }
+        let mut sent = false;
+        for ev in to_events(&gateway, &raw) {
+            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
+            if last.get(&key) != Some(&ev) {
+                last.insert(key, ev.clone());
+                if !emitter.emit(ev).await {
+                    return;
+                }
+                sent = true;
+            }
+        }
+        if sent {
+            last_sent = tokio::time::Instant::now();
+        } else if last_sent.elapsed() >= Duration::from_secs(1) {
+            if !emitter.status(SourceStatus::Up, None).await {
+                return;
+            }
+            last_sent = tokio::time::Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_rawdata_with_weighted_and_mirroring() {
+        let raw = parse_rawdata(include_str!(
+            "../../tests/fixtures/traefik/rawdata-etcd.json"
+        ))
+        .expect("parse");
+        assert!(
+            raw.routers.keys().all(|r| !r.ends_with("@internal")),
+            "Traefik's own routers are left out"
+        );
+        assert_eq!(
+            raw.routers["Router0@etcd"].0, "simplesvc@etcd",
+            "service names take the router's provider"
+        );
+        assert!(
+            raw.routers["Router0@etcd"]
+                .1
+                .contains(&"compressor@etcd".to_owned())
+        );
+        assert_eq!(raw.servers["simplesvc@etcd"].len(), 2);
+        assert_eq!(raw.servers["simplesvc@etcd"][0].0, "10.0.1.1:8888");
+        assert_eq!(
+            raw.children["Service03@etcd"],
+            vec!["srvcA@etcd".to_owned(), "srvcB@etcd".to_owned()]
+        );
+        assert!(raw.children["mirror@etcd"].contains(&"simplesvc@etcd".to_owned()));
+    }
+
+    #[test]
+    fn api_golden_rawdata_parses_and_becomes_a_topology() {
+        let raw = parse_rawdata(include_str!(
+            "../../tests/fixtures/traefik/api-getrawdata.json"
+        ))
+        .expect("parse");
+        let events = to_events(&ServiceId::new("traefik"), &raw);
+        assert!(events.iter().any(|e| matches!(e, EventBody::Route { service, .. } if service.as_str() == "foo-service@myprovider")));
+        let server = events
+            .iter()
+            .find_map(|e| match e {
+                EventBody::InstanceHealth {
+                    instance,
+                    health,
+                    detail,
+                    ..
+                } => Some((instance.clone(), *health, detail.clone())),
+                _ => None,
+            })
+            .expect("an instance");
+        assert_eq!(server.0.as_str(), "127.0.0.1");
+        assert_eq!(
+            server.1,
+            Health::Unknown,
+            "no serverStatus: unknown, not healthy"
+        );
+        assert!(server.2.unwrap_or_default().contains("no health check"));
+    }
+
+    #[test]
+    fn server_status_and_circuit_breakers() {
+        let doc = r#"{"routers":{"web@file":{"service":"websvc","middlewares":["cb"]}},
+            "middlewares":{"cb@file":{"circuitBreaker":{"expression":"NetworkErrorRatio() > 0.30"}}},
+            "services":{"websvc@file":{"loadBalancer":{"servers":[{"url":"http://127.0.0.1:9001"},{"url":"http://127.0.0.1:9002"}]},
+                "serverStatus":{"http://127.0.0.1:9001":"UP","http://127.0.0.1:9002":"DOWN"}}}}"#;
+        let raw = parse_rawdata(doc).expect("parse");
+        assert_eq!(
+            raw.circuit_breakers["cb@file"],
+            "NetworkErrorRatio() > 0.30"
+        );
+        let events = to_events(&ServiceId::new("traefik"), &raw);
+        let health = |addr: &str| {
+            events.iter().find_map(|e| match e {
+                EventBody::InstanceHealth {
+                    instance, health, ..
+                } if instance.as_str() == addr => Some(*health),
+                _ => None,
+            })
+        };
+        assert_eq!(health("127.0.0.1:9001"), Some(Health::Healthy));
+        assert_eq!(health("127.0.0.1:9002"), Some(Health::Unhealthy));
+    }
+
+    #[test]
+    fn bad_bodies_are_errors() {
+        assert!(matches!(
+            parse_rawdata("<html>404 page not found</html>"),
+            Err(TraefikError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_rawdata(r#"{"routers": {"#),
+            Err(TraefikError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_rawdata(r#"{"version":"3.7"}"#),
+            Err(TraefikError::Shape)
+        ));
+    }
+}
