@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Opens the console in a real window under Xvfb and takes a screenshot of it.
 # Usage: tests/screenshot.sh <binary> <out.png> [extra switchboard args...]
-# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4).
+# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4), CLICK_AT ("x,y": click there, then wait 1 s).
 set -euo pipefail
 BIN=$1; OUT=$2; shift 2
 SIZE=${SCREEN_SIZE:-1440x900}
@@ -32,6 +32,9 @@ shot() {
   for i in $(seq 200); do xdotool search --onlyvisible --name Switchboard >/dev/null 2>&1 && break; sleep 0.1; done
   sleep "$WAIT"
   kill -0 "$APID" 2>/dev/null || { echo "switchboard exited early:"; cat "$TMP/app.log"; return 1; }
+  if [ -n "${CLICK_AT:-}" ]; then
+    xdotool mousemove "${CLICK_AT%,*}" "${CLICK_AT#*,}" click 1; sleep 1
+  fi
   import -window root "$OUT"
 }
 

@@ -149,6 +149,20 @@ impl Console {
         if self.show_about {
             self.about_ui(ui);
         }
+        // The selected breaker's detail, in a window of its own.
+        if let Some(id) = self.selected.clone()
+            && let Some(b) = state.breakers.get(id.as_str())
+        {
+            let mut open = true;
+            egui::Window::new(format!("Breaker {id}"))
+                .id(egui::Id::unique(("breaker-detail", id.as_str())))
+                .open(&mut open)
+                .default_width(560.0)
+                .show(ui.ctx(), |ui| panels::breaker_detail_ui(ui, &ctx, &id, b));
+            if !open {
+                self.selected = None;
+            }
+        }
 
         for cmd in commands.into_inner() {
             match cmd {

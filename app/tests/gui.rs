@@ -184,3 +184,19 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
         "the quorum card says its source is stale"
     );
 }
+
+#[test]
+fn clicking_a_breaker_opens_its_detail_with_the_plot() {
+    let mut h = harness(console(drill(true, 1.0)));
+    h.get_by_label("edge-gateway/checkout").click();
+    h.run_steps(3);
+    assert!(
+        has(&h, "Breaker edge-gateway/checkout"),
+        "the detail window opens"
+    );
+    assert!(
+        has(&h, "computed by the console: opens at 50 % failures"),
+        "its settings are spelled out"
+    );
+    assert!(has(&h, "% failures over"), "the current rate and volume");
+}

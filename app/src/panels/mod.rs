@@ -3,6 +3,7 @@
 //! the frame. A frame never writes to the engine directly.
 
 mod backends;
+mod breaker_detail;
 mod breakers;
 mod events;
 mod incidents;
@@ -15,6 +16,7 @@ use std::cell::RefCell;
 use switchboard_core::{Intent, State, Timestamp};
 
 pub use self::backends::{BackendsView, backends_ui};
+pub use self::breaker_detail::breaker_detail_ui;
 pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
 pub use self::events::{EventsView, events_ui};
 pub use self::incidents::incidents_ui;

@@ -21,6 +21,8 @@ use crate::time::Timestamp;
 
 /// Flips kept per breaker.
 const FLIP_HISTORY: usize = 32;
+/// Failure-rate samples kept per breaker (ten minutes at one a second).
+const RATE_HISTORY: usize = 600;
 /// Window bucket width.
 const BUCKET_MILLIS: i64 = 1000;
 /// Most buckets a window may have (60 s).
@@ -69,6 +71,10 @@ pub struct Breaker {
     pub last_flip: Option<Timestamp>,
     /// The last flips, oldest first.
     pub flips: VecDeque<Flip>,
+    /// Recent (time, failure rate) samples, oldest first, for the plot; shared so a
+    /// snapshot clone does not copy it.
+    #[serde(skip)]
+    pub history: std::sync::Arc<VecDeque<(Timestamp, f32)>>,
     /// When the last sample arrived.
     pub sampled_at: Option<Timestamp>,
     /// What the state means for the reporting source, when it says.
@@ -102,6 +108,7 @@ impl Breaker {
             near_trip: false,
             last_flip: None,
             flips: VecDeque::new(),
+            history: std::sync::Arc::default(),
             sampled_at: None,
             detail: None,
             window: Vec::new(),
@@ -221,7 +228,16 @@ impl Breaker {
             && self.volume > 0
             && self.failure_rate
                 >= self.config.failure_rate_threshold - self.config.near_trip_margin;
+        self.remember(at);
         flips
+    }
+
+    fn remember(&mut self, at: Timestamp) {
+        let h = std::sync::Arc::make_mut(&mut self.history);
+        if h.len() == RATE_HISTORY {
+            h.pop_front();
+        }
+        h.push_back((at, self.failure_rate as f32));
     }
 
     /// Applies a state reported by the source itself.
@@ -235,6 +251,7 @@ impl Breaker {
         self.failure_rate = failure_rate;
         self.near_trip = state == BreakerState::Closed
             && failure_rate >= self.config.failure_rate_threshold - self.config.near_trip_margin;
+        self.remember(at);
         self.flip(at, state)
     }
 }
@@ -361,6 +378,19 @@ mod tests {
         );
         assert_eq!(b.last_flip, Some(Timestamp(45_000)));
         assert_eq!(b.flips.len(), 3);
+    }
+
+    #[test]
+    fn rate_history_is_bounded() {
+        let mut b = breaker();
+        for t in 0..(RATE_HISTORY as i64 + 50) {
+            b.on_calls(Timestamp(t * 1000), 10, 0);
+        }
+        assert_eq!(b.history.len(), RATE_HISTORY);
+        assert_eq!(
+            b.history.back().map(|h| h.0),
+            Some(Timestamp((RATE_HISTORY as i64 + 49) * 1000))
+        );
     }
 
     #[test]
