@@ -2,11 +2,14 @@
 //! risk), kill a second (lost), restart both (healthy), and measure how long the
 //! console takes to see each change.
 //!
-//! Runs when `SWITCHBOARD_RIG=1` (as `tests/check.sh` sets after starting the rig);
-//! otherwise it says it was skipped. With the variable set, a missing rig is a failure.
+//! Runs when `SWITCHBOARD_RIG` names `etcd` (as `tests/check.sh` sets after starting the
+//! rig); otherwise it says it was skipped. Named, a missing server is a failure.
+
+mod common;
+
+use common::{rig, rig_has};
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use switchboard_core::model::QuorumState;
@@ -21,20 +24,6 @@ const ENDPOINTS: [&str; 3] = [
     "http://127.0.0.1:22379",
     "http://127.0.0.1:32379",
 ];
-
-fn rig(args: &[&str]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run rig.sh");
-    assert!(
-        out.status.success(),
-        "rig.sh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn state_of(s: &State) -> Option<QuorumState> {
     s.clusters
@@ -77,9 +66,9 @@ fn wait_state(engine: &EngineHandle, want: QuorumState, timeout: Duration) -> Du
 
 #[test]
 fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
-    if std::env::var("SWITCHBOARD_RIG").is_err() {
+    if !rig_has("etcd") {
         eprintln!(
-            "skipped: the real etcd rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG=1)"
+            "skipped: the real etcd rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG to the components that are up)"
         );
         return;
     }

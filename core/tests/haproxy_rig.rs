@@ -6,12 +6,15 @@
 //! `show stat` every 10 ms and timestamps the moment HAProxy itself marks the server
 //! DOWN; the console's lag is its event time minus that moment.
 //!
-//! Runs when `SWITCHBOARD_RIG=1` (as `tests/check.sh` sets after starting the rig).
+//! Runs when `SWITCHBOARD_RIG` names `haproxy` (as `tests/check.sh` sets after starting the rig).
+
+mod common;
+
+use common::{rig, rig_has};
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,20 +28,6 @@ use switchboard_core::{
 
 fn rig_dir() -> PathBuf {
     PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
-}
-
-fn rig(args: &[&str]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run rig.sh");
-    assert!(
-        out.status.success(),
-        "rig.sh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// One runtime API command over the unix socket.
@@ -93,9 +82,9 @@ fn wait_server(
 
 #[test]
 fn backend_death_drain_maint_and_weight_on_a_real_haproxy() {
-    if std::env::var("SWITCHBOARD_RIG").is_err() {
+    if !rig_has("haproxy") {
         eprintln!(
-            "skipped: the real HAProxy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG=1)"
+            "skipped: the real HAProxy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG to the components that are up)"
         );
         return;
     }

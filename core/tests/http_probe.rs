@@ -29,7 +29,7 @@ fn serve(flip_ok: Arc<AtomicBool>) -> String {
                     "/ok" => (200, "application/json", r#"{"status":"UP","components":{"database":{"status":"UP","latency_ms":3}},"saturation":35}"#.to_owned()),
                     "/sick" => (503, "application/json", r#"{"status":"DOWN","components":{"database":{"status":"DOWN","latency_ms":5000,"detail":"pool exhausted"}},"saturation":100}"#.to_owned()),
                     "/slow" => {
-                        std::thread::sleep(Duration::from_secs(3));
+                        std::thread::sleep(Duration::from_secs(5));
                         (200, "application/json", r#"{"status":"UP"}"#.to_owned())
                     }
                     "/truncated" => (200, "application/json", r#"{"status":"UP","compon"#.to_owned()),
@@ -54,7 +54,7 @@ fn probe(addr: &str, path: &str) -> SourceConfig {
         name: format!("probe{path}"),
         url: format!("http://{addr}{path}"),
         interval_secs: 0.1,
-        timeout_secs: 0.5,
+        timeout_secs: 1.5,
         healthy_threshold: 2,
         unhealthy_threshold: 2,
         // The sick target is its own service, so its saturation is its own pool bar.
@@ -114,7 +114,7 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
         Health::Unhealthy,
         "database DOWN (pool exhausted) 5000 ms",
     );
-    wait(&e, "slow", Health::Unhealthy, "no answer within 500 ms");
+    wait(&e, "slow", Health::Unhealthy, "no answer within 1500 ms");
     wait(&e, "truncated", Health::Unhealthy, "malformed JSON");
     wait(&e, "flip", Health::Healthy, "HTTP 200");
     let s = e.snapshot();
