@@ -321,14 +321,17 @@ pub fn to_events(
     out
 }
 
-async fn get(client: &reqwest::Client, url: &str) -> Result<String, String> {
+async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<String, String> {
     let resp = client
         .get(url)
         .send()
         .await
-        .map_err(|e| format!("{e:#} ({url})"))?;
+        .map_err(|e| super::http::describe(&e, timeout))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| format!("{e:#} ({url})"))?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| super::http::describe(&e, timeout))?;
     if status.is_success() {
         Ok(body)
     } else {
@@ -359,9 +362,9 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     loop {
         ticker.tick().await;
         let polled = async {
-            let clusters = parse_clusters(&get(&client, &clusters_url).await?)
+            let clusters = parse_clusters(&get(&client, &clusters_url, timeout).await?)
                 .map_err(|e| format!("{e} ({clusters_url})"))?;
-            let stats = parse_stats(&get(&client, &stats_url).await?)
+            let stats = parse_stats(&get(&client, &stats_url, timeout).await?)
                 .map_err(|e| format!("{e} ({stats_url})"))?;
             Ok::<_, String>(to_events(&gateway, &clusters, &stats))
         };

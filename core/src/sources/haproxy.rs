@@ -301,7 +301,7 @@ async fn runtime_show_stat<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn fetch(ep: &Endpoint, http: &reqwest::Client) -> Result<String, String> {
+async fn fetch(ep: &Endpoint, http: &reqwest::Client, timeout: Duration) -> Result<String, String> {
     match ep {
         Endpoint::Unix(path) => {
             let s = tokio::net::UnixStream::connect(path)
@@ -324,9 +324,12 @@ async fn fetch(ep: &Endpoint, http: &reqwest::Client) -> Result<String, String> 
                 .get(url)
                 .send()
                 .await
-                .map_err(|e| format!("{e:#} ({url})"))?;
+                .map_err(|e| super::http::describe(&e, timeout))?;
             let status = resp.status();
-            let body = resp.text().await.map_err(|e| format!("{e:#} ({url})"))?;
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| super::http::describe(&e, timeout))?;
             if !status.is_success() {
                 return Err(format!("HTTP {status} ({url})"));
             }
@@ -362,7 +365,7 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
     let mut last_sent = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
-        let result = match tokio::time::timeout(timeout, fetch(&ep, &http)).await {
+        let result = match tokio::time::timeout(timeout, fetch(&ep, &http, timeout)).await {
             Ok(Ok(text)) => parse_stat_csv(&text).map_err(|e| e.to_string()),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),

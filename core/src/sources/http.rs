@@ -18,3 +18,58 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e:#}"))
 }
+
+/// An HTTP failure in words an operator can act on: a timeout says so with its bound;
+/// anything else names its root cause (connection refused, DNS, TLS) and the URL last.
+pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("no answer within {} ms", timeout.as_millis());
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_decode() {
+        "unreadable answer"
+    } else {
+        "request failed"
+    };
+    match e.url() {
+        Some(url) => format!("{what}: {cause} ({url})"),
+        None => format!("{what}: {cause}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connections_name_the_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_or(1, |a| a.port());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let timeout = Duration::from_millis(500);
+        let text = rt.block_on(async {
+            let client = client(timeout).expect("client");
+            let err = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .send()
+                .await
+                .expect_err("refused");
+            describe(&err, timeout)
+        });
+        assert!(text.starts_with("cannot connect: "), "{text}");
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+        assert!(
+            text.ends_with(&format!("(http://127.0.0.1:{port}/)")),
+            "{text}"
+        );
+    }
+}

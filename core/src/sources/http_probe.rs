@@ -335,7 +335,7 @@ pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
             Ok(Err(e)) => ProbeResult {
                 ok: false,
                 degraded: false,
-                detail: format!("{e:#}"),
+                detail: super::http::describe(&e, timeout),
                 saturation_pct: None,
             },
             Err(_) => ProbeResult {

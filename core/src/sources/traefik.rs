@@ -280,9 +280,12 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| format!("{e:#} ({url})"))?;
+                .map_err(|e| super::http::describe(&e, timeout))?;
             let status = resp.status();
-            let body = resp.text().await.map_err(|e| format!("{e:#} ({url})"))?;
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| super::http::describe(&e, timeout))?;
             if !status.is_success() {
                 return Err(format!("HTTP {status} ({url})"));
             }
