@@ -27,6 +27,7 @@ use crate::sources::etcd::EtcdConfig;
 use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
+use crate::sources::prometheus::PrometheusConfig;
 use crate::sources::traefik::TraefikConfig;
 
 /// Errors loading a configuration.
@@ -108,6 +109,8 @@ pub enum SourceConfig {
     Envoy(EnvoyConfig),
     /// A Traefik.
     Traefik(TraefikConfig),
+    /// A Prometheus.
+    Prometheus(PrometheusConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -122,6 +125,7 @@ impl SourceConfig {
             Self::GrpcHealth(c) => &c.name,
             Self::Envoy(c) => &c.name,
             Self::Traefik(c) => &c.name,
+            Self::Prometheus(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

@@ -246,6 +246,15 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 );
                 runtime.spawn(sources::traefik::run(cfg, emitter));
             }
+            SourceConfig::Prometheus(cfg) => {
+                let emitter = Emitter::new(
+                    SourceId::new(&cfg.name),
+                    SourceKind::Prometheus,
+                    ev_tx.clone(),
+                    clock,
+                );
+                runtime.spawn(sources::prometheus::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

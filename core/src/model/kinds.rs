@@ -20,6 +20,8 @@ pub enum SourceKind {
     Envoy,
     /// A Traefik (API).
     Traefik,
+    /// A Prometheus (instant queries).
+    Prometheus,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -35,6 +37,7 @@ impl SourceKind {
             Self::GrpcHealth => "grpc_health",
             Self::Envoy => "envoy",
             Self::Traefik => "traefik",
+            Self::Prometheus => "prometheus",
             Self::Engine => "engine",
         }
     }

@@ -14,6 +14,7 @@ pub mod grpc_health;
 pub mod haproxy;
 mod http;
 pub mod http_probe;
+pub mod prometheus;
 pub mod traefik;
 
 use std::sync::Arc;

@@ -1,0 +1,342 @@
+//! Prometheus: instant queries that drive breakers the console computes.
+//!
+//! Each configured query is a PromQL expression whose value is a failure ratio (0..=1),
+//! such as a 5xx ratio over a minute. Every `interval_secs` the source asks
+//! `/api/v1/query` and feeds the ratio to the query's breaker, which runs the console's
+//! own state machine (thresholds from the query, else domain.md §3's defaults): the
+//! ratio counts as 100 calls at that ratio per sample, so `min_calls` is met and the
+//! window averages the last samples. The breaker's near-trip warning, its flips and its
+//! plot all follow from there.
+//!
+//! A vector with several series is reduced to its highest value (the worst), and says
+//! so; no series or `NaN` (no traffic) is no sample, not a healthy one. An error from
+//! Prometheus (bad PromQL, a timeout inside Prometheus) makes the source down with
+//! Prometheus' own message.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Backoff, Emitter};
+use crate::event::EventBody;
+use crate::model::{BreakerConfig, BreakerId, ServiceId, SourceStatus};
+
+/// Calls a ratio sample stands for in the breaker machine.
+const CALLS_PER_SAMPLE: f64 = 100.0;
+
+/// Configuration of one Prometheus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Source name.
+    pub name: String,
+    /// Base URL (`http://127.0.0.1:9090`).
+    pub url: String,
+    /// Time between evaluations, in seconds.
+    #[serde(default = "default_interval")]
+    pub interval_secs: f64,
+    /// Bound on each query, in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+    /// The queries.
+    #[serde(default)]
+    pub query: Vec<QueryConfig>,
+}
+
+/// One named query driving one breaker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// The breaker it drives (`checkout-5xx`).
+    pub breaker: String,
+    /// The service that breaker protects.
+    pub service: String,
+    /// PromQL giving a failure ratio in 0..=1.
+    pub expr: String,
+    /// Ratio at which the breaker opens (default 0.5).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Seconds open before trial samples (default 30).
+    #[serde(default)]
+    pub cooldown_secs: Option<f64>,
+}
+
+const fn default_interval() -> f64 {
+    5.0
+}
+
+const fn default_timeout() -> f64 {
+    3.0
+}
+
+/// Errors reading a query answer.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Not JSON.
+    #[error("not JSON from Prometheus: {0}")]
+    NotJson(String),
+    /// Prometheus refused the query.
+    #[error("Prometheus says {kind}: {message}")]
+    Refused {
+        /// `errorType`.
+        kind: String,
+        /// `error`.
+        message: String,
+    },
+    /// A shape this source does not read.
+    #[error("unexpected answer from Prometheus: {0}")]
+    Shape(&'static str),
+}
+
+/// The value of an instant query: the highest sample of a vector or the scalar, with
+/// the number of series; `None` when there is no sample or it is `NaN`.
+pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| QueryError::NotJson(text.chars().take(80).collect()))?;
+    if v.get("status").and_then(Value::as_str) != Some("success") {
+        return Err(QueryError::Refused {
+            kind: v
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+                .to_owned(),
+            message: v
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .to_owned(),
+        });
+    }
+    let data = v.get("data").ok_or(QueryError::Shape("no data"))?;
+    let sample = |pair: &Value| -> Option<f64> {
+        pair.get(1)?
+            .as_str()?
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+    };
+    match data.get("resultType").and_then(Value::as_str) {
+        Some("vector") => {
+            let result = data
+                .get("result")
+                .and_then(Value::as_array)
+                .ok_or(QueryError::Shape("no result"))?;
+            let values: Vec<f64> = result
+                .iter()
+                .filter_map(|s| s.get("value").and_then(sample))
+                .collect();
+            Ok((values.iter().copied().reduce(f64::max), result.len()))
+        }
+        Some("scalar") => Ok((data.get("result").and_then(sample), 1)),
+        _ => Err(QueryError::Shape(
+            "only vector and scalar results drive a breaker",
+        )),
+    }
+}
+
+/// The breaker settings of a query.
+fn breaker_config(q: &QueryConfig) -> BreakerConfig {
+    let mut c = BreakerConfig::default();
+    if let Some(t) = q.threshold {
+        c.failure_rate_threshold = t.clamp(0.0, 1.0);
+    }
+    if let Some(s) = q.cooldown_secs {
+        c.cooldown_millis = (s.max(0.0) * 1000.0) as i64;
+    }
+    // A ratio sample is not a run of individual calls.
+    c.consecutive_failures = 0;
+    c
+}
+
+/// The calls a ratio sample stands for: (ok, failed).
+pub fn ratio_to_calls(ratio: f64) -> (u32, u32) {
+    let failed = (ratio.clamp(0.0, 1.0) * CALLS_PER_SAMPLE).round();
+    ((CALLS_PER_SAMPLE - failed) as u32, failed as u32)
+}
+
+/// Runs the Prometheus source until the engine stops.
+pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
+    let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
+    let client = match super::http::client(timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
+    };
+    if cfg.query.is_empty() {
+        emitter
+            .status(
+                SourceStatus::Down,
+                Some("no [[environment.source.query]] configured".to_owned()),
+            )
+            .await;
+        return;
+    }
+    for q in &cfg.query {
+        let body = EventBody::BreakerConfigured {
+            breaker: BreakerId::new(&q.breaker),
+            service: ServiceId::new(&q.service),
+            config: breaker_config(q),
+        };
+        if !emitter.emit(body).await {
+            return;
+        }
+    }
+    let url = format!("{}/api/v1/query", cfg.url.trim_end_matches('/'));
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x9a);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        cfg.interval_secs.clamp(0.1, 3600.0),
+    ));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status: Option<(SourceStatus, String)> = None;
+    loop {
+        ticker.tick().await;
+        let mut error = None;
+        let mut samples = 0;
+        for q in &cfg.query {
+            let answer = async {
+                let resp = client
+                    .get(&url)
+                    .query(&[("query", q.expr.as_str())])
+                    .send()
+                    .await
+                    .map_err(|e| super::http::describe(&e, timeout))?;
+                let body = resp
+                    .text()
+                    .await
+                    .map_err(|e| super::http::describe(&e, timeout))?;
+                parse_instant(&body).map_err(|e| format!("{e} (query {:?})", q.breaker))
+            };
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok((Some(ratio), _))) => {
+                    let (ok, failed) = ratio_to_calls(ratio);
+                    if !emitter
+                        .emit(EventBody::BreakerCalls {
+                            breaker: BreakerId::new(&q.breaker),
+                            ok,
+                            failed,
+                        })
+                        .await
+                    {
+                        return;
+                    }
+                    samples += 1;
+                }
+                Ok(Ok((None, _))) => {}
+                Ok(Err(e)) => error = Some(e),
+                Err(_) => {
+                    error = Some(format!(
+                        "no answer within {} ms ({url})",
+                        timeout.as_millis()
+                    ));
+                }
+            }
+        }
+        let now = match error {
+            Some(e) => (SourceStatus::Down, e),
+            None => (
+                SourceStatus::Up,
+                format!("{} queries, {samples} with data", cfg.query.len()),
+            ),
+        };
+        if status.as_ref() != Some(&now) {
+            if !emitter.status(now.0, Some(now.1.clone())).await {
+                return;
+            }
+            status = Some(now);
+        } else if samples == 0 && !emitter.status(SourceStatus::Up, None).await {
+            return;
+        }
+        if status.as_ref().is_some_and(|s| s.0 == SourceStatus::Down) {
+            tokio::time::sleep(backoff.next_delay()).await;
+        } else {
+            backoff.reset();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_instant_vector_takes_the_worst_series() {
+        let (v, n) = parse_instant(include_str!(
+            "../../tests/fixtures/prometheus/query-instant-up.json"
+        ))
+        .expect("parse");
+        assert_eq!((v, n), (Some(1.0), 2));
+        let (v, n) = parse_instant(include_str!(
+            "../../tests/fixtures/prometheus/codec-query-vector-compact.json"
+        ))
+        .expect("parse");
+        assert_eq!((v, n), (Some(2.0), 2));
+    }
+
+    #[test]
+    fn no_data_is_no_sample() {
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(parse_instant(empty), Ok((None, 0)));
+        let nan = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}"#;
+        assert_eq!(parse_instant(nan), Ok((None, 1)));
+        let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.25"]}}"#;
+        assert_eq!(parse_instant(scalar), Ok((Some(0.25), 1)));
+    }
+
+    #[test]
+    fn refusals_and_garbage_are_clear() {
+        let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected <EOF>"}"#;
+        let err = parse_instant(bad).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "Prometheus says bad_data: 1:5: parse error: unexpected <EOF>"
+        );
+        assert!(matches!(
+            parse_instant("<html>"),
+            Err(QueryError::NotJson(_))
+        ));
+        let matrix =
+            include_str!("../../tests/fixtures/prometheus/codec-query-matrix-compact.json");
+        assert!(matches!(parse_instant(matrix), Err(QueryError::Shape(_))));
+    }
+
+    #[test]
+    fn a_ratio_drives_the_breaker_machine() {
+        use crate::state::Breaker;
+        use crate::time::Timestamp;
+        let q = QueryConfig {
+            breaker: "b".into(),
+            service: "s".into(),
+            expr: "x".into(),
+            threshold: Some(0.15),
+            cooldown_secs: Some(10.0),
+        };
+        let mut b = Breaker::new(
+            crate::model::SourceId::new("p"),
+            None,
+            breaker_config(&q),
+            true,
+        );
+        for (t, ratio) in [(0, 0.02), (5, 0.05), (10, 0.4), (15, 0.4)] {
+            let (ok, failed) = ratio_to_calls(ratio);
+            b.on_calls(Timestamp(t * 1000), ok, failed);
+        }
+        assert_eq!(
+            b.state,
+            crate::model::BreakerState::Open,
+            "above 15 % over the window"
+        );
+        for (t, ratio) in [(30, 0.01), (35, 0.0)] {
+            let (ok, failed) = ratio_to_calls(ratio);
+            b.on_calls(Timestamp(t * 1000), ok, failed);
+        }
+        assert_eq!(
+            b.state,
+            crate::model::BreakerState::Closed,
+            "recovered after the cooldown"
+        );
+        assert_eq!(ratio_to_calls(0.123), (88, 12));
+    }
+}
