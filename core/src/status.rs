@@ -192,13 +192,16 @@ impl StatusReport {
         let mut backends: Vec<BackendReport> = state
             .instances
             .iter()
-            .filter_map(|(name, i)| {
-                gateways.get(i.service.as_str()).map(|g| BackendReport {
-                    name: name.to_string(),
-                    service: i.service.to_string(),
-                    gateways: g.clone(),
-                    health: i.health.as_str(),
-                    detail: i.detail.as_deref().map(str::to_owned),
+            .flat_map(|(name, i)| {
+                // One entry per pool the instance is in.
+                i.services().filter_map(|svc| {
+                    gateways.get(svc.as_str()).map(|g| BackendReport {
+                        name: name.to_string(),
+                        service: svc.to_string(),
+                        gateways: g.clone(),
+                        health: i.health.as_str(),
+                        detail: i.detail.as_deref().map(str::to_owned),
+                    })
                 })
             })
             .collect();

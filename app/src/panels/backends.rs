@@ -38,11 +38,10 @@ pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsVie
     let services = routed(state);
     let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
     for (id, inst) in &state.instances {
-        if services.contains_key(inst.service.as_str()) {
-            groups
-                .entry(inst.service.as_str())
-                .or_default()
-                .push((id, inst));
+        for svc in inst.services() {
+            if services.contains_key(svc.as_str()) {
+                groups.entry(svc.as_str()).or_default().push((id, inst));
+            }
         }
     }
     let total: usize = groups.values().map(Vec::len).sum();

@@ -98,6 +98,28 @@ pub struct Pool {
     pub queued: u32,
 }
 
+impl Instance {
+    /// Every service it is a member of, the first one first.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceId> {
+        std::iter::once(&self.service).chain(self.also.iter())
+    }
+
+    /// How many sources report it.
+    pub fn sources_reporting(&self) -> usize {
+        self.views.len()
+    }
+}
+
+/// Severity rank for combining views: unhealthy is worst; unknown counts least.
+const fn rank(h: Health) -> u8 {
+    match h {
+        Health::Unknown => 0,
+        Health::Healthy => 1,
+        Health::Degraded => 2,
+        Health::Unhealthy => 3,
+    }
+}
+
 impl Pool {
     /// In-use share of the pool, 0..=1.
     pub fn saturation(&self) -> f64 {
@@ -128,11 +150,14 @@ pub struct Service {
 /// One instance.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Instance {
-    /// Its service.
+    /// Its service: the first one it was seen in.
     pub service: ServiceId,
-    /// Who reports it.
+    /// Other services (pools) it is a member of, as other sources see it: one backend
+    /// behind HAProxy, Envoy and Traefik is one instance in three pools.
+    pub also: Vec<ServiceId>,
+    /// The source that first reported it.
     pub source: SourceId,
-    /// Current health.
+    /// Current health: the worst any source reports (unknown only when all say unknown).
     pub health: Health,
     /// When the health last changed.
     pub since: Timestamp,
@@ -142,6 +167,9 @@ pub struct Instance {
     pub flapping: bool,
     /// The failing check, if any.
     pub detail: Option<Arc<str>>,
+    /// Each source's latest view: (source, health, detail).
+    #[serde(skip)]
+    views: Vec<(SourceId, Health, Option<Arc<str>>)>,
     /// Times of recent transitions (a small ring).
     #[serde(skip)]
     transitions: [Timestamp; FLAP_TRANSITIONS],
@@ -365,11 +393,16 @@ impl State {
             }
             EventBody::InstanceRemoved { instance } => {
                 if let Some(old) = self.instances.remove(instance) {
-                    if let Some(s) = self.services.get_mut(&old.service) {
-                        *s.counts.slot(old.health) -= 1;
+                    let members: Vec<ServiceId> = old.services().cloned().collect();
+                    for m in &members {
+                        if let Some(s) = self.services.get_mut(m) {
+                            *s.counts.slot(old.health) -= 1;
+                        }
                     }
                     self.topology_version += 1;
-                    self.recompute_service(&old.service, ev);
+                    for m in &members {
+                        self.recompute_service(m, ev);
+                    }
                 }
             }
             EventBody::Pool {
@@ -594,46 +627,19 @@ impl State {
         detail: Option<&str>,
     ) {
         self.ensure_service(service);
-        let mut moved_from = None;
-        let changed = if let Some(inst) = self.instances.get_mut(instance) {
-            inst.seen_at = ev.at;
-            if inst.service != *service {
-                moved_from = Some((inst.service.clone(), inst.health));
-                inst.service = service.clone();
-            }
-            let old = inst.health;
-            if old != health {
-                inst.health = health;
-                inst.since = ev.at;
-                inst.transitions[usize::from(inst.next_transition)] = ev.at;
-                inst.next_transition = (inst.next_transition + 1) % FLAP_TRANSITIONS as u8;
-            }
-            if inst.detail.as_deref() != detail {
-                inst.detail = detail.map(Arc::from);
-            }
-            let was_flapping = inst.flapping;
-            let oldest = inst.transitions[usize::from(inst.next_transition)];
-            inst.flapping = oldest.0 != 0 && ev.at.millis_since(oldest) <= FLAP_WINDOW_MILLIS;
-            if inst.flapping && !was_flapping {
-                self.log(
-                    ev,
-                    Severity::Warn,
-                    instance.as_str(),
-                    "flapping: 4 health changes within a minute".to_owned(),
-                );
-            }
-            (old != health).then_some(old)
-        } else {
+        let Some(inst) = self.instances.get_mut(instance) else {
             self.instances.insert(
                 instance.clone(),
                 Instance {
                     service: service.clone(),
+                    also: Vec::new(),
                     source: ev.source.clone(),
                     health,
                     since: ev.at,
                     seen_at: ev.at,
                     flapping: false,
                     detail: detail.map(Arc::from),
+                    views: vec![(ev.source.clone(), health, detail.map(Arc::from))],
                     transitions: [Timestamp(0); FLAP_TRANSITIONS],
                     next_transition: 0,
                 },
@@ -645,37 +651,97 @@ impl State {
             self.recompute_service(service, ev);
             return;
         };
-        if let Some((old_service, old_health)) = moved_from {
-            if let Some(s) = self.services.get_mut(&old_service) {
-                *s.counts.slot(old_health) -= 1;
+        inst.seen_at = ev.at;
+        let old = inst.health;
+        // A service this instance was not in yet: it joins that pool too.
+        let joined = inst.service != *service && !inst.also.contains(service);
+        if joined {
+            inst.also.push(service.clone());
+        }
+        match inst.views.iter_mut().find(|v| v.0 == ev.source) {
+            Some(v) => {
+                v.1 = health;
+                if v.2.as_deref() != detail {
+                    v.2 = detail.map(Arc::from);
+                }
             }
+            None => inst
+                .views
+                .push((ev.source.clone(), health, detail.map(Arc::from))),
+        }
+        // The worst view decides, and its detail is shown (naming its source when
+        // several report the instance).
+        let several = inst.views.len() > 1;
+        let worst = inst
+            .views
+            .iter()
+            .max_by_key(|v| rank(v.1))
+            .map(|v| (v.0.clone(), v.1, v.2.clone()));
+        let (new, shown) = match worst {
+            Some((src, h, d)) => {
+                let d = if several {
+                    d.map(|d| Arc::from(format!("via {src}: {d}")))
+                } else {
+                    d
+                };
+                (h, d)
+            }
+            None => (health, detail.map(Arc::from)),
+        };
+        if inst.detail != shown {
+            inst.detail = shown;
+        }
+        if new != old {
+            inst.health = new;
+            inst.since = ev.at;
+            inst.transitions[usize::from(inst.next_transition)] = ev.at;
+            inst.next_transition = (inst.next_transition + 1) % FLAP_TRANSITIONS as u8;
+        }
+        let was_flapping = inst.flapping;
+        let oldest = inst.transitions[usize::from(inst.next_transition)];
+        inst.flapping = oldest.0 != 0 && ev.at.millis_since(oldest) <= FLAP_WINDOW_MILLIS;
+        let now_flapping = inst.flapping && !was_flapping;
+        let members: Vec<ServiceId> = inst.services().cloned().collect();
+        let shown_detail = inst.detail.clone();
+        if joined {
             if let Some(s) = self.services.get_mut(service) {
-                *s.counts.slot(old_health) += 1;
+                *s.counts.slot(old) += 1;
             }
             self.topology_version += 1;
-            self.recompute_service(&old_service, ev);
         }
-        if let Some(old) = changed {
-            if let Some(s) = self.services.get_mut(service) {
-                *s.counts.slot(old) -= 1;
-                *s.counts.slot(health) += 1;
+        if now_flapping {
+            self.log(
+                ev,
+                Severity::Warn,
+                instance.as_str(),
+                "flapping: 4 health changes within a minute".to_owned(),
+            );
+        }
+        if new != old {
+            for m in &members {
+                if let Some(s) = self.services.get_mut(m) {
+                    *s.counts.slot(old) -= 1;
+                    *s.counts.slot(new) += 1;
+                }
             }
-            let (sev, why) = match health {
+            let (sev, why) = match new {
                 Health::Healthy => (Severity::Good, String::new()),
                 Health::Degraded | Health::Unknown => (Severity::Info, String::new()),
                 Health::Unhealthy => (
                     Severity::Warn,
-                    detail.map(|d| format!(": {d}")).unwrap_or_default(),
+                    shown_detail.map(|d| format!(": {d}")).unwrap_or_default(),
                 ),
             };
             self.log(
                 ev,
                 sev,
                 instance.as_str(),
-                format!("{} -> {}{why}", old.as_str(), health.as_str()),
+                format!("{} -> {}{why}", old.as_str(), new.as_str()),
             );
         }
-        self.recompute_service(service, ev);
+        for m in &members {
+            self.recompute_service(m, ev);
+        }
     }
 
     fn recompute_service(&mut self, service: &ServiceId, ev: &Event) {

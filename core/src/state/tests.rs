@@ -336,3 +336,86 @@ fn partial_membership_opens_no_incident() {
     assert!(s.open_incident().is_none());
     assert!(s.incidents.incidents.is_empty());
 }
+
+#[test]
+fn one_backend_seen_by_two_gateways_is_one_instance_in_both_pools() {
+    let seen = |at, src: &str, service: &str, health, detail: &str| {
+        Event::new(
+            Timestamp(at),
+            SourceId::new(src),
+            EventBody::InstanceHealth {
+                instance: InstanceId::new("127.0.0.1:9001"),
+                service: ServiceId::new(service),
+                health,
+                detail: Some(detail.into()),
+            },
+        )
+    };
+    let mut events = vec![
+        seen(0, "haproxy", "be_web", Health::Healthy, "UP"),
+        seen(1, "envoy", "websvc", Health::Healthy, "healthy"),
+    ];
+    let s = state_after(&events);
+    assert_eq!(s.instances.len(), 1, "one node");
+    let i = &s.instances["127.0.0.1:9001"];
+    assert_eq!(
+        i.services().map(ServiceId::as_str).collect::<Vec<_>>(),
+        ["be_web", "websvc"]
+    );
+    assert_eq!(
+        (
+            s.services["be_web"].counts.healthy,
+            s.services["websvc"].counts.healthy
+        ),
+        (1, 1)
+    );
+
+    // Envoy sees it fail while HAProxy has not yet: the worst view wins, in both pools.
+    events.push(seen(
+        2,
+        "envoy",
+        "websvc",
+        Health::Unhealthy,
+        "failed active health check",
+    ));
+    let s = state_after(&events);
+    let i = &s.instances["127.0.0.1:9001"];
+    assert_eq!(i.health, Health::Unhealthy);
+    assert_eq!(
+        i.detail.as_deref(),
+        Some("via envoy: failed active health check")
+    );
+    assert_eq!(
+        (
+            s.services["be_web"].counts.unhealthy,
+            s.services["websvc"].counts.unhealthy
+        ),
+        (1, 1)
+    );
+    assert_eq!(s.services["be_web"].health, Health::Unhealthy);
+
+    // Both agree it is back; an unknown view (no health check) does not hide a healthy one.
+    events.push(seen(3, "envoy", "websvc", Health::Healthy, "healthy"));
+    events.push(seen(
+        4,
+        "traefik",
+        "websvc@file",
+        Health::Unknown,
+        "no health check configured",
+    ));
+    let s = state_after(&events);
+    assert_eq!(s.instances["127.0.0.1:9001"].health, Health::Healthy);
+    assert_eq!(s.services["websvc@file"].counts.healthy, 1);
+
+    // Removed: gone from every pool.
+    events.push(ev(
+        5,
+        EventBody::InstanceRemoved {
+            instance: InstanceId::new("127.0.0.1:9001"),
+        },
+    ));
+    let s = state_after(&events);
+    for svc in ["be_web", "websvc", "websvc@file"] {
+        assert_eq!(s.services[svc].counts.total(), 0, "{svc}");
+    }
+}
