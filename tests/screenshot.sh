@@ -12,8 +12,8 @@ unset WAYLAND_DISPLAY
 TMP=$(mktemp -d)
 XPID=; APID=
 cleanup() {
-  [ -n "$APID" ] && kill "$APID" 2>/dev/null || true
-  [ -n "$XPID" ] && kill "$XPID" 2>/dev/null || true
+  if [ -n "$APID" ]; then kill "$APID" 2>/dev/null || true; fi
+  if [ -n "$XPID" ]; then kill "$XPID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT

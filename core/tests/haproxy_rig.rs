@@ -15,7 +15,6 @@ use common::{rig, rig_has};
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,6 +87,9 @@ fn backend_death_drain_maint_and_weight_on_a_real_haproxy() {
         );
         return;
     }
+    // Start from two live backends even if an earlier run died half way.
+    rig(&["restart", "backend1"]);
+    rig(&["restart", "backend2"]);
     let sock = rig_dir().join("haproxy.sock").display().to_string();
     let e = engine("haproxy", Some(sock), None);
     // HAProxy reports servers UP before their first check: wait for a real L7OK.
@@ -108,12 +110,14 @@ fn backend_death_drain_maint_and_weight_on_a_real_haproxy() {
     );
 
     // Backend death, timed against HAProxy's own detection.
-    let stop = Arc::new(AtomicBool::new(false));
+    // The watcher runs until it sees HAProxy's own DOWN (or 15 s), whatever the console
+    // sees first.
     let gateway_saw: Arc<Mutex<Option<Timestamp>>> = Arc::default();
     let watcher = {
-        let (stop, saw) = (Arc::clone(&stop), Arc::clone(&gateway_saw));
+        let saw = Arc::clone(&gateway_saw);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
         std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+            while std::time::Instant::now() < deadline {
                 let stat = runtime("show stat");
                 if stat
                     .lines()
@@ -129,7 +133,6 @@ fn backend_death_drain_maint_and_weight_on_a_real_haproxy() {
     let killed_at = SystemClock.now();
     rig(&["kill", "backend1"]);
     let s = wait_server(&e, "127.0.0.1:9001", "DOWN", |h, _| h == Health::Unhealthy);
-    stop.store(true, Ordering::Relaxed);
     watcher.join().expect("watcher");
     let console_at = s.instances["127.0.0.1:9001"].since;
     let gateway_at = gateway_saw

@@ -8,7 +8,7 @@ RIG=${RIG:-/tmp/switchboard-rig}
 
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 # (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -116,6 +116,80 @@ check_ports_free() {
 
 show_log_tail() { log "last lines of $RIG/$1.log:"; tail -n 15 "$RIG/$1.log" >&2 2>/dev/null || true; }
 
+# ---------------------------------------------------------------- HTTP backends + HAProxy
+
+backend_launch() {   # backend_launch I: python http.server on 900I serving "backendI"
+  mkdir -p "$RIG/www$1"; echo "backend$1" > "$RIG/www$1/index.html"
+  bg "backend$1" python3 -m http.server "900$1" --bind 127.0.0.1 --directory "$RIG/www$1"
+}
+backend_ready() { curl -sf -o /dev/null "http://127.0.0.1:900$1/"; }
+
+haproxy_config() {
+  cat > "$RIG/haproxy.cfg" <<CFG
+global
+    stats socket $RIG/haproxy.sock mode 600 level admin
+    stats socket ipv4@127.0.0.1:9999 level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe_web
+    bind 127.0.0.1:8080
+    default_backend be_web
+backend be_web
+    option httpchk GET /
+    default-server inter 1s fall 2 rise 2
+    server web1 127.0.0.1:9001 check
+    server web2 127.0.0.1:9002 check
+    server web3 127.0.0.1:9003 check backup
+frontend stats
+    bind 127.0.0.1:8404
+    stats enable
+    stats uri /stats
+    stats admin if TRUE
+    stats show-legends
+    http-request use-service prometheus-exporter if { path /metrics }
+CFG
+  haproxy -c -q -f "$RIG/haproxy.cfg" || die "haproxy.cfg is invalid"
+}
+haproxy_launch() { bg haproxy haproxy -f "$RIG/haproxy.cfg" -db; }
+# HAProxy reports servers UP before their first check (INI): wait for a real L7OK on both.
+haproxy_checked() {
+  local stat; stat=$(echo "show stat" | socat stdio "UNIX-CONNECT:$RIG/haproxy.sock") || return 1
+  echo "$stat" | grep -q '^be_web,web1,.*L7OK' && echo "$stat" | grep -q '^be_web,web2,.*L7OK'
+}
+
+haproxy_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 9001 9002 8080 8404 9999 || die "cannot start HAProxy and its backends"
+  backend_launch 1; backend_launch 2
+  { waitfor 10 backend_ready 1 && waitfor 10 backend_ready 2; } || die "backends did not answer"
+  haproxy_config; haproxy_launch
+  waitfor 15 haproxy_checked || { show_log_tail haproxy; die "HAProxy did not check its backends"; }
+  log "haproxy: web1 and web2 checked L7OK after $(since "$t0")"
+}
+
+haproxy_stop() {
+  local names=() x
+  for x in haproxy backend1 backend2; do [ -e "$(pidfile "$x")" ] && names+=("$x"); done
+  [ ${#names[@]} -eq 0 ] || stop_procs "${names[@]}"
+}
+
+apt_install() {
+  local try updated=0
+  export DEBIAN_FRONTEND=noninteractive
+  for try in $(seq 1 20); do
+    if apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=30 "$@"; then
+      return 0
+    fi
+    if [ "$updated" -eq 0 ] && apt-get update -q -o DPkg::Lock::Timeout=30; then updated=1; continue; fi
+    log "apt-get failed (attempt $try/20; maybe locked); retrying in 3 s"
+    sleep 3
+  done
+  die "could not install $*"
+}
+
 # ---------------------------------------------------------------- etcd
 
 etcd_launch() {   # etcd_launch I: start member mI (same flags for first start and restart)
@@ -184,19 +258,15 @@ etcd_stop() {
 
 cmd_install() {
   if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
-    log "etcd and etcdctl already installed"; return 0
+    log "etcd and etcdctl already installed"
+  else
+    apt_install etcd-server etcd-client
   fi
-  local try updated=0
-  export DEBIAN_FRONTEND=noninteractive
-  for try in $(seq 1 20); do
-    if apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=30 etcd-server etcd-client; then
-      return 0
-    fi
-    if [ "$updated" -eq 0 ] && apt-get update -q -o DPkg::Lock::Timeout=30; then updated=1; continue; fi
-    log "apt-get failed (attempt $try/20; maybe locked); retrying in 3 s"
-    sleep 3
-  done
-  die "could not install etcd-server etcd-client"
+  if command -v haproxy >/dev/null && command -v socat >/dev/null && command -v curl >/dev/null; then
+    log "haproxy, socat and curl already installed"
+  else
+    apt_install haproxy socat curl
+  fi
 }
 
 cmd_start() {
@@ -204,8 +274,9 @@ cmd_start() {
   mkdir -p "$RIG"
   if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data and logs go.
-  rm -rf "$RIG"/etcd[123] "$RIG"/*.log
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.*
   etcd_start
+  haproxy_start
   log "rig started in $(since "$t0") (RIG=$RIG)"
 }
 
@@ -213,6 +284,7 @@ cmd_stop() {
   [ -d "$RIG" ] || return 0
   local rest=()
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
+  haproxy_stop
   etcd_stop
   # Anything else that left a PID file.
   mapfile -t rest < <(rig_names)
@@ -236,6 +308,12 @@ cmd_restart() {
   valid_name "$n"
   case $n in
     etcd[123]) etcd_restart "${n#etcd}" ;;
+    backend[12])
+      if alive "$n"; then cmd_kill "$n"; fi
+      backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
+    haproxy)
+      if alive haproxy; then cmd_kill haproxy; fi
+      haproxy_launch; waitfor 15 haproxy_checked || die "haproxy did not come back" ;;
     *) die "restart of $n is not implemented" ;;
   esac
 }
@@ -253,6 +331,9 @@ cmd_status() {
 
 cmd_env() {
   echo "ETCD_ENDPOINTS=http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+  echo "HAPROXY_SOCKET=$RIG/haproxy.sock"
+  echo "HAPROXY_TCP=tcp://127.0.0.1:9999"
+  echo "HAPROXY_STATS_URL=http://127.0.0.1:8404/stats;csv"
 }
 
 valid_name() {
