@@ -12,7 +12,7 @@ TMP=$(mktemp -d)
 Xvfb -displayfd 3 -screen 0 1440x900x24 -nolisten tcp 3>"$TMP/display" >/dev/null 2>&1 & XPID=$!
 trap 'kill "${APID:-}" "$XPID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 200); do [ -s "$TMP/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(head -1 "$TMP/display")
+DISPLAY=:$(head -1 "$TMP/display"); export DISPLAY
 for _ in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN" --exit-after $((WARM + SECS + 30)) "$@" >"$TMP/app.log" 2>&1 & APID=$!
 sleep "$WARM"

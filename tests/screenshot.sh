@@ -22,14 +22,14 @@ shot() {
   # Xvfb picks a free display and tells us which (no clash with other X servers).
   : > "$TMP/display"
   Xvfb -displayfd 3 -screen 0 "${SIZE}x24" -nolisten tcp 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 & XPID=$!
-  local i
-  for i in $(seq 200); do [ -s "$TMP/display" ] && break; sleep 0.05; done
+
+  for _ in $(seq 200); do [ -s "$TMP/display" ] && break; sleep 0.05; done
   [ -s "$TMP/display" ] || { echo "Xvfb did not start:"; cat "$TMP/xvfb.log"; return 1; }
-  export DISPLAY=:$(head -1 "$TMP/display")
-  for i in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
+  DISPLAY=:$(head -1 "$TMP/display"); export DISPLAY
+  for _ in $(seq 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
   xdpyinfo >/dev/null 2>&1 || { echo "X server $DISPLAY does not answer"; return 1; }
   "$BIN" --exit-after $((WAIT + 30)) "$@" >"$TMP/app.log" 2>&1 & APID=$!
-  for i in $(seq 200); do xdotool search --onlyvisible --name Switchboard >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 200); do xdotool search --onlyvisible --name Switchboard >/dev/null 2>&1 && break; sleep 0.1; done
   sleep "$WAIT"
   kill -0 "$APID" 2>/dev/null || { echo "switchboard exited early:"; cat "$TMP/app.log"; return 1; }
   if [ -n "${CLICK_AT:-}" ]; then
