@@ -18,7 +18,7 @@ step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 step "install system packages"
 PKGS="protobuf-compiler libprotobuf-dev xvfb xauth x11-utils imagemagick xdotool \
   libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libegl-mesa0 libx11-6 libx11-xcb1 \
-  libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers"
+  libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers shellcheck"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +34,7 @@ tests/rig/rig.sh install
 
 step "format"
 cargo fmt --all -- --check
+shellcheck tests/*.sh tests/rig/rig.sh .ci/run
 
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
