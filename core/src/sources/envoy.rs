@@ -356,9 +356,7 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0xe4);
     let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: BTreeMap<String, EventBody> = BTreeMap::new();
-    let mut up = false;
-    let mut last_sent = tokio::time::Instant::now();
+    let mut changes = super::Changes::new();
     loop {
         ticker.tick().await;
         let polled = async {
@@ -371,53 +369,27 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
         let events = match tokio::time::timeout(timeout, polled).await {
             Ok(Ok(evs)) => evs,
             Ok(Err(e)) => {
-                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                if !changes.failed(&emitter, e).await {
                     return;
                 }
-                up = false;
-                last.clear();
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
             Err(_) => {
                 let e = format!("no answer within {} ms ({base})", timeout.as_millis());
-                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                if !changes.failed(&emitter, e).await {
                     return;
                 }
-                up = false;
-                last.clear();
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
         backoff.reset();
-        if !up {
-            if !emitter
-                .status(SourceStatus::Up, Some(format!("admin {base}")))
-                .await
-            {
-                return;
-            }
-            up = true;
-        }
-        let mut sent = false;
-        for ev in events {
-            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
-            if last.get(&key) != Some(&ev) {
-                last.insert(key, ev.clone());
-                if !emitter.emit(ev).await {
-                    return;
-                }
-                sent = true;
-            }
-        }
-        if sent {
-            last_sent = tokio::time::Instant::now();
-        } else if last_sent.elapsed() >= Duration::from_secs(1) {
-            if !emitter.status(SourceStatus::Up, None).await {
-                return;
-            }
-            last_sent = tokio::time::Instant::now();
+        if !changes
+            .polled(&emitter, || format!("admin {base}"), events, false)
+            .await
+        {
+            return;
         }
     }
 }

@@ -360,10 +360,8 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x4a9);
     let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: HashMap<String, EventBody> = HashMap::new();
-    let mut up = false;
+    let mut changes = super::Changes::new();
     let mut last_full = tokio::time::Instant::now();
-    let mut last_sent = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
         let result = match tokio::time::timeout(timeout, fetch(&ep, &http, timeout)).await {
@@ -374,52 +372,31 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
         let rows = match result {
             Ok(rows) => rows,
             Err(e) => {
-                if up || last.is_empty() {
-                    if !emitter.status(SourceStatus::Down, Some(e)).await {
-                        return;
-                    }
-                    up = false;
-                    last.clear();
+                if !changes.failed(&emitter, e).await {
+                    return;
                 }
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
         backoff.reset();
-        if !up {
-            let detail = format!(
-                "{} proxies, {} servers",
-                rows.iter().filter(|r| r.kind == RowKind::Backend).count(),
-                rows.iter().filter(|r| r.kind == RowKind::Server).count()
-            );
-            if !emitter.status(SourceStatus::Up, Some(detail)).await {
-                return;
-            }
-            up = true;
-        }
         let full = last_full.elapsed() >= Duration::from_secs(10);
         if full {
             last_full = tokio::time::Instant::now();
         }
-        let mut sent = false;
-        for ev in rows_to_events(&gateway, &rows) {
-            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
-            if full || last.get(&key) != Some(&ev) {
-                last.insert(key, ev.clone());
-                if !emitter.emit(ev).await {
-                    return;
-                }
-                sent = true;
-            }
-        }
-        if sent {
-            last_sent = tokio::time::Instant::now();
-        } else if last_sent.elapsed() >= Duration::from_secs(1) {
-            // Nothing changed: say so, so the source is not taken for stale.
-            if !emitter.status(SourceStatus::Up, None).await {
-                return;
-            }
-            last_sent = tokio::time::Instant::now();
+        let detail = || {
+            let count = |k| rows.iter().filter(|r| r.kind == k).count();
+            format!(
+                "{} proxies, {} servers",
+                count(RowKind::Backend),
+                count(RowKind::Server)
+            )
+        };
+        if !changes
+            .polled(&emitter, detail, rows_to_events(&gateway, &rows), full)
+            .await
+        {
+            return;
         }
     }
 }

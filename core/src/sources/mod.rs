@@ -7,6 +7,7 @@
 //! When the engine is gone, `emit` returns `false` and the task ends.
 
 mod backoff;
+mod changes;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
+use self::changes::Changes;
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};

@@ -270,9 +270,7 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x7f);
     let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: BTreeMap<String, EventBody> = BTreeMap::new();
-    let mut up = false;
-    let mut last_sent = tokio::time::Instant::now();
+    let mut changes = super::Changes::new();
     loop {
         ticker.tick().await;
         let polled = async {
@@ -294,55 +292,34 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
         let raw = match tokio::time::timeout(timeout, polled).await {
             Ok(Ok(raw)) => raw,
             Ok(Err(e)) => {
-                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                if !changes.failed(&emitter, e).await {
                     return;
                 }
-                up = false;
-                last.clear();
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
             Err(_) => {
                 let e = format!("no answer within {} ms ({url})", timeout.as_millis());
-                if (up || last.is_empty()) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                if !changes.failed(&emitter, e).await {
                     return;
                 }
-                up = false;
-                last.clear();
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
         backoff.reset();
-        if !up {
-            let detail = format!(
+        let detail = || {
+            format!(
                 "{} routers, {} circuit breakers configured",
                 raw.routers.len(),
                 raw.circuit_breakers.len()
-            );
-            if !emitter.status(SourceStatus::Up, Some(detail)).await {
-                return;
-            }
-            up = true;
-        }
-        let mut sent = false;
-        for ev in to_events(&gateway, &raw) {
-            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
-            if last.get(&key) != Some(&ev) {
-                last.insert(key, ev.clone());
-                if !emitter.emit(ev).await {
-                    return;
-                }
-                sent = true;
-            }
-        }
-        if sent {
-            last_sent = tokio::time::Instant::now();
-        } else if last_sent.elapsed() >= Duration::from_secs(1) {
-            if !emitter.status(SourceStatus::Up, None).await {
-                return;
-            }
-            last_sent = tokio::time::Instant::now();
+            )
+        };
+        if !changes
+            .polled(&emitter, detail, to_events(&gateway, &raw), false)
+            .await
+        {
+            return;
         }
     }
 }
