@@ -8,7 +8,7 @@ RIG=${RIG:-/tmp/switchboard-rig}
 
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 # (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -176,6 +176,39 @@ haproxy_stop() {
   [ ${#names[@]} -eq 0 ] || stop_procs "${names[@]}"
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+prometheus_config() {
+  cat > "$RIG/prometheus.yml" <<CFG
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: haproxy
+    static_configs: [{ targets: ["127.0.0.1:8404"] }]
+  - job_name: etcd
+    static_configs: [{ targets: ["127.0.0.1:12379", "127.0.0.1:22379", "127.0.0.1:32379"] }]
+CFG
+  promtool check config "$RIG/prometheus.yml" >/dev/null || die "prometheus.yml is invalid"
+}
+prometheus_launch() {
+  bg prometheus prometheus --config.file="$RIG/prometheus.yml" --storage.tsdb.path="$RIG/promdata" \
+    --web.listen-address=127.0.0.1:9090
+}
+prometheus_ready() { curl -sf -o /dev/null http://127.0.0.1:9090/-/ready; }
+# The first query is empty until the first scrape: wait until HAProxy's servers are in.
+prometheus_scraped() {
+  curl -sf 'http://127.0.0.1:9090/api/v1/query?query=haproxy_server_status' | grep -q '"server":"web1"'
+}
+prometheus_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 9090 || die "cannot start Prometheus"
+  prometheus_config; prometheus_launch
+  waitfor 20 prometheus_ready || { show_log_tail prometheus; die "Prometheus is not ready"; }
+  waitfor 20 prometheus_scraped || die "Prometheus has not scraped HAProxy"
+  log "prometheus: ready and scraping after $(since "$t0")"
+}
+
 apt_install() {
   local try updated=0
   export DEBIAN_FRONTEND=noninteractive
@@ -267,6 +300,11 @@ cmd_install() {
   else
     apt_install haproxy socat curl
   fi
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+    log "prometheus already installed"
+  else
+    apt_install prometheus
+  fi
 }
 
 cmd_start() {
@@ -274,9 +312,10 @@ cmd_start() {
   mkdir -p "$RIG"
   if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data and logs go.
-  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.*
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml
   etcd_start
   haproxy_start
+  prometheus_start
   log "rig started in $(since "$t0") (RIG=$RIG)"
 }
 
@@ -284,6 +323,7 @@ cmd_stop() {
   [ -d "$RIG" ] || return 0
   local rest=()
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
+  if [ -e "$(pidfile prometheus)" ]; then stop_procs prometheus; fi
   haproxy_stop
   etcd_stop
   # Anything else that left a PID file.
@@ -311,6 +351,9 @@ cmd_restart() {
     backend[12])
       if alive "$n"; then cmd_kill "$n"; fi
       backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
+    prometheus)
+      if alive prometheus; then cmd_kill prometheus; fi
+      prometheus_launch; waitfor 20 prometheus_ready || die "prometheus did not come back" ;;
     haproxy)
       if alive haproxy; then cmd_kill haproxy; fi
       haproxy_launch; waitfor 15 haproxy_checked || die "haproxy did not come back" ;;
@@ -334,6 +377,7 @@ cmd_env() {
   echo "HAPROXY_SOCKET=$RIG/haproxy.sock"
   echo "HAPROXY_TCP=tcp://127.0.0.1:9999"
   echo "HAPROXY_STATS_URL=http://127.0.0.1:8404/stats;csv"
+  echo "PROMETHEUS_URL=http://127.0.0.1:9090"
 }
 
 valid_name() {
