@@ -1,5 +1,5 @@
 //! Against a real Prometheus scraping the real HAProxy of `tests/rig/rig.sh` every
-//! second: a PromQL ratio (the share of be_web's two servers that are down) drives a
+//! second: a PromQL ratio (the share of `be_web`'s two servers that are down) drives a
 //! breaker the console computes. Killing a backend opens it; bringing it back closes it
 //! again through half-open. Also: bad PromQL is Prometheus' own error on the source.
 //!
