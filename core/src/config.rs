@@ -116,6 +116,21 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// The kind of system it observes.
+    pub const fn kind(&self) -> crate::model::SourceKind {
+        use crate::model::SourceKind as K;
+        match self {
+            Self::Etcd(_) => K::Etcd,
+            Self::Haproxy(_) => K::Haproxy,
+            Self::HttpProbe(_) => K::HttpProbe,
+            Self::GrpcHealth(_) => K::GrpcHealth,
+            Self::Envoy(_) => K::Envoy,
+            Self::Traefik(_) => K::Traefik,
+            Self::Prometheus(_) => K::Prometheus,
+            Self::Drill(_) => K::Drill,
+        }
+    }
+
     /// The source's name.
     pub fn name(&self) -> &str {
         match self {

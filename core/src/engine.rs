@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::{Config, SourceConfig};
 use crate::event::{DrillFault, Event, EventBody, Intent};
-use crate::model::{SourceId, SourceKind, SourceStatus};
+use crate::model::{SourceId, SourceStatus};
 use crate::session::{Recorder, SessionError, SessionMeta};
 use crate::sources::{self, Emitter};
 use crate::state::State;
@@ -179,80 +179,37 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
 
     let mut drill_control = None;
     for source in sources {
-        let clock = Arc::clone(&opts.clock);
+        let emitter = Emitter::new(
+            SourceId::new(source.name()),
+            source.kind(),
+            ev_tx.clone(),
+            Arc::clone(&opts.clock),
+        );
         match source {
             SourceConfig::Drill(cfg) => {
                 let (tx, rx) = mpsc::channel::<DrillFault>(16);
                 drill_control = Some(tx);
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Drill,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::drill::run(cfg, emitter, rx));
             }
             SourceConfig::Etcd(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Etcd,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::etcd::run(cfg, emitter));
             }
             SourceConfig::Haproxy(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Haproxy,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::haproxy::run(cfg, emitter));
             }
             SourceConfig::HttpProbe(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::HttpProbe,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::http_probe::run(cfg, emitter));
             }
             SourceConfig::GrpcHealth(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::GrpcHealth,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::grpc_health::run(cfg, emitter));
             }
             SourceConfig::Envoy(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Envoy,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::envoy::run(cfg, emitter));
             }
             SourceConfig::Traefik(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Traefik,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::traefik::run(cfg, emitter));
             }
             SourceConfig::Prometheus(cfg) => {
-                let emitter = Emitter::new(
-                    SourceId::new(&cfg.name),
-                    SourceKind::Prometheus,
-                    ev_tx.clone(),
-                    clock,
-                );
                 runtime.spawn(sources::prometheus::run(cfg, emitter));
             }
         }

@@ -366,17 +366,9 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
                 .map_err(|e| format!("{e} ({stats_url})"))?;
             Ok::<_, String>(to_events(&gateway, &clusters, &stats))
         };
-        let events = match tokio::time::timeout(timeout, polled).await {
-            Ok(Ok(evs)) => evs,
-            Ok(Err(e)) => {
-                if !changes.failed(&emitter, e).await {
-                    return;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-            Err(_) => {
-                let e = format!("no answer within {} ms ({base})", timeout.as_millis());
+        let events = match super::bounded(timeout, &base, polled).await {
+            Ok(v) => v,
+            Err(e) => {
                 if !changes.failed(&emitter, e).await {
                     return;
                 }

@@ -364,11 +364,13 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
     let mut last_full = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
-        let result = match tokio::time::timeout(timeout, fetch(&ep, &http, timeout)).await {
-            Ok(Ok(text)) => parse_stat_csv(&text).map_err(|e| e.to_string()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-        };
+        let result = super::bounded(
+            timeout,
+            "the HAProxy runtime API",
+            fetch(&ep, &http, timeout),
+        )
+        .await
+        .and_then(|text| parse_stat_csv(&text).map_err(|e| e.to_string()));
         let rows = match result {
             Ok(rows) => rows,
             Err(e) => {

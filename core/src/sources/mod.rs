@@ -29,6 +29,23 @@ use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
 use crate::time::{Clock, Timestamp};
 
+/// Runs a poll bounded by `timeout`; running out of time is an error that says so,
+/// naming `what` (a URL or a socket).
+pub(crate) async fn bounded<T>(
+    timeout: std::time::Duration,
+    what: &str,
+    poll: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(timeout, poll)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {} ms ({what})",
+                timeout.as_millis()
+            ))
+        })
+}
+
 /// Sends a source's events to the engine.
 #[derive(Clone)]
 pub struct Emitter {

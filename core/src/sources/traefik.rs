@@ -289,17 +289,9 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
             }
             parse_rawdata(&body).map_err(|e| format!("{e} ({url})"))
         };
-        let raw = match tokio::time::timeout(timeout, polled).await {
-            Ok(Ok(raw)) => raw,
-            Ok(Err(e)) => {
-                if !changes.failed(&emitter, e).await {
-                    return;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-            Err(_) => {
-                let e = format!("no answer within {} ms ({url})", timeout.as_millis());
+        let raw = match super::bounded(timeout, &url, polled).await {
+            Ok(v) => v,
+            Err(e) => {
                 if !changes.failed(&emitter, e).await {
                     return;
                 }
