@@ -56,7 +56,7 @@ step "tests"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME_DIR"
 unset DISPLAY WAYLAND_DISPLAY UPDATE_SNAPSHOTS
 # The rig components that are up; each rig test runs when its component is named.
-export SWITCHBOARD_RIG=${SWITCHBOARD_RIG:-"etcd haproxy traefik prometheus"}
+export SWITCHBOARD_RIG=${SWITCHBOARD_RIG:-"etcd haproxy traefik envoy prometheus"}
 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
 
 step "real window under Xvfb"

