@@ -8,6 +8,7 @@ use switchboard_core::Breaker;
 use switchboard_core::model::BreakerState;
 
 use super::PanelCtx;
+use super::breakers::near_trip_words;
 use crate::theme::{self, badge, breaker_style, clock_time, format_age};
 
 /// Draws the detail of breaker `id`.
@@ -17,7 +18,7 @@ pub fn breaker_detail_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Br
         ui.label(RichText::new(id).strong().size(16.0));
         badge(ui, color, glyph, word);
         if b.near_trip {
-            ui.colored_label(theme::WARN, "near trip");
+            ui.colored_label(theme::WARN, near_trip_words(b));
         }
     });
     let c = &b.config;

@@ -8,6 +8,16 @@ use switchboard_core::model::{BreakerState, SourceStatus};
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, badge, breaker_style, format_age};
 
+/// "near trip", or "rising: trips in ~12 s" when the trend is what warns.
+pub(super) fn near_trip_words(b: &Breaker) -> String {
+    if b.rising && b.trend_per_sec > 0.0 {
+        let secs = (b.config.failure_rate_threshold - b.failure_rate).max(0.0) / b.trend_per_sec;
+        format!("rising: trips in ~{secs:.0} s")
+    } else {
+        "near trip".to_owned()
+    }
+}
+
 /// Width of a breaker tile's content.
 const TILE_WIDTH: f32 = 190.0;
 
@@ -172,7 +182,7 @@ fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
                     badge(ui, color, glyph, if stale { "STALE" } else { word });
                     ui.label(format!("{:.1} %", b.failure_rate * 100.0));
                     if b.near_trip && b.state == BreakerState::Closed {
-                        ui.colored_label(theme::WARN, "near trip");
+                        ui.colored_label(theme::WARN, near_trip_words(b));
                     }
                     if !b.computed {
                         ui.weak("reported");

@@ -199,6 +199,8 @@ pub struct BreakerConfig {
     pub trial_calls: u32,
     /// Warn "near trip" when the rate is within this margin of the threshold.
     pub near_trip_margin: f64,
+    /// Also warn when the rate's trend would reach the threshold within this many seconds.
+    pub trend_horizon_secs: f64,
 }
 
 impl Default for BreakerConfig {
@@ -211,6 +213,7 @@ impl Default for BreakerConfig {
             cooldown_millis: 30_000,
             trial_calls: 3,
             near_trip_margin: 0.1,
+            trend_horizon_secs: 30.0,
         }
     }
 }

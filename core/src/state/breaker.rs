@@ -65,8 +65,13 @@ pub struct Breaker {
     pub failure_rate: f64,
     /// Calls in the window.
     pub volume: u64,
-    /// The rate is within the configured margin of the threshold while closed.
+    /// While closed: the rate is within the configured margin of the threshold, or its
+    /// trend reaches the threshold within the horizon.
     pub near_trip: bool,
+    /// The rate's trend, per second (an EWMA of the slope between samples).
+    pub trend_per_sec: f64,
+    /// The near-trip warning comes from the trend, not the margin.
+    pub rising: bool,
     /// When it last changed state.
     pub last_flip: Option<Timestamp>,
     /// The last flips, oldest first.
@@ -106,6 +111,8 @@ impl Breaker {
             failure_rate: 0.0,
             volume: 0,
             near_trip: false,
+            trend_per_sec: 0.0,
+            rising: false,
             last_flip: None,
             flips: VecDeque::new(),
             history: std::sync::Arc::default(),
@@ -224,12 +231,29 @@ impl Breaker {
             // Calls are short-circuited while open; nothing is counted.
             BreakerState::Open => {}
         }
-        self.near_trip = self.state == BreakerState::Closed
-            && self.volume > 0
-            && self.failure_rate
-                >= self.config.failure_rate_threshold - self.config.near_trip_margin;
+        self.update_trend(at);
         self.remember(at);
         flips
+    }
+
+    /// Updates the trend from the previous sample and decides the near-trip warning.
+    fn update_trend(&mut self, at: Timestamp) {
+        // Smoothing of the slope: recent samples count most, one noisy sample little.
+        const ALPHA: f64 = 0.3;
+        if let Some(&(prev_at, prev_rate)) = self.history.back() {
+            let dt = at.secs_since(prev_at);
+            if dt > 0.0 {
+                let slope = (self.failure_rate - f64::from(prev_rate)) / dt;
+                self.trend_per_sec = ALPHA * slope + (1.0 - ALPHA) * self.trend_per_sec;
+            }
+        }
+        let threshold = self.config.failure_rate_threshold;
+        let closed = self.state == BreakerState::Closed && self.volume > 0;
+        let by_margin = self.failure_rate >= threshold - self.config.near_trip_margin;
+        let projected =
+            self.failure_rate + self.trend_per_sec.max(0.0) * self.config.trend_horizon_secs;
+        self.rising = closed && !by_margin && self.trend_per_sec > 0.0 && projected >= threshold;
+        self.near_trip = closed && (by_margin || self.rising);
     }
 
     fn remember(&mut self, at: Timestamp) {
@@ -391,6 +415,34 @@ mod tests {
             b.history.back().map(|h| h.0),
             Some(Timestamp((RATE_HISTORY as i64 + 49) * 1000))
         );
+    }
+
+    #[test]
+    fn a_rising_rate_warns_before_the_margin() {
+        let mut b = breaker();
+        // 10 % for a while: steady, no warning.
+        for t in 0..5 {
+            b.on_calls(Timestamp(t * 1000), 90, 10);
+        }
+        assert!(!b.near_trip && !b.rising, "steady");
+        // Climbing 3 points a second: the trend warns while the windowed rate is still
+        // well under the 40 % margin.
+        let mut warned_at = None;
+        for (i, failed) in [13u32, 16, 19, 22, 25, 28, 31, 34, 37].iter().enumerate() {
+            let t = 5 + i as i64;
+            b.on_calls(Timestamp(t * 1000), 100 - failed, *failed);
+            if b.rising && warned_at.is_none() {
+                warned_at = Some(b.failure_rate);
+            }
+        }
+        let rate = warned_at.expect("the trend warned");
+        assert!(rate < 0.4, "warned at {rate:.2}, before the 40 % margin");
+        assert!(b.near_trip);
+        // Falling again: the warning clears.
+        for t in 14..40 {
+            b.on_calls(Timestamp(t * 1000), 98, 2);
+        }
+        assert!(!b.near_trip && !b.rising, "trend {}", b.trend_per_sec);
     }
 
     #[test]
