@@ -92,3 +92,57 @@ fn backend_death_on_a_real_envoy() {
     eprintln!("{line}");
     assert!(lag <= 150, "{line}");
 }
+
+#[test]
+fn a_reached_threshold_opens_the_breaker_at_capacity() {
+    if !rig_has("envoy") {
+        eprintln!(
+            "skipped: the real Envoy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "rig".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::Envoy(EnvoyConfig {
+                name: "envoy-cap".into(),
+                admin: "http://127.0.0.1:9901".into(),
+                interval_millis: 100,
+                timeout_millis: 1000,
+            })],
+        }],
+    };
+    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let id = "envoy-cap/slowsvc";
+    let breaker = |s: &State| {
+        s.breakers
+            .get(id)
+            .map(|b| (b.state, b.detail.clone().unwrap_or_default()))
+    };
+    let s = e.wait_for(Duration::from_secs(10), |s| {
+        breaker(s).is_some_and(|(st, _)| st == BreakerState::Closed)
+    });
+    assert_eq!(breaker(&s).map(|b| b.0), Some(BreakerState::Closed));
+
+    // slowsvc allows one connection to an upstream that never answers: one request
+    // held open puts the cluster at capacity.
+    let held = std::thread::spawn(|| curl("http://127.0.0.1:10000/slow?hold"));
+    let s = e.wait_for(Duration::from_secs(10), |s| {
+        breaker(s).is_some_and(|(st, _)| st == BreakerState::Open)
+    });
+    let (state, detail) = breaker(&s).unwrap_or((BreakerState::Closed, String::new()));
+    assert_eq!(state, BreakerState::Open, "{detail}");
+    assert!(
+        detail.starts_with("at capacity: max_connections 1"),
+        "{detail}"
+    );
+    assert!(detail.contains("Envoy rejects the excess"), "{detail}");
+    held.join().ok();
+    // The held request timed out (route timeout 10 s, curl's 15 s): capacity is free again.
+    let s = e.wait_for(Duration::from_secs(20), |s| {
+        breaker(s).is_some_and(|(st, _)| st == BreakerState::Closed)
+    });
+    assert_eq!(breaker(&s).map(|b| b.0), Some(BreakerState::Closed));
+}

@@ -10,7 +10,7 @@ RIG_VENV=${RIG_VENV:-/tmp/switchboard-rig-venv}
 
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 # (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 haproxy traefik envoy prometheus)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 hang haproxy traefik envoy prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -239,7 +239,9 @@ static_resources:
             virtual_hosts:
             - name: all
               domains: ["*"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: websvc } }]
+              routes:
+              - { match: { prefix: "/slow" }, route: { cluster: slowsvc, timeout: 10s } }
+              - { match: { prefix: "/" }, route: { cluster: websvc } }
           http_filters:
           - name: envoy.filters.http.router
             typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
@@ -262,6 +264,18 @@ static_resources:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9001 } } }
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9002 } } }
+  # One connection allowed to an upstream that never answers: a second request finds
+  # the pool at capacity (cx_open), which tests drive on purpose.
+  - name: slowsvc
+    type: STATIC
+    connect_timeout: 1s
+    circuit_breakers:
+      thresholds: [{ max_connections: 1, max_pending_requests: 1, max_requests: 1, max_retries: 1 }]
+    load_assignment:
+      cluster_name: slowsvc
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9009 } } }
 CFG
 }
 # Envoy exits on SIGTERM when started with nohup; bg's setsid is what keeps it alive.
@@ -270,9 +284,20 @@ envoy_checked() {
   local c; c=$(curl -sf http://127.0.0.1:9901/clusters) || return 1
   echo "$c" | grep -q 'websvc::127.0.0.1:9001::health_flags::healthy' && echo "$c" | grep -q 'websvc::127.0.0.1:9002::health_flags::healthy'
 }
+# An upstream that accepts connections and never answers (for Envoy's capacity test).
+hang_launch() {
+  # shellcheck disable=SC2016  # the program is for python, not the shell
+  bg hang python3 -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 9009)); s.listen(64)
+held=[]
+while True: held.append(s.accept()[0])'
+}
+hang_ready() { port_busy 9009; }
+
 envoy_start() {
   local t0; t0=$(now_ms)
-  check_ports_free 9901 10000 || die "cannot start Envoy"
+  check_ports_free 9901 10000 9009 || die "cannot start Envoy"
+  hang_launch; waitfor 10 hang_ready || die "the hanging upstream did not listen"
   envoy_config; envoy_launch
   waitfor 20 envoy_checked || { show_log_tail envoy; die "Envoy did not check its hosts"; }
   log "envoy: hosts checked healthy after $(since "$t0")"
@@ -440,6 +465,7 @@ cmd_stop() {
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
   if [ -e "$(pidfile prometheus)" ]; then stop_procs prometheus; fi
   if [ -e "$(pidfile envoy)" ]; then stop_procs envoy; fi
+  if [ -e "$(pidfile hang)" ]; then stop_procs hang; fi
   if [ -e "$(pidfile traefik)" ]; then stop_procs traefik; fi
   haproxy_stop
   etcd_stop
