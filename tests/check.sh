@@ -13,6 +13,9 @@ ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target}
 export CARGO_TERM_COLOR=never
 export RIG=${RIG:-/tmp/switchboard-rig}
+# The real servers the tests use; named, so a server that fails to install or start
+# fails the run instead of skipping its tests.
+RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy prometheus"}
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install system packages"
@@ -30,7 +33,8 @@ if [ -n "$missing" ]; then
     if [ $updated = no ]; then apt-get update -q || true; updated=yes; else sleep 10; fi
   done
 fi
-tests/rig/rig.sh install
+# shellcheck disable=SC2086  # a list of component names
+tests/rig/rig.sh install $RIG_COMPONENTS
 
 step "format"
 cargo fmt --all -- --check
@@ -50,13 +54,14 @@ echo "ok: no GUI crate in switchboard-core's tree"
 
 step "start the test rig"
 trap 'tests/rig/rig.sh stop || true' EXIT
-tests/rig/rig.sh start
+# shellcheck disable=SC2086
+tests/rig/rig.sh start $RIG_COMPONENTS
 
 step "tests"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME_DIR"
 unset DISPLAY WAYLAND_DISPLAY UPDATE_SNAPSHOTS
-# The rig components that are up; each rig test runs when its component is named.
-export SWITCHBOARD_RIG=${SWITCHBOARD_RIG:-"etcd haproxy traefik envoy prometheus"}
+# Each rig test runs when its component is named here.
+export SWITCHBOARD_RIG=$RIG_COMPONENTS
 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
 
 step "real window under Xvfb"

