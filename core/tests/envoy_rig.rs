@@ -12,10 +12,7 @@ use std::time::Duration;
 use common::{curl, first_seen, rig, rig_has};
 use switchboard_core::model::{BreakerState, Health};
 use switchboard_core::sources::envoy::EnvoyConfig;
-use switchboard_core::{
-    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
-    Timestamp,
-};
+use switchboard_core::{Clock as _, EngineHandle, SourceConfig, State, SystemClock, Timestamp};
 
 fn host(s: &State, addr: &str) -> Option<(Health, Timestamp, String)> {
     s.instances.get(addr).map(|i| {
@@ -48,20 +45,12 @@ fn backend_death_on_a_real_envoy() {
         return;
     }
     rig(&["restart", "backend1"]);
-    let cfg = Config {
-        environment: vec![Environment {
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Envoy(EnvoyConfig {
-                name: "envoy".into(),
-                admin: "http://127.0.0.1:9901".into(),
-                interval_millis: 100,
-                timeout_millis: 1000,
-            })],
-        }],
-    };
-    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let e = common::engine_with(SourceConfig::Envoy(EnvoyConfig {
+        name: "envoy".into(),
+        admin: "http://127.0.0.1:9901".into(),
+        interval_millis: 100,
+        timeout_millis: 1000,
+    }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();
     let b = &s.breakers["envoy/websvc"];
@@ -101,20 +90,12 @@ fn a_reached_threshold_opens_the_breaker_at_capacity() {
         );
         return;
     }
-    let cfg = Config {
-        environment: vec![Environment {
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Envoy(EnvoyConfig {
-                name: "envoy-cap".into(),
-                admin: "http://127.0.0.1:9901".into(),
-                interval_millis: 100,
-                timeout_millis: 1000,
-            })],
-        }],
-    };
-    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let e = common::engine_with(SourceConfig::Envoy(EnvoyConfig {
+        name: "envoy-cap".into(),
+        admin: "http://127.0.0.1:9901".into(),
+        interval_millis: 100,
+        timeout_millis: 1000,
+    }));
     let id = "envoy-cap/slowsvc";
     let breaker = |s: &State| {
         s.breakers

@@ -12,10 +12,7 @@ use std::time::Duration;
 use common::{rig, rig_has};
 use switchboard_core::model::{Health, SourceStatus};
 use switchboard_core::sources::traefik::TraefikConfig;
-use switchboard_core::{
-    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State, SystemClock,
-    Timestamp,
-};
+use switchboard_core::{Clock as _, EngineHandle, SourceConfig, State, SystemClock, Timestamp};
 
 fn server(s: &State, addr: &str) -> Option<(Health, Timestamp)> {
     s.instances.get(addr).map(|i| (i.health, i.since))
@@ -48,20 +45,12 @@ fn backend_death_on_a_real_traefik() {
         return;
     }
     rig(&["restart", "backend1"]);
-    let cfg = Config {
-        environment: vec![Environment {
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Traefik(TraefikConfig {
-                name: "traefik".into(),
-                api: "http://127.0.0.1:8181".into(),
-                interval_millis: 100,
-                timeout_millis: 1000,
-            })],
-        }],
-    };
-    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let e = common::engine_with(SourceConfig::Traefik(TraefikConfig {
+        name: "traefik".into(),
+        api: "http://127.0.0.1:8181".into(),
+        interval_millis: 100,
+        timeout_millis: 1000,
+    }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();
     assert!(

@@ -53,3 +53,17 @@ pub fn curl(url: &str) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
 }
+
+/// An engine watching just `source`, in an environment named "rig".
+#[allow(dead_code)]
+pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::EngineHandle {
+    let cfg = switchboard_core::Config {
+        environment: vec![switchboard_core::Environment {
+            name: "rig".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![source],
+        }],
+    };
+    switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine")
+}
