@@ -69,7 +69,8 @@ pub fn events_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut EventsView) {
                     theme::paint_glyph(ui.painter(), r.center(), 5.0, glyph, color);
                     ui.colored_label(color, word);
                     ui.label(RichText::new(&e.subject).strong());
-                    ui.add(egui::Label::new(&e.message).truncate()).on_hover_text(&e.message);
+                    ui.add(egui::Label::new(&e.message).truncate())
+                        .on_hover_text(&e.message);
                 });
             }
         });
