@@ -187,3 +187,56 @@ fn etcd_serves_grpc_health() {
     let e = engine("etcd-health", "127.0.0.1:12379", "");
     wait(&e, "etcd-health", Health::Healthy, "SERVING");
 }
+
+/// grpcio's reference `HealthServicer` (the rig's `grpchealth`, a Python server): the
+/// status flips by hand, then a SIGTERM, whose graceful shutdown first says
+/// NOT_SERVING on the open streams and then ends them.
+#[test]
+fn grpcio_reference_server_flips_and_shuts_down() {
+    if !rig_has("grpchealth") {
+        eprintln!(
+            "skipped: the rig's gRPC health server is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    common::rig(&["restart", "grpchealth"]);
+    let e = engine("grpcio", "127.0.0.1:50051", SERVICE);
+    wait(&e, "grpcio", Health::Healthy, "SERVING (Watch)");
+
+    let set_at = SystemClock.now();
+    common::rig(&["grpc-not-serving"]);
+    let to_not_serving = wait(&e, "grpcio", Health::Unhealthy, "NOT_SERVING").millis_since(set_at);
+    common::rig(&["grpc-serving"]);
+    wait(&e, "grpcio", Health::Healthy, "SERVING (Watch)");
+
+    let term_at = SystemClock.now();
+    common::rig(&["term", "grpchealth"]);
+    let gone = wait(&e, "grpcio", Health::Unhealthy, "").millis_since(term_at);
+    let s = e.snapshot();
+    let detail = health(&s, "grpcio").map(|(_, d, _)| d).unwrap_or_default();
+    let after_term: Vec<String> = s
+        .log
+        .iter()
+        .filter(|l| l.subject == "grpcio" && l.at >= term_at)
+        .map(|l| l.message.clone())
+        .collect();
+    common::rig(&["restart", "grpchealth"]);
+    wait(&e, "grpcio", Health::Healthy, "SERVING (Watch)");
+    eprintln!(
+        "grpcio rig: NOT_SERVING seen {to_not_serving} ms after rig.sh set it (includes its own Check loop); SIGTERM -> NOT_SERVING after {gone} ms, then {detail:?}"
+    );
+    assert!(
+        after_term
+            .first()
+            .is_some_and(|m| m.contains("NOT_SERVING (Watch)")),
+        "graceful shutdown says NOT_SERVING on the stream first: {after_term:?}"
+    );
+    assert!(
+        detail.contains("stream") || detail.contains("connect"),
+        "then the stream ends, and the reason is shown: {detail}"
+    );
+    assert!(
+        gone <= 3000,
+        "shutdown seen within the 1 s grace: {gone} ms"
+    );
+}

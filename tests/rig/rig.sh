@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
-# Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | restart NAME
+# Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
 #        | grpc-serving | grpc-not-serving
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 set -euo pipefail
@@ -713,6 +713,19 @@ cmd_kill() {
   rm -f "$(pidfile "$n")"
 }
 
+# term NAME: a graceful stop (SIGTERM), waiting up to 10 s for the process to exit.
+cmd_term() {
+  local n=${1:-}
+  valid_name "$n"
+  if alive "$n"; then
+    kill -TERM "$(pidof_rig "$n")" 2>/dev/null || true
+    waitfor 10 dead "$n" || die "$n did not exit on SIGTERM"
+  else
+    log "$n was not running"
+  fi
+  rm -f "$(pidfile "$n")"
+}
+
 cmd_restart() {
   local n=${1:-} t0
   valid_name "$n"
@@ -791,7 +804,7 @@ valid_name() {
 usage() {
   cat >&2 <<EOF
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
-              | kill NAME | restart NAME | grpc-serving | grpc-not-serving
+              | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
@@ -810,6 +823,7 @@ case ${1:-} in
   up)      cmd_up ;;
   env)     cmd_env ;;
   kill)    [ $# -eq 2 ] || usage; cmd_kill "$2" ;;
+  term)    [ $# -eq 2 ] || usage; cmd_term "$2" ;;
   restart) [ $# -eq 2 ] || usage; cmd_restart "$2" ;;
   grpc-serving)     grpc_set SERVING ;;
   grpc-not-serving) grpc_set NOT_SERVING ;;
