@@ -106,6 +106,10 @@ pub enum EventBody {
         service: ServiceId,
         /// Its thresholds.
         config: BreakerConfig,
+        /// Set when the breaker is a gateway's own whose state the gateway does not
+        /// report: how the console infers it (the breaker is labelled "inferred").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inferred: Option<String>,
     },
     /// Call outcomes seen through a breaker since the previous sample.
     BreakerCalls {

@@ -82,6 +82,10 @@ pub struct BreakerReport {
     pub state: &'static str,
     /// Failure ratio over the window, 0..=1.
     pub failure_rate: f64,
+    /// How the state is known: `computed` (by the console, from call outcomes),
+    /// `inferred` (a gateway's own breaker, followed from its traffic) or `reported`
+    /// (by the gateway).
+    pub basis: &'static str,
 }
 
 /// A backend behind a gateway.
@@ -178,6 +182,11 @@ impl StatusReport {
                 id: id.to_string(),
                 state: b.state.as_str(),
                 failure_rate: b.failure_rate,
+                basis: match (b.computed, b.inferred.is_some()) {
+                    (_, true) => "inferred",
+                    (true, false) => "computed",
+                    (false, false) => "reported",
+                },
             })
             .collect();
         let counts = state.instance_counts();

@@ -68,6 +68,7 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             api: format!("http://{addr}{base}"),
             interval_millis: 100,
             timeout_millis: 1000,
+            metrics: None,
         })
     };
     vec![

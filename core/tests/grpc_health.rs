@@ -190,7 +190,7 @@ fn etcd_serves_grpc_health() {
 
 /// grpcio's reference `HealthServicer` (the rig's `grpchealth`, a Python server): the
 /// status flips by hand, then a SIGTERM, whose graceful shutdown first says
-/// NOT_SERVING on the open streams and then ends them.
+/// `NOT_SERVING` on the open streams and then ends them.
 #[test]
 fn grpcio_reference_server_flips_and_shuts_down() {
     if !rig_has("grpchealth") {

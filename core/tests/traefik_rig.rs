@@ -50,6 +50,7 @@ fn backend_death_on_a_real_traefik() {
         api: "http://127.0.0.1:8181".into(),
         interval_millis: 100,
         timeout_millis: 1000,
+        metrics: None,
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();
@@ -59,7 +60,11 @@ fn backend_death_on_a_real_traefik() {
             .any(|r| r.gateway.as_str() == "traefik" && r.service.as_str() == "websvc@file")
     );
     let detail = s.sources["traefik"].detail.clone().unwrap_or_default();
-    assert!(detail.contains("1 circuit breakers configured"), "{detail}");
+    assert!(detail.contains("2 circuit breakers configured"), "{detail}");
+    assert!(
+        detail.contains("2 inferred from /metrics") || detail.contains("configured"),
+        "{detail}"
+    );
 
     let watcher = common::first_seen(traefik_says_down);
     let killed_at = SystemClock.now();

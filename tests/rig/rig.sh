@@ -228,7 +228,7 @@ failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- HTTP backends + HAProxy
 
 backend_launch() {   # backend_launch I: python http.server on 900I serving "backendI"
-  mkdir -p "$RIG/www$1"; echo "backend$1" > "$RIG/www$1/index.html"
+  mkdir -p "$RIG/www$1"; echo "backend$1" > "$RIG/www$1/index.html"; echo "flaky$1" > "$RIG/www$1/flaky"
   bg "backend$1" python3 -m http.server "900$1" --bind 127.0.0.1 --directory "$RIG/www$1"
 }
 backend_ready() { running "backend$1" && curl -sf -o /dev/null "http://127.0.0.1:900$1/"; }
@@ -298,11 +298,25 @@ http:
       rule: "PathPrefix(\`/\`)"
       service: websvc
       middlewares: [cb]
+    flaky:
+      entryPoints: [web]
+      rule: "PathPrefix(\`/flaky\`)"
+      service: flakysvc
+      middlewares: [cb-flaky]
   middlewares:
     cb:
       circuitBreaker:
         expression: "NetworkErrorRatio() > 0.30"
+    cb-flaky:
+      circuitBreaker:
+        expression: "NetworkErrorRatio() > 0.50"
+        fallbackDuration: 3s
+        recoveryDuration: 2s
   services:
+    flakysvc:
+      loadBalancer:
+        servers:
+          - url: "http://127.0.0.1:9002"
     websvc:
       loadBalancer:
         healthCheck: { path: /, interval: 1s, timeout: 1s }

@@ -22,10 +22,18 @@ pub fn breaker_detail_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Br
         }
     });
     let c = &b.config;
+    if let Some(how) = &b.inferred {
+        ui.label(RichText::new(how).color(theme::WARN));
+    }
     if b.computed {
         ui.label(format!(
-            "computed by the console: opens at {:.0} % failures over {} s (at least {} calls) or {} failures in a row; \
+            "{} by the console: opens at {:.0} % failures over {} s (at least {} calls) or {} failures in a row; \
              cooldown {} s; {} good trial calls close it",
+            if b.inferred.is_some() {
+                "followed"
+            } else {
+                "computed"
+            },
             c.failure_rate_threshold * 100.0,
             c.window_millis / 1000,
             c.min_calls,

@@ -186,6 +186,8 @@ fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
                     }
                     if !b.computed {
                         ui.weak("reported");
+                    } else if let Some(how) = &b.inferred {
+                        ui.weak("inferred").on_hover_text(how);
                     }
                 });
                 match &b.detail {

@@ -389,6 +389,7 @@ impl DrillFleet {
                 breaker: r.breaker.clone(),
                 service: target,
                 config: BreakerConfig::default(),
+                inferred: None,
             });
         }
         for c in &self.clusters {

@@ -11,6 +11,7 @@ mod changes;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;
+pub mod exposition;
 pub mod grpc_health;
 pub mod haproxy;
 mod http;

@@ -179,6 +179,7 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
             breaker: BreakerId::new(&q.breaker),
             service: ServiceId::new(&q.service),
             config: breaker_config(q),
+            inferred: None,
         };
         if !emitter.emit(body).await {
             return;

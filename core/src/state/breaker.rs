@@ -84,6 +84,10 @@ pub struct Breaker {
     pub sampled_at: Option<Timestamp>,
     /// What the state means for the reporting source, when it says.
     pub detail: Option<String>,
+    /// For a gateway's own breaker whose state the gateway does not report: how the
+    /// console infers it from the gateway's traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inferred: Option<String>,
     #[serde(skip)]
     window: Vec<Bucket>,
     #[serde(skip)]
@@ -118,6 +122,7 @@ impl Breaker {
             history: std::sync::Arc::default(),
             sampled_at: None,
             detail: None,
+            inferred: None,
             window: Vec::new(),
             consecutive_failed: 0,
             trial_ok: 0,

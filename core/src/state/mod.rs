@@ -425,6 +425,7 @@ impl State {
                 breaker,
                 service,
                 config,
+                inferred,
             } => {
                 self.ensure_service(service);
                 let b = self.breakers.entry(breaker.clone()).or_insert_with(|| {
@@ -432,6 +433,7 @@ impl State {
                 });
                 b.config = *config;
                 b.service = Some(service.clone());
+                b.inferred.clone_from(inferred);
             }
             EventBody::BreakerCalls {
                 breaker,

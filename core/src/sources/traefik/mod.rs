@@ -8,10 +8,14 @@
 //! combine, so the topology shows how traffic is split.
 //!
 //! Traefik's circuit-breaker *state* is in neither this API nor its metrics: the
-//! middlewares and their expressions are read (`circuit_breakers`), and the state is for
-//! the console to infer from traffic, which it says when it does.
+//! middlewares and their expressions are read (`circuit_breakers`), and [`infer`]
+//! follows each breaker from Traefik's own response counters (`/metrics`), labelled
+//! "inferred".
+
+pub mod infer;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +23,7 @@ use serde_json::Value;
 
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
-use crate::model::{Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
+use crate::model::{BreakerId, Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
 
 /// Configuration of one Traefik.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +39,10 @@ pub struct TraefikConfig {
     /// Bound on each request, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+    /// Traefik's Prometheus endpoint, read to infer its circuit breakers' state
+    /// (default: `/metrics` on the API's address; `""` turns inference off).
+    #[serde(default)]
+    pub metrics: Option<String>,
 }
 
 const fn default_interval() -> u64 {
@@ -54,8 +62,33 @@ pub struct RawData {
     pub servers: BTreeMap<String, Vec<(String, Option<String>)>>,
     /// Service name -> services it combines (weighted, mirroring, failover).
     pub children: BTreeMap<String, Vec<String>>,
-    /// Circuit-breaker middlewares: name -> expression.
-    pub circuit_breakers: BTreeMap<String, String>,
+    /// Circuit-breaker middlewares by name.
+    pub circuit_breakers: BTreeMap<String, CircuitBreaker>,
+}
+
+/// A `circuitBreaker` middleware.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CircuitBreaker {
+    /// Its expression (`NetworkErrorRatio() > 0.30`).
+    pub expression: String,
+    /// How long it answers with the fallback once tripped (default 10 s).
+    pub fallback_millis: Option<i64>,
+}
+
+/// One router's instance of a circuit-breaker middleware.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterBreaker {
+    /// The console's name for it: `gateway/middleware` (`gateway/middleware/router`
+    /// when the middleware serves several routers).
+    pub id: BreakerId,
+    /// The router.
+    pub router: String,
+    /// The service the router sends to, whose counters are read.
+    pub service: String,
+    /// How it is followed, or why it cannot be.
+    pub inference: Result<infer::Inference, String>,
+    /// The middleware.
+    pub middleware: CircuitBreaker,
 }
 
 /// Errors reading the API.
@@ -191,19 +224,62 @@ pub fn parse_rawdata(text: &str) -> Result<RawData, TraefikError> {
         .into_iter()
         .flatten()
     {
-        if let Some(expr) = m
-            .get("circuitBreaker")
-            .and_then(|c| c.get("expression"))
-            .and_then(Value::as_str)
-        {
-            out.circuit_breakers.insert(name.clone(), expr.to_owned());
+        let cb = m.get("circuitBreaker");
+        if let Some(expr) = cb.and_then(|c| c.get("expression")).and_then(Value::as_str) {
+            let fallback_millis =
+                cb.and_then(|c| c.get("fallbackDuration"))
+                    .and_then(|d| match d {
+                        Value::String(s) => infer::go_duration_millis(s),
+                        // A bare number is nanoseconds, as Go encodes a time.Duration.
+                        Value::Number(n) => n.as_f64().map(|ns| (ns / 1e6).round() as i64),
+                        _ => None,
+                    });
+            out.circuit_breakers.insert(
+                name.clone(),
+                CircuitBreaker {
+                    expression: expr.to_owned(),
+                    fallback_millis,
+                },
+            );
         }
     }
     Ok(out)
 }
 
-/// Events for a parsed rawdata document.
-pub fn to_events(gateway: &ServiceId, raw: &RawData) -> Vec<EventBody> {
+/// Each router's circuit breakers.
+pub fn router_breakers(gateway: &ServiceId, raw: &RawData) -> Vec<RouterBreaker> {
+    let users = |mw: &str| {
+        raw.routers
+            .values()
+            .filter(|(_, mws)| mws.iter().any(|m| m == mw))
+            .count()
+    };
+    let mut out = Vec::new();
+    for (router, (service, mws)) in &raw.routers {
+        for mw in mws {
+            let Some(cb) = raw.circuit_breakers.get(mw) else {
+                continue;
+            };
+            let id = if users(mw) > 1 {
+                format!("{gateway}/{mw}/{router}")
+            } else {
+                format!("{gateway}/{mw}")
+            };
+            out.push(RouterBreaker {
+                id: BreakerId::new(id),
+                router: router.clone(),
+                service: service.clone(),
+                inference: infer::parse_expression(&cb.expression),
+                middleware: cb.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Events for a parsed rawdata document; `breakers` are the router breakers the
+/// console infers (those it can follow, with counters to follow them by).
+pub fn to_events(gateway: &ServiceId, raw: &RawData, breakers: &[RouterBreaker]) -> Vec<EventBody> {
     let mut out = vec![EventBody::Service {
         service: gateway.clone(),
         role: ServiceRole::Gateway,
@@ -217,12 +293,27 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData) -> Vec<EventBody> {
             role: ServiceRole::Service,
         });
     }
+    let mut followed: Vec<&RouterBreaker> = Vec::new();
+    for b in breakers {
+        if let Ok(inference) = &b.inference {
+            followed.push(b);
+            out.push(EventBody::BreakerConfigured {
+                breaker: b.id.clone(),
+                service: ServiceId::new(&b.service),
+                config: inference.breaker_config(b.middleware.fallback_millis),
+                inferred: Some(inference.describe(&b.middleware.expression, &b.service)),
+            });
+        }
+    }
     for (router, (service, _middlewares)) in &raw.routers {
         out.push(EventBody::Route {
             route: RouteId::new(format!("{gateway}/{router}")),
             gateway: gateway.clone(),
             service: ServiceId::new(service),
-            breaker: None,
+            breaker: followed
+                .iter()
+                .find(|b| &b.router == router)
+                .map(|b| b.id.clone()),
         });
     }
     for (parent, kids) in &raw.children {
@@ -255,6 +346,60 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData) -> Vec<EventBody> {
     out
 }
 
+/// Reads Traefik's response counters.
+async fn fetch_codes(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<infer::Codes, String> {
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| super::http::describe(&e, timeout))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!(
+            "HTTP {status} from {url} (is Traefik started with --metrics.prometheus=true?)"
+        ));
+    }
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| super::http::describe(&e, timeout))?;
+    infer::read_codes(&body).map_err(|e| format!("{e} ({url})"))
+}
+
+/// The source's one-line detail.
+fn detail_line(
+    raw: &RawData,
+    breakers: &[RouterBreaker],
+    metrics: Option<&Result<(), String>>,
+) -> String {
+    let mut out = format!(
+        "{} routers, {} circuit breakers configured",
+        raw.routers.len(),
+        raw.circuit_breakers.len()
+    );
+    let followable = breakers.iter().filter(|b| b.inference.is_ok()).count();
+    match metrics {
+        Some(Ok(())) if followable > 0 => {
+            let _ = write!(out, ", {followable} inferred from /metrics");
+        }
+        Some(Err(e)) if followable > 0 => {
+            let _ = write!(out, "; breaker state not inferred: {e}");
+        }
+        None if followable > 0 => out.push_str("; breaker inference off"),
+        _ => {}
+    }
+    for b in breakers {
+        if let Err(why) = &b.inference {
+            let _ = write!(out, "; {} not inferred: {why}", b.id);
+        }
+    }
+    out
+}
+
 /// Runs the Traefik source until the engine stops.
 pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
@@ -265,12 +410,24 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
             return;
         }
     };
-    let url = format!("{}/api/rawdata", cfg.api.trim_end_matches('/'));
+    let api = cfg.api.trim_end_matches('/');
+    let url = format!("{api}/api/rawdata");
+    let metrics_url = match cfg.metrics.as_deref() {
+        Some("") => None,
+        Some(u) => Some(u.to_owned()),
+        None => Some(format!("{api}/metrics")),
+    };
     let gateway = ServiceId::new(&cfg.name);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x7f);
     let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut changes = super::Changes::new();
+    let mut deltas = infer::Deltas::default();
+    let mut metrics: Option<Result<(), String>> = None;
+    let mut metrics_read: Option<tokio::time::Instant> = None;
+    let mut said: Option<String> = None;
+    // Counters are read with each poll, but no more than four times a second.
+    let metrics_every = Duration::from_millis(cfg.interval_millis.max(250));
     loop {
         ticker.tick().await;
         let polled = async {
@@ -292,6 +449,7 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
         let raw = match super::bounded(timeout, &url, polled).await {
             Ok(v) => v,
             Err(e) => {
+                said = None;
                 if !changes.failed(&emitter, e).await {
                     return;
                 }
@@ -300,18 +458,66 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
             }
         };
         backoff.reset();
-        let detail = || {
-            format!(
-                "{} routers, {} circuit breakers configured",
-                raw.routers.len(),
-                raw.circuit_breakers.len()
-            )
-        };
+
+        // The counters behind the inferred breakers.
+        let breakers = router_breakers(&gateway, &raw);
+        let mut samples = Vec::new();
+        if let Some(murl) = &metrics_url
+            && breakers.iter().any(|b| b.inference.is_ok())
+            && metrics_read.is_none_or(|t| t.elapsed() >= metrics_every)
+        {
+            metrics_read = Some(tokio::time::Instant::now());
+            match super::bounded(timeout, murl, fetch_codes(&client, murl, timeout)).await {
+                Ok(codes) => {
+                    let since = deltas.next(codes);
+                    for b in &breakers {
+                        if let (Ok(inference), Some(codes)) = (&b.inference, since.get(&b.service))
+                        {
+                            let (ok, failed) = inference.calls(codes);
+                            if ok + failed > 0 {
+                                samples.push(EventBody::BreakerCalls {
+                                    breaker: b.id.clone(),
+                                    ok,
+                                    failed,
+                                });
+                            }
+                        }
+                    }
+                    metrics = Some(Ok(()));
+                }
+                Err(e) => {
+                    deltas = infer::Deltas::default();
+                    metrics = Some(Err(e));
+                }
+            }
+        }
+        let inferring = matches!(metrics, Some(Ok(())));
+        let detail = detail_line(&raw, &breakers, metrics.as_ref());
+        let shown: &[RouterBreaker] = if inferring { &breakers } else { &[] };
         if !changes
-            .polled(&emitter, detail, to_events(&gateway, &raw), false)
+            .polled(
+                &emitter,
+                || {
+                    said = Some(detail.clone());
+                    detail.clone()
+                },
+                to_events(&gateway, &raw, shown),
+                false,
+            )
             .await
         {
             return;
+        }
+        for ev in samples {
+            if !emitter.emit(ev).await {
+                return;
+            }
+        }
+        if said.as_ref() != Some(&detail) {
+            if !emitter.status(SourceStatus::Up, Some(detail.clone())).await {
+                return;
+            }
+            said = Some(detail);
         }
     }
 }
@@ -323,7 +529,7 @@ mod tests {
     #[test]
     fn upstream_rawdata_with_weighted_and_mirroring() {
         let raw = parse_rawdata(include_str!(
-            "../../tests/fixtures/traefik/rawdata-etcd.json"
+            "../../../tests/fixtures/traefik/rawdata-etcd.json"
         ))
         .expect("parse");
         assert!(
@@ -351,10 +557,10 @@ mod tests {
     #[test]
     fn api_golden_rawdata_parses_and_becomes_a_topology() {
         let raw = parse_rawdata(include_str!(
-            "../../tests/fixtures/traefik/api-getrawdata.json"
+            "../../../tests/fixtures/traefik/api-getrawdata.json"
         ))
         .expect("parse");
-        let events = to_events(&ServiceId::new("traefik"), &raw);
+        let events = to_events(&ServiceId::new("traefik"), &raw, &[]);
         assert!(events.iter().any(|e| matches!(e, EventBody::Route { service, .. } if service.as_str() == "foo-service@myprovider")));
         let server = events
             .iter()
@@ -385,10 +591,20 @@ mod tests {
                 "serverStatus":{"http://127.0.0.1:9001":"UP","http://127.0.0.1:9002":"DOWN"}}}}"#;
         let raw = parse_rawdata(doc).expect("parse");
         assert_eq!(
-            raw.circuit_breakers["cb@file"],
+            raw.circuit_breakers["cb@file"].expression,
             "NetworkErrorRatio() > 0.30"
         );
-        let events = to_events(&ServiceId::new("traefik"), &raw);
+        let gateway = ServiceId::new("traefik");
+        let breakers = router_breakers(&gateway, &raw);
+        assert_eq!(breakers.len(), 1);
+        assert_eq!(breakers[0].id.as_str(), "traefik/cb@file");
+        assert_eq!(breakers[0].service, "websvc@file");
+        let events = to_events(&gateway, &raw, &breakers);
+        assert!(events.iter().any(|e| matches!(e,
+            EventBody::Route { breaker: Some(b), .. } if b.as_str() == "traefik/cb@file")));
+        assert!(events.iter().any(|e| matches!(e,
+            EventBody::BreakerConfigured { inferred: Some(how), config, .. }
+                if how.starts_with("inferred") && (config.failure_rate_threshold - 0.3).abs() < 1e-9)));
         let health = |addr: &str| {
             events.iter().find_map(|e| match e {
                 EventBody::InstanceHealth {
