@@ -23,9 +23,22 @@ pub enum Pane {
     Incidents,
     /// Instances behind gateway routes.
     Backends,
+    /// Metric series (latency quantiles) per service.
+    Metrics,
 }
 
 impl Pane {
+    /// Every pane, in menu order.
+    pub const ALL: [Self; 7] = [
+        Self::Topology,
+        Self::Breakers,
+        Self::Quorum,
+        Self::Events,
+        Self::Incidents,
+        Self::Backends,
+        Self::Metrics,
+    ];
+
     /// Tab title.
     pub const fn title(self) -> &'static str {
         match self {
@@ -35,6 +48,7 @@ impl Pane {
             Self::Events => "Event log",
             Self::Incidents => "Incidents",
             Self::Backends => "Backends",
+            Self::Metrics => "Metrics",
         }
     }
 }
@@ -161,6 +175,37 @@ pub fn save(path: &Path, tree: &egui_tiles::Tree<Pane>) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// Brings `pane` to the front: activates its tab, or, when the layout has none (a layout
+/// saved before the pane existed, or one the operator closed), adds it as a tab beside
+/// the last tab group and activates it.
+pub fn show_pane(tree: &mut egui_tiles::Tree<Pane>, pane: Pane) {
+    let is_it = |_: egui_tiles::TileId, t: &egui_tiles::Tile<Pane>| matches!(t, egui_tiles::Tile::Pane(p) if *p == pane);
+    if tree.make_active(is_it) {
+        return;
+    }
+    let id = tree.tiles.insert_pane(pane);
+    let tabs = tree
+        .tiles
+        .iter()
+        .filter_map(|(tid, t)| match t {
+            egui_tiles::Tile::Container(egui_tiles::Container::Tabs(_)) => Some(*tid),
+            _ => None,
+        })
+        .max_by_key(|tid| tid.0);
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Tabs(tabs))) =
+        tabs.and_then(|tid| tree.tiles.get_mut(tid))
+    {
+        tabs.add_child(id);
+        tabs.set_active(id);
+    } else {
+        let mut kids = vec![id];
+        kids.extend(tree.root);
+        let root = tree.tiles.insert_tab_tile(kids);
+        tree.root = Some(root);
+        tree.make_active(is_it);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +233,34 @@ mod tests {
             }
         }
         assert!(preset("nope").is_err());
+    }
+
+    fn panes(tree: &egui_tiles::Tree<Pane>) -> Vec<Pane> {
+        tree.tiles
+            .tiles()
+            .filter_map(|t| match t {
+                egui_tiles::Tile::Pane(p) => Some(*p),
+                egui_tiles::Tile::Container(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_pane_is_added_once_and_a_present_one_activated() {
+        let mut tree = build_tree(&preset("wall").expect("wall"));
+        assert!(!panes(&tree).contains(&Pane::Metrics));
+        show_pane(&mut tree, Pane::Metrics);
+        show_pane(&mut tree, Pane::Metrics);
+        let count = panes(&tree).iter().filter(|p| **p == Pane::Metrics).count();
+        assert_eq!(count, 1, "added once");
+        let mut empty = egui_tiles::Tree::<Pane>::empty(egui::Id::unique("empty"));
+        show_pane(&mut empty, Pane::Events);
+        assert_eq!(
+            panes(&empty),
+            vec![Pane::Events],
+            "an empty layout gets a tab group"
+        );
+        assert!(empty.root.is_some());
     }
 
     #[test]

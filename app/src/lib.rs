@@ -22,7 +22,9 @@ use egui::{Color32, RichText};
 use switchboard_core::{Clock as _, DrillFault, EngineHandle, Intent, SystemClock, Timestamp};
 
 use crate::layout::Pane;
-use crate::panels::{BackendsView, BreakersView, EventsView, PanelCtx, TopologyView, UiCommand};
+use crate::panels::{
+    BackendsView, BreakersView, EventsView, MetricsView, PanelCtx, TopologyView, UiCommand,
+};
 
 /// How the console was started.
 #[derive(Clone, Debug, Default)]
@@ -46,6 +48,7 @@ pub struct Console {
     topology: TopologyView,
     breakers: BreakersView,
     backends: BackendsView,
+    metrics: MetricsView,
     events: EventsView,
     selected: Option<String>,
     message: Option<(String, Instant)>,
@@ -81,6 +84,7 @@ impl Console {
             topology: TopologyView::default(),
             breakers: BreakersView::default(),
             backends: BackendsView::default(),
+            metrics: MetricsView::default(),
             events: EventsView::default(),
             selected: None,
             message,
@@ -138,6 +142,7 @@ impl Console {
                 topology: &mut self.topology,
                 breakers: &mut self.breakers,
                 backends: &mut self.backends,
+                metrics: &mut self.metrics,
                 events: &mut self.events,
                 edited: false,
             };
@@ -215,6 +220,14 @@ impl Console {
                 for name in layout::preset_names() {
                     if ui.button(format!("Preset: {name}")).clicked() {
                         self.apply_preset(name);
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                for pane in Pane::ALL {
+                    if ui.button(format!("Show {}", pane.title())).clicked() {
+                        layout::show_pane(&mut self.tree, pane);
+                        self.layout_dirty = true;
                         ui.close();
                     }
                 }
@@ -301,6 +314,7 @@ struct Behavior<'a, 'b> {
     topology: &'a mut TopologyView,
     breakers: &'a mut BreakersView,
     backends: &'a mut BackendsView,
+    metrics: &'a mut MetricsView,
     events: &'a mut EventsView,
     edited: bool,
 }
@@ -321,6 +335,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Events => panels::events_ui(ui, self.ctx, self.events),
                 Pane::Incidents => panels::incidents_ui(ui, self.ctx),
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
+                Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
             });
         egui_tiles::UiResponse::None
     }

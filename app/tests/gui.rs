@@ -200,3 +200,24 @@ fn clicking_a_breaker_opens_its_detail_with_the_plot() {
     );
     assert!(has(&h, "% failures over"), "the current rate and volume");
 }
+
+#[test]
+fn metrics_tab_plots_each_services_latency_and_the_breaker_detail_shows_it() {
+    let mut h = harness(console(drill(true, 1.0)));
+    wait_for(&mut h, "Breakers", Duration::from_secs(5));
+    h.get_by_label("Metrics").click();
+    wait_for(&mut h, "p99 latency", Duration::from_secs(10));
+    assert!(has(&h, "series of"), "the panel counts its series");
+    assert!(has(&h, "checkout"), "a service's row");
+    assert!(has(&h, "ms"), "latencies read in milliseconds");
+
+    h.get_by_label("Event log").click();
+    h.run_steps(2);
+    assert!(!has(&h, "p99 latency"), "the metrics tab is hidden again");
+    h.get_by_label("edge-gateway/checkout").click();
+    h.run_steps(3);
+    assert!(
+        has(&h, "p99 latency"),
+        "the breaker detail shows its service's latency too"
+    );
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     BreakerConfig, BreakerId, BreakerState, ClusterId, ClusterKind, DbRole, Health, InstanceId,
-    MemberId, RouteId, ServiceId, ServiceRole, SourceId, SourceKind, SourceStatus,
+    MemberId, MetricUnit, RouteId, ServiceId, ServiceRole, SourceId, SourceKind, SourceStatus,
 };
 use crate::time::Timestamp;
 
@@ -97,6 +97,19 @@ pub enum EventBody {
         in_use: u32,
         /// Requests waiting for a slot.
         queued: u32,
+    },
+    /// A sample of a service's metric series (latency quantiles, request rates): drawn
+    /// as a plot, not judged.
+    Metric {
+        /// The service it describes.
+        service: ServiceId,
+        /// The series' name (`p99 latency`).
+        series: String,
+        /// The value.
+        value: f64,
+        /// What it measures.
+        #[serde(default)]
+        unit: MetricUnit,
     },
     /// A breaker the console computes from call outcomes is configured.
     BreakerConfigured {
@@ -196,6 +209,7 @@ impl EventBody {
             Self::InstanceHealth { .. } => "instance_health",
             Self::InstanceRemoved { .. } => "instance_removed",
             Self::Pool { .. } => "pool",
+            Self::Metric { .. } => "metric",
             Self::BreakerConfigured { .. } => "breaker_configured",
             Self::BreakerCalls { .. } => "breaker_calls",
             Self::BreakerReported { .. } => "breaker_reported",
@@ -211,7 +225,9 @@ impl EventBody {
     pub fn subjects(&self) -> Vec<&str> {
         match self {
             Self::SourceStatus { .. } | Self::FaultInjected { .. } => Vec::new(),
-            Self::Service { service, .. } | Self::Pool { service, .. } => vec![service.as_str()],
+            Self::Service { service, .. }
+            | Self::Pool { service, .. }
+            | Self::Metric { service, .. } => vec![service.as_str()],
             Self::Edge { from, to } => vec![from.as_str(), to.as_str()],
             Self::Route {
                 route,

@@ -41,7 +41,7 @@ pub use self::event::{DrillFault, Event, EventBody, Intent, MemberSpec, MemberSt
 pub use self::rng::SplitMix64;
 pub use self::state::{
     Breaker, ConsensusCluster, DbCluster, DbMemberView, Flip, HealthCounts, Incident,
-    IncidentTracker, Instance, LogEntry, MemberView, Pool, QuorumView, Route, Service, Severity,
-    SourceInfo, State, Subject, evaluate_quorum, quorum_size,
+    IncidentTracker, Instance, LogEntry, MemberView, MetricSeries, Pool, QuorumView, Route,
+    Service, Severity, SourceInfo, State, Subject, evaluate_quorum, quorum_size,
 };
 pub use self::time::{Clock, SystemClock, Timestamp};

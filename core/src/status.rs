@@ -24,6 +24,8 @@ pub struct StatusReport {
     pub instances: InstanceReport,
     /// Every backend: the instances of services a gateway routes to.
     pub backends: Vec<BackendReport>,
+    /// Metric series (latency quantiles and the like): their latest values.
+    pub metrics: Vec<MetricReport>,
     /// Sources and their freshness.
     pub sources: Vec<SourceReport>,
     /// Incidents, newest last.
@@ -86,6 +88,21 @@ pub struct BreakerReport {
     /// `inferred` (a gateway's own breaker, followed from its traffic) or `reported`
     /// (by the gateway).
     pub basis: &'static str,
+}
+
+/// The latest value of a metric series.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricReport {
+    /// The service it describes.
+    pub service: String,
+    /// The series' name.
+    pub name: String,
+    /// `seconds`, `ratio` or `count`.
+    pub unit: crate::model::MetricUnit,
+    /// The value.
+    pub value: f64,
+    /// Seconds since it was sampled.
+    pub age_secs: f64,
 }
 
 /// A backend behind a gateway.
@@ -239,6 +256,17 @@ impl StatusReport {
                 mttr_secs: i.mttr_millis().map(|m| m as f64 / 1000.0),
             })
             .collect();
+        let metrics = state
+            .metrics
+            .values()
+            .map(|m| MetricReport {
+                service: m.service.to_string(),
+                name: m.name.clone(),
+                unit: m.unit,
+                value: m.value,
+                age_secs: now.millis_since(m.at).max(0) as f64 / 1000.0,
+            })
+            .collect();
         Self {
             drill: state.drill,
             at: now.to_rfc3339(),
@@ -250,6 +278,7 @@ impl StatusReport {
                 unhealthy: counts.unhealthy,
             },
             backends,
+            metrics,
             sources,
             incidents,
         }

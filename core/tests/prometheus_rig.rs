@@ -3,15 +3,19 @@
 //! breaker the console computes. Killing a backend opens it; bringing it back closes it
 //! again through half-open. Also: bad PromQL is Prometheus' own error on the source.
 //!
-//! Runs when `SWITCHBOARD_RIG` names `prometheus`.
+//! With Traefik in the rig too: p50/p99 latency from Traefik's request-duration
+//! histogram, through `histogram_quantile`, become the service's metric series.
+//!
+//! Runs when `SWITCHBOARD_RIG` names `prometheus` (and `traefik` for the latency test).
 
 mod common;
 
 use std::time::Duration;
 
 use common::{rig, rig_has};
+use switchboard_core::model::MetricUnit;
 use switchboard_core::model::{BreakerState, SourceStatus};
-use switchboard_core::sources::prometheus::{PrometheusConfig, QueryConfig};
+use switchboard_core::sources::prometheus::{PrometheusConfig, QueryConfig, SeriesConfig};
 use switchboard_core::{Config, EngineHandle, EngineOptions, Environment, SourceConfig, State};
 
 const DOWN_SHARE: &str =
@@ -35,6 +39,7 @@ fn engine(name: &str, expr: &str) -> EngineHandle {
                     threshold: Some(0.3),
                     cooldown_secs: Some(2.0),
                 }],
+                series: vec![],
             })],
         }],
     };
@@ -104,4 +109,88 @@ fn a_promql_ratio_opens_and_closes_a_breaker() {
     });
     let detail = s.sources["prom-bad"].detail.clone().unwrap_or_default();
     assert!(detail.contains("Prometheus says bad_data"), "{detail}");
+}
+
+fn quantile(q: f64) -> String {
+    format!(
+        r#"histogram_quantile({q}, sum by (le) (rate(traefik_service_request_duration_seconds_bucket{{service="websvc@file"}}[5s])))"#
+    )
+}
+
+#[test]
+fn latency_quantiles_become_series() {
+    if !(rig_has("prometheus") && rig_has("traefik")) {
+        eprintln!(
+            "skipped: needs the real Prometheus and Traefik of the rig (tests/check.sh starts them and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    let series = |name: &str, q: f64| SeriesConfig {
+        name: name.into(),
+        service: "websvc@file".into(),
+        expr: quantile(q),
+        unit: MetricUnit::Seconds,
+    };
+    let cfg = Config {
+        environment: vec![Environment {
+            name: "rig".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: vec![SourceConfig::Prometheus(PrometheusConfig {
+                name: "prom-latency".into(),
+                url: "http://127.0.0.1:9090".into(),
+                interval_secs: 0.5,
+                timeout_secs: 2.0,
+                query: vec![],
+                series: vec![series("p50 latency", 0.5), series("p99 latency", 0.99)],
+            })],
+        }],
+    };
+    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    // Traffic through Traefik, so its histogram moves while Prometheus scrapes it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                common::curl("http://127.0.0.1:8180/");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let key = |name: &str| ("websvc@file".into(), name.to_owned());
+    let s = e.wait_for(Duration::from_secs(30), |s| {
+        ["p50 latency", "p99 latency"]
+            .iter()
+            .all(|n| s.metrics.get(&key(n)).is_some_and(|m| m.history.len() >= 3))
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    traffic.join().expect("traffic");
+    let p50 = s.metrics.get(&key("p50 latency")).expect("p50 series");
+    let p99 = s.metrics.get(&key("p99 latency")).expect("p99 series");
+    eprintln!(
+        "prometheus rig: websvc p50 {} p99 {} ({} and {} samples)",
+        p50.unit.format(p50.value),
+        p99.unit.format(p99.value),
+        p50.history.len(),
+        p99.history.len()
+    );
+    assert_eq!(p99.unit, MetricUnit::Seconds);
+    assert!(
+        p50.value > 0.0 && p50.value < 5.0,
+        "a plausible latency: {}",
+        p50.value
+    );
+    assert!(
+        p99.value >= p50.value,
+        "p99 {} >= p50 {}",
+        p99.value,
+        p50.value
+    );
+    assert_eq!(
+        s.sources["prom-latency"].status,
+        SourceStatus::Up,
+        "{:?}",
+        s.sources["prom-latency"].detail
+    );
 }

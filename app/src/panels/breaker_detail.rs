@@ -1,6 +1,7 @@
 //! Breaker detail: the failure rate against the threshold over the last ten minutes
 //! (`egui_plot`), with the near-trip band and every flip marked, plus the breaker's
-//! settings and its flip history.
+//! settings and its flip history; below, the protected service's metric series (p50 and
+//! p99 latency) on the same time axis, when a source samples them.
 
 use egui::RichText;
 use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
@@ -103,6 +104,24 @@ pub fn breaker_detail_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Br
                 );
             }
         });
+    let series: Vec<_> = b
+        .service
+        .as_ref()
+        .map(|s| {
+            ctx.state
+                .metrics
+                .values()
+                .filter(|m| &m.service == s)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let (Some(service), false) = (&b.service, series.is_empty()) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(service.as_str()).strong());
+            super::metrics::series_labels(ui, ctx, &series);
+        });
+        super::metrics::series_plot(ui, ("breaker-series", id), ctx.now, &series, 120.0);
+    }
     if !b.flips.is_empty() {
         ui.label(RichText::new("Flips").strong());
         for f in b.flips.iter().rev().take(8) {

@@ -230,3 +230,42 @@ pub enum DbRole {
     #[default]
     Unknown,
 }
+
+/// What a metric series measures, which decides how its values read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricUnit {
+    /// A plain number.
+    #[default]
+    Count,
+    /// A duration in seconds (latency quantiles as Prometheus gives them).
+    Seconds,
+    /// A share, 0..=1.
+    Ratio,
+}
+
+impl MetricUnit {
+    /// `value` in words: `12 ms`, `1.40 s`, `3.2 %`, `42`.
+    pub fn format(self, value: f64) -> String {
+        if !value.is_finite() {
+            return "–".to_owned();
+        }
+        match self {
+            Self::Seconds if value.abs() < 0.01 => format!("{:.1} ms", value * 1000.0),
+            Self::Seconds if value.abs() < 1.0 => format!("{:.0} ms", value * 1000.0),
+            Self::Seconds => format!("{value:.2} s"),
+            Self::Ratio => format!("{:.1} %", value * 100.0),
+            Self::Count if value.fract() == 0.0 && value.abs() < 1e15 => format!("{value:.0}"),
+            Self::Count => format!("{value:.3}"),
+        }
+    }
+
+    /// The factor and axis label for plotting: seconds plot in ms, ratios in %.
+    pub const fn plot_scale(self) -> (f64, &'static str) {
+        match self {
+            Self::Seconds => (1000.0, "ms"),
+            Self::Ratio => (100.0, "%"),
+            Self::Count => (1.0, ""),
+        }
+    }
+}

@@ -30,7 +30,7 @@ use super::Emitter;
 use crate::event::{DrillFault, EventBody, MemberSpec, MemberStatus};
 use crate::model::{
     BreakerConfig, BreakerId, ClusterId, ClusterKind, DbRole, Health, InstanceId, MemberId,
-    RouteId, ServiceId, ServiceRole, SourceStatus,
+    MetricUnit, RouteId, ServiceId, ServiceRole, SourceStatus,
 };
 use crate::rng::SplitMix64;
 use crate::time::Timestamp;
@@ -605,6 +605,26 @@ impl DrillFleet {
                 ok: (calls - failed) as u32,
                 failed: failed as u32,
             });
+            // Latency: a per-service base with a little wobble; failing instances
+            // (timeouts) stretch the tail; a saturated pool makes calls queue for it.
+            let base = 0.018 + 0.006 * (r % 7) as f64;
+            let wobble = 1.0 + 0.15 * ((self.steps as f64) * 0.37 + r as f64).sin();
+            let mut p50 = base * wobble * (1.0 + 2.0 * down);
+            let mut p99 = base * 4.0 * wobble * (1.0 + 20.0 * down);
+            if svc.id.as_str() == LEAK_SERVICE {
+                let (in_use, queued) = self.leak_pool(at);
+                let busy = f64::from(in_use) / f64::from(POOL_SIZE);
+                p50 += 0.2 * busy.powi(8) + 0.01 * f64::from(queued);
+                p99 += 1.5 * busy.powi(6) + 0.05 * f64::from(queued);
+            }
+            for (series, value) in [("p50 latency", p50), ("p99 latency", p99.min(30.0))] {
+                out.push(EventBody::Metric {
+                    service: svc.id.clone(),
+                    series: series.to_owned(),
+                    value,
+                    unit: MetricUnit::Seconds,
+                });
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! Prometheus: instant queries that drive breakers the console computes.
+//! Prometheus: instant queries that drive breakers the console computes, and series
+//! (latency quantiles, rates) drawn as plots.
 //!
 //! Each configured query is a PromQL expression whose value is a failure ratio (0..=1),
 //! such as a 5xx ratio over a minute. Every `interval_secs` the source asks
@@ -12,6 +13,10 @@
 //! so; no series or `NaN` (no traffic) is no sample, not a healthy one. An error from
 //! Prometheus (bad PromQL, a timeout inside Prometheus) makes the source down with
 //! Prometheus' own message.
+//!
+//! A `[[environment.source.series]]` is sampled the same way (worst series, no sample
+//! for no data) and becomes a metric series of its service, such as p50 and p99
+//! latency from `histogram_quantile`, plotted beside the service's breakers.
 
 use std::time::Duration;
 
@@ -20,7 +25,7 @@ use serde_json::Value;
 
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
-use crate::model::{BreakerConfig, BreakerId, ServiceId, SourceStatus};
+use crate::model::{BreakerConfig, BreakerId, MetricUnit, ServiceId, SourceStatus};
 
 /// Calls a ratio sample stands for in the breaker machine.
 const CALLS_PER_SAMPLE: f64 = 100.0;
@@ -42,6 +47,24 @@ pub struct PrometheusConfig {
     /// The queries.
     #[serde(default)]
     pub query: Vec<QueryConfig>,
+    /// Series sampled for plots.
+    #[serde(default)]
+    pub series: Vec<SeriesConfig>,
+}
+
+/// One named query sampled as a metric series of a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesConfig {
+    /// Its name (`p99 latency`).
+    pub name: String,
+    /// The service it describes.
+    pub service: String,
+    /// PromQL giving one number (the highest series is taken).
+    pub expr: String,
+    /// `seconds`, `ratio` or `count` (default).
+    #[serde(default)]
+    pub unit: MetricUnit,
 }
 
 /// One named query driving one breaker.
@@ -155,6 +178,42 @@ pub fn ratio_to_calls(ratio: f64) -> (u32, u32) {
     ((CALLS_PER_SAMPLE - failed) as u32, failed as u32)
 }
 
+/// What one query is for.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    Breaker(&'a QueryConfig),
+    Series(&'a SeriesConfig),
+}
+
+impl Job<'_> {
+    fn name(&self) -> String {
+        match self {
+            Self::Breaker(q) => format!("query {:?}", q.breaker),
+            Self::Series(s) => format!("series {:?} of {}", s.name, s.service),
+        }
+    }
+
+    /// The event a value makes.
+    fn sample(&self, value: f64) -> EventBody {
+        match self {
+            Self::Breaker(q) => {
+                let (ok, failed) = ratio_to_calls(value);
+                EventBody::BreakerCalls {
+                    breaker: BreakerId::new(&q.breaker),
+                    ok,
+                    failed,
+                }
+            }
+            Self::Series(s) => EventBody::Metric {
+                service: ServiceId::new(&s.service),
+                series: s.name.clone(),
+                value,
+                unit: s.unit,
+            },
+        }
+    }
+}
+
 /// Runs the Prometheus source until the engine stops.
 pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
@@ -165,11 +224,14 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
             return;
         }
     };
-    if cfg.query.is_empty() {
+    if cfg.query.is_empty() && cfg.series.is_empty() {
         emitter
             .status(
                 SourceStatus::Down,
-                Some("no [[environment.source.query]] configured".to_owned()),
+                Some(
+                    "no [[environment.source.query]] or [[environment.source.series]] configured"
+                        .to_owned(),
+                ),
             )
             .await;
         return;
@@ -196,11 +258,16 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
         ticker.tick().await;
         let mut error = None;
         let mut samples = 0;
-        for q in &cfg.query {
+        let jobs = cfg
+            .query
+            .iter()
+            .map(|q| (q.expr.as_str(), Job::Breaker(q)))
+            .chain(cfg.series.iter().map(|s| (s.expr.as_str(), Job::Series(s))));
+        for (expr, job) in jobs {
             let answer = async {
                 let resp = client
                     .get(&url)
-                    .query(&[("query", q.expr.as_str())])
+                    .query(&[("query", expr)])
                     .send()
                     .await
                     .map_err(|e| super::http::describe(&e, timeout))?;
@@ -208,19 +275,11 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
                     .text()
                     .await
                     .map_err(|e| super::http::describe(&e, timeout))?;
-                parse_instant(&body).map_err(|e| format!("{e} (query {:?})", q.breaker))
+                parse_instant(&body).map_err(|e| format!("{e} ({})", job.name()))
             };
             match tokio::time::timeout(timeout, answer).await {
-                Ok(Ok((Some(ratio), _))) => {
-                    let (ok, failed) = ratio_to_calls(ratio);
-                    if !emitter
-                        .emit(EventBody::BreakerCalls {
-                            breaker: BreakerId::new(&q.breaker),
-                            ok,
-                            failed,
-                        })
-                        .await
-                    {
+                Ok(Ok((Some(value), _))) => {
+                    if !emitter.emit(job.sample(value)).await {
                         return;
                     }
                     samples += 1;
@@ -239,7 +298,11 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
             Some(e) => (SourceStatus::Down, e),
             None => (
                 SourceStatus::Up,
-                format!("{} queries, {samples} with data", cfg.query.len()),
+                format!(
+                    "{} breaker queries, {} series, {samples} with data",
+                    cfg.query.len(),
+                    cfg.series.len()
+                ),
             ),
         };
         if status.as_ref() != Some(&now) {

@@ -21,8 +21,6 @@ use crate::time::Timestamp;
 
 /// Flips kept per breaker.
 const FLIP_HISTORY: usize = 32;
-/// Failure-rate samples kept per breaker (ten minutes at one a second).
-const RATE_HISTORY: usize = 600;
 /// Window bucket width.
 const BUCKET_MILLIS: i64 = 1000;
 /// Most buckets a window may have (60 s).
@@ -262,11 +260,7 @@ impl Breaker {
     }
 
     fn remember(&mut self, at: Timestamp) {
-        let h = std::sync::Arc::make_mut(&mut self.history);
-        if h.len() == RATE_HISTORY {
-            h.pop_front();
-        }
-        h.push_back((at, self.failure_rate as f32));
+        super::series::remember(&mut self.history, at, self.failure_rate);
     }
 
     /// Applies a state reported by the source itself.
@@ -412,13 +406,15 @@ mod tests {
     #[test]
     fn rate_history_is_bounded() {
         let mut b = breaker();
-        for t in 0..(RATE_HISTORY as i64 + 50) {
+        for t in 0..(crate::state::series::HISTORY as i64 + 50) {
             b.on_calls(Timestamp(t * 1000), 10, 0);
         }
-        assert_eq!(b.history.len(), RATE_HISTORY);
+        assert_eq!(b.history.len(), crate::state::series::HISTORY);
         assert_eq!(
             b.history.back().map(|h| h.0),
-            Some(Timestamp((RATE_HISTORY as i64 + 49) * 1000))
+            Some(Timestamp(
+                (crate::state::series::HISTORY as i64 + 49) * 1000
+            ))
         );
     }
 

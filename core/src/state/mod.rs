@@ -15,6 +15,7 @@
 mod breaker;
 mod incident;
 mod quorum;
+mod series;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use serde::Serialize;
 pub use self::breaker::{Breaker, Flip};
 pub use self::incident::{Incident, IncidentTracker, Subject};
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
+pub use self::series::MetricSeries;
 
 use crate::event::{Event, EventBody, Intent, MemberSpec, MemberStatus};
 use crate::model::{
@@ -292,6 +294,8 @@ pub struct State {
     pub routes: BTreeMap<RouteId, Route>,
     /// Breakers.
     pub breakers: BTreeMap<BreakerId, Breaker>,
+    /// Metric series by (service, series name).
+    pub metrics: BTreeMap<(ServiceId, String), MetricSeries>,
     /// Consensus clusters.
     pub clusters: BTreeMap<ClusterId, ConsensusCluster>,
     /// Database clusters.
@@ -420,6 +424,32 @@ impl State {
                     });
                 }
                 self.recompute_service(service, ev);
+            }
+            EventBody::Metric {
+                service,
+                series,
+                value,
+                unit,
+            } => {
+                self.ensure_service(service);
+                let m = self
+                    .metrics
+                    .entry((service.clone(), series.clone()))
+                    .or_insert_with(|| MetricSeries {
+                        service: service.clone(),
+                        name: series.clone(),
+                        unit: *unit,
+                        source: ev.source.clone(),
+                        value: *value,
+                        at: ev.at,
+                        history: Arc::default(),
+                    });
+                m.unit = *unit;
+                m.value = *value;
+                m.at = ev.at;
+                if value.is_finite() {
+                    series::remember(&mut m.history, ev.at, *value);
+                }
             }
             EventBody::BreakerConfigured {
                 breaker,

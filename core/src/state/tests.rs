@@ -419,3 +419,33 @@ fn one_backend_seen_by_two_gateways_is_one_instance_in_both_pools() {
         assert_eq!(s.services[svc].counts.total(), 0, "{svc}");
     }
 }
+
+#[test]
+fn metric_samples_become_a_series_and_gaps_are_not_zeros() {
+    let sample = |at: i64, value: f64| {
+        ev(
+            at,
+            EventBody::Metric {
+                service: ServiceId::new("checkout"),
+                series: "p99 latency".into(),
+                value,
+                unit: crate::model::MetricUnit::Seconds,
+            },
+        )
+    };
+    let s = state_after(&[
+        sample(1000, 0.12),
+        sample(2000, 0.25),
+        sample(3000, f64::NAN),
+    ]);
+    let m = &s.metrics[&(ServiceId::new("checkout"), "p99 latency".to_owned())];
+    assert_eq!(m.history.len(), 2, "NaN is no sample, not a zero");
+    assert!(m.value.is_nan(), "the latest value says there is none");
+    assert_eq!(m.at, Timestamp(3000));
+    assert!(s.services.contains_key("checkout"), "the service exists");
+    assert_eq!(
+        s.log.len(),
+        0,
+        "samples are drawn, not logged as notable changes"
+    );
+}
