@@ -257,8 +257,7 @@ impl StatusReport {
             })
             .collect();
         let metrics = state
-            .metrics
-            .values()
+            .all_metrics()
             .map(|m| MetricReport {
                 service: m.service.to_string(),
                 name: m.name.clone(),

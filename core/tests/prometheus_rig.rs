@@ -16,7 +16,9 @@ use common::{rig, rig_has};
 use switchboard_core::model::MetricUnit;
 use switchboard_core::model::{BreakerState, SourceStatus};
 use switchboard_core::sources::prometheus::{PrometheusConfig, QueryConfig, SeriesConfig};
-use switchboard_core::{Config, EngineHandle, EngineOptions, Environment, SourceConfig, State};
+use switchboard_core::{
+    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State,
+};
 
 const DOWN_SHARE: &str =
     r#"1 - avg(haproxy_server_status{proxy="be_web",server=~"web1|web2",state="UP"})"#;
@@ -146,7 +148,7 @@ fn latency_quantiles_become_series() {
             })],
         }],
     };
-    let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let e = switchboard_core::start(&EngineOptions::new(cfg.clone())).expect("engine");
     // Traffic through Traefik, so its histogram moves while Prometheus scrapes it.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let traffic = {
@@ -158,16 +160,14 @@ fn latency_quantiles_become_series() {
             }
         })
     };
-    let key = |name: &str| ("websvc@file".into(), name.to_owned());
     let s = e.wait_for(Duration::from_secs(30), |s| {
-        ["p50 latency", "p99 latency"]
-            .iter()
-            .all(|n| s.metrics.get(&key(n)).is_some_and(|m| m.history.len() >= 3))
+        ["p50 latency", "p99 latency"].iter().all(|n| {
+            s.metric("websvc@file", n)
+                .is_some_and(|m| m.history.len() >= 3)
+        })
     });
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    traffic.join().expect("traffic");
-    let p50 = s.metrics.get(&key("p50 latency")).expect("p50 series");
-    let p99 = s.metrics.get(&key("p99 latency")).expect("p99 series");
+    let p50 = s.metric("websvc@file", "p50 latency").expect("p50 series");
+    let p99 = s.metric("websvc@file", "p99 latency").expect("p99 series");
     eprintln!(
         "prometheus rig: websvc p50 {} p99 {} ({} and {} samples)",
         p50.unit.format(p50.value),
@@ -193,4 +193,22 @@ fn latency_quantiles_become_series() {
         "{:?}",
         s.sources["prom-latency"].detail
     );
+
+    // A console started now fills the plot with what Prometheus already has
+    // (`query_range`), rather than starting from an empty one.
+    drop(e);
+    std::thread::sleep(Duration::from_secs(3)); // a few more scrapes of history
+    let started = switchboard_core::SystemClock.now();
+    let again = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let s = again.wait_for(Duration::from_secs(10), |s| {
+        s.metric("websvc@file", "p99 latency")
+            .is_some_and(|m| m.history.iter().filter(|(t, _)| *t < started).count() >= 3)
+    });
+    let history = s.metric("websvc@file", "p99 latency").map_or(0, |m| {
+        m.history.iter().filter(|(t, _)| *t < started).count()
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    traffic.join().expect("traffic");
+    eprintln!("prometheus rig: {history} samples of p99 history loaded at start");
+    assert!(history >= 3, "history from query_range: {history} samples");
 }

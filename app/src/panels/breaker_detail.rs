@@ -110,9 +110,9 @@ pub fn breaker_detail_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Br
         .map(|s| {
             ctx.state
                 .metrics
-                .values()
-                .filter(|m| &m.service == s)
-                .collect()
+                .get(s)
+                .map(|m| m.values().collect())
+                .unwrap_or_default()
         })
         .unwrap_or_default();
     if let (Some(service), false) = (&b.service, series.is_empty()) {

@@ -5,8 +5,6 @@
 //! A series whose source is not up, or whose last sample is older than 10 s, is greyed
 //! with its age, never shown as current.
 
-use std::collections::BTreeMap;
-
 use egui::RichText;
 use egui_plot::{Line, Plot, PlotPoints};
 use switchboard_core::model::{MetricUnit, ServiceId, SourceStatus};
@@ -38,12 +36,12 @@ pub struct MetricsView {
 }
 
 /// The series of each service.
-pub fn by_service(state: &State) -> BTreeMap<&ServiceId, Vec<&MetricSeries>> {
-    let mut out: BTreeMap<&ServiceId, Vec<&MetricSeries>> = BTreeMap::new();
-    for m in state.metrics.values() {
-        out.entry(&m.service).or_default().push(m);
-    }
-    out
+pub fn by_service(state: &State) -> Vec<(&ServiceId, Vec<&MetricSeries>)> {
+    state
+        .metrics
+        .iter()
+        .map(|(s, m)| (s, m.values().collect()))
+        .collect()
 }
 
 /// Whether a series' latest value can be taken as current.
@@ -62,7 +60,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut MetricsView)
         ui.label(RichText::new("Metrics").strong());
         ui.weak(format!(
             "{} series of {} services",
-            ctx.state.metrics.len(),
+            ctx.state.all_metrics().count(),
             groups.len()
         ));
         let label = ui.label("filter");

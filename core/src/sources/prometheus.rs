@@ -16,7 +16,11 @@
 //!
 //! A `[[environment.source.series]]` is sampled the same way (worst series, no sample
 //! for no data) and becomes a metric series of its service, such as p50 and p99
-//! latency from `histogram_quantile`, plotted beside the service's breakers.
+//! latency from `histogram_quantile`, plotted beside the service's breakers. At start,
+//! a range query (`/api/v1/query_range`) fills each series with the last ten minutes,
+//! so a console opened mid-incident shows how things got there. Breakers are not
+//! back-filled: replaying history through the machine would date flips and incidents
+//! in the past as if just seen.
 
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ use serde_json::Value;
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
 use crate::model::{BreakerConfig, BreakerId, MetricUnit, ServiceId, SourceStatus};
+use crate::time::Timestamp;
 
 /// Calls a ratio sample stands for in the breaker machine.
 const CALLS_PER_SAMPLE: f64 = 100.0;
@@ -158,6 +163,45 @@ pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
     }
 }
 
+/// The samples of a range query, oldest first: at each time, the highest value among
+/// the series (the worst); `NaN` and missing points are left out.
+pub fn parse_range(text: &str) -> Result<Vec<(Timestamp, f64)>, QueryError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| QueryError::NotJson(text.chars().take(80).collect()))?;
+    if v.get("status").and_then(Value::as_str) != Some("success") {
+        return parse_instant(text).map(|_| Vec::new());
+    }
+    let data = v.get("data").ok_or(QueryError::Shape("no data"))?;
+    if data.get("resultType").and_then(Value::as_str) != Some("matrix") {
+        return Err(QueryError::Shape("a range query answers with a matrix"));
+    }
+    let mut worst: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for series in data
+        .get("result")
+        .and_then(Value::as_array)
+        .ok_or(QueryError::Shape("no result"))?
+    {
+        for pair in series
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let t = pair.get(0).and_then(Value::as_f64);
+            let x = pair
+                .get(1)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|x| x.is_finite());
+            if let (Some(t), Some(x)) = (t, x) {
+                let e = worst.entry((t * 1000.0).round() as i64).or_insert(x);
+                *e = e.max(x);
+            }
+        }
+    }
+    Ok(worst.into_iter().map(|(t, x)| (Timestamp(t), x)).collect())
+}
+
 /// The breaker settings of a query.
 fn breaker_config(q: &QueryConfig) -> BreakerConfig {
     let mut c = BreakerConfig::default();
@@ -214,6 +258,80 @@ impl Job<'_> {
     }
 }
 
+/// Fills each series with the last ten minutes from a range query. Returns `false` once
+/// the engine stopped. A failure only leaves the plot to fill as it goes; the live
+/// queries report Prometheus' state.
+async fn backfill(
+    cfg: &PrometheusConfig,
+    client: &reqwest::Client,
+    timeout: Duration,
+    emitter: &Emitter,
+) -> bool {
+    const HISTORY_SECS: f64 = 600.0;
+    let url = format!("{}/api/v1/query_range", cfg.url.trim_end_matches('/'));
+    let end = emitter.now();
+    let step = cfg.interval_secs.clamp(1.0, 60.0);
+    let mut loaded = Vec::new();
+    for s in &cfg.series {
+        let params = [
+            ("query", s.expr.clone()),
+            (
+                "start",
+                format!("{:.3}", end.0 as f64 / 1000.0 - HISTORY_SECS),
+            ),
+            ("end", format!("{:.3}", end.0 as f64 / 1000.0)),
+            ("step", format!("{step}")),
+        ];
+        let answer = async {
+            let resp = client
+                .get(&url)
+                .query(&params)
+                .send()
+                .await
+                .map_err(|e| super::http::describe(&e, timeout))?;
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| super::http::describe(&e, timeout))?;
+            parse_range(&body).map_err(|e| e.to_string())
+        };
+        match super::bounded(timeout, &url, answer).await {
+            Ok(points) => loaded.push((s, points)),
+            Err(e) => tracing::debug!("no history for series {:?}: {e}", s.name),
+        }
+    }
+    let points: usize = loaded.iter().map(|(_, p)| p.len()).sum();
+    if points == 0 {
+        return true;
+    }
+    if !emitter
+        .status(
+            SourceStatus::Up,
+            Some(format!(
+                "loaded {points} samples of history for {} series",
+                loaded.len()
+            )),
+        )
+        .await
+    {
+        return false;
+    }
+    for (s, series) in loaded {
+        for (at, value) in series {
+            let body = EventBody::Metric {
+                service: ServiceId::new(&s.service),
+                series: s.name.clone(),
+                value,
+                unit: s.unit,
+            };
+            if !emitter.emit_at(at, body).await {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Runs the Prometheus source until the engine stops.
 pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
@@ -248,6 +366,9 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
         }
     }
     let url = format!("{}/api/v1/query", cfg.url.trim_end_matches('/'));
+    if !backfill(&cfg, &client, timeout, &emitter).await {
+        return;
+    }
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x9a);
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(
         cfg.interval_secs.clamp(0.1, 3600.0),
@@ -364,6 +485,28 @@ mod tests {
         let matrix =
             include_str!("../../tests/fixtures/prometheus/codec-query-matrix-compact.json");
         assert!(matches!(parse_instant(matrix), Err(QueryError::Shape(_))));
+    }
+
+    #[test]
+    fn a_range_answer_is_the_worst_value_at_each_time() {
+        let matrix =
+            include_str!("../../tests/fixtures/prometheus/codec-query-matrix-compact.json");
+        assert_eq!(
+            parse_range(matrix),
+            Ok(vec![(Timestamp(1000), 1.0), (Timestamp(2000), 2.0)])
+        );
+        let two = r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"a":"1"},"values":[[10,"0.1"],[11,"0.5"],[12,"NaN"]]},
+            {"metric":{"a":"2"},"values":[[10,"0.3"],[11,"0.2"]]}]}}"#;
+        assert_eq!(
+            parse_range(two),
+            Ok(vec![(Timestamp(10_000), 0.3), (Timestamp(11_000), 0.5)])
+        );
+        let vector = include_str!("../../tests/fixtures/prometheus/query-instant-up.json");
+        assert!(matches!(parse_range(vector), Err(QueryError::Shape(_))));
+        let bad =
+            r#"{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution"}"#;
+        assert!(matches!(parse_range(bad), Err(QueryError::Refused { .. })));
     }
 
     #[test]

@@ -294,8 +294,8 @@ pub struct State {
     pub routes: BTreeMap<RouteId, Route>,
     /// Breakers.
     pub breakers: BTreeMap<BreakerId, Breaker>,
-    /// Metric series by (service, series name).
-    pub metrics: BTreeMap<(ServiceId, String), MetricSeries>,
+    /// Metric series by service, then by name.
+    pub metrics: BTreeMap<ServiceId, BTreeMap<String, MetricSeries>>,
     /// Consensus clusters.
     pub clusters: BTreeMap<ClusterId, ConsensusCluster>,
     /// Database clusters.
@@ -309,6 +309,16 @@ pub struct State {
 }
 
 impl State {
+    /// The series `name` of `service`, if sampled.
+    pub fn metric(&self, service: &str, name: &str) -> Option<&MetricSeries> {
+        self.metrics.get(service)?.get(name)
+    }
+
+    /// Every metric series.
+    pub fn all_metrics(&self) -> impl Iterator<Item = &MetricSeries> {
+        self.metrics.values().flat_map(BTreeMap::values)
+    }
+
     /// Folds one event into the state. Pure and deterministic.
     pub fn apply(&mut self, ev: &Event) {
         self.now = self.now.max(ev.at);
@@ -432,18 +442,25 @@ impl State {
                 unit,
             } => {
                 self.ensure_service(service);
-                let m = self
-                    .metrics
-                    .entry((service.clone(), series.clone()))
-                    .or_insert_with(|| MetricSeries {
-                        service: service.clone(),
-                        name: series.clone(),
-                        unit: *unit,
-                        source: ev.source.clone(),
-                        value: *value,
-                        at: ev.at,
-                        history: Arc::default(),
-                    });
+                // Found without allocating: a sample is one of the most frequent events.
+                let by_name = self.metrics.entry(service.clone()).or_default();
+                if !by_name.contains_key(series.as_str()) {
+                    by_name.insert(
+                        series.clone(),
+                        MetricSeries {
+                            service: service.clone(),
+                            name: series.clone(),
+                            unit: *unit,
+                            source: ev.source.clone(),
+                            value: *value,
+                            at: ev.at,
+                            history: Arc::default(),
+                        },
+                    );
+                }
+                let Some(m) = by_name.get_mut(series.as_str()) else {
+                    return;
+                };
                 m.unit = *unit;
                 m.value = *value;
                 m.at = ev.at;

@@ -438,7 +438,7 @@ fn metric_samples_become_a_series_and_gaps_are_not_zeros() {
         sample(2000, 0.25),
         sample(3000, f64::NAN),
     ]);
-    let m = &s.metrics[&(ServiceId::new("checkout"), "p99 latency".to_owned())];
+    let m = s.metric("checkout", "p99 latency").expect("the series");
     assert_eq!(m.history.len(), 2, "NaN is no sample, not a zero");
     assert!(m.value.is_nan(), "the latest value says there is none");
     assert_eq!(m.at, Timestamp(3000));
