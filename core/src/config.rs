@@ -27,6 +27,7 @@ use crate::sources::etcd::EtcdConfig;
 use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
+use crate::sources::patroni::PatroniConfig;
 use crate::sources::prometheus::PrometheusConfig;
 use crate::sources::traefik::TraefikConfig;
 
@@ -111,6 +112,8 @@ pub enum SourceConfig {
     Traefik(TraefikConfig),
     /// A Prometheus.
     Prometheus(PrometheusConfig),
+    /// A Patroni cluster.
+    Patroni(PatroniConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -127,6 +130,7 @@ impl SourceConfig {
             Self::Envoy(_) => K::Envoy,
             Self::Traefik(_) => K::Traefik,
             Self::Prometheus(_) => K::Prometheus,
+            Self::Patroni(_) => K::Patroni,
             Self::Drill(_) => K::Drill,
         }
     }
@@ -141,6 +145,7 @@ impl SourceConfig {
             Self::Envoy(c) => &c.name,
             Self::Traefik(c) => &c.name,
             Self::Prometheus(c) => &c.name,
+            Self::Patroni(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

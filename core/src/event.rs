@@ -182,6 +182,50 @@ pub enum EventBody {
         /// `max_connections`.
         max_connections: u32,
     },
+    /// A database member as its Patroni agent reports it (`GET /patroni` of that
+    /// member, lag from `/cluster`).
+    PatroniMember {
+        /// The database cluster (Patroni's scope).
+        cluster: ClusterId,
+        /// The member.
+        member: MemberId,
+        /// Whether its REST API answered.
+        reachable: bool,
+        /// Its role as its own agent says (`primary`/`master` -> primary).
+        role: DbRole,
+        /// Patroni's state word (`running`, `streaming`, `stopped`, `starting`...).
+        state: Option<String>,
+        /// Its PostgreSQL timeline.
+        timeline: Option<u32>,
+        /// Replication lag in bytes (`None`: not given or "unknown").
+        lag_bytes: Option<u64>,
+        /// A restart is pending to apply changed settings.
+        #[serde(default)]
+        pending_restart: bool,
+        /// Why it is unreachable, or what is odd about its answer.
+        #[serde(default)]
+        detail: Option<String>,
+    },
+    /// A database cluster as its coordinator (Patroni's `/cluster` and `/history`)
+    /// describes it: the leader per the DCS, which may be stale when the DCS lost quorum.
+    DbClusterStatus {
+        /// The database cluster.
+        cluster: ClusterId,
+        /// The leader the DCS names.
+        leader: Option<MemberId>,
+        /// Synchronous standbys.
+        #[serde(default)]
+        sync_standbys: Vec<MemberId>,
+        /// Maintenance mode: no automatic failover.
+        #[serde(default)]
+        paused: bool,
+        /// A planned switchover, in words.
+        #[serde(default)]
+        scheduled_switchover: Option<String>,
+        /// Timeline history, oldest first.
+        #[serde(default)]
+        history: Vec<TimelineSwitch>,
+    },
     /// A simulated fault started in the drill; marks the true start for MTTD.
     FaultInjected {
         /// Fault name (`connection_leak`).
@@ -216,6 +260,8 @@ impl EventBody {
             Self::ClusterMembers { .. } => "cluster_members",
             Self::MemberStatus { .. } => "member_status",
             Self::DbMember { .. } => "db_member",
+            Self::PatroniMember { .. } => "patroni_member",
+            Self::DbClusterStatus { .. } => "db_cluster_status",
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
         }
@@ -252,7 +298,9 @@ impl EventBody {
                 vec![breaker.as_str(), service.as_str()]
             }
             Self::BreakerCalls { breaker, .. } => vec![breaker.as_str()],
-            Self::ClusterMembers { cluster, .. } => vec![cluster.as_str()],
+            Self::ClusterMembers { cluster, .. } | Self::DbClusterStatus { cluster, .. } => {
+                vec![cluster.as_str()]
+            }
             Self::MemberStatus {
                 cluster, status, ..
             } => {
@@ -260,10 +308,29 @@ impl EventBody {
             }
             Self::DbMember {
                 cluster, member, ..
+            }
+            | Self::PatroniMember {
+                cluster, member, ..
             } => vec![cluster.as_str(), member.as_str()],
             Self::Intent { intent, .. } => intent.subjects(),
         }
     }
+}
+
+/// One timeline switch of a database cluster (Patroni's `/history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineSwitch {
+    /// The timeline that ended.
+    pub timeline: u32,
+    /// The WAL position where it ended.
+    pub lsn: u64,
+    /// Why (`no recovery target specified`).
+    pub reason: String,
+    /// When, as Patroni wrote it.
+    pub at: String,
+    /// The new leader, when Patroni records it (4.x).
+    #[serde(default)]
+    pub new_leader: Option<String>,
 }
 
 /// A member in a cluster's configured membership.

@@ -37,7 +37,9 @@ pub use self::config::{Config, ConfigError, Environment, SourceConfig};
 pub use self::engine::{EngineError, EngineHandle, EngineOptions, operator_name, start};
 pub use self::status::{StatusReport, event_json_line};
 
-pub use self::event::{DrillFault, Event, EventBody, Intent, MemberSpec, MemberStatus};
+pub use self::event::{
+    DrillFault, Event, EventBody, Intent, MemberSpec, MemberStatus, TimelineSwitch,
+};
 pub use self::rng::SplitMix64;
 pub use self::state::{
     Breaker, ConsensusCluster, DbCluster, DbMemberView, Flip, HealthCounts, Incident,

@@ -22,6 +22,8 @@ pub enum SourceKind {
     Traefik,
     /// A Prometheus (instant queries).
     Prometheus,
+    /// A Patroni cluster (each member's REST API).
+    Patroni,
     /// The engine itself (staleness markers, operator intents).
     Engine,
 }
@@ -38,6 +40,7 @@ impl SourceKind {
             Self::Envoy => "envoy",
             Self::Traefik => "traefik",
             Self::Prometheus => "prometheus",
+            Self::Patroni => "patroni",
             Self::Engine => "engine",
         }
     }

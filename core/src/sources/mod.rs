@@ -16,6 +16,7 @@ pub mod grpc_health;
 pub mod haproxy;
 mod http;
 pub mod http_probe;
+pub mod patroni;
 pub mod prometheus;
 pub mod traefik;
 

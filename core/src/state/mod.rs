@@ -215,7 +215,7 @@ pub struct ConsensusCluster {
 }
 
 /// One member of a database cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DbMemberView {
     /// Role reported by the server itself.
     pub role: DbRole,
@@ -229,6 +229,14 @@ pub struct DbMemberView {
     pub max_connections: u32,
     /// Last poll.
     pub seen_at: Timestamp,
+    /// Its coordinator's state word (Patroni: `running`, `streaming`, `stopped`...).
+    pub state: Option<String>,
+    /// Its timeline.
+    pub timeline: Option<u32>,
+    /// A restart is pending.
+    pub pending_restart: bool,
+    /// Why it is unreachable, or what is odd.
+    pub detail: Option<String>,
 }
 
 /// A database cluster (primary and replicas).
@@ -242,6 +250,19 @@ pub struct DbCluster {
     pub writable: u32,
     /// Last time it had exactly one primary.
     pub healthy_at: Option<Timestamp>,
+    /// The leader its coordinator's DCS names (Patroni); may be stale when the DCS
+    /// has lost quorum, so the servers' own roles decide `primary` and `writable`.
+    pub dcs_leader: Option<MemberId>,
+    /// Synchronous standbys.
+    pub sync_standbys: Vec<MemberId>,
+    /// Maintenance mode (no automatic failover).
+    pub paused: bool,
+    /// A planned switchover.
+    pub scheduled_switchover: Option<String>,
+    /// Timeline history, oldest first.
+    pub history: Vec<crate::event::TimelineSwitch>,
+    /// When the current primary became primary (for failover durations).
+    pub primary_since: Option<Timestamp>,
 }
 
 /// How loud a log entry is.
@@ -538,15 +559,79 @@ impl State {
                 connections,
                 max_connections,
             } => {
-                let view = DbMemberView {
-                    role: *role,
-                    reachable: *reachable,
-                    lag_bytes: *lag_bytes,
-                    connections: *connections,
-                    max_connections: *max_connections,
-                    seen_at: ev.at,
-                };
+                let mut view = self
+                    .databases
+                    .get(cluster)
+                    .and_then(|d| d.members.get(member))
+                    .cloned()
+                    .unwrap_or_default();
+                view.role = *role;
+                view.reachable = *reachable;
+                view.lag_bytes = *lag_bytes;
+                view.connections = *connections;
+                view.max_connections = *max_connections;
+                view.seen_at = ev.at;
                 self.db_member(ev, cluster, member, &view);
+            }
+            EventBody::PatroniMember {
+                cluster,
+                member,
+                reachable,
+                role,
+                state,
+                timeline,
+                lag_bytes,
+                pending_restart,
+                detail,
+            } => {
+                // Connection counts come from PostgreSQL itself; keep them.
+                let mut view = self
+                    .databases
+                    .get(cluster)
+                    .and_then(|d| d.members.get(member))
+                    .cloned()
+                    .unwrap_or_default();
+                view.role = *role;
+                view.reachable = *reachable;
+                view.lag_bytes = *lag_bytes;
+                view.seen_at = ev.at;
+                view.state.clone_from(state);
+                view.timeline = *timeline;
+                view.pending_restart = *pending_restart;
+                view.detail.clone_from(detail);
+                self.db_member(ev, cluster, member, &view);
+            }
+            EventBody::DbClusterStatus {
+                cluster,
+                leader,
+                sync_standbys,
+                paused,
+                scheduled_switchover,
+                history,
+            } => {
+                let db = self.databases.entry(cluster.clone()).or_default();
+                let leader_changed = db.dcs_leader != *leader;
+                let pause_changed = db.paused != *paused;
+                db.dcs_leader.clone_from(leader);
+                db.sync_standbys.clone_from(sync_standbys);
+                db.paused = *paused;
+                db.scheduled_switchover.clone_from(scheduled_switchover);
+                db.history.clone_from(history);
+                if leader_changed {
+                    let what = leader.as_ref().map_or_else(
+                        || "the DCS names no leader".to_owned(),
+                        |l| format!("the DCS names {l} leader"),
+                    );
+                    self.log(ev, Severity::Info, cluster.as_str(), what);
+                }
+                if pause_changed {
+                    let what = if *paused {
+                        "maintenance mode: paused, no automatic failover"
+                    } else {
+                        "maintenance mode off: automatic failover resumed"
+                    };
+                    self.log(ev, Severity::Warn, cluster.as_str(), what.to_owned());
+                }
             }
             EventBody::FaultInjected { fault, description } => {
                 self.incidents.fault_injected(ev.at, fault);
@@ -1128,9 +1213,17 @@ impl State {
             .map(|(n, _)| n)
             .collect();
         let was_ok = db.writable == 1;
+        let old_primary = db.primary.clone();
         db.writable = primaries.len() as u32;
         db.primary = (primaries.len() == 1).then(|| primaries[0].clone());
         let ok = db.writable == 1;
+        let new_primary = (db.primary != old_primary)
+            .then(|| db.primary.clone())
+            .flatten();
+        if new_primary.is_some() {
+            db.primary_since = Some(ev.at);
+        }
+        let timeline = db.members.get(member).and_then(|m| m.timeline);
         if ok {
             db.healthy_at = Some(ev.at);
         }
@@ -1144,6 +1237,20 @@ impl State {
                 "unreachable".to_owned()
             };
             self.log(ev, Severity::Info, &format!("{cluster}/{member}"), what);
+        }
+        if let Some(p) = new_primary {
+            let on = timeline
+                .map(|t| format!(" on timeline {t}"))
+                .unwrap_or_default();
+            let was = old_primary
+                .map(|o| format!(" (was {o})"))
+                .unwrap_or_default();
+            self.log(
+                ev,
+                Severity::Warn,
+                cluster.as_str(),
+                format!("primary is {p}{on}{was}"),
+            );
         }
         let subject = Subject::Database(cluster.clone());
         if was_ok && !ok {
