@@ -25,14 +25,17 @@ pub enum Pane {
     Backends,
     /// Metric series (latency quantiles) per service.
     Metrics,
+    /// Database clusters (Patroni, PostgreSQL).
+    Databases,
 }
 
 impl Pane {
     /// Every pane, in menu order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Topology,
         Self::Breakers,
         Self::Quorum,
+        Self::Databases,
         Self::Events,
         Self::Incidents,
         Self::Backends,
@@ -49,6 +52,7 @@ impl Pane {
             Self::Incidents => "Incidents",
             Self::Backends => "Backends",
             Self::Metrics => "Metrics",
+            Self::Databases => "Databases",
         }
     }
 }

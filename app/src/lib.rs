@@ -336,6 +336,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Incidents => panels::incidents_ui(ui, self.ctx),
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
+                Pane::Databases => panels::databases_ui(ui, self.ctx),
             });
         egui_tiles::UiResponse::None
     }

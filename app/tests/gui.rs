@@ -221,3 +221,13 @@ fn metrics_tab_plots_each_services_latency_and_the_breaker_detail_shows_it() {
         "the breaker detail shows its service's latency too"
     );
 }
+
+#[test]
+fn databases_tab_shows_the_primary_and_every_member() {
+    let mut h = harness(console(drill(true, 1.0)));
+    h.get_by_label("Databases").click();
+    wait_for(&mut h, "ONE PRIMARY", Duration::from_secs(10));
+    assert!(has(&h, "primary pg-1"), "the primary the servers report");
+    assert!(has(&h, "pg-2"), "every member is listed");
+    assert!(has(&h, "connections"), "with connections against max");
+}

@@ -20,6 +20,8 @@ pub struct StatusReport {
     pub clusters: Vec<ClusterReport>,
     /// Breakers.
     pub breakers: Vec<BreakerReport>,
+    /// Database clusters.
+    pub databases: Vec<DatabaseReport>,
     /// Instance counts.
     pub instances: InstanceReport,
     /// Every backend: the instances of services a gateway routes to.
@@ -73,6 +75,40 @@ pub struct QuorumReport {
     pub reachable: u32,
     /// More voters that may be lost.
     pub tolerance: u32,
+}
+
+/// A database cluster.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabaseReport {
+    /// Cluster name.
+    pub name: String,
+    /// `one_primary`, `no_primary` or `split` (several writable primaries).
+    pub state: &'static str,
+    /// The primary the servers report, when exactly one.
+    pub primary: Option<String>,
+    /// The leader the DCS names (may be stale).
+    pub dcs_leader: Option<String>,
+    /// Maintenance mode.
+    pub paused: bool,
+    /// Members.
+    pub members: Vec<DbMemberReport>,
+}
+
+/// A database member.
+#[derive(Clone, Debug, Serialize)]
+pub struct DbMemberReport {
+    /// Member name.
+    pub name: String,
+    /// primary, replica or unknown.
+    pub role: crate::model::DbRole,
+    /// Answered its last poll.
+    pub reachable: bool,
+    /// State word (Patroni's).
+    pub state: Option<String>,
+    /// Timeline.
+    pub timeline: Option<u32>,
+    /// Replication lag in bytes.
+    pub lag_bytes: Option<u64>,
 }
 
 /// A breaker.
@@ -206,6 +242,33 @@ impl StatusReport {
                 },
             })
             .collect();
+        let databases = state
+            .databases
+            .iter()
+            .map(|(name, db)| DatabaseReport {
+                name: name.to_string(),
+                state: match db.writable {
+                    1 => "one_primary",
+                    0 => "no_primary",
+                    _ => "split",
+                },
+                primary: db.primary.as_ref().map(ToString::to_string),
+                dcs_leader: db.dcs_leader.as_ref().map(ToString::to_string),
+                paused: db.paused,
+                members: db
+                    .members
+                    .iter()
+                    .map(|(m, v)| DbMemberReport {
+                        name: m.to_string(),
+                        role: v.role,
+                        reachable: v.reachable,
+                        state: v.state.clone(),
+                        timeline: v.timeline,
+                        lag_bytes: v.lag_bytes,
+                    })
+                    .collect(),
+            })
+            .collect();
         let counts = state.instance_counts();
         let mut gateways: std::collections::BTreeMap<&str, Vec<String>> =
             std::collections::BTreeMap::new();
@@ -271,6 +334,7 @@ impl StatusReport {
             at: now.to_rfc3339(),
             clusters,
             breakers,
+            databases,
             instances: InstanceReport {
                 total: counts.total(),
                 healthy: counts.healthy,

@@ -5,6 +5,7 @@
 mod backends;
 mod breaker_detail;
 mod breakers;
+mod databases;
 mod events;
 mod incidents;
 mod metrics;
@@ -19,6 +20,7 @@ use switchboard_core::{Intent, State, Timestamp};
 pub use self::backends::{BackendsView, backends_ui};
 pub use self::breaker_detail::breaker_detail_ui;
 pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
+pub use self::databases::databases_ui;
 pub use self::events::{EventsView, events_ui};
 pub use self::incidents::incidents_ui;
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
