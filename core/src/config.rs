@@ -28,6 +28,7 @@ use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
 use crate::sources::patroni::PatroniConfig;
+use crate::sources::postgres::PostgresConfig;
 use crate::sources::prometheus::PrometheusConfig;
 use crate::sources::traefik::TraefikConfig;
 
@@ -114,6 +115,8 @@ pub enum SourceConfig {
     Prometheus(PrometheusConfig),
     /// A Patroni cluster.
     Patroni(PatroniConfig),
+    /// A PostgreSQL server.
+    Postgres(PostgresConfig),
     /// The simulated fleet.
     Drill(DrillConfig),
 }
@@ -131,6 +134,7 @@ impl SourceConfig {
             Self::Traefik(_) => K::Traefik,
             Self::Prometheus(_) => K::Prometheus,
             Self::Patroni(_) => K::Patroni,
+            Self::Postgres(_) => K::Postgres,
             Self::Drill(_) => K::Drill,
         }
     }
@@ -146,6 +150,7 @@ impl SourceConfig {
             Self::Traefik(c) => &c.name,
             Self::Prometheus(c) => &c.name,
             Self::Patroni(c) => &c.name,
+            Self::Postgres(c) => &c.name,
             Self::Drill(c) => &c.name,
         }
     }

@@ -215,6 +215,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             SourceConfig::Patroni(cfg) => {
                 runtime.spawn(sources::patroni::run(cfg, emitter));
             }
+            SourceConfig::Postgres(cfg) => {
+                runtime.spawn(sources::postgres::run(cfg, emitter));
+            }
         }
     }
     drop(ev_tx);

@@ -206,6 +206,23 @@ pub enum EventBody {
         #[serde(default)]
         detail: Option<String>,
     },
+    /// A PostgreSQL server as it reports itself: `pg_is_in_recovery()` (the truth about
+    /// who takes writes) and its sessions from `pg_stat_activity`.
+    PgServer {
+        /// The database cluster it belongs to.
+        cluster: ClusterId,
+        /// The member (Patroni's name, else `host:port`).
+        member: MemberId,
+        /// Whether a connection and the query succeeded.
+        reachable: bool,
+        /// `pg_is_in_recovery()`; `false` means it accepts writes.
+        in_recovery: Option<bool>,
+        /// Its sessions, when reachable.
+        sessions: Option<PgSessions>,
+        /// Why it is unreachable.
+        #[serde(default)]
+        detail: Option<String>,
+    },
     /// A database cluster as its coordinator (Patroni's `/cluster` and `/history`)
     /// describes it: the leader per the DCS, which may be stale when the DCS lost quorum.
     DbClusterStatus {
@@ -261,6 +278,7 @@ impl EventBody {
             Self::MemberStatus { .. } => "member_status",
             Self::DbMember { .. } => "db_member",
             Self::PatroniMember { .. } => "patroni_member",
+            Self::PgServer { .. } => "pg_server",
             Self::DbClusterStatus { .. } => "db_cluster_status",
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
@@ -311,10 +329,32 @@ impl EventBody {
             }
             | Self::PatroniMember {
                 cluster, member, ..
+            }
+            | Self::PgServer {
+                cluster, member, ..
             } => vec![cluster.as_str(), member.as_str()],
             Self::Intent { intent, .. } => intent.subjects(),
         }
     }
+}
+
+/// A PostgreSQL server's sessions (`pg_stat_activity`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PgSessions {
+    /// Client sessions, the console's own included.
+    pub connections: u32,
+    /// `max_connections`.
+    pub max_connections: u32,
+    /// Running a query.
+    pub active: u32,
+    /// Idle.
+    pub idle: u32,
+    /// Idle inside an open transaction (a leak's signature).
+    pub idle_in_transaction: u32,
+    /// Waiting on a lock.
+    pub waiting: u32,
+    /// Age of the oldest open transaction, seconds.
+    pub oldest_xact_secs: Option<f64>,
 }
 
 /// One timeline switch of a database cluster (Patroni's `/history`).

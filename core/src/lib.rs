@@ -38,7 +38,7 @@ pub use self::engine::{EngineError, EngineHandle, EngineOptions, operator_name, 
 pub use self::status::{StatusReport, event_json_line};
 
 pub use self::event::{
-    DrillFault, Event, EventBody, Intent, MemberSpec, MemberStatus, TimelineSwitch,
+    DrillFault, Event, EventBody, Intent, MemberSpec, MemberStatus, PgSessions, TimelineSwitch,
 };
 pub use self::rng::SplitMix64;
 pub use self::state::{

@@ -23,6 +23,13 @@ pub fn db_style(db: &DbCluster) -> (egui::Color32, Glyph, &'static str) {
 }
 
 fn role_style(m: &DbMemberView) -> (egui::Color32, Glyph, &'static str) {
+    // The server's own word first: it decides who takes writes.
+    match (m.writable, m.role) {
+        (Some(true), _) => return (theme::GOOD, Glyph::Diamond, "primary"),
+        (Some(false), DbRole::Primary) => return (theme::WARN, Glyph::Triangle, "read-only"),
+        (Some(false), _) => return (theme::GOOD, Glyph::Circle, "replica"),
+        (None, _) => {}
+    }
     if !m.reachable {
         return (theme::BAD, Glyph::Cross, "unreachable");
     }
@@ -157,6 +164,9 @@ fn member_row(
     let age = ctx.age_secs(v.seen_at);
     let stale = age > STALE_AFTER_SECS;
     let (mut color, glyph, role) = role_style(v);
+    if db.writable > 1 && v.writable == Some(true) {
+        color = theme::SPLIT;
+    }
     if stale {
         color = theme::STALE;
     }
@@ -176,11 +186,21 @@ fn member_row(
         (_, Some(l)) => format_bytes(l),
         (_, None) => "unknown".to_owned(),
     });
-    ui.label(if v.max_connections > 0 {
+    let used = if v.max_connections > 0 {
+        f64::from(v.connections) / f64::from(v.max_connections)
+    } else {
+        0.0
+    };
+    let conns = if v.max_connections > 0 {
         format!("{} / {}", v.connections, v.max_connections)
     } else {
         "–".to_owned()
-    });
+    };
+    if used >= 0.9 {
+        ui.colored_label(theme::WARN, format!("{conns} saturated"));
+    } else {
+        ui.label(conns);
+    }
     let mut notes = Vec::new();
     if stale {
         notes.push(format!("STALE {}", format_age(age)));
@@ -188,10 +208,30 @@ fn member_row(
     if v.pending_restart {
         notes.push("pending restart".to_owned());
     }
+    if let Some(s) = &v.sessions {
+        if s.idle_in_transaction > 0 {
+            notes.push(format!("{} idle in transaction", s.idle_in_transaction));
+        }
+        if s.waiting > 0 {
+            notes.push(format!("{} waiting on locks", s.waiting));
+        }
+        if let Some(age) = s.oldest_xact_secs.filter(|a| *a >= 1.0) {
+            notes.push(format!("oldest transaction {}", format_age(age)));
+        }
+    }
     if !v.reachable
         && let Some(d) = &v.detail
     {
-        notes.push(d.clone());
+        if v.writable == Some(true) {
+            notes.push(format!(
+                "its Patroni is down ({d}) but its server takes writes"
+            ));
+        } else {
+            notes.push(d.clone());
+        }
+    }
+    if let Some(d) = &v.server_detail {
+        notes.push(format!("server: {d}"));
     }
     let text = notes.join(" · ");
     if stale || !v.reachable {

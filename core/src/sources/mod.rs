@@ -17,6 +17,8 @@ pub mod haproxy;
 mod http;
 pub mod http_probe;
 pub mod patroni;
+pub mod pg;
+pub mod postgres;
 pub mod prometheus;
 pub mod traefik;
 

@@ -15,6 +15,13 @@
 //! bytes, no `scope`) and 4.x (`streaming`, `lag` may be `"unknown"`, `scope`), and both
 //! role words of `/patroni` (`master` before 4.0, `primary` after). An answer without a
 //! role or state (an unknown version's JSON) is an error naming what is missing.
+//!
+//! With `dsn_env`, the source also asks every member's PostgreSQL itself (host and port
+//! as `/cluster` lists them, remembered after a member drops out of the list):
+//! `pg_is_in_recovery()` is the last word on who takes writes. That is how a split
+//! brain shows: kill only the leader's Patroni and a replica is promoted while the old
+//! postmaster still accepts writes; its REST API is dead and Patroni 4.x drops it from
+//! `/cluster`, but its server still says it is not in recovery.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,6 +51,10 @@ pub struct PatroniConfig {
     /// Bound on each request, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+    /// The environment variable holding a PostgreSQL connection string (user, password,
+    /// database) used on every member's host and port; unset: the servers are not asked.
+    #[serde(default)]
+    pub dsn_env: Option<String>,
 }
 
 const fn default_interval() -> u64 {
@@ -108,6 +119,10 @@ pub struct ClusterMember {
     pub timeline: Option<u32>,
     /// Lag in bytes; `None` when not given or "unknown".
     pub lag_bytes: Option<u64>,
+    /// Its PostgreSQL host.
+    pub host: Option<String>,
+    /// Its PostgreSQL port.
+    pub port: Option<u16>,
 }
 
 /// What `GET /cluster` says.
@@ -225,6 +240,11 @@ pub fn parse_cluster(text: &str) -> Result<ClusterView, PatroniError> {
                 timeline: as_u32(m.get("timeline")),
                 // 3.x: bytes; 4.x: bytes or "unknown".
                 lag_bytes: m.get("lag").and_then(Value::as_u64),
+                host: m.get("host").and_then(Value::as_str).map(str::to_owned),
+                port: m
+                    .get("port")
+                    .and_then(Value::as_u64)
+                    .and_then(|p| u16::try_from(p).ok()),
             })
         })
         .collect();
@@ -412,6 +432,7 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let mut changes = super::Changes::new();
     let mut history: Vec<TimelineSwitch> = Vec::new();
     let mut history_for: Option<u32> = None;
+    let mut servers = Servers::new(cfg.dsn_env.as_deref());
     loop {
         ticker.tick().await;
         // Every member at once: one hanging member never delays the others.
@@ -493,6 +514,9 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
             if let Some(e) = &dcs_error {
                 let _ = write!(d, "; /cluster: {e}");
             }
+            if let Some(Err(e)) = &servers.base {
+                let _ = write!(d, "; servers not asked: {e}");
+            }
             d
         };
         let events = to_events(
@@ -505,6 +529,94 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
         if !changes.polled(&emitter, detail, events, false).await {
             return;
         }
+        if let Some((_, c)) = &dcs {
+            servers.learn(c);
+        }
+        for ev in servers.poll(&cluster, timeout).await {
+            if !emitter.emit(ev).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Every member's PostgreSQL, each over its own kept-open connection.
+struct Servers {
+    /// The connection string's credentials, or why there are none.
+    base: Option<Result<super::pg::PgConn, String>>,
+    /// Member -> its server's connection (kept when the member leaves `/cluster`).
+    conns: BTreeMap<String, Option<super::pg::PgConn>>,
+}
+
+impl Servers {
+    fn new(dsn_env: Option<&str>) -> Self {
+        let base = dsn_env.map(|var| {
+            std::env::var(var)
+                .map_err(|_| format!("the environment variable {var} (dsn_env) is not set"))
+                .and_then(|dsn| {
+                    super::pg::PgConn::new(&dsn).map_err(|e| format!("{e} (from {var})"))
+                })
+        });
+        Self {
+            base,
+            conns: BTreeMap::new(),
+        }
+    }
+
+    /// Remembers the host and port of every member `/cluster` lists.
+    fn learn(&mut self, c: &ClusterView) {
+        let Some(Ok(base)) = &self.base else {
+            return;
+        };
+        for m in &c.members {
+            if let (Some(h), Some(p)) = (&m.host, m.port) {
+                let fresh = || base.at(h, p);
+                let entry = self
+                    .conns
+                    .entry(m.name.clone())
+                    .or_insert_with(|| Some(fresh()));
+                if entry
+                    .as_ref()
+                    .is_some_and(|c| c.what() != format!("{h}:{p}"))
+                {
+                    *entry = Some(fresh());
+                }
+            }
+        }
+    }
+
+    /// Asks every known server at once; one `PgServer` event each.
+    async fn poll(&mut self, cluster: &ClusterId, timeout: Duration) -> Vec<EventBody> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (name, slot) in &mut self.conns {
+            if let Some(mut conn) = slot.take() {
+                let name = name.clone();
+                tasks.spawn(async move {
+                    let r = conn.poll(timeout).await;
+                    (name, conn, r)
+                });
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let Ok((name, conn, r)) = done else {
+                continue;
+            };
+            let member = MemberId::new(&name);
+            out.extend(match r {
+                Ok(s) => super::postgres::status_events(cluster, &member, None, &s),
+                Err(e) => vec![EventBody::PgServer {
+                    cluster: cluster.clone(),
+                    member,
+                    reachable: false,
+                    in_recovery: None,
+                    sessions: None,
+                    detail: Some(e),
+                }],
+            });
+            self.conns.insert(name, Some(conn));
+        }
+        out
     }
 }
 
@@ -649,5 +761,63 @@ mod tests {
                 .as_deref()
                 .is_some_and(|d| d.contains("Connection refused"))
         );
+    }
+
+    #[test]
+    fn two_servers_taking_writes_are_a_split_whatever_patroni_says() {
+        use crate::event::Event;
+        use crate::model::SourceId;
+        use crate::time::Timestamp;
+        let at = |t: i64, body: EventBody| Event::new(Timestamp(t), SourceId::new("patroni"), body);
+        let cluster = ClusterId::new("pgha");
+        let pg = |member: &str, in_recovery: bool| EventBody::PgServer {
+            cluster: cluster.clone(),
+            member: MemberId::new(member),
+            reachable: true,
+            in_recovery: Some(in_recovery),
+            sessions: None,
+            detail: None,
+        };
+        let patroni = |member: &str, reachable: bool, role: DbRole| EventBody::PatroniMember {
+            cluster: cluster.clone(),
+            member: MemberId::new(member),
+            reachable,
+            role,
+            state: Some("running".into()),
+            timeline: Some(1),
+            lag_bytes: None,
+            pending_restart: false,
+            detail: None,
+        };
+        let mut s = crate::state::State::default();
+        for e in [
+            at(1, patroni("node1", true, DbRole::Primary)),
+            at(1, patroni("node2", true, DbRole::Replica)),
+            at(1, pg("node1", false)),
+            at(1, pg("node2", true)),
+        ] {
+            s.apply(&e);
+        }
+        assert_eq!(
+            s.databases["pgha"].primary.as_ref().map(MemberId::as_str),
+            Some("node1")
+        );
+        // node1's Patroni dies; node2 is promoted; node1's postmaster still takes writes.
+        for e in [
+            at(2, patroni("node1", false, DbRole::Unknown)),
+            at(2, patroni("node2", true, DbRole::Primary)),
+            at(2, pg("node2", false)),
+            at(2, pg("node1", false)),
+        ] {
+            s.apply(&e);
+        }
+        let db = &s.databases["pgha"];
+        assert_eq!(db.writable, 2, "two writable primaries");
+        assert_eq!(db.primary, None);
+        assert!(
+            s.open_incident().is_some_and(|i| i.title.contains("pgha")),
+            "a split opens an incident"
+        );
+        assert!(s.log.iter().any(|l| l.message.contains("split brain")));
     }
 }

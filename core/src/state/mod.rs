@@ -215,7 +215,7 @@ pub struct ConsensusCluster {
 }
 
 /// One member of a database cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DbMemberView {
     /// Role reported by the server itself.
     pub role: DbRole,
@@ -237,10 +237,17 @@ pub struct DbMemberView {
     pub pending_restart: bool,
     /// Why it is unreachable, or what is odd.
     pub detail: Option<String>,
+    /// Whether its PostgreSQL takes writes, as the server itself says
+    /// (`pg_is_in_recovery()`); decides over every other source when known.
+    pub writable: Option<bool>,
+    /// Its sessions, from the server.
+    pub sessions: Option<crate::event::PgSessions>,
+    /// Why the server itself could not be asked.
+    pub server_detail: Option<String>,
 }
 
 /// A database cluster (primary and replicas).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DbCluster {
     /// Members by name.
     pub members: BTreeMap<MemberId, DbMemberView>,
@@ -599,6 +606,43 @@ impl State {
                 view.timeline = *timeline;
                 view.pending_restart = *pending_restart;
                 view.detail.clone_from(detail);
+                self.db_member(ev, cluster, member, &view);
+            }
+            EventBody::PgServer {
+                cluster,
+                member,
+                reachable,
+                in_recovery,
+                sessions,
+                detail,
+            } => {
+                let mut view = self
+                    .databases
+                    .get(cluster)
+                    .and_then(|d| d.members.get(member))
+                    .cloned()
+                    .unwrap_or_default();
+                view.writable = if *reachable {
+                    in_recovery.map(|r| !r)
+                } else {
+                    None
+                };
+                if let Some(s) = sessions {
+                    view.connections = s.connections;
+                    view.max_connections = s.max_connections;
+                }
+                view.sessions.clone_from(sessions);
+                view.server_detail.clone_from(detail);
+                if view.state.is_none() {
+                    // Known only from the server: it answers or it does not.
+                    view.reachable = *reachable;
+                    view.role = match in_recovery {
+                        Some(false) => DbRole::Primary,
+                        Some(true) => DbRole::Replica,
+                        None => DbRole::Unknown,
+                    };
+                }
+                view.seen_at = ev.at;
                 self.db_member(ev, cluster, member, &view);
             }
             EventBody::DbClusterStatus {
@@ -1209,7 +1253,10 @@ impl State {
         let primaries: Vec<&MemberId> = db
             .members
             .iter()
-            .filter(|(_, m)| m.reachable && m.role == DbRole::Primary)
+            .filter(|(_, m)| {
+                m.writable
+                    .unwrap_or(m.reachable && m.role == DbRole::Primary)
+            })
             .map(|(n, _)| n)
             .collect();
         let was_ok = db.writable == 1;

@@ -1,0 +1,179 @@
+//! PostgreSQL: one server's sessions and role, read over one kept-open connection
+//! (see [`super::pg`]).
+//!
+//! Every `interval_millis`: `pg_is_in_recovery()`, connections against
+//! `max_connections`, sessions by state (active, idle, idle in transaction, waiting on
+//! a lock) and the oldest open transaction. This is the Sev-0 connection-leak signal
+//! (domain.md §8): with `service` set, the connections also feed that service's pool
+//! bar, so saturation shows on the service as well as on the database.
+//!
+//! The connection string comes from the environment variable named by `dsn_env`, never
+//! from the config file, and is never logged or recorded: messages name `host:port`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::pg::PgConn;
+use super::{Backoff, Emitter};
+use crate::event::{EventBody, PgSessions};
+use crate::model::{ClusterId, MemberId, ServiceId, SourceStatus};
+
+/// Configuration of one PostgreSQL server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Source name.
+    pub name: String,
+    /// The environment variable holding the connection string.
+    pub dsn_env: String,
+    /// The database cluster it belongs to (default: the source name).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Its member name in that cluster (default: `host:port`).
+    #[serde(default)]
+    pub member: Option<String>,
+    /// A service whose pool bar shows this server's connections.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Time between polls, in milliseconds.
+    #[serde(default = "default_interval")]
+    pub interval_millis: u64,
+    /// Bound on each poll (connect included), in milliseconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_millis: u64,
+}
+
+const fn default_interval() -> u64 {
+    2000
+}
+
+const fn default_timeout() -> u64 {
+    2000
+}
+
+/// The events of one successful poll.
+pub fn status_events(
+    cluster: &ClusterId,
+    member: &MemberId,
+    service: Option<&ServiceId>,
+    s: &super::pg::PgStatus,
+) -> Vec<EventBody> {
+    let mut out = vec![EventBody::PgServer {
+        cluster: cluster.clone(),
+        member: member.clone(),
+        reachable: true,
+        in_recovery: Some(s.in_recovery),
+        sessions: Some(PgSessions {
+            connections: s.connections,
+            max_connections: s.max_connections,
+            active: s.active,
+            idle: s.idle,
+            idle_in_transaction: s.idle_in_transaction,
+            waiting: s.waiting,
+            oldest_xact_secs: s.oldest_xact_secs,
+        }),
+        detail: None,
+    }];
+    if let Some(service) = service {
+        out.push(EventBody::Pool {
+            service: service.clone(),
+            size: s.max_connections,
+            in_use: s.connections,
+            queued: s.waiting,
+        });
+    }
+    out
+}
+
+/// The source's one-line detail for a poll.
+pub fn describe_status(s: &super::pg::PgStatus) -> String {
+    let role = if s.in_recovery {
+        "in recovery"
+    } else {
+        "accepts writes"
+    };
+    let oldest = s
+        .oldest_xact_secs
+        .map(|a| format!(", oldest transaction {a:.0} s"))
+        .unwrap_or_default();
+    format!(
+        "{role}; {} of {} connections ({} idle in transaction){oldest}",
+        s.connections, s.max_connections, s.idle_in_transaction
+    )
+}
+
+/// Runs the PostgreSQL source until the engine stops.
+pub async fn run(cfg: PostgresConfig, emitter: Emitter) {
+    let Ok(dsn) = std::env::var(&cfg.dsn_env) else {
+        emitter
+            .status(
+                SourceStatus::Down,
+                Some(format!(
+                    "the environment variable {} (dsn_env) is not set",
+                    cfg.dsn_env
+                )),
+            )
+            .await;
+        return;
+    };
+    let mut conn = match PgConn::new(&dsn) {
+        Ok(c) => c,
+        Err(e) => {
+            emitter
+                .status(
+                    SourceStatus::Down,
+                    Some(format!("{e} (from {})", cfg.dsn_env)),
+                )
+                .await;
+            return;
+        }
+    };
+    drop(dsn);
+    let cluster = ClusterId::new(cfg.cluster.as_deref().unwrap_or(&cfg.name));
+    let member = MemberId::new(cfg.member.as_deref().unwrap_or(conn.what()));
+    let service = cfg.service.as_deref().map(ServiceId::new);
+    let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x96);
+    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut up: Option<bool> = None;
+    loop {
+        ticker.tick().await;
+        match conn.poll(timeout).await {
+            Ok(s) => {
+                backoff.reset();
+                for ev in status_events(&cluster, &member, service.as_ref(), &s) {
+                    if !emitter.emit(ev).await {
+                        return;
+                    }
+                }
+                if !emitter
+                    .status(SourceStatus::Up, Some(describe_status(&s)))
+                    .await
+                {
+                    return;
+                }
+                up = Some(true);
+            }
+            Err(e) => {
+                let ev = EventBody::PgServer {
+                    cluster: cluster.clone(),
+                    member: member.clone(),
+                    reachable: false,
+                    in_recovery: None,
+                    sessions: None,
+                    detail: Some(e.clone()),
+                };
+                if !emitter.emit(ev).await {
+                    return;
+                }
+                if up != Some(false) && !emitter.status(SourceStatus::Down, Some(e)).await {
+                    return;
+                }
+                up = Some(false);
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    }
+}
