@@ -1,0 +1,373 @@
+//! Against a real 3-member Patroni cluster (Debian's Patroni 3.0.2, PostgreSQL 15) on
+//! the rig's real etcd, started by `tests/rig/rig.sh`: a switchover by hand, a crashed
+//! leader (its Patroni and its postmaster killed), a split brain (only the leader's
+//! Patroni killed, so its postmaster keeps taking writes while a replica is promoted),
+//! the DCS losing quorum (Patroni demotes the primary while `/cluster` still names a
+//! leader), and a pile of idle-in-transaction sessions. Each is timed against what
+//! Patroni itself says, polled every 50 ms from a side thread.
+//!
+//! The scenarios share one cluster, so they run one at a time. Runs when
+//! `SWITCHBOARD_RIG` names `patroni`.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{rig, rig_has};
+use switchboard_core::model::DbRole;
+use switchboard_core::sources::patroni::{PatroniConfig, parse_cluster};
+use switchboard_core::sources::postgres::PostgresConfig;
+use switchboard_core::{
+    Clock as _, DbCluster, EngineHandle, SourceConfig, State, SystemClock, Timestamp,
+};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const CLUSTER: &str = "pgha";
+const DSN_ENV: &str = "SWITCHBOARD_RIG_PG_DSN";
+const DSN: &str = "postgresql://switchboard:rigwatch@127.0.0.1:5441/postgres";
+
+fn skip() -> bool {
+    if rig_has("patroni") {
+        return false;
+    }
+    eprintln!(
+        "skipped: the real Patroni rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+    );
+    true
+}
+
+fn engine() -> EngineHandle {
+    unsafe_env_named(DSN_ENV, DSN);
+    common::engine_with(SourceConfig::Patroni(PatroniConfig {
+        name: "patroni".into(),
+        endpoints: (1..=3)
+            .map(|n| format!("http://127.0.0.1:800{n}"))
+            .collect(),
+        cluster: None,
+        interval_millis: 250,
+        timeout_millis: 1000,
+        dsn_env: Some(DSN_ENV.into()),
+    }))
+}
+
+/// Patroni's own answer: member name -> REST port, from any member's `/cluster`.
+fn members() -> Vec<(String, u16)> {
+    for n in 1..=3 {
+        let text = common::curl(&format!("http://127.0.0.1:800{n}/cluster"));
+        if let Ok(c) = parse_cluster(&text) {
+            return c
+                .members
+                .iter()
+                .filter_map(|m| {
+                    let port = m.api_url.as_deref()?.rsplit(':').next()?;
+                    let port: u16 = port.trim_end_matches("/patroni").parse().ok()?;
+                    Some((m.name.clone(), port))
+                })
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+/// Which member answers 200 on `/primary` (Patroni's own role probe), if one does.
+fn patroni_primary(except: Option<u16>) -> Option<u16> {
+    (8001..=8003).filter(|p| Some(*p) != except).find(|p| {
+        std::process::Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "--max-time", "1"])
+            .arg(format!("http://127.0.0.1:{p}/primary"))
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+fn db(s: &State) -> Option<&DbCluster> {
+    s.databases.get(CLUSTER)
+}
+
+fn wait(e: &EngineHandle, secs: u64, what: &str, pred: impl Fn(&DbCluster) -> bool) -> State {
+    let s = e.wait_for(Duration::from_secs(secs), |s| db(s).is_some_and(&pred));
+    let s = (*s).clone();
+    assert!(
+        db(&s).is_some_and(&pred),
+        "{what}: {:#?}",
+        db(&s).map(|d| (&d.primary, d.writable, &d.dcs_leader, &d.members))
+    );
+    s
+}
+
+fn name_of(port: u16) -> String {
+    members()
+        .into_iter()
+        .find(|(_, p)| *p == port)
+        .map(|(n, _)| n)
+        .unwrap_or_default()
+}
+
+/// A healthy cluster with one primary, seen by the console; returns its port.
+fn settled(e: &EngineHandle) -> u16 {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let port = loop {
+        if let Some(p) = patroni_primary(None)
+            && members().len() == 3
+        {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rig's Patroni has no primary"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let name = name_of(port);
+    wait(e, 30, "one primary, three members", |d| {
+        d.primary.as_ref().is_some_and(|p| p.as_str() == name)
+            && d.members.len() == 3
+            && d.members.values().all(|m| m.writable.is_some())
+    });
+    port
+}
+
+#[test]
+fn a_switchover_by_hand_is_followed() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    let (from, to) = (
+        name_of(leader),
+        name_of(if leader == 8001 { 8002 } else { 8001 }),
+    );
+    let asked = SystemClock.now();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-XPOST", "--max-time", "30"])
+        .arg(format!("http://127.0.0.1:{leader}/switchover"))
+        .arg("-d")
+        .arg(format!(r#"{{"leader":"{from}","candidate":"{to}"}}"#))
+        .output()
+        .expect("curl");
+    let done = SystemClock.now();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("Successfully switched over"),
+        "Patroni: {said}"
+    );
+    let s = wait(&e, 20, "the new primary", |d| {
+        d.primary.as_ref().is_some_and(|p| p.as_str() == to)
+    });
+    let seen = db(&s).and_then(|d| d.primary_since).unwrap_or_default();
+    let line = format!(
+        "patroni rig: switchover {from} -> {to}: Patroni answered after {} ms; console saw {to} primary {} ms after asking",
+        done.millis_since(asked),
+        seen.millis_since(asked)
+    );
+    eprintln!("{line}");
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.message.contains(&format!("primary is {to}"))),
+        "the log says who is primary now"
+    );
+}
+
+#[test]
+fn a_crashed_leader_fails_over_and_the_console_times_it() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    let n = (leader - 8000).to_string();
+    let old = name_of(leader);
+    let watcher = common::first_seen(move || patroni_primary(Some(leader)).is_some());
+    let crashed = SystemClock.now();
+    rig(&["kill", &format!("patroni{n}")]);
+    rig(&["pg-kill-postmaster", &n]);
+    let s = wait(&e, 60, "a new primary", |d| {
+        d.primary.as_ref().is_some_and(|p| p.as_str() != old)
+    });
+    let patroni_at = watcher
+        .join()
+        .expect("watcher")
+        .expect("Patroni promoted a replica");
+    let console_at = db(&s).and_then(|d| d.primary_since).unwrap_or_default();
+    let lost_at: Option<Timestamp> = s
+        .log
+        .iter()
+        .find(|l| l.at >= crashed && l.message.contains("no reachable primary"))
+        .map(|l| l.at);
+    rig(&["restart", &format!("patroni{n}")]);
+    let line = format!(
+        "patroni rig: leader {old} crashed; console saw no primary after {} ms; Patroni's new primary after {} ms; console saw it {} ms after Patroni",
+        lost_at.map_or(-1, |t| t.millis_since(crashed)),
+        patroni_at.millis_since(crashed),
+        console_at.millis_since(patroni_at)
+    );
+    eprintln!("{line}");
+    assert!(lost_at.is_some(), "the primary's loss is logged: {line}");
+    assert!(
+        console_at.millis_since(patroni_at) <= 1000,
+        "the console follows Patroni's promotion within a second: {line}"
+    );
+    wait(&e, 60, "the old leader back as a replica", |d| {
+        d.members
+            .get(old.as_str())
+            .is_some_and(|m| m.reachable && m.role == DbRole::Replica)
+    });
+}
+
+#[test]
+fn killing_only_the_leaders_patroni_shows_two_writable_primaries() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    let n = (leader - 8000).to_string();
+    let old = name_of(leader);
+    let killed = SystemClock.now();
+    rig(&["kill", &format!("patroni{n}")]);
+    let s = wait(&e, 60, "a split: two servers take writes", |d| {
+        d.writable >= 2
+    });
+    let split_at = s
+        .log
+        .iter()
+        .find(|l| l.at >= killed && l.message.contains("split brain"))
+        .map(|l| l.at);
+    let d = db(&s).expect("cluster");
+    let old_view = &d.members[old.as_str()];
+    assert!(!old_view.reachable, "its Patroni is dead");
+    assert_eq!(
+        old_view.writable,
+        Some(true),
+        "its server still takes writes"
+    );
+    assert!(s.open_incident().is_some(), "a split is an incident");
+    eprintln!(
+        "patroni rig: only {old}'s Patroni killed: split seen after {} ms",
+        split_at.map_or(-1, |t| t.millis_since(killed))
+    );
+    // Patroni comes back, demotes and rewinds the old primary: one primary again.
+    rig(&["restart", &format!("patroni{n}")]);
+    wait(&e, 90, "one primary again", |d| d.writable == 1);
+}
+
+#[test]
+fn losing_dcs_quorum_demotes_the_primary_though_cluster_still_names_a_leader() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    settled(&e);
+    let lost = SystemClock.now();
+    rig(&["kill", "etcd2"]);
+    rig(&["kill", "etcd3"]);
+    let s = wait(&e, 60, "no server takes writes", |d| d.writable == 0);
+    let d = db(&s).expect("cluster");
+    let demoted = s
+        .log
+        .iter()
+        .find(|l| l.at >= lost && l.message.contains("no reachable primary"))
+        .map_or(-1, |l| l.at.millis_since(lost));
+    eprintln!(
+        "patroni rig: etcd quorum lost: console saw the demotion after {demoted} ms; the DCS still names {:?}",
+        d.dcs_leader
+    );
+    rig(&["restart", "etcd2"]);
+    rig(&["restart", "etcd3"]);
+    wait(&e, 60, "a primary again with etcd back", |d| {
+        d.writable == 1
+    });
+}
+
+#[test]
+fn idle_in_transaction_sessions_show_as_saturation() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    let pg_port = 5440 + (leader - 8000);
+    let dsn = format!("postgresql://switchboard:rigwatch@127.0.0.1:{pg_port}/postgres");
+    // A watcher on the primary alone, feeding a service's pool bar too.
+    unsafe_env_named("SWITCHBOARD_RIG_PG_PRIMARY", &dsn);
+    let pg = common::engine_with(SourceConfig::Postgres(PostgresConfig {
+        name: "pg".into(),
+        dsn_env: "SWITCHBOARD_RIG_PG_PRIMARY".into(),
+        cluster: Some("leak".into()),
+        member: None,
+        service: Some("orders".into()),
+        interval_millis: 250,
+        timeout_millis: 1000,
+    }));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let leaked = 60;
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..leaked {
+            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            client
+                .batch_execute("BEGIN; SELECT 1")
+                .await
+                .expect("begin");
+            held.push(client);
+        }
+        held
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let s = pg.wait_for(Duration::from_secs(10), |s| {
+        s.databases.get("leak").is_some_and(|d| {
+            d.members.values().any(|m| {
+                m.sessions.as_ref().is_some_and(|x| {
+                    x.idle_in_transaction >= leaked && x.oldest_xact_secs.unwrap_or(0.0) >= 1.0
+                })
+            })
+        })
+    });
+    let m = s.databases["leak"].members.values().next().expect("member");
+    let sessions = m.sessions.clone().expect("sessions");
+    let pool = s.services.get("orders").and_then(|x| x.pool);
+    eprintln!(
+        "patroni rig: {leaked} leaked sessions: console sees {} idle in transaction, oldest {:?} s, {} of {} connections, pool {:?}",
+        sessions.idle_in_transaction,
+        sessions.oldest_xact_secs,
+        sessions.connections,
+        sessions.max_connections,
+        pool
+    );
+    assert!(sessions.idle_in_transaction >= leaked, "{sessions:?}");
+    assert!(
+        pool.is_some_and(|p| p.in_use >= leaked),
+        "the service's pool bar: {pool:?}"
+    );
+    drop(held);
+    drop(rt);
+    drop(e);
+}
+
+#[allow(unsafe_code)]
+fn unsafe_env_named(name: &str, value: &str) {
+    // SAFETY: tests here hold ONE_AT_A_TIME; nothing else reads the environment now.
+    unsafe { std::env::set_var(name, value) };
+}
