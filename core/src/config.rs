@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::sources::consul::ConsulConfig;
 use crate::sources::drill::DrillConfig;
 use crate::sources::envoy::EnvoyConfig;
 use crate::sources::etcd::EtcdConfig;
@@ -113,6 +114,8 @@ pub enum SourceConfig {
     Traefik(TraefikConfig),
     /// A Prometheus.
     Prometheus(PrometheusConfig),
+    /// A Consul datacenter.
+    Consul(ConsulConfig),
     /// A Patroni cluster.
     Patroni(PatroniConfig),
     /// A PostgreSQL server.
@@ -134,6 +137,7 @@ impl SourceConfig {
             Self::Traefik(_) => K::Traefik,
             Self::Prometheus(_) => K::Prometheus,
             Self::Patroni(_) => K::Patroni,
+            Self::Consul(_) => K::Consul,
             Self::Postgres(_) => K::Postgres,
             Self::Drill(_) => K::Drill,
         }
@@ -150,6 +154,7 @@ impl SourceConfig {
             Self::Traefik(c) => &c.name,
             Self::Prometheus(c) => &c.name,
             Self::Patroni(c) => &c.name,
+            Self::Consul(c) => &c.name,
             Self::Postgres(c) => &c.name,
             Self::Drill(c) => &c.name,
         }

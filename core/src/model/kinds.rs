@@ -24,6 +24,8 @@ pub enum SourceKind {
     Prometheus,
     /// A Patroni cluster (each member's REST API).
     Patroni,
+    /// A Consul datacenter (one agent's HTTP API).
+    Consul,
     /// A PostgreSQL server (`pg_stat_activity`, `pg_is_in_recovery()`).
     Postgres,
     /// The engine itself (staleness markers, operator intents).
@@ -43,6 +45,7 @@ impl SourceKind {
             Self::Traefik => "traefik",
             Self::Prometheus => "prometheus",
             Self::Patroni => "patroni",
+            Self::Consul => "consul",
             Self::Postgres => "postgres",
             Self::Engine => "engine",
         }

@@ -8,6 +8,7 @@
 
 mod backoff;
 mod changes;
+pub mod consul;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;

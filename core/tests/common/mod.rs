@@ -5,6 +5,7 @@ use std::process::Command;
 
 /// Whether the rig component `name` is up: `SWITCHBOARD_RIG` lists them ("etcd haproxy"),
 /// as `tests/check.sh` sets after starting the rig.
+#[allow(dead_code)]
 pub fn rig_has(name: &str) -> bool {
     std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|c| c == name))
 }
