@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{rig, rig_has};
-use switchboard_core::model::DbRole;
+use switchboard_core::model::{DbRole, SourceStatus};
 use switchboard_core::sources::patroni::{PatroniConfig, parse_cluster};
 use switchboard_core::sources::postgres::PostgresConfig;
 use switchboard_core::{
@@ -361,6 +361,58 @@ fn idle_in_transaction_sessions_show_as_saturation() {
         pool.is_some_and(|p| p.in_use >= leaked),
         "the service's pool bar: {pool:?}"
     );
+
+    // Exhaust the server: new clients are refused ("too many clients"), exactly the
+    // incident. The console's kept-open connection still reports; a fresh source says
+    // why it cannot connect.
+    let (more, refused) = rt.block_on(async {
+        let mut more = Vec::new();
+        let mut refused = String::new();
+        for _ in 0..200 {
+            match tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await {
+                Ok((client, conn)) => {
+                    tokio::spawn(conn);
+                    more.push(client);
+                }
+                Err(e) => {
+                    refused = e.to_string();
+                    break;
+                }
+            }
+        }
+        (more, refused)
+    });
+    assert!(!refused.is_empty(), "the server refused at last");
+    let before = pg.snapshot().events_applied;
+    let s = pg.wait_for(Duration::from_secs(5), |s| s.events_applied > before + 2);
+    let still = s.databases["leak"].members.values().next().expect("member");
+    assert!(
+        still.reachable && still.server_detail.is_none(),
+        "the console's own connection still works"
+    );
+    unsafe_env_named("SWITCHBOARD_RIG_PG_LATE", &dsn);
+    let late = common::engine_with(SourceConfig::Postgres(PostgresConfig {
+        name: "pg-late".into(),
+        dsn_env: "SWITCHBOARD_RIG_PG_LATE".into(),
+        cluster: Some("late".into()),
+        member: None,
+        service: None,
+        interval_millis: 250,
+        timeout_millis: 1000,
+    }));
+    let s = late.wait_for(Duration::from_secs(10), |s| {
+        s.sources
+            .get("pg-late")
+            .is_some_and(|x| x.status == SourceStatus::Down)
+    });
+    let why = s.sources["pg-late"].detail.clone().unwrap_or_default();
+    eprintln!(
+        "patroni rig: with {} more sessions the server refuses: the console says {why:?}",
+        more.len()
+    );
+    assert!(why.contains("connection slots are full"), "{why}");
+    assert!(!why.contains("rigwatch"), "no password in messages: {why}");
+    drop(more);
     drop(held);
     drop(rt);
     drop(e);

@@ -170,6 +170,14 @@ fn describe(c: &tokio_postgres::Config) -> String {
 /// (`sorry, too many clients already`), else the transport's.
 fn words(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
+        if db.code() == &tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS {
+            // The connection-leak incident itself: say so first.
+            return format!(
+                "PostgreSQL refuses new clients, its connection slots are full ({}: {})",
+                db.code().code(),
+                db.message()
+            );
+        }
         return format!("PostgreSQL says: {} ({})", db.message(), db.code().code());
     }
     let mut text = e.to_string();
