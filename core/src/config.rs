@@ -28,6 +28,7 @@ use crate::sources::etcd::EtcdConfig;
 use crate::sources::grpc_health::GrpcHealthConfig;
 use crate::sources::haproxy::HaproxyConfig;
 use crate::sources::http_probe::HttpProbeConfig;
+use crate::sources::kubernetes::KubernetesConfig;
 use crate::sources::patroni::PatroniConfig;
 use crate::sources::postgres::PostgresConfig;
 use crate::sources::prometheus::PrometheusConfig;
@@ -116,6 +117,8 @@ pub enum SourceConfig {
     Prometheus(PrometheusConfig),
     /// A Consul datacenter.
     Consul(ConsulConfig),
+    /// A Kubernetes cluster.
+    Kubernetes(KubernetesConfig),
     /// A Patroni cluster.
     Patroni(PatroniConfig),
     /// A PostgreSQL server.
@@ -138,6 +141,7 @@ impl SourceConfig {
             Self::Prometheus(_) => K::Prometheus,
             Self::Patroni(_) => K::Patroni,
             Self::Consul(_) => K::Consul,
+            Self::Kubernetes(_) => K::Kubernetes,
             Self::Postgres(_) => K::Postgres,
             Self::Drill(_) => K::Drill,
         }
@@ -155,6 +159,7 @@ impl SourceConfig {
             Self::Prometheus(c) => &c.name,
             Self::Patroni(c) => &c.name,
             Self::Consul(c) => &c.name,
+            Self::Kubernetes(c) => &c.name,
             Self::Postgres(c) => &c.name,
             Self::Drill(c) => &c.name,
         }

@@ -212,6 +212,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             SourceConfig::Prometheus(cfg) => {
                 runtime.spawn(sources::prometheus::run(cfg, emitter));
             }
+            SourceConfig::Kubernetes(cfg) => {
+                runtime.spawn(sources::kubernetes::run(cfg, emitter));
+            }
             SourceConfig::Consul(cfg) => {
                 runtime.spawn(sources::consul::run(cfg, emitter));
             }

@@ -243,6 +243,33 @@ pub enum EventBody {
         #[serde(default)]
         history: Vec<TimelineSwitch>,
     },
+    /// A service's replicas as its orchestrator counts them (a Kubernetes Deployment).
+    Replicas {
+        /// The service.
+        service: ServiceId,
+        /// Wanted.
+        desired: u32,
+        /// Ready.
+        ready: u32,
+        /// Available (ready for the minimum time).
+        available: u32,
+    },
+    /// A cluster node's condition (Kubernetes).
+    NodeStatus {
+        /// Node name.
+        node: String,
+        /// Its `Ready` condition is true.
+        ready: bool,
+        /// Cordoned: no new pods are scheduled on it.
+        cordoned: bool,
+    },
+    /// A warning a system raised (a Kubernetes `Warning` event), for the log.
+    Notice {
+        /// What it is about (`namespace/name`).
+        subject: String,
+        /// `Reason: message`.
+        message: String,
+    },
     /// A simulated fault started in the drill; marks the true start for MTTD.
     FaultInjected {
         /// Fault name (`connection_leak`).
@@ -280,6 +307,9 @@ impl EventBody {
             Self::PatroniMember { .. } => "patroni_member",
             Self::PgServer { .. } => "pg_server",
             Self::DbClusterStatus { .. } => "db_cluster_status",
+            Self::Replicas { .. } => "replicas",
+            Self::NodeStatus { .. } => "node_status",
+            Self::Notice { .. } => "notice",
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
         }
@@ -290,6 +320,7 @@ impl EventBody {
         match self {
             Self::SourceStatus { .. } | Self::FaultInjected { .. } => Vec::new(),
             Self::Service { service, .. }
+            | Self::Replicas { service, .. }
             | Self::Pool { service, .. }
             | Self::Metric { service, .. } => vec![service.as_str()],
             Self::Edge { from, to } => vec![from.as_str(), to.as_str()],
@@ -334,6 +365,8 @@ impl EventBody {
                 cluster, member, ..
             } => vec![cluster.as_str(), member.as_str()],
             Self::Intent { intent, .. } => intent.subjects(),
+            Self::NodeStatus { node, .. } => vec![node.as_str()],
+            Self::Notice { subject, .. } => vec![subject.as_str()],
         }
     }
 }

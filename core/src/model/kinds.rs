@@ -26,6 +26,8 @@ pub enum SourceKind {
     Patroni,
     /// A Consul datacenter (one agent's HTTP API).
     Consul,
+    /// A Kubernetes cluster (watches through the API server).
+    Kubernetes,
     /// A PostgreSQL server (`pg_stat_activity`, `pg_is_in_recovery()`).
     Postgres,
     /// The engine itself (staleness markers, operator intents).
@@ -46,6 +48,7 @@ impl SourceKind {
             Self::Prometheus => "prometheus",
             Self::Patroni => "patroni",
             Self::Consul => "consul",
+            Self::Kubernetes => "kubernetes",
             Self::Postgres => "postgres",
             Self::Engine => "engine",
         }

@@ -17,6 +17,7 @@ pub mod grpc_health;
 pub mod haproxy;
 mod http;
 pub mod http_probe;
+pub mod kubernetes;
 pub mod patroni;
 pub mod pg;
 pub mod postgres;

@@ -147,6 +147,8 @@ pub struct Service {
     pub health: Health,
     /// Last time it was seen healthy.
     pub healthy_at: Option<Timestamp>,
+    /// Replicas (desired, ready, available) as its orchestrator counts them.
+    pub replicas: Option<(u32, u32, u32)>,
 }
 
 /// One instance.
@@ -328,6 +330,8 @@ pub struct State {
     pub clusters: BTreeMap<ClusterId, ConsensusCluster>,
     /// Database clusters.
     pub databases: BTreeMap<ClusterId, DbCluster>,
+    /// Cluster nodes (Kubernetes): ready, cordoned.
+    pub nodes: BTreeMap<String, (bool, bool)>,
     /// Incidents and the set of unhealthy subjects.
     pub incidents: IncidentTracker,
     /// Bumped whenever services, edges or routes change, so views can cache a layout.
@@ -644,6 +648,49 @@ impl State {
                 }
                 view.seen_at = ev.at;
                 self.db_member(ev, cluster, member, &view);
+            }
+            EventBody::Replicas {
+                service,
+                desired,
+                ready,
+                available,
+            } => {
+                self.ensure_service(service);
+                if let Some(s) = self.services.get_mut(service) {
+                    let before = s.replicas.replace((*desired, *ready, *available));
+                    let short = |r: Option<(u32, u32, u32)>| r.is_some_and(|(d, r, _)| r < d);
+                    let now = Some((*desired, *ready, *available));
+                    if short(before) != short(now) || (before.is_none() && short(now)) {
+                        let (sev, what) = if short(now) {
+                            (
+                                Severity::Warn,
+                                format!("{ready} of {desired} replicas ready"),
+                            )
+                        } else {
+                            (Severity::Good, format!("all {desired} replicas ready"))
+                        };
+                        self.log(ev, sev, service.as_str(), what);
+                    }
+                }
+            }
+            EventBody::NodeStatus {
+                node,
+                ready,
+                cordoned,
+            } => {
+                let before = self.nodes.insert(node.clone(), (*ready, *cordoned));
+                if before != Some((*ready, *cordoned)) && (before.is_some() || !*ready || *cordoned)
+                {
+                    let (sev, what) = match (ready, cordoned) {
+                        (false, _) => (Severity::Critical, "node not ready".to_owned()),
+                        (true, true) => (Severity::Warn, "node cordoned".to_owned()),
+                        (true, false) => (Severity::Good, "node ready and schedulable".to_owned()),
+                    };
+                    self.log(ev, sev, node, what);
+                }
+            }
+            EventBody::Notice { subject, message } => {
+                self.log(ev, Severity::Warn, subject, message.clone());
             }
             EventBody::DbClusterStatus {
                 cluster,

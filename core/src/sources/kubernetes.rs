@@ -1,0 +1,576 @@
+//! Kubernetes (the kube crate): pods, deployments, nodes and warning events, watched.
+//!
+//! The client comes from a kubeconfig (`kubeconfig`, else `KUBECONFIG`, else
+//! `~/.kube/config`) and one of its contexts (`context`, else the current one), with
+//! whatever auth it names. Each resource kind is a list followed by a watch
+//! (kube-runtime's watcher): when the API server expires the watch (410 Gone, "too old
+//! resource version") the watcher lists again and goes on; state is not dropped, and
+//! pods missing from the new list are removed.
+//!
+//! - Pods become instances (`namespace/pod`) of their service: the label
+//!   `app.kubernetes.io/name`, else `app`, else `k8s-app`, else the owning `ReplicaSet`'s
+//!   name without its template hash (the Deployment), else the pod's name. Healthy when
+//!   running and ready; unhealthy when not ready, failed, or a container waits in
+//!   `CrashLoopBackOff`/`ImagePullBackOff`; unknown while pending. A restart (the
+//!   restart count going up) is reported as a down-then-up, so a crash-looping pod
+//!   trips the flapping detector like any other instance.
+//! - Deployments: desired, ready and available replicas, on their service.
+//! - Nodes: ready and cordoned (`spec.unschedulable`).
+//! - Events of type `Warning` go to the event log.
+//!
+//! With `namespaces` empty every namespace is watched (cluster-wide list/watch rights
+//! needed); otherwise one watcher per namespace and kind.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt as _};
+use serde::{Deserialize, Serialize};
+
+use super::Emitter;
+use crate::event::EventBody;
+use crate::model::{Health, InstanceId, ServiceId, SourceStatus};
+
+/// Configuration of one Kubernetes cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Source name.
+    pub name: String,
+    /// The kubeconfig context (default: the current one).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespaces to watch (default: all).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// A kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`).
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+}
+
+/// The service a pod belongs to.
+pub fn service_of(pod: &Pod) -> String {
+    let labels = pod.labels();
+    for key in ["app.kubernetes.io/name", "app", "k8s-app"] {
+        if let Some(v) = labels.get(key) {
+            return v.clone();
+        }
+    }
+    if let Some(rs) = pod
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "ReplicaSet")
+    {
+        let hash = labels.get("pod-template-hash");
+        return match hash.and_then(|h| rs.name.strip_suffix(&format!("-{h}"))) {
+            Some(deployment) => deployment.to_owned(),
+            None => rs.name.clone(),
+        };
+    }
+    if let Some(o) = pod.owner_references().first() {
+        return o.name.clone();
+    }
+    pod.name_any()
+}
+
+/// A pod's health, restart count and the words for it.
+pub fn pod_health(pod: &Pod) -> (Health, u32, String) {
+    let status = pod.status.clone().unwrap_or_default();
+    let phase = status.phase.clone().unwrap_or_else(|| "Unknown".to_owned());
+    let ready = status
+        .conditions
+        .as_ref()
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "True");
+    let containers = status.container_statuses.clone().unwrap_or_default();
+    let restarts: u32 = containers
+        .iter()
+        .map(|c| u32::try_from(c.restart_count.max(0)).unwrap_or(0))
+        .sum();
+    let waiting = containers.iter().find_map(|c| {
+        c.state
+            .as_ref()
+            .and_then(|s| s.waiting.as_ref())
+            .and_then(|w| w.reason.clone())
+    });
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .map(|n| format!(" on {n}"))
+        .unwrap_or_default();
+    let restarts_words = if restarts == 1 {
+        "1 restart".to_owned()
+    } else {
+        format!("{restarts} restarts")
+    };
+    let (health, words) = match (phase.as_str(), ready, waiting.as_deref()) {
+        (
+            _,
+            _,
+            Some(
+                w @ ("CrashLoopBackOff"
+                | "ImagePullBackOff"
+                | "ErrImagePull"
+                | "CreateContainerConfigError"),
+            ),
+        ) => (Health::Unhealthy, w.to_owned()),
+        ("Running", true, _) => (Health::Healthy, "Running, ready".to_owned()),
+        ("Running", false, w) => (
+            Health::Unhealthy,
+            format!(
+                "Running, not ready{}",
+                w.map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        ),
+        ("Pending", _, w) => (
+            Health::Unknown,
+            format!(
+                "Pending{}",
+                w.map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        ),
+        ("Failed", _, _) => (
+            Health::Unhealthy,
+            format!(
+                "Failed{}",
+                status.reason.map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+        ),
+        ("Succeeded", _, _) => (Health::Unknown, "Succeeded (completed)".to_owned()),
+        (p, _, _) => (Health::Unknown, p.to_owned()),
+    };
+    (health, restarts, format!("{words}, {restarts_words}{node}"))
+}
+
+/// Turns pod watch events into console events, remembering restart counts.
+#[derive(Default)]
+pub struct Pods {
+    restarts: BTreeMap<String, u32>,
+    /// Pods seen since the last `Init`, to remove those a re-list no longer has.
+    listing: Option<Vec<String>>,
+}
+
+impl Pods {
+    /// The events for one watcher event.
+    pub fn on_event(&mut self, ev: watcher::Event<Pod>) -> Vec<EventBody> {
+        match ev {
+            watcher::Event::Init => {
+                self.listing = Some(Vec::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(p) => {
+                if let Some(l) = self.listing.as_mut() {
+                    l.push(key(&p));
+                }
+                self.apply(&p)
+            }
+            watcher::Event::Apply(p) => self.apply(&p),
+            watcher::Event::Delete(p) => {
+                self.restarts.remove(&key(&p));
+                vec![EventBody::InstanceRemoved {
+                    instance: InstanceId::new(key(&p)),
+                }]
+            }
+            watcher::Event::InitDone => {
+                let listed = self.listing.take().unwrap_or_default();
+                let gone: Vec<String> = self
+                    .restarts
+                    .keys()
+                    .filter(|k| !listed.contains(k))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .map(|k| {
+                        self.restarts.remove(&k);
+                        EventBody::InstanceRemoved {
+                            instance: InstanceId::new(k),
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn apply(&mut self, p: &Pod) -> Vec<EventBody> {
+        let k = key(p);
+        let (health, restarts, detail) = pod_health(p);
+        let service = ServiceId::new(service_of(p));
+        let before = self.restarts.insert(k.clone(), restarts);
+        let mut out = Vec::new();
+        if before.is_some_and(|b| restarts > b) && health == Health::Healthy {
+            // It went down and came back between two updates: say so.
+            out.push(EventBody::InstanceHealth {
+                instance: InstanceId::new(&k),
+                service: service.clone(),
+                health: Health::Unhealthy,
+                detail: Some(format!("restarted ({restarts} restarts)")),
+            });
+        }
+        out.push(EventBody::InstanceHealth {
+            instance: InstanceId::new(&k),
+            service,
+            health,
+            detail: Some(detail),
+        });
+        out
+    }
+}
+
+fn key(p: &Pod) -> String {
+    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
+}
+
+/// A deployment's replicas as a log-worthy event.
+pub fn deployment_event(d: &Deployment) -> EventBody {
+    let status = d.status.clone().unwrap_or_default();
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let n = |x: Option<i32>| u32::try_from(x.unwrap_or(0).max(0)).unwrap_or(0);
+    EventBody::Replicas {
+        service: ServiceId::new(d.name_any()),
+        desired: n(Some(desired)),
+        ready: n(status.ready_replicas),
+        available: n(status.available_replicas),
+    }
+}
+
+/// A node's condition.
+pub fn node_event(n: &Node) -> EventBody {
+    let ready = n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "True");
+    let cordoned = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
+    EventBody::NodeStatus {
+        node: n.name_any(),
+        ready,
+        cordoned,
+    }
+}
+
+/// A warning event for the log.
+pub fn warning_event(e: &KubeEvent) -> Option<EventBody> {
+    if e.type_.as_deref() != Some("Warning") {
+        return None;
+    }
+    let obj = &e.involved_object;
+    Some(EventBody::Notice {
+        subject: format!(
+            "{}/{}",
+            obj.namespace.clone().unwrap_or_default(),
+            obj.name.clone().unwrap_or_default()
+        ),
+        message: format!(
+            "{}: {}",
+            e.reason.clone().unwrap_or_default(),
+            e.message.clone().unwrap_or_default()
+        ),
+    })
+}
+
+/// The client for a config.
+async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
+    let options = kube::config::KubeConfigOptions {
+        context: cfg.context.clone(),
+        ..Default::default()
+    };
+    let config = match &cfg.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read the kubeconfig {path}: {e}"))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await
+        }
+        None => kube::Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|e| format!("kubeconfig: {e}"))?;
+    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+}
+
+/// An API for `K` in each watched namespace (or cluster-wide).
+fn apis<K>(client: &Client, namespaces: &[String]) -> Vec<Api<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|n| Api::namespaced(client.clone(), n))
+            .collect()
+    }
+}
+
+/// A watcher error in operator words (401/403 named as such).
+fn words(e: &watcher::Error) -> String {
+    let text = e.to_string();
+    let inner = match e {
+        watcher::Error::InitialListFailed(k)
+        | watcher::Error::WatchStartFailed(k)
+        | watcher::Error::WatchFailed(k) => Some(k),
+        _ => None,
+    };
+    match inner {
+        Some(kube::Error::Api(s)) if s.code == 401 => {
+            format!(
+                "the API server refused the credentials (401 Unauthorized): {}",
+                s.message
+            )
+        }
+        Some(kube::Error::Api(s)) if s.code == 403 => {
+            format!("not allowed (403 Forbidden): {}", s.message)
+        }
+        _ => text,
+    }
+}
+
+/// Runs the Kubernetes source until the engine stops.
+pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
+    let client = match client(&cfg).await {
+        Ok(c) => c,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<EventBody>, String>>(256);
+    let wc = watcher::Config::default;
+    let mut tasks = tokio::task::JoinSet::new();
+    for api in apis::<Pod>(&client, &cfg.namespaces) {
+        let tx = tx.clone();
+        tasks.spawn(async move {
+            let mut pods = Pods::default();
+            let mut s = watcher(api, wc()).default_backoff().boxed();
+            while let Some(ev) = s.next().await {
+                let out = ev.map(|e| pods.on_event(e)).map_err(|e| words(&e));
+                if tx.send(out).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    for api in apis::<Deployment>(&client, &cfg.namespaces) {
+        let tx = tx.clone();
+        tasks.spawn(forward(
+            watcher(api, wc()).default_backoff().boxed(),
+            tx,
+            |d| vec![deployment_event(d)],
+        ));
+    }
+    for api in apis::<KubeEvent>(&client, &cfg.namespaces) {
+        let tx = tx.clone();
+        let config = wc().fields("type=Warning");
+        tasks.spawn(forward(
+            watcher(api, config).default_backoff().boxed(),
+            tx,
+            |e| warning_event(e).into_iter().collect(),
+        ));
+    }
+    let nodes: Api<Node> = Api::all(client.clone());
+    tasks.spawn(forward(
+        watcher(nodes, wc()).default_backoff().boxed(),
+        tx.clone(),
+        |n| vec![node_event(n)],
+    ));
+    drop(tx);
+
+    let mut up = false;
+    let mut applied: u64 = 0;
+    let mut quiet = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            got = rx.recv() => {
+                let Some(got) = got else { break };
+                match got {
+                    Ok(events) => {
+                        for ev in events {
+                            applied += 1;
+                            if !emitter.emit(ev).await {
+                                tasks.abort_all();
+                                return;
+                            }
+                        }
+                        if !up {
+                            up = true;
+                            let scope = if cfg.namespaces.is_empty() {
+                                "all namespaces".to_owned()
+                            } else {
+                                cfg.namespaces.join(", ")
+                            };
+                            if !emitter.status(SourceStatus::Up, Some(format!("watching {scope}"))).await {
+                                tasks.abort_all();
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        up = false;
+                        if !emitter.status(SourceStatus::Down, Some(e)).await {
+                            tasks.abort_all();
+                            return;
+                        }
+                    }
+                }
+            }
+            _ = quiet.tick() => {
+                // Watches are quiet when nothing changes: a heartbeat, so quiet is not stale.
+                if up && !emitter.status(SourceStatus::Up, None).await {
+                    tasks.abort_all();
+                    return;
+                }
+            }
+        }
+    }
+    tracing::debug!("kubernetes watchers ended after {applied} events");
+}
+
+/// Forwards a watcher's objects (applied, listed or deleted) through `f`.
+async fn forward<K>(
+    mut s: futures_util::stream::BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<EventBody>, String>>,
+    f: impl Fn(&K) -> Vec<EventBody> + Send + 'static,
+) where
+    K: Send + 'static,
+{
+    while let Some(ev) = s.next().await {
+        let out = match ev {
+            Ok(watcher::Event::Apply(k) | watcher::Event::InitApply(k)) => Ok(f(&k)),
+            Ok(_) => continue,
+            Err(e) => Err(words(&e)),
+        };
+        if tx.send(out).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/kubernetes/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn pods() -> Vec<Pod> {
+        let list: k8s_openapi::List<Pod> =
+            serde_json::from_str(&fixture("podlist-kube-system-v1.36.json")).expect("podlist");
+        list.items
+    }
+
+    #[test]
+    fn recorded_pods_become_instances_of_their_service() {
+        let pods = pods();
+        let coredns = pods
+            .iter()
+            .find(|p| p.name_any().starts_with("coredns"))
+            .expect("coredns");
+        assert_eq!(service_of(coredns), "kube-dns", "the k8s-app label");
+        let (health, restarts, detail) = pod_health(coredns);
+        assert_eq!(health, Health::Healthy, "{detail}");
+        assert_eq!(restarts, 0);
+        assert!(
+            detail.starts_with("Running, ready, 0 restarts on "),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn a_restart_is_a_flap_and_a_relist_removes_what_is_gone() {
+        let mut p = pods()
+            .into_iter()
+            .find(|p| p.name_any().starts_with("coredns"))
+            .expect("coredns");
+        let mut w = Pods::default();
+        assert_eq!(w.on_event(watcher::Event::Init).len(), 0);
+        assert_eq!(w.on_event(watcher::Event::InitApply(p.clone())).len(), 1);
+        assert_eq!(w.on_event(watcher::Event::InitDone).len(), 0);
+        if let Some(cs) = p
+            .status
+            .as_mut()
+            .and_then(|s| s.container_statuses.as_mut())
+        {
+            cs[0].restart_count += 1;
+        }
+        let out = w.on_event(watcher::Event::Apply(p.clone()));
+        assert!(
+            matches!(
+                &out[0],
+                EventBody::InstanceHealth {
+                    health: Health::Unhealthy,
+                    ..
+                }
+            ),
+            "down first"
+        );
+        assert!(
+            matches!(
+                &out[1],
+                EventBody::InstanceHealth {
+                    health: Health::Healthy,
+                    ..
+                }
+            ),
+            "then up"
+        );
+        // A re-list (after a 410) that no longer has it: removed.
+        w.on_event(watcher::Event::Init);
+        let out = w.on_event(watcher::Event::InitDone);
+        assert!(
+            matches!(&out[..], [EventBody::InstanceRemoved { instance }] if instance.as_str() == key(&p))
+        );
+    }
+
+    #[test]
+    fn crash_loop_and_not_ready_are_unhealthy() {
+        let mut p = pods().into_iter().next().expect("pod");
+        if let Some(s) = p.status.as_mut() {
+            for c in s.conditions.iter_mut().flatten() {
+                if c.type_ == "Ready" {
+                    c.status = "False".into();
+                }
+            }
+        }
+        assert_eq!(pod_health(&p).0, Health::Unhealthy);
+        let text = serde_json::to_string(&p).expect("json").replacen(
+            "\"running\":{",
+            "\"waiting\":{\"reason\":\"CrashLoopBackOff\"},\"x\":{",
+            1,
+        );
+        let crash: Pod = serde_json::from_str(&text).expect("pod");
+        let (h, _, d) = pod_health(&crash);
+        assert_eq!(h, Health::Unhealthy);
+        assert!(d.starts_with("CrashLoopBackOff"), "{d}");
+    }
+
+    #[test]
+    fn recorded_deployments_give_replicas() {
+        let list: k8s_openapi::List<Deployment> =
+            serde_json::from_str(&fixture("deploymentlist-kube-system-v1.36.json")).expect("list");
+        assert!(matches!(
+            deployment_event(&list.items[0]),
+            EventBody::Replicas {
+                desired: 2,
+                ready: 2,
+                available: 2,
+                ..
+            }
+        ));
+    }
+}
