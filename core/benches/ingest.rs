@@ -3,7 +3,9 @@
 //! - ingest: events folded per second by `State::apply`, on the drill's own event mix
 //!   (10,000 instances: inventory, then ten simulated minutes with every scripted fault);
 //! - snapshot: cost of the `Arc<State>` clone the engine publishes after each batch;
-//! - memory: live heap bytes of the state per tracked instance (a counting allocator).
+//! - memory: live heap bytes of the state per tracked instance (a counting allocator);
+//! - kubernetes: the initial list of 10,000 pods (made from a recorded v1.36 pod)
+//!   parsed, turned into events and applied, and what each pod costs in the state.
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it makes one quick pass,
 //! so the benchmark cannot rot unnoticed.
@@ -18,6 +20,7 @@ use switchboard_core::{Event, State};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PARSE_NANOS: AtomicIsize = AtomicIsize::new(0);
 
 // The one unsafe impl in the workspace: it delegates to the system allocator and counts.
 #[allow(unsafe_code)]
@@ -107,4 +110,85 @@ fn main() {
         bytes_large
     );
     assert!(rate > 0.0 && nb > na);
+
+    kubernetes(if full { 3 } else { 1 });
+}
+
+/// A `PodList` of `n` pods, copies of the first recorded pod with their own names and
+/// 50 services.
+fn pod_list(n: usize) -> String {
+    let list: serde_json::Value = serde_json::from_str(include_str!(
+        "../tests/fixtures/kubernetes/podlist-kube-system-v1.36.json"
+    ))
+    .expect("recorded pod list");
+    let pod = list["items"][0].clone();
+    let items: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let mut p = pod.clone();
+            p["metadata"]["name"] = format!("pod-{i:05}").into();
+            p["metadata"]["uid"] = format!("uid-{i:05}").into();
+            p["metadata"]["labels"] = serde_json::json!({ "app": format!("svc-{:02}", i % 50) });
+            p
+        })
+        .collect();
+    serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items})
+        .to_string()
+}
+
+/// Parses a pod list as the watcher would and folds it into a state.
+fn apply_pods(text: &str) -> State {
+    use k8s_openapi::api::core::v1::Pod;
+    use switchboard_core::sources::kubernetes::Pods;
+    let t = Instant::now();
+    let list: k8s_openapi::List<Pod> = serde_json::from_str(text).expect("pod list");
+    PARSE_NANOS.fetch_add(t.elapsed().as_nanos() as isize, Ordering::Relaxed);
+    let mut pods = Pods::default();
+    let mut state = State::default();
+    let source = switchboard_core::model::SourceId::new("k8s");
+    let mut apply = |bodies: Vec<switchboard_core::EventBody>| {
+        for b in bodies {
+            state.apply(&Event::new(
+                switchboard_core::Timestamp(1),
+                source.clone(),
+                b,
+            ));
+        }
+    };
+    apply(pods.on_event(kube::runtime::watcher::Event::Init));
+    for p in list.items {
+        apply(pods.on_event(kube::runtime::watcher::Event::InitApply(p)));
+    }
+    apply(pods.on_event(kube::runtime::watcher::Event::InitDone));
+    state
+}
+
+fn kubernetes(rounds: u32) {
+    let (small, large) = (pod_list(1_000), pod_list(10_000));
+    let mut best = (f64::MAX, 0.0);
+    for _ in 0..rounds {
+        PARSE_NANOS.store(0, Ordering::Relaxed);
+        let t = Instant::now();
+        std::hint::black_box(apply_pods(&large));
+        let total = t.elapsed().as_secs_f64();
+        if total < best.0 {
+            best = (total, PARSE_NANOS.load(Ordering::Relaxed) as f64 / 1e9);
+        }
+    }
+    let heap = |text: &str| {
+        let before = LIVE.load(Ordering::Relaxed);
+        let state = apply_pods(text);
+        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        let n = state.instances.len() as isize;
+        drop(state);
+        (bytes, n)
+    };
+    let ((bs, ns), (bl, nl)) = (heap(&small), heap(&large));
+    println!(
+        "kubernetes: initial list of {nl} pods ({:.1} MB of JSON) parsed and applied in {:.0} ms ({:.0} ms parsing); {:.0} bytes per pod in the state",
+        large.len() as f64 / 1e6,
+        best.0 * 1e3,
+        best.1 * 1e3,
+        (bl - bs) as f64 / (nl - ns) as f64
+    );
+    assert_eq!(nl, 10_000);
 }

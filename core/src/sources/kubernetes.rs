@@ -80,14 +80,15 @@ pub fn service_of(pod: &Pod) -> String {
 
 /// A pod's health, restart count and the words for it.
 pub fn pod_health(pod: &Pod) -> (Health, u32, String) {
-    let status = pod.status.clone().unwrap_or_default();
+    let empty = k8s_openapi::api::core::v1::PodStatus::default();
+    let status = pod.status.as_ref().unwrap_or(&empty);
     let phase = status.phase.clone().unwrap_or_else(|| "Unknown".to_owned());
     let ready = status
         .conditions
         .as_ref()
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
         .is_some_and(|c| c.status == "True");
-    let containers = status.container_statuses.clone().unwrap_or_default();
+    let containers = status.container_statuses.as_deref().unwrap_or_default();
     let restarts: u32 = containers
         .iter()
         .map(|c| u32::try_from(c.restart_count.max(0)).unwrap_or(0))
@@ -139,7 +140,7 @@ pub fn pod_health(pod: &Pod) -> (Health, u32, String) {
             Health::Unhealthy,
             format!(
                 "Failed{}",
-                status.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                status.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
             ),
         ),
         ("Succeeded", _, _) => (Health::Unknown, "Succeeded (completed)".to_owned()),
@@ -153,7 +154,7 @@ pub fn pod_health(pod: &Pod) -> (Health, u32, String) {
 pub struct Pods {
     restarts: BTreeMap<String, u32>,
     /// Pods seen since the last `Init`, to remove those a re-list no longer has.
-    listing: Option<Vec<String>>,
+    listing: Option<std::collections::HashSet<String>>,
 }
 
 impl Pods {
@@ -161,12 +162,12 @@ impl Pods {
     pub fn on_event(&mut self, ev: watcher::Event<Pod>) -> Vec<EventBody> {
         match ev {
             watcher::Event::Init => {
-                self.listing = Some(Vec::new());
+                self.listing = Some(std::collections::HashSet::new());
                 Vec::new()
             }
             watcher::Event::InitApply(p) => {
                 if let Some(l) = self.listing.as_mut() {
-                    l.push(key(&p));
+                    l.insert(key(&p));
                 }
                 self.apply(&p)
             }
@@ -182,7 +183,7 @@ impl Pods {
                 let gone: Vec<String> = self
                     .restarts
                     .keys()
-                    .filter(|k| !listed.contains(k))
+                    .filter(|k| !listed.contains(*k))
                     .cloned()
                     .collect();
                 gone.into_iter()
