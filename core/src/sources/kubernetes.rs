@@ -140,7 +140,11 @@ pub fn pod_health(pod: &Pod) -> (Health, u32, String) {
             Health::Unhealthy,
             format!(
                 "Failed{}",
-                status.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                status
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
         ),
         ("Succeeded", _, _) => (Health::Unknown, "Succeeded (completed)".to_owned()),
