@@ -44,7 +44,8 @@ fn role_style(m: &DbMemberView) -> (egui::Color32, Glyph, &'static str) {
 pub fn databases_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
     ui.horizontal(|ui| {
         ui.label(RichText::new("Databases").strong());
-        ui.weak(format!("{} clusters", ctx.state.databases.len()));
+        let n = ctx.state.databases.len();
+        ui.weak(format!("{n} cluster{}", if n == 1 { "" } else { "s" }));
     });
     if ctx.state.databases.is_empty() {
         ui.weak("No database cluster reported yet (add a kind = \"patroni\" source).");

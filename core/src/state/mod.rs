@@ -1311,6 +1311,9 @@ impl State {
         db.writable = primaries.len() as u32;
         db.primary = (primaries.len() == 1).then(|| primaries[0].clone());
         let ok = db.writable == 1;
+        // The first primary ever seen is news only in the log's quiet voice; a change
+        // after that (a failover, a switchover) is worth a look.
+        let first_seen = db.healthy_at.is_none();
         let new_primary = (db.primary != old_primary)
             .then(|| db.primary.clone())
             .flatten();
@@ -1341,7 +1344,11 @@ impl State {
                 .unwrap_or_default();
             self.log(
                 ev,
-                Severity::Warn,
+                if first_seen {
+                    Severity::Info
+                } else {
+                    Severity::Warn
+                },
                 cluster.as_str(),
                 format!("primary is {p}{on}{was}"),
             );
