@@ -22,6 +22,8 @@ pub struct StatusReport {
     pub breakers: Vec<BreakerReport>,
     /// Database clusters.
     pub databases: Vec<DatabaseReport>,
+    /// Kubernetes nodes.
+    pub nodes: Vec<NodeReport>,
     /// Instance counts.
     pub instances: InstanceReport,
     /// Every backend: the instances of services a gateway routes to.
@@ -75,6 +77,17 @@ pub struct QuorumReport {
     pub reachable: u32,
     /// More voters that may be lost.
     pub tolerance: u32,
+}
+
+/// A Kubernetes node.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeReport {
+    /// Node name.
+    pub name: String,
+    /// Its `Ready` condition.
+    pub ready: bool,
+    /// Cordoned (unschedulable).
+    pub cordoned: bool,
 }
 
 /// A database cluster.
@@ -269,6 +282,15 @@ impl StatusReport {
                     .collect(),
             })
             .collect();
+        let nodes = state
+            .nodes
+            .iter()
+            .map(|(name, (ready, cordoned))| NodeReport {
+                name: name.clone(),
+                ready: *ready,
+                cordoned: *cordoned,
+            })
+            .collect();
         let counts = state.instance_counts();
         let mut gateways: std::collections::BTreeMap<&str, Vec<String>> =
             std::collections::BTreeMap::new();
@@ -335,6 +357,7 @@ impl StatusReport {
             clusters,
             breakers,
             databases,
+            nodes,
             instances: InstanceReport {
                 total: counts.total(),
                 healthy: counts.healthy,

@@ -21,6 +21,8 @@ use switchboard_core::{SourceConfig, State};
 
 const PODS: &str = include_str!("fixtures/kubernetes/podlist-kube-system-v1.36.json");
 const DEPLOYMENTS: &str = include_str!("fixtures/kubernetes/deploymentlist-kube-system-v1.36.json");
+/// One node, cordoned (the shape of a v1 Node, trimmed to what the source reads).
+const NODES: &str = r#"{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"554"},"items":[{"metadata":{"name":"kind-worker","resourceVersion":"500"},"spec":{"unschedulable":true},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}"#;
 const GONE: &str = r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 554 (600)","reason":"Expired","code":410}}"#;
 
 fn empty(kind: &str, api: &str) -> String {
@@ -135,7 +137,7 @@ fn serve(unauthorized: bool) -> (String, Arc<AtomicUsize>) {
                     if watch {
                         stream(&mut s, &[], false);
                     } else {
-                        send(&mut s, 200, &empty("NodeList", "v1"));
+                        send(&mut s, 200, NODES);
                     }
                 } else {
                     send(
@@ -227,6 +229,16 @@ fn pods_are_listed_watched_and_relisted_after_410() {
         .any(|l| l.subject.starts_with("kube-system/coredns") && l.message.contains("unhealthy"));
     assert!(restarted, "the restart shows in the log as a flap");
     assert_eq!(s.sources["k8s"].status, SourceStatus::Up);
+    assert_eq!(
+        s.nodes.get("kind-worker"),
+        Some(&(true, true)),
+        "ready and cordoned"
+    );
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.subject == "kind-worker" && l.message == "node cordoned")
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Quorum panel: one card per consensus cluster with its state, leader, quorum
-//! arithmetic and members.
+//! arithmetic and members; below, the Kubernetes nodes (ready, cordoned) when a
+//! cluster is watched.
 
 use egui::RichText;
 use switchboard_core::model::SourceStatus;
@@ -13,7 +14,7 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
         ui.label(RichText::new("Quorum").strong());
         ui.weak(format!("{} clusters", ctx.state.clusters.len()));
     });
-    if ctx.state.clusters.is_empty() {
+    if ctx.state.clusters.is_empty() && ctx.state.nodes.is_empty() {
         ui.weak("No consensus cluster reported yet.");
         return;
     }
@@ -82,7 +83,40 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                 });
                 ui.add_space(4.0);
             }
+            if !ctx.state.nodes.is_empty() {
+                nodes_ui(ui, ctx);
+            }
         });
+}
+
+/// The Kubernetes nodes as chips: not ready and cordoned first, said in words.
+fn nodes_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+    let nodes = &ctx.state.nodes;
+    let not_ready = nodes.values().filter(|(r, _)| !r).count();
+    let cordoned = nodes.values().filter(|(_, c)| *c).count();
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Kubernetes nodes").strong().size(15.0));
+            ui.label(format!(
+                "{} nodes · {not_ready} not ready · {cordoned} cordoned",
+                nodes.len()
+            ));
+        });
+        ui.horizontal_wrapped(|ui| {
+            let mut list: Vec<_> = nodes.iter().collect();
+            list.sort_by_key(|(name, (ready, cordoned))| (*ready, !*cordoned, name.as_str()));
+            for (name, (ready, cordoned)) in list {
+                let (c, g, word) = match (ready, cordoned) {
+                    (false, _) => (theme::BAD, theme::Glyph::Cross, "not ready"),
+                    (true, true) => (theme::WARN, theme::Glyph::Triangle, "cordoned"),
+                    (true, false) => (theme::GOOD, theme::Glyph::Circle, "ready"),
+                };
+                theme::chip(ui, c, g, &format!("{name} {word}"));
+                ui.add_space(6.0);
+            }
+        });
+    });
 }
 
 fn member_style(
