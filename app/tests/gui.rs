@@ -230,4 +230,8 @@ fn databases_tab_shows_the_primary_and_every_member() {
     assert!(has(&h, "primary pg-1"), "the primary the servers report");
     assert!(has(&h, "pg-2"), "every member is listed");
     assert!(has(&h, "connections"), "with connections against max");
+    assert!(
+        has(&h, "streaming"),
+        "each member's state as its agent words it"
+    );
 }

@@ -235,10 +235,12 @@ fn member_row(
         notes.push(format!("server: {d}"));
     }
     let text = notes.join(" · ");
-    if stale || !v.reachable {
-        ui.add(egui::Label::new(RichText::new(&text).color(theme::STALE)).truncate())
-            .on_hover_text(&text);
+    let color = if stale || !v.reachable {
+        theme::STALE
     } else {
-        ui.weak(text);
-    }
+        ui.visuals().weak_text_color()
+    };
+    // Long notes end in an ellipsis; the whole text on hover.
+    ui.add(egui::Label::new(RichText::new(&text).color(color)).truncate())
+        .on_hover_text(&text);
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Emitter;
-use crate::event::{DrillFault, EventBody, MemberSpec, MemberStatus};
+use crate::event::{DrillFault, EventBody, MemberSpec, MemberStatus, PgSessions};
 use crate::model::{
     BreakerConfig, BreakerId, ClusterId, ClusterKind, DbRole, Health, InstanceId, MemberId,
     MetricUnit, RouteId, ServiceId, ServiceRole, SourceStatus,
@@ -694,23 +694,51 @@ impl DrillFleet {
     }
 
     fn step_db(&mut self, at: Timestamp, out: &mut Vec<EventBody>) {
+        // As a Patroni source with dsn_env would see it: each member's agent, then its
+        // server (the leak shows as idle-in-transaction sessions on the primary).
         let (in_use, _) = self.leak_pool(at);
         let leaked = in_use.saturating_sub(12) * 3;
+        let leak_age = self
+            .elapsed(DrillFault::ConnectionLeak, at)
+            .map(|e| e as f64 / 1000.0);
         let cluster = ClusterId::new(DATABASE);
         for (member, role) in &self.db_members {
             let primary = *role == DbRole::Primary;
-            out.push(EventBody::DbMember {
+            out.push(EventBody::PatroniMember {
                 cluster: cluster.clone(),
                 member: member.clone(),
-                role: *role,
                 reachable: true,
+                role: *role,
+                state: Some(if primary { "running" } else { "streaming" }.to_owned()),
+                timeline: Some(3),
                 lag_bytes: (!primary).then(|| self.rng.below(4096)),
-                connections: if primary {
-                    (40 + leaked).min(DB_MAX_CONNECTIONS)
-                } else {
-                    8
-                },
-                max_connections: DB_MAX_CONNECTIONS,
+                pending_restart: false,
+                detail: None,
+            });
+            let connections = if primary {
+                (40 + leaked).min(DB_MAX_CONNECTIONS)
+            } else {
+                8
+            };
+            out.push(EventBody::PgServer {
+                cluster: cluster.clone(),
+                member: member.clone(),
+                reachable: true,
+                in_recovery: Some(!primary),
+                sessions: Some(PgSessions {
+                    connections,
+                    max_connections: DB_MAX_CONNECTIONS,
+                    active: connections.min(6),
+                    idle: connections.saturating_sub(6 + if primary { leaked } else { 0 }),
+                    idle_in_transaction: if primary { leaked } else { 0 },
+                    waiting: 0,
+                    oldest_xact_secs: if primary && leaked > 0 {
+                        leak_age
+                    } else {
+                        None
+                    },
+                }),
+                detail: None,
             });
         }
     }
