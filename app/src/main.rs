@@ -5,7 +5,11 @@
 //!   has reported, or when the wait runs out.
 //! - `switchboard watch [--json] [--for SECS]` prints every applied event, one per line.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+//! - `switchboard workflow list|plan|run`: guarded workflows (plan with every guard,
+//!   typed confirmation, journal, verification), the same as in the window.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage, 3 a guard
+//! (or the confirmation) refused.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +84,11 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 10.0)]
         wait: f64,
     },
+    /// Guarded workflows: list them, plan one (a preview with every guard), run one.
+    Workflow {
+        #[command(subcommand)]
+        action: WorkflowCmd,
+    },
     /// Print every applied event, one per line.
     Watch {
         /// Print JSON lines.
@@ -91,6 +100,37 @@ enum Command {
         /// Also record a session file here.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkflowCmd {
+    /// The workflows and the journal's latest runs.
+    List,
+    /// What a run would do, with every guard's verdict; changes nothing.
+    Plan {
+        /// Workflow (drain, maint, ready).
+        kind: String,
+        /// Target (`gateway/backend/server`).
+        #[arg(long)]
+        target: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan, then run after the typed confirmation (the target's `backend/server`).
+    Run {
+        /// Workflow (drain, maint, ready).
+        kind: String,
+        /// Target (`gateway/backend/server`).
+        #[arg(long)]
+        target: String,
+        /// The target's name, typed: `backend/server`.
+        #[arg(long)]
+        confirm: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -118,6 +158,23 @@ fn main() -> ExitCode {
             duration,
             record,
         }) => run_watch(&cli.common, config, *json, *duration, record.as_deref()),
+        Some(Command::Workflow { action }) => {
+            return match run_workflow(&cli.common, &config, action) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(WorkflowExit::Refused(e)) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(3)
+                }
+                Err(WorkflowExit::Usage(e)) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(2)
+                }
+                Err(WorkflowExit::Failed(e)) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -418,4 +475,160 @@ fn run_watch(
         return Err(e).context("recording failed");
     }
     result
+}
+
+enum WorkflowExit {
+    Refused(String),
+    Usage(String),
+    Failed(String),
+}
+
+impl From<switchboard_core::workflow::WorkflowError> for WorkflowExit {
+    fn from(e: switchboard_core::workflow::WorkflowError) -> Self {
+        use switchboard_core::workflow::WorkflowError as E;
+        match e {
+            E::Refused(_) => Self::Refused(e.to_string()),
+            E::Usage(_) => Self::Usage(e.to_string()),
+            E::Target(_) => Self::Failed(e.to_string()),
+        }
+    }
+}
+
+fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(), WorkflowExit> {
+    use switchboard_core::workflow::{self, Journal, Kind, Target};
+    let env = match &c.environment {
+        Some(name) => config.environment.iter().find(|e| &e.name == name),
+        None => config.environment.first(),
+    }
+    .ok_or_else(|| WorkflowExit::Usage("no such environment in the configuration".into()))?;
+    let dir = data_dir(c)
+        .ok_or_else(|| WorkflowExit::Usage("no data directory for the journal".into()))?;
+    let journal = Journal::open(&dir.join("journal.sqlite")).map_err(WorkflowExit::Failed)?;
+    let ctx = workflow::Context {
+        environment: env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WorkflowExit::Failed(e.to_string()))?;
+    match action {
+        WorkflowCmd::List => {
+            for k in Kind::ALL {
+                println!("{:<6} {}", k.as_str(), k.describe());
+            }
+            let runs = journal.recent(10).map_err(WorkflowExit::Failed)?;
+            if !runs.is_empty() {
+                println!(
+                    "\nlatest runs (journal {}):",
+                    dir.join("journal.sqlite").display()
+                );
+            }
+            for r in runs {
+                println!(
+                    "#{} {} {} {} by {} in {}: {}",
+                    r.id,
+                    r.started_at.to_rfc3339(),
+                    r.kind,
+                    r.target,
+                    r.operator,
+                    r.environment,
+                    r.outcome
+                );
+            }
+            Ok(())
+        }
+        WorkflowCmd::Plan { kind, target, json } => {
+            let plan = rt.block_on(workflow::plan(
+                &ctx,
+                Kind::parse(kind)?,
+                &Target::parse(target)?,
+            ))?;
+            print_plan(&plan, *json);
+            if plan.allowed() {
+                Ok(())
+            } else {
+                Err(WorkflowExit::Refused(format!(
+                    "refused: {}",
+                    plan.refusals().join("; ")
+                )))
+            }
+        }
+        WorkflowCmd::Run {
+            kind,
+            target,
+            confirm,
+            json,
+        } => {
+            let plan = rt.block_on(workflow::plan(
+                &ctx,
+                Kind::parse(kind)?,
+                &Target::parse(target)?,
+            ))?;
+            if !*json {
+                print_plan(&plan, false);
+            }
+            let report = rt.block_on(workflow::run(
+                &ctx,
+                &plan,
+                confirm,
+                &switchboard_core::operator_name(),
+            ))?;
+            if *json {
+                println!("{}", serde_json::json!({"plan": plan, "report": report}));
+            } else {
+                for l in &report.lines {
+                    println!("{l}");
+                }
+                println!(
+                    "run #{}: {}{}",
+                    report.run,
+                    report.outcome,
+                    report
+                        .effect_millis
+                        .map(|m| format!(" ({m} ms from confirmation to effect)"))
+                        .unwrap_or_default()
+                );
+            }
+            if report.outcome == "done" {
+                Ok(())
+            } else {
+                Err(WorkflowExit::Failed(format!(
+                    "run #{} {}",
+                    report.run, report.outcome
+                )))
+            }
+        }
+    }
+}
+
+fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "plan": plan, "allowed": plan.allowed() })
+        );
+        return;
+    }
+    println!(
+        "plan: {} {} in {} (now {})",
+        plan.kind.as_str(),
+        plan.target,
+        plan.environment,
+        plan.before
+    );
+    for s in &plan.steps {
+        println!("  step: {s}");
+    }
+    for g in &plan.guards {
+        println!(
+            "  guard {:<12} {}  {}",
+            g.name,
+            if g.ok { "ok     " } else { "REFUSES" },
+            g.reason
+        );
+    }
 }

@@ -149,3 +149,89 @@ fn unknown_environment_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no environment named \"prod\""));
 }
+
+/// `workflow` against the rig's real HAProxy: a run, a refusal (exit 3 with the
+/// guard's reason), the journal listed. Runs when `SWITCHBOARD_RIG` names `haproxy`.
+#[test]
+fn workflow_run_refuse_and_list_on_the_rig() {
+    if !std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|c| c == "haproxy"))
+    {
+        eprintln!("skipped: the real HAProxy rig is not running");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[[environment]]\nname = \"rig\"\n\n[[environment.source]]\nkind = \"haproxy\"\nname = \"edge\"\nsocket = \"tcp://127.0.0.1:9999\"\n",
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let wf = |args: &[&str]| {
+        switchboard()
+            .args(["--config", cfg.to_str().unwrap_or_default()])
+            .args(["--data-dir", data.to_str().unwrap_or_default(), "workflow"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = wf(&[
+        "run",
+        "maint",
+        "--target",
+        "edge/be_web/web2",
+        "--confirm",
+        "be_web/web2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("guard last healthy") && text.contains(": done"),
+        "{text}"
+    );
+
+    let out = wf(&["plan", "drain", "--target", "edge/be_web/web1"]);
+    assert_eq!(out.status.code(), Some(3), "a guard refuses: exit 3");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("last healthy: 0 other server(s) of be_web take traffic"),
+        "{err}"
+    );
+
+    let out = wf(&[
+        "run",
+        "ready",
+        "--target",
+        "edge/be_web/web2",
+        "--confirm",
+        "web2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "a wrong confirmation refuses");
+    let out = wf(&[
+        "run",
+        "ready",
+        "--target",
+        "edge/be_web/web2",
+        "--confirm",
+        "be_web/web2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["report"]["outcome"], "done");
+
+    let out = wf(&["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("maint edge/be_web/web2") && text.contains("ready edge/be_web/web2"),
+        "{text}"
+    );
+}

@@ -32,6 +32,7 @@ pub mod sources;
 mod state;
 mod status;
 mod time;
+pub mod workflow;
 
 pub use self::config::{Config, ConfigError, Environment, SourceConfig};
 pub use self::engine::{EngineError, EngineHandle, EngineOptions, operator_name, start};

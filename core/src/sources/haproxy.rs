@@ -292,33 +292,51 @@ fn endpoint(cfg: &HaproxyConfig) -> Result<Endpoint, String> {
         .ok_or_else(|| "haproxy source needs `socket` or `stats_url`".to_owned())
 }
 
-/// One `show stat` over the runtime API: send the command, read until HAProxy closes.
-async fn runtime_show_stat<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+/// One command over the runtime API: send it, read until HAProxy closes (it does after
+/// one command in non-interactive mode).
+async fn runtime_exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut s: S,
+    command: &str,
 ) -> std::io::Result<String> {
-    s.write_all(b"show stat\n").await?;
+    s.write_all(format!("{command}\n").as_bytes()).await?;
     let mut buf = Vec::with_capacity(16 * 1024);
     s.read_to_end(&mut buf).await?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn fetch(ep: &Endpoint, http: &reqwest::Client, timeout: Duration) -> Result<String, String> {
-    match ep {
-        Endpoint::Unix(path) => {
-            let s = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|e| format!("{e} ({path})"))?;
-            runtime_show_stat(s)
-                .await
-                .map_err(|e| format!("{e} ({path})"))
-        }
-        Endpoint::Tcp(addr) => {
+/// Sends one runtime API command to `socket` (a unix path, `unix:/…` or `tcp://host:port`)
+/// within `timeout`, and returns HAProxy's answer.
+pub async fn runtime_command(
+    socket: &str,
+    command: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let answer = async {
+        if let Some(addr) = socket.strip_prefix("tcp://") {
             let s = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| format!("{e} ({addr})"))?;
-            runtime_show_stat(s)
+            runtime_exchange(s, command)
                 .await
                 .map_err(|e| format!("{e} ({addr})"))
+        } else {
+            let path = socket.strip_prefix("unix:").unwrap_or(socket);
+            let s = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| format!("{e} ({path})"))?;
+            runtime_exchange(s, command)
+                .await
+                .map_err(|e| format!("{e} ({path})"))
+        }
+    };
+    super::bounded(timeout, socket, answer).await
+}
+
+async fn fetch(ep: &Endpoint, http: &reqwest::Client, timeout: Duration) -> Result<String, String> {
+    match ep {
+        Endpoint::Unix(path) => runtime_command(path, "show stat", timeout).await,
+        Endpoint::Tcp(addr) => {
+            runtime_command(&format!("tcp://{addr}"), "show stat", timeout).await
         }
         Endpoint::Http(url) => {
             let resp = http

@@ -1,0 +1,225 @@
+//! The workflow journal: every run and every step, in SQLite, written *before* a step
+//! runs and again with its outcome, so a crash in the middle is never a mystery: a
+//! step with a `before` row and no `after` row was interrupted.
+//!
+//! One file per user (`journal.sqlite` in the data directory), WAL mode. Rows hold
+//! commands and outcomes in words, never credentials.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use crate::time::Timestamp;
+
+/// The journal file.
+pub struct Journal {
+    conn: Connection,
+}
+
+/// One journaled step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepRow {
+    /// Order within the run.
+    pub seq: i64,
+    /// `before`, `after`, `verify`, `rollback`.
+    pub phase: String,
+    /// What was (to be) done.
+    pub action: String,
+    /// `ok`, `failed`, `pending`...
+    pub outcome: String,
+    /// Details in words.
+    pub detail: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One journaled run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRow {
+    /// Run id.
+    pub id: i64,
+    /// Workflow kind.
+    pub kind: String,
+    /// Target.
+    pub target: String,
+    /// Environment.
+    pub environment: String,
+    /// OS user.
+    pub operator: String,
+    /// Start.
+    pub started_at: Timestamp,
+    /// `running` until it ends: `done`, `rolled_back`, `needs_human`, `refused`.
+    pub outcome: String,
+}
+
+impl Journal {
+    /// Opens (creating) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{e} ({})", dir.display()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| format!("{e} ({})", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS runs (
+                 id INTEGER PRIMARY KEY,
+                 kind TEXT NOT NULL, target TEXT NOT NULL, environment TEXT NOT NULL,
+                 operator TEXT NOT NULL, started_at INTEGER NOT NULL,
+                 outcome TEXT NOT NULL DEFAULT 'running');
+             CREATE TABLE IF NOT EXISTS steps (
+                 run_id INTEGER NOT NULL REFERENCES runs(id),
+                 seq INTEGER NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL,
+                 outcome TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);",
+        )
+        .map_err(|e| format!("journal {}: {e}", path.display()))?;
+        Ok(Self { conn })
+    }
+
+    /// Starts a run; returns its id.
+    pub fn start(
+        &self,
+        kind: &str,
+        target: &str,
+        environment: &str,
+        operator: &str,
+        at: Timestamp,
+    ) -> Result<i64, String> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (kind, target, environment, operator, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind, target, environment, operator, at.0],
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records a step row (committed before the call returns).
+    pub fn step(&self, run: i64, row: &StepRow) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO steps (run_id, seq, phase, action, outcome, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![run, row.seq, row.phase, row.action, row.outcome, row.detail, row.at.0],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// Ends a run with its outcome.
+    pub fn finish(&self, run: i64, outcome: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE runs SET outcome = ?2 WHERE id = ?1",
+                params![run, outcome],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// Runs on `target` started at or after `since`.
+    pub fn runs_since(&self, target: &str, since: Timestamp) -> Result<Vec<RunRow>, String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
+                 WHERE target = ?1 AND started_at >= ?2 ORDER BY id",
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        let rows = stmt
+            .query_map(params![target, since.0], row_to_run)
+            .map_err(|e| format!("journal: {e}"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// The latest runs, newest first.
+    pub fn recent(&self, limit: u32) -> Result<Vec<RunRow>, String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
+                 ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        let rows = stmt
+            .query_map(params![limit], row_to_run)
+            .map_err(|e| format!("journal: {e}"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// The steps of a run, in order.
+    pub fn steps(&self, run: i64) -> Result<Vec<StepRow>, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, phase, action, outcome, detail, at FROM steps WHERE run_id = ?1 ORDER BY rowid")
+            .map_err(|e| format!("journal: {e}"))?;
+        let rows = stmt
+            .query_map(params![run], |r| {
+                Ok(StepRow {
+                    seq: r.get(0)?,
+                    phase: r.get(1)?,
+                    action: r.get(2)?,
+                    outcome: r.get(3)?,
+                    detail: r.get(4)?,
+                    at: Timestamp(r.get(5)?),
+                })
+            })
+            .map_err(|e| format!("journal: {e}"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("journal: {e}"))
+    }
+}
+
+fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        target: r.get(2)?,
+        environment: r.get(3)?,
+        operator: r.get(4)?,
+        started_at: Timestamp(r.get(5)?),
+        outcome: r.get(6)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_and_its_steps_round_trip_and_an_interrupted_step_shows() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("j/journal.sqlite");
+        let j = Journal::open(&path).expect("open");
+        let run = j
+            .start("drain", "haproxy/be_web/web1", "prod", "ana", Timestamp(10))
+            .expect("start");
+        j.step(
+            run,
+            &StepRow {
+                seq: 0,
+                phase: "before".into(),
+                action: "set server be_web/web1 state drain".into(),
+                outcome: "pending".into(),
+                detail: String::new(),
+                at: Timestamp(11),
+            },
+        )
+        .expect("step");
+        drop(j);
+        // Reopened as after a crash: the run is still running, the step has no `after`.
+        let j = Journal::open(&path).expect("reopen");
+        let runs = j
+            .runs_since("haproxy/be_web/web1", Timestamp(0))
+            .expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].outcome, "running");
+        let steps = j.steps(run).expect("steps");
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].phase, "before");
+        j.finish(run, "done").expect("finish");
+        assert_eq!(j.recent(5).expect("recent")[0].outcome, "done");
+    }
+}

@@ -1,0 +1,244 @@
+//! Guarded workflows against the rig's real HAProxy (runtime API over TCP) and its two
+//! real backends: a drain under live traffic loses no request; the last-healthy guard
+//! refuses to drain the only server left; the confirmation must be the target's name;
+//! a read-only environment cannot start anything; three runs on one target within a
+//! minute hand it to a human (dampening). Every run is in the journal.
+//!
+//! The scenarios share one HAProxy, so they run one at a time. Runs when
+//! `SWITCHBOARD_RIG` names `haproxy`.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{rig, rig_has};
+use switchboard_core::sources::haproxy::HaproxyConfig;
+use switchboard_core::workflow::{self, Journal, Kind, Target, WorkflowError};
+use switchboard_core::{Environment, SourceConfig, SystemClock};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn env(read_only: bool) -> Environment {
+    Environment {
+        name: "rig".into(),
+        read_only,
+        stale_after_millis: 5000,
+        source: vec![SourceConfig::Haproxy(HaproxyConfig {
+            name: "edge".into(),
+            socket: Some("tcp://127.0.0.1:9999".into()),
+            stats_url: None,
+            interval_millis: 100,
+            timeout_millis: 1000,
+        })],
+    }
+}
+
+fn skip() -> bool {
+    if rig_has("haproxy") {
+        return false;
+    }
+    eprintln!(
+        "skipped: the real HAProxy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+    );
+    true
+}
+
+/// Both backends up and both servers in rotation.
+fn reset(rt: &tokio::runtime::Runtime) {
+    rig(&["restart", "backend1"]);
+    rig(&["restart", "backend2"]);
+    for s in ["web1", "web2"] {
+        rt.block_on(switchboard_core::sources::haproxy::runtime_command(
+            "tcp://127.0.0.1:9999",
+            &format!("set server be_web/{s} state ready"),
+            Duration::from_secs(2),
+        ))
+        .expect("ready");
+    }
+}
+
+fn run_one(
+    rt: &tokio::runtime::Runtime,
+    ctx: &workflow::Context<'_>,
+    kind: Kind,
+    target: &str,
+) -> Result<workflow::Report, WorkflowError> {
+    let t = Target::parse(target).expect("target");
+    let plan = rt.block_on(workflow::plan(ctx, kind, &t))?;
+    rt.block_on(workflow::run(ctx, &plan, &t.confirm_name(), "rig-test"))
+}
+
+#[test]
+fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    reset(&rt);
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let env = env(false);
+    let ctx = workflow::Context {
+        environment: &env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+    // Live traffic through HAProxy for the whole run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let traffic = {
+        let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let out = std::process::Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "2",
+                    ])
+                    .arg("http://127.0.0.1:8080/")
+                    .output();
+                let code = out
+                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                    .unwrap_or_default();
+                if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Target::parse("edge/be_web/web1").expect("target");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert_eq!(plan.before, "UP");
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web1", "rig-test"))
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(500));
+    let back = run_one(&rt, &ctx, Kind::Ready, "edge/be_web/web1").expect("ready");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    traffic.join().expect("traffic");
+    let (ok, bad) = (ok.load(Ordering::Relaxed), bad.load(Ordering::Relaxed));
+    eprintln!(
+        "workflow rig: drain took effect {} ms after confirmation, ready {} ms; {ok} requests ok, {bad} failed",
+        report.effect_millis.unwrap_or(-1),
+        back.effect_millis.unwrap_or(-1)
+    );
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    assert_eq!(back.outcome, "done", "{:?}", back.lines);
+    assert!(ok > 20, "traffic flowed: {ok}");
+    assert_eq!(bad, 0, "no request failed during the drain");
+    let steps = journal.steps(report.run).expect("steps");
+    let phases: Vec<&str> = steps.iter().map(|s| s.phase.as_str()).collect();
+    assert_eq!(
+        phases,
+        ["before", "after", "verify"],
+        "journaled before and after"
+    );
+    assert_eq!(journal.recent(5).expect("runs")[1].operator, "rig-test");
+}
+
+#[test]
+fn guards_refuse_with_their_reasons() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    reset(&rt);
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let writable_env = env(false);
+    let ctx = workflow::Context {
+        environment: &writable_env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+
+    // Last healthy: web2 in maintenance, web1 is the only server left (web3 is a backup).
+    run_one(&rt, &ctx, Kind::Maint, "edge/be_web/web2").expect("maint web2");
+    let t1 = Target::parse("edge/be_web/web1").expect("target");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t1))
+        .expect("plan");
+    assert!(!plan.allowed());
+    let why = plan.refusals().join("; ");
+    assert!(why.contains("last healthy: 0 other server(s)"), "{why}");
+    let err = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web1", "rig-test"))
+        .expect_err("refused");
+    assert!(matches!(err, WorkflowError::Refused(_)), "{err}");
+
+    // The confirmation must be the target's name.
+    let t2 = Target::parse("edge/be_web/web2").expect("target");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Ready, &t2))
+        .expect("plan");
+    let err = rt
+        .block_on(workflow::run(&ctx, &plan, "web2", "rig-test"))
+        .expect_err("wrong confirmation");
+    assert!(
+        err.to_string().contains("is not the target's name"),
+        "{err}"
+    );
+    rt.block_on(workflow::run(&ctx, &plan, "be_web/web2", "rig-test"))
+        .expect("ready web2");
+
+    // Dampening: web2 has had 2 runs; a third is allowed, a fourth is not.
+    run_one(&rt, &ctx, Kind::Drain, "edge/be_web/web2").expect("third");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Ready, &t2))
+        .expect("plan");
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|r| r.starts_with("dampening: 3 run(s)")),
+        "{:?}",
+        plan.refusals()
+    );
+
+    // Read-only: an environment marked so, and a wall/replay console.
+    let read_only_env = env(true);
+    let ro = workflow::Context {
+        environment: &read_only_env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+    let plan = rt
+        .block_on(workflow::plan(&ro, Kind::Maint, &t1))
+        .expect("plan");
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|r| r.contains("environment rig is read-only"))
+    );
+    let wall = workflow::Context {
+        read_only_mode: true,
+        ..ctx
+    };
+    let plan = rt
+        .block_on(workflow::plan(&wall, Kind::Ready, &t1))
+        .expect("plan");
+    assert!(plan.refusals().iter().any(|r| r.contains("wall or replay")));
+    reset(&rt);
+}
