@@ -242,3 +242,92 @@ fn guards_refuse_with_their_reasons() {
     assert!(plan.refusals().iter().any(|r| r.contains("wall or replay")));
     reset(&rt);
 }
+
+/// With the rig's etcd in the environment: a lock held by another console refuses the
+/// run and names the holder; losing etcd quorum refuses planning and running alike.
+#[test]
+fn the_etcd_lock_and_quorum_guard() {
+    if skip() || !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's HAProxy and etcd");
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    reset(&rt);
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let mut with_etcd = env(false);
+    with_etcd.source.push(SourceConfig::Etcd(
+        switchboard_core::sources::etcd::EtcdConfig {
+            name: "etcd".into(),
+            endpoints: vec![
+                "127.0.0.1:12379".into(),
+                "127.0.0.1:22379".into(),
+                "127.0.0.1:32379".into(),
+            ],
+            poll_interval_millis: 250,
+            timeout_millis: 1000,
+            username_env: None,
+            password_env: None,
+        },
+    ));
+    let ctx = workflow::Context {
+        environment: &with_etcd,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+    let t = Target::parse("edge/be_web/web1").expect("target");
+
+    // Another console holds the lock.
+    let other = rt
+        .block_on(workflow::lock::acquire(
+            &with_etcd,
+            &t.to_string(),
+            "bo@other-laptop: maint edge/be_web/web1",
+        ))
+        .expect("the other console takes the lock")
+        .expect("etcd is configured");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .expect("plan");
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|r| r.contains("lock: held by bo@other-laptop")),
+        "{:?}",
+        plan.refusals()
+    );
+    rt.block_on(other.release());
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web1", "rig-test"))
+        .expect("run");
+    assert_eq!(report.outcome, "done");
+    assert_eq!(
+        rt.block_on(workflow::lock::holder(&with_etcd, &t.to_string()))
+            .expect("holder"),
+        None,
+        "released after the run"
+    );
+    run_one(&rt, &ctx, Kind::Ready, "edge/be_web/web1").expect("ready");
+
+    // Two of three etcd members gone: no quorum, no action.
+    rig(&["kill", "etcd2"]);
+    rig(&["kill", "etcd3"]);
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .expect("plan");
+    let refused = plan.refusals().join("; ");
+    rig(&["restart", "etcd2"]);
+    rig(&["restart", "etcd3"]);
+    eprintln!("workflow rig: without etcd quorum: {refused}");
+    assert!(refused.contains("quorum:"), "{refused}");
+    reset(&rt);
+}

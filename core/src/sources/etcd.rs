@@ -94,7 +94,7 @@ struct Reach {
     error: Option<String>,
 }
 
-fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
+pub(crate) fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
     let t = Duration::from_millis(cfg.timeout_millis.max(50));
     let mut opts = ConnectOptions::new()
         .with_connect_timeout(t)

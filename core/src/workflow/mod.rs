@@ -14,9 +14,13 @@
 //! - last healthy: never drain or take down the last server of a backend still taking
 //!   traffic (backups aside);
 //! - dampening: the same target acted on 3 times within 60 s is handed to a human;
-//! - stale data: the plan's read of the target must be fresh when the run starts.
+//! - stale data: the plan's read of the target must be fresh when the run starts;
+//! - quorum and lock: one workflow per target across all consoles, through an etcd
+//!   lease lock ([`lock`]); etcd refusing a lease (no quorum) refuses the run, so a
+//!   console on the minority side of a partition cannot act.
 
 pub mod journal;
+pub mod lock;
 
 use std::fmt;
 use std::time::Duration;
@@ -327,6 +331,37 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan
             DAMPENING_WINDOW_MILLIS / 1000
         ),
     });
+    let target_name = target.to_string();
+    if lock::available(ctx.environment) {
+        match lock::holder(ctx.environment, &target_name).await {
+            Ok(h) => {
+                guards.push(GuardResult {
+                    name: "quorum",
+                    ok: true,
+                    reason: "the environment's etcd answers a linearizable read".into(),
+                });
+                guards.push(GuardResult {
+                    name: "lock",
+                    ok: h.is_none(),
+                    reason: h.map_or_else(
+                        || format!("free ({})", lock::key(&ctx.environment.name, &target_name)),
+                        |by| format!("held by {by}"),
+                    ),
+                });
+            }
+            Err(e) => guards.push(GuardResult {
+                name: "quorum",
+                ok: false,
+                reason: format!("{e}: acting from the minority side is refused"),
+            }),
+        }
+    } else {
+        guards.push(GuardResult {
+            name: "lock",
+            ok: true,
+            reason: "no etcd in this environment: no cross-console lock, only this journal".into(),
+        });
+    }
     guards.push(GuardResult {
         name: "stale data",
         ok: true,
@@ -414,6 +449,31 @@ pub async fn run(
         )));
     }
 
+    let purpose = format!(
+        "{}@{}: {} {t}",
+        operator,
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "this host".into()),
+        plan.kind.as_str()
+    );
+    let held = lock::acquire(ctx.environment, &t.to_string(), &purpose)
+        .await
+        .map_err(WorkflowError::Refused)?;
+    let result = execute(ctx, plan, &socket, confirmed, operator).await;
+    if let Some(h) = held {
+        h.release().await;
+    }
+    result
+}
+
+/// The journaled steps of a run whose checks passed and whose lock is held.
+async fn execute(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    socket: &str,
+    confirmed: Timestamp,
+    operator: &str,
+) -> Result<Report, WorkflowError> {
+    let t = &plan.target;
     let j = ctx.journal;
     let id = j
         .start(
@@ -449,7 +509,7 @@ pub async fn run(
         ),
     )
     .map_err(WorkflowError::Target)?;
-    let answer = runtime_command(&socket, &command, ctx.timeout).await;
+    let answer = runtime_command(socket, &command, ctx.timeout).await;
     let failed = match &answer {
         Ok(a) if a.trim().is_empty() => None,
         Ok(a) => Some(format!("HAProxy answered: {}", a.trim())),
@@ -479,7 +539,7 @@ pub async fn run(
     let mut seen = String::new();
     let mut effect_at = None;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(rows) = backend_rows(&socket, &t.backend, ctx.timeout).await
+        if let Ok(rows) = backend_rows(socket, &t.backend, ctx.timeout).await
             && let Some(r) = rows.into_iter().find(|r| r.name == t.server)
         {
             seen = r.status;
@@ -520,7 +580,7 @@ pub async fn run(
         t.server,
         restore_command(&plan.before)
     );
-    let rolled = runtime_command(&socket, &back, ctx.timeout).await;
+    let rolled = runtime_command(socket, &back, ctx.timeout).await;
     let ok = rolled.as_ref().is_ok_and(|a| a.trim().is_empty());
     j.step(
         id,
