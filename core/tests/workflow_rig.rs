@@ -45,17 +45,40 @@ fn skip() -> bool {
     true
 }
 
-/// Both backends up and both servers in rotation.
+/// Both servers in rotation and UP in HAProxy's own checks (a backend restarted by an
+/// earlier test needs its two good checks first).
 fn reset(rt: &tokio::runtime::Runtime) {
-    rig(&["restart", "backend1"]);
-    rig(&["restart", "backend2"]);
-    for s in ["web1", "web2"] {
+    for (b, port) in [("backend1", 9001), ("backend2", 9002)] {
+        if common::curl(&format!("http://127.0.0.1:{port}/")).is_empty() {
+            rig(&["restart", b]);
+        }
+    }
+    let cmd = |c: String| {
         rt.block_on(switchboard_core::sources::haproxy::runtime_command(
             "tcp://127.0.0.1:9999",
-            &format!("set server be_web/{s} state ready"),
+            &c,
             Duration::from_secs(2),
         ))
-        .expect("ready");
+        .expect("runtime API")
+    };
+    for s in ["web1", "web2"] {
+        cmd(format!("set server be_web/{s} state ready"));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stat = cmd("show stat".into());
+        let up = |s: &str| {
+            stat.lines()
+                .any(|l| l.starts_with(&format!("be_web,{s},")) && l.contains(",UP,"))
+        };
+        if up("web1") && up("web2") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web1 and web2 not UP: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
