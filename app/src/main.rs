@@ -109,9 +109,9 @@ enum WorkflowCmd {
     List,
     /// What a run would do, with every guard's verdict; changes nothing.
     Plan {
-        /// Workflow (drain, maint, ready).
+        /// Workflow (drain, maint, ready, switchover).
         kind: String,
-        /// Target (`gateway/backend/server`).
+        /// Target (`gateway/backend/server`; for a switchover `patroni-source/candidate`).
         #[arg(long)]
         target: String,
         /// Print JSON.
@@ -120,12 +120,12 @@ enum WorkflowCmd {
     },
     /// Plan, then run after the typed confirmation (the target's `backend/server`).
     Run {
-        /// Workflow (drain, maint, ready).
+        /// Workflow (drain, maint, ready, switchover).
         kind: String,
-        /// Target (`gateway/backend/server`).
+        /// Target (`gateway/backend/server`; for a switchover `patroni-source/candidate`).
         #[arg(long)]
         target: String,
-        /// The target's name, typed: `backend/server`.
+        /// The target's name, typed: `backend/server` (a switchover: the candidate).
         #[arg(long)]
         confirm: String,
         /// Print JSON.
@@ -495,7 +495,7 @@ impl From<switchboard_core::workflow::WorkflowError> for WorkflowExit {
 }
 
 fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(), WorkflowExit> {
-    use switchboard_core::workflow::{self, Journal, Kind, Target};
+    use switchboard_core::workflow::{self, Journal, Kind};
     let env = match &c.environment {
         Some(name) => config.environment.iter().find(|e| &e.name == name),
         None => config.environment.first(),
@@ -542,11 +542,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
             Ok(())
         }
         WorkflowCmd::Plan { kind, target, json } => {
-            let plan = rt.block_on(workflow::plan(
-                &ctx,
-                Kind::parse(kind)?,
-                &Target::parse(target)?,
-            ))?;
+            let plan = rt.block_on(workflow::plan(&ctx, Kind::parse(kind)?, target))?;
             print_plan(&plan, *json);
             if plan.allowed() {
                 Ok(())
@@ -563,11 +559,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
             confirm,
             json,
         } => {
-            let plan = rt.block_on(workflow::plan(
-                &ctx,
-                Kind::parse(kind)?,
-                &Target::parse(target)?,
-            ))?;
+            let plan = rt.block_on(workflow::plan(&ctx, Kind::parse(kind)?, target))?;
             if !*json {
                 print_plan(&plan, false);
             }

@@ -423,3 +423,106 @@ fn unsafe_env_named(name: &str, value: &str) {
     // SAFETY: tests here hold ONE_AT_A_TIME; nothing else reads the environment now.
     unsafe { std::env::set_var(name, value) };
 }
+
+/// The guarded switchover workflow on the real cluster: planned with every guard
+/// (the lock in the rig's etcd), refused for a candidate that is the leader, run after
+/// the typed confirmation, verified by asking every member's PostgreSQL that exactly
+/// one server takes writes and that it is the candidate.
+#[test]
+fn the_switchover_workflow_verifies_exactly_one_writable_server() {
+    use switchboard_core::sources::etcd::EtcdConfig;
+    use switchboard_core::workflow::{self, Journal, Kind};
+    if skip() || !rig_has("etcd") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    let (old, cand) = (
+        name_of(leader),
+        name_of(if leader == 8003 { 8002 } else { 8003 }),
+    );
+    let env = switchboard_core::Environment {
+        name: "rig".into(),
+        read_only: false,
+        stale_after_millis: 5000,
+        source: vec![
+            SourceConfig::Patroni(PatroniConfig {
+                name: "pg".into(),
+                endpoints: (1..=3)
+                    .map(|n| format!("http://127.0.0.1:800{n}"))
+                    .collect(),
+                cluster: None,
+                interval_millis: 250,
+                timeout_millis: 1000,
+                dsn_env: Some(DSN_ENV.into()),
+            }),
+            SourceConfig::Etcd(EtcdConfig {
+                name: "etcd".into(),
+                endpoints: vec![
+                    "127.0.0.1:12379".into(),
+                    "127.0.0.1:22379".into(),
+                    "127.0.0.1:32379".into(),
+                ],
+                poll_interval_millis: 250,
+                timeout_millis: 1000,
+                username_env: None,
+                password_env: None,
+            }),
+        ],
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = workflow::Context {
+        environment: &env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let to_leader = rt
+        .block_on(workflow::plan(&ctx, Kind::Switchover, &format!("pg/{old}")))
+        .expect("plan");
+    assert!(
+        to_leader
+            .refusals()
+            .iter()
+            .any(|r| r.starts_with("candidate:")),
+        "the leader is no candidate: {:?}",
+        to_leader.refusals()
+    );
+    let plan = rt
+        .block_on(workflow::plan(
+            &ctx,
+            Kind::Switchover,
+            &format!("pg/{cand}"),
+        ))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let err = rt
+        .block_on(workflow::run(&ctx, &plan, &old, "rig-test"))
+        .expect_err("the confirmation must be the candidate");
+    assert!(
+        err.to_string().contains("is not the target's name"),
+        "{err}"
+    );
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, &cand, "rig-test"))
+        .expect("run");
+    eprintln!(
+        "patroni rig: switchover workflow {old} -> {cand}: {} {:?} ms from confirmation to exactly one writable server; {:?}",
+        report.outcome, report.effect_millis, report.lines
+    );
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    let steps = journal.steps(report.run).expect("steps");
+    assert_eq!(
+        steps.iter().map(|s| s.phase.as_str()).collect::<Vec<_>>(),
+        ["before", "after", "verify"]
+    );
+    wait(&e, 30, "the console sees the new primary", |d| {
+        d.primary.as_ref().is_some_and(|p| p.as_str() == cand)
+    });
+}

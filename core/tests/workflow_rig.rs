@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use common::{rig, rig_has};
 use switchboard_core::sources::haproxy::HaproxyConfig;
-use switchboard_core::workflow::{self, Journal, Kind, Target, WorkflowError};
+use switchboard_core::workflow::server::Target;
+use switchboard_core::workflow::{self, Journal, Kind, WorkflowError};
 use switchboard_core::{Environment, SourceConfig, SystemClock};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -89,7 +90,7 @@ fn run_one(
     target: &str,
 ) -> Result<workflow::Report, WorkflowError> {
     let t = Target::parse(target).expect("target");
-    let plan = rt.block_on(workflow::plan(ctx, kind, &t))?;
+    let plan = rt.block_on(workflow::plan(ctx, kind, &t.to_string()))?;
     rt.block_on(workflow::run(ctx, &plan, &t.confirm_name(), "rig-test"))
 }
 
@@ -143,7 +144,7 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     std::thread::sleep(Duration::from_millis(300));
     let t = Target::parse("edge/be_web/web1").expect("target");
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t.to_string()))
         .expect("plan");
     assert!(plan.allowed(), "{:?}", plan.refusals());
     assert_eq!(plan.before, "UP");
@@ -200,7 +201,7 @@ fn guards_refuse_with_their_reasons() {
     run_one(&rt, &ctx, Kind::Maint, "edge/be_web/web2").expect("maint web2");
     let t1 = Target::parse("edge/be_web/web1").expect("target");
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Drain, &t1))
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t1.to_string()))
         .expect("plan");
     assert!(!plan.allowed());
     let why = plan.refusals().join("; ");
@@ -213,7 +214,7 @@ fn guards_refuse_with_their_reasons() {
     // The confirmation must be the target's name.
     let t2 = Target::parse("edge/be_web/web2").expect("target");
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Ready, &t2))
+        .block_on(workflow::plan(&ctx, Kind::Ready, &t2.to_string()))
         .expect("plan");
     let err = rt
         .block_on(workflow::run(&ctx, &plan, "web2", "rig-test"))
@@ -228,7 +229,7 @@ fn guards_refuse_with_their_reasons() {
     // Dampening: web2 has had 2 runs; a third is allowed, a fourth is not.
     run_one(&rt, &ctx, Kind::Drain, "edge/be_web/web2").expect("third");
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Ready, &t2))
+        .block_on(workflow::plan(&ctx, Kind::Ready, &t2.to_string()))
         .expect("plan");
     assert!(
         plan.refusals()
@@ -248,7 +249,7 @@ fn guards_refuse_with_their_reasons() {
         timeout: Duration::from_secs(2),
     };
     let plan = rt
-        .block_on(workflow::plan(&ro, Kind::Maint, &t1))
+        .block_on(workflow::plan(&ro, Kind::Maint, &t1.to_string()))
         .expect("plan");
     assert!(
         plan.refusals()
@@ -260,7 +261,7 @@ fn guards_refuse_with_their_reasons() {
         ..ctx
     };
     let plan = rt
-        .block_on(workflow::plan(&wall, Kind::Ready, &t1))
+        .block_on(workflow::plan(&wall, Kind::Ready, &t1.to_string()))
         .expect("plan");
     assert!(plan.refusals().iter().any(|r| r.contains("wall or replay")));
     reset(&rt);
@@ -315,7 +316,7 @@ fn the_etcd_lock_and_quorum_guard() {
         .expect("the other console takes the lock")
         .expect("etcd is configured");
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t.to_string()))
         .expect("plan");
     assert!(
         plan.refusals()
@@ -326,7 +327,7 @@ fn the_etcd_lock_and_quorum_guard() {
     );
     rt.block_on(other.release());
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t.to_string()))
         .expect("plan");
     assert!(plan.allowed(), "{:?}", plan.refusals());
     let report = rt
@@ -345,7 +346,7 @@ fn the_etcd_lock_and_quorum_guard() {
     rig(&["kill", "etcd2"]);
     rig(&["kill", "etcd3"]);
     let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::Drain, &t))
+        .block_on(workflow::plan(&ctx, Kind::Drain, &t.to_string()))
         .expect("plan");
     let refused = plan.refusals().join("; ");
     rig(&["restart", "etcd2"]);

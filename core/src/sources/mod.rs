@@ -15,7 +15,7 @@ pub mod etcd;
 pub mod exposition;
 pub mod grpc_health;
 pub mod haproxy;
-mod http;
+pub(crate) mod http;
 pub mod http_probe;
 pub mod kubernetes;
 pub mod patroni;

@@ -319,7 +319,7 @@ fn member_name(endpoint: &str, own: Option<&MemberView>, cluster: Option<&Cluste
         .to_owned()
 }
 
-async fn get_text(
+pub(crate) async fn get_text(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,

@@ -21,14 +21,14 @@
 
 pub mod journal;
 pub mod lock;
+pub mod patroni;
+pub mod server;
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Environment, SourceConfig};
-use crate::sources::haproxy::{RowKind, StatRow, parse_stat_csv, runtime_command};
+use crate::config::Environment;
 use crate::time::{Clock, Timestamp};
 
 pub use self::journal::{Journal, RunRow, StepRow};
@@ -50,11 +50,13 @@ pub enum Kind {
     Maint,
     /// HAProxy server: back in rotation.
     Ready,
+    /// Patroni: hand the primary role to a named healthy replica.
+    Switchover,
 }
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 3] = [Self::Drain, Self::Maint, Self::Ready];
+    pub const ALL: [Self; 4] = [Self::Drain, Self::Maint, Self::Ready, Self::Switchover];
 
     /// Its name.
     pub const fn as_str(self) -> &'static str {
@@ -62,6 +64,7 @@ impl Kind {
             Self::Drain => "drain",
             Self::Maint => "maint",
             Self::Ready => "ready",
+            Self::Switchover => "switchover",
         }
     }
 
@@ -77,6 +80,9 @@ impl Kind {
             Self::Ready => {
                 "HAProxy server: put it back in rotation (target gateway/backend/server)"
             }
+            Self::Switchover => {
+                "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
+            }
         }
     }
 
@@ -86,56 +92,19 @@ impl Kind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                WorkflowError::Usage(format!("no workflow {s:?}; known: drain, maint, ready"))
+                WorkflowError::Usage(format!(
+                    "no workflow {s:?}; known: drain, maint, ready, switchover"
+                ))
             })
     }
 
     /// The server status HAProxy shows once it took effect.
-    fn effect(self) -> &'static str {
+    pub(crate) fn effect(self) -> &'static str {
         match self {
             Self::Drain => "DRAIN",
             Self::Maint => "MAINT",
-            Self::Ready => "UP",
+            Self::Ready | Self::Switchover => "UP",
         }
-    }
-}
-
-/// `gateway/backend/server`: an HAProxy source's name, a backend, a server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// The HAProxy source's name.
-    pub gateway: String,
-    /// Backend.
-    pub backend: String,
-    /// Server.
-    pub server: String,
-}
-
-impl Target {
-    /// Parses `gateway/backend/server`.
-    pub fn parse(s: &str) -> Result<Self, WorkflowError> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts[..] {
-            [g, b, srv] if !g.is_empty() && !b.is_empty() && !srv.is_empty() => Ok(Self {
-                gateway: g.to_owned(),
-                backend: b.to_owned(),
-                server: srv.to_owned(),
-            }),
-            _ => Err(WorkflowError::Usage(format!(
-                "target {s:?} is not gateway/backend/server"
-            ))),
-        }
-    }
-
-    /// What the operator types to confirm: `backend/server`.
-    pub fn confirm_name(&self) -> String {
-        format!("{}/{}", self.backend, self.server)
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.gateway, self.backend, self.server)
     }
 }
 
@@ -155,8 +124,10 @@ pub struct GuardResult {
 pub struct Plan {
     /// Workflow.
     pub kind: Kind,
-    /// Target.
-    pub target: Target,
+    /// Target, as the operator names it.
+    pub target: String,
+    /// What the operator types to confirm.
+    pub confirm_as: String,
     /// Environment.
     pub environment: String,
     /// The target's status when planned (`UP`, `DRAIN`...).
@@ -167,6 +138,21 @@ pub struct Plan {
     pub guards: Vec<GuardResult>,
     /// When the plan read the target.
     pub made_at: Timestamp,
+    /// What the run acts on, as read when planned.
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// What a plan acts on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing (a plan built by hand).
+    #[default]
+    None,
+    /// An HAProxy server.
+    Server(server::Target),
+    /// A Patroni switchover.
+    Switchover(patroni::Switch),
 }
 
 impl Plan {
@@ -226,65 +212,12 @@ pub struct Context<'a> {
     pub timeout: Duration,
 }
 
-fn socket_of(env: &Environment, gateway: &str) -> Result<String, WorkflowError> {
-    env.source
-        .iter()
-        .find_map(|s| match s {
-            SourceConfig::Haproxy(h) if h.name == gateway => Some(h.socket.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no haproxy source named {gateway:?} in environment {:?}",
-                env.name
-            ))
-        })?
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "the haproxy source {gateway:?} has no runtime socket; workflows need `socket`"
-            ))
-        })
-}
-
-async fn backend_rows(
-    socket: &str,
-    backend: &str,
-    timeout: Duration,
-) -> Result<Vec<StatRow>, WorkflowError> {
-    let text = runtime_command(socket, "show stat", timeout)
-        .await
-        .map_err(WorkflowError::Target)?;
-    let rows = parse_stat_csv(&text).map_err(|e| WorkflowError::Target(e.to_string()))?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.proxy == backend && r.kind == RowKind::Server)
-        .collect())
-}
-
-fn takes_traffic(status: &str) -> bool {
-    status.starts_with("UP") || status == "no check"
-}
-
-/// Makes the plan for `kind` on `target`: a fresh read of the target and every guard.
-pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan, WorkflowError> {
-    let socket = socket_of(ctx.environment, &target.gateway)?;
-    let rows = backend_rows(&socket, &target.backend, ctx.timeout).await?;
-    let me = rows
-        .iter()
-        .find(|r| r.name == target.server)
-        .ok_or_else(|| {
-            WorkflowError::Target(format!(
-                "no server {} in backend {} of {} (servers: {})",
-                target.server,
-                target.backend,
-                target.gateway,
-                rows.iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-    let now = ctx.clock.now();
+/// The guards every workflow has: read-only, dampening, quorum and lock, stale data.
+pub(crate) async fn common_guards(
+    ctx: &Context<'_>,
+    target: &str,
+    now: Timestamp,
+) -> Result<Vec<GuardResult>, WorkflowError> {
     let mut guards = Vec::new();
     let read_only = ctx.read_only_mode || ctx.environment.read_only;
     guards.push(GuardResult {
@@ -298,29 +231,9 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan
             "the environment accepts actions".into()
         },
     });
-    let others_serving = rows
-        .iter()
-        .filter(|r| r.name != target.server && !r.backup && takes_traffic(&r.status))
-        .count();
-    let removes = matches!(kind, Kind::Drain | Kind::Maint) && takes_traffic(&me.status);
-    guards.push(GuardResult {
-        name: "last healthy",
-        ok: !removes || others_serving > 0,
-        reason: if removes {
-            format!(
-                "{others_serving} other server(s) of {} take traffic",
-                target.backend
-            )
-        } else {
-            "the server is not taking traffic now; nothing is removed".into()
-        },
-    });
     let recent = ctx
         .journal
-        .runs_since(
-            &target.to_string(),
-            Timestamp(now.0 - DAMPENING_WINDOW_MILLIS),
-        )
+        .runs_since(target, Timestamp(now.0 - DAMPENING_WINDOW_MILLIS))
         .map_err(WorkflowError::Target)?
         .len();
     guards.push(GuardResult {
@@ -331,9 +244,8 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan
             DAMPENING_WINDOW_MILLIS / 1000
         ),
     });
-    let target_name = target.to_string();
     if lock::available(ctx.environment) {
-        match lock::holder(ctx.environment, &target_name).await {
+        match lock::holder(ctx.environment, target).await {
             Ok(h) => {
                 guards.push(GuardResult {
                     name: "quorum",
@@ -344,7 +256,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan
                     name: "lock",
                     ok: h.is_none(),
                     reason: h.map_or_else(
-                        || format!("free ({})", lock::key(&ctx.environment.name, &target_name)),
+                        || format!("free ({})", lock::key(&ctx.environment.name, target)),
                         |by| format!("held by {by}"),
                     ),
                 });
@@ -366,48 +278,26 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &Target) -> Result<Plan
         name: "stale data",
         ok: true,
         reason: format!(
-            "read from {} just now; the run re-reads it and refuses if it changed or the plan is older than {} s",
-            target.gateway,
+            "read just now; the run re-reads the target and refuses if it changed or the plan is older than {} s",
             PLAN_TTL_MILLIS / 1000
         ),
     });
-    Ok(Plan {
-        kind,
-        target: target.clone(),
-        environment: ctx.environment.name.clone(),
-        before: me.status.clone(),
-        steps: vec![
-            format!(
-                "`set server {}/{} state {}` on {}'s runtime API",
-                target.backend,
-                target.server,
-                kind.as_str(),
-                target.gateway
-            ),
-            format!(
-                "verify: {} shows {} as {} (up to 10 s); else put it back to {}",
-                target.gateway,
-                target.server,
-                kind.effect(),
-                me.status
-            ),
-        ],
-        guards,
-        made_at: now,
-    })
+    Ok(guards)
 }
 
-fn restore_command(before: &str) -> &'static str {
-    if before.starts_with("MAINT") {
-        "maint"
-    } else if before.starts_with("DRAIN") {
-        "drain"
-    } else {
-        "ready"
+/// Makes the plan for `kind` on `target` (`gateway/backend/server` for an HAProxy
+/// server, `patroni-source/candidate` for a switchover): a fresh read of the target and
+/// every guard.
+pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, WorkflowError> {
+    match kind {
+        Kind::Drain | Kind::Maint | Kind::Ready => {
+            server::plan(ctx, kind, &server::Target::parse(target)?).await
+        }
+        Kind::Switchover => patroni::plan(ctx, target).await,
     }
 }
 
-/// Runs a plan after a typed confirmation (`confirm` must be `backend/server`).
+/// Runs a plan after a typed confirmation (`confirm` must be the plan's `confirm_as`).
 pub async fn run(
     ctx: &Context<'_>,
     plan: &Plan,
@@ -421,11 +311,10 @@ pub async fn run(
     if ctx.read_only_mode {
         return Err(WorkflowError::Refused("this console is read-only".into()));
     }
-    let t = &plan.target;
-    if confirm != t.confirm_name() {
+    if confirm != plan.confirm_as {
         return Err(WorkflowError::Refused(format!(
             "confirmation {confirm:?} is not the target's name {:?}",
-            t.confirm_name()
+            plan.confirm_as
         )));
     }
     let confirmed = ctx.clock.now();
@@ -435,179 +324,40 @@ pub async fn run(
             confirmed.millis_since(plan.made_at) / 1000
         )));
     }
-    let socket = socket_of(ctx.environment, &t.gateway)?;
-    let now_status = backend_rows(&socket, &t.backend, ctx.timeout)
-        .await?
-        .into_iter()
-        .find(|r| r.name == t.server)
-        .map(|r| r.status)
-        .unwrap_or_default();
-    if now_status != plan.before {
-        return Err(WorkflowError::Refused(format!(
-            "the target changed since the plan: {} was {}, is {now_status}; plan again",
-            t.server, plan.before
-        )));
+    match &plan.detail {
+        Detail::Server(t) => server::run(ctx, plan, t, confirmed, operator).await,
+        Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
+        Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
     }
+}
 
+/// Runs `work` while holding the target's lock (taken here, released after).
+pub(crate) async fn locked(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    operator: &str,
+    work: impl std::future::Future<Output = Result<Report, WorkflowError>>,
+) -> Result<Report, WorkflowError> {
     let purpose = format!(
-        "{}@{}: {} {t}",
+        "{}@{}: {} {}",
         operator,
         std::env::var("HOSTNAME").unwrap_or_else(|_| "this host".into()),
-        plan.kind.as_str()
+        plan.kind.as_str(),
+        plan.target
     );
-    let held = lock::acquire(ctx.environment, &t.to_string(), &purpose)
+    let held = lock::acquire(ctx.environment, &plan.target, &purpose)
         .await
         .map_err(WorkflowError::Refused)?;
-    let result = execute(ctx, plan, &socket, confirmed, operator).await;
+    let result = work.await;
     if let Some(h) = held {
         h.release().await;
     }
     result
 }
 
-/// The journaled steps of a run whose checks passed and whose lock is held.
-async fn execute(
-    ctx: &Context<'_>,
-    plan: &Plan,
-    socket: &str,
-    confirmed: Timestamp,
-    operator: &str,
-) -> Result<Report, WorkflowError> {
-    let t = &plan.target;
-    let j = ctx.journal;
-    let id = j
-        .start(
-            plan.kind.as_str(),
-            &t.to_string(),
-            &plan.environment,
-            operator,
-            confirmed,
-        )
-        .map_err(WorkflowError::Target)?;
-    let command = format!(
-        "set server {}/{} state {}",
-        t.backend,
-        t.server,
-        plan.kind.as_str()
-    );
-    let mut lines = Vec::new();
-    let row = |phase: &str, action: &str, outcome: &str, detail: &str| StepRow {
-        seq: 0,
-        phase: phase.to_owned(),
-        action: action.to_owned(),
-        outcome: outcome.to_owned(),
-        detail: detail.to_owned(),
-        at: ctx.clock.now(),
-    };
-    j.step(
-        id,
-        &row(
-            "before",
-            &command,
-            "pending",
-            &format!("{} was {}", t.server, plan.before),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
-    let answer = runtime_command(socket, &command, ctx.timeout).await;
-    let failed = match &answer {
-        Ok(a) if a.trim().is_empty() => None,
-        Ok(a) => Some(format!("HAProxy answered: {}", a.trim())),
-        Err(e) => Some(e.clone()),
-    };
-    j.step(
-        id,
-        &row(
-            "after",
-            &command,
-            if failed.is_none() { "ok" } else { "failed" },
-            failed.as_deref().unwrap_or(""),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
-    if let Some(why) = failed {
-        j.finish(id, "needs_human").map_err(WorkflowError::Target)?;
-        return Err(WorkflowError::Target(format!(
-            "{command} failed: {why}; {} is as it was ({}) as far as HAProxy said",
-            t.server, plan.before
-        )));
-    }
-    lines.push(format!("sent: {command}"));
-
-    // Verify: the server shows the new state.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut seen = String::new();
-    let mut effect_at = None;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(rows) = backend_rows(socket, &t.backend, ctx.timeout).await
-            && let Some(r) = rows.into_iter().find(|r| r.name == t.server)
-        {
-            seen = r.status;
-            if seen.starts_with(plan.kind.effect())
-                || (plan.kind == Kind::Ready && takes_traffic(&seen))
-            {
-                effect_at = Some(ctx.clock.now());
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let verified = effect_at.is_some();
-    j.step(
-        id,
-        &row(
-            "verify",
-            &format!("{} shows {}", t.server, plan.kind.effect()),
-            if verified { "ok" } else { "failed" },
-            &format!("{} is {seen}", t.server),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
-    if verified {
-        lines.push(format!("verified: {} is {seen}", t.server));
-        j.finish(id, "done").map_err(WorkflowError::Target)?;
-        return Ok(Report {
-            run: id,
-            outcome: "done".into(),
-            effect_millis: effect_at.map(|e| e.millis_since(confirmed)),
-            lines,
-        });
-    }
-    // Roll back to where it was.
-    let back = format!(
-        "set server {}/{} state {}",
-        t.backend,
-        t.server,
-        restore_command(&plan.before)
-    );
-    let rolled = runtime_command(socket, &back, ctx.timeout).await;
-    let ok = rolled.as_ref().is_ok_and(|a| a.trim().is_empty());
-    j.step(
-        id,
-        &row("rollback", &back, if ok { "ok" } else { "failed" }, ""),
-    )
-    .map_err(WorkflowError::Target)?;
-    let outcome = if ok { "rolled_back" } else { "needs_human" };
-    j.finish(id, outcome).map_err(WorkflowError::Target)?;
-    lines.push(format!(
-        "not verified within 10 s ({} is {seen}); {}",
-        t.server,
-        if ok {
-            "rolled back"
-        } else {
-            "ROLLBACK FAILED: a human must look"
-        }
-    ));
-    Ok(Report {
-        run: id,
-        outcome: outcome.into(),
-        effect_millis: None,
-        lines,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::server::{Target, restore_command};
     use super::*;
 
     #[test]
@@ -630,7 +380,8 @@ mod tests {
     fn a_plan_with_a_refusing_guard_is_not_allowed() {
         let plan = Plan {
             kind: Kind::Drain,
-            target: Target::parse("g/b/s").expect("t"),
+            target: "g/b/s".into(),
+            confirm_as: "b/s".into(),
             environment: "prod".into(),
             before: "UP".into(),
             steps: vec![],
@@ -647,6 +398,7 @@ mod tests {
                 },
             ],
             made_at: Timestamp(0),
+            detail: Detail::None,
         };
         assert!(!plan.allowed());
         assert_eq!(

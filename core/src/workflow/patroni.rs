@@ -1,0 +1,387 @@
+//! Patroni switchover: hand the primary role to a named healthy replica through the
+//! leader's REST API, then verify that exactly one server takes writes and that it is
+//! the candidate.
+//!
+//! Guards besides the common ones: a healthy leader (without one, a switchover is the
+//! wrong tool: a failover is), a candidate that is a running, streaming replica, and
+//! replication lag within [`MAX_LAG_BYTES`] (Patroni's own `maximum_lag_on_failover`
+//! default): promoting a lagging replica loses the writes it has not received.
+//!
+//! Verification asks every member's PostgreSQL (`pg_is_in_recovery()`) when the
+//! source has `dsn_env`, else each member's own `/patroni` role; it waits up to 60 s.
+//! Nothing is rolled back automatically: a half-done switchover is handed to a human
+//! with each member's state.
+
+use std::time::Duration;
+
+use super::{Context, Detail, GuardResult, Kind, Plan, Report, StepRow, WorkflowError};
+use crate::config::SourceConfig;
+use crate::model::DbRole;
+use crate::sources::patroni::{ClusterView, PatroniConfig, get_text, parse_cluster, parse_member};
+use crate::time::Timestamp;
+
+/// The most a candidate may lag, in bytes (Patroni's default `maximum_lag_on_failover`).
+pub const MAX_LAG_BYTES: u64 = 1_048_576;
+/// How long verification waits for exactly one writable server.
+const VERIFY_SECS: u64 = 60;
+
+/// A member as planned: its PostgreSQL's `host:port`, and its REST API base URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Name.
+    pub name: String,
+    /// Its PostgreSQL.
+    pub server: Option<(String, u16)>,
+    /// Its REST API.
+    pub api: Option<String>,
+}
+
+/// A switchover as planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switch {
+    /// The Patroni source.
+    pub source: String,
+    /// The leader when planned.
+    pub leader: String,
+    /// The replica to promote.
+    pub candidate: String,
+    /// The leader's REST API base URL.
+    pub leader_api: String,
+    /// Every member.
+    pub members: Vec<Member>,
+}
+
+fn config<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a PatroniConfig, WorkflowError> {
+    ctx.environment
+        .source
+        .iter()
+        .find_map(|s| match s {
+            SourceConfig::Patroni(p) if p.name == name => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            WorkflowError::Usage(format!(
+                "no patroni source named {name:?} in environment {:?}",
+                ctx.environment.name
+            ))
+        })
+}
+
+fn base(api_url: &str) -> String {
+    api_url
+        .trim_end_matches('/')
+        .trim_end_matches("/patroni")
+        .to_owned()
+}
+
+/// `/cluster` from the first member that answers.
+async fn read_cluster(
+    cfg: &PatroniConfig,
+    client: &reqwest::Client,
+    timeout: Duration,
+) -> Result<ClusterView, WorkflowError> {
+    let mut last = String::from("no endpoints configured");
+    for ep in &cfg.endpoints {
+        let url = format!("{}/cluster", ep.trim_end_matches('/'));
+        match get_text(client, &url, timeout).await {
+            Ok(text) => match parse_cluster(&text) {
+                Ok(c) => return Ok(c),
+                Err(e) => last = format!("{e} ({url})"),
+            },
+            Err(e) => last = e,
+        }
+    }
+    Err(WorkflowError::Target(format!(
+        "no member answers /cluster: {last}"
+    )))
+}
+
+/// The plan of a switchover to `target` = `patroni-source/candidate`.
+pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, WorkflowError> {
+    let (source, candidate) = target
+        .split_once('/')
+        .filter(|(s, c)| !s.is_empty() && !c.is_empty() && !c.contains('/'))
+        .ok_or_else(|| {
+            WorkflowError::Usage(format!("target {target:?} is not patroni-source/candidate"))
+        })?;
+    let cfg = config(ctx, source)?;
+    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
+    let now = ctx.clock.now();
+    let mut guards = super::common_guards(ctx, target, now).await?;
+
+    let leader = cluster.members.iter().find(|m| m.role == "leader");
+    let leader_own = match leader.and_then(|l| l.api_url.as_deref()) {
+        Some(api) => get_text(&client, api, ctx.timeout)
+            .await
+            .ok()
+            .and_then(|t| parse_member(&t).ok()),
+        None => None,
+    };
+    let leader_ok = leader.is_some_and(|l| l.state == "running")
+        && leader_own
+            .as_ref()
+            .is_some_and(|m| m.role == DbRole::Primary);
+    guards.push(GuardResult {
+        name: "healthy leader",
+        ok: leader_ok,
+        reason: match (leader, &leader_own) {
+            (None, _) => "the DCS names no leader: this is a failover, not a switchover".into(),
+            (Some(l), Some(m)) if leader_ok => {
+                format!(
+                    "{} is running and its own Patroni says {}",
+                    l.name, m.role_word
+                )
+            }
+            (Some(l), Some(m)) => format!(
+                "{} is {} and its own Patroni says {} {}: use a failover",
+                l.name, l.state, m.role_word, m.state
+            ),
+            (Some(l), None) => format!("{}'s API does not answer: use a failover", l.name),
+        },
+    });
+    let cand = cluster.members.iter().find(|m| m.name == candidate);
+    let cand_ok = cand.is_some_and(|c| {
+        (c.role == "replica" || c.role == "sync_standby")
+            && (c.state == "running" || c.state == "streaming")
+    });
+    guards.push(GuardResult {
+        name: "candidate",
+        ok: cand_ok,
+        reason: match cand {
+            None => format!(
+                "{candidate} is not a member (members: {})",
+                cluster
+                    .members
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(c) => format!("{candidate} is {} and {}", c.role, c.state),
+        },
+    });
+    let lag = cand.and_then(|c| c.lag_bytes);
+    guards.push(GuardResult {
+        name: "replication lag",
+        ok: lag.is_some_and(|l| l <= MAX_LAG_BYTES),
+        reason: match lag {
+            Some(l) => format!("{candidate} lags {l} bytes (limit {MAX_LAG_BYTES})"),
+            None => format!("{candidate}'s lag is unknown: not promoted blind"),
+        },
+    });
+    let leader_name = leader.map(|l| l.name.clone()).unwrap_or_default();
+    let leader_api = leader
+        .and_then(|l| l.api_url.as_deref())
+        .map(base)
+        .unwrap_or_default();
+    let how = if cfg.dsn_env.is_some() {
+        "every member's PostgreSQL (pg_is_in_recovery())"
+    } else {
+        "every member's own Patroni role (no dsn_env: the servers are not asked)"
+    };
+    Ok(Plan {
+        kind: Kind::Switchover,
+        target: target.to_owned(),
+        confirm_as: candidate.to_owned(),
+        environment: ctx.environment.name.clone(),
+        before: format!("primary {leader_name}"),
+        steps: vec![
+            format!(
+                "POST {leader_api}/switchover {{\"leader\": \"{leader_name}\", \"candidate\": \"{candidate}\"}}"
+            ),
+            format!(
+                "verify: exactly one server takes writes and it is {candidate}, asking {how} (up to {VERIFY_SECS} s); else a human takes over"
+            ),
+        ],
+        guards,
+        made_at: now,
+        detail: Detail::Switchover(Switch {
+            source: source.to_owned(),
+            leader: leader_name,
+            candidate: candidate.to_owned(),
+            leader_api,
+            members: cluster
+                .members
+                .iter()
+                .map(|m| Member {
+                    name: m.name.clone(),
+                    server: m.host.clone().zip(m.port),
+                    api: m.api_url.as_deref().map(base),
+                })
+                .collect(),
+        }),
+    })
+}
+
+/// Re-reads the cluster (refusing when the leader changed) and runs the switchover.
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    sw: &Switch,
+    confirmed: Timestamp,
+    operator: &str,
+) -> Result<Report, WorkflowError> {
+    let cfg = config(ctx, &sw.source)?;
+    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let now = read_cluster(cfg, &client, ctx.timeout).await?;
+    if now.leader() != Some(sw.leader.as_str()) {
+        return Err(WorkflowError::Refused(format!(
+            "the target changed since the plan: the leader was {}, is {}; plan again",
+            sw.leader,
+            now.leader().unwrap_or("none")
+        )));
+    }
+    Box::pin(super::locked(
+        ctx,
+        plan,
+        operator,
+        execute(ctx, plan, sw, cfg, &client, confirmed, operator),
+    ))
+    .await
+}
+
+/// Who takes writes now: (member, writable) from the servers, or the agents.
+async fn writers(
+    sw: &Switch,
+    cfg: &PatroniConfig,
+    client: &reqwest::Client,
+    timeout: Duration,
+) -> Vec<(String, Result<bool, String>)> {
+    let dsn = cfg.dsn_env.as_ref().and_then(|v| std::env::var(v).ok());
+    let mut out = Vec::new();
+    for Member { name, server, api } in &sw.members {
+        let answer = match (&dsn, server, api) {
+            (Some(dsn), Some((host, port)), _) => match crate::sources::pg::PgConn::new(dsn) {
+                Ok(base) => base
+                    .at(host, *port)
+                    .poll(timeout)
+                    .await
+                    .map(|s| !s.in_recovery),
+                Err(e) => Err(e),
+            },
+            (_, _, Some(api)) => get_text(client, &format!("{api}/patroni"), timeout)
+                .await
+                .and_then(|t| parse_member(&t).map_err(|e| e.to_string()))
+                .map(|m| m.role == DbRole::Primary),
+            _ => Err("neither its server nor its API is known".to_owned()),
+        };
+        out.push((name.clone(), answer));
+    }
+    out
+}
+
+async fn execute(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    sw: &Switch,
+    cfg: &PatroniConfig,
+    client: &reqwest::Client,
+    confirmed: Timestamp,
+    operator: &str,
+) -> Result<Report, WorkflowError> {
+    let j = ctx.journal;
+    let id = j
+        .start(
+            plan.kind.as_str(),
+            &plan.target,
+            &plan.environment,
+            operator,
+            confirmed,
+        )
+        .map_err(WorkflowError::Target)?;
+    let row = |phase: &str, action: &str, outcome: &str, detail: &str| StepRow {
+        seq: 0,
+        phase: phase.to_owned(),
+        action: action.to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.to_owned(),
+        at: ctx.clock.now(),
+    };
+    let action = format!("switchover {} -> {}", sw.leader, sw.candidate);
+    j.step(id, &row("before", &action, "pending", &plan.before))
+        .map_err(WorkflowError::Target)?;
+    let body = serde_json::json!({"leader": sw.leader, "candidate": sw.candidate});
+    let posted = client
+        .post(format!("{}/switchover", sw.leader_api))
+        .timeout(Duration::from_secs(VERIFY_SECS))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    let (ok, said) = match posted {
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            (
+                status.is_success(),
+                format!("HTTP {status}: {}", text.trim()),
+            )
+        }
+        Err(e) => (false, crate::sources::http::describe(&e, ctx.timeout)),
+    };
+    j.step(
+        id,
+        &row("after", &action, if ok { "ok" } else { "failed" }, &said),
+    )
+    .map_err(WorkflowError::Target)?;
+    let mut lines = vec![format!("Patroni: {said}")];
+    if !ok {
+        j.finish(id, "needs_human").map_err(WorkflowError::Target)?;
+        return Ok(Report {
+            run: id,
+            outcome: "needs_human".into(),
+            effect_millis: None,
+            lines,
+        });
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
+    let mut last = Vec::new();
+    let mut effect = None;
+    while tokio::time::Instant::now() < deadline {
+        last = writers(sw, cfg, client, ctx.timeout).await;
+        let writable: Vec<&str> = last
+            .iter()
+            .filter(|(_, w)| matches!(w, Ok(true)))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if writable == [sw.candidate.as_str()] {
+            effect = Some(ctx.clock.now());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let states = last
+        .iter()
+        .map(|(n, w)| match w {
+            Ok(true) => format!("{n} takes writes"),
+            Ok(false) => format!("{n} read-only"),
+            Err(e) => format!("{n} unknown ({e})"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let verified = effect.is_some();
+    j.step(
+        id,
+        &row(
+            "verify",
+            &format!("exactly one writable: {}", sw.candidate),
+            if verified { "ok" } else { "failed" },
+            &states,
+        ),
+    )
+    .map_err(WorkflowError::Target)?;
+    let outcome = if verified { "done" } else { "needs_human" };
+    j.finish(id, outcome).map_err(WorkflowError::Target)?;
+    lines.push(if verified {
+        format!("verified: {states}")
+    } else {
+        format!("NOT verified within {VERIFY_SECS} s: {states}; a human must look")
+    });
+    Ok(Report {
+        run: id,
+        outcome: outcome.into(),
+        effect_millis: effect.map(|e| e.millis_since(confirmed)),
+        lines,
+    })
+}
