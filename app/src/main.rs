@@ -527,6 +527,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
                     dir.join("journal.sqlite").display()
                 );
             }
+            let now = SystemClock.now();
             for r in runs {
                 println!(
                     "#{} {} {} {} by {} in {}: {}",
@@ -538,6 +539,21 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
                     r.environment,
                     r.outcome
                 );
+                // A run still marked running long after it started was cut short (a
+                // crash, kill -9): say where, so a human checks the target.
+                if r.outcome == "running" && now.millis_since(r.started_at) > 120_000 {
+                    let last = journal.steps(r.id).map_err(WorkflowExit::Failed)?.pop();
+                    println!(
+                        "   INTERRUPTED {}: the target may be half-changed; check it, then plan again (the inverse workflow rolls it back)",
+                        last.map_or_else(
+                            || "before its first step".to_owned(),
+                            |s| format!(
+                                "after the `{}` row of `{}` ({})",
+                                s.phase, s.action, s.outcome
+                            )
+                        )
+                    );
+                }
             }
             Ok(())
         }

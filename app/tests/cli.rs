@@ -235,3 +235,44 @@ fn workflow_run_refuse_and_list_on_the_rig() {
         "{text}"
     );
 }
+
+/// A run cut short (the process killed between its journal rows) is shown as
+/// interrupted, with the last step it journaled.
+#[test]
+fn workflow_list_shows_an_interrupted_run() {
+    use switchboard_core::Timestamp;
+    use switchboard_core::workflow::{Journal, StepRow};
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let run = journal
+        .start("drain", "edge/be_web/web1", "prod", "ana", Timestamp(1_000))
+        .expect("start");
+    journal
+        .step(
+            run,
+            &StepRow {
+                seq: 0,
+                phase: "before".into(),
+                action: "set server be_web/web1 state drain".into(),
+                outcome: "pending".into(),
+                detail: String::new(),
+                at: Timestamp(1_001),
+            },
+        )
+        .expect("step");
+    drop(journal);
+    let out = run_ok(&[
+        "--drill",
+        "--data-dir",
+        dir.path().to_str().unwrap_or_default(),
+        "workflow",
+        "list",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "INTERRUPTED after the `before` row of `set server be_web/web1 state drain` (pending)"
+        ),
+        "{text}"
+    );
+}
