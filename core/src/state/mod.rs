@@ -570,19 +570,13 @@ impl State {
                 connections,
                 max_connections,
             } => {
-                let mut view = self
-                    .databases
-                    .get(cluster)
-                    .and_then(|d| d.members.get(member))
-                    .cloned()
-                    .unwrap_or_default();
-                view.role = *role;
-                view.reachable = *reachable;
-                view.lag_bytes = *lag_bytes;
-                view.connections = *connections;
-                view.max_connections = *max_connections;
-                view.seen_at = ev.at;
-                self.db_member(ev, cluster, member, &view);
+                self.db_member(ev, cluster, member, |view| {
+                    view.role = *role;
+                    view.reachable = *reachable;
+                    view.lag_bytes = *lag_bytes;
+                    view.connections = *connections;
+                    view.max_connections = *max_connections;
+                });
             }
             EventBody::PatroniMember {
                 cluster,
@@ -595,22 +589,16 @@ impl State {
                 pending_restart,
                 detail,
             } => {
-                // Connection counts come from PostgreSQL itself; keep them.
-                let mut view = self
-                    .databases
-                    .get(cluster)
-                    .and_then(|d| d.members.get(member))
-                    .cloned()
-                    .unwrap_or_default();
-                view.role = *role;
-                view.reachable = *reachable;
-                view.lag_bytes = *lag_bytes;
-                view.seen_at = ev.at;
-                view.state.clone_from(state);
-                view.timeline = *timeline;
-                view.pending_restart = *pending_restart;
-                view.detail.clone_from(detail);
-                self.db_member(ev, cluster, member, &view);
+                // Connection counts come from PostgreSQL itself; kept as they are.
+                self.db_member(ev, cluster, member, |view| {
+                    view.role = *role;
+                    view.reachable = *reachable;
+                    view.lag_bytes = *lag_bytes;
+                    view.state.clone_from(state);
+                    view.timeline = *timeline;
+                    view.pending_restart = *pending_restart;
+                    view.detail.clone_from(detail);
+                });
             }
             EventBody::PgServer {
                 cluster,
@@ -620,34 +608,28 @@ impl State {
                 sessions,
                 detail,
             } => {
-                let mut view = self
-                    .databases
-                    .get(cluster)
-                    .and_then(|d| d.members.get(member))
-                    .cloned()
-                    .unwrap_or_default();
-                view.writable = if *reachable {
-                    in_recovery.map(|r| !r)
-                } else {
-                    None
-                };
-                if let Some(s) = sessions {
-                    view.connections = s.connections;
-                    view.max_connections = s.max_connections;
-                }
-                view.sessions.clone_from(sessions);
-                view.server_detail.clone_from(detail);
-                if view.state.is_none() {
-                    // Known only from the server: it answers or it does not.
-                    view.reachable = *reachable;
-                    view.role = match in_recovery {
-                        Some(false) => DbRole::Primary,
-                        Some(true) => DbRole::Replica,
-                        None => DbRole::Unknown,
+                self.db_member(ev, cluster, member, |view| {
+                    view.writable = if *reachable {
+                        in_recovery.map(|r| !r)
+                    } else {
+                        None
                     };
-                }
-                view.seen_at = ev.at;
-                self.db_member(ev, cluster, member, &view);
+                    if let Some(s) = sessions {
+                        view.connections = s.connections;
+                        view.max_connections = s.max_connections;
+                    }
+                    view.sessions.clone_from(sessions);
+                    view.server_detail.clone_from(detail);
+                    if view.state.is_none() {
+                        // Known only from the server: it answers or it does not.
+                        view.reachable = *reachable;
+                        view.role = match in_recovery {
+                            Some(false) => DbRole::Primary,
+                            Some(true) => DbRole::Replica,
+                            None => DbRole::Unknown,
+                        };
+                    }
+                });
             }
             EventBody::Replicas {
                 service,
@@ -1292,11 +1274,14 @@ impl State {
         ev: &Event,
         cluster: &ClusterId,
         member: &MemberId,
-        view: &DbMemberView,
+        update: impl FnOnce(&mut DbMemberView),
     ) {
         let db = self.databases.entry(cluster.clone()).or_default();
         let old_role = db.members.get(member).map(|m| (m.role, m.reachable));
-        db.members.insert(member.clone(), view.clone());
+        let view = db.members.entry(member.clone()).or_default();
+        update(view);
+        view.seen_at = ev.at;
+        let (role_now, reachable_now) = (view.role, view.reachable);
         let primaries: Vec<&MemberId> = db
             .members
             .iter()
@@ -1326,10 +1311,10 @@ impl State {
         }
         let (writable, healthy_at) = (db.writable, db.healthy_at);
         if let Some((role, reachable)) = old_role
-            && (role != view.role || reachable != view.reachable)
+            && (role != role_now || reachable != reachable_now)
         {
-            let what = if view.reachable {
-                format!("role {:?}", view.role).to_lowercase()
+            let what = if reachable_now {
+                format!("role {role_now:?}").to_lowercase()
             } else {
                 "unreachable".to_owned()
             };
