@@ -97,15 +97,6 @@ impl Kind {
                 ))
             })
     }
-
-    /// The server status HAProxy shows once it took effect.
-    pub(crate) fn effect(self) -> &'static str {
-        match self {
-            Self::Drain => "DRAIN",
-            Self::Maint => "MAINT",
-            Self::Ready | Self::Switchover => "UP",
-        }
-    }
 }
 
 /// One guard's verdict.
@@ -328,6 +319,70 @@ pub async fn run(
         Detail::Server(t) => server::run(ctx, plan, t, confirmed, operator).await,
         Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
         Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
+    }
+}
+
+/// A run in the journal: started when its checks passed, a row per step phase.
+pub(crate) struct Journaled<'a> {
+    journal: &'a Journal,
+    clock: &'a dyn Clock,
+    /// The run's id.
+    pub id: i64,
+}
+
+impl<'a> Journaled<'a> {
+    /// Starts the run of `plan`, confirmed at `confirmed` by `operator`.
+    pub fn start(
+        ctx: &Context<'a>,
+        plan: &Plan,
+        operator: &str,
+        confirmed: Timestamp,
+    ) -> Result<Self, WorkflowError> {
+        let id = ctx
+            .journal
+            .start(
+                plan.kind.as_str(),
+                &plan.target,
+                &plan.environment,
+                operator,
+                confirmed,
+            )
+            .map_err(WorkflowError::Target)?;
+        Ok(Self {
+            journal: ctx.journal,
+            clock: ctx.clock,
+            id,
+        })
+    }
+
+    /// Records one row, now.
+    pub fn step(
+        &self,
+        phase: &str,
+        action: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), WorkflowError> {
+        self.journal
+            .step(
+                self.id,
+                &StepRow {
+                    seq: 0,
+                    phase: phase.to_owned(),
+                    action: action.to_owned(),
+                    outcome: outcome.to_owned(),
+                    detail: detail.to_owned(),
+                    at: self.clock.now(),
+                },
+            )
+            .map_err(WorkflowError::Target)
+    }
+
+    /// Ends the run.
+    pub fn finish(&self, outcome: &str) -> Result<(), WorkflowError> {
+        self.journal
+            .finish(self.id, outcome)
+            .map_err(WorkflowError::Target)
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, StepRow, WorkflowError};
+use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
 use crate::config::SourceConfig;
 use crate::model::DbRole;
 use crate::sources::patroni::{ClusterView, PatroniConfig, get_text, parse_cluster, parse_member};
@@ -241,30 +241,53 @@ pub(super) async fn run(
     .await
 }
 
-/// Who takes writes now: (member, writable) from the servers, or the agents.
+/// How verification asks a member whether it takes writes.
+enum Asker {
+    /// Its PostgreSQL, over one connection kept for the whole verification.
+    Server(Box<crate::sources::pg::PgConn>),
+    /// Its own Patroni role (no `dsn_env`).
+    Agent(String),
+    /// Neither is known.
+    Unknown,
+}
+
+/// Every member's asker, made once per run.
+fn askers(sw: &Switch, cfg: &PatroniConfig) -> Vec<(String, Asker)> {
+    let dsn = cfg
+        .dsn_env
+        .as_ref()
+        .and_then(|v| std::env::var(v).ok())
+        .and_then(|d| crate::sources::pg::PgConn::new(&d).ok());
+    sw.members
+        .iter()
+        .map(|Member { name, server, api }| {
+            let asker = match (&dsn, server, api) {
+                (Some(base), Some((host, port)), _) => {
+                    Asker::Server(Box::new(base.at(host, *port)))
+                }
+                (_, _, Some(api)) => Asker::Agent(api.clone()),
+                _ => Asker::Unknown,
+            };
+            (name.clone(), asker)
+        })
+        .collect()
+}
+
+/// Who takes writes now: (member, writable).
 async fn writers(
-    sw: &Switch,
-    cfg: &PatroniConfig,
+    askers: &mut [(String, Asker)],
     client: &reqwest::Client,
     timeout: Duration,
 ) -> Vec<(String, Result<bool, String>)> {
-    let dsn = cfg.dsn_env.as_ref().and_then(|v| std::env::var(v).ok());
     let mut out = Vec::new();
-    for Member { name, server, api } in &sw.members {
-        let answer = match (&dsn, server, api) {
-            (Some(dsn), Some((host, port)), _) => match crate::sources::pg::PgConn::new(dsn) {
-                Ok(base) => base
-                    .at(host, *port)
-                    .poll(timeout)
-                    .await
-                    .map(|s| !s.in_recovery),
-                Err(e) => Err(e),
-            },
-            (_, _, Some(api)) => get_text(client, &format!("{api}/patroni"), timeout)
+    for (name, asker) in askers.iter_mut() {
+        let answer = match asker {
+            Asker::Server(conn) => conn.poll(timeout).await.map(|s| !s.in_recovery),
+            Asker::Agent(api) => get_text(client, &format!("{api}/patroni"), timeout)
                 .await
                 .and_then(|t| parse_member(&t).map_err(|e| e.to_string()))
                 .map(|m| m.role == DbRole::Primary),
-            _ => Err("neither its server nor its API is known".to_owned()),
+            Asker::Unknown => Err("neither its server nor its API is known".to_owned()),
         };
         out.push((name.clone(), answer));
     }
@@ -280,27 +303,9 @@ async fn execute(
     confirmed: Timestamp,
     operator: &str,
 ) -> Result<Report, WorkflowError> {
-    let j = ctx.journal;
-    let id = j
-        .start(
-            plan.kind.as_str(),
-            &plan.target,
-            &plan.environment,
-            operator,
-            confirmed,
-        )
-        .map_err(WorkflowError::Target)?;
-    let row = |phase: &str, action: &str, outcome: &str, detail: &str| StepRow {
-        seq: 0,
-        phase: phase.to_owned(),
-        action: action.to_owned(),
-        outcome: outcome.to_owned(),
-        detail: detail.to_owned(),
-        at: ctx.clock.now(),
-    };
+    let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
     let action = format!("switchover {} -> {}", sw.leader, sw.candidate);
-    j.step(id, &row("before", &action, "pending", &plan.before))
-        .map_err(WorkflowError::Target)?;
+    journaled.step("before", &action, "pending", &plan.before)?;
     let body = serde_json::json!({"leader": sw.leader, "candidate": sw.candidate});
     let posted = client
         .post(format!("{}/switchover", sw.leader_api))
@@ -320,26 +325,23 @@ async fn execute(
         }
         Err(e) => (false, crate::sources::http::describe(&e, ctx.timeout)),
     };
-    j.step(
-        id,
-        &row("after", &action, if ok { "ok" } else { "failed" }, &said),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step("after", &action, if ok { "ok" } else { "failed" }, &said)?;
     let mut lines = vec![format!("Patroni: {said}")];
     if !ok {
-        j.finish(id, "needs_human").map_err(WorkflowError::Target)?;
+        journaled.finish("needs_human")?;
         return Ok(Report {
-            run: id,
+            run: journaled.id,
             outcome: "needs_human".into(),
             effect_millis: None,
             lines,
         });
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
+    let mut askers = askers(sw, cfg);
     let mut last = Vec::new();
     let mut effect = None;
     while tokio::time::Instant::now() < deadline {
-        last = writers(sw, cfg, client, ctx.timeout).await;
+        last = writers(&mut askers, client, ctx.timeout).await;
         let writable: Vec<&str> = last
             .iter()
             .filter(|(_, w)| matches!(w, Ok(true)))
@@ -361,25 +363,21 @@ async fn execute(
         .collect::<Vec<_>>()
         .join(", ");
     let verified = effect.is_some();
-    j.step(
-        id,
-        &row(
-            "verify",
-            &format!("exactly one writable: {}", sw.candidate),
-            if verified { "ok" } else { "failed" },
-            &states,
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step(
+        "verify",
+        &format!("exactly one writable: {}", sw.candidate),
+        if verified { "ok" } else { "failed" },
+        &states,
+    )?;
     let outcome = if verified { "done" } else { "needs_human" };
-    j.finish(id, outcome).map_err(WorkflowError::Target)?;
+    journaled.finish(outcome)?;
     lines.push(if verified {
         format!("verified: {states}")
     } else {
         format!("NOT verified within {VERIFY_SECS} s: {states}; a human must look")
     });
     Ok(Report {
-        run: id,
+        run: journaled.id,
         outcome: outcome.into(),
         effect_millis: effect.map(|e| e.millis_since(confirmed)),
         lines,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, StepRow, WorkflowError};
+use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
 use crate::config::{Environment, SourceConfig};
 use crate::sources::haproxy::{RowKind, StatRow, parse_stat_csv, runtime_command};
 use crate::time::Timestamp;
@@ -151,7 +151,7 @@ pub(super) async fn plan(
                 "verify: {} shows {} as {} (up to 10 s); else put it back to {}",
                 target.gateway,
                 target.server,
-                kind.effect(),
+                effect(kind),
                 me.status
             ),
         ],
@@ -159,6 +159,15 @@ pub(super) async fn plan(
         made_at: now,
         detail: Detail::Server(target.clone()),
     })
+}
+
+/// The server status HAProxy shows once `kind` took effect.
+fn effect(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Drain => "DRAIN",
+        Kind::Maint => "MAINT",
+        Kind::Ready | Kind::Switchover => "UP",
+    }
 }
 
 pub(super) fn restore_command(before: &str) -> &'static str {
@@ -211,16 +220,7 @@ async fn execute(
     confirmed: Timestamp,
     operator: &str,
 ) -> Result<Report, WorkflowError> {
-    let j = ctx.journal;
-    let id = j
-        .start(
-            plan.kind.as_str(),
-            &plan.target,
-            &plan.environment,
-            operator,
-            confirmed,
-        )
-        .map_err(WorkflowError::Target)?;
+    let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
     let command = format!(
         "set server {}/{} state {}",
         t.backend,
@@ -228,42 +228,26 @@ async fn execute(
         plan.kind.as_str()
     );
     let mut lines = Vec::new();
-    let row = |phase: &str, action: &str, outcome: &str, detail: &str| StepRow {
-        seq: 0,
-        phase: phase.to_owned(),
-        action: action.to_owned(),
-        outcome: outcome.to_owned(),
-        detail: detail.to_owned(),
-        at: ctx.clock.now(),
-    };
-    j.step(
-        id,
-        &row(
-            "before",
-            &command,
-            "pending",
-            &format!("{} was {}", t.server, plan.before),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step(
+        "before",
+        &command,
+        "pending",
+        &format!("{} was {}", t.server, plan.before),
+    )?;
     let answer = runtime_command(socket, &command, ctx.timeout).await;
     let failed = match &answer {
         Ok(a) if a.trim().is_empty() => None,
         Ok(a) => Some(format!("HAProxy answered: {}", a.trim())),
         Err(e) => Some(e.clone()),
     };
-    j.step(
-        id,
-        &row(
-            "after",
-            &command,
-            if failed.is_none() { "ok" } else { "failed" },
-            failed.as_deref().unwrap_or(""),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step(
+        "after",
+        &command,
+        if failed.is_none() { "ok" } else { "failed" },
+        failed.as_deref().unwrap_or(""),
+    )?;
     if let Some(why) = failed {
-        j.finish(id, "needs_human").map_err(WorkflowError::Target)?;
+        journaled.finish("needs_human")?;
         return Err(WorkflowError::Target(format!(
             "{command} failed: {why}; {} is as it was ({}) as far as HAProxy said",
             t.server, plan.before
@@ -280,7 +264,7 @@ async fn execute(
             && let Some(r) = rows.into_iter().find(|r| r.name == t.server)
         {
             seen = r.status;
-            if seen.starts_with(plan.kind.effect())
+            if seen.starts_with(effect(plan.kind))
                 || (plan.kind == Kind::Ready && takes_traffic(&seen))
             {
                 effect_at = Some(ctx.clock.now());
@@ -290,21 +274,17 @@ async fn execute(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let verified = effect_at.is_some();
-    j.step(
-        id,
-        &row(
-            "verify",
-            &format!("{} shows {}", t.server, plan.kind.effect()),
-            if verified { "ok" } else { "failed" },
-            &format!("{} is {seen}", t.server),
-        ),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step(
+        "verify",
+        &format!("{} shows {}", t.server, effect(plan.kind)),
+        if verified { "ok" } else { "failed" },
+        &format!("{} is {seen}", t.server),
+    )?;
     if verified {
         lines.push(format!("verified: {} is {seen}", t.server));
-        j.finish(id, "done").map_err(WorkflowError::Target)?;
+        journaled.finish("done")?;
         return Ok(Report {
-            run: id,
+            run: journaled.id,
             outcome: "done".into(),
             effect_millis: effect_at.map(|e| e.millis_since(confirmed)),
             lines,
@@ -319,13 +299,9 @@ async fn execute(
     );
     let rolled = runtime_command(socket, &back, ctx.timeout).await;
     let ok = rolled.as_ref().is_ok_and(|a| a.trim().is_empty());
-    j.step(
-        id,
-        &row("rollback", &back, if ok { "ok" } else { "failed" }, ""),
-    )
-    .map_err(WorkflowError::Target)?;
+    journaled.step("rollback", &back, if ok { "ok" } else { "failed" }, "")?;
     let outcome = if ok { "rolled_back" } else { "needs_human" };
-    j.finish(id, outcome).map_err(WorkflowError::Target)?;
+    journaled.finish(outcome)?;
     lines.push(format!(
         "not verified within 10 s ({} is {seen}); {}",
         t.server,
@@ -336,7 +312,7 @@ async fn execute(
         }
     ));
     Ok(Report {
-        run: id,
+        run: journaled.id,
         outcome: outcome.into(),
         effect_millis: None,
         lines,
