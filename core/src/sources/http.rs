@@ -19,6 +19,26 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e:#}"))
 }
 
+/// `GET url?query` within `timeout`: the body whatever the status (Prometheus and
+/// Patroni answer errors and a 503 with a JSON body worth reading), or why not.
+pub async fn get_text(
+    client: &reqwest::Client,
+    url: &str,
+    query: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<String, String> {
+    let answer = async {
+        let resp = client
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| describe(&e, timeout))?;
+        resp.text().await.map_err(|e| describe(&e, timeout))
+    };
+    super::bounded(timeout, url, answer).await
+}
+
 /// An HTTP failure in words an operator can act on: a timeout says so with its bound;
 /// anything else names its root cause (connection refused, DNS, TLS) and the URL last.
 pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {

@@ -319,24 +319,14 @@ fn member_name(endpoint: &str, own: Option<&MemberView>, cluster: Option<&Cluste
         .to_owned()
 }
 
+/// `GET url`: the body whatever the status (Patroni answers `/patroni` with 503 and the
+/// JSON body when PostgreSQL is down).
 pub(crate) async fn get_text(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
 ) -> Result<String, String> {
-    let answer = async {
-        let resp = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| super::http::describe(&e, timeout))?;
-        // Role probes aside, Patroni answers /patroni with 503 when PostgreSQL is down,
-        // still with the JSON body: read it either way.
-        resp.text()
-            .await
-            .map_err(|e| super::http::describe(&e, timeout))
-    };
-    super::bounded(timeout, url, answer).await
+    super::http::get_text(client, url, &[], timeout).await
 }
 
 /// The events of one poll: each member's own view, then the DCS's.

@@ -282,20 +282,11 @@ async fn backfill(
             ("end", format!("{:.3}", end.0 as f64 / 1000.0)),
             ("step", format!("{step}")),
         ];
-        let answer = async {
-            let resp = client
-                .get(&url)
-                .query(&params)
-                .send()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            parse_range(&body).map_err(|e| e.to_string())
-        };
-        match super::bounded(timeout, &url, answer).await {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = super::http::get_text(client, &url, &params, timeout)
+            .await
+            .and_then(|body| parse_range(&body).map_err(|e| e.to_string()));
+        match answer {
             Ok(points) => loaded.push((s, points)),
             Err(e) => tracing::debug!("no history for series {:?}: {e}", s.name),
         }
@@ -385,34 +376,18 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
             .map(|q| (q.expr.as_str(), Job::Breaker(q)))
             .chain(cfg.series.iter().map(|s| (s.expr.as_str(), Job::Series(s))));
         for (expr, job) in jobs {
-            let answer = async {
-                let resp = client
-                    .get(&url)
-                    .query(&[("query", expr)])
-                    .send()
-                    .await
-                    .map_err(|e| super::http::describe(&e, timeout))?;
-                let body = resp
-                    .text()
-                    .await
-                    .map_err(|e| super::http::describe(&e, timeout))?;
-                parse_instant(&body).map_err(|e| format!("{e} ({})", job.name()))
-            };
-            match tokio::time::timeout(timeout, answer).await {
-                Ok(Ok((Some(value), _))) => {
+            let answer = super::http::get_text(&client, &url, &[("query", expr)], timeout)
+                .await
+                .and_then(|body| parse_instant(&body).map_err(|e| format!("{e} ({})", job.name())));
+            match answer {
+                Ok((Some(value), _)) => {
                     if !emitter.emit(job.sample(value)).await {
                         return;
                     }
                     samples += 1;
                 }
-                Ok(Ok((None, _))) => {}
-                Ok(Err(e)) => error = Some(e),
-                Err(_) => {
-                    error = Some(format!(
-                        "no answer within {} ms ({url})",
-                        timeout.as_millis()
-                    ));
-                }
+                Ok((None, _)) => {}
+                Err(e) => error = Some(e),
             }
         }
         let now = match error {
