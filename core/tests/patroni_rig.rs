@@ -105,6 +105,28 @@ fn name_of(port: u16) -> String {
         .unwrap_or_default()
 }
 
+/// When the log first says `needle` at or after `since`.
+fn logged_at(s: &State, since: Timestamp, needle: &str) -> Option<Timestamp> {
+    s.log
+        .iter()
+        .find(|l| l.at >= since && l.message.contains(needle))
+        .map(|l| l.at)
+}
+
+/// The cluster to one scenario: `None` when the rig has no Patroni; else the lock held,
+/// an engine watching the cluster, and the primary's REST port once all is settled.
+fn begin() -> Option<(std::sync::MutexGuard<'static, ()>, EngineHandle, u16)> {
+    if skip() {
+        return None;
+    }
+    let one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let e = engine();
+    let leader = settled(&e);
+    Some((one, e, leader))
+}
+
 /// A healthy cluster with one primary, seen by the console; returns its port.
 fn settled(e: &EngineHandle) -> u16 {
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -131,14 +153,9 @@ fn settled(e: &EngineHandle) -> u16 {
 
 #[test]
 fn a_switchover_by_hand_is_followed() {
-    if skip() {
+    let Some((_one, e, leader)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    let leader = settled(&e);
+    };
     let (from, to) = (
         name_of(leader),
         name_of(if leader == 8001 { 8002 } else { 8001 }),
@@ -177,14 +194,9 @@ fn a_switchover_by_hand_is_followed() {
 
 #[test]
 fn a_crashed_leader_fails_over_and_the_console_times_it() {
-    if skip() {
+    let Some((_one, e, leader)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    let leader = settled(&e);
+    };
     let n = (leader - 8000).to_string();
     let old = name_of(leader);
     let watcher = common::first_seen(move || patroni_primary(Some(leader)).is_some());
@@ -199,11 +211,7 @@ fn a_crashed_leader_fails_over_and_the_console_times_it() {
         .expect("watcher")
         .expect("Patroni promoted a replica");
     let console_at = db(&s).and_then(|d| d.primary_since).unwrap_or_default();
-    let lost_at: Option<Timestamp> = s
-        .log
-        .iter()
-        .find(|l| l.at >= crashed && l.message.contains("no reachable primary"))
-        .map(|l| l.at);
+    let lost_at: Option<Timestamp> = logged_at(&s, crashed, "no reachable primary");
     rig(&["restart", &format!("patroni{n}")]);
     let line = format!(
         "patroni rig: leader {old} crashed; console saw no primary after {} ms; Patroni's new primary after {} ms; console saw it {} ms after Patroni",
@@ -226,14 +234,9 @@ fn a_crashed_leader_fails_over_and_the_console_times_it() {
 
 #[test]
 fn killing_only_the_leaders_patroni_shows_two_writable_primaries() {
-    if skip() {
+    let Some((_one, e, leader)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    let leader = settled(&e);
+    };
     let n = (leader - 8000).to_string();
     let old = name_of(leader);
     let killed = SystemClock.now();
@@ -241,11 +244,7 @@ fn killing_only_the_leaders_patroni_shows_two_writable_primaries() {
     let s = wait(&e, 60, "a split: two servers take writes", |d| {
         d.writable >= 2
     });
-    let split_at = s
-        .log
-        .iter()
-        .find(|l| l.at >= killed && l.message.contains("split brain"))
-        .map(|l| l.at);
+    let split_at = logged_at(&s, killed, "split brain");
     let d = db(&s).expect("cluster");
     let old_view = &d.members[old.as_str()];
     assert!(!old_view.reachable, "its Patroni is dead");
@@ -266,24 +265,15 @@ fn killing_only_the_leaders_patroni_shows_two_writable_primaries() {
 
 #[test]
 fn losing_dcs_quorum_demotes_the_primary_though_cluster_still_names_a_leader() {
-    if skip() {
+    let Some((_one, e, _)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    settled(&e);
+    };
     let lost = SystemClock.now();
     rig(&["kill", "etcd2"]);
     rig(&["kill", "etcd3"]);
     let s = wait(&e, 60, "no server takes writes", |d| d.writable == 0);
     let d = db(&s).expect("cluster");
-    let demoted = s
-        .log
-        .iter()
-        .find(|l| l.at >= lost && l.message.contains("no reachable primary"))
-        .map_or(-1, |l| l.at.millis_since(lost));
+    let demoted = logged_at(&s, lost, "no reachable primary").map_or(-1, |t| t.millis_since(lost));
     eprintln!(
         "patroni rig: etcd quorum lost: console saw the demotion after {demoted} ms; the DCS still names {:?}",
         d.dcs_leader
@@ -297,14 +287,9 @@ fn losing_dcs_quorum_demotes_the_primary_though_cluster_still_names_a_leader() {
 
 #[test]
 fn idle_in_transaction_sessions_show_as_saturation() {
-    if skip() {
+    let Some((_one, e, leader)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    let leader = settled(&e);
+    };
     let pg_port = 5440 + (leader - 8000);
     let dsn = format!("postgresql://switchboard:rigwatch@127.0.0.1:{pg_port}/postgres");
     // A watcher on the primary alone, feeding a service's pool bar too.
@@ -430,16 +415,13 @@ fn unsafe_env_named(name: &str, value: &str) {
 /// one server takes writes and that it is the candidate.
 #[test]
 fn the_switchover_workflow_verifies_exactly_one_writable_server() {
-    use switchboard_core::sources::etcd::EtcdConfig;
     use switchboard_core::workflow::{self, Journal, Kind};
-    if skip() || !rig_has("etcd") {
+    if !rig_has("etcd") {
         return;
     }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let e = engine();
-    let leader = settled(&e);
+    let Some((_one, e, leader)) = begin() else {
+        return;
+    };
     let (old, cand) = (
         name_of(leader),
         name_of(if leader == 8003 { 8002 } else { 8003 }),
@@ -459,29 +441,12 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
                 timeout_millis: 1000,
                 dsn_env: Some(DSN_ENV.into()),
             }),
-            SourceConfig::Etcd(EtcdConfig {
-                name: "etcd".into(),
-                endpoints: vec![
-                    "127.0.0.1:12379".into(),
-                    "127.0.0.1:22379".into(),
-                    "127.0.0.1:32379".into(),
-                ],
-                poll_interval_millis: 250,
-                timeout_millis: 1000,
-                username_env: None,
-                password_env: None,
-            }),
+            common::rig_etcd(),
         ],
     };
     let dir = tempfile::tempdir().expect("dir");
     let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    let ctx = workflow::Context {
-        environment: &env,
-        journal: &journal,
-        clock: &SystemClock,
-        read_only_mode: false,
-        timeout: Duration::from_secs(2),
-    };
+    let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let to_leader = rt
         .block_on(workflow::plan(&ctx, Kind::Switchover, &format!("pg/{old}")))

@@ -16,36 +16,35 @@ use common::{rig, rig_has};
 use switchboard_core::model::MetricUnit;
 use switchboard_core::model::{BreakerState, SourceStatus};
 use switchboard_core::sources::prometheus::{PrometheusConfig, QueryConfig, SeriesConfig};
-use switchboard_core::{
-    Clock as _, Config, EngineHandle, EngineOptions, Environment, SourceConfig, State,
-};
+use switchboard_core::{Clock as _, EngineHandle, SourceConfig, State};
 
 const DOWN_SHARE: &str =
     r#"1 - avg(haproxy_server_status{proxy="be_web",server=~"web1|web2",state="UP"})"#;
 
+/// The rig's Prometheus, asked every half second, with these queries and series.
+fn prometheus(name: &str, query: Vec<QueryConfig>, series: Vec<SeriesConfig>) -> SourceConfig {
+    SourceConfig::Prometheus(PrometheusConfig {
+        name: name.into(),
+        url: "http://127.0.0.1:9090".into(),
+        interval_secs: 0.5,
+        timeout_secs: 2.0,
+        query,
+        series,
+    })
+}
+
 fn engine(name: &str, expr: &str) -> EngineHandle {
-    let cfg = Config {
-        environment: vec![Environment {
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Prometheus(PrometheusConfig {
-                name: name.into(),
-                url: "http://127.0.0.1:9090".into(),
-                interval_secs: 0.5,
-                timeout_secs: 2.0,
-                query: vec![QueryConfig {
-                    breaker: format!("{name}/be_web-down"),
-                    service: "be_web".into(),
-                    expr: expr.into(),
-                    threshold: Some(0.3),
-                    cooldown_secs: Some(2.0),
-                }],
-                series: vec![],
-            })],
+    common::engine_with(prometheus(
+        name,
+        vec![QueryConfig {
+            breaker: format!("{name}/be_web-down"),
+            service: "be_web".into(),
+            expr: expr.into(),
+            threshold: Some(0.3),
+            cooldown_secs: Some(2.0),
         }],
-    };
-    switchboard_core::start(&EngineOptions::new(cfg)).expect("engine")
+        vec![],
+    ))
 }
 
 fn state_of(s: &State, id: &str) -> Option<BreakerState> {
@@ -133,22 +132,12 @@ fn latency_quantiles_become_series() {
         expr: quantile(q),
         unit: MetricUnit::Seconds,
     };
-    let cfg = Config {
-        environment: vec![Environment {
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Prometheus(PrometheusConfig {
-                name: "prom-latency".into(),
-                url: "http://127.0.0.1:9090".into(),
-                interval_secs: 0.5,
-                timeout_secs: 2.0,
-                query: vec![],
-                series: vec![series("p50 latency", 0.5), series("p99 latency", 0.99)],
-            })],
-        }],
-    };
-    let e = switchboard_core::start(&EngineOptions::new(cfg.clone())).expect("engine");
+    let source = prometheus(
+        "prom-latency",
+        vec![],
+        vec![series("p50 latency", 0.5), series("p99 latency", 0.99)],
+    );
+    let e = common::engine_with(source.clone());
     // Traffic through Traefik, so its histogram moves while Prometheus scrapes it.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let traffic = {
@@ -199,7 +188,7 @@ fn latency_quantiles_become_series() {
     drop(e);
     std::thread::sleep(Duration::from_secs(3)); // a few more scrapes of history
     let started = switchboard_core::SystemClock.now();
-    let again = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let again = common::engine_with(source);
     let s = again.wait_for(Duration::from_secs(10), |s| {
         s.metric("websvc@file", "p99 latency")
             .is_some_and(|m| m.history.iter().filter(|(t, _)| *t < started).count() >= 3)

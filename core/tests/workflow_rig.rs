@@ -17,7 +17,7 @@ use common::{rig, rig_has};
 use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::workflow::server::Target;
 use switchboard_core::workflow::{self, Journal, Kind, WorkflowError};
-use switchboard_core::{Environment, SourceConfig, SystemClock};
+use switchboard_core::{Environment, SourceConfig};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -44,6 +44,34 @@ fn skip() -> bool {
         "skipped: the real HAProxy rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
     );
     true
+}
+
+/// One scenario: the rig to itself, a runtime, a fresh journal in a temporary directory.
+struct Scenario {
+    _one: std::sync::MutexGuard<'static, ()>,
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    journal: Journal,
+}
+
+/// Starts a scenario with both servers in rotation; `None` when the rig has no HAProxy.
+fn begin() -> Option<Scenario> {
+    if skip() {
+        return None;
+    }
+    let one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    reset(&rt);
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    Some(Scenario {
+        _one: one,
+        rt,
+        _dir: dir,
+        journal,
+    })
 }
 
 /// Both servers in rotation and UP in HAProxy's own checks (a backend restarted by an
@@ -96,24 +124,17 @@ fn run_one(
 
 #[test]
 fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
-    if skip() {
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    reset(&rt);
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    let env = env(false);
-    let ctx = workflow::Context {
-        environment: &env,
-        journal: &journal,
-        clock: &SystemClock,
-        read_only_mode: false,
-        timeout: Duration::from_secs(2),
     };
+    let env = env(false);
+    let ctx = common::workflow_ctx(&env, &journal);
     // Live traffic through HAProxy for the whole run.
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
@@ -178,24 +199,17 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
 
 #[test]
 fn guards_refuse_with_their_reasons() {
-    if skip() {
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    reset(&rt);
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    let writable_env = env(false);
-    let ctx = workflow::Context {
-        environment: &writable_env,
-        journal: &journal,
-        clock: &SystemClock,
-        read_only_mode: false,
-        timeout: Duration::from_secs(2),
     };
+    let writable_env = env(false);
+    let ctx = common::workflow_ctx(&writable_env, &journal);
 
     // Last healthy: web2 in maintenance, web1 is the only server left (web3 is a backup).
     run_one(&rt, &ctx, Kind::Maint, "edge/be_web/web2").expect("maint web2");
@@ -241,13 +255,7 @@ fn guards_refuse_with_their_reasons() {
 
     // Read-only: an environment marked so, and a wall/replay console.
     let read_only_env = env(true);
-    let ro = workflow::Context {
-        environment: &read_only_env,
-        journal: &journal,
-        clock: &SystemClock,
-        read_only_mode: false,
-        timeout: Duration::from_secs(2),
-    };
+    let ro = common::workflow_ctx(&read_only_env, &journal);
     let plan = rt
         .block_on(workflow::plan(&ro, Kind::Maint, &t1.to_string()))
         .expect("plan");
@@ -271,39 +279,22 @@ fn guards_refuse_with_their_reasons() {
 /// run and names the holder; losing etcd quorum refuses planning and running alike.
 #[test]
 fn the_etcd_lock_and_quorum_guard() {
-    if skip() || !rig_has("etcd") {
-        eprintln!("skipped: needs the rig's HAProxy and etcd");
+    if !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's etcd too");
         return;
     }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    reset(&rt);
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    let mut with_etcd = env(false);
-    with_etcd.source.push(SourceConfig::Etcd(
-        switchboard_core::sources::etcd::EtcdConfig {
-            name: "etcd".into(),
-            endpoints: vec![
-                "127.0.0.1:12379".into(),
-                "127.0.0.1:22379".into(),
-                "127.0.0.1:32379".into(),
-            ],
-            poll_interval_millis: 250,
-            timeout_millis: 1000,
-            username_env: None,
-            password_env: None,
-        },
-    ));
-    let ctx = workflow::Context {
-        environment: &with_etcd,
-        journal: &journal,
-        clock: &SystemClock,
-        read_only_mode: false,
-        timeout: Duration::from_secs(2),
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
+        return;
     };
+    let mut with_etcd = env(false);
+    with_etcd.source.push(common::rig_etcd());
+    let ctx = common::workflow_ctx(&with_etcd, &journal);
     let t = Target::parse("edge/be_web/web1").expect("target");
 
     // Another console holds the lock.
