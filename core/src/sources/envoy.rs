@@ -321,24 +321,6 @@ pub fn to_events(
     out
 }
 
-async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<String, String> {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(format!("HTTP {status} ({url})"))
-    }
-}
-
 /// Runs the Envoy source until the engine stops.
 pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
@@ -360,9 +342,10 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     loop {
         ticker.tick().await;
         let polled = async {
-            let clusters = parse_clusters(&get(&client, &clusters_url, timeout).await?)
-                .map_err(|e| format!("{e} ({clusters_url})"))?;
-            let stats = parse_stats(&get(&client, &stats_url, timeout).await?)
+            let clusters =
+                parse_clusters(&super::http::get_ok(&client, &clusters_url, timeout).await?)
+                    .map_err(|e| format!("{e} ({clusters_url})"))?;
+            let stats = parse_stats(&super::http::get_ok(&client, &stats_url, timeout).await?)
                 .map_err(|e| format!("{e} ({stats_url})"))?;
             Ok::<_, String>(to_events(&gateway, &clusters, &stats))
         };

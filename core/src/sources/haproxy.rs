@@ -338,22 +338,7 @@ async fn fetch(ep: &Endpoint, http: &reqwest::Client, timeout: Duration) -> Resu
         Endpoint::Tcp(addr) => {
             runtime_command(&format!("tcp://{addr}"), "show stat", timeout).await
         }
-        Endpoint::Http(url) => {
-            let resp = http
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            let status = resp.status();
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            if !status.is_success() {
-                return Err(format!("HTTP {status} ({url})"));
-            }
-            Ok(body)
-        }
+        Endpoint::Http(url) => super::http::get_ok(http, url, timeout).await,
     }
 }
 

@@ -39,6 +39,27 @@ pub async fn get_text(
     super::bounded(timeout, url, answer).await
 }
 
+/// `GET url`: the body of a 2xx answer; any other status is an error naming it and the
+/// URL. Unbounded: callers bound the whole poll.
+pub async fn get_ok(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| describe(&e, timeout))?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| describe(&e, timeout))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("HTTP {status} ({url})"))
+    }
+}
+
 /// An HTTP failure in words an operator can act on: a timeout says so with its bound;
 /// anything else names its root cause (connection refused, DNS, TLS) and the URL last.
 pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {

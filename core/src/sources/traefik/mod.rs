@@ -352,21 +352,15 @@ async fn fetch_codes(
     url: &str,
     timeout: Duration,
 ) -> Result<infer::Codes, String> {
-    let resp = client
-        .get(url)
-        .send()
+    let body = super::http::get_ok(client, url, timeout)
         .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!(
-            "HTTP {status} from {url} (is Traefik started with --metrics.prometheus=true?)"
-        ));
-    }
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
+        .map_err(|e| {
+            if e.starts_with("HTTP ") {
+                format!("{e}: is Traefik started with --metrics.prometheus=true?")
+            } else {
+                e
+            }
+        })?;
     infer::read_codes(&body).map_err(|e| format!("{e} ({url})"))
 }
 
@@ -431,19 +425,7 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     loop {
         ticker.tick().await;
         let polled = async {
-            let resp = client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            let status = resp.status();
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| super::http::describe(&e, timeout))?;
-            if !status.is_success() {
-                return Err(format!("HTTP {status} ({url})"));
-            }
+            let body = super::http::get_ok(&client, &url, timeout).await?;
             parse_rawdata(&body).map_err(|e| format!("{e} ({url})"))
         };
         let raw = match super::bounded(timeout, &url, polled).await {
