@@ -38,10 +38,10 @@ fn skip() -> bool {
     true
 }
 
-fn engine() -> EngineHandle {
-    unsafe_env_named(DSN_ENV, DSN);
-    common::engine_with(SourceConfig::Patroni(PatroniConfig {
-        name: "patroni".into(),
+/// The rig's three members as a Patroni source that also asks their servers.
+fn patroni_source(name: &str) -> SourceConfig {
+    SourceConfig::Patroni(PatroniConfig {
+        name: name.into(),
         endpoints: (1..=3)
             .map(|n| format!("http://127.0.0.1:800{n}"))
             .collect(),
@@ -49,7 +49,12 @@ fn engine() -> EngineHandle {
         interval_millis: 250,
         timeout_millis: 1000,
         dsn_env: Some(DSN_ENV.into()),
-    }))
+    })
+}
+
+fn engine() -> EngineHandle {
+    unsafe_env_named(DSN_ENV, DSN);
+    common::engine_with(patroni_source("patroni"))
 }
 
 /// Patroni's own answer: member name -> REST port, from any member's `/cluster`.
@@ -430,19 +435,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,
-        source: vec![
-            SourceConfig::Patroni(PatroniConfig {
-                name: "pg".into(),
-                endpoints: (1..=3)
-                    .map(|n| format!("http://127.0.0.1:800{n}"))
-                    .collect(),
-                cluster: None,
-                interval_millis: 250,
-                timeout_millis: 1000,
-                dsn_env: Some(DSN_ENV.into()),
-            }),
-            common::rig_etcd(),
-        ],
+        source: vec![patroni_source("pg"), common::rig_etcd()],
     };
     let dir = tempfile::tempdir().expect("dir");
     let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
