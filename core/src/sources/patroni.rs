@@ -610,14 +610,14 @@ impl Servers {
     }
 }
 
-/// Members by name, as `/cluster` lists them (for tests and tools).
-pub fn members_by_name(c: &ClusterView) -> BTreeMap<&str, &ClusterMember> {
-    c.members.iter().map(|m| (m.name.as_str(), m)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Members by name, as `/cluster` lists them.
+    fn members_by_name(c: &ClusterView) -> BTreeMap<&str, &ClusterMember> {
+        c.members.iter().map(|m| (m.name.as_str(), m)).collect()
+    }
 
     fn fixture(name: &str) -> String {
         let path = format!(
