@@ -120,7 +120,15 @@ pub fn breaker_detail_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Br
             ui.label(RichText::new(service.as_str()).strong());
             super::metrics::series_labels(ui, ctx, &series);
         });
-        super::metrics::series_plot(ui, ("breaker-series", id), ctx.now, &series, 120.0);
+        // The same ten minutes as the failure-rate plot above, so the two line up.
+        super::metrics::series_plot(
+            ui,
+            ("breaker-series", id),
+            ctx.now,
+            &series,
+            120.0,
+            Some(600.0),
+        );
     }
     if !b.flips.is_empty() {
         ui.label(RichText::new("Flips").strong());

@@ -129,6 +129,7 @@ fn service_row(
         ctx.now,
         series,
         90.0,
+        None,
     );
 }
 
@@ -167,25 +168,28 @@ pub fn series_labels(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, series: &[&MetricSer
     }
 }
 
-/// A plot of `series` over the last ten minutes (seconds ago on x); one unit per plot,
-/// that of the first series.
+/// A plot of `series` (seconds ago on x) over `span` seconds, or, with `None`, as far
+/// back as there is data (a minute to the ten kept); one unit per plot, that of the
+/// first series.
 pub fn series_plot(
     ui: &mut egui::Ui,
     id: impl std::hash::Hash + std::fmt::Debug,
     now: Timestamp,
     series: &[&MetricSeries],
     height: f32,
+    span: Option<f64>,
 ) {
     let unit = series.first().map_or(MetricUnit::Count, |m| m.unit);
     let (scale, label) = unit.plot_scale();
     let secs = |t: Timestamp| -(now.millis_since(t) as f64) / 1000.0;
-    // As far back as there is data (at least a minute, at most the ten kept).
-    let span = series
-        .iter()
-        .filter_map(|m| m.history.front())
-        .map(|(t, _)| -secs(*t))
-        .fold(60.0_f64, f64::max)
-        .min(600.0);
+    let span = span.unwrap_or_else(|| {
+        series
+            .iter()
+            .filter_map(|m| m.history.front())
+            .map(|(t, _)| -secs(*t))
+            .fold(60.0_f64, f64::max)
+            .min(600.0)
+    });
     let colors: Vec<egui::Color32> = (0..series.len()).map(|i| series_color(ui, i)).collect();
     Plot::new(id)
         .height(height)
