@@ -128,6 +128,13 @@ enum WorkflowCmd {
         /// The target's name, typed: `backend/server` (a switchover: the candidate).
         #[arg(long)]
         confirm: String,
+        /// Go past a refusing guard a human may decide (dampening, last healthy,
+        /// replication lag); needs `--reason`, and is journaled with the run.
+        #[arg(long = "override", value_name = "GUARD", requires = "reason")]
+        overrides: Vec<String>,
+        /// Why the overridden guards do not apply (journaled).
+        #[arg(long)]
+        reason: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -573,9 +580,14 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
             kind,
             target,
             confirm,
+            overrides,
+            reason,
             json,
         } => {
-            let plan = rt.block_on(workflow::plan(&ctx, Kind::parse(kind)?, target))?;
+            let mut plan = rt.block_on(workflow::plan(&ctx, Kind::parse(kind)?, target))?;
+            for g in overrides {
+                plan.override_guard(g, reason.as_deref().unwrap_or(""))?;
+            }
             if !*json {
                 print_plan(&plan, false);
             }
@@ -633,10 +645,19 @@ fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
     }
     for g in &plan.guards {
         println!(
-            "  guard {:<12} {}  {}",
+            "  guard {:<15} {}  {}",
             g.name,
-            if g.ok { "ok     " } else { "REFUSES" },
+            if g.ok {
+                "ok        "
+            } else if plan.overridden(g.name) {
+                "OVERRIDDEN"
+            } else {
+                "REFUSES   "
+            },
             g.reason
         );
+    }
+    for o in &plan.overrides {
+        println!("  override {}: {}", o.guard, o.reason);
     }
 }

@@ -96,6 +96,18 @@ pub fn operator_name() -> String {
         .unwrap_or_else(|_| "operator".to_owned())
 }
 
+/// This machine's name, for lock holders (`ana@laptop`): the kernel's where it has one,
+/// else the shell's `HOSTNAME`/`COMPUTERNAME`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "this host".to_owned())
+}
+
 type Waker = Box<dyn Fn() + Send + Sync>;
 
 enum Command {

@@ -252,6 +252,33 @@ fn guards_refuse_with_their_reasons() {
         "{:?}",
         plan.refusals()
     );
+    // A human may go past dampening, with a reason that is journaled; never past
+    // read-only, quorum or the lock.
+    let mut plan = plan;
+    assert!(plan.override_guard("read-only", "I know").is_err());
+    assert!(
+        plan.override_guard("dampening", " ").is_err(),
+        "needs a reason"
+    );
+    assert!(
+        plan.override_guard("last healthy", "x").is_err(),
+        "did not refuse"
+    );
+    plan.override_guard("dampening", "flapping check, fixed upstream")
+        .expect("override");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web2", "rig-test"))
+        .expect("overridden run");
+    let rows = journal.steps(report.run).expect("steps");
+    assert_eq!(rows[0].phase, "override", "{rows:?}");
+    assert_eq!(rows[0].action, "dampening");
+    assert!(
+        rows[0]
+            .detail
+            .starts_with("rig-test: flapping check, fixed upstream (the guard said: 3 run(s)"),
+        "{rows:?}"
+    );
 
     // Read-only: an environment marked so, and a wall/replay console.
     let read_only_env = env(true);
@@ -345,4 +372,121 @@ fn the_etcd_lock_and_quorum_guard() {
     eprintln!("workflow rig: without etcd quorum: {refused}");
     assert!(refused.contains("quorum:"), "{refused}");
     reset(&rt);
+}
+
+/// Two consoles (two engines, two journals) confirm a drain of the same server at the
+/// same moment: exactly one acts; the other is refused by the lock or by the target
+/// having changed under it.
+#[test]
+fn two_consoles_racing_for_one_target_exactly_one_acts() {
+    if !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's etcd too");
+        return;
+    }
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
+        return;
+    };
+    let other_dir = tempfile::tempdir().expect("dir");
+    let other_journal = Journal::open(&other_dir.path().join("journal.sqlite")).expect("journal");
+    let mut with_etcd = env(false);
+    with_etcd.source.push(common::rig_etcd());
+    let a = common::workflow_ctx(&with_etcd, &journal);
+    let b = common::workflow_ctx(&with_etcd, &other_journal);
+    let target = "edge/be_web/web1";
+    for round in 0..3 {
+        let pa = rt
+            .block_on(workflow::plan(&a, Kind::Drain, target))
+            .expect("plan a");
+        let pb = rt
+            .block_on(workflow::plan(&b, Kind::Drain, target))
+            .expect("plan b");
+        assert!(
+            pa.allowed() && pb.allowed(),
+            "{:?} {:?}",
+            pa.refusals(),
+            pb.refusals()
+        );
+        let (ra, rb) = rt.block_on(async {
+            tokio::join!(
+                workflow::run(&a, &pa, "be_web/web1", "ana"),
+                workflow::run(&b, &pb, "be_web/web1", "bo")
+            )
+        });
+        let ((Ok(won), Err(lost)) | (Err(lost), Ok(won))) = (&ra, &rb) else {
+            panic!("round {round}: exactly one must act: {ra:?} / {rb:?}")
+        };
+        assert_eq!(won.outcome, "done");
+        let why = lost.to_string();
+        eprintln!("workflow rig: race round {round}: the loser was told: {why}");
+        assert!(
+            matches!(lost, WorkflowError::Refused(_))
+                && (why.contains("is locked by") || why.contains("changed since the plan")),
+            "{why}"
+        );
+        let acted =
+            journal.recent(10).expect("a").len() + other_journal.recent(10).expect("b").len();
+        assert_eq!(acted, round + 1, "only the winner journaled a drain");
+        // Back in rotation outside the journals (they would dampen a fourth run).
+        reset(&rt);
+    }
+}
+
+/// A lock outlives its lease while its run goes on (renewed), and a lock whose holder
+/// went away without releasing it is freed when the lease runs out.
+#[test]
+fn the_lock_is_renewed_during_a_run_and_freed_when_its_holder_is_gone() {
+    if !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's etcd");
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut e = env(false);
+    e.source = vec![common::rig_etcd()];
+    let target = "edge/be_web/lease-test";
+    let held = rt
+        .block_on(workflow::lock::acquire_for(
+            &e,
+            target,
+            "ana@laptop: long run",
+            3,
+        ))
+        .expect("lock")
+        .expect("etcd");
+    std::thread::sleep(Duration::from_secs(7));
+    let holder = rt
+        .block_on(workflow::lock::holder(&e, target))
+        .expect("holder");
+    assert_eq!(
+        holder.as_deref(),
+        Some("ana@laptop: long run"),
+        "renewed past 3 s"
+    );
+    assert_eq!(held.lost(), None);
+    drop(held);
+    let gone = std::time::Instant::now();
+    let deadline = gone + Duration::from_secs(10);
+    while rt
+        .block_on(workflow::lock::holder(&e, target))
+        .expect("holder")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not freed 10 s after its holder left"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "workflow rig: an abandoned 3 s lock was free {} ms after its holder left",
+        gone.elapsed().as_millis()
+    );
 }

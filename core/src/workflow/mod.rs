@@ -129,10 +129,29 @@ pub struct Plan {
     pub guards: Vec<GuardResult>,
     /// When the plan read the target.
     pub made_at: Timestamp,
+    /// Guards a human decided to go past, with why (journaled with the run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
     /// What the run acts on, as read when planned.
     #[serde(skip)]
     pub detail: Detail,
 }
+
+/// An operator's decision to go past one refusing guard. Only the guards where a human
+/// may know better can be overridden ([`OVERRIDABLE`]); the override is journaled with
+/// the run, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Override {
+    /// The guard's name.
+    pub guard: String,
+    /// Why, in the operator's words.
+    pub reason: String,
+}
+
+/// The guards a human may override. Never read-only, quorum, lock, stale data or the
+/// typed confirmation: those protect against what one person cannot see from one console
+/// (a stale plan is simply made again).
+pub const OVERRIDABLE: [&str; 3] = ["dampening", "last healthy", "replication lag"];
 
 /// What a plan acts on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -147,18 +166,51 @@ pub enum Detail {
 }
 
 impl Plan {
-    /// Every guard passed.
+    /// Every guard passed, or was overridden.
     pub fn allowed(&self) -> bool {
-        self.guards.iter().all(|g| g.ok)
+        self.guards.iter().all(|g| g.ok || self.overridden(g.name))
     }
 
-    /// The refusing guards' reasons.
+    /// The refusing guards' reasons (overridden guards aside).
     pub fn refusals(&self) -> Vec<String> {
         self.guards
             .iter()
-            .filter(|g| !g.ok)
+            .filter(|g| !g.ok && !self.overridden(g.name))
             .map(|g| format!("{}: {}", g.name, g.reason))
             .collect()
+    }
+
+    /// Whether the guard `name` was overridden.
+    pub fn overridden(&self, name: &str) -> bool {
+        self.overrides.iter().any(|o| o.guard == name)
+    }
+
+    /// Goes past the refusing guard `guard`, for `reason`. Refused for a guard no human
+    /// may override, for a guard that did not refuse, and without a reason.
+    pub fn override_guard(&mut self, guard: &str, reason: &str) -> Result<(), WorkflowError> {
+        if !OVERRIDABLE.contains(&guard) {
+            return Err(WorkflowError::Refused(format!(
+                "the {guard:?} guard cannot be overridden (only: {})",
+                OVERRIDABLE.join(", ")
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(WorkflowError::Usage(format!(
+                "an override of {guard:?} needs a reason; it is journaled"
+            )));
+        }
+        if !self.guards.iter().any(|g| g.name == guard && !g.ok) {
+            return Err(WorkflowError::Usage(format!(
+                "the {guard:?} guard did not refuse this plan; nothing to override"
+            )));
+        }
+        if !self.overridden(guard) {
+            self.overrides.push(Override {
+                guard: guard.to_owned(),
+                reason: reason.trim().to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -316,7 +368,7 @@ pub async fn run(
         )));
     }
     match &plan.detail {
-        Detail::Server(t) => server::run(ctx, plan, t, confirmed, operator).await,
+        Detail::Server(t) => Box::pin(server::run(ctx, plan, t, confirmed, operator)).await,
         Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
         Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
     }
@@ -348,11 +400,25 @@ impl<'a> Journaled<'a> {
                 confirmed,
             )
             .map_err(WorkflowError::Target)?;
-        Ok(Self {
+        let run = Self {
             journal: ctx.journal,
             clock: ctx.clock,
             id,
-        })
+        };
+        for o in &plan.overrides {
+            let why = plan
+                .guards
+                .iter()
+                .find(|g| g.name == o.guard)
+                .map_or("", |g| g.reason.as_str());
+            run.step(
+                "override",
+                &o.guard,
+                "overridden",
+                &format!("{operator}: {} (the guard said: {why})", o.reason),
+            )?;
+        }
+        Ok(run)
     }
 
     /// Records one row, now.
@@ -396,15 +462,24 @@ pub(crate) async fn locked(
     let purpose = format!(
         "{}@{}: {} {}",
         operator,
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "this host".into()),
+        crate::engine::host_name(),
         plan.kind.as_str(),
         plan.target
     );
     let held = lock::acquire(ctx.environment, &plan.target, &purpose)
         .await
         .map_err(WorkflowError::Refused)?;
-    let result = work.await;
+    let mut result = work.await;
     if let Some(h) = held {
+        if let Some(why) = h.lost()
+            && let Ok(r) = &mut result
+        {
+            r.lines.push(format!(
+                "WARNING: the lock's lease could not be renewed during the run ({why}); \
+                 another console may have acted on {} too",
+                plan.target
+            ));
+        }
         h.release().await;
     }
     result
@@ -453,6 +528,7 @@ mod tests {
                 },
             ],
             made_at: Timestamp(0),
+            overrides: Vec::new(),
             detail: Detail::None,
         };
         assert!(!plan.allowed());

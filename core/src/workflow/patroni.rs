@@ -196,6 +196,7 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
         ],
         guards,
         made_at: now,
+        overrides: Vec::new(),
         detail: Detail::Switchover(Switch {
             source: source.to_owned(),
             leader: leader_name,

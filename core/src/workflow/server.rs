@@ -157,6 +157,7 @@ pub(super) async fn plan(
         ],
         guards,
         made_at: now,
+        overrides: Vec::new(),
         detail: Detail::Server(target.clone()),
     })
 }
@@ -202,12 +203,12 @@ pub(super) async fn run(
         )));
     }
 
-    super::locked(
+    Box::pin(super::locked(
         ctx,
         plan,
         operator,
         execute(ctx, plan, t, &socket, confirmed, operator),
-    )
+    ))
     .await
 }
 
