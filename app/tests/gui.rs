@@ -138,6 +138,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
     etcd.timeout_millis = 500;
     let cfg = Config {
         environment: vec![Environment {
+            fence: Vec::new(),
             name: "lab".into(),
             read_only: false,
             stale_after_millis: 5000,
@@ -169,6 +170,7 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
     };
     let cfg = Config {
         environment: vec![Environment {
+            fence: Vec::new(),
             name: "t".into(),
             read_only: false,
             stale_after_millis: 500,

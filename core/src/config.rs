@@ -91,6 +91,9 @@ pub struct Environment {
     /// Its sources.
     #[serde(default)]
     pub source: Vec<SourceConfig>,
+    /// Fence devices of its nodes (see [`crate::workflow::fence`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fence: Vec<crate::workflow::fence::FenceDevice>,
 }
 
 const fn default_stale() -> u64 {
@@ -254,6 +257,7 @@ impl Config {
         }
         Some(Self {
             environment: vec![Environment {
+                fence: Vec::new(),
                 name: "local".into(),
                 read_only: false,
                 stale_after_millis: default_stale(),
@@ -266,6 +270,7 @@ impl Config {
     pub fn drill(drill: DrillConfig) -> Self {
         Self {
             environment: vec![Environment {
+                fence: Vec::new(),
                 name: "drill".into(),
                 read_only: false,
                 stale_after_millis: default_stale(),

@@ -490,6 +490,7 @@ mod tests {
         };
         Config {
             environment: vec![Environment {
+                fence: Vec::new(),
                 name: "t".into(),
                 read_only: false,
                 stale_after_millis,

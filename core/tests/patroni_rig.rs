@@ -432,6 +432,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
         name_of(if leader == 8003 { 8002 } else { 8003 }),
     );
     let env = switchboard_core::Environment {
+        fence: Vec::new(),
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,

@@ -19,6 +19,7 @@
 //!   lease lock ([`lock`]); etcd refusing a lease (no quorum) refuses the run, so a
 //!   console on the minority side of a partition cannot act.
 
+pub mod fence;
 pub mod journal;
 pub mod lock;
 pub mod patroni;
@@ -52,11 +53,22 @@ pub enum Kind {
     Ready,
     /// Patroni: hand the primary role to a named healthy replica.
     Switchover,
+    /// A node: power it off through its fence devices (STONITH), level by level.
+    Fence,
+    /// A node: power it on again through its fence devices.
+    Unfence,
 }
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 4] = [Self::Drain, Self::Maint, Self::Ready, Self::Switchover];
+    pub const ALL: [Self; 6] = [
+        Self::Drain,
+        Self::Maint,
+        Self::Ready,
+        Self::Switchover,
+        Self::Fence,
+        Self::Unfence,
+    ];
 
     /// Its name.
     pub const fn as_str(self) -> &'static str {
@@ -65,6 +77,8 @@ impl Kind {
             Self::Maint => "maint",
             Self::Ready => "ready",
             Self::Switchover => "switchover",
+            Self::Fence => "fence",
+            Self::Unfence => "unfence",
         }
     }
 
@@ -83,6 +97,10 @@ impl Kind {
             Self::Switchover => {
                 "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
             }
+            Self::Fence => {
+                "Node: power it off through its fence devices, level by level (target node)"
+            }
+            Self::Unfence => "Node: power it on through its fence devices (target node)",
         }
     }
 
@@ -93,7 +111,8 @@ impl Kind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 WorkflowError::Usage(format!(
-                    "no workflow {s:?}; known: drain, maint, ready, switchover"
+                    "no workflow {s:?}; known: {}",
+                    Self::ALL.map(Self::as_str).join(", ")
                 ))
             })
     }
@@ -163,6 +182,8 @@ pub enum Detail {
     Server(server::Target),
     /// A Patroni switchover.
     Switchover(patroni::Switch),
+    /// A node's fence devices.
+    Fence(fence::Fencing),
 }
 
 impl Plan {
@@ -337,6 +358,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
         Kind::Switchover => patroni::plan(ctx, target).await,
+        Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
 }
 
@@ -370,6 +392,7 @@ pub async fn run(
     match &plan.detail {
         Detail::Server(t) => Box::pin(server::run(ctx, plan, t, confirmed, operator)).await,
         Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
+        Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
         Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
     }
 }
