@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR=never
 export RIG=${RIG:-/tmp/switchboard-rig}
 # The real servers the tests use; named, so a server that fails to install or start
 # fails the run instead of skipping its tests.
-RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth prometheus patroni"}
+RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence prometheus patroni"}
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install system packages"
@@ -62,6 +62,9 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME
 unset DISPLAY WAYLAND_DISPLAY UPDATE_SNAPSHOTS
 # Each rig test runs when its component is named here.
 export SWITCHBOARD_RIG=$RIG_COMPONENTS
+# The rig's simulated BMCs' password (ipmi_sim, sushy-emulator; tests/rig/README.md):
+# the fence tests hand it to the agents from the environment, as a real config would.
+export SWITCHBOARD_RIG_BMC_PASSWORD=secret
 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
 
 step "real window under Xvfb"

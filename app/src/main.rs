@@ -517,6 +517,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
         clock: &SystemClock,
         read_only_mode: false,
         timeout: Duration::from_secs(2),
+        control: workflow::Control::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

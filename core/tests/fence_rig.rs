@@ -215,3 +215,183 @@ fn a_failing_level_falls_through_to_the_next_and_all_failing_needs_a_human() {
         Err(WorkflowError::Usage(m)) if m.contains("no fence device for node \"db9\"")
     ));
 }
+
+/// The desk runs a workflow in the background; cancelling it while level 1's agent is
+/// still failing stops it before level 2 (journaled as cancelled), and the safety valve
+/// refuses new runs until it is reset.
+#[test]
+fn cancel_between_steps_and_the_safety_valve_through_the_desk() {
+    use switchboard_core::workflow::desk::{Desk, Phase};
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("dir");
+    let (f1, f2) = (
+        power_file(dir.path(), "db1", "on"),
+        power_file(dir.path(), "db2", "on"),
+    );
+    let env = env_with(vec![
+        failing("db1", 1),
+        dummy("db1", 2, &f1),
+        dummy("db2", 1, &f2),
+    ]);
+    let desk =
+        Desk::new(env, dir.path().join("journal.sqlite"), false, "ana".into()).expect("desk");
+    let wait = |id: u64, done: &dyn Fn(&Phase) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let p = desk.job(id).expect("job").phase;
+            if done(&p) {
+                return p;
+            }
+            assert!(std::time::Instant::now() < deadline, "stuck in {p:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let id = desk.plan(Kind::Fence, "db1");
+    wait(id, &|p| matches!(p, Phase::Planned(_)));
+    assert!(desk.confirm(id, "db 1").is_err(), "typed wrong");
+    desk.confirm(id, "db1").expect("confirm");
+    // Cancel while level 1's agent runs (it fails after 2 s).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    desk.cancel(id);
+    let Phase::Finished(_, report) = wait(id, &|p| {
+        matches!(p, Phase::Finished(..) | Phase::Failed(..))
+    }) else {
+        panic!("not finished")
+    };
+    assert_eq!(report.outcome, "cancelled", "{:?}", report.lines);
+    assert_eq!(
+        std::fs::read_to_string(&f1).expect("read"),
+        "on",
+        "level 2 never ran"
+    );
+    let rows = desk.job(id).expect("job").control.rows();
+    let last = rows.last().expect("rows");
+    assert_eq!(
+        (
+            last.phase.as_str(),
+            last.action.as_str(),
+            last.outcome.as_str()
+        ),
+        ("cancel", "level 2: db1-dummy2 action=off", "cancelled"),
+        "{rows:?}"
+    );
+
+    // The valve: nothing starts until it is reset.
+    let id = desk.plan(Kind::Fence, "db1");
+    wait(id, &|p| matches!(p, Phase::Planned(_)));
+    desk.pull_valve();
+    assert!(desk.confirm(id, "db1").is_err());
+    desk.reset_valve();
+    let id = desk.replan(id).expect("replan");
+    wait(id, &|p| matches!(p, Phase::Planned(_)));
+    desk.confirm(id, "db1").expect("confirm after reset");
+    let Phase::Finished(_, report) = wait(id, &|p| {
+        matches!(p, Phase::Finished(..) | Phase::Failed(..))
+    }) else {
+        panic!("not finished")
+    };
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    assert_eq!(std::fs::read_to_string(&f1).expect("read"), "off");
+}
+
+/// A real BMC device of `node` at level 1, its password from the environment.
+fn bmc(node: &str, agent: &str, options: &[(&str, &str)]) -> FenceDevice {
+    FenceDevice {
+        name: format!("{node}-bmc"),
+        node: node.into(),
+        group: "db".into(),
+        level: 1,
+        agent: agent.into(),
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        secret_env: BTreeMap::from([(
+            "password".to_owned(),
+            "SWITCHBOARD_RIG_BMC_PASSWORD".to_owned(),
+        )]),
+        timeout_secs: 60,
+    }
+}
+
+/// Fences and powers on `node` through its real BMC; the peer `db2` (`fence_dummy`,
+/// on) keeps the last-healthy guard satisfied.
+fn fence_and_unfence(device: FenceDevice) {
+    if skip() {
+        return;
+    }
+    assert!(
+        std::env::var("SWITCHBOARD_RIG_BMC_PASSWORD").is_ok(),
+        "tests/check.sh exports the rig BMC password"
+    );
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("dir");
+    let peer = power_file(dir.path(), "db2", "on");
+    let node = device.node.clone();
+    let agent = device.agent.clone();
+    let env = env_with(vec![device, dummy("db2", 1, &peer)]);
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Fence, &node))
+        .expect("plan");
+    assert_eq!(plan.before, "ON", "{plan:?}");
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, &node, "rig-test"))
+        .expect("fence");
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    let off_ms = report.effect_millis.unwrap_or(-1);
+    let report = plan_and_run(&rt, &ctx, Kind::Unfence, &node).expect("unfence");
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    eprintln!(
+        "fence rig: {agent}: {node} verified OFF {off_ms} ms after confirmation, ON again {} ms after",
+        report.effect_millis.unwrap_or(-1)
+    );
+    // Nothing journaled holds the password.
+    for r in journal.recent(10).expect("runs") {
+        for s in journal.steps(r.id).expect("steps") {
+            assert!(
+                !s.detail.contains("secret") && !s.action.contains("secret"),
+                "{s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fence_ipmilan_against_the_ipmi_simulator() {
+    fence_and_unfence(bmc(
+        "bmc-ipmi",
+        "fence_ipmilan",
+        &[
+            ("ip", "127.0.0.1"),
+            ("ipport", "9623"),
+            ("username", "admin"),
+            ("lanplus", "1"),
+            ("cipher", "3"),
+        ],
+    ));
+}
+
+#[test]
+fn fence_redfish_against_the_redfish_emulator() {
+    fence_and_unfence(bmc(
+        "bmc-redfish",
+        "fence_redfish",
+        &[
+            ("ip", "127.0.0.1"),
+            ("ipport", "8443"),
+            ("username", "admin"),
+            ("ssl_insecure", "1"),
+            ("systems_uri", "/redfish/v1/Systems/node1"),
+        ],
+    ));
+}

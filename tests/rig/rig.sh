@@ -643,7 +643,8 @@ fence_stop() { stop_if_any sushy; ipmisim_stop; }
 fence_start() {
   local t0 ti; t0=$(now_ms)
   check_ports_free "$IPMI_PORT/udp" "$IPMI_VM_PORT" "$REDFISH_PORT" || die "cannot start the fence targets"
-  [ -x "$FENCE_SBIN/fence_ipmilan" ] || die "no fence agents in $FENCE_SBIN; run 'rig.sh install fence'"
+  { [ -x "$FENCE_SBIN/fence_ipmilan" ] && [ -x "$RIG_VENV/bin/sushy-emulator" ]; } ||
+    die "no fence agents in $FENCE_SBIN or no sushy-emulator in $RIG_VENV; run 'rig.sh install fence'"
   rm -rf "$RIG/fence"
   fence_dummy_files
   ipmisim_config; sushy_config

@@ -415,6 +415,9 @@ async fn execute(
         let mut level_ok = true;
         for d in devices {
             let what = format!("level {level}: {} action={action}", d.name);
+            if let Some(r) = journaled.checkpoint(&what, &mut lines)? {
+                return Ok(r);
+            }
             journaled.step("before", &what, "pending", &d.agent)?;
             let r = call(d, action).await;
             let ok = r.code == Some(0);

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 
 /// The journal file.
 pub struct Journal {
-    conn: Connection,
+    conn: std::sync::Mutex<Connection>,
 }
 
 /// One journaled step.
@@ -53,6 +53,12 @@ pub struct RunRow {
 }
 
 impl Journal {
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, String> {
+        self.conn
+            .lock()
+            .map_err(|_| "journal: a writer panicked; reopen the journal".to_owned())
+    }
+
     /// Opens (creating) the journal at `path`.
     pub fn open(path: &Path) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
@@ -74,7 +80,9 @@ impl Journal {
              CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);",
         )
         .map_err(|e| format!("journal {}: {e}", path.display()))?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: std::sync::Mutex::new(conn),
+        })
     }
 
     /// Starts a run; returns its id.
@@ -86,18 +94,18 @@ impl Journal {
         operator: &str,
         at: Timestamp,
     ) -> Result<i64, String> {
-        self.conn
-            .execute(
+        let conn = self.conn()?;
+        conn.execute(
                 "INSERT INTO runs (kind, target, environment, operator, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![kind, target, environment, operator, at.0],
             )
             .map_err(|e| format!("journal: {e}"))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(conn.last_insert_rowid())
     }
 
     /// Records a step row (committed before the call returns).
     pub fn step(&self, run: i64, row: &StepRow) -> Result<(), String> {
-        self.conn
+        self.conn()?
             .execute(
                 "INSERT INTO steps (run_id, seq, phase, action, outcome, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![run, row.seq, row.phase, row.action, row.outcome, row.detail, row.at.0],
@@ -108,7 +116,7 @@ impl Journal {
 
     /// Ends a run with its outcome.
     pub fn finish(&self, run: i64, outcome: &str) -> Result<(), String> {
-        self.conn
+        self.conn()?
             .execute(
                 "UPDATE runs SET outcome = ?2 WHERE id = ?1",
                 params![run, outcome],
@@ -119,8 +127,8 @@ impl Journal {
 
     /// Runs on `target` started at or after `since`.
     pub fn runs_since(&self, target: &str, since: Timestamp) -> Result<Vec<RunRow>, String> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn()?;
+        let mut stmt = conn
             .prepare(
                 "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
                  WHERE target = ?1 AND started_at >= ?2 ORDER BY id",
@@ -135,8 +143,8 @@ impl Journal {
 
     /// The latest runs, newest first.
     pub fn recent(&self, limit: u32) -> Result<Vec<RunRow>, String> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn()?;
+        let mut stmt = conn
             .prepare(
                 "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
                  ORDER BY id DESC LIMIT ?1",
@@ -151,8 +159,8 @@ impl Journal {
 
     /// The steps of a run, in order.
     pub fn steps(&self, run: i64) -> Result<Vec<StepRow>, String> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn()?;
+        let mut stmt = conn
             .prepare("SELECT seq, phase, action, outcome, detail, at FROM steps WHERE run_id = ?1 ORDER BY rowid")
             .map_err(|e| format!("journal: {e}"))?;
         let rows = stmt

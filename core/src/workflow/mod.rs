@@ -19,12 +19,15 @@
 //!   lease lock ([`lock`]); etcd refusing a lease (no quorum) refuses the run, so a
 //!   console on the minority side of a partition cannot act.
 
+pub mod desk;
 pub mod fence;
 pub mod journal;
 pub mod lock;
 pub mod patroni;
 pub mod server;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -274,6 +277,48 @@ pub struct Context<'a> {
     pub read_only_mode: bool,
     /// Bound on each call to the target.
     pub timeout: Duration,
+    /// Cancel, the safety valve and progress, shared with whoever watches the run.
+    pub control: Control,
+}
+
+/// What a watcher shares with a run: its cancel button, the safety valve shared by every
+/// run of a console, and the journal rows written so far (progress).
+#[derive(Clone, Debug, Default)]
+pub struct Control {
+    cancel: Arc<AtomicBool>,
+    valve: Arc<AtomicBool>,
+    rows: Arc<Mutex<Vec<StepRow>>>,
+}
+
+impl Control {
+    /// A control tied to `valve`, the safety valve every run of one console shares.
+    pub fn with_valve(valve: Arc<AtomicBool>) -> Self {
+        Self {
+            valve,
+            ..Self::default()
+        }
+    }
+
+    /// Asks the run to stop before its next step (a step under way finishes).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the run must stop, if it must.
+    pub fn stopped(&self) -> Option<&'static str> {
+        if self.valve.load(Ordering::SeqCst) {
+            Some("stopped by the safety valve")
+        } else if self.cancel.load(Ordering::SeqCst) {
+            Some("cancelled by the operator")
+        } else {
+            None
+        }
+    }
+
+    /// The journal rows the run wrote so far.
+    pub fn rows(&self) -> Vec<StepRow> {
+        self.rows.lock().map(|r| r.clone()).unwrap_or_default()
+    }
 }
 
 /// The guards every workflow has: read-only, dampening, quorum and lock, stale data.
@@ -401,6 +446,7 @@ pub async fn run(
 pub(crate) struct Journaled<'a> {
     journal: &'a Journal,
     clock: &'a dyn Clock,
+    control: Control,
     /// The run's id.
     pub id: i64,
 }
@@ -426,6 +472,7 @@ impl<'a> Journaled<'a> {
         let run = Self {
             journal: ctx.journal,
             clock: ctx.clock,
+            control: ctx.control.clone(),
             id,
         };
         for o in &plan.overrides {
@@ -452,19 +499,45 @@ impl<'a> Journaled<'a> {
         outcome: &str,
         detail: &str,
     ) -> Result<(), WorkflowError> {
+        let row = StepRow {
+            seq: 0,
+            phase: phase.to_owned(),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            detail: detail.to_owned(),
+            at: self.clock.now(),
+        };
         self.journal
-            .step(
-                self.id,
-                &StepRow {
-                    seq: 0,
-                    phase: phase.to_owned(),
-                    action: action.to_owned(),
-                    outcome: outcome.to_owned(),
-                    detail: detail.to_owned(),
-                    at: self.clock.now(),
-                },
-            )
-            .map_err(WorkflowError::Target)
+            .step(self.id, &row)
+            .map_err(WorkflowError::Target)?;
+        if let Ok(mut rows) = self.control.rows.lock() {
+            rows.push(row);
+        }
+        Ok(())
+    }
+
+    /// Between steps: when the run was cancelled or the safety valve pulled, journals
+    /// it, ends the run as `cancelled` and returns its report; `next` is the step that
+    /// will not run.
+    pub fn checkpoint(
+        &self,
+        next: &str,
+        lines: &mut Vec<String>,
+    ) -> Result<Option<Report>, WorkflowError> {
+        let Some(why) = self.control.stopped() else {
+            return Ok(None);
+        };
+        self.step("cancel", next, "cancelled", why)?;
+        self.finish("cancelled")?;
+        lines.push(format!(
+            "{why} before `{next}`: the steps above ran, nothing after; the target is as they left it"
+        ));
+        Ok(Some(Report {
+            run: self.id,
+            outcome: "cancelled".into(),
+            effect_millis: None,
+            lines: std::mem::take(lines),
+        }))
     }
 
     /// Ends the run.

@@ -75,7 +75,7 @@ fn base(api_url: &str) -> String {
 }
 
 /// `/cluster` from the first member that answers.
-async fn read_cluster(
+pub(super) async fn read_cluster(
     cfg: &PatroniConfig,
     client: &reqwest::Client,
     timeout: Duration,
@@ -306,6 +306,9 @@ async fn execute(
 ) -> Result<Report, WorkflowError> {
     let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
     let action = format!("switchover {} -> {}", sw.leader, sw.candidate);
+    if let Some(r) = journaled.checkpoint(&action, &mut Vec::new())? {
+        return Ok(r);
+    }
     journaled.step("before", &action, "pending", &plan.before)?;
     let body = serde_json::json!({"leader": sw.leader, "candidate": sw.candidate});
     let posted = client

@@ -229,6 +229,9 @@ async fn execute(
         plan.kind.as_str()
     );
     let mut lines = Vec::new();
+    if let Some(r) = journaled.checkpoint(&command, &mut lines)? {
+        return Ok(r);
+    }
     journaled.step(
         "before",
         &command,

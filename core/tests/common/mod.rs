@@ -97,5 +97,6 @@ pub fn workflow_ctx<'a>(
         clock: &switchboard_core::SystemClock,
         read_only_mode: false,
         timeout: std::time::Duration::from_secs(2),
+        control: switchboard_core::workflow::Control::default(),
     }
 }

@@ -1,0 +1,552 @@
+//! The console's workflow desk: plans and runs workflows on a runtime of its own, so the
+//! window that asks never waits on a target. The window reads [`Desk::jobs`], the
+//! offers and the journal, each a cheap copy of what the background tasks last wrote,
+//! and is woken when they change.
+//!
+//! - [`Desk::offers`]: what can be done here, read fresh from the targets (HAProxy
+//!   servers over the runtime API, Patroni members from `/cluster`, nodes with fence
+//!   devices), for the command palette and the context menus.
+//! - A job goes Planning -> Planned (the plan, guards green or red) -> Running (the
+//!   journal rows so far) -> Finished (the report) or Failed (the refusal or error).
+//! - The safety valve ([`Desk::pull_valve`]) stops every running job before its next
+//!   step and refuses new runs until it is reset.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Context, Control, Journal, Kind, Plan, Report, RunRow, StepRow};
+use crate::config::{Environment, SourceConfig};
+use crate::sources::haproxy::{RowKind, parse_stat_csv, runtime_command};
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// Something the operator can start here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The workflow.
+    pub kind: Kind,
+    /// Its target, as the workflow names it.
+    pub target: String,
+    /// One line for a menu (`drain be_web/web1 (UP) on edge`).
+    pub label: String,
+    /// The instance it acts on, as the topology names it (a server's address).
+    pub instance: Option<String>,
+}
+
+/// The offers as last read.
+#[derive(Clone, Debug, Default)]
+pub struct Offers {
+    /// When they were read (`None`: never yet).
+    pub at: Option<Timestamp>,
+    /// A read is under way.
+    pub loading: bool,
+    /// The offers.
+    pub offers: Vec<Offer>,
+    /// Targets that could not be read, in words.
+    pub errors: Vec<String>,
+}
+
+/// Where a job is.
+#[derive(Clone, Debug)]
+pub enum Phase {
+    /// The plan is being made.
+    Planning,
+    /// The plan, waiting for the typed confirmation.
+    Planned(Box<Plan>),
+    /// Running; the journal rows so far are in the job's control.
+    Running(Box<Plan>),
+    /// Ended with a report.
+    Finished(Box<Plan>, Report),
+    /// Refused or failed, with why (and the plan, when there was one).
+    Failed(Option<Box<Plan>>, String),
+}
+
+/// One workflow the operator started from this console.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Desk-local id.
+    pub id: u64,
+    /// The workflow.
+    pub kind: Kind,
+    /// Its target.
+    pub target: String,
+    /// Where it is.
+    pub phase: Phase,
+    /// Cancel and progress.
+    pub control: Control,
+}
+
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+struct Inner {
+    environment: Environment,
+    journal_path: PathBuf,
+    read_only_mode: bool,
+    operator: String,
+    timeout: Duration,
+    valve: Arc<AtomicBool>,
+    next_id: AtomicU64,
+    jobs: Mutex<Vec<Job>>,
+    offers: Mutex<Offers>,
+    history: Mutex<Vec<(RunRow, Vec<StepRow>)>>,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Inner {
+    fn wake(&self) {
+        if let Ok(w) = self.waker.lock()
+            && let Some(w) = w.as_ref()
+        {
+            w();
+        }
+    }
+
+    fn set_phase(&self, id: u64, phase: Phase) {
+        if let Ok(mut jobs) = self.jobs.lock()
+            && let Some(j) = jobs.iter_mut().find(|j| j.id == id)
+        {
+            j.phase = phase;
+        }
+        self.wake();
+    }
+
+    fn job(&self, id: u64) -> Option<Job> {
+        self.jobs
+            .lock()
+            .ok()
+            .and_then(|j| j.iter().find(|j| j.id == id).cloned())
+    }
+
+    fn context<'a>(&'a self, journal: &'a Journal, control: Control) -> Context<'a> {
+        Context {
+            environment: &self.environment,
+            journal,
+            clock: &SystemClock,
+            read_only_mode: self.read_only_mode,
+            timeout: self.timeout,
+            control,
+        }
+    }
+}
+
+/// Plans and runs workflows in the background for one console and environment.
+pub struct Desk {
+    rt: tokio::runtime::Runtime,
+    inner: Arc<Inner>,
+}
+
+impl Desk {
+    /// A desk acting in `environment`, journaling to `journal_path` as `operator`;
+    /// `read_only_mode` (wall, replay) refuses every run in core.
+    pub fn new(
+        environment: Environment,
+        journal_path: PathBuf,
+        read_only_mode: bool,
+        operator: String,
+    ) -> Result<Self, String> {
+        // Fail now, not at the first run, when the journal cannot be opened.
+        Journal::open(&journal_path)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("switchboard-workflows")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the workflow runtime: {e}"))?;
+        let desk = Self {
+            rt,
+            inner: Arc::new(Inner {
+                environment,
+                journal_path,
+                read_only_mode,
+                operator,
+                timeout: Duration::from_secs(2),
+                valve: Arc::new(AtomicBool::new(false)),
+                next_id: AtomicU64::new(1),
+                jobs: Mutex::new(Vec::new()),
+                offers: Mutex::new(Offers::default()),
+                history: Mutex::new(Vec::new()),
+                waker: Mutex::new(None),
+            }),
+        };
+        desk.refresh_history();
+        Ok(desk)
+    }
+
+    /// Calls `waker` whenever a job, the offers or the journal view change.
+    pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut w) = self.inner.waker.lock() {
+            *w = Some(Box::new(waker));
+        }
+    }
+
+    /// The environment acted in.
+    pub fn environment(&self) -> &Environment {
+        &self.inner.environment
+    }
+
+    /// Nothing can start from this console (wall, replay, read-only environment).
+    pub fn read_only(&self) -> bool {
+        self.inner.read_only_mode || self.inner.environment.read_only
+    }
+
+    /// Every job of this console, oldest first.
+    pub fn jobs(&self) -> Vec<Job> {
+        self.inner
+            .jobs
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_default()
+    }
+
+    /// A job's latest copy.
+    pub fn job(&self, id: u64) -> Option<Job> {
+        self.inner.job(id)
+    }
+
+    /// Whether any job is running.
+    pub fn running(&self) -> usize {
+        self.jobs()
+            .iter()
+            .filter(|j| matches!(j.phase, Phase::Running(_)))
+            .count()
+    }
+
+    /// Plans `kind` on `target` in the background; returns the job's id.
+    pub fn plan(&self, kind: Kind, target: &str) -> u64 {
+        let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
+        let control = Control::with_valve(Arc::clone(&self.inner.valve));
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.push(Job {
+                id,
+                kind,
+                target: target.to_owned(),
+                phase: Phase::Planning,
+                control: control.clone(),
+            });
+        }
+        let inner = Arc::clone(&self.inner);
+        let target = target.to_owned();
+        self.rt.spawn(async move {
+            let phase = match Journal::open(&inner.journal_path) {
+                Err(e) => Phase::Failed(None, e),
+                Ok(journal) => {
+                    let ctx = inner.context(&journal, control);
+                    match super::plan(&ctx, kind, &target).await {
+                        Ok(p) => Phase::Planned(Box::new(p)),
+                        Err(e) => Phase::Failed(None, e.to_string()),
+                    }
+                }
+            };
+            inner.set_phase(id, phase);
+        });
+        self.inner.wake();
+        id
+    }
+
+    /// Plans job `id` again (the plan expired, or the world moved).
+    pub fn replan(&self, id: u64) -> Option<u64> {
+        let job = self.inner.job(id)?;
+        self.dismiss(id);
+        Some(self.plan(job.kind, &job.target))
+    }
+
+    /// Goes past a refusing guard of job `id`'s plan, for `reason` (journaled when run).
+    pub fn override_guard(&self, id: u64, guard: &str, reason: &str) -> Result<(), String> {
+        let mut jobs = self.inner.jobs.lock().map_err(|e| e.to_string())?;
+        let job = jobs.iter_mut().find(|j| j.id == id).ok_or("no such job")?;
+        match &mut job.phase {
+            Phase::Planned(plan) => plan
+                .override_guard(guard, reason)
+                .map_err(|e| e.to_string()),
+            _ => Err("only a plan waiting for confirmation can be overridden".into()),
+        }
+    }
+
+    /// Runs job `id`'s plan after the typed confirmation `typed`. Refused at once (and
+    /// the plan kept) when the safety valve is pulled or the typing does not match.
+    pub fn confirm(&self, id: u64, typed: &str) -> Result<(), String> {
+        if self.valve_pulled() {
+            return Err("the safety valve is pulled: reset it before starting anything".into());
+        }
+        let job = self.inner.job(id).ok_or("no such job")?;
+        let Phase::Planned(plan) = job.phase else {
+            return Err("this job has no plan waiting for confirmation".into());
+        };
+        if typed != plan.confirm_as {
+            return Err(format!(
+                "type {:?} exactly to confirm (typed {typed:?})",
+                plan.confirm_as
+            ));
+        }
+        self.inner.set_phase(id, Phase::Running(plan.clone()));
+        let inner = Arc::clone(&self.inner);
+        let typed = typed.to_owned();
+        let control = job.control;
+        self.rt.spawn(async move {
+            let phase = match Journal::open(&inner.journal_path) {
+                Err(e) => Phase::Failed(Some(plan), e),
+                Ok(journal) => {
+                    let ctx = inner.context(&journal, control);
+                    match super::run(&ctx, &plan, &typed, &inner.operator).await {
+                        Ok(r) => Phase::Finished(plan, r),
+                        Err(e) => Phase::Failed(Some(plan), e.to_string()),
+                    }
+                }
+            };
+            inner.set_phase(id, phase);
+            history(&inner);
+        });
+        Ok(())
+    }
+
+    /// Asks job `id` to stop before its next step.
+    pub fn cancel(&self, id: u64) {
+        if let Some(j) = self.inner.job(id) {
+            j.control.cancel();
+        }
+    }
+
+    /// Forgets a job that is not running.
+    pub fn dismiss(&self, id: u64) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.retain(|j| j.id != id || matches!(j.phase, Phase::Running(_)));
+        }
+        self.inner.wake();
+    }
+
+    /// The safety valve: every running job stops before its next step, and nothing
+    /// new starts until [`Desk::reset_valve`].
+    pub fn pull_valve(&self) {
+        self.inner.valve.store(true, Ordering::SeqCst);
+        self.inner.wake();
+    }
+
+    /// Whether the safety valve is pulled.
+    pub fn valve_pulled(&self) -> bool {
+        self.inner.valve.load(Ordering::SeqCst)
+    }
+
+    /// Re-arms the desk after the safety valve (running jobs have stopped by then).
+    pub fn reset_valve(&self) {
+        self.inner.valve.store(false, Ordering::SeqCst);
+        self.inner.wake();
+    }
+
+    /// The offers as last read.
+    pub fn offers(&self) -> Offers {
+        self.inner
+            .offers
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the offers again in the background.
+    pub fn refresh_offers(&self) {
+        if let Ok(mut o) = self.inner.offers.lock() {
+            if o.loading {
+                return;
+            }
+            o.loading = true;
+        }
+        let inner = Arc::clone(&self.inner);
+        self.rt.spawn(async move {
+            let (offers, errors) = read_offers(&inner.environment, inner.timeout).await;
+            if let Ok(mut o) = inner.offers.lock() {
+                *o = Offers {
+                    at: Some(SystemClock.now()),
+                    loading: false,
+                    offers,
+                    errors,
+                };
+            }
+            inner.wake();
+        });
+    }
+
+    /// The journal's latest runs with their steps, newest first, as last read.
+    pub fn history(&self) -> Vec<(RunRow, Vec<StepRow>)> {
+        self.inner
+            .history
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the journal view again in the background.
+    pub fn refresh_history(&self) {
+        let inner = Arc::clone(&self.inner);
+        self.rt.spawn_blocking(move || history(&inner));
+    }
+}
+
+/// Reads the latest 30 runs and their steps into the desk.
+fn history(inner: &Inner) {
+    let read = || -> Result<Vec<(RunRow, Vec<StepRow>)>, String> {
+        let j = Journal::open(&inner.journal_path)?;
+        j.recent(30)?
+            .into_iter()
+            .map(|r| {
+                let steps = j.steps(r.id)?;
+                Ok((r, steps))
+            })
+            .collect()
+    };
+    if let Ok(rows) = read()
+        && let Ok(mut h) = inner.history.lock()
+    {
+        *h = rows;
+    }
+    inner.wake();
+}
+
+/// What can be done in `env`, read fresh from its targets.
+pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, Vec<String>) {
+    let mut offers = Vec::new();
+    let mut errors = Vec::new();
+    for s in &env.source {
+        match s {
+            SourceConfig::Haproxy(h) => {
+                let Some(socket) = &h.socket else { continue };
+                match runtime_command(socket, "show stat", timeout).await {
+                    Err(e) => errors.push(format!("{}: {e}", h.name)),
+                    Ok(text) => match parse_stat_csv(&text) {
+                        Err(e) => errors.push(format!("{}: {e}", h.name)),
+                        Ok(rows) => {
+                            for r in rows.iter().filter(|r| r.kind == RowKind::Server) {
+                                for kind in server_kinds(&r.status) {
+                                    offers.push(Offer {
+                                        kind,
+                                        target: format!("{}/{}/{}", h.name, r.proxy, r.name),
+                                        label: format!(
+                                            "{} {}/{} ({}) on {}",
+                                            kind.as_str(),
+                                            r.proxy,
+                                            r.name,
+                                            r.status,
+                                            h.name
+                                        ),
+                                        instance: r.addr.clone(),
+                                    });
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            SourceConfig::Patroni(p) => {
+                let client = match crate::sources::http::client(timeout) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(format!("{}: {e}", p.name));
+                        continue;
+                    }
+                };
+                match super::patroni::read_cluster(p, &client, timeout).await {
+                    Err(e) => errors.push(format!("{}: {e}", p.name)),
+                    Ok(c) => {
+                        for m in c.members.iter().filter(|m| m.role != "leader") {
+                            offers.push(Offer {
+                                kind: Kind::Switchover,
+                                target: format!("{}/{}", p.name, m.name),
+                                label: format!(
+                                    "switchover {}: make {} ({}) the primary",
+                                    p.name, m.name, m.role
+                                ),
+                                instance: None,
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut nodes: Vec<&str> = env.fence.iter().map(|d| d.node.as_str()).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for n in nodes {
+        for kind in [Kind::Fence, Kind::Unfence] {
+            offers.push(Offer {
+                kind,
+                target: n.to_owned(),
+                label: format!(
+                    "{} node {n} ({})",
+                    kind.as_str(),
+                    if kind == Kind::Fence {
+                        "power off through its fence devices"
+                    } else {
+                        "power on"
+                    }
+                ),
+                instance: None,
+            });
+        }
+    }
+    (offers, errors)
+}
+
+/// The server workflows that change something for a server in `status`.
+fn server_kinds(status: &str) -> Vec<Kind> {
+    if status.starts_with("MAINT") {
+        vec![Kind::Ready]
+    } else if status.starts_with("DRAIN") {
+        vec![Kind::Ready, Kind::Maint]
+    } else if status.starts_with("UP") || status == "no check" {
+        vec![Kind::Drain, Kind::Maint]
+    } else {
+        vec![Kind::Maint, Kind::Ready]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_is_offered_what_changes_it() {
+        assert_eq!(server_kinds("UP"), [Kind::Drain, Kind::Maint]);
+        assert_eq!(server_kinds("UP 1/2"), [Kind::Drain, Kind::Maint]);
+        assert_eq!(server_kinds("MAINT"), [Kind::Ready]);
+        assert_eq!(server_kinds("DRAIN"), [Kind::Ready, Kind::Maint]);
+        assert_eq!(server_kinds("DOWN"), [Kind::Maint, Kind::Ready]);
+    }
+
+    #[test]
+    fn the_valve_refuses_new_runs_and_a_bad_confirmation_keeps_the_plan() {
+        let dir = tempfile::tempdir().expect("dir");
+        let env = Environment {
+            name: "t".into(),
+            read_only: false,
+            stale_after_millis: 5000,
+            source: Vec::new(),
+            fence: Vec::new(),
+        };
+        let desk = Desk::new(env, dir.path().join("j.sqlite"), false, "ana".into()).expect("desk");
+        let id = desk.plan(Kind::Fence, "nowhere");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matches!(desk.job(id).expect("job").phase, Phase::Planning) {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        match desk.job(id).expect("job").phase {
+            Phase::Failed(None, why) => assert!(why.contains("no fence device"), "{why}"),
+            p => panic!("{p:?}"),
+        }
+        desk.pull_valve();
+        assert!(
+            desk.confirm(id, "nowhere")
+                .expect_err("valve")
+                .contains("safety valve")
+        );
+        desk.reset_valve();
+        assert!(
+            desk.confirm(id, "nowhere")
+                .expect_err("no plan")
+                .contains("no plan waiting")
+        );
+        desk.dismiss(id);
+        assert!(desk.jobs().is_empty());
+    }
+}
