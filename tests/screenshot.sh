@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Opens the console in a real window under Xvfb and takes a screenshot of it.
 # Usage: tests/screenshot.sh <binary> <out.png> [extra switchboard args...]
-# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4), CLICK_AT ("x,y": click there, then wait 1 s).
+# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4), CLICK_AT ("x,y": click there, then wait 1 s),
+#      ACTIONS: xdotool commands run before the shot, ';'-separated, e.g.
+#      "key ctrl+k; sleep 1; type 'drain web1'; key Return; sleep 2".
 set -euo pipefail
 BIN=$1; OUT=$2; shift 2
 SIZE=${SCREEN_SIZE:-1440x900}
@@ -34,6 +36,17 @@ shot() {
   kill -0 "$APID" 2>/dev/null || { echo "switchboard exited early:"; cat "$TMP/app.log"; return 1; }
   if [ -n "${CLICK_AT:-}" ]; then
     xdotool mousemove "${CLICK_AT%,*}" "${CLICK_AT#*,}" click 1; sleep 1
+  fi
+  if [ -n "${ACTIONS:-}" ]; then
+    local act acts=()
+    IFS=';' read -ra acts <<<"$ACTIONS"
+    for act in "${acts[@]}"; do
+      act=${act# }
+      case $act in
+        sleep\ *) sleep "${act#sleep }" ;;
+        *) eval "xdotool $act" ;;
+      esac
+    done
   fi
   import -window root "$OUT"
 }

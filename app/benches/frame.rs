@@ -48,6 +48,7 @@ fn time_frames(
                 now: state.now,
                 selected: None,
                 commands: &commands,
+                offers: &[],
             };
             topology_ui(ui, &pctx, &mut view);
         });

@@ -27,11 +27,13 @@ pub enum Pane {
     Metrics,
     /// Database clusters (Patroni, PostgreSQL).
     Databases,
+    /// Workflows: jobs under way and the journal.
+    Workflows,
 }
 
 impl Pane {
     /// Every pane, in menu order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Topology,
         Self::Breakers,
         Self::Quorum,
@@ -40,6 +42,7 @@ impl Pane {
         Self::Incidents,
         Self::Backends,
         Self::Metrics,
+        Self::Workflows,
     ];
 
     /// Tab title.
@@ -53,6 +56,7 @@ impl Pane {
             Self::Backends => "Backends",
             Self::Metrics => "Metrics",
             Self::Databases => "Databases",
+            Self::Workflows => "Workflows",
         }
     }
 }

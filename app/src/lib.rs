@@ -22,8 +22,11 @@ use egui::{Color32, RichText};
 use switchboard_core::{Clock as _, DrillFault, EngineHandle, Intent, SystemClock, Timestamp};
 
 use crate::layout::Pane;
+use switchboard_core::workflow::desk::Desk;
+
 use crate::panels::{
     BackendsView, BreakersView, EventsView, MetricsView, PanelCtx, TopologyView, UiCommand,
+    WorkflowsView,
 };
 
 /// How the console was started.
@@ -55,6 +58,8 @@ pub struct Console {
     show_about: bool,
     fixed_now: Option<Timestamp>,
     data_dir: Option<PathBuf>,
+    desk: Option<Desk>,
+    workflows: WorkflowsView,
 }
 
 impl Console {
@@ -91,7 +96,22 @@ impl Console {
             show_about: false,
             fixed_now: opts.fixed_now,
             data_dir: opts.data_dir,
+            desk: None,
+            workflows: WorkflowsView::default(),
         }
+    }
+
+    /// Lets this console plan and run workflows through `desk`.
+    #[must_use]
+    pub fn with_desk(mut self, desk: Desk) -> Self {
+        desk.refresh_offers();
+        self.desk = Some(desk);
+        self
+    }
+
+    /// The workflow desk, if this console has one.
+    pub fn desk(&self) -> Option<&Desk> {
+        self.desk.as_ref()
     }
 
     /// The engine this console shows.
@@ -124,19 +144,28 @@ impl Console {
             .unwrap_or_else(|| SystemClock.now().max(state.now));
         let commands = RefCell::new(Vec::new());
         let selected = self.selected.clone();
+        let offers = self
+            .desk
+            .as_ref()
+            .map(|d| d.offers().offers)
+            .unwrap_or_default();
         let ctx = PanelCtx {
             state: &state,
             now,
             selected: selected.as_deref(),
             commands: &commands,
+            offers: &offers,
         };
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
+            ctx.push(UiCommand::Palette);
+        }
 
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui, &ctx));
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             let recording = self.engine.recording().map(|p| p.display().to_string());
             panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
         });
-        egui::CentralPanel::default().show(ui, |ui| {
+        let central = egui::CentralPanel::default().show(ui, |ui| {
             let mut behavior = Behavior {
                 ctx: &ctx,
                 topology: &mut self.topology,
@@ -144,6 +173,8 @@ impl Console {
                 backends: &mut self.backends,
                 metrics: &mut self.metrics,
                 events: &mut self.events,
+                desk: self.desk.as_ref(),
+                workflows: &mut self.workflows,
                 edited: false,
             };
             self.tree.ui(&mut behavior, ui);
@@ -151,6 +182,8 @@ impl Console {
                 self.layout_dirty = true;
             }
         });
+        // Windows stay below the top bar: the safety valve is never covered.
+        let area = central.response.rect;
         if self.show_about {
             self.about_ui(ui);
         }
@@ -169,9 +202,26 @@ impl Console {
             }
         }
 
+        if let Some(desk) = &self.desk {
+            panels::palette_ui(ui.ctx(), area, desk, &mut self.workflows);
+            panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
+        }
+
         for cmd in commands.into_inner() {
             match cmd {
                 UiCommand::Select(s) => self.selected = s,
+                UiCommand::Plan(kind, target) => match &self.desk {
+                    Some(desk) => panels::start_plan(desk, &mut self.workflows, kind, &target),
+                    None => {
+                        self.message =
+                            Some(("this console cannot run workflows".into(), Instant::now()));
+                    }
+                },
+                UiCommand::Palette => {
+                    if let Some(desk) = &self.desk {
+                        panels::open_palette(desk, &mut self.workflows);
+                    }
+                }
                 UiCommand::Intent(i) => {
                     if let Err(e) = self.engine.send(i) {
                         self.message = Some((format!("{e:#}"), Instant::now()));
@@ -249,6 +299,10 @@ impl Console {
             if ui.button("About").clicked() {
                 self.show_about = !self.show_about;
             }
+            if let Some(desk) = &self.desk {
+                ui.separator();
+                panels::valve_ui(ui, desk, &mut self.workflows);
+            }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 match state.open_incident() {
                     Some(i) => {
@@ -316,6 +370,8 @@ struct Behavior<'a, 'b> {
     backends: &'a mut BackendsView,
     metrics: &'a mut MetricsView,
     events: &'a mut EventsView,
+    desk: Option<&'a Desk>,
+    workflows: &'a mut WorkflowsView,
     edited: bool,
 }
 
@@ -337,6 +393,12 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
                 Pane::Databases => panels::databases_ui(ui, self.ctx),
+                Pane::Workflows => match self.desk {
+                    Some(desk) => panels::journal_ui(ui, desk, self.workflows),
+                    None => {
+                        ui.weak("This console runs no workflows (replay, or no data directory for the journal).");
+                    }
+                },
             });
         egui_tiles::UiResponse::None
     }

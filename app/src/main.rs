@@ -261,8 +261,30 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         data.as_deref().map(new_session_path)
     };
+    let desk_env = config
+        .environment
+        .iter()
+        .find(|e| cli.common.environment.as_ref().is_none_or(|n| &e.name == n))
+        .cloned();
     let engine = start_engine(&engine_options(&cli.common, config, record))?;
     let drill = matches!(engine.environment(), "drill");
+    // Workflows run from the window through a desk on the same environment and journal
+    // as the CLI's; without a data directory there is no journal, so no workflows.
+    let desk = match (desk_env, &data) {
+        (Some(env), Some(dir)) => match switchboard_core::workflow::desk::Desk::new(
+            env,
+            dir.join("journal.sqlite"),
+            engine.read_only().is_some(),
+            switchboard_core::operator_name(),
+        ) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!("workflows are off: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
     let opts = ConsoleOptions {
         layout_file: data.as_ref().map(|d| d.join("layout.json")),
         layout: cli.layout.clone(),
@@ -292,10 +314,13 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
             engine.set_waker(move || ctx.request_repaint());
-            Ok(Box::new(Window {
-                console: Console::new(engine, opts),
-                exit_at,
-            }))
+            let mut console = Console::new(engine, opts);
+            if let Some(desk) = desk {
+                let ctx = cc.egui_ctx.clone();
+                desk.set_waker(move || ctx.request_repaint());
+                console = console.with_desk(desk);
+            }
+            Ok(Box::new(Window { console, exit_at }))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

@@ -178,7 +178,23 @@ fn member_row(
     if db.sync_standbys.contains(m) {
         name.push_str(" (sync)");
     }
-    ui.label(name);
+    let label = ui
+        .add(egui::Label::new(name).sense(egui::Sense::click()))
+        .on_hover_text("Right-click: workflows on this member");
+    label.context_menu(|ui| {
+        let tail = format!("/{m}");
+        let mut any = false;
+        for o in ctx.offers.iter().filter(|o| o.target.ends_with(&tail)) {
+            any = true;
+            if ui.button(format!("{}…", o.label)).clicked() {
+                ctx.push(UiCommand::Plan(o.kind, o.target.clone()));
+                ui.close();
+            }
+        }
+        if !any {
+            ui.weak("No workflow for this member (the leader cannot be switched over to).");
+        }
+    });
     theme::chip(ui, color, glyph, role);
     ui.label(v.state.as_deref().unwrap_or("–"));
     ui.label(v.timeline.map_or_else(|| "–".to_owned(), |t| t.to_string()));

@@ -12,9 +12,12 @@ mod metrics;
 mod quorum;
 mod status_bar;
 mod topology;
+mod workflows;
 
 use std::cell::RefCell;
 
+use switchboard_core::workflow::Kind;
+use switchboard_core::workflow::desk::Offer;
 use switchboard_core::{Intent, State, Timestamp};
 
 pub use self::backends::{BackendsView, backends_ui};
@@ -27,6 +30,9 @@ pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
 pub use self::status_bar::status_bar_ui;
 pub use self::topology::{TopologyView, topology_ui};
+pub use self::workflows::{
+    WorkflowsView, journal_ui, open_palette, palette_ui, start_plan, valve_ui, wizard_ui,
+};
 
 /// What a panel may ask for; applied after the frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +41,10 @@ pub enum UiCommand {
     Intent(Intent),
     /// Select a thing by name (service, instance, cluster, breaker), or clear with `None`.
     Select(Option<String>),
+    /// Plan a workflow and show it in the wizard.
+    Plan(Kind, String),
+    /// Open the command palette.
+    Palette,
 }
 
 /// What every panel reads.
@@ -47,6 +57,8 @@ pub struct PanelCtx<'a> {
     pub selected: Option<&'a str>,
     /// Commands pushed during the frame.
     pub commands: &'a RefCell<Vec<UiCommand>>,
+    /// The workflows that can be started here, as last read (context menus).
+    pub offers: &'a [Offer],
 }
 
 impl PanelCtx<'_> {

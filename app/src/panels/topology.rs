@@ -207,6 +207,8 @@ pub struct TopologyView {
     mesh_size: (usize, usize),
     /// Where the map was drawn last frame, screen.
     canvas: Option<Rect>,
+    /// What the open context menu is for: an instance or a service, by name.
+    menu_for: Option<(bool, String)>,
 }
 
 impl TopologyView {
@@ -1019,8 +1021,59 @@ fn map_ui(
     if response.clicked() {
         ctx.push(UiCommand::Select(hit.and_then(|h| hit_name(layout, h))));
     }
+    if response.secondary_clicked() {
+        view.menu_for = hit.and_then(|h| {
+            let instance = matches!(h, Hit::Instance(..));
+            hit_name(layout, h).map(|n| (instance, n))
+        });
+    }
+    response.context_menu(|ui| context_menu_ui(ui, ctx, view.menu_for.as_ref()));
     if response.double_clicked() && hit.is_none() {
         view.moved = false;
+    }
+}
+
+/// The workflows for what was right-clicked: an instance's own (by its address), a
+/// service's servers' (an HAProxy backend of that name).
+fn context_menu_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, what: Option<&(bool, String)>) {
+    let Some((instance, name)) = what else {
+        if ui.button("Actions… (Ctrl+K)").clicked() {
+            ctx.push(UiCommand::Palette);
+            ui.close();
+        }
+        return;
+    };
+    ui.label(egui::RichText::new(name.as_str()).strong());
+    ui.separator();
+    let backend = format!("/{name}/");
+    let mut any = false;
+    for o in ctx.offers.iter().filter(|o| {
+        if *instance {
+            o.instance.as_deref() == Some(name.as_str())
+        } else {
+            o.target.contains(&backend)
+        }
+    }) {
+        any = true;
+        if ui
+            .button(format!("{}…", o.label))
+            .on_hover_text(o.kind.describe())
+            .clicked()
+        {
+            ctx.push(UiCommand::Plan(o.kind, o.target.clone()));
+            ui.close();
+        }
+    }
+    if !any {
+        ui.weak("No workflow acts on this here.");
+    }
+    if ui.button("Select").clicked() {
+        ctx.push(UiCommand::Select(Some(name.clone())));
+        ui.close();
+    }
+    if ui.button("All actions… (Ctrl+K)").clicked() {
+        ctx.push(UiCommand::Palette);
+        ui.close();
     }
 }
 
@@ -1816,6 +1869,7 @@ mod tests {
                 now: state.now,
                 selected: Some("checkout"),
                 commands: &commands,
+                offers: &[],
             };
             topology_ui(ui, &pctx, view);
         });

@@ -421,10 +421,11 @@ async fn execute(
             journaled.step("before", &what, "pending", &d.agent)?;
             let r = call(d, action).await;
             let ok = r.code == Some(0);
+            let code = r.code.map_or_else(|| "none".to_owned(), |c| c.to_string());
             let said = if r.said.is_empty() {
-                format!("exit {:?} in {} ms", r.code, r.millis)
+                format!("exit {code} in {} ms", r.millis)
             } else {
-                format!("exit {:?} in {} ms: {}", r.code, r.millis, r.said)
+                format!("exit {code} in {} ms: {}", r.millis, r.said)
             };
             journaled.step("after", &what, if ok { "ok" } else { "failed" }, &said)?;
             lines.push(format!("{what}: {said}"));
