@@ -183,10 +183,17 @@ pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut
                 .max_height(360.0)
                 .show(ui, |ui| {
                     if matching.is_empty() && !offers.loading {
-                        ui.weak(if offers.offers.is_empty() {
-                            "Nothing to act on in this environment: no HAProxy source with a runtime `socket`, no Patroni source, no fence device."
-                        } else {
+                        let drill = desk
+                            .environment()
+                            .source
+                            .iter()
+                            .any(|s| matches!(s, switchboard_core::SourceConfig::Drill(_)));
+                        ui.weak(if !offers.offers.is_empty() {
                             "Nothing matches."
+                        } else if drill {
+                            "DRILL: the simulated fleet has no workflow targets yet. Workflows act on real HAProxy servers (runtime `socket`), Patroni clusters and fence devices; see the README to point the console at them."
+                        } else {
+                            "Nothing to act on in this environment: no HAProxy source with a runtime `socket`, no Patroni source, no fence device."
                         });
                     }
                     for (i, o) in matching.iter().enumerate() {
