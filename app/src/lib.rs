@@ -203,6 +203,12 @@ impl Console {
         }
 
         if let Some(desk) = &self.desk {
+            if let Some(id) = desk.take_focus() {
+                self.workflows.focus(id);
+            }
+            if let Some(e) = desk.take_error() {
+                self.message = Some((e, Instant::now()));
+            }
             panels::palette_ui(ui.ctx(), area, desk, &mut self.workflows);
             panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
         }

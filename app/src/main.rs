@@ -118,6 +118,28 @@ enum WorkflowCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Take over an interrupted run (its console died): plan it again and run it.
+    Resume {
+        /// The run's number (`workflow list`).
+        run: i64,
+        /// The target's name, typed.
+        #[arg(long)]
+        confirm: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo an interrupted run: plan the inverse (back to the state it found) and run it.
+    Rollback {
+        /// The run's number (`workflow list`).
+        run: i64,
+        /// The target's name, typed.
+        #[arg(long)]
+        confirm: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Plan, then run after the typed confirmation (the target's `backend/server`).
     Run {
         /// Workflow (drain, maint, ready, switchover).
@@ -572,19 +594,26 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
                     r.environment,
                     r.outcome
                 );
-                // A run still marked running long after it started was cut short (a
+                // A run still marked running whose console is gone was cut short (a
                 // crash, kill -9): say where, so a human checks the target.
-                if r.outcome == "running" && now.millis_since(r.started_at) > 120_000 {
+                if r.interrupted(now) {
                     let last = journal.steps(r.id).map_err(WorkflowExit::Failed)?.pop();
                     println!(
-                        "   INTERRUPTED {}: the target may be half-changed; check it, then plan again (the inverse workflow rolls it back)",
+                        "   INTERRUPTED {}: the target may be half-changed (it was {}); check it, then `workflow resume {}` or `workflow rollback {}`",
                         last.map_or_else(
                             || "before its first step".to_owned(),
                             |s| format!(
                                 "after the `{}` row of `{}` ({})",
                                 s.phase, s.action, s.outcome
                             )
-                        )
+                        ),
+                        if r.before.is_empty() {
+                            "unknown"
+                        } else {
+                            r.before.as_str()
+                        },
+                        r.id,
+                        r.id
                     );
                 }
             }
@@ -602,6 +631,23 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
                 )))
             }
         }
+        WorkflowCmd::Resume { run, confirm, json }
+        | WorkflowCmd::Rollback { run, confirm, json } => {
+            let rollback = matches!(action, WorkflowCmd::Rollback { .. });
+            let (kind, target) = workflow::take_over(
+                &journal,
+                *run,
+                rollback,
+                &switchboard_core::operator_name(),
+                SystemClock.now(),
+            )?;
+            println!(
+                "run #{run} closed as interrupted; {} {target}:",
+                kind.as_str()
+            );
+            let plan = rt.block_on(workflow::plan(&ctx, kind, &target))?;
+            run_plan(&rt, &ctx, &plan, confirm, *json)
+        }
         WorkflowCmd::Run {
             kind,
             target,
@@ -614,40 +660,51 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
             for g in overrides {
                 plan.override_guard(g, reason.as_deref().unwrap_or(""))?;
             }
-            if !*json {
-                print_plan(&plan, false);
-            }
-            let report = rt.block_on(workflow::run(
-                &ctx,
-                &plan,
-                confirm,
-                &switchboard_core::operator_name(),
-            ))?;
-            if *json {
-                println!("{}", serde_json::json!({"plan": plan, "report": report}));
-            } else {
-                for l in &report.lines {
-                    println!("{l}");
-                }
-                println!(
-                    "run #{}: {}{}",
-                    report.run,
-                    report.outcome,
-                    report
-                        .effect_millis
-                        .map(|m| format!(" ({m} ms from confirmation to effect)"))
-                        .unwrap_or_default()
-                );
-            }
-            if report.outcome == "done" {
-                Ok(())
-            } else {
-                Err(WorkflowExit::Failed(format!(
-                    "run #{} {}",
-                    report.run, report.outcome
-                )))
-            }
+            run_plan(&rt, &ctx, &plan, confirm, *json)
         }
+    }
+}
+
+/// Prints the plan, runs it after the typed confirmation, prints the report.
+fn run_plan(
+    rt: &tokio::runtime::Runtime,
+    ctx: &switchboard_core::workflow::Context<'_>,
+    plan: &switchboard_core::workflow::Plan,
+    confirm: &str,
+    json: bool,
+) -> Result<(), WorkflowExit> {
+    if !json {
+        print_plan(plan, false);
+    }
+    let report = rt.block_on(switchboard_core::workflow::run(
+        ctx,
+        plan,
+        confirm,
+        &switchboard_core::operator_name(),
+    ))?;
+    if json {
+        println!("{}", serde_json::json!({"plan": plan, "report": report}));
+    } else {
+        for l in &report.lines {
+            println!("{l}");
+        }
+        println!(
+            "run #{}: {}{}",
+            report.run,
+            report.outcome,
+            report
+                .effect_millis
+                .map(|m| format!(" ({m} ms from confirmation to effect)"))
+                .unwrap_or_default()
+        );
+    }
+    if report.outcome == "done" {
+        Ok(())
+    } else {
+        Err(WorkflowExit::Failed(format!(
+            "run #{} {}",
+            report.run, report.outcome
+        )))
     }
 }
 

@@ -236,43 +236,135 @@ fn workflow_run_refuse_and_list_on_the_rig() {
     );
 }
 
-/// A run cut short (the process killed between its journal rows) is shown as
-/// interrupted, with the last step it journaled.
+/// kill -9 of the console in the middle of a fence: the journal shows the step it was
+/// in, `workflow list` calls the run interrupted and offers resume or rollback, and a
+/// rollback (unfence) takes it over and closes it. Uses the rig's real `fence_dummy`:
+/// level 1 is its always-failing type (4 s), so the kill lands while its agent runs.
 #[test]
-fn workflow_list_shows_an_interrupted_run() {
-    use switchboard_core::Timestamp;
-    use switchboard_core::workflow::{Journal, StepRow};
+fn a_workflow_killed_mid_run_is_shown_interrupted_and_can_be_rolled_back() {
+    use switchboard_core::workflow::Journal;
+    if !std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|c| c == "fence")) {
+        eprintln!("skipped: needs the rig's fence agents (tests/check.sh)");
+        return;
+    }
     let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    let run = journal
-        .start("drain", "edge/be_web/web1", "prod", "ana", Timestamp(1_000))
-        .expect("start");
-    journal
-        .step(
-            run,
-            &StepRow {
-                seq: 0,
-                phase: "before".into(),
-                action: "set server be_web/web1 state drain".into(),
-                outcome: "pending".into(),
-                detail: String::new(),
-                at: Timestamp(1_001),
-            },
-        )
-        .expect("step");
-    drop(journal);
-    let out = run_ok(&[
-        "--drill",
-        "--data-dir",
-        dir.path().to_str().unwrap_or_default(),
-        "workflow",
-        "list",
-    ]);
+    let file = |n: &str| dir.path().join(format!("{n}.status"));
+    std::fs::write(file("db1"), "on").expect("db1");
+    std::fs::write(file("db2"), "on").expect("db2");
+    let config = dir.path().join("sb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[environment]]
+name = "rig"
+[[environment.fence]]
+name = "db1-broken-pdu"
+node = "db1"
+agent = "fence_dummy"
+options = {{ type = "fail", plug = "db1", power_timeout = "4" }}
+[[environment.fence]]
+name = "db1-pdu"
+node = "db1"
+level = 2
+agent = "fence_dummy"
+options = {{ type = "file", status_file = "{}" }}
+[[environment.fence]]
+name = "db2-pdu"
+node = "db2"
+agent = "fence_dummy"
+options = {{ type = "file", status_file = "{}" }}
+"#,
+            file("db1").display(),
+            file("db2").display()
+        ),
+    )
+    .expect("config");
+    let data = dir.path().to_str().unwrap_or_default();
+    let cfg = config.to_str().unwrap_or_default();
+    let mut child = switchboard()
+        .args([
+            "--config",
+            cfg,
+            "--data-dir",
+            data,
+            "workflow",
+            "run",
+            "fence",
+        ])
+        .args(["--target", "db1", "--confirm", "db1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until level 1's agent is running (its `before` row is journaled), then kill.
+    let journal_path = dir.path().join("journal.sqlite");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let started = Journal::open(&journal_path)
+            .ok()
+            .and_then(|j| j.recent(1).ok()?.first().map(|r| j.steps(r.id)))
+            .and_then(Result::ok)
+            .is_some_and(|s| s.iter().any(|r| r.phase == "before"));
+        if started {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+
+    let out = run_ok(&["--config", cfg, "--data-dir", data, "workflow", "list"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(
-            "INTERRUPTED after the `before` row of `set server be_web/web1 state drain` (pending)"
-        ),
+            "INTERRUPTED after the `before` row of `level 1: db1-broken-pdu action=off` (pending): the target may be half-changed (it was ON)"
+        ) && text.contains("`workflow resume 1` or `workflow rollback 1`"),
         "{text}"
+    );
+    let out = run_ok(&[
+        "--config",
+        cfg,
+        "--data-dir",
+        data,
+        "workflow",
+        "rollback",
+        "1",
+        "--confirm",
+        "db1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("run #1 closed as interrupted; unfence db1") && text.contains("run #2: done"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(file("db1")).expect("read"), "on");
+    let journal = Journal::open(&journal_path).expect("journal");
+    let first = journal.run(1).expect("run").expect("#1");
+    assert_eq!(first.outcome, "interrupted");
+    let last = journal.steps(1).expect("steps").pop().expect("row");
+    assert!(last.action.starts_with("rolled back by "), "{last:?}");
+    // Taken over once: a second rollback is refused (exit 3).
+    let out = switchboard()
+        .args([
+            "--config",
+            cfg,
+            "--data-dir",
+            data,
+            "workflow",
+            "rollback",
+            "1",
+        ])
+        .args(["--confirm", "db1"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("run #1 is not interrupted: it ended (interrupted)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

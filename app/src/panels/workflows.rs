@@ -542,6 +542,8 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for (run, steps) in &history {
+                let interrupted = run.interrupted(SystemClock.now());
+                let outcome = if interrupted { "INTERRUPTED" } else { run.outcome.as_str() };
                 let head = RichText::new(format!(
                     "#{} {} {} {} · {} · {}",
                     run.id,
@@ -549,9 +551,35 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
                     run.kind,
                     run.target,
                     run.operator,
-                    run.outcome
+                    outcome
                 ))
-                .color(outcome_color(&run.outcome));
+                .color(outcome_color(outcome));
+                if interrupted {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.colored_label(
+                            theme::BAD,
+                            RichText::new(format!(
+                                "INTERRUPTED #{} {} {}: its console died mid-run; the target may be half-changed (it was {})",
+                                run.id, run.kind, run.target, run.before
+                            ))
+                            .strong(),
+                        );
+                        if ui
+                            .button("Resume…")
+                            .on_hover_text("Plan it again as it was (the plan re-reads the target)")
+                            .clicked()
+                        {
+                            desk.take_over(run.id, false);
+                        }
+                        if ui
+                            .button("Roll back…")
+                            .on_hover_text("Plan the inverse: back to the state it found")
+                            .clicked()
+                        {
+                            desk.take_over(run.id, true);
+                        }
+                    });
+                }
                 egui::CollapsingHeader::new(head)
                     .id_salt(("journal-run", run.id))
                     .show(ui, |ui| {

@@ -90,6 +90,8 @@ struct Inner {
     jobs: Mutex<Vec<Job>>,
     offers: Mutex<Offers>,
     history: Mutex<Vec<(RunRow, Vec<StepRow>)>>,
+    /// A take-over's new job to focus, or its refusal.
+    announce: Mutex<(Option<u64>, Option<String>)>,
     waker: Mutex<Option<Waker>>,
 }
 
@@ -166,6 +168,7 @@ impl Desk {
                 jobs: Mutex::new(Vec::new()),
                 offers: Mutex::new(Offers::default()),
                 history: Mutex::new(Vec::new()),
+                announce: Mutex::new((None, None)),
                 waker: Mutex::new(None),
             }),
         };
@@ -214,34 +217,45 @@ impl Desk {
 
     /// Plans `kind` on `target` in the background; returns the job's id.
     pub fn plan(&self, kind: Kind, target: &str) -> u64 {
-        let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
-        let control = Control::with_valve(Arc::clone(&self.inner.valve));
-        if let Ok(mut jobs) = self.inner.jobs.lock() {
-            jobs.push(Job {
-                id,
-                kind,
-                target: target.to_owned(),
-                phase: Phase::Planning,
-                control: control.clone(),
-            });
-        }
+        plan_on(&self.inner, self.rt.handle(), kind, target)
+    }
+
+    /// Takes over the interrupted run `run` (resume it, or roll it back) in the
+    /// background: the run is closed as interrupted and the new plan becomes a job,
+    /// announced through [`Desk::take_focus`]; a refusal through [`Desk::take_error`].
+    pub fn take_over(&self, run: i64, rollback: bool) {
         let inner = Arc::clone(&self.inner);
-        let target = target.to_owned();
-        self.rt.spawn(async move {
-            let phase = match Journal::open(&inner.journal_path) {
-                Err(e) => Phase::Failed(None, e),
-                Ok(journal) => {
-                    let ctx = inner.context(&journal, control);
-                    match super::plan(&ctx, kind, &target).await {
-                        Ok(p) => Phase::Planned(Box::new(p)),
-                        Err(e) => Phase::Failed(None, e.to_string()),
+        let handle = self.rt.handle().clone();
+        self.rt.spawn_blocking(move || {
+            let taken = Journal::open(&inner.journal_path).and_then(|j| {
+                super::take_over(&j, run, rollback, &inner.operator, SystemClock.now())
+                    .map_err(|e| e.to_string())
+            });
+            match taken {
+                Ok((kind, target)) => {
+                    let id = plan_on(&inner, &handle, kind, &target);
+                    if let Ok(mut f) = inner.announce.lock() {
+                        f.0 = Some(id);
                     }
                 }
-            };
-            inner.set_phase(id, phase);
+                Err(e) => {
+                    if let Ok(mut f) = inner.announce.lock() {
+                        f.1 = Some(e);
+                    }
+                }
+            }
+            history(&inner);
         });
-        self.inner.wake();
-        id
+    }
+
+    /// The job a take-over planned, once.
+    pub fn take_focus(&self) -> Option<u64> {
+        self.inner.announce.lock().ok().and_then(|mut f| f.0.take())
+    }
+
+    /// Why a take-over was refused, once.
+    pub fn take_error(&self) -> Option<String> {
+        self.inner.announce.lock().ok().and_then(|mut f| f.1.take())
     }
 
     /// Plans job `id` again (the plan expired, or the world moved).
@@ -379,6 +393,39 @@ impl Desk {
         let inner = Arc::clone(&self.inner);
         self.rt.spawn_blocking(move || history(&inner));
     }
+}
+
+/// Adds a job planning `kind` on `target` on `handle`'s runtime; returns its id.
+fn plan_on(inner: &Arc<Inner>, handle: &tokio::runtime::Handle, kind: Kind, target: &str) -> u64 {
+    let id = inner.next_id.fetch_add(1, Ordering::SeqCst);
+    let control = Control::with_valve(Arc::clone(&inner.valve));
+    if let Ok(mut jobs) = inner.jobs.lock() {
+        jobs.push(Job {
+            id,
+            kind,
+            target: target.to_owned(),
+            phase: Phase::Planning,
+            control: control.clone(),
+        });
+    }
+    let task_inner = Arc::clone(inner);
+    let target = target.to_owned();
+    handle.spawn(async move {
+        let inner = task_inner;
+        let phase = match Journal::open(&inner.journal_path) {
+            Err(e) => Phase::Failed(None, e),
+            Ok(journal) => {
+                let ctx = inner.context(&journal, control);
+                match super::plan(&ctx, kind, &target).await {
+                    Ok(p) => Phase::Planned(Box::new(p)),
+                    Err(e) => Phase::Failed(None, e.to_string()),
+                }
+            }
+        };
+        inner.set_phase(id, phase);
+    });
+    inner.wake();
+    id
 }
 
 /// Reads the latest 30 runs and their steps into the desk.

@@ -48,8 +48,39 @@ pub struct RunRow {
     pub operator: String,
     /// Start.
     pub started_at: Timestamp,
-    /// `running` until it ends: `done`, `rolled_back`, `needs_human`, `refused`.
+    /// `running` until it ends: `done`, `rolled_back`, `needs_human`, `cancelled`,
+    /// `interrupted` (cut short, then taken over by a resume or a rollback).
     pub outcome: String,
+    /// The host whose console ran it.
+    pub host: String,
+    /// That console's process id.
+    pub pid: i64,
+    /// The target's state when planned (`UP`, `ON`...).
+    pub before: String,
+}
+
+/// A run still marked running whose console is gone is interrupted (a crash, kill -9,
+/// power loss): from this host, when its process no longer exists; from another
+/// host (or a system without `/proc`), when it started longer ago than this.
+pub const INTERRUPTED_AFTER_MILLIS: i64 = 10 * 60 * 1000;
+
+impl RunRow {
+    /// Whether the run was cut short: still `running`, and its console is gone.
+    pub fn interrupted(&self, now: Timestamp) -> bool {
+        if self.outcome != "running" {
+            return false;
+        }
+        let proc_dir = std::path::Path::new("/proc");
+        if self.host == crate::engine::host_name() && self.pid > 0 && proc_dir.is_dir() {
+            // Gone, or a zombie its parent has not reaped yet (state `Z`).
+            let stat = std::fs::read_to_string(proc_dir.join(self.pid.to_string()).join("stat"));
+            return stat.map_or(true, |st| {
+                st.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+        }
+        now.millis_since(self.started_at) > INTERRUPTED_AFTER_MILLIS
+    }
 }
 
 impl Journal {
@@ -80,12 +111,33 @@ impl Journal {
              CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);",
         )
         .map_err(|e| format!("journal {}: {e}", path.display()))?;
+        // Columns added after the first release: who runs it (host, pid) and what the
+        // target was before, so an interrupted run can be recognised and undone.
+        for (col, decl) in [
+            ("host", "TEXT NOT NULL DEFAULT ''"),
+            ("pid", "INTEGER NOT NULL DEFAULT 0"),
+            ("before", "TEXT NOT NULL DEFAULT ''"),
+        ] {
+            let has: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = ?1",
+                    params![col],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)
+                .map_err(|e| format!("journal {}: {e}", path.display()))?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {col} {decl}"))
+                    .map_err(|e| format!("journal {}: {e}", path.display()))?;
+            }
+        }
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
     }
 
-    /// Starts a run; returns its id.
+    /// Starts a run of this process on this host; `before` is the target's state as
+    /// planned. Returns its id.
     pub fn start(
         &self,
         kind: &str,
@@ -93,13 +145,24 @@ impl Journal {
         environment: &str,
         operator: &str,
         at: Timestamp,
+        before: &str,
     ) -> Result<i64, String> {
         let conn = self.conn()?;
         conn.execute(
-                "INSERT INTO runs (kind, target, environment, operator, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![kind, target, environment, operator, at.0],
-            )
-            .map_err(|e| format!("journal: {e}"))?;
+            "INSERT INTO runs (kind, target, environment, operator, started_at, host, pid, before)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                kind,
+                target,
+                environment,
+                operator,
+                at.0,
+                crate::engine::host_name(),
+                i64::from(std::process::id()),
+                before
+            ],
+        )
+        .map_err(|e| format!("journal: {e}"))?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -130,7 +193,7 @@ impl Journal {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(
-                "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
+                "SELECT id, kind, target, environment, operator, started_at, outcome, host, pid, before FROM runs
                  WHERE target = ?1 AND started_at >= ?2 ORDER BY id",
             )
             .map_err(|e| format!("journal: {e}"))?;
@@ -146,7 +209,7 @@ impl Journal {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(
-                "SELECT id, kind, target, environment, operator, started_at, outcome FROM runs
+                "SELECT id, kind, target, environment, operator, started_at, outcome, host, pid, before FROM runs
                  ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| format!("journal: {e}"))?;
@@ -155,6 +218,21 @@ impl Journal {
             .map_err(|e| format!("journal: {e}"))?;
         rows.collect::<Result<_, _>>()
             .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// One run by id.
+    pub fn run(&self, id: i64) -> Result<Option<RunRow>, String> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, kind, target, environment, operator, started_at, outcome, host, pid, before FROM runs
+                 WHERE id = ?1",
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        let mut rows = stmt
+            .query_map(params![id], row_to_run)
+            .map_err(|e| format!("journal: {e}"))?;
+        rows.next().transpose().map_err(|e| format!("journal: {e}"))
     }
 
     /// The steps of a run, in order.
@@ -189,6 +267,9 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         operator: r.get(4)?,
         started_at: Timestamp(r.get(5)?),
         outcome: r.get(6)?,
+        host: r.get(7)?,
+        pid: r.get(8)?,
+        before: r.get(9)?,
     })
 }
 
@@ -202,7 +283,14 @@ mod tests {
         let path = dir.path().join("j/journal.sqlite");
         let j = Journal::open(&path).expect("open");
         let run = j
-            .start("drain", "haproxy/be_web/web1", "prod", "ana", Timestamp(10))
+            .start(
+                "drain",
+                "haproxy/be_web/web1",
+                "prod",
+                "ana",
+                Timestamp(10),
+                "UP",
+            )
             .expect("start");
         j.step(
             run,
@@ -224,6 +312,14 @@ mod tests {
             .expect("runs");
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].outcome, "running");
+        assert_eq!(runs[0].before, "UP");
+        assert!(
+            !runs[0].interrupted(Timestamp(20)),
+            "this process still runs it"
+        );
+        let mut gone = runs[0].clone();
+        gone.pid = i64::from(u32::MAX);
+        assert!(gone.interrupted(Timestamp(20)), "its process is gone");
         let steps = j.steps(run).expect("steps");
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].phase, "before");

@@ -407,6 +407,74 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
     }
 }
 
+/// Takes over the interrupted run `id`: `resume` plans it again as it was (the plan
+/// re-reads the target, so a step that did take effect shows in its "before"); a
+/// rollback plans the inverse (back to the state journaled when it was planned: `ready`
+/// after a drain, `unfence` after a fence). The old run is closed as `interrupted` with
+/// a row saying what took over. Refused for a run that is not interrupted.
+pub fn take_over(
+    journal: &Journal,
+    id: i64,
+    rollback: bool,
+    operator: &str,
+    now: Timestamp,
+) -> Result<(Kind, String), WorkflowError> {
+    let run = journal
+        .run(id)
+        .map_err(WorkflowError::Target)?
+        .ok_or_else(|| WorkflowError::Usage(format!("no run #{id} in the journal")))?;
+    if !run.interrupted(now) {
+        return Err(WorkflowError::Refused(if run.outcome == "running" {
+            format!(
+                "run #{id} is not interrupted: its console ({} pid {}) is still running it",
+                run.host, run.pid
+            )
+        } else {
+            format!("run #{id} is not interrupted: it ended ({})", run.outcome)
+        }));
+    }
+    let kind = Kind::parse(&run.kind)?;
+    let next = if rollback {
+        match kind {
+            Kind::Drain | Kind::Maint | Kind::Ready => {
+                Kind::parse(server::restore_command(&run.before))?
+            }
+            Kind::Fence => Kind::Unfence,
+            Kind::Unfence => Kind::Fence,
+            Kind::Switchover => {
+                return Err(WorkflowError::Usage(format!(
+                    "a switchover is undone by a switchover back ({}); plan it, run #{id} stays as it is",
+                    run.before
+                )));
+            }
+        }
+    } else {
+        kind
+    };
+    journal
+        .step(
+            id,
+            &StepRow {
+                seq: 0,
+                phase: "recovery".into(),
+                action: format!(
+                    "{} by {operator}: {} {}",
+                    if rollback { "rolled back" } else { "resumed" },
+                    next.as_str(),
+                    run.target
+                ),
+                outcome: "interrupted".into(),
+                detail: format!("the run's console ({}:{}) was gone", run.host, run.pid),
+                at: now,
+            },
+        )
+        .map_err(WorkflowError::Target)?;
+    journal
+        .finish(id, "interrupted")
+        .map_err(WorkflowError::Target)?;
+    Ok((next, run.target))
+}
+
 /// Runs a plan after a typed confirmation (`confirm` must be the plan's `confirm_as`).
 pub async fn run(
     ctx: &Context<'_>,
@@ -467,6 +535,7 @@ impl<'a> Journaled<'a> {
                 &plan.environment,
                 operator,
                 confirmed,
+                &plan.before,
             )
             .map_err(WorkflowError::Target)?;
         let run = Self {

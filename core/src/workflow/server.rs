@@ -171,7 +171,7 @@ fn effect(kind: Kind) -> &'static str {
     }
 }
 
-pub(super) fn restore_command(before: &str) -> &'static str {
+pub(crate) fn restore_command(before: &str) -> &'static str {
     if before.starts_with("MAINT") {
         "maint"
     } else if before.starts_with("DRAIN") {
