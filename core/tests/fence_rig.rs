@@ -79,6 +79,22 @@ fn power_file(dir: &Path, node: &str, state: &str) -> std::path::PathBuf {
     p
 }
 
+/// One scenario at a time, in a fresh directory; `None` without the fence rig.
+fn begin() -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir)> {
+    if skip() {
+        return None;
+    }
+    let one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some((one, tempfile::tempdir().expect("dir")))
+}
+
+/// Power files for db1 and db2, both on.
+fn two_on(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    (power_file(dir, "db1", "on"), power_file(dir, "db2", "on"))
+}
+
 fn plan_and_run(
     rt: &tokio::runtime::Runtime,
     ctx: &workflow::Context<'_>,
@@ -91,17 +107,10 @@ fn plan_and_run(
 
 #[test]
 fn fence_dummy_fences_unfences_and_guards_the_last_node_on() {
-    if skip() {
+    let Some((_one, dir)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("dir");
-    let (f1, f2) = (
-        power_file(dir.path(), "db1", "on"),
-        power_file(dir.path(), "db2", "on"),
-    );
+    };
+    let (f1, f2) = two_on(dir.path());
     let env = env_with(vec![dummy("db1", 1, &f1), dummy("db2", 1, &f2)]);
     let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
     let ctx = common::workflow_ctx(&env, &journal);
@@ -156,17 +165,10 @@ fn fence_dummy_fences_unfences_and_guards_the_last_node_on() {
 
 #[test]
 fn a_failing_level_falls_through_to_the_next_and_all_failing_needs_a_human() {
-    if skip() {
+    let Some((_one, dir)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("dir");
-    let (f1, f2) = (
-        power_file(dir.path(), "db1", "on"),
-        power_file(dir.path(), "db2", "on"),
-    );
+    };
+    let (f1, f2) = two_on(dir.path());
     let env = env_with(vec![
         failing("db1", 1),
         dummy("db1", 2, &f1),
@@ -222,17 +224,10 @@ fn a_failing_level_falls_through_to_the_next_and_all_failing_needs_a_human() {
 #[test]
 fn cancel_between_steps_and_the_safety_valve_through_the_desk() {
     use switchboard_core::workflow::desk::{Desk, Phase};
-    if skip() {
+    let Some((_one, dir)) = begin() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("dir");
-    let (f1, f2) = (
-        power_file(dir.path(), "db1", "on"),
-        power_file(dir.path(), "db2", "on"),
-    );
+    };
+    let (f1, f2) = two_on(dir.path());
     let env = env_with(vec![
         failing("db1", 1),
         dummy("db1", 2, &f1),
@@ -322,17 +317,13 @@ fn bmc(node: &str, agent: &str, options: &[(&str, &str)]) -> FenceDevice {
 /// Fences and powers on `node` through its real BMC; the peer `db2` (`fence_dummy`,
 /// on) keeps the last-healthy guard satisfied.
 fn fence_and_unfence(device: FenceDevice) {
-    if skip() {
+    let Some((_one, dir)) = begin() else {
         return;
-    }
+    };
     assert!(
         std::env::var("SWITCHBOARD_RIG_BMC_PASSWORD").is_ok(),
         "tests/check.sh exports the rig BMC password"
     );
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = tempfile::tempdir().expect("dir");
     let peer = power_file(dir.path(), "db2", "on");
     let node = device.node.clone();
     let agent = device.agent.clone();
