@@ -431,13 +431,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
         name_of(leader),
         name_of(if leader == 8003 { 8002 } else { 8003 }),
     );
-    let env = switchboard_core::Environment {
-        fence: Vec::new(),
-        name: "rig".into(),
-        read_only: false,
-        stale_after_millis: 5000,
-        source: vec![patroni_source("pg"), common::rig_etcd()],
-    };
+    let env = workflow_env();
     let dir = tempfile::tempdir().expect("dir");
     let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
     let ctx = common::workflow_ctx(&env, &journal);
@@ -484,4 +478,215 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
     wait(&e, 30, "the console sees the new primary", |d| {
         d.primary.as_ref().is_some_and(|p| p.as_str() == cand)
     });
+}
+
+/// The environment of the workflow tests: the rig's cluster as source `pg`, its etcd
+/// for the lock.
+fn workflow_env() -> switchboard_core::Environment {
+    switchboard_core::Environment {
+        name: "rig".into(),
+        read_only: false,
+        stale_after_millis: 5000,
+        source: vec![patroni_source("pg"), common::rig_etcd()],
+        fence: Vec::new(),
+    }
+}
+
+/// Patroni's `/cluster` lag of `member`, in bytes (`None`: unknown or not listed).
+fn patroni_lag(member: &str) -> Option<u64> {
+    let text = common::curl("http://127.0.0.1:8001/cluster");
+    parse_cluster(&text)
+        .ok()?
+        .members
+        .into_iter()
+        .find(|m| m.name == member)?
+        .lag_bytes
+}
+
+/// Writes about `mb` MB on the primary on `pg_port`, as the rig's superuser.
+fn write_mb(rt: &tokio::runtime::Runtime, pg_port: u16, mb: u32) {
+    let dsn = format!("postgresql://postgres:rigsecret@127.0.0.1:{pg_port}/postgres");
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+            .await
+            .expect("connect as superuser");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS rig_lag (x text);
+                 INSERT INTO rig_lag SELECT repeat('x', 1000) FROM generate_series(1, {});",
+                mb * 1000
+            ))
+            .await
+            .expect("write");
+    });
+}
+
+/// Thaws a frozen WAL receiver when dropped, so a failing test leaves a healthy rig.
+struct Frozen(String);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        rig(&["pg-walreceiver", &self.0, "cont"]);
+    }
+}
+
+/// A replica whose WAL receiver is frozen really falls behind while the primary
+/// writes; the lag guard refuses to promote it (a human may override, with a reason),
+/// and allows it again once it has caught up.
+#[test]
+fn the_lag_guard_refuses_a_replica_that_really_lags() {
+    use switchboard_core::workflow::{self, Journal, Kind};
+    if !rig_has("etcd") {
+        return;
+    }
+    let Some((_one, _e, leader)) = begin() else {
+        return;
+    };
+    let lagging_port = if leader == 8003 { 8002 } else { 8003 };
+    let lagging = name_of(lagging_port);
+    let env = workflow_env();
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let target = format!("pg/{lagging}");
+
+    let n = (lagging_port - 8000).to_string();
+    rig(&["pg-walreceiver", &n, "stop"]);
+    let frozen = Frozen(n);
+    write_mb(&rt, 5440 + (leader - 8000), 4);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while patroni_lag(&lagging).is_none_or(|l| l < 2_000_000) {
+        assert!(Instant::now() < deadline, "Patroni never reported the lag");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Switchover, &target))
+        .expect("plan");
+    drop(frozen);
+    let why = plan.refusals().join("; ");
+    eprintln!("patroni rig: a replica behind by 4 MB of writes: {why}");
+    assert!(
+        why.contains(&format!("replication lag: {lagging} lags "))
+            && why.contains("(limit 1048576)"),
+        "{why}"
+    );
+    plan.override_guard(
+        "replication lag",
+        "its disk is gone anyway; losing 4 MB is known",
+    )
+    .expect("a human may decide");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+
+    // Caught up: allowed again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while patroni_lag(&lagging) != Some(0) {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Switchover, &target))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+}
+
+/// Sets Patroni's maintenance mode (`pause`) through any member.
+fn set_pause(on: bool) {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--max-time", "5", "-X", "PATCH"])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-d", &format!("{{\"pause\": {on}}}")])
+        .arg("http://127.0.0.1:8001/config")
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "PATCH /config pause={on}");
+}
+
+/// Unpauses the cluster when dropped.
+struct Paused;
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        set_pause(false);
+    }
+}
+
+/// The leader's PostgreSQL dies in a paused cluster, so Patroni promotes nobody by
+/// itself: a switchover is refused (no healthy leader), a failover to a named replica
+/// is run after the typed confirmation and verified by asking every server; unpaused,
+/// the old leader comes back as a replica.
+#[test]
+fn the_failover_workflow_promotes_a_named_replica_when_the_leader_is_down() {
+    use switchboard_core::workflow::{self, Journal, Kind};
+    if !rig_has("etcd") {
+        return;
+    }
+    let Some((_one, e, leader)) = begin() else {
+        return;
+    };
+    let (old, cand) = (
+        name_of(leader),
+        name_of(if leader == 8003 { 8002 } else { 8003 }),
+    );
+    let env = workflow_env();
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let target = format!("pg/{cand}");
+
+    set_pause(true);
+    let paused = Paused;
+    wait(&e, 20, "the cluster paused", |d| d.paused);
+    rig(&["pg-kill-postmaster", &(leader - 8000).to_string()]);
+    wait(&e, 30, "no primary", |d| d.writable == 0);
+    // Patroni (paused) notices at its next loop and releases the leader key.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while parse_cluster(&common::curl("http://127.0.0.1:8001/cluster")).map_or(true, |c| {
+        c.members
+            .iter()
+            .any(|m| m.role == "leader" && m.state == "running")
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "Patroni still names a running leader"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let switchover = rt
+        .block_on(workflow::plan(&ctx, Kind::Switchover, &target))
+        .expect("plan");
+    let why = switchover.refusals().join("; ");
+    assert!(
+        why.contains("healthy leader:") && why.contains("failover"),
+        "{why}"
+    );
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Failover, &target))
+        .expect("plan");
+    eprintln!("patroni rig: failover plan: {:?}", plan.guards);
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, &cand, "rig-test"))
+        .expect("run");
+    eprintln!(
+        "patroni rig: failover workflow ({old}'s server down, paused) -> {cand}: {} {:?} ms from confirmation to exactly one writable server; {:?}",
+        report.outcome, report.effect_millis, report.lines
+    );
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    drop(paused);
+    wait(
+        &e,
+        90,
+        "the old leader back as a replica, one primary",
+        |d| {
+            d.writable == 1
+                && d.primary.as_ref().is_some_and(|p| p.as_str() == cand)
+                && d.members
+                    .get(old.as_str())
+                    .is_some_and(|m| m.reachable && m.writable == Some(false))
+        },
+    );
 }

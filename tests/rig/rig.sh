@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
 # Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
-#        | grpc-serving | grpc-not-serving | pg-kill-postmaster N
+#        | grpc-serving | grpc-not-serving | pg-kill-postmaster N | pg-walreceiver N stop|cont
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 set -euo pipefail
 
@@ -925,6 +925,19 @@ cmd_pg_kill_postmaster() {
   log "node$i: postmaster $pid and its children SIGKILLed"
 }
 
+# pg-walreceiver N stop|cont: freeze (SIGSTOP) or thaw (SIGCONT) the WAL receiver of
+# node N's PostgreSQL. Frozen, the replica really falls behind as the primary writes
+# (Patroni reports the growing lag); thawed, it catches up. A replica only.
+cmd_pg_walreceiver() {
+  local i=${1:-} how=${2:-} pm wr
+  case $i in 1|2|3) ;; *) die "pg-walreceiver: expected 1, 2 or 3, got '$i'" ;; esac
+  case $how in stop|cont) ;; *) die "pg-walreceiver: expected stop or cont, got '$how'" ;; esac
+  pm=$(pm_pid "$i") || die "the postmaster of node$i is not running"
+  wr=$(pgrep -P "$pm" -f walreceiver) || die "node$i has no WAL receiver (not a streaming replica?)"
+  kill "-${how^^}" "$wr"
+  log "node$i: WAL receiver $wr $( [ "$how" = stop ] && echo frozen || echo thawed)"
+}
+
 # All three at once (each Patroni takes 1.5-2.5 s to exit after its PostgreSQL is down:
 # it waits for the postmaster to leave /proc, and PID 1 reaps it late here). Patroni
 # stops its PostgreSQL (fast shutdown); a replica that got SIGTERM starts no leader race.
@@ -1283,7 +1296,7 @@ usage() {
   cat >&2 <<EOF
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
-              | pg-kill-postmaster N
+              | pg-kill-postmaster N | pg-walreceiver N stop|cont
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
   fence: fence_dummy files \$RIG/fence/node{1,2}.status; ipmisim = ipmi_sim (fence_ipmilan,
@@ -1309,5 +1322,6 @@ case ${1:-} in
   grpc-serving)     grpc_set SERVING ;;
   grpc-not-serving) grpc_set NOT_SERVING ;;
   pg-kill-postmaster) [ $# -eq 2 ] || usage; cmd_pg_kill_postmaster "$2" ;;
+  pg-walreceiver) [ $# -eq 3 ] || usage; cmd_pg_walreceiver "$2" "$3" ;;
   *)       usage ;;
 esac

@@ -503,6 +503,15 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
                                 ),
                                 instance: None,
                             });
+                            offers.push(Offer {
+                                kind: Kind::Failover,
+                                target: format!("{}/{}", p.name, m.name),
+                                label: format!(
+                                    "failover {}: promote {} ({}); the leader is not healthy",
+                                    p.name, m.name, m.role
+                                ),
+                                instance: None,
+                            });
                         }
                     }
                 }

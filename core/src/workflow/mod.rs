@@ -56,6 +56,8 @@ pub enum Kind {
     Ready,
     /// Patroni: hand the primary role to a named healthy replica.
     Switchover,
+    /// Patroni: promote a named replica when the leader is not healthy.
+    Failover,
     /// A node: power it off through its fence devices (STONITH), level by level.
     Fence,
     /// A node: power it on again through its fence devices.
@@ -64,11 +66,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
         Self::Switchover,
+        Self::Failover,
         Self::Fence,
         Self::Unfence,
     ];
@@ -80,6 +83,7 @@ impl Kind {
             Self::Maint => "maint",
             Self::Ready => "ready",
             Self::Switchover => "switchover",
+            Self::Failover => "failover",
             Self::Fence => "fence",
             Self::Unfence => "unfence",
         }
@@ -99,6 +103,9 @@ impl Kind {
             }
             Self::Switchover => {
                 "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
+            }
+            Self::Failover => {
+                "Patroni: promote a named replica when the leader is not healthy (target patroni-source/candidate)"
             }
             Self::Fence => {
                 "Node: power it off through its fence devices, level by level (target node)"
@@ -402,7 +409,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         Kind::Drain | Kind::Maint | Kind::Ready => {
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
-        Kind::Switchover => patroni::plan(ctx, target).await,
+        Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
 }
@@ -441,9 +448,9 @@ pub fn take_over(
             }
             Kind::Fence => Kind::Unfence,
             Kind::Unfence => Kind::Fence,
-            Kind::Switchover => {
+            Kind::Switchover | Kind::Failover => {
                 return Err(WorkflowError::Usage(format!(
-                    "a switchover is undone by a switchover back ({}); plan it, run #{id} stays as it is",
+                    "a switchover or failover is undone by a switchover back ({}); plan it, run #{id} stays as it is",
                     run.before
                 )));
             }

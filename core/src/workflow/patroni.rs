@@ -1,11 +1,14 @@
-//! Patroni switchover: hand the primary role to a named healthy replica through the
-//! leader's REST API, then verify that exactly one server takes writes and that it is
+//! Patroni switchover and failover: hand the primary role to a named replica through
+//! Patroni's REST API, then verify that exactly one server takes writes and that it is
 //! the candidate.
 //!
-//! Guards besides the common ones: a healthy leader (without one, a switchover is the
-//! wrong tool: a failover is), a candidate that is a running, streaming replica, and
-//! replication lag within [`MAX_LAG_BYTES`] (Patroni's own `maximum_lag_on_failover`
-//! default): promoting a lagging replica loses the writes it has not received.
+//! A switchover needs a healthy leader and is posted to it (`/switchover`); a failover
+//! is for when there is none (the leader's server is down, the cluster is paused so
+//! Patroni does not act by itself) and is posted to the candidate (`/failover`). Each
+//! refuses where the other is the right tool. Guards besides the common ones: a
+//! candidate that is a running replica, and replication lag within [`MAX_LAG_BYTES`]
+//! (Patroni's own `maximum_lag_on_failover` default): promoting a lagging replica loses
+//! the writes it has not received.
 //!
 //! Verification asks every member's PostgreSQL (`pg_is_in_recovery()`) when the
 //! source has `dsn_env`, else each member's own `/patroni` role; it waits up to 60 s.
@@ -45,8 +48,11 @@ pub struct Switch {
     pub leader: String,
     /// The replica to promote.
     pub candidate: String,
-    /// The leader's REST API base URL.
+    /// Where the request goes: the leader's REST API (switchover) or the candidate's
+    /// (failover), base URL.
     pub leader_api: String,
+    /// A failover (no healthy leader) rather than a switchover.
+    pub failover: bool,
     /// Every member.
     pub members: Vec<Member>,
 }
@@ -96,8 +102,13 @@ pub(super) async fn read_cluster(
     )))
 }
 
-/// The plan of a switchover to `target` = `patroni-source/candidate`.
-pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, WorkflowError> {
+/// The plan of a switchover or failover (`kind`) to `target` = `patroni-source/candidate`.
+pub(super) async fn plan(
+    ctx: &Context<'_>,
+    kind: Kind,
+    target: &str,
+) -> Result<Plan, WorkflowError> {
+    let failover = kind == Kind::Failover;
     let (source, candidate) = target
         .split_once('/')
         .filter(|(s, c)| !s.is_empty() && !c.is_empty() && !c.contains('/'))
@@ -122,23 +133,42 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
         && leader_own
             .as_ref()
             .is_some_and(|m| m.role == DbRole::Primary);
-    guards.push(GuardResult {
-        name: "healthy leader",
-        ok: leader_ok,
-        reason: match (leader, &leader_own) {
-            (None, _) => "the DCS names no leader: this is a failover, not a switchover".into(),
-            (Some(l), Some(m)) if leader_ok => {
-                format!(
-                    "{} is running and its own Patroni says {}",
-                    l.name, m.role_word
-                )
-            }
-            (Some(l), Some(m)) => format!(
-                "{} is {} and its own Patroni says {} {}: use a failover",
-                l.name, l.state, m.role_word, m.state
-            ),
-            (Some(l), None) => format!("{}'s API does not answer: use a failover", l.name),
-        },
+    let leader_words = match (leader, &leader_own) {
+        (None, _) => "the DCS names no leader".to_owned(),
+        (Some(l), Some(m)) if leader_ok => format!(
+            "{} is running and its own Patroni says {}",
+            l.name, m.role_word
+        ),
+        (Some(l), Some(m)) => format!(
+            "{} is {} and its own Patroni says {} {}",
+            l.name, l.state, m.role_word, m.state
+        ),
+        (Some(l), None) => format!("{} is {} and its API does not answer", l.name, l.state),
+    };
+    guards.push(if failover {
+        GuardResult {
+            name: "no healthy leader",
+            ok: !leader_ok,
+            reason: if leader_ok {
+                format!("{leader_words}: use a switchover, which lets the leader hand over cleanly")
+            } else {
+                leader_words
+            },
+        }
+    } else {
+        GuardResult {
+            name: "healthy leader",
+            ok: leader_ok,
+            reason: if leader_ok || leader.is_none() {
+                if leader.is_none() {
+                    format!("{leader_words}: this is a failover, not a switchover")
+                } else {
+                    leader_words
+                }
+            } else {
+                format!("{leader_words}: use a failover")
+            },
+        }
     });
     let cand = cluster.members.iter().find(|m| m.name == candidate);
     let cand_ok = cand.is_some_and(|c| {
@@ -171,25 +201,39 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
         },
     });
     let leader_name = leader.map(|l| l.name.clone()).unwrap_or_default();
-    let leader_api = leader
-        .and_then(|l| l.api_url.as_deref())
-        .map(base)
-        .unwrap_or_default();
+    let leader_api = if failover {
+        cand.and_then(|c| c.api_url.as_deref())
+    } else {
+        leader.and_then(|l| l.api_url.as_deref())
+    }
+    .map(base)
+    .unwrap_or_default();
+    let post = if failover {
+        format!("POST {leader_api}/failover {{\"candidate\": \"{candidate}\"}}")
+    } else {
+        format!(
+            "POST {leader_api}/switchover {{\"leader\": \"{leader_name}\", \"candidate\": \"{candidate}\"}}"
+        )
+    };
     let how = if cfg.dsn_env.is_some() {
         "every member's PostgreSQL (pg_is_in_recovery())"
     } else {
         "every member's own Patroni role (no dsn_env: the servers are not asked)"
     };
     Ok(Plan {
-        kind: Kind::Switchover,
+        kind,
         target: target.to_owned(),
         confirm_as: candidate.to_owned(),
         environment: ctx.environment.name.clone(),
-        before: format!("primary {leader_name}"),
+        before: if leader_name.is_empty() {
+            "no leader".to_owned()
+        } else if leader_ok {
+            format!("primary {leader_name}")
+        } else {
+            format!("leader {leader_name}, not healthy")
+        },
         steps: vec![
-            format!(
-                "POST {leader_api}/switchover {{\"leader\": \"{leader_name}\", \"candidate\": \"{candidate}\"}}"
-            ),
+            post,
             format!(
                 "verify: exactly one server takes writes and it is {candidate}, asking {how} (up to {VERIFY_SECS} s); else a human takes over"
             ),
@@ -202,6 +246,7 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
             leader: leader_name,
             candidate: candidate.to_owned(),
             leader_api,
+            failover,
             members: cluster
                 .members
                 .iter()
@@ -226,11 +271,18 @@ pub(super) async fn run(
     let cfg = config(ctx, &sw.source)?;
     let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
     let now = read_cluster(cfg, &client, ctx.timeout).await?;
-    if now.leader() != Some(sw.leader.as_str()) {
+    if now.leader().unwrap_or_default() != sw.leader {
+        let name = |l: &str| {
+            if l.is_empty() {
+                "none".to_owned()
+            } else {
+                l.to_owned()
+            }
+        };
         return Err(WorkflowError::Refused(format!(
             "the target changed since the plan: the leader was {}, is {}; plan again",
-            sw.leader,
-            now.leader().unwrap_or("none")
+            name(&sw.leader),
+            name(now.leader().unwrap_or_default())
         )));
     }
     Box::pin(super::locked(
@@ -305,14 +357,26 @@ async fn execute(
     operator: &str,
 ) -> Result<Report, WorkflowError> {
     let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
-    let action = format!("switchover {} -> {}", sw.leader, sw.candidate);
+    let action = if sw.failover {
+        format!("failover to {}", sw.candidate)
+    } else {
+        format!("switchover {} -> {}", sw.leader, sw.candidate)
+    };
     if let Some(r) = journaled.checkpoint(&action, &mut Vec::new())? {
         return Ok(r);
     }
     journaled.step("before", &action, "pending", &plan.before)?;
-    let body = serde_json::json!({"leader": sw.leader, "candidate": sw.candidate});
+    let (path, body) = if sw.failover {
+        ("failover", serde_json::json!({"candidate": sw.candidate}))
+    } else {
+        (
+            "switchover",
+            serde_json::json!({"leader": sw.leader, "candidate": sw.candidate}),
+        )
+    };
+    let asked = std::time::Instant::now();
     let posted = client
-        .post(format!("{}/switchover", sw.leader_api))
+        .post(format!("{}/{path}", sw.leader_api))
         .timeout(Duration::from_secs(VERIFY_SECS))
         .header("Content-Type", "application/json")
         .body(body.to_string())
@@ -324,7 +388,11 @@ async fn execute(
             let text = r.text().await.unwrap_or_default();
             (
                 status.is_success(),
-                format!("HTTP {status}: {}", text.trim()),
+                format!(
+                    "HTTP {status} after {} ms: {}",
+                    asked.elapsed().as_millis(),
+                    text.trim()
+                ),
             )
         }
         Err(e) => (false, crate::sources::http::describe(&e, ctx.timeout)),

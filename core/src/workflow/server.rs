@@ -167,7 +167,7 @@ fn effect(kind: Kind) -> &'static str {
     match kind {
         Kind::Drain => "DRAIN",
         Kind::Maint => "MAINT",
-        Kind::Ready | Kind::Switchover | Kind::Fence | Kind::Unfence => "UP",
+        Kind::Ready | Kind::Switchover | Kind::Failover | Kind::Fence | Kind::Unfence => "UP",
     }
 }
 
