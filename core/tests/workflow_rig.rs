@@ -112,6 +112,54 @@ fn reset(rt: &tokio::runtime::Runtime) {
     }
 }
 
+/// Requests through HAProxy's frontend, one every 10 ms, counted ok (200) or failed.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU32>,
+    bad: Arc<AtomicU32>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Traffic {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let thread = {
+            let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let out = std::process::Command::new("curl")
+                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                        .args(["--max-time", "2", "http://127.0.0.1:8080/"])
+                        .output();
+                    let code = out
+                        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                        .unwrap_or_default();
+                    if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        Self {
+            stop,
+            ok,
+            bad,
+            thread,
+        }
+    }
+
+    /// Stops it; (ok, failed).
+    fn stop(self) -> (u32, u32) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("traffic");
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.bad.load(Ordering::Relaxed),
+        )
+    }
+}
+
 fn run_one(
     rt: &tokio::runtime::Runtime,
     ctx: &workflow::Context<'_>,
@@ -137,32 +185,7 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     let env = env(false);
     let ctx = common::workflow_ctx(&env, &journal);
     // Live traffic through HAProxy for the whole run.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-    let traffic = {
-        let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let out = std::process::Command::new("curl")
-                    .args([
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "-w",
-                        "%{http_code}",
-                        "--max-time",
-                        "2",
-                    ])
-                    .arg("http://127.0.0.1:8080/")
-                    .output();
-                let code = out
-                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                    .unwrap_or_default();
-                if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
+    let traffic = Traffic::start();
     std::thread::sleep(Duration::from_millis(300));
     let t = Target::parse("edge/be_web/web1").expect("target");
     let plan = rt
@@ -176,9 +199,7 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     std::thread::sleep(Duration::from_millis(500));
     let back = run_one(&rt, &ctx, Kind::Ready, "edge/be_web/web1").expect("ready");
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    traffic.join().expect("traffic");
-    let (ok, bad) = (ok.load(Ordering::Relaxed), bad.load(Ordering::Relaxed));
+    let (ok, bad) = traffic.stop();
     eprintln!(
         "workflow rig: drain took effect {} ms after confirmation, ready {} ms; {ok} requests ok, {bad} failed",
         report.effect_millis.unwrap_or(-1),
@@ -490,4 +511,135 @@ fn the_lock_is_renewed_during_a_run_and_freed_when_its_holder_is_gone() {
         "workflow rig: an abandoned 3 s lock was free {} ms after its holder left",
         gone.elapsed().as_millis()
     );
+}
+
+/// `show stat` row of `server` in `be_web`: (status, user weight, total sessions).
+fn server_stat(rt: &tokio::runtime::Runtime, server: &str) -> (String, u32, u64) {
+    let text = rt
+        .block_on(switchboard_core::sources::haproxy::runtime_command(
+            "tcp://127.0.0.1:9999",
+            "show stat",
+            Duration::from_secs(2),
+        ))
+        .expect("runtime API");
+    let row = switchboard_core::sources::haproxy::parse_stat_csv(&text)
+        .expect("csv")
+        .into_iter()
+        .find(|r| r.proxy == "be_web" && r.name == server)
+        .expect("server row");
+    (
+        row.status,
+        row.user_weight.unwrap_or_default(),
+        row.total_sessions,
+    )
+}
+
+/// A server in maintenance comes back through the canary ramp (10 -> 50 -> 100 % of
+/// weight 100) under live traffic: no request fails, it takes a growing share, and it
+/// ends UP at its full weight.
+#[test]
+fn a_canary_ramp_reintegrates_a_server_under_traffic() {
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
+        return;
+    };
+    let env = env(false);
+    let ctx = common::workflow_ctx(&env, &journal);
+    run_one(&rt, &ctx, Kind::Maint, "edge/be_web/web2").expect("maint web2");
+    let traffic = Traffic::start();
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Reintegrate, "edge/be_web/web2"))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert_eq!(plan.before, "MAINT");
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web2", "rig-test"))
+        .expect("run");
+    let (ok, bad) = traffic.stop();
+    eprintln!(
+        "workflow rig: canary ramp of web2: {} in {} ms; {ok} requests ok, {bad} failed; {:?}",
+        report.outcome,
+        report.effect_millis.unwrap_or(-1),
+        report.lines
+    );
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    assert_eq!(bad, 0, "no request failed during the ramp");
+    let (status, weight, _) = server_stat(&rt, "web2");
+    assert!(
+        status.starts_with("UP") && weight == 100,
+        "{status} {weight}"
+    );
+    let steps = journal.steps(report.run).expect("steps");
+    let verified: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.phase == "verify")
+        .map(|s| s.detail.as_str())
+        .collect();
+    assert_eq!(verified.len(), 3, "{steps:?}");
+    for (v, w) in verified
+        .iter()
+        .zip(["weight 10", "weight 50", "weight 100"])
+    {
+        assert!(v.starts_with("UP, 0 error(s)") && v.ends_with(w), "{v}");
+    }
+    // Already in rotation: nothing to reintegrate.
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Reintegrate, "edge/be_web/web2"))
+        .expect("plan");
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|r| r.starts_with("out of traffic: web2 is UP")),
+        "{:?}",
+        plan.refusals()
+    );
+}
+
+/// A canary whose backend is dead fails its first hold (HAProxy's check marks it DOWN)
+/// and goes back to maintenance at its full weight.
+#[test]
+fn a_canary_that_fails_its_check_is_rolled_back() {
+    let Some(Scenario {
+        _one,
+        rt,
+        _dir,
+        journal,
+    }) = begin()
+    else {
+        return;
+    };
+    let env = env(false);
+    let ctx = common::workflow_ctx(&env, &journal);
+    run_one(&rt, &ctx, Kind::Maint, "edge/be_web/web2").expect("maint web2");
+    rig(&["kill", "backend2"]);
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Reintegrate, "edge/be_web/web2"))
+        .expect("plan");
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "be_web/web2", "rig-test"))
+        .expect("run");
+    eprintln!(
+        "workflow rig: canary on a dead backend: {} {:?}",
+        report.outcome, report.lines
+    );
+    assert_eq!(report.outcome, "rolled_back", "{:?}", report.lines);
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l.starts_with("rolled back: web2 is DOWN")),
+        "{:?}",
+        report.lines
+    );
+    let (status, weight, _) = server_stat(&rt, "web2");
+    assert!(
+        status.starts_with("MAINT") && weight == 100,
+        "{status} {weight}"
+    );
+    reset(&rt);
 }

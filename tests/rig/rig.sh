@@ -299,7 +299,7 @@ frontend fe_web
     default_backend be_web
 backend be_web
     option httpchk GET /
-    default-server inter 1s fall 2 rise 2
+    default-server inter 1s fall 2 rise 2 weight 100
     server web1 127.0.0.1:9001 check
     server web2 127.0.0.1:9002 check
     server web3 127.0.0.1:9003 check backup

@@ -109,6 +109,13 @@ pub struct StatRow {
     pub connect_errors: u64,
     /// Response errors so far.
     pub response_errors: u64,
+    /// Sessions so far.
+    pub total_sessions: u64,
+    /// HTTP 5xx responses so far.
+    pub http_5xx: u64,
+    /// The weight the operator configured or set (`uweight`), before state and
+    /// slow-start adjustments.
+    pub user_weight: Option<u32>,
     /// `host:port` of a server, when reported.
     pub addr: Option<String>,
 }
@@ -126,6 +133,7 @@ pub fn parse_stat_csv(text: &str) -> Result<Vec<StatRow>, CsvError> {
     let col = |name: &'static str| cols.get(name).copied().ok_or(CsvError::MissingColumn(name));
     let (px, sv, status, kind) = (col("pxname")?, col("svname")?, col("status")?, col("type")?);
     let opt = |name: &str| cols.get(name).copied();
+    let (stot, h5xx, uweight) = (opt("stot"), opt("hrsp_5xx"), opt("uweight"));
     let (weight, bck, chk, code, dur, scur, econ, eresp, addr) = (
         opt("weight"),
         opt("bck"),
@@ -174,6 +182,9 @@ pub fn parse_stat_csv(text: &str) -> Result<Vec<StatRow>, CsvError> {
             sessions: num(scur).unwrap_or(0),
             connect_errors: num(econ).unwrap_or(0),
             response_errors: num(eresp).unwrap_or(0),
+            total_sessions: num(stot).unwrap_or(0),
+            http_5xx: num(h5xx).unwrap_or(0),
+            user_weight: num(uweight).and_then(|w| u32::try_from(w).ok()),
             addr: get(addr).map(str::to_owned),
         });
     }

@@ -546,9 +546,9 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
 /// The server workflows that change something for a server in `status`.
 fn server_kinds(status: &str) -> Vec<Kind> {
     if status.starts_with("MAINT") {
-        vec![Kind::Ready]
+        vec![Kind::Reintegrate, Kind::Ready]
     } else if status.starts_with("DRAIN") {
-        vec![Kind::Ready, Kind::Maint]
+        vec![Kind::Reintegrate, Kind::Ready, Kind::Maint]
     } else if status.starts_with("UP") || status == "no check" {
         vec![Kind::Drain, Kind::Maint]
     } else {
@@ -564,8 +564,11 @@ mod tests {
     fn a_server_is_offered_what_changes_it() {
         assert_eq!(server_kinds("UP"), [Kind::Drain, Kind::Maint]);
         assert_eq!(server_kinds("UP 1/2"), [Kind::Drain, Kind::Maint]);
-        assert_eq!(server_kinds("MAINT"), [Kind::Ready]);
-        assert_eq!(server_kinds("DRAIN"), [Kind::Ready, Kind::Maint]);
+        assert_eq!(server_kinds("MAINT"), [Kind::Reintegrate, Kind::Ready]);
+        assert_eq!(
+            server_kinds("DRAIN"),
+            [Kind::Reintegrate, Kind::Ready, Kind::Maint]
+        );
         assert_eq!(server_kinds("DOWN"), [Kind::Maint, Kind::Ready]);
     }
 

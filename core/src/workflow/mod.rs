@@ -19,6 +19,7 @@
 //!   lease lock ([`lock`]); etcd refusing a lease (no quorum) refuses the run, so a
 //!   console on the minority side of a partition cannot act.
 
+pub mod canary;
 pub mod desk;
 pub mod fence;
 pub mod journal;
@@ -54,6 +55,8 @@ pub enum Kind {
     Maint,
     /// HAProxy server: back in rotation.
     Ready,
+    /// HAProxy server: back in rotation through a canary ramp (10, 50, 100 %).
+    Reintegrate,
     /// Patroni: hand the primary role to a named healthy replica.
     Switchover,
     /// Patroni: promote a named replica when the leader is not healthy.
@@ -66,10 +69,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
+        Self::Reintegrate,
         Self::Switchover,
         Self::Failover,
         Self::Fence,
@@ -82,6 +86,7 @@ impl Kind {
             Self::Drain => "drain",
             Self::Maint => "maint",
             Self::Ready => "ready",
+            Self::Reintegrate => "reintegrate",
             Self::Switchover => "switchover",
             Self::Failover => "failover",
             Self::Fence => "fence",
@@ -100,6 +105,9 @@ impl Kind {
             }
             Self::Ready => {
                 "HAProxy server: put it back in rotation (target gateway/backend/server)"
+            }
+            Self::Reintegrate => {
+                "HAProxy server: back in rotation through a canary ramp 10 -> 50 -> 100 %, rolled back when it errs (target gateway/backend/server)"
             }
             Self::Switchover => {
                 "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
@@ -194,6 +202,8 @@ pub enum Detail {
     Switchover(patroni::Switch),
     /// A node's fence devices.
     Fence(fence::Fencing),
+    /// A canary ramp of an HAProxy server.
+    Ramp(canary::Ramp),
 }
 
 impl Plan {
@@ -409,6 +419,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         Kind::Drain | Kind::Maint | Kind::Ready => {
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
+        Kind::Reintegrate => canary::plan(ctx, &server::Target::parse(target)?).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
@@ -443,7 +454,7 @@ pub fn take_over(
     let kind = Kind::parse(&run.kind)?;
     let next = if rollback {
         match kind {
-            Kind::Drain | Kind::Maint | Kind::Ready => {
+            Kind::Drain | Kind::Maint | Kind::Ready | Kind::Reintegrate => {
                 Kind::parse(server::restore_command(&run.before))?
             }
             Kind::Fence => Kind::Unfence,
@@ -513,6 +524,7 @@ pub async fn run(
         Detail::Server(t) => Box::pin(server::run(ctx, plan, t, confirmed, operator)).await,
         Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
         Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
+        Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
         Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
     }
 }

@@ -52,7 +52,7 @@ impl fmt::Display for Target {
     }
 }
 
-fn socket_of(env: &Environment, gateway: &str) -> Result<String, WorkflowError> {
+pub(super) fn socket_of(env: &Environment, gateway: &str) -> Result<String, WorkflowError> {
     env.source
         .iter()
         .find_map(|s| match s {
@@ -72,7 +72,7 @@ fn socket_of(env: &Environment, gateway: &str) -> Result<String, WorkflowError> 
         })
 }
 
-async fn backend_rows(
+pub(super) async fn backend_rows(
     socket: &str,
     backend: &str,
     timeout: Duration,
@@ -87,7 +87,7 @@ async fn backend_rows(
         .collect())
 }
 
-fn takes_traffic(status: &str) -> bool {
+pub(super) fn takes_traffic(status: &str) -> bool {
     status.starts_with("UP") || status == "no check"
 }
 
@@ -167,7 +167,12 @@ fn effect(kind: Kind) -> &'static str {
     match kind {
         Kind::Drain => "DRAIN",
         Kind::Maint => "MAINT",
-        Kind::Ready | Kind::Switchover | Kind::Failover | Kind::Fence | Kind::Unfence => "UP",
+        Kind::Ready
+        | Kind::Reintegrate
+        | Kind::Switchover
+        | Kind::Failover
+        | Kind::Fence
+        | Kind::Unfence => "UP",
     }
 }
 
