@@ -69,6 +69,8 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             interval_millis: 100,
             timeout_millis: 1000,
             metrics: None,
+            dynamic_file: None,
+            routes: Vec::new(),
         })
     };
     vec![

@@ -79,6 +79,8 @@ fn traefik_breaker_state_is_inferred_from_its_metrics() {
         interval_millis: 100,
         timeout_millis: 1000,
         metrics: None,
+        dynamic_file: None,
+        routes: Vec::new(),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let log = traffic(Arc::clone(&stop));

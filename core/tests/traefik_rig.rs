@@ -51,6 +51,8 @@ fn backend_death_on_a_real_traefik() {
         interval_millis: 100,
         timeout_millis: 1000,
         metrics: None,
+        dynamic_file: None,
+        routes: Vec::new(),
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();

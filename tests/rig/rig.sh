@@ -360,6 +360,12 @@ http:
       loadBalancer:
         servers:
           - url: "http://127.0.0.1:9002"
+    # The fallback of router web (the console's fallback/restore workflows).
+    fallbacksvc:
+      loadBalancer:
+        healthCheck: { path: /, interval: 1s, timeout: 1s }
+        servers:
+          - url: "http://127.0.0.1:9002"
     websvc:
       loadBalancer:
         healthCheck: { path: /, interval: 1s, timeout: 1s }

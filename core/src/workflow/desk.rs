@@ -482,6 +482,23 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
                     },
                 }
             }
+            SourceConfig::Traefik(t) if t.dynamic_file.is_some() => {
+                for r in &t.routes {
+                    for (kind, to) in [(Kind::Fallback, &r.fallback), (Kind::Restore, &r.primary)] {
+                        offers.push(Offer {
+                            kind,
+                            target: format!("{}/{}", t.name, r.router),
+                            label: format!(
+                                "{} router {} on {}: send it to {to}",
+                                kind.as_str(),
+                                r.router,
+                                t.name
+                            ),
+                            instance: None,
+                        });
+                    }
+                }
+            }
             SourceConfig::Patroni(p) => {
                 let client = match crate::sources::http::client(timeout) {
                     Ok(c) => c,

@@ -25,6 +25,7 @@ pub mod fence;
 pub mod journal;
 pub mod lock;
 pub mod patroni;
+pub mod route;
 pub mod server;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +58,10 @@ pub enum Kind {
     Ready,
     /// HAProxy server: back in rotation through a canary ramp (10, 50, 100 %).
     Reintegrate,
+    /// Traefik router: to its configured fallback service (file provider).
+    Fallback,
+    /// Traefik router: back to its primary service.
+    Restore,
     /// Patroni: hand the primary role to a named healthy replica.
     Switchover,
     /// Patroni: promote a named replica when the leader is not healthy.
@@ -69,11 +74,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
         Self::Reintegrate,
+        Self::Fallback,
+        Self::Restore,
         Self::Switchover,
         Self::Failover,
         Self::Fence,
@@ -87,6 +94,8 @@ impl Kind {
             Self::Maint => "maint",
             Self::Ready => "ready",
             Self::Reintegrate => "reintegrate",
+            Self::Fallback => "fallback",
+            Self::Restore => "restore",
             Self::Switchover => "switchover",
             Self::Failover => "failover",
             Self::Fence => "fence",
@@ -108,6 +117,12 @@ impl Kind {
             }
             Self::Reintegrate => {
                 "HAProxy server: back in rotation through a canary ramp 10 -> 50 -> 100 %, rolled back when it errs (target gateway/backend/server)"
+            }
+            Self::Fallback => {
+                "Traefik router: send it to its fallback service by rewriting the file provider (target traefik-source/router)"
+            }
+            Self::Restore => {
+                "Traefik router: send it back to its primary service (target traefik-source/router)"
             }
             Self::Switchover => {
                 "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
@@ -204,6 +219,8 @@ pub enum Detail {
     Fence(fence::Fencing),
     /// A canary ramp of an HAProxy server.
     Ramp(canary::Ramp),
+    /// A Traefik route change.
+    Reroute(route::Reroute),
 }
 
 impl Plan {
@@ -420,6 +437,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
         Kind::Reintegrate => canary::plan(ctx, &server::Target::parse(target)?).await,
+        Kind::Fallback | Kind::Restore => route::plan(ctx, kind, target).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
@@ -459,6 +477,8 @@ pub fn take_over(
             }
             Kind::Fence => Kind::Unfence,
             Kind::Unfence => Kind::Fence,
+            Kind::Fallback => Kind::Restore,
+            Kind::Restore => Kind::Fallback,
             Kind::Switchover | Kind::Failover => {
                 return Err(WorkflowError::Usage(format!(
                     "a switchover or failover is undone by a switchover back ({}); plan it, run #{id} stays as it is",
@@ -525,6 +545,7 @@ pub async fn run(
         Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
         Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
         Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
+        Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
         Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
     }
 }

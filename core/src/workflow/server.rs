@@ -169,6 +169,8 @@ fn effect(kind: Kind) -> &'static str {
         Kind::Maint => "MAINT",
         Kind::Ready
         | Kind::Reintegrate
+        | Kind::Fallback
+        | Kind::Restore
         | Kind::Switchover
         | Kind::Failover
         | Kind::Fence

@@ -43,6 +43,26 @@ pub struct TraefikConfig {
     /// (default: `/metrics` on the API's address; `""` turns inference off).
     #[serde(default)]
     pub metrics: Option<String>,
+    /// The file-provider file (YAML or TOML) the console may rewrite to move a router
+    /// to its fallback and back (the `fallback` and `restore` workflows).
+    #[serde(default)]
+    pub dynamic_file: Option<String>,
+    /// Routers that have a fallback service.
+    #[serde(default)]
+    pub routes: Vec<TraefikRoute>,
+}
+
+/// A router with a fallback: `fallback` sends it to `fallback`, `restore` back to
+/// `primary`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraefikRoute {
+    /// The router's name in the file.
+    pub router: String,
+    /// Its service in normal times.
+    pub primary: String,
+    /// The service to send it to in a failover.
+    pub fallback: String,
 }
 
 const fn default_interval() -> u64 {
