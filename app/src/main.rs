@@ -676,12 +676,42 @@ fn run_plan(
     if !json {
         print_plan(plan, false);
     }
+    // A runbook's manual step waits for the operator: say what to do, and take `done`
+    // from stdin.
+    let control = ctx.control.clone();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prompter = {
+        let (control, finished) = (control.clone(), finished.clone());
+        std::thread::spawn(move || {
+            let mut asked = String::new();
+            while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                let now = control.waiting();
+                if !now.is_empty() && now != asked {
+                    eprintln!("MANUAL STEP: {now}\n  type `done` and Enter when it is done");
+                }
+                asked = now;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            match line {
+                Ok(l) if l.trim() == "done" => control.acknowledge(),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
     let report = rt.block_on(switchboard_core::workflow::run(
         ctx,
         plan,
         confirm,
         &switchboard_core::operator_name(),
-    ))?;
+    ));
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = prompter.join();
+    let report = report?;
     if json {
         println!("{}", serde_json::json!({"plan": plan, "report": report}));
     } else {

@@ -94,6 +94,9 @@ pub struct Environment {
     /// Fence devices of its nodes (see [`crate::workflow::fence`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fence: Vec<crate::workflow::fence::FenceDevice>,
+    /// Runbooks enabled here, with their variables (see [`crate::workflow::runbook`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbook: Vec<crate::workflow::runbook::RunbookConfig>,
 }
 
 const fn default_stale() -> u64 {
@@ -257,6 +260,7 @@ impl Config {
         }
         Some(Self {
             environment: vec![Environment {
+                runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "local".into(),
                 read_only: false,
@@ -270,6 +274,7 @@ impl Config {
     pub fn drill(drill: DrillConfig) -> Self {
         Self {
             environment: vec![Environment {
+                runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "drill".into(),
                 read_only: false,

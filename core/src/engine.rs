@@ -490,6 +490,7 @@ mod tests {
         };
         Config {
             environment: vec![Environment {
+                runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "t".into(),
                 read_only: false,

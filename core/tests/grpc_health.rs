@@ -78,6 +78,7 @@ fn server() -> (String, mpsc::Sender<Cmd>) {
 fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
+            runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),
             read_only: false,

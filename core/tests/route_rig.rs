@@ -50,6 +50,7 @@ fn env() -> Environment {
         source.push(common::rig_etcd());
     }
     Environment {
+        runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,

@@ -23,6 +23,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn env(read_only: bool) -> Environment {
     Environment {
+        runbook: Vec::new(),
         fence: Vec::new(),
         name: "rig".into(),
         read_only,

@@ -470,6 +470,22 @@ fn running_ui(ui: &mut egui::Ui, desk: &Desk, job: &Job, plan: &Plan) {
             desk.cancel(job.id);
         }
     });
+    let waiting = job.control.waiting();
+    if !waiting.is_empty() {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.colored_label(
+                theme::WARN,
+                RichText::new("MANUAL STEP: the runbook waits for you").strong(),
+            );
+            ui.label(&waiting);
+            if ui
+                .button(RichText::new("Done: continue the runbook").strong())
+                .clicked()
+            {
+                job.control.acknowledge();
+            }
+        });
+    }
     steps_ui(ui, &rows);
 }
 

@@ -284,6 +284,61 @@ pub fn warning_event(e: &KubeEvent) -> Option<EventBody> {
     })
 }
 
+/// Scales deployment `namespace/name` to `replicas` (a merge patch of `spec.replicas`,
+/// as `kubectl scale` does) and waits until the controller reports exactly that many
+/// replicas, all ready, or `limit` passes. Returns what it saw, in words.
+pub async fn scale(
+    cfg: &KubernetesConfig,
+    namespace: &str,
+    name: &str,
+    replicas: u32,
+    limit: Duration,
+) -> Result<String, String> {
+    let client = client(cfg).await?;
+    let api: Api<Deployment> = Api::namespaced(client, namespace);
+    let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|e| format!("scale {namespace}/{name} to {replicas}: {}", kube_words(&e)))?;
+    let started = std::time::Instant::now();
+    let mut seen = String::new();
+    while started.elapsed() < limit {
+        match api.get(name).await {
+            Ok(d) => {
+                let st = d.status.unwrap_or_default();
+                let (have, ready) = (st.replicas.unwrap_or(0), st.ready_replicas.unwrap_or(0));
+                seen = format!("{have} replica(s), {ready} ready");
+                if u32::try_from(have).ok() == Some(replicas)
+                    && u32::try_from(ready).ok() == Some(replicas)
+                {
+                    return Ok(format!(
+                        "{namespace}/{name} at {replicas}: {seen} after {} ms",
+                        started.elapsed().as_millis()
+                    ));
+                }
+            }
+            Err(e) => seen = kube_words(&e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!(
+        "{namespace}/{name} not at {replicas} ready replica(s) within {} s: {seen}",
+        limit.as_secs()
+    ))
+}
+
+/// A kube error in words (the API server's reason and message when it sent one).
+fn kube_words(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
+        other => other.to_string(),
+    }
+}
+
 /// The client for a config.
 async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
     let options = kube::config::KubeConfigOptions {

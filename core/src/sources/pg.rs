@@ -168,7 +168,7 @@ fn describe(c: &tokio_postgres::Config) -> String {
 
 /// A driver error in operator words: the server's own message when it sent one
 /// (`sorry, too many clients already`), else the transport's.
-fn words(e: &tokio_postgres::Error) -> String {
+pub(crate) fn words(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         if db.code() == &tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS {
             // The connection-leak incident itself: say so first.

@@ -536,6 +536,14 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
             _ => {}
         }
     }
+    for r in &env.runbook {
+        offers.push(Offer {
+            kind: Kind::Runbook,
+            target: r.name.clone(),
+            label: format!("runbook {}", r.name),
+            instance: None,
+        });
+    }
     let mut nodes: Vec<&str> = env.fence.iter().map(|d| d.node.as_str()).collect();
     nodes.sort_unstable();
     nodes.dedup();
@@ -593,6 +601,7 @@ mod tests {
     fn the_valve_refuses_new_runs_and_a_bad_confirmation_keeps_the_plan() {
         let dir = tempfile::tempdir().expect("dir");
         let env = Environment {
+            runbook: Vec::new(),
             name: "t".into(),
             read_only: false,
             stale_after_millis: 5000,

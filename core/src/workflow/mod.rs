@@ -26,8 +26,11 @@ pub mod journal;
 pub mod lock;
 pub mod patroni;
 pub mod route;
+pub mod runbook;
 pub mod server;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,11 +73,13 @@ pub enum Kind {
     Fence,
     /// A node: power it on again through its fence devices.
     Unfence,
+    /// A runbook: its steps in order (target: the runbook's name).
+    Runbook,
 }
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
@@ -85,6 +90,7 @@ impl Kind {
         Self::Failover,
         Self::Fence,
         Self::Unfence,
+        Self::Runbook,
     ];
 
     /// Its name.
@@ -100,6 +106,7 @@ impl Kind {
             Self::Failover => "failover",
             Self::Fence => "fence",
             Self::Unfence => "unfence",
+            Self::Runbook => "runbook",
         }
     }
 
@@ -134,6 +141,9 @@ impl Kind {
                 "Node: power it off through its fence devices, level by level (target node)"
             }
             Self::Unfence => "Node: power it on through its fence devices (target node)",
+            Self::Runbook => {
+                "Runbook: its steps in order, one confirmation (target: the runbook's name)"
+            }
         }
     }
 
@@ -221,6 +231,8 @@ pub enum Detail {
     Ramp(canary::Ramp),
     /// A Traefik route change.
     Reroute(route::Reroute),
+    /// A runbook's bound steps.
+    Runbook(runbook::Resolved),
 }
 
 impl Plan {
@@ -322,6 +334,8 @@ pub struct Control {
     cancel: Arc<AtomicBool>,
     valve: Arc<AtomicBool>,
     rows: Arc<Mutex<Vec<StepRow>>>,
+    human: Arc<Mutex<String>>,
+    ack: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -347,6 +361,33 @@ impl Control {
         } else {
             None
         }
+    }
+
+    /// What the run waits for a human to do (empty: nothing).
+    pub fn waiting(&self) -> String {
+        self.human.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// The operator says the manual step is done.
+    pub fn acknowledge(&self) {
+        self.ack.store(true, Ordering::SeqCst);
+    }
+
+    /// The run asks a human to do `text` (empty: asks nothing any more).
+    pub(crate) fn ask_human(&self, text: &str) {
+        self.ack.store(false, Ordering::SeqCst);
+        if let Ok(mut h) = self.human.lock() {
+            text.clone_into(&mut h);
+        }
+    }
+
+    /// Whether the human said done (once), clearing the question.
+    pub(crate) fn take_ack(&self) -> bool {
+        let done = self.ack.swap(false, Ordering::SeqCst);
+        if done && let Ok(mut h) = self.human.lock() {
+            h.clear();
+        }
+        done
     }
 
     /// The journal rows the run wrote so far.
@@ -438,6 +479,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         }
         Kind::Reintegrate => canary::plan(ctx, &server::Target::parse(target)?).await,
         Kind::Fallback | Kind::Restore => route::plan(ctx, kind, target).await,
+        Kind::Runbook => runbook::plan(ctx, target).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
@@ -479,6 +521,11 @@ pub fn take_over(
             Kind::Unfence => Kind::Fence,
             Kind::Fallback => Kind::Restore,
             Kind::Restore => Kind::Fallback,
+            Kind::Runbook => {
+                return Err(WorkflowError::Usage(format!(
+                    "a runbook has no single inverse; resume it, or undo its steps one by one (run #{id}'s journal lists them)"
+                )));
+            }
             Kind::Switchover | Kind::Failover => {
                 return Err(WorkflowError::Usage(format!(
                     "a switchover or failover is undone by a switchover back ({}); plan it, run #{id} stays as it is",
@@ -514,40 +561,48 @@ pub fn take_over(
 }
 
 /// Runs a plan after a typed confirmation (`confirm` must be the plan's `confirm_as`).
-pub async fn run(
-    ctx: &Context<'_>,
-    plan: &Plan,
-    confirm: &str,
-    operator: &str,
-) -> Result<Report, WorkflowError> {
-    let refusals = plan.refusals();
-    if !refusals.is_empty() {
-        return Err(WorkflowError::Refused(refusals.join("; ")));
-    }
-    if ctx.read_only_mode {
-        return Err(WorkflowError::Refused("this console is read-only".into()));
-    }
-    if confirm != plan.confirm_as {
-        return Err(WorkflowError::Refused(format!(
-            "confirmation {confirm:?} is not the target's name {:?}",
-            plan.confirm_as
-        )));
-    }
-    let confirmed = ctx.clock.now();
-    if confirmed.millis_since(plan.made_at) > PLAN_TTL_MILLIS {
-        return Err(WorkflowError::Refused(format!(
-            "stale data: the plan is {} s old; plan again",
-            confirmed.millis_since(plan.made_at) / 1000
-        )));
-    }
-    match &plan.detail {
-        Detail::Server(t) => Box::pin(server::run(ctx, plan, t, confirmed, operator)).await,
-        Detail::Switchover(sw) => Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await,
-        Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
-        Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
-        Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
-        Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
-    }
+///
+/// The future is boxed and declared `Send`: a runbook runs workflows through it, and a
+/// declared type is what lets the compiler see that recursion through.
+pub fn run<'a, 'c: 'a>(
+    ctx: &'a Context<'c>,
+    plan: &'a Plan,
+    confirm: &'a str,
+    operator: &'a str,
+) -> Pin<Box<dyn Future<Output = Result<Report, WorkflowError>> + Send + 'a>> {
+    Box::pin(async move {
+        let refusals = plan.refusals();
+        if !refusals.is_empty() {
+            return Err(WorkflowError::Refused(refusals.join("; ")));
+        }
+        if ctx.read_only_mode {
+            return Err(WorkflowError::Refused("this console is read-only".into()));
+        }
+        if confirm != plan.confirm_as {
+            return Err(WorkflowError::Refused(format!(
+                "confirmation {confirm:?} is not the target's name {:?}",
+                plan.confirm_as
+            )));
+        }
+        let confirmed = ctx.clock.now();
+        if confirmed.millis_since(plan.made_at) > PLAN_TTL_MILLIS {
+            return Err(WorkflowError::Refused(format!(
+                "stale data: the plan is {} s old; plan again",
+                confirmed.millis_since(plan.made_at) / 1000
+            )));
+        }
+        match &plan.detail {
+            Detail::Server(t) => Box::pin(server::run(ctx, plan, t, confirmed, operator)).await,
+            Detail::Switchover(sw) => {
+                Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await
+            }
+            Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
+            Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::Runbook(r) => Box::pin(runbook::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
+        }
+    })
 }
 
 /// A run in the journal: started when its checks passed, a row per step phase.

@@ -174,7 +174,8 @@ fn effect(kind: Kind) -> &'static str {
         | Kind::Switchover
         | Kind::Failover
         | Kind::Fence
-        | Kind::Unfence => "UP",
+        | Kind::Unfence
+        | Kind::Runbook => "UP",
     }
 }
 
