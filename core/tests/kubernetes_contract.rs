@@ -4,8 +4,10 @@
 //! see `SOURCES.md`): the pod list, then a watch that reports a restarted pod and
 //! ends with `410 Gone` ("too old resource version"), as an API server does when a
 //! watch outlives its resource version. The source must re-list without losing state,
-//! and drop the pod the second list no longer has. These are recorded responses, not a
-//! real cluster; the kube crate's client, kubeconfig reader and watcher are real.
+//! and drop the pod the second list no longer has. A second fake serves one Deployment
+//! from a recorded response for the runbooks' `scale` step (merge patch, then ready).
+//! These are recorded responses, not a real cluster; the kube crate's client,
+//! kubeconfig reader and watcher are real.
 
 mod common;
 
@@ -257,4 +259,116 @@ fn a_401_is_a_clear_error() {
         !why.contains("not-a-real-token"),
         "the token is never shown: {why}"
     );
+}
+
+/// A FAKE API server for one Deployment, starting from a response recorded from a real
+/// kube-apiserver (`deployment-nginx-recorded.json`, 3/3 replicas): it applies a merge
+/// patch of `spec.replicas` and, as a controller would, reports the new count ready
+/// after `settle` GETs. Unknown deployments get the recorded 404 Status.
+fn serve_deployment(settle: usize) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    const RECORDED: &str = include_str!("fixtures/kubernetes/deployment-nginx-recorded.json");
+    const NOT_FOUND: &str = include_str!("fixtures/kubernetes/status-404-notfound.json");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let state = Arc::new(std::sync::Mutex::new((
+        serde_json::from_str::<serde_json::Value>(RECORDED).expect("recorded deployment"),
+        0usize,
+    )));
+    std::thread::spawn(move || {
+        for stream_ in listener.incoming() {
+            let Ok(mut s) = stream_ else { continue };
+            let (log, state) = (Arc::clone(&log), Arc::clone(&state));
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let mut words = req.split_whitespace();
+                let (method, path) = (
+                    words.next().unwrap_or_default().to_owned(),
+                    words.next().unwrap_or("/").to_owned(),
+                );
+                let body = req.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                log.lock()
+                    .expect("log")
+                    .push(format!("{method} {path} {body}"));
+                if !path.starts_with("/apis/apps/v1/namespaces/edit-test/deployments/nginx") {
+                    send(&mut s, 404, NOT_FOUND);
+                    return;
+                }
+                let mut st = state.lock().expect("state");
+                if method == "PATCH" {
+                    let asked: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    if let Some(r) = asked["spec"]["replicas"].as_u64() {
+                        st.0["spec"]["replicas"] = r.into();
+                        st.1 = 0;
+                    }
+                } else {
+                    st.1 += 1;
+                    if st.1 >= settle {
+                        let want = st.0["spec"]["replicas"].clone();
+                        st.0["status"]["replicas"] = want.clone();
+                        st.0["status"]["readyReplicas"] = want;
+                    }
+                }
+                let text = st.0.to_string();
+                drop(st);
+                send(&mut s, 200, &text);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// The runbooks' `scale` step against the fake: a merge patch of `spec.replicas`,
+/// then waiting until the deployment reports that many replicas, all ready; a missing
+/// deployment is the API server's 404 in words.
+#[test]
+fn scale_patches_replicas_and_waits_until_they_are_ready() {
+    use switchboard_core::sources::kubernetes::scale;
+    let (addr, seen) = serve_deployment(3);
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = KubernetesConfig {
+        name: "k8s".into(),
+        context: Some("fake".into()),
+        namespaces: Vec::new(),
+        kubeconfig: Some(kubeconfig(dir.path(), &addr)),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for n in [0, 2, 3] {
+        let said = rt
+            .block_on(scale(
+                &cfg,
+                "edit-test",
+                "nginx",
+                n,
+                Duration::from_secs(20),
+            ))
+            .expect("scaled");
+        assert!(
+            said.starts_with(&format!(
+                "edit-test/nginx at {n}: {n} replica(s), {n} ready"
+            )),
+            "{said}"
+        );
+    }
+    let log = seen.lock().expect("log").clone();
+    let patches: Vec<&String> = log.iter().filter(|l| l.starts_with("PATCH")).collect();
+    assert_eq!(patches.len(), 3, "{log:?}");
+    assert!(
+        patches[0].contains(r#"{"spec":{"replicas":0}}"#),
+        "a merge patch of spec.replicas: {}",
+        patches[0]
+    );
+    let err = rt
+        .block_on(scale(
+            &cfg,
+            "edit-test",
+            "missing",
+            1,
+            Duration::from_secs(5),
+        ))
+        .expect_err("no such deployment");
+    assert!(err.contains("NotFound (404)"), "{err}");
 }
