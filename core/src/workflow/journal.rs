@@ -96,6 +96,10 @@ impl Journal {
             std::fs::create_dir_all(dir).map_err(|e| format!("{e} ({})", dir.display()))?;
         }
         let conn = Connection::open(path).map_err(|e| format!("{e} ({})", path.display()))?;
+        // Several consoles (or a console and the CLI) share one journal: wait for a
+        // writer rather than fail.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| format!("journal {}: {e}", path.display()))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
@@ -103,7 +107,9 @@ impl Journal {
                  id INTEGER PRIMARY KEY,
                  kind TEXT NOT NULL, target TEXT NOT NULL, environment TEXT NOT NULL,
                  operator TEXT NOT NULL, started_at INTEGER NOT NULL,
-                 outcome TEXT NOT NULL DEFAULT 'running');
+                 outcome TEXT NOT NULL DEFAULT 'running',
+                 host TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0,
+                 before TEXT NOT NULL DEFAULT '');
              CREATE TABLE IF NOT EXISTS steps (
                  run_id INTEGER NOT NULL REFERENCES runs(id),
                  seq INTEGER NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL,
@@ -127,8 +133,12 @@ impl Journal {
                 .map(|n| n > 0)
                 .map_err(|e| format!("journal {}: {e}", path.display()))?;
             if !has {
-                conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {col} {decl}"))
-                    .map_err(|e| format!("journal {}: {e}", path.display()))?;
+                // Another console opening the same journal may add it first.
+                match conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {col} {decl}")) {
+                    Ok(()) => {}
+                    Err(e) if e.to_string().contains("duplicate column") => {}
+                    Err(e) => return Err(format!("journal {}: {e}", path.display())),
+                }
             }
         }
         Ok(Self {
@@ -276,6 +286,22 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consoles_opening_one_new_journal_at_once_all_succeed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("journal.sqlite");
+        let opened: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| Journal::open(&path).map(|_| ())))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    }
 
     #[test]
     fn a_run_and_its_steps_round_trip_and_an_interrupted_step_shows() {
