@@ -461,6 +461,31 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
                     Ok(text) => match parse_stat_csv(&text) {
                         Err(e) => errors.push(format!("{}: {e}", h.name)),
                         Ok(rows) => {
+                            let mut with_backup: Vec<&str> = rows
+                                .iter()
+                                .filter(|r| r.kind == RowKind::Server && r.backup)
+                                .map(|r| r.proxy.as_str())
+                                .collect();
+                            with_backup.dedup();
+                            for b in with_backup {
+                                for kind in [Kind::Fallback, Kind::Restore] {
+                                    offers.push(Offer {
+                                        kind,
+                                        target: format!("{}/{b}", h.name),
+                                        label: format!(
+                                            "{} backend {b} on {}: {}",
+                                            kind.as_str(),
+                                            h.name,
+                                            if kind == Kind::Fallback {
+                                                "serve from its backup servers"
+                                            } else {
+                                                "its servers back in rotation"
+                                            }
+                                        ),
+                                        instance: None,
+                                    });
+                                }
+                            }
                             for r in rows.iter().filter(|r| r.kind == RowKind::Server) {
                                 for kind in server_kinds(&r.status) {
                                     offers.push(Offer {

@@ -19,6 +19,7 @@
 //!   lease lock ([`lock`]); etcd refusing a lease (no quorum) refuses the run, so a
 //!   console on the minority side of a partition cannot act.
 
+pub mod backup;
 pub mod canary;
 pub mod desk;
 pub mod fence;
@@ -61,9 +62,10 @@ pub enum Kind {
     Ready,
     /// HAProxy server: back in rotation through a canary ramp (10, 50, 100 %).
     Reintegrate,
-    /// Traefik router: to its configured fallback service (file provider).
+    /// Traefik router: to its configured fallback service (file provider); HAProxy
+    /// backend: to its backup servers.
     Fallback,
-    /// Traefik router: back to its primary service.
+    /// Traefik router: back to its primary service; HAProxy backend: its servers back.
     Restore,
     /// Patroni: hand the primary role to a named healthy replica.
     Switchover,
@@ -126,10 +128,10 @@ impl Kind {
                 "HAProxy server: back in rotation through a canary ramp 10 -> 50 -> 100 %, rolled back when it errs (target gateway/backend/server)"
             }
             Self::Fallback => {
-                "Traefik router: send it to its fallback service by rewriting the file provider (target traefik-source/router)"
+                "Traefik router to its fallback service (file provider; target traefik-source/router), or HAProxy backend to its backup servers (target gateway/backend)"
             }
             Self::Restore => {
-                "Traefik router: send it back to its primary service (target traefik-source/router)"
+                "Traefik router back to its primary service, or HAProxy backend's servers back in rotation (target as for fallback)"
             }
             Self::Switchover => {
                 "Patroni: make a healthy replica the primary (target patroni-source/candidate)"
@@ -233,6 +235,8 @@ pub enum Detail {
     Reroute(route::Reroute),
     /// A runbook's bound steps.
     Runbook(runbook::Resolved),
+    /// An HAProxy backend to or from its backup servers.
+    Backup(backup::Failover),
 }
 
 impl Plan {
@@ -478,6 +482,9 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
         Kind::Reintegrate => canary::plan(ctx, &server::Target::parse(target)?).await,
+        Kind::Fallback | Kind::Restore if backup::is_haproxy(ctx, target) => {
+            backup::plan(ctx, kind, target).await
+        }
         Kind::Fallback | Kind::Restore => route::plan(ctx, kind, target).await,
         Kind::Runbook => runbook::plan(ctx, target).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
@@ -600,6 +607,7 @@ pub fn run<'a, 'c: 'a>(
             Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Runbook(r) => Box::pin(runbook::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::Backup(f) => Box::pin(backup::run(ctx, plan, f, confirmed, operator)).await,
             Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
         }
     })
