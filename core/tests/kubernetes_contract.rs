@@ -372,3 +372,204 @@ fn scale_patches_replicas_and_waits_until_they_are_ready() {
         .expect_err("no such deployment");
     assert!(err.contains("NotFound (404)"), "{err}");
 }
+
+/// Two nodes in the shape of a v1 Node, trimmed to what is read (no recorded Node with
+/// real values is in the fixtures: the k8s.io/api ones hold placeholders).
+fn two_nodes() -> serde_json::Value {
+    let node = |name: &str| {
+        serde_json::json!({"metadata": {"name": name, "resourceVersion": "500"},
+            "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    };
+    serde_json::json!({"kind": "NodeList", "apiVersion": "v1",
+        "metadata": {"resourceVersion": "554"}, "items": [node("node-a"), node("node-b")]})
+}
+
+/// A FAKE API server for nodes and the recorded kube-system pods: PATCH of a node's
+/// `spec.unschedulable` is applied; DELETE of a pod answers the pod with a
+/// `deletionTimestamp` and later GETs answer the recorded 404.
+fn serve_cluster() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    const NOT_FOUND: &str = include_str!("fixtures/kubernetes/status-404-notfound.json");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let pods: serde_json::Value = serde_json::from_str(PODS).expect("pods");
+    let state = Arc::new(std::sync::Mutex::new((two_nodes(), pods)));
+    std::thread::spawn(move || {
+        for stream_ in listener.incoming() {
+            let Ok(mut s) = stream_ else { continue };
+            let (log, state) = (Arc::clone(&log), Arc::clone(&state));
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let mut words = req.split_whitespace();
+                let method = words.next().unwrap_or_default().to_owned();
+                let path = words
+                    .next()
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("/")
+                    .to_owned();
+                let body = req.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                log.lock()
+                    .expect("log")
+                    .push(format!("{method} {path} {body}"));
+                let mut st = state.lock().expect("state");
+                let answer = if path == "/api/v1/nodes" {
+                    Some(st.0.to_string())
+                } else if let Some(name) = path.strip_prefix("/api/v1/nodes/") {
+                    let items = st.0["items"].as_array_mut().expect("items");
+                    items
+                        .iter_mut()
+                        .find(|n| n["metadata"]["name"] == name)
+                        .map(|node| {
+                            if method == "PATCH" {
+                                let asked: serde_json::Value =
+                                    serde_json::from_str(&body).unwrap_or_default();
+                                node["spec"]["unschedulable"] =
+                                    asked["spec"]["unschedulable"].clone();
+                            }
+                            node.to_string()
+                        })
+                } else if path == "/api/v1/namespaces/kube-system/pods" {
+                    Some(st.1.to_string())
+                } else if let Some(name) = path.strip_prefix("/api/v1/namespaces/kube-system/pods/")
+                {
+                    let items = st.1["items"].as_array_mut().expect("items");
+                    let at = items.iter().position(|p| p["metadata"]["name"] == name);
+                    match (method.as_str(), at) {
+                        ("DELETE", Some(i)) => {
+                            let mut pod = items.remove(i);
+                            pod["metadata"]["deletionTimestamp"] = "2026-11-23T12:00:00Z".into();
+                            Some(pod.to_string())
+                        }
+                        (_, Some(i)) => Some(items[i].to_string()),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                drop(st);
+                match answer {
+                    Some(a) => send(&mut s, 200, &a),
+                    None => send(&mut s, 404, NOT_FOUND),
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Cordon, uncordon and delete-pod through the workflow engine against the fake: the
+/// last schedulable node and the only Ready pod of a service are refused; the rest are
+/// changed, read back and journaled.
+#[test]
+fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
+    use switchboard_core::workflow::{self, Journal, Kind};
+    let (addr, seen) = serve_cluster();
+    let dir = tempfile::tempdir().expect("dir");
+    let env = switchboard_core::Environment {
+        name: "fake".into(),
+        read_only: false,
+        stale_after_millis: 5000,
+        source: vec![SourceConfig::Kubernetes(KubernetesConfig {
+            name: "k8s".into(),
+            context: Some("fake".into()),
+            namespaces: vec!["kube-system".into()],
+            kubeconfig: Some(kubeconfig(dir.path(), &addr)),
+        })],
+        fence: Vec::new(),
+        runbook: Vec::new(),
+    };
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let go = |kind: Kind, target: &str, confirm: &str| {
+        let plan = rt
+            .block_on(workflow::plan(&ctx, kind, target))
+            .expect("plan");
+        (
+            plan.clone(),
+            rt.block_on(workflow::run(&ctx, &plan, confirm, "contract-test")),
+        )
+    };
+
+    // What the palette and the topology's context menu offer: each node, each pod.
+    let (offers, errors) = rt.block_on(switchboard_core::workflow::desk::read_offers(
+        &env,
+        Duration::from_secs(2),
+    ));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        offers
+            .iter()
+            .any(|o| o.kind == Kind::Cordon && o.target == "k8s/node-a")
+    );
+    assert!(offers.iter().any(|o| o.kind == Kind::DeletePod
+        && o.instance.as_deref() == Some("kube-system/coredns-589f44dc88-4fpns")));
+
+    let (_, r) = go(Kind::Cordon, "k8s/node-a", "node-a");
+    assert_eq!(r.expect("cordon").outcome, "done");
+    let (plan, r) = go(Kind::Cordon, "k8s/node-b", "node-b");
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|x| x == "last healthy: 0 other Ready, schedulable node(s)"),
+        "{:?}",
+        plan.refusals()
+    );
+    assert!(r.is_err(), "refused");
+    let (_, r) = go(Kind::Uncordon, "k8s/node-a", "node-a");
+    assert_eq!(r.expect("uncordon").outcome, "done");
+
+    let (plan, r) = go(
+        Kind::DeletePod,
+        "k8s/kube-system/kube-proxy-hsdvx",
+        "kube-proxy-hsdvx",
+    );
+    assert!(
+        plan.refusals()
+            .iter()
+            .any(|x| x.starts_with("last healthy: 0 other Ready pod(s) of kube-proxy")),
+        "{:?}",
+        plan.refusals()
+    );
+    assert!(r.is_err());
+    let (_, r) = go(
+        Kind::DeletePod,
+        "k8s/kube-system/coredns-589f44dc88-4fpns",
+        "coredns-589f44dc88-4fpns",
+    );
+    let r = r.expect("delete");
+    assert_eq!(r.outcome, "done", "{:?}", r.lines);
+    assert!(
+        r.lines.iter().any(|l| l.contains("is gone")),
+        "{:?}",
+        r.lines
+    );
+
+    let log = seen.lock().expect("log").clone();
+    let writes: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("PATCH") || l.starts_with("DELETE"))
+        .collect();
+    assert_eq!(writes.len(), 3, "only the allowed moves wrote: {writes:?}");
+    assert!(
+        writes[0].contains(r#"{"spec":{"unschedulable":true}}"#),
+        "{}",
+        writes[0]
+    );
+    assert!(
+        writes[1].contains(r#"{"spec":{"unschedulable":false}}"#),
+        "{}",
+        writes[1]
+    );
+    assert!(
+        writes[2]
+            .starts_with("DELETE /api/v1/namespaces/kube-system/pods/coredns-589f44dc88-4fpns"),
+        "{}",
+        writes[2]
+    );
+}

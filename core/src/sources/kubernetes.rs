@@ -332,7 +332,7 @@ pub async fn scale(
 }
 
 /// A kube error in words (the API server's reason and message when it sent one).
-fn kube_words(e: &kube::Error) -> String {
+pub(crate) fn kube_words(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
         other => other.to_string(),
@@ -340,7 +340,7 @@ fn kube_words(e: &kube::Error) -> String {
 }
 
 /// The client for a config.
-async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
+pub(crate) async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
     let options = kube::config::KubeConfigOptions {
         context: cfg.context.clone(),
         ..Default::default()

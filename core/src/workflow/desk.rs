@@ -524,6 +524,10 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
                     }
                 }
             }
+            SourceConfig::Kubernetes(k) => match k8s_offers(k).await {
+                Ok(mut o) => offers.append(&mut o),
+                Err(e) => errors.push(format!("{}: {e}", k.name)),
+            },
             SourceConfig::Patroni(p) => {
                 let client = match crate::sources::http::client(timeout) {
                     Ok(c) => c,
@@ -591,6 +595,81 @@ pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, V
         }
     }
     (offers, errors)
+}
+
+/// Most pods offered per Kubernetes source (a palette of 10,000 pods helps nobody;
+/// the CLI takes any pod).
+const MAX_POD_OFFERS: usize = 500;
+
+/// Cordon or uncordon each node; delete each pod (up to [`MAX_POD_OFFERS`]).
+async fn k8s_offers(
+    cfg: &crate::sources::kubernetes::KubernetesConfig,
+) -> Result<Vec<Offer>, String> {
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use kube::api::ListParams;
+    let client = crate::sources::kubernetes::client(cfg).await?;
+    let mut offers = Vec::new();
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    for n in nodes
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| crate::sources::kubernetes::kube_words(&e))?
+        .items
+    {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let cordoned = n
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        let kind = if cordoned {
+            Kind::Uncordon
+        } else {
+            Kind::Cordon
+        };
+        offers.push(Offer {
+            kind,
+            target: format!("{}/{name}", cfg.name),
+            label: format!("{} node {name} on {}", kind.as_str(), cfg.name),
+            instance: None,
+        });
+    }
+    let namespaces: Vec<Option<&str>> = if cfg.namespaces.is_empty() {
+        vec![None]
+    } else {
+        cfg.namespaces.iter().map(|n| Some(n.as_str())).collect()
+    };
+    let mut pods = 0;
+    for ns in namespaces {
+        let api: kube::Api<Pod> = match ns {
+            Some(ns) => kube::Api::namespaced(client.clone(), ns),
+            None => kube::Api::all(client.clone()),
+        };
+        let list = api
+            .list(&ListParams::default().limit(u32::try_from(MAX_POD_OFFERS).unwrap_or(500)))
+            .await
+            .map_err(|e| crate::sources::kubernetes::kube_words(&e))?;
+        for p in list.items {
+            if pods >= MAX_POD_OFFERS {
+                break;
+            }
+            pods += 1;
+            let (ns, name) = (
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata.name.clone().unwrap_or_default(),
+            );
+            offers.push(Offer {
+                kind: Kind::DeletePod,
+                target: format!("{}/{ns}/{name}", cfg.name),
+                label: format!(
+                    "delete-pod {ns}/{name} on {} (its controller replaces it)",
+                    cfg.name
+                ),
+                instance: Some(format!("{ns}/{name}")),
+            });
+        }
+    }
+    Ok(offers)
 }
 
 /// The server workflows that change something for a server in `status`.

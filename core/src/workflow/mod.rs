@@ -24,6 +24,7 @@ pub mod canary;
 pub mod desk;
 pub mod fence;
 pub mod journal;
+pub mod k8s;
 pub mod lock;
 pub mod patroni;
 pub mod route;
@@ -75,13 +76,19 @@ pub enum Kind {
     Fence,
     /// A node: power it on again through its fence devices.
     Unfence,
+    /// A Kubernetes node: no new pods scheduled on it.
+    Cordon,
+    /// A Kubernetes node: schedulable again.
+    Uncordon,
+    /// A Kubernetes pod: deleted, its controller replaces it.
+    DeletePod,
     /// A runbook: its steps in order (target: the runbook's name).
     Runbook,
 }
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 14] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
@@ -92,6 +99,9 @@ impl Kind {
         Self::Failover,
         Self::Fence,
         Self::Unfence,
+        Self::Cordon,
+        Self::Uncordon,
+        Self::DeletePod,
         Self::Runbook,
     ];
 
@@ -108,6 +118,9 @@ impl Kind {
             Self::Failover => "failover",
             Self::Fence => "fence",
             Self::Unfence => "unfence",
+            Self::Cordon => "cordon",
+            Self::Uncordon => "uncordon",
+            Self::DeletePod => "delete-pod",
             Self::Runbook => "runbook",
         }
     }
@@ -143,6 +156,13 @@ impl Kind {
                 "Node: power it off through its fence devices, level by level (target node)"
             }
             Self::Unfence => "Node: power it on through its fence devices (target node)",
+            Self::Cordon => {
+                "Kubernetes node: no new pods scheduled on it (target kubernetes-source/node)"
+            }
+            Self::Uncordon => "Kubernetes node: schedulable again (target kubernetes-source/node)",
+            Self::DeletePod => {
+                "Kubernetes pod: delete it, its controller replaces it (target kubernetes-source/namespace/pod)"
+            }
             Self::Runbook => {
                 "Runbook: its steps in order, one confirmation (target: the runbook's name)"
             }
@@ -237,6 +257,8 @@ pub enum Detail {
     Runbook(runbook::Resolved),
     /// An HAProxy backend to or from its backup servers.
     Backup(backup::Failover),
+    /// A Kubernetes node or pod.
+    Kube(k8s::Move),
 }
 
 impl Plan {
@@ -487,6 +509,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         }
         Kind::Fallback | Kind::Restore => route::plan(ctx, kind, target).await,
         Kind::Runbook => runbook::plan(ctx, target).await,
+        Kind::Cordon | Kind::Uncordon | Kind::DeletePod => k8s::plan(ctx, kind, target).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
@@ -528,6 +551,13 @@ pub fn take_over(
             Kind::Unfence => Kind::Fence,
             Kind::Fallback => Kind::Restore,
             Kind::Restore => Kind::Fallback,
+            Kind::Cordon => Kind::Uncordon,
+            Kind::Uncordon => Kind::Cordon,
+            Kind::DeletePod => {
+                return Err(WorkflowError::Usage(format!(
+                    "a deleted pod has no inverse: its controller replaced it (run #{id})"
+                )));
+            }
             Kind::Runbook => {
                 return Err(WorkflowError::Usage(format!(
                     "a runbook has no single inverse; resume it, or undo its steps one by one (run #{id}'s journal lists them)"
@@ -608,6 +638,7 @@ pub fn run<'a, 'c: 'a>(
             Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Runbook(r) => Box::pin(runbook::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Backup(f) => Box::pin(backup::run(ctx, plan, f, confirmed, operator)).await,
+            Detail::Kube(m) => Box::pin(k8s::run(ctx, plan, m, confirmed, operator)).await,
             Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
         }
     })

@@ -175,6 +175,9 @@ fn effect(kind: Kind) -> &'static str {
         | Kind::Failover
         | Kind::Fence
         | Kind::Unfence
+        | Kind::Cordon
+        | Kind::Uncordon
+        | Kind::DeletePod
         | Kind::Runbook => "UP",
     }
 }
