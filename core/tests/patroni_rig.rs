@@ -49,6 +49,7 @@ fn patroni_source(name: &str) -> SourceConfig {
         interval_millis: 250,
         timeout_millis: 1000,
         dsn_env: Some(DSN_ENV.into()),
+        dcs: Some("etcd".into()),
     })
 }
 
@@ -276,6 +277,18 @@ fn losing_dcs_quorum_demotes_the_primary_though_cluster_still_names_a_leader() {
     let lost = SystemClock.now();
     rig(&["kill", "etcd2"]);
     rig(&["kill", "etcd3"]);
+    // A failover decided now would be decided from the minority side: refused.
+    let env = workflow_env();
+    let dir = tempfile::tempdir().expect("dir");
+    let journal =
+        switchboard_core::workflow::Journal::open(&dir.path().join("j.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt.block_on(switchboard_core::workflow::plan(
+        &ctx,
+        switchboard_core::workflow::Kind::Failover,
+        "pg/node2",
+    ));
     let s = wait(&e, 60, "no server takes writes", |d| d.writable == 0);
     let d = db(&s).expect("cluster");
     let demoted = logged_at(&s, lost, "no reachable primary").map_or(-1, |t| t.millis_since(lost));
@@ -285,6 +298,14 @@ fn losing_dcs_quorum_demotes_the_primary_though_cluster_still_names_a_leader() {
     );
     rig(&["restart", "etcd2"]);
     rig(&["restart", "etcd3"]);
+    let refused = plan.expect("plan").refusals().join("; ");
+    eprintln!("patroni rig: failover planned without DCS quorum: {refused}");
+    assert!(
+        refused.contains(
+            "dcs quorum: etcd (the cluster's DCS): 1 of 3 members answer: quorum (2) lost"
+        ),
+        "{refused}"
+    );
     wait(&e, 60, "a primary again with etcd back", |d| {
         d.writable == 1
     });
@@ -455,6 +476,12 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
         ))
         .expect("plan");
     assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert!(
+        plan.guards.iter().any(|g| g.name == "dcs quorum"
+            && g.reason == "etcd (the cluster's DCS): 3 of 3 members answer, one leader"),
+        "{:?}",
+        plan.guards
+    );
     let err = rt
         .block_on(workflow::run(&ctx, &plan, &old, "rig-test"))
         .expect_err("the confirmation must be the candidate");

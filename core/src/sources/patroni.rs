@@ -55,6 +55,10 @@ pub struct PatroniConfig {
     /// database) used on every member's host and port; unset: the servers are not asked.
     #[serde(default)]
     pub dsn_env: Option<String>,
+    /// The `etcd` source that is this cluster's DCS: workflows on the cluster ask it
+    /// for quorum first (a failover decided from the minority side splits the brain).
+    #[serde(default)]
+    pub dcs: Option<String>,
 }
 
 const fn default_interval() -> u64 {

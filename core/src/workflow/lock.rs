@@ -188,3 +188,52 @@ impl Drop for Held {
         self.keeper.abort();
     }
 }
+
+/// A fresh quorum reading of the etcd cluster `cfg`: each endpoint asked for its status
+/// on its own connection. Quorum holds when a majority of the endpoints answer and
+/// they name one leader. Returns (holds, in words).
+pub async fn quorum_of(cfg: &EtcdConfig, timeout: std::time::Duration) -> (bool, String) {
+    let eps: Vec<String> = cfg
+        .endpoints
+        .iter()
+        .map(|e| normalize_endpoint(e))
+        .collect();
+    let asks = eps.iter().map(|ep| async move {
+        let ask = async {
+            let mut c = Client::connect([ep.clone()], Some(options(cfg)?))
+                .await
+                .map_err(|e| e.to_string())?;
+            c.status().await.map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(timeout, ask)
+            .await
+            .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))
+            .and_then(|r| r)
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let mut leaders: Vec<u64> = answers
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .map(etcd_client::StatusResponse::leader)
+        .filter(|l| *l != 0)
+        .collect();
+    leaders.sort_unstable();
+    leaders.dedup();
+    let reachable = answers.iter().filter(|a| a.is_ok()).count();
+    let voters = eps.len();
+    let needed = voters / 2 + 1;
+    let holds = reachable >= needed && leaders.len() == 1;
+    let words = if leaders.len() > 1 {
+        format!(
+            "{reachable} of {voters} members answer but name {} different leaders: split",
+            leaders.len()
+        )
+    } else if reachable < needed {
+        format!("{reachable} of {voters} members answer: quorum ({needed}) lost")
+    } else if leaders.is_empty() {
+        format!("{reachable} of {voters} members answer but none knows a leader")
+    } else {
+        format!("{reachable} of {voters} members answer, one leader")
+    };
+    (holds, words)
+}

@@ -120,6 +120,27 @@ pub(super) async fn plan(
     let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
     let now = ctx.clock.now();
     let mut guards = super::common_guards(ctx, target, now).await?;
+    if let Some(dcs) = &cfg.dcs {
+        let etcd = ctx.environment.source.iter().find_map(|s| match s {
+            SourceConfig::Etcd(e) if &e.name == dcs => Some(e),
+            _ => None,
+        });
+        guards.push(match etcd {
+            None => GuardResult {
+                name: "dcs quorum",
+                ok: false,
+                reason: format!("the DCS {dcs:?} is not an etcd source of this environment"),
+            },
+            Some(e) => {
+                let (holds, words) = super::lock::quorum_of(e, ctx.timeout).await;
+                GuardResult {
+                    name: "dcs quorum",
+                    ok: holds,
+                    reason: format!("{dcs} (the cluster's DCS): {words}"),
+                }
+            }
+        });
+    }
 
     let leader = cluster.members.iter().find(|m| m.role == "leader");
     let leader_own = match leader.and_then(|l| l.api_url.as_deref()) {
