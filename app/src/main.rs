@@ -157,6 +157,9 @@ enum WorkflowCmd {
         /// Why the overridden guards do not apply (journaled).
         #[arg(long)]
         reason: Option<String>,
+        /// The second person approving the run (environments with `second_approver`).
+        #[arg(long, value_name = "NAME")]
+        approver: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -654,12 +657,14 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
             confirm,
             overrides,
             reason,
+            approver,
             json,
         } => {
             let mut plan = rt.block_on(workflow::plan(&ctx, Kind::parse(kind)?, target))?;
             for g in overrides {
                 plan.override_guard(g, reason.as_deref().unwrap_or(""))?;
             }
+            plan.approver.clone_from(approver);
             run_plan(&rt, &ctx, &plan, confirm, *json)
         }
     }

@@ -138,6 +138,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
     etcd.timeout_millis = 500;
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "lab".into(),
@@ -171,6 +172,7 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
     };
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),
@@ -271,6 +273,7 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
         }
     };
     let env = Environment {
+        second_approver: false,
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,

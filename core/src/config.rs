@@ -85,6 +85,9 @@ pub struct Environment {
     /// No action may change anything in it.
     #[serde(default)]
     pub read_only: bool,
+    /// Every workflow here needs a second person's approval, recorded by name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub second_approver: bool,
     /// A source is stale when it sends nothing for this long, in milliseconds.
     #[serde(default = "default_stale")]
     pub stale_after_millis: u64,
@@ -260,6 +263,7 @@ impl Config {
         }
         Some(Self {
             environment: vec![Environment {
+                second_approver: false,
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "local".into(),
@@ -274,6 +278,7 @@ impl Config {
     pub fn drill(drill: DrillConfig) -> Self {
         Self {
             environment: vec![Environment {
+                second_approver: false,
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "drill".into(),

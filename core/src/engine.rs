@@ -490,6 +490,7 @@ mod tests {
         };
         Config {
             environment: vec![Environment {
+                second_approver: false,
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "t".into(),

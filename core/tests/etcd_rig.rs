@@ -80,6 +80,7 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
     etcd.timeout_millis = 1000;
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),

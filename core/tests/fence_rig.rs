@@ -64,6 +64,7 @@ fn failing(node: &str, level: u32) -> FenceDevice {
 
 fn env_with(fence: Vec<FenceDevice>) -> Environment {
     Environment {
+        second_approver: false,
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,

@@ -86,6 +86,7 @@ fn envoy_and_traefik_samples_become_state_and_html_is_a_clear_error() {
     let addr = serve();
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

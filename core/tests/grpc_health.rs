@@ -78,6 +78,7 @@ fn server() -> (String, mpsc::Sender<Cmd>) {
 fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

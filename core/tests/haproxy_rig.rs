@@ -40,6 +40,7 @@ fn runtime(cmd: &str) -> String {
 fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),

@@ -99,6 +99,7 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
         .collect();
     let cfg = Config {
         environment: vec![Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

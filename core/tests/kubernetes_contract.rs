@@ -471,6 +471,7 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
     let (addr, seen) = serve_cluster();
     let dir = tempfile::tempdir().expect("dir");
     let env = switchboard_core::Environment {
+        second_approver: false,
         name: "fake".into(),
         read_only: false,
         stale_after_millis: 5000,

@@ -511,6 +511,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
 /// for the lock.
 fn workflow_env() -> switchboard_core::Environment {
     switchboard_core::Environment {
+        second_approver: false,
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -784,6 +785,7 @@ target = "{route}"
     )
     .expect("runbook file");
     let env = switchboard_core::Environment {
+        second_approver: false,
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,

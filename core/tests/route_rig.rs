@@ -50,6 +50,7 @@ fn env() -> Environment {
         source.push(common::rig_etcd());
     }
     Environment {
+        second_approver: false,
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,

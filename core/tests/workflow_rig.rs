@@ -23,6 +23,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn env(read_only: bool) -> Environment {
     Environment {
+        second_approver: false,
         runbook: Vec::new(),
         fence: Vec::new(),
         name: "rig".into(),
@@ -302,6 +303,34 @@ fn guards_refuse_with_their_reasons() {
             .starts_with("rig-test: flapping check, fixed upstream (the guard said: 3 run(s)"),
         "{rows:?}"
     );
+
+    // An environment that needs a second approver: not without one, not oneself.
+    let mut four_eyes = env(false);
+    four_eyes.second_approver = true;
+    let ctx4 = common::workflow_ctx(&four_eyes, &journal);
+    let t3 = Target::parse("edge/be_web/web1").expect("target");
+    let mut plan = rt
+        .block_on(workflow::plan(&ctx4, Kind::Drain, &t3.to_string()))
+        .expect("plan");
+    let err = rt
+        .block_on(workflow::run(&ctx4, &plan, "be_web/web1", "rig-test"))
+        .expect_err("no approver");
+    assert!(err.to_string().contains("needs a second approver"), "{err}");
+    plan.approver = Some("rig-test".into());
+    let err = rt
+        .block_on(workflow::run(&ctx4, &plan, "be_web/web1", "rig-test"))
+        .expect_err("oneself");
+    assert!(err.to_string().contains("another person"), "{err}");
+    plan.approver = Some("bo".into());
+    let report = rt
+        .block_on(workflow::run(&ctx4, &plan, "be_web/web1", "rig-test"))
+        .expect("approved");
+    let rows = journal.steps(report.run).expect("steps");
+    assert_eq!(
+        (rows[0].phase.as_str(), rows[0].detail.as_str()),
+        ("approval", "bo approved; rig-test runs it")
+    );
+    run_one(&rt, &ctx, Kind::Ready, "edge/be_web/web1").expect("ready web1");
 
     // Read-only: an environment marked so, and a wall/replay console.
     let read_only_env = env(true);

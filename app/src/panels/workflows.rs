@@ -32,6 +32,8 @@ pub struct WorkflowsView {
     pub error: Option<String>,
     /// The confirmation field was given the keyboard once.
     confirm_focused: bool,
+    /// The second approver's name, where the environment requires one.
+    pub approver: String,
 }
 
 impl WorkflowsView {
@@ -43,6 +45,7 @@ impl WorkflowsView {
         self.override_reason.clear();
         self.error = None;
         self.confirm_focused = false;
+        self.approver.clear();
     }
 }
 
@@ -411,6 +414,21 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
         if !view.confirm_focused {
             edit.request_focus();
             view.confirm_focused = true;
+        }
+        if desk.environment().second_approver {
+            ui.horizontal(|ui| {
+                ui.label("Second approver (required here):");
+                if ui
+                    .add(
+                        egui::TextEdit::singleline(&mut view.approver)
+                            .hint_text("their name")
+                            .desired_width(160.0),
+                    )
+                    .changed()
+                {
+                    let _ = desk.approve(job.id, &view.approver);
+                }
+            });
         }
         let matches = view.typed == plan.confirm_as;
         let submit = matches && edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));

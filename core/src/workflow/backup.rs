@@ -148,6 +148,7 @@ pub(super) async fn plan(
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Backup(Failover {
             gateway: gateway.to_owned(),
             backend: backend.to_owned(),

@@ -130,6 +130,7 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &Target) -> Result<Plan, Wor
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Ramp(Ramp {
             target: target.clone(),
             weight,

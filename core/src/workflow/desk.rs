@@ -277,6 +277,19 @@ impl Desk {
         }
     }
 
+    /// Records `name` as the second approver of job `id`'s plan.
+    pub fn approve(&self, id: u64, name: &str) -> Result<(), String> {
+        let mut jobs = self.inner.jobs.lock().map_err(|e| e.to_string())?;
+        let job = jobs.iter_mut().find(|j| j.id == id).ok_or("no such job")?;
+        match &mut job.phase {
+            Phase::Planned(plan) => {
+                plan.approver = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+                Ok(())
+            }
+            _ => Err("only a plan waiting for confirmation can be approved".into()),
+        }
+    }
+
     /// Runs job `id`'s plan after the typed confirmation `typed`. Refused at once (and
     /// the plan kept) when the safety valve is pulled or the typing does not match.
     pub fn confirm(&self, id: u64, typed: &str) -> Result<(), String> {
@@ -705,6 +718,7 @@ mod tests {
     fn the_valve_refuses_new_runs_and_a_bad_confirmation_keeps_the_plan() {
         let dir = tempfile::tempdir().expect("dir");
         let env = Environment {
+            second_approver: false,
             runbook: Vec::new(),
             name: "t".into(),
             read_only: false,

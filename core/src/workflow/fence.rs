@@ -325,6 +325,7 @@ pub(super) async fn plan(ctx: &Context<'_>, kind: Kind, node: &str) -> Result<Pl
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Fence(Fencing {
             node: node.to_owned(),
             levels,

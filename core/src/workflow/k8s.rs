@@ -194,6 +194,7 @@ pub(super) async fn plan(
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Kube(Move {
             source: source.to_owned(),
             namespace,

@@ -216,6 +216,9 @@ pub struct Plan {
     /// Guards a human decided to go past, with why (journaled with the run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
+    /// The second person who approved the run, where the environment requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
     /// What the run acts on, as read when planned.
     #[serde(skip)]
     pub detail: Detail,
@@ -621,6 +624,22 @@ pub fn run<'a, 'c: 'a>(
                 plan.confirm_as
             )));
         }
+        if ctx.environment.second_approver {
+            match plan.approver.as_deref().map(str::trim) {
+                None | Some("") => {
+                    return Err(WorkflowError::Refused(format!(
+                        "environment {} needs a second approver: name them (--approver NAME, or the wizard's field)",
+                        ctx.environment.name
+                    )));
+                }
+                Some(a) if a == operator => {
+                    return Err(WorkflowError::Refused(format!(
+                        "the second approver must be another person than the operator ({operator})"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
         let confirmed = ctx.clock.now();
         if confirmed.millis_since(plan.made_at) > PLAN_TTL_MILLIS {
             return Err(WorkflowError::Refused(format!(
@@ -678,6 +697,14 @@ impl<'a> Journaled<'a> {
             control: ctx.control.clone(),
             id,
         };
+        if let Some(a) = &plan.approver {
+            run.step(
+                "approval",
+                "second approver",
+                "approved",
+                &format!("{a} approved; {operator} runs it"),
+            )?;
+        }
         for o in &plan.overrides {
             let why = plan
                 .guards
@@ -828,6 +855,7 @@ mod tests {
             ],
             made_at: Timestamp(0),
             overrides: Vec::new(),
+            approver: None,
             detail: Detail::None,
         };
         assert!(!plan.allowed());

@@ -262,6 +262,7 @@ pub(super) async fn plan(
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Switchover(Switch {
             source: source.to_owned(),
             leader: leader_name,

@@ -313,6 +313,7 @@ pub(super) async fn plan(
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Reroute(Reroute {
             source: source.to_owned(),
             router: router.to_owned(),

@@ -416,6 +416,7 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Runbook(resolved),
     })
 }

@@ -158,6 +158,7 @@ pub(super) async fn plan(
         guards,
         made_at: now,
         overrides: Vec::new(),
+        approver: None,
         detail: Detail::Server(target.clone()),
     })
 }

@@ -60,6 +60,7 @@ pub fn curl(url: &str) -> String {
 pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::EngineHandle {
     let cfg = switchboard_core::Config {
         environment: vec![switchboard_core::Environment {
+            second_approver: false,
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),
