@@ -410,8 +410,7 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         steps: resolved
             .steps
             .iter()
-            .enumerate()
-            .map(|(i, (title, s))| format!("{}. {title}: {}", i + 1, describe(s)))
+            .map(|(title, s)| format!("{title}: {}", describe(s)))
             .collect(),
         guards,
         made_at: now,
