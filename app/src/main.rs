@@ -301,6 +301,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             dir.join("journal.sqlite"),
             engine.read_only().is_some(),
             switchboard_core::operator_name(),
+            engine.drill(),
         ) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -568,6 +569,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
         read_only_mode: false,
         timeout: Duration::from_secs(2),
         control: workflow::Control::default(),
+        drill: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

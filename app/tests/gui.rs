@@ -285,8 +285,14 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
         environment: vec![env.clone()],
     }))
     .expect("engine");
-    let desk =
-        Desk::new(env, dir.path().join("journal.sqlite"), false, "ana".into()).expect("desk");
+    let desk = Desk::new(
+        env,
+        dir.path().join("journal.sqlite"),
+        false,
+        "ana".into(),
+        None,
+    )
+    .expect("desk");
     let mut h = harness(Console::new(engine, ConsoleOptions::default()).with_desk(desk));
 
     h.get_by_label("Actions…").click();

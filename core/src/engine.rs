@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::{Config, SourceConfig};
-use crate::event::{DrillFault, Event, EventBody, Intent};
+use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
 use crate::session::{Recorder, SessionError, SessionMeta};
 use crate::sources::{self, Emitter};
@@ -126,6 +126,7 @@ pub struct EngineHandle {
     recording: Option<PathBuf>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
     initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
+    drill: Option<sources::drill::DrillHandle>,
 }
 
 /// Starts an engine.
@@ -199,7 +200,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         );
         match source {
             SourceConfig::Drill(cfg) => {
-                let (tx, rx) = mpsc::channel::<DrillFault>(16);
+                let (tx, rx) = mpsc::channel::<sources::drill::DrillCommand>(16);
                 drill_control = Some(tx);
                 runtime.spawn(sources::drill::run(cfg, emitter, rx));
             }
@@ -248,7 +249,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         waker: Arc::clone(&waker),
         recorder: rec_tx,
         broadcast: bcast_tx.clone(),
-        drill_control,
+        drill_control: drill_control.clone(),
         clock: Arc::clone(&opts.clock),
         stale_after,
         operator: opts.operator.clone(),
@@ -266,10 +267,16 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         recording,
         recorder_thread,
         initial_subscription,
+        drill: drill_control.map(sources::drill::DrillHandle),
     })
 }
 
 impl EngineHandle {
+    /// The running drill, for its workflows (`None` without a drill source).
+    pub fn drill(&self) -> Option<sources::drill::DrillHandle> {
+        self.drill.clone()
+    }
+
     /// The latest state. Cheap: clones an `Arc`; never waits on the engine.
     pub fn snapshot(&self) -> Arc<State> {
         Arc::clone(&self.snapshot.borrow())
@@ -366,7 +373,7 @@ struct Reducer {
     waker: Arc<Mutex<Option<Waker>>>,
     recorder: Option<std::sync::mpsc::SyncSender<Arc<Vec<Event>>>>,
     broadcast: broadcast::Sender<Arc<Vec<Event>>>,
-    drill_control: Option<mpsc::Sender<DrillFault>>,
+    drill_control: Option<mpsc::Sender<sources::drill::DrillCommand>>,
     clock: Arc<dyn Clock>,
     stale_after: Duration,
     operator: String,
@@ -417,7 +424,9 @@ impl Reducer {
         if let Intent::DrillInject { fault } = intent
             && let Some(tx) = &self.drill_control
         {
-            tx.send(fault).await.ok();
+            tx.send(sources::drill::DrillCommand::Inject(fault))
+                .await
+                .ok();
         }
         vec![ev]
     }

@@ -235,8 +235,14 @@ fn cancel_between_steps_and_the_safety_valve_through_the_desk() {
         dummy("db1", 2, &f1),
         dummy("db2", 1, &f2),
     ]);
-    let desk =
-        Desk::new(env, dir.path().join("journal.sqlite"), false, "ana".into()).expect("desk");
+    let desk = Desk::new(
+        env,
+        dir.path().join("journal.sqlite"),
+        false,
+        "ana".into(),
+        None,
+    )
+    .expect("desk");
     let wait = |id: u64, done: &dyn Fn(&Phase) -> bool| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {

@@ -310,7 +310,18 @@ pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut 
 
 fn plan_head_ui(ui: &mut egui::Ui, plan: &Plan) {
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(plan.kind.describe()).weak());
+        if plan.steps.first().is_some_and(|s| s.starts_with("DRILL")) {
+            ui.label(
+                RichText::new(format!(
+                    "DRILL · {} practised on the simulated fleet: nothing real is touched",
+                    plan.kind.as_str()
+                ))
+                .color(theme::DRILL)
+                .strong(),
+            );
+        } else {
+            ui.label(RichText::new(plan.kind.describe()).weak());
+        }
     });
     egui::Grid::new("plan-head").num_columns(2).show(ui, |ui| {
         ui.weak("environment");

@@ -21,10 +21,16 @@
 //!
 //! Unless scripting is turned off the faults repeat on a 5-minute cycle: flapping at
 //! 0:20, the connection leak at 0:40, quorum loss at 3:35, a Consul follower lost at 4:10.
+//!
+//! The drill also takes operators' actions ([`DrillAction`]), so every workflow can be
+//! practised on it through the same engine: drain, maintenance and ready of an instance
+//! (as an HAProxy server), power off and on (fencing) of an instance or a database
+//! member, promotion of a database member, and a route's fallback. [`DrillView`] is
+//! what the workflows read, fresh, to plan and verify.
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Emitter;
 use crate::event::{DrillFault, EventBody, MemberSpec, MemberStatus, PgSessions};
@@ -138,6 +144,10 @@ struct SimInstance {
     health: Health,
     /// A background blip keeps it unhealthy until then.
     blip_until: Option<Timestamp>,
+    /// An operator's drain or maintenance.
+    operator: Option<ServerState>,
+    /// Powered off (fenced).
+    off: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +156,8 @@ struct SimRoute {
     service: usize,
     /// Requests per second.
     rps: f64,
+    /// Served by its fallback (an operator's `fallback`).
+    fallback: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +181,8 @@ pub struct DrillFleet {
     routes: Vec<SimRoute>,
     clusters: Vec<SimCluster>,
     db_members: Vec<(MemberId, DbRole)>,
+    /// Database members powered off (fenced).
+    db_off: Vec<bool>,
     faults: Vec<(DrillFault, Timestamp)>,
     scripted: bool,
     origin: Option<Timestamp>,
@@ -253,6 +267,8 @@ impl DrillFleet {
                     service: i,
                     health: Health::Healthy,
                     blip_until: None,
+                    operator: None,
+                    off: false,
                 });
             }
             services.push(SimService {
@@ -302,6 +318,7 @@ impl DrillFleet {
                         breaker: BreakerId::new(format!("{gw_name}/{target}")),
                         service: s,
                         rps: 20.0 + rng.below(180) as f64,
+                        fallback: false,
                     });
                     edges.push((gw, s));
                 }
@@ -342,6 +359,7 @@ impl DrillFleet {
             edges,
             routes,
             clusters,
+            db_off: vec![false; db_members.len()],
             db_members,
             faults: Vec::new(),
             scripted,
@@ -547,6 +565,27 @@ impl DrillFleet {
                     Some("readiness: connection reset".to_owned()),
                 );
             }
+            match (self.instances[i].off, self.instances[i].operator) {
+                (true, _) => {
+                    want = (
+                        Health::Unhealthy,
+                        Some("powered off: fenced by an operator (DRILL)".to_owned()),
+                    );
+                }
+                (false, Some(ServerState::Maint)) => {
+                    want = (
+                        Health::Degraded,
+                        Some("MAINT: in maintenance by an operator (DRILL)".to_owned()),
+                    );
+                }
+                (false, Some(ServerState::Drain)) => {
+                    want = (
+                        Health::Degraded,
+                        Some("DRAIN: drained by an operator, no new sessions (DRILL)".to_owned()),
+                    );
+                }
+                _ => {}
+            }
             if self.instances[i].health != want.0 {
                 self.instances[i].health = want.0;
                 out.push(EventBody::InstanceHealth {
@@ -595,6 +634,10 @@ impl DrillFleet {
                 && leak.is_some_and(|e| (19_000..100_000).contains(&e))
             {
                 ratio = ratio.max(0.8);
+            }
+            if route.fallback {
+                // The fallback (a static page) answers everyone, fast.
+                ratio = 0.002;
             }
             let calls = (route.rps * dt_secs * (0.9 + 0.2 * self.rng.next_f64())).round();
             let failed = (calls * ratio.min(1.0) + self.rng.next_f64() - 0.5)
@@ -702,7 +745,29 @@ impl DrillFleet {
             .elapsed(DrillFault::ConnectionLeak, at)
             .map(|e| e as f64 / 1000.0);
         let cluster = ClusterId::new(DATABASE);
-        for (member, role) in &self.db_members {
+        for (m, (member, role)) in self.db_members.iter().enumerate() {
+            if self.db_off[m] {
+                out.push(EventBody::PatroniMember {
+                    cluster: cluster.clone(),
+                    member: member.clone(),
+                    reachable: false,
+                    role: DbRole::Unknown,
+                    state: None,
+                    timeline: None,
+                    lag_bytes: None,
+                    pending_restart: false,
+                    detail: Some("powered off: fenced by an operator (DRILL)".to_owned()),
+                });
+                out.push(EventBody::PgServer {
+                    cluster: cluster.clone(),
+                    member: member.clone(),
+                    reachable: false,
+                    in_recovery: None,
+                    sessions: None,
+                    detail: Some("connection refused (powered off, DRILL)".to_owned()),
+                });
+                continue;
+            }
             let primary = *role == DbRole::Primary;
             out.push(EventBody::PatroniMember {
                 cluster: cluster.clone(),
@@ -744,6 +809,227 @@ impl DrillFleet {
     }
 }
 
+/// An HAProxy-like server state an operator sets on a drill instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerState {
+    /// No new sessions.
+    Drain,
+    /// Out of rotation.
+    Maint,
+    /// In rotation.
+    Ready,
+}
+
+/// An operator's action on the simulated fleet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DrillAction {
+    /// An instance to `drain`, `maint` or `ready`.
+    Server {
+        /// The instance.
+        instance: String,
+        /// The state.
+        state: ServerState,
+    },
+    /// An instance or database member powered off (fenced) or on.
+    Power {
+        /// The instance or member.
+        node: String,
+        /// On.
+        on: bool,
+    },
+    /// The database: `member` becomes the primary.
+    Promote {
+        /// The member.
+        member: String,
+    },
+    /// A gateway route served by its fallback, or not.
+    Fallback {
+        /// The route (its breaker's name).
+        route: String,
+        /// Served by the fallback.
+        on: bool,
+    },
+}
+
+/// One instance as the drill's workflows see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrillInstance {
+    /// Its name.
+    pub id: String,
+    /// Its service.
+    pub service: String,
+    /// Its health now.
+    pub health: Health,
+    /// `UP`, `DRAIN`, `MAINT` or `OFF`.
+    pub state: &'static str,
+}
+
+/// What the drill's workflows read to plan and verify.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrillView {
+    /// Every instance of a service (gateways aside).
+    pub instances: Vec<DrillInstance>,
+    /// The database's members: (name, role, powered on).
+    pub db: Vec<(String, DbRole, bool)>,
+    /// Gateway routes: (name, served by its fallback).
+    pub routes: Vec<(String, bool)>,
+}
+
+/// The drill's database cluster.
+pub const DRILL_DATABASE: &str = DATABASE;
+
+impl DrillFleet {
+    /// What the workflows read.
+    pub fn view(&self) -> DrillView {
+        DrillView {
+            instances: self
+                .instances
+                .iter()
+                .filter(|i| self.services[i.service].role == ServiceRole::Service)
+                .map(|i| DrillInstance {
+                    id: i.id.to_string(),
+                    service: self.services[i.service].id.to_string(),
+                    health: i.health,
+                    state: match (i.off, i.operator) {
+                        (true, _) => "OFF",
+                        (false, Some(ServerState::Drain)) => "DRAIN",
+                        (false, Some(ServerState::Maint)) => "MAINT",
+                        _ => "UP",
+                    },
+                })
+                .collect(),
+            db: self
+                .db_members
+                .iter()
+                .zip(&self.db_off)
+                .map(|((m, r), off)| (m.to_string(), *r, !*off))
+                .collect(),
+            routes: self
+                .routes
+                .iter()
+                .map(|r| (r.breaker.to_string(), r.fallback))
+                .collect(),
+        }
+    }
+
+    /// Applies an operator's action; its effect shows from the next step. Returns what
+    /// was done, in words, or why it could not be.
+    pub fn act(&mut self, action: &DrillAction) -> Result<String, String> {
+        match action {
+            DrillAction::Server { instance, state } => {
+                let i = self.instance_index(instance)?;
+                self.instances[i].operator = match state {
+                    ServerState::Ready => None,
+                    s => Some(*s),
+                };
+                Ok(format!("{instance} set to {state:?} (DRILL)"))
+            }
+            DrillAction::Power { node, on } => {
+                if let Some(m) = self.db_members.iter().position(|(m, _)| m.as_str() == node) {
+                    self.db_off[m] = !on;
+                    if *on {
+                        // Back from a fence: it rejoins as a replica if another member
+                        // was promoted meanwhile.
+                        let others_primary =
+                            self.db_members.iter().enumerate().any(|(k, (_, r))| {
+                                k != m && *r == DbRole::Primary && !self.db_off[k]
+                            });
+                        if others_primary {
+                            self.db_members[m].1 = DbRole::Replica;
+                        }
+                    }
+                } else {
+                    let i = self.instance_index(node)?;
+                    self.instances[i].off = !on;
+                }
+                Ok(format!(
+                    "{node} powered {} (DRILL)",
+                    if *on { "on" } else { "off" }
+                ))
+            }
+            DrillAction::Promote { member } => {
+                let m = self
+                    .db_members
+                    .iter()
+                    .position(|(n, _)| n.as_str() == member)
+                    .ok_or_else(|| format!("no database member {member} in the drill"))?;
+                if self.db_off[m] {
+                    return Err(format!("{member} is powered off"));
+                }
+                for (k, entry) in self.db_members.iter_mut().enumerate() {
+                    entry.1 = if k == m {
+                        DbRole::Primary
+                    } else {
+                        DbRole::Replica
+                    };
+                }
+                Ok(format!("{member} promoted (DRILL)"))
+            }
+            DrillAction::Fallback { route, on } => {
+                let r = self
+                    .routes
+                    .iter_mut()
+                    .find(|r| r.breaker.as_str() == route)
+                    .ok_or_else(|| format!("no route {route} in the drill"))?;
+                r.fallback = *on;
+                Ok(format!(
+                    "{route} {} (DRILL)",
+                    if *on {
+                        "served by its fallback"
+                    } else {
+                        "back on its service"
+                    }
+                ))
+            }
+        }
+    }
+
+    fn instance_index(&self, name: &str) -> Result<usize, String> {
+        self.instances
+            .iter()
+            .position(|i| i.id.as_str() == name)
+            .filter(|i| self.services[self.instances[*i].service].role == ServiceRole::Service)
+            .ok_or_else(|| format!("no instance {name} in the drill"))
+    }
+}
+
+/// What the drill task is asked.
+#[derive(Debug)]
+pub enum DrillCommand {
+    /// Start a fault.
+    Inject(DrillFault),
+    /// An operator's action, answered with its words.
+    Act(DrillAction, oneshot::Sender<Result<String, String>>),
+    /// A fresh view.
+    View(oneshot::Sender<DrillView>),
+}
+
+/// A handle on the running drill, for its workflows.
+#[derive(Clone, Debug)]
+pub struct DrillHandle(pub(crate) mpsc::Sender<DrillCommand>);
+
+impl DrillHandle {
+    /// Applies `action`; the fleet steps at once so its effect shows.
+    pub async fn act(&self, action: DrillAction) -> Result<String, String> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(DrillCommand::Act(action, tx))
+            .await
+            .map_err(|_| "the drill is not running".to_owned())?;
+        rx.await.map_err(|_| "the drill stopped".to_owned())?
+    }
+
+    /// What the fleet looks like now.
+    pub async fn view(&self) -> Result<DrillView, String> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(DrillCommand::View(tx))
+            .await
+            .map_err(|_| "the drill is not running".to_owned())?;
+        rx.await.map_err(|_| "the drill stopped".to_owned())
+    }
+}
+
 /// A whole drill run, headless: the inventory at time 0, then one step per simulated
 /// second for `secs` seconds, as events from a source named `drill`. Deterministic for a
 /// given seed and size; used by tests, benchmarks and recordings made without a clock.
@@ -770,7 +1056,7 @@ pub fn simulate(seed: u64, instances: usize, secs: i64) -> Vec<crate::event::Eve
 
 /// Runs the drill: sends the inventory, then steps the fleet every tick on the
 /// engine's clock (scaled by `speed`), and starts faults sent over `control`.
-pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver<DrillFault>) {
+pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver<DrillCommand>) {
     let mut fleet = DrillFleet::new(cfg.seed, cfg.instances, cfg.scripted);
     let wall_start = emitter.now();
     let speed = if cfg.speed.is_finite() && cfg.speed > 0.0 {
@@ -787,14 +1073,16 @@ pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver
         fleet.instance_count(),
         cfg.seed
     );
-    if !emitter.status(SourceStatus::Up, Some(detail)).await {
-        return;
-    }
+    // The inventory first, then "up": whoever waits for every source to have reported
+    // (`status --wait`) then sees the whole fleet, not an empty one.
     let t0 = sim_now(emitter.now());
     for body in fleet.inventory() {
         if !emitter.emit_at(t0, body).await {
             return;
         }
+    }
+    if !emitter.status(SourceStatus::Up, Some(detail)).await {
+        return;
     }
     let tick = Duration::from_millis(((cfg.tick_millis.max(10) as f64) / speed).max(1.0) as u64);
     let mut interval = tokio::time::interval(tick);
@@ -802,9 +1090,24 @@ pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver
     loop {
         let bodies = tokio::select! {
             _ = interval.tick() => fleet.step(sim_now(emitter.now())),
-            fault = control.recv() => match fault {
-                Some(f) => vec![fleet.inject(f, sim_now(emitter.now()))],
-                None => continue,
+            cmd = control.recv() => match cmd {
+                Some(DrillCommand::Inject(f)) => vec![fleet.inject(f, sim_now(emitter.now()))],
+                Some(DrillCommand::Act(action, reply)) => {
+                    let done = fleet.act(&action);
+                    let ok = done.is_ok();
+                    let _ = reply.send(done);
+                    if ok {
+                        fleet.step(sim_now(emitter.now()))
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Some(DrillCommand::View(reply)) => {
+                    let _ = reply.send(fleet.view());
+                    Vec::new()
+                }
+                // The engine is gone: nothing more to do.
+                None => return,
             },
         };
         let at = sim_now(emitter.now());
@@ -855,6 +1158,94 @@ mod tests {
             "{}",
             big.instance_count()
         );
+    }
+
+    /// Operators' actions show on the next step: a drain and a fence on an instance, a
+    /// fenced primary leaves the database without one until a replica is promoted, the
+    /// old primary comes back as a replica, and a route's fallback stops its failures.
+    #[test]
+    fn operator_actions_show_on_the_fleet() {
+        let mut fleet = DrillFleet::new(7, 300, false);
+        let src = SourceId::new("drill");
+        let mut state = State::default();
+        for b in fleet.inventory() {
+            state.apply(&Event::new(Timestamp(0), src.clone(), b));
+        }
+        let step = |fleet: &mut DrillFleet, state: &mut State, s: i64| {
+            for b in fleet.step(Timestamp(s * 1000)) {
+                state.apply(&Event::new(Timestamp(s * 1000), src.clone(), b));
+            }
+        };
+        step(&mut fleet, &mut state, 1);
+        let view = fleet.view();
+        let first = view.instances.first().expect("an instance").id.clone();
+        fleet
+            .act(&DrillAction::Server {
+                instance: first.clone(),
+                state: ServerState::Drain,
+            })
+            .expect("drain");
+        assert!(
+            fleet
+                .act(&DrillAction::Power {
+                    node: "nope".into(),
+                    on: false
+                })
+                .is_err()
+        );
+        step(&mut fleet, &mut state, 2);
+        let i = &state.instances[first.as_str()];
+        assert_eq!(i.health, Health::Degraded);
+        assert!(
+            i.detail.as_deref().is_some_and(|d| d.starts_with("DRAIN")),
+            "{:?}",
+            i.detail
+        );
+        assert_eq!(fleet.view().instances[0].state, "DRAIN");
+
+        fleet
+            .act(&DrillAction::Power {
+                node: "pg-1".into(),
+                on: false,
+            })
+            .expect("fence the primary");
+        step(&mut fleet, &mut state, 3);
+        step(&mut fleet, &mut state, 4);
+        assert_eq!(state.databases[DATABASE].writable, 0, "no primary");
+        fleet
+            .act(&DrillAction::Promote {
+                member: "pg-2".into(),
+            })
+            .expect("promote");
+        fleet
+            .act(&DrillAction::Power {
+                node: "pg-1".into(),
+                on: true,
+            })
+            .expect("unfence");
+        step(&mut fleet, &mut state, 5);
+        step(&mut fleet, &mut state, 6);
+        let db = &state.databases[DATABASE];
+        assert_eq!(db.writable, 1);
+        assert_eq!(
+            db.primary.as_ref().map(ToString::to_string).as_deref(),
+            Some("pg-2")
+        );
+        assert!(
+            fleet
+                .view()
+                .db
+                .contains(&("pg-1".to_owned(), DbRole::Replica, true))
+        );
+
+        let route = fleet.view().routes[0].0.clone();
+        fleet
+            .act(&DrillAction::Fallback {
+                route: route.clone(),
+                on: true,
+            })
+            .expect("fallback");
+        assert_eq!(fleet.view().routes[0], (route, true));
     }
 
     /// The scripted cycle plays every fault with its signature, and everything recovers.

@@ -81,6 +81,7 @@ type Waker = Box<dyn Fn() + Send + Sync>;
 
 struct Inner {
     environment: Environment,
+    drill: Option<crate::sources::drill::DrillHandle>,
     journal_path: PathBuf,
     read_only_mode: bool,
     operator: String,
@@ -128,6 +129,7 @@ impl Inner {
             read_only_mode: self.read_only_mode,
             timeout: self.timeout,
             control,
+            drill: self.drill.clone(),
         }
     }
 }
@@ -146,6 +148,7 @@ impl Desk {
         journal_path: PathBuf,
         read_only_mode: bool,
         operator: String,
+        drill: Option<crate::sources::drill::DrillHandle>,
     ) -> Result<Self, String> {
         // Fail now, not at the first run, when the journal cannot be opened.
         Journal::open(&journal_path)?;
@@ -159,6 +162,7 @@ impl Desk {
             rt,
             inner: Arc::new(Inner {
                 environment,
+                drill,
                 journal_path,
                 read_only_mode,
                 operator,
@@ -379,7 +383,13 @@ impl Desk {
         }
         let inner = Arc::clone(&self.inner);
         self.rt.spawn(async move {
-            let (offers, errors) = read_offers(&inner.environment, inner.timeout).await;
+            let (offers, errors) = match &inner.drill {
+                Some(d) => match d.view().await {
+                    Ok(v) => (super::drill::offers(&v), Vec::new()),
+                    Err(e) => (Vec::new(), vec![format!("drill: {e}")]),
+                },
+                None => read_offers(&inner.environment, inner.timeout).await,
+            };
             if let Ok(mut o) = inner.offers.lock() {
                 *o = Offers {
                     at: Some(SystemClock.now()),
@@ -726,7 +736,8 @@ mod tests {
             source: Vec::new(),
             fence: Vec::new(),
         };
-        let desk = Desk::new(env, dir.path().join("j.sqlite"), false, "ana".into()).expect("desk");
+        let desk =
+            Desk::new(env, dir.path().join("j.sqlite"), false, "ana".into(), None).expect("desk");
         let id = desk.plan(Kind::Fence, "nowhere");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while matches!(desk.job(id).expect("job").phase, Phase::Planning) {

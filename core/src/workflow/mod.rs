@@ -22,6 +22,7 @@
 pub mod backup;
 pub mod canary;
 pub mod desk;
+pub mod drill;
 pub mod fence;
 pub mod journal;
 pub mod k8s;
@@ -262,6 +263,8 @@ pub enum Detail {
     Backup(backup::Failover),
     /// A Kubernetes node or pod.
     Kube(k8s::Move),
+    /// An action on the drill's simulated fleet.
+    Drill(drill::Practice),
 }
 
 impl Plan {
@@ -354,6 +357,8 @@ pub struct Context<'a> {
     pub timeout: Duration,
     /// Cancel, the safety valve and progress, shared with whoever watches the run.
     pub control: Control,
+    /// The running drill, when the environment is the drill.
+    pub drill: Option<crate::sources::drill::DrillHandle>,
 }
 
 /// What a watcher shares with a run: its cancel button, the safety valve shared by every
@@ -502,6 +507,9 @@ pub(crate) async fn common_guards(
 /// server, `patroni-source/candidate` for a switchover): a fresh read of the target and
 /// every guard.
 pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, WorkflowError> {
+    if drill::is_drill(ctx) && kind != Kind::Runbook {
+        return drill::plan(ctx, kind, target).await;
+    }
     match kind {
         Kind::Drain | Kind::Maint | Kind::Ready => {
             server::plan(ctx, kind, &server::Target::parse(target)?).await
@@ -658,6 +666,7 @@ pub fn run<'a, 'c: 'a>(
             Detail::Runbook(r) => Box::pin(runbook::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Backup(f) => Box::pin(backup::run(ctx, plan, f, confirmed, operator)).await,
             Detail::Kube(m) => Box::pin(k8s::run(ctx, plan, m, confirmed, operator)).await,
+            Detail::Drill(p) => Box::pin(drill::run(ctx, plan, p, confirmed, operator)).await,
             Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
         }
     })

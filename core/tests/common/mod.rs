@@ -100,5 +100,6 @@ pub fn workflow_ctx<'a>(
         read_only_mode: false,
         timeout: std::time::Duration::from_secs(2),
         control: switchboard_core::workflow::Control::default(),
+        drill: None,
     }
 }

@@ -1,0 +1,100 @@
+//! Every workflow practised on the drill, through the same engine: the drill's fleet
+//! runs in a real engine, the workflows plan and run through its handle, with their
+//! guards and journal, and the console's state shows the result. DRILL only: nothing
+//! real is touched (this test needs no rig).
+
+mod common;
+
+use std::time::Duration;
+
+use switchboard_core::model::Health;
+use switchboard_core::sources::drill::DrillConfig;
+use switchboard_core::workflow::{self, Journal, Kind};
+use switchboard_core::{Config, EngineOptions};
+
+#[test]
+fn drain_fence_failover_and_fallback_on_the_drill() {
+    let config = Config::drill(DrillConfig {
+        scripted: false,
+        speed: 1.0,
+        seed: 7,
+        ..DrillConfig::default()
+    });
+    let env = config.environment[0].clone();
+    let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine");
+    engine.wait_for(Duration::from_secs(10), |s| !s.instances.is_empty());
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let mut ctx = common::workflow_ctx(&env, &journal);
+    ctx.drill = engine.drill();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let go = |kind: Kind, target: &str| {
+        let plan = rt
+            .block_on(workflow::plan(&ctx, kind, target))
+            .expect("plan");
+        assert!(plan.allowed(), "{kind:?} {target}: {:?}", plan.refusals());
+        assert!(plan.steps[0].starts_with("DRILL: "), "{:?}", plan.steps);
+        let r = rt
+            .block_on(workflow::run(
+                &ctx,
+                &plan,
+                &plan.confirm_as.clone(),
+                "drill-test",
+            ))
+            .expect("run");
+        assert_eq!(r.outcome, "done", "{kind:?} {target}: {:?}", r.lines);
+        r
+    };
+
+    // Drain an instance: the console shows it drained.
+    let r = go(Kind::Drain, "checkout-01");
+    assert_eq!(r.lines, ["DRILL: checkout-01 is DRAIN"]);
+    let s = engine.wait_for(Duration::from_secs(5), |s| {
+        s.instances
+            .get("checkout-01")
+            .is_some_and(|i| i.health == Health::Degraded)
+    });
+    assert!(
+        s.instances["checkout-01"]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("DRAIN"))
+    );
+    go(Kind::Ready, "checkout-01");
+
+    // Fence the database primary: a switchover is refused (no healthy leader), a
+    // failover to a named replica makes it the one primary; the old one rejoins.
+    go(Kind::Fence, "pg-1");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Switchover, "orders-db/pg-2"))
+        .expect("plan");
+    assert!(
+        plan.refusals().iter().any(|r| r.contains("use a failover")),
+        "{:?}",
+        plan.refusals()
+    );
+    go(Kind::Failover, "orders-db/pg-2");
+    go(Kind::Unfence, "pg-1");
+    let s = engine.wait_for(Duration::from_secs(10), |s| {
+        s.databases.get("orders-db").is_some_and(|d| {
+            d.writable == 1 && d.primary.as_ref().is_some_and(|p| p.as_str() == "pg-2")
+        })
+    });
+    assert_eq!(s.databases["orders-db"].writable, 1);
+
+    // A route to its fallback and back; the last healthy guard holds on a drill too.
+    go(Kind::Fallback, "edge-gateway/checkout");
+    go(Kind::Restore, "edge-gateway/checkout");
+    let runs = journal.recent(20).expect("runs");
+    assert_eq!(runs.len(), 7, "every practice run is journaled");
+    // Without the engine's handle (the CLI), the drill's workflows say where to go.
+    let cli = common::workflow_ctx(&env, &journal);
+    let err = rt
+        .block_on(workflow::plan(&cli, Kind::Drain, "checkout-01"))
+        .expect_err("no drill here");
+    assert!(
+        err.to_string()
+            .contains("practise its workflows in the window"),
+        "{err}"
+    );
+}
