@@ -335,3 +335,44 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
     h.get_by_label("Workflows").click();
     wait_for(&mut h, "fence db1 · ana · done", Duration::from_secs(10));
 }
+
+/// The drill's workflows in the window: the palette offers the simulated fleet's
+/// instances, and a drain runs through the typed confirmation, labelled DRILL.
+#[test]
+fn a_drill_workflow_from_the_palette() {
+    use switchboard_core::workflow::desk::Desk;
+    let config = drill(false, 1.0);
+    let env = config.environment[0].clone();
+    let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine");
+    engine.wait_for(Duration::from_secs(10), |s| !s.instances.is_empty());
+    let dir = tempfile::tempdir().expect("dir");
+    let desk = Desk::new(
+        env,
+        dir.path().join("journal.sqlite"),
+        false,
+        "ana".into(),
+        engine.drill(),
+    )
+    .expect("desk");
+    let mut h = harness(Console::new(engine, ConsoleOptions::default()).with_desk(desk));
+    h.get_by_label("Actions…").click();
+    wait_for(&mut h, "DRILL drain", Duration::from_secs(10));
+    // Type to filter (the filter has the keyboard), as an operator would.
+    h.get_by_label("Actions…").type_text("drain checkout-01 ");
+    h.run_steps(2);
+    h.get_by_label_contains("DRILL drain checkout-01 ").click();
+    wait_for(
+        &mut h,
+        "To run it, type checkout-01 exactly",
+        Duration::from_secs(10),
+    );
+    assert!(has(&h, "practised on the simulated fleet"));
+    h.get_by_label("Run drain").type_text("checkout-01");
+    h.run_steps(2);
+    h.get_by_label("Run drain").click();
+    wait_for(
+        &mut h,
+        "DRILL: checkout-01 is DRAIN",
+        Duration::from_secs(10),
+    );
+}
