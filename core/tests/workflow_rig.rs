@@ -186,6 +186,26 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     };
     let env = env(false);
     let ctx = common::workflow_ctx(&env, &journal);
+    // HAProxy's own minimum, in the same run: the runtime command by hand, then its
+    // stats polled until they show it.
+    let by_hand = |state: &str, shows: &str| {
+        let t0 = std::time::Instant::now();
+        rt.block_on(switchboard_core::sources::haproxy::runtime_command(
+            "tcp://127.0.0.1:9999",
+            &format!("set server be_web/web1 state {state}"),
+            Duration::from_secs(2),
+        ))
+        .expect("runtime API");
+        while !server_stat(&rt, "web1").0.starts_with(shows) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "HAProxy never showed {shows}"
+            );
+        }
+        t0.elapsed()
+    };
+    let own = by_hand("drain", "DRAIN");
+    by_hand("ready", "UP");
     // Live traffic through HAProxy for the whole run.
     let traffic = Traffic::start();
     std::thread::sleep(Duration::from_millis(300));
@@ -203,9 +223,10 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     std::thread::sleep(Duration::from_millis(300));
     let (ok, bad) = traffic.stop();
     eprintln!(
-        "workflow rig: drain took effect {} ms after confirmation, ready {} ms; {ok} requests ok, {bad} failed",
+        "workflow rig: drain took effect {} ms after confirmation, ready {} ms (HAProxy's own, by hand: {} ms); {ok} requests ok, {bad} failed",
         report.effect_millis.unwrap_or(-1),
-        back.effect_millis.unwrap_or(-1)
+        back.effect_millis.unwrap_or(-1),
+        own.as_millis()
     );
     assert_eq!(report.outcome, "done", "{:?}", report.lines);
     assert_eq!(back.outcome, "done", "{:?}", back.lines);
@@ -787,4 +808,63 @@ fn a_backend_falls_back_to_its_backup_server_and_is_restored() {
     assert_eq!(bad, 0, "no request failed through the fallback and back");
     drop(backend3);
     reset(&rt);
+}
+
+/// etcd member removal on the rig's real cluster: a live member is refused ("member is
+/// down"), a dead one is removed and the member list shows it; the rig then adds it
+/// back as a new member.
+#[test]
+fn a_dead_etcd_member_is_removed_and_a_live_one_is_refused() {
+    if !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's etcd");
+        return;
+    }
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut e = env(false);
+    e.source = vec![common::rig_etcd()];
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = common::workflow_ctx(&e, &journal);
+
+    let live = rt
+        .block_on(workflow::plan(&ctx, Kind::EtcdRemove, "etcd/m1"))
+        .expect("plan");
+    assert!(
+        live.refusals()
+            .iter()
+            .any(|r| r.starts_with("member is down: m1 answers")),
+        "{:?}",
+        live.refusals()
+    );
+
+    rig(&["kill", "etcd3"]);
+    let plan = rt.block_on(workflow::plan(&ctx, Kind::EtcdRemove, "etcd/m3"));
+    let report = match &plan {
+        Ok(p) if p.allowed() => Some(rt.block_on(workflow::run(&ctx, p, "m3", "rig-test"))),
+        _ => None,
+    };
+    // Whatever happened, the rig gets its third member back before anything is asserted.
+    let back = std::panic::catch_unwind(|| rig(&["etcd-readd", "3"]));
+    if back.is_err() {
+        rig(&["restart", "etcd3"]);
+    }
+    let plan = plan.expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert!(
+        plan.guards.iter().any(|g| g.name == "quorum after"
+            && g.reason == "without m3: 2 of 2 member(s) answer, 2 needed"),
+        "{:?}",
+        plan.guards
+    );
+    let report = report.expect("ran").expect("removed");
+    eprintln!(
+        "workflow rig: dead etcd member removed {} ms after confirmation: {:?}",
+        report.effect_millis.unwrap_or(-1),
+        report.lines
+    );
+    assert_eq!(report.outcome, "done", "{:?}", report.lines);
+    assert!(back.is_ok(), "the rig re-added m3");
 }

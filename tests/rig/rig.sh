@@ -2,6 +2,7 @@
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
 # Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
 #        | grpc-serving | grpc-not-serving | pg-kill-postmaster N | pg-walreceiver N stop|cont
+#        | etcd-readd N
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 set -euo pipefail
 
@@ -1081,6 +1082,36 @@ etcd_restart() {
   log "etcd$i: answering after $(since "$t0")"
 }
 
+etcd_member_add() {
+  etcdctl --dial-timeout=1s --command-timeout=5s --endpoints="$ETCD_EPS" \
+    member add "m$1" --peer-urls="http://127.0.0.1:${1}2380"
+}
+
+# etcd-readd I: member mI was removed from the cluster (a workflow's `etcd-remove`): add
+# it back as a new member (`member add`), with an empty data dir, joining the existing
+# cluster. Waits until the whole cluster is healthy again.
+etcd_readd() {
+  local i=$1 t0 cl
+  t0=$(now_ms)
+  if alive "etcd$i"; then stop_procs "etcd$i"; fi
+  check_ports_free "${i}2379" "${i}2380" || die "cannot re-add etcd$i"
+  if etcdctl --dial-timeout=1s --command-timeout=3s --endpoints="$ETCD_EPS" member list 2>/dev/null \
+      | grep -q ", m$i, "; then
+    die "m$i is still a member; remove it first (or use 'restart etcd$i')"
+  fi
+  # etcd refuses `member add` ("unhealthy cluster") while a member connected less than
+  # 5 s ago (its strict reconfiguration check): ask again for a while.
+  waitfor 30 etcd_member_add "$i" || die "member add m$i failed"
+  rm -rf "$RIG/etcd$i"
+  cl=$ETCD_CLUSTER
+  bg "etcd$i" etcd --name "m$i" --data-dir "$RIG/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:${i}2379" --advertise-client-urls "http://127.0.0.1:${i}2379" \
+    --listen-peer-urls "http://127.0.0.1:${i}2380" --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
+    --initial-cluster "$cl" --initial-cluster-token switchboard-rig --initial-cluster-state existing
+  waitfor 30 etcd_cluster_ready || { show_log_tail "etcd$i"; die "the cluster is not healthy with m$i back"; }
+  log "etcd$i: re-added as a new member, cluster healthy after $(since "$t0")"
+}
+
 etcd_is_leader() {   # etcd_is_leader I: member mI answers and says it is the leader
   local f mid ld
   f=$(etcdctl --dial-timeout=1s --command-timeout=1s --endpoints="127.0.0.1:${1}2379" \
@@ -1302,7 +1333,7 @@ usage() {
   cat >&2 <<EOF
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
-              | pg-kill-postmaster N | pg-walreceiver N stop|cont
+              | pg-kill-postmaster N | pg-walreceiver N stop|cont | etcd-readd N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
   fence: fence_dummy files \$RIG/fence/node{1,2}.status; ipmisim = ipmi_sim (fence_ipmilan,
@@ -1329,5 +1360,6 @@ case ${1:-} in
   grpc-not-serving) grpc_set NOT_SERVING ;;
   pg-kill-postmaster) [ $# -eq 2 ] || usage; cmd_pg_kill_postmaster "$2" ;;
   pg-walreceiver) [ $# -eq 3 ] || usage; cmd_pg_walreceiver "$2" "$3" ;;
+  etcd-readd) [ $# -eq 2 ] || usage; case $2 in 1|2|3) etcd_readd "$2" ;; *) die "etcd-readd: expected 1, 2 or 3" ;; esac ;;
   *)       usage ;;
 esac

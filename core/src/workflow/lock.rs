@@ -54,16 +54,45 @@ async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
         .map_err(|e| format!("etcd: {e}"))
 }
 
+/// An etcd error worth asking again: right after a member dies the client may still
+/// pick it ("tcp connect error"), and the cluster answers "leader changed" until it has
+/// elected another leader (a fraction of a second). A lost quorum is not transient.
+pub(super) fn transient(e: &etcd_client::Error) -> bool {
+    let s = e.to_string();
+    s.contains("leader changed") || s.contains("tcp connect error")
+}
+
+/// Runs `call` again (up to 6 times, 250 ms apart) while it fails transiently.
+pub(super) async fn again<T, F, Fut>(mut call: F) -> Result<T, etcd_client::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(e) if tries < 6 && transient(&e) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Who holds the lock on `target`, if anyone (`None` also when there is no etcd).
 pub async fn holder(env: &Environment, target: &str) -> Result<Option<String>, String> {
     let Some(cfg) = etcd_of(env) else {
         return Ok(None);
     };
-    let mut client = connect(cfg).await?;
-    let resp = client
-        .get(key(&env.name, target), None)
-        .await
-        .map_err(|e| format!("etcd: {e}"))?;
+    let client = connect(cfg).await?;
+    let k = key(&env.name, target);
+    let resp = again(|| {
+        let (mut c, k) = (client.clone(), k.clone());
+        async move { c.get(k, None).await }
+    })
+    .await
+    .map_err(|e| format!("etcd: {e}"))?;
     Ok(resp
         .kvs()
         .first()
@@ -97,11 +126,13 @@ pub async fn acquire_for(
     };
     let ttl_secs = ttl_secs.max(3);
     let mut client = connect(cfg).await?;
-    let lease = client
-        .lease_grant(ttl_secs, None)
-        .await
-        .map_err(|e| format!("etcd cannot grant a lease (no quorum, or unreachable): {e}"))?
-        .id();
+    let lease = again(|| {
+        let mut c = client.clone();
+        async move { c.lease_grant(ttl_secs, None).await }
+    })
+    .await
+    .map_err(|e| format!("etcd cannot grant a lease (no quorum, or unreachable): {e}"))?
+    .id();
     let k = key(&env.name, target);
     let txn = Txn::new()
         .when([Compare::create_revision(k.clone(), CompareOp::Equal, 0)])
@@ -111,7 +142,12 @@ pub async fn acquire_for(
             Some(PutOptions::new().with_lease(lease)),
         )])
         .or_else([TxnOp::get(k.clone(), None)]);
-    let resp = client.txn(txn).await.map_err(|e| format!("etcd: {e}"))?;
+    let resp = again(|| {
+        let (mut c, txn) = (client.clone(), txn.clone());
+        async move { c.txn(txn).await }
+    })
+    .await
+    .map_err(|e| format!("etcd: {e}"))?;
     if resp.succeeded() {
         let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
         let keeper = tokio::spawn(keep_alive(client.clone(), lease, ttl_secs, lost.clone()));

@@ -23,6 +23,7 @@ pub mod backup;
 pub mod canary;
 pub mod desk;
 pub mod drill;
+pub mod etcd;
 pub mod fence;
 pub mod journal;
 pub mod k8s;
@@ -83,13 +84,15 @@ pub enum Kind {
     Uncordon,
     /// A Kubernetes pod: deleted, its controller replaces it.
     DeletePod,
+    /// An etcd member: removed from the cluster's membership.
+    EtcdRemove,
     /// A runbook: its steps in order (target: the runbook's name).
     Runbook,
 }
 
 impl Kind {
     /// Every workflow.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Drain,
         Self::Maint,
         Self::Ready,
@@ -103,6 +106,7 @@ impl Kind {
         Self::Cordon,
         Self::Uncordon,
         Self::DeletePod,
+        Self::EtcdRemove,
         Self::Runbook,
     ];
 
@@ -122,6 +126,7 @@ impl Kind {
             Self::Cordon => "cordon",
             Self::Uncordon => "uncordon",
             Self::DeletePod => "delete-pod",
+            Self::EtcdRemove => "etcd-remove",
             Self::Runbook => "runbook",
         }
     }
@@ -163,6 +168,9 @@ impl Kind {
             Self::Uncordon => "Kubernetes node: schedulable again (target kubernetes-source/node)",
             Self::DeletePod => {
                 "Kubernetes pod: delete it, its controller replaces it (target kubernetes-source/namespace/pod)"
+            }
+            Self::EtcdRemove => {
+                "etcd: remove a dead member from the cluster's membership (target etcd-source/member)"
             }
             Self::Runbook => {
                 "Runbook: its steps in order, one confirmation (target: the runbook's name)"
@@ -239,7 +247,12 @@ pub struct Override {
 /// The guards a human may override. Never read-only, quorum, lock, stale data or the
 /// typed confirmation: those protect against what one person cannot see from one console
 /// (a stale plan is simply made again).
-pub const OVERRIDABLE: [&str; 3] = ["dampening", "last healthy", "replication lag"];
+pub const OVERRIDABLE: [&str; 4] = [
+    "dampening",
+    "last healthy",
+    "replication lag",
+    "member is down",
+];
 
 /// What a plan acts on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -265,6 +278,8 @@ pub enum Detail {
     Kube(k8s::Move),
     /// An action on the drill's simulated fleet.
     Drill(drill::Practice),
+    /// An etcd member removal.
+    EtcdRemove(etcd::Removal),
 }
 
 impl Plan {
@@ -521,6 +536,7 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         Kind::Fallback | Kind::Restore => route::plan(ctx, kind, target).await,
         Kind::Runbook => runbook::plan(ctx, target).await,
         Kind::Cordon | Kind::Uncordon | Kind::DeletePod => k8s::plan(ctx, kind, target).await,
+        Kind::EtcdRemove => etcd::plan(ctx, target).await,
         Kind::Switchover | Kind::Failover => patroni::plan(ctx, kind, target).await,
         Kind::Fence | Kind::Unfence => fence::plan(ctx, kind, target).await,
     }
@@ -567,6 +583,11 @@ pub fn take_over(
             Kind::DeletePod => {
                 return Err(WorkflowError::Usage(format!(
                     "a deleted pod has no inverse: its controller replaced it (run #{id})"
+                )));
+            }
+            Kind::EtcdRemove => {
+                return Err(WorkflowError::Usage(format!(
+                    "a removed etcd member comes back with `member add` and an empty data dir (run #{id})"
                 )));
             }
             Kind::Runbook => {
@@ -667,6 +688,7 @@ pub fn run<'a, 'c: 'a>(
             Detail::Backup(f) => Box::pin(backup::run(ctx, plan, f, confirmed, operator)).await,
             Detail::Kube(m) => Box::pin(k8s::run(ctx, plan, m, confirmed, operator)).await,
             Detail::Drill(p) => Box::pin(drill::run(ctx, plan, p, confirmed, operator)).await,
+            Detail::EtcdRemove(r) => Box::pin(etcd::run(ctx, plan, r, confirmed, operator)).await,
             Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
         }
     })

@@ -179,6 +179,7 @@ fn effect(kind: Kind) -> &'static str {
         | Kind::Cordon
         | Kind::Uncordon
         | Kind::DeletePod
+        | Kind::EtcdRemove
         | Kind::Runbook => "UP",
     }
 }
