@@ -706,6 +706,23 @@ fn the_failover_workflow_promotes_a_named_replica_when_the_leader_is_down() {
     );
     assert_eq!(report.outcome, "done", "{:?}", report.lines);
     drop(paused);
+    // Reintegration of the old primary: verified back as a replica (Patroni rejoins it).
+    let plan = rt
+        .block_on(workflow::plan(
+            &ctx,
+            Kind::Reintegrate,
+            &format!("pg/{old}"),
+        ))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let back = rt
+        .block_on(workflow::run(&ctx, &plan, &old, "rig-test"))
+        .expect("reintegrate");
+    eprintln!(
+        "patroni rig: {old} verified back as a replica {:?} ms after confirmation: {:?}",
+        back.effect_millis, back.lines
+    );
+    assert_eq!(back.outcome, "done", "{:?}", back.lines);
     wait(
         &e,
         90,

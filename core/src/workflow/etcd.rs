@@ -157,24 +157,8 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
     })
 }
 
-/// Runs the removal under the target's lock.
-pub(super) async fn run(
-    ctx: &Context<'_>,
-    plan: &Plan,
-    r: &Removal,
-    confirmed: Timestamp,
-    operator: &str,
-) -> Result<Report, WorkflowError> {
-    Box::pin(super::locked(
-        ctx,
-        plan,
-        operator,
-        execute(ctx, plan, r, confirmed, operator),
-    ))
-    .await
-}
-
-async fn execute(
+/// The run of a plan whose checks passed, under the target's lock (taken by the caller).
+pub(super) async fn execute(
     ctx: &Context<'_>,
     plan: &Plan,
     r: &Removal,

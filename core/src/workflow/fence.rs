@@ -381,24 +381,8 @@ async fn power_of_node(env: &Environment, node: &str) -> Power {
     power_of(&levels_of(env, node)).await
 }
 
-/// Runs a fence or unfence plan: level by level until the node's power reads as wanted.
-pub(super) async fn run(
-    ctx: &Context<'_>,
-    plan: &Plan,
-    f: &Fencing,
-    confirmed: Timestamp,
-    operator: &str,
-) -> Result<Report, WorkflowError> {
-    Box::pin(super::locked(
-        ctx,
-        plan,
-        operator,
-        execute(ctx, plan, f, confirmed, operator),
-    ))
-    .await
-}
-
-async fn execute(
+/// The run of a plan whose checks passed, under the target's lock (taken by the caller).
+pub(super) async fn execute(
     ctx: &Context<'_>,
     plan: &Plan,
     f: &Fencing,

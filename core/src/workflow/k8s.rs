@@ -203,24 +203,8 @@ pub(super) async fn plan(
     })
 }
 
-/// Runs the move under the target's lock.
-pub(super) async fn run(
-    ctx: &Context<'_>,
-    plan: &Plan,
-    m: &Move,
-    confirmed: Timestamp,
-    operator: &str,
-) -> Result<Report, WorkflowError> {
-    Box::pin(super::locked(
-        ctx,
-        plan,
-        operator,
-        execute(ctx, plan, m, confirmed, operator),
-    ))
-    .await
-}
-
-async fn execute(
+/// The run of a plan whose checks passed, under the target's lock (taken by the caller).
+pub(super) async fn execute(
     ctx: &Context<'_>,
     plan: &Plan,
     m: &Move,

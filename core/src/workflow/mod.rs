@@ -144,7 +144,7 @@ impl Kind {
                 "HAProxy server: put it back in rotation (target gateway/backend/server)"
             }
             Self::Reintegrate => {
-                "HAProxy server: back in rotation through a canary ramp 10 -> 50 -> 100 %, rolled back when it errs (target gateway/backend/server)"
+                "HAProxy server back through a canary ramp 10 -> 50 -> 100 %, rolled back when it errs (target gateway/backend/server); or a database member verified back as a replica (target patroni-source/member)"
             }
             Self::Fallback => {
                 "Traefik router to its fallback service (file provider; target traefik-source/router), or HAProxy backend to its backup servers (target gateway/backend)"
@@ -280,6 +280,8 @@ pub enum Detail {
     Drill(drill::Practice),
     /// An etcd member removal.
     EtcdRemove(etcd::Removal),
+    /// A database member's return as a replica.
+    Rejoin(patroni::Rejoin),
 }
 
 impl Plan {
@@ -529,6 +531,9 @@ pub async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, W
         Kind::Drain | Kind::Maint | Kind::Ready => {
             server::plan(ctx, kind, &server::Target::parse(target)?).await
         }
+        Kind::Reintegrate if patroni::is_patroni(ctx, target) => {
+            patroni::rejoin_plan(ctx, target).await
+        }
         Kind::Reintegrate => canary::plan(ctx, &server::Target::parse(target)?).await,
         Kind::Fallback | Kind::Restore if backup::is_haproxy(ctx, target) => {
             backup::plan(ctx, kind, target).await
@@ -681,14 +686,30 @@ pub fn run<'a, 'c: 'a>(
             Detail::Switchover(sw) => {
                 Box::pin(patroni::run(ctx, plan, sw, confirmed, operator)).await
             }
-            Detail::Fence(f) => Box::pin(fence::run(ctx, plan, f, confirmed, operator)).await,
+            Detail::Fence(f) => {
+                let work = fence::execute(ctx, plan, f, confirmed, operator);
+                Box::pin(locked(ctx, plan, operator, work)).await
+            }
             Detail::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)).await,
             Detail::Reroute(r) => Box::pin(route::run(ctx, plan, r, confirmed, operator)).await,
-            Detail::Runbook(r) => Box::pin(runbook::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::Runbook(r) => {
+                let work = runbook::execute(ctx, plan, r, confirmed, operator);
+                Box::pin(locked(ctx, plan, operator, work)).await
+            }
             Detail::Backup(f) => Box::pin(backup::run(ctx, plan, f, confirmed, operator)).await,
-            Detail::Kube(m) => Box::pin(k8s::run(ctx, plan, m, confirmed, operator)).await,
+            Detail::Kube(m) => {
+                let work = k8s::execute(ctx, plan, m, confirmed, operator);
+                Box::pin(locked(ctx, plan, operator, work)).await
+            }
             Detail::Drill(p) => Box::pin(drill::run(ctx, plan, p, confirmed, operator)).await,
-            Detail::EtcdRemove(r) => Box::pin(etcd::run(ctx, plan, r, confirmed, operator)).await,
+            Detail::EtcdRemove(r) => {
+                let work = etcd::execute(ctx, plan, r, confirmed, operator);
+                Box::pin(locked(ctx, plan, operator, work)).await
+            }
+            Detail::Rejoin(r) => {
+                let work = patroni::rejoin_execute(ctx, plan, r, confirmed, operator);
+                Box::pin(locked(ctx, plan, operator, work)).await
+            }
             Detail::None => Err(WorkflowError::Usage("this plan has nothing to run".into())),
         }
     })

@@ -477,3 +477,155 @@ async fn execute(
         lines,
     })
 }
+
+/// A database member's reintegration as planned: `member` of the Patroni source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejoin {
+    /// The Patroni source.
+    pub source: String,
+    /// The member that should come back as a replica.
+    pub member: String,
+}
+
+/// Whether `target` (`source/member`) names a Patroni source.
+pub(super) fn is_patroni(ctx: &Context<'_>, target: &str) -> bool {
+    let (source, rest) = target.split_once('/').unwrap_or((target, ""));
+    !rest.contains('/')
+        && ctx
+            .environment
+            .source
+            .iter()
+            .any(|s| matches!(s, SourceConfig::Patroni(p) if p.name == source))
+}
+
+/// The plan of reintegrating a database member (an old primary after a failover): it
+/// must come back as a streaming replica of the current leader, within the lag limit.
+/// Patroni does the rejoin (with `pg_rewind`); this verifies it, and says so loudly when
+/// it does not happen.
+pub(super) async fn rejoin_plan(ctx: &Context<'_>, target: &str) -> Result<Plan, WorkflowError> {
+    let (source, member) = target.split_once('/').ok_or_else(|| {
+        WorkflowError::Usage(format!("target {target:?} is not patroni-source/member"))
+    })?;
+    let cfg = config(ctx, source)?;
+    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
+    let m = cluster
+        .members
+        .iter()
+        .find(|m| m.name == member)
+        .ok_or_else(|| {
+            WorkflowError::Target(format!(
+                "{member} is not a member (members: {})",
+                cluster
+                    .members
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let now = ctx.clock.now();
+    let mut guards = super::common_guards(ctx, target, now).await?;
+    guards.push(GuardResult {
+        name: "not the leader",
+        ok: m.role != "leader",
+        reason: format!("{member} is {} ({})", m.role, m.state),
+    });
+    Ok(Plan {
+        kind: Kind::Reintegrate,
+        target: target.to_owned(),
+        confirm_as: member.to_owned(),
+        environment: ctx.environment.name.clone(),
+        before: format!(
+            "{} {}{}",
+            m.role,
+            m.state,
+            m.lag_bytes
+                .map(|l| format!(", lag {l} bytes"))
+                .unwrap_or_default()
+        ),
+        steps: vec![format!(
+            "verify: {member} is a running replica of {} within {MAX_LAG_BYTES} bytes of lag (up to {VERIFY_SECS} s); else NOT A REPLICA, loudly: a human rewinds or reinitializes it",
+            cluster.leader().unwrap_or("the leader")
+        )],
+        guards,
+        made_at: now,
+        overrides: Vec::new(),
+        approver: None,
+        detail: Detail::Rejoin(Rejoin {
+            source: source.to_owned(),
+            member: member.to_owned(),
+        }),
+    })
+}
+
+/// Waits until the member is a running replica within the lag limit.
+pub(super) async fn rejoin_execute(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    rj: &Rejoin,
+    confirmed: Timestamp,
+    operator: &str,
+) -> Result<Report, WorkflowError> {
+    let cfg = config(ctx, &rj.source)?;
+    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
+    let what = format!("{} rejoins as a replica", rj.member);
+    let mut lines = Vec::new();
+    if let Some(r) = journaled.checkpoint(&what, &mut lines)? {
+        return Ok(r);
+    }
+    journaled.step("before", &what, "pending", &plan.before)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
+    let (mut seen, mut effect) = (String::new(), None);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(c) = read_cluster(cfg, &client, ctx.timeout).await
+            && let Some(m) = c.members.iter().find(|m| m.name == rj.member)
+        {
+            seen = format!(
+                "{} {}{}",
+                m.role,
+                m.state,
+                m.lag_bytes
+                    .map(|l| format!(", lag {l} bytes"))
+                    .unwrap_or_default()
+            );
+            let replica = m.role == "replica" || m.role == "sync_standby";
+            let running = m.state == "running" || m.state == "streaming";
+            if replica && running && m.lag_bytes.is_some_and(|l| l <= MAX_LAG_BYTES) {
+                effect = Some(ctx.clock.now());
+                break;
+            }
+        }
+        if ctx.control.stopped().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    journaled.step(
+        "verify",
+        &what,
+        if effect.is_some() { "ok" } else { "failed" },
+        &seen,
+    )?;
+    let outcome = if effect.is_some() {
+        "done"
+    } else {
+        "needs_human"
+    };
+    journaled.finish(outcome)?;
+    lines.push(if effect.is_some() {
+        format!("verified: {} is back as a replica ({seen})", rj.member)
+    } else {
+        format!(
+            "NOT A REPLICA: {} is {seen} after {VERIFY_SECS} s; it did not rejoin. A human must look: pg_rewind, or Patroni's POST /reinitialize (rebuilds it from the leader; not done automatically)",
+            rj.member
+        )
+    });
+    Ok(Report {
+        run: journaled.id,
+        outcome: outcome.into(),
+        effect_millis: effect.map(|e| e.millis_since(confirmed)),
+        lines,
+    })
+}
