@@ -279,7 +279,21 @@ impl Config {
         Self {
             environment: vec![Environment {
                 second_approver: false,
-                runbook: Vec::new(),
+                // The Sev-0 runbook, bound to the drill's fleet, to practise on its
+                // connection-leak fault.
+                runbook: vec![crate::workflow::runbook::RunbookConfig {
+                    name: "sev0-connection-leak".into(),
+                    file: None,
+                    vars: [
+                        ("route", "edge-gateway/checkout"),
+                        ("database", "orders-db"),
+                        ("deployment", "checkout"),
+                        ("readiness", "drill://checkout"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                }],
                 fence: Vec::new(),
                 name: "drill".into(),
                 read_only: false,

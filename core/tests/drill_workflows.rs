@@ -98,3 +98,89 @@ fn drain_fence_failover_and_fallback_on_the_drill() {
         "{err}"
     );
 }
+
+/// The Sev-0 runbook practised on the drill's connection-leak fault: diagnosis shows
+/// the leaked sessions, the route goes to its fallback, checkout is scaled to 0, the
+/// sessions are terminated (the leak ends), the manual step is acknowledged, checkout
+/// comes back gradually, readiness is green, the route is restored.
+#[test]
+fn the_sev0_runbook_on_the_drills_connection_leak() {
+    use switchboard_core::event::DrillFault;
+    let config = Config::drill(DrillConfig {
+        scripted: false,
+        speed: 4.0,
+        seed: 7,
+        ..DrillConfig::default()
+    });
+    let env = config.environment[0].clone();
+    let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine");
+    engine.wait_for(Duration::from_secs(10), |s| !s.instances.is_empty());
+    engine
+        .send(switchboard_core::Intent::DrillInject {
+            fault: DrillFault::ConnectionLeak,
+        })
+        .expect("inject");
+    // Let the leak build (20 simulated seconds).
+    let s = engine.wait_for(Duration::from_secs(20), |s| {
+        s.databases
+            .get("orders-db")
+            .and_then(|d| d.members.values().find_map(|m| m.sessions.as_ref()))
+            .is_some_and(|p| p.idle_in_transaction > 20)
+    });
+    assert!(s.databases.contains_key("orders-db"));
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let mut ctx = common::workflow_ctx(&env, &journal);
+    ctx.drill = engine.drill();
+    let control = ctx.control.clone();
+    let operator = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        while std::time::Instant::now() < deadline {
+            if !control.waiting().is_empty() {
+                control.acknowledge();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Runbook, "sev0-connection-leak"))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert!(
+        plan.steps.iter().all(|s| s.starts_with("DRILL: ")),
+        "{:?}",
+        plan.steps
+    );
+    let report = rt
+        .block_on(workflow::run(
+            &ctx,
+            &plan,
+            "sev0-connection-leak",
+            "drill-test",
+        ))
+        .expect("run");
+    assert_eq!(report.outcome, "done", "{:#?}", report.lines);
+    assert!(
+        operator.join().expect("operator"),
+        "the manual step was asked"
+    );
+    assert!(
+        report.lines[0].contains("idle in transaction"),
+        "{}",
+        report.lines[0]
+    );
+    assert!(
+        report.lines[3].contains("hanging session(s) terminated"),
+        "{}",
+        report.lines[3]
+    );
+    let s = engine.wait_for(Duration::from_secs(10), |s| {
+        s.services
+            .get("checkout")
+            .is_some_and(|c| c.health == Health::Healthy)
+    });
+    assert_eq!(s.services["checkout"].health, Health::Healthy);
+}

@@ -148,6 +148,10 @@ struct SimInstance {
     operator: Option<ServerState>,
     /// Powered off (fenced).
     off: bool,
+    /// Scaled out of its service (not running, not counted).
+    scaled_out: bool,
+    /// Its removal was reported (it is gone from the console until it runs again).
+    gone: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -269,6 +273,8 @@ impl DrillFleet {
                     blip_until: None,
                     operator: None,
                     off: false,
+                    scaled_out: false,
+                    gone: false,
                 });
             }
             services.push(SimService {
@@ -526,6 +532,20 @@ impl DrillFleet {
             }
         }
         for i in 0..self.instances.len() {
+            if self.instances[i].scaled_out {
+                if !self.instances[i].gone {
+                    self.instances[i].gone = true;
+                    out.push(EventBody::InstanceRemoved {
+                        instance: self.instances[i].id.clone(),
+                    });
+                }
+                continue;
+            }
+            if self.instances[i].gone {
+                // Running again: report it afresh.
+                self.instances[i].gone = false;
+                self.instances[i].health = Health::Unknown;
+            }
             let svc = &self.services[self.instances[i].service];
             let k = (i - svc.first) as i64;
             let mut want = (Health::Healthy, None);
@@ -624,11 +644,19 @@ impl DrillFleet {
         for r in 0..self.routes.len() {
             let route = &self.routes[r];
             let svc = &self.services[route.service];
-            let down = self.instances[svc.first..svc.first + svc.count]
+            let running: Vec<&SimInstance> = self.instances[svc.first..svc.first + svc.count]
                 .iter()
-                .filter(|i| i.health != Health::Healthy)
-                .count() as f64
-                / svc.count.max(1) as f64;
+                .filter(|i| !i.scaled_out)
+                .collect();
+            let down = if running.is_empty() {
+                1.0
+            } else {
+                running
+                    .iter()
+                    .filter(|i| i.health != Health::Healthy)
+                    .count() as f64
+                    / running.len() as f64
+            };
             let mut ratio = 0.005 + 0.9 * down;
             if svc.id.as_str() == LEAK_SERVICE
                 && leak.is_some_and(|e| (19_000..100_000).contains(&e))
@@ -849,6 +877,15 @@ pub enum DrillAction {
         /// Served by the fallback.
         on: bool,
     },
+    /// The database's hanging sessions terminated (ends a connection leak).
+    TerminateSessions,
+    /// A service scaled to `replicas` running instances (the rest powered off).
+    Scale {
+        /// The service.
+        service: String,
+        /// Instances to run.
+        replicas: usize,
+    },
 }
 
 /// One instance as the drill's workflows see it.
@@ -873,6 +910,8 @@ pub struct DrillView {
     pub db: Vec<(String, DbRole, bool)>,
     /// Gateway routes: (name, served by its fallback).
     pub routes: Vec<(String, bool)>,
+    /// The database primary's sessions by state: (state, count).
+    pub sessions: Vec<(&'static str, u32)>,
 }
 
 /// The drill's database cluster.
@@ -891,6 +930,7 @@ impl DrillFleet {
                     service: self.services[i.service].id.to_string(),
                     health: i.health,
                     state: match (i.off, i.operator) {
+                        _ if i.scaled_out => "OUT",
                         (true, _) => "OFF",
                         (false, Some(ServerState::Drain)) => "DRAIN",
                         (false, Some(ServerState::Maint)) => "MAINT",
@@ -909,6 +949,17 @@ impl DrillFleet {
                 .iter()
                 .map(|r| (r.breaker.to_string(), r.fallback))
                 .collect(),
+            sessions: {
+                let at = self.last_step.unwrap_or_default();
+                let (in_use, _) = self.leak_pool(at);
+                let leaked = in_use.saturating_sub(12) * 3;
+                let connections = (40 + leaked).min(DB_MAX_CONNECTIONS);
+                vec![
+                    ("active", connections.min(6)),
+                    ("idle", connections.saturating_sub(6 + leaked)),
+                    ("idle in transaction", leaked),
+                ]
+            },
         }
     }
 
@@ -964,6 +1015,28 @@ impl DrillFleet {
                     };
                 }
                 Ok(format!("{member} promoted (DRILL)"))
+            }
+            DrillAction::TerminateSessions => {
+                let at = self.last_step.unwrap_or_default();
+                let leaked = self.leak_pool(at).0.saturating_sub(12) * 3;
+                self.faults
+                    .retain(|(f, _)| *f != DrillFault::ConnectionLeak);
+                Ok(format!("{leaked} hanging session(s) terminated (DRILL)"))
+            }
+            DrillAction::Scale { service, replicas } => {
+                let s = self
+                    .services
+                    .iter()
+                    .position(|s| s.id.as_str() == service && s.role == ServiceRole::Service)
+                    .ok_or_else(|| format!("no service {service} in the drill"))?;
+                let (first, count) = (self.services[s].first, self.services[s].count);
+                for k in 0..count {
+                    self.instances[first + k].scaled_out = k >= *replicas;
+                }
+                Ok(format!(
+                    "{service} scaled to {} of {count} instance(s) (DRILL)",
+                    (*replicas).min(count)
+                ))
             }
             DrillAction::Fallback { route, on } => {
                 let r = self

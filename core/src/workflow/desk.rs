@@ -385,7 +385,16 @@ impl Desk {
         self.rt.spawn(async move {
             let (offers, errors) = match &inner.drill {
                 Some(d) => match d.view().await {
-                    Ok(v) => (super::drill::offers(&v), Vec::new()),
+                    Ok(v) => {
+                        let mut o = super::drill::offers(&v);
+                        o.extend(inner.environment.runbook.iter().map(|r| Offer {
+                            kind: Kind::Runbook,
+                            target: r.name.clone(),
+                            label: format!("DRILL runbook {}", r.name),
+                            instance: None,
+                        }));
+                        (o, Vec::new())
+                    }
                     Err(e) => (Vec::new(), vec![format!("drill: {e}")]),
                 },
                 None => read_offers(&inner.environment, inner.timeout).await,

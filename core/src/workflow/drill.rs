@@ -262,7 +262,7 @@ pub(super) async fn plan(
 }
 
 /// Whether `action` shows in `view`, in words.
-fn took_effect(action: &DrillAction, view: &DrillView) -> Option<String> {
+pub(super) fn took_effect(action: &DrillAction, view: &DrillView) -> Option<String> {
     match action {
         DrillAction::Server { instance, state } => {
             let i = view.instances.iter().find(|i| &i.id == instance)?;
@@ -289,6 +289,25 @@ fn took_effect(action: &DrillAction, view: &DrillView) -> Option<String> {
                 .map(|(m, _, _)| m.as_str())
                 .collect();
             (primaries == [member.as_str()]).then(|| format!("exactly one primary: {member}"))
+        }
+        DrillAction::TerminateSessions => view
+            .sessions
+            .iter()
+            .any(|(s, n)| *s == "idle in transaction" && *n == 0)
+            .then(|| "no session idle in a transaction".to_owned()),
+        DrillAction::Scale { service, replicas } => {
+            let mine: Vec<_> = view
+                .instances
+                .iter()
+                .filter(|i| &i.service == service)
+                .collect();
+            let on = mine.iter().filter(|i| i.state != "OUT").count();
+            let ready = mine
+                .iter()
+                .filter(|i| i.state == "UP" && i.health == Health::Healthy)
+                .count();
+            let want = (*replicas).min(mine.len());
+            (on == want && ready == want).then(|| format!("{service}: {ready} ready of {want}"))
         }
         DrillAction::Fallback { route, on } => view
             .routes
@@ -378,6 +397,7 @@ pub fn offers(view: &DrillView) -> Vec<super::desk::Offer> {
     let mut out = Vec::new();
     for i in &view.instances {
         let kinds: &[Kind] = match i.state {
+            "OUT" => &[],
             "DRAIN" | "MAINT" => &[Kind::Ready, Kind::Fence],
             "OFF" => &[Kind::Unfence],
             _ => &[Kind::Drain, Kind::Maint, Kind::Fence],

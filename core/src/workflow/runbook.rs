@@ -398,7 +398,10 @@ fn check_sources(ctx: &Context<'_>, r: &Resolved) -> Result<(), String> {
 pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, WorkflowError> {
     let (book, vars) = enabled(ctx, name)?;
     let resolved = resolve(&book, &vars).map_err(WorkflowError::Usage)?;
-    check_sources(ctx, &resolved).map_err(WorkflowError::Usage)?;
+    let drill = super::drill::is_drill(ctx);
+    if !drill {
+        check_sources(ctx, &resolved).map_err(WorkflowError::Usage)?;
+    }
     let now = ctx.clock.now();
     let guards = super::common_guards(ctx, &format!("runbook/{name}"), now).await?;
     Ok(Plan {
@@ -410,7 +413,13 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         steps: resolved
             .steps
             .iter()
-            .map(|(title, s)| format!("{title}: {}", describe(s)))
+            .map(|(title, s)| {
+                format!(
+                    "{}{title}: {}",
+                    if drill { "DRILL: " } else { "" },
+                    describe(s)
+                )
+            })
             .collect(),
         guards,
         made_at: now,
@@ -467,6 +476,12 @@ pub(super) async fn execute(
                     }
                 }
             }
+            step if !matches!(step, Bound::Manual(_))
+                && ctx.drill.is_some()
+                && super::drill::is_drill(ctx) =>
+            {
+                drill_step(ctx, &journaled, step).await
+            }
             Bound::Sessions(db) => sessions(ctx, db).await,
             Bound::Terminate {
                 database,
@@ -507,6 +522,87 @@ pub(super) async fn execute(
         effect_millis: Some(ctx.clock.now().millis_since(confirmed)),
         lines,
     })
+}
+
+/// A database, deployment or readiness step on the drill's fleet.
+async fn drill_step(
+    ctx: &Context<'_>,
+    journaled: &super::Journaled<'_>,
+    step: &Bound,
+) -> Result<String, String> {
+    use crate::sources::drill::DrillAction;
+    let drill = ctx.drill.as_ref().ok_or("no drill")?;
+    let settle = |action: DrillAction, secs: u64| async move {
+        let words = drill.act(action.clone()).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(seen) = super::drill::took_effect(&action, &drill.view().await?) {
+                return Ok(format!("{words}; {seen}"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(format!(
+            "{words}, but the fleet did not show it within {secs} s (DRILL)"
+        ))
+    };
+    match step {
+        Bound::Sessions(_) => Ok(drill
+            .view()
+            .await?
+            .sessions
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " (DRILL)"),
+        Bound::Terminate { .. } => settle(DrillAction::TerminateSessions, 10).await,
+        Bound::Scale(service, counts) => {
+            let mut said = Vec::new();
+            for n in counts {
+                let words = settle(
+                    DrillAction::Scale {
+                        service: service.clone(),
+                        replicas: *n as usize,
+                    },
+                    15,
+                )
+                .await?;
+                journaled
+                    .step("verify", &format!("{service} at {n} (DRILL)"), "ok", &words)
+                    .map_err(|e| e.to_string())?;
+                said.push(words);
+            }
+            Ok(said.join("; "))
+        }
+        Bound::Http(url, n) => {
+            let service = url.strip_prefix("drill://").unwrap_or(url).to_owned();
+            let mut row = 0;
+            for _ in 0..n + 15 {
+                let v = drill.view().await?;
+                let mine: Vec<_> = v
+                    .instances
+                    .iter()
+                    .filter(|i| i.service == service)
+                    .collect();
+                let on: Vec<_> = mine.iter().filter(|i| i.state != "OUT").collect();
+                if !on.is_empty() && on.iter().all(|i| i.health == crate::model::Health::Healthy) {
+                    row += 1;
+                    if row >= *n {
+                        return Ok(format!(
+                            "{service}: readiness green {n} times in a row (DRILL)"
+                        ));
+                    }
+                } else {
+                    row = 0;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(format!(
+                "{service}'s readiness was not green {n} times in a row (DRILL)"
+            ))
+        }
+        Bound::Workflow(..) | Bound::Manual(_) => Err("not a drill step".into()),
+    }
 }
 
 /// A connection to the `postgres` source `name`.
