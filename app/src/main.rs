@@ -11,12 +11,15 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage, 3 a guard
 //! (or the confirmation) refused.
 
+mod notes_cli;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+
 use switchboard::{Console, ConsoleOptions};
 use switchboard_core::sources::drill::DrillConfig;
 use switchboard_core::{
@@ -88,6 +91,19 @@ enum Command {
     Workflow {
         #[command(subcommand)]
         action: WorkflowCmd,
+    },
+    /// Notes kept during incidents (the incident store).
+    Notes {
+        /// Print where the notes database is, and stop.
+        #[arg(long = "where")]
+        where_is: bool,
+        #[command(subcommand)]
+        action: Option<notes_cli::NotesCmd>,
+    },
+    /// Incidents in the incident store: list, open by hand, mitigate, resolve.
+    Incident {
+        #[command(subcommand)]
+        action: notes_cli::IncidentCmd,
     },
     /// Print every applied event, one per line.
     Watch {
@@ -190,6 +206,49 @@ fn main() -> ExitCode {
             duration,
             record,
         }) => run_watch(&cli.common, config, *json, *duration, record.as_deref()),
+        Some(Command::Notes { where_is, action }) => {
+            let Some(dir) = data_dir(&cli.common) else {
+                eprintln!("switchboard: no data directory for the notes (give --data-dir)");
+                return ExitCode::from(2);
+            };
+            let path = dir.join("notes.sqlite");
+            return match (where_is, action) {
+                (true, _) => {
+                    println!("{}", path.display());
+                    ExitCode::SUCCESS
+                }
+                (false, Some(cmd)) => match notes_cli::notes(&path, cmd) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("switchboard: {e}");
+                        ExitCode::from(1)
+                    }
+                },
+                (false, None) => {
+                    eprintln!("switchboard: notes add|list|search, or --where");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Incident { action }) => {
+            let Some(dir) = data_dir(&cli.common) else {
+                eprintln!("switchboard: no data directory for the incidents (give --data-dir)");
+                return ExitCode::from(2);
+            };
+            let env = cli
+                .common
+                .environment
+                .clone()
+                .or_else(|| config.environment.first().map(|e| e.name.clone()))
+                .unwrap_or_else(|| "none".into());
+            return match notes_cli::incident(&dir.join("notes.sqlite"), &env, action) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Some(Command::Workflow { action }) => {
             return match run_workflow(&cli.common, &config, action) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -371,3 +371,73 @@ options = {{ type = "file", status_file = "{}" }}
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `notes` and `incident` on the command line: open an incident, add notes to it, list
+/// and search them (JSON), resolve it; `notes --where` names the file.
+#[test]
+fn notes_and_incidents_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().unwrap_or_default();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--drill", "--data-dir", data];
+        all.extend_from_slice(args);
+        String::from_utf8_lossy(&run_ok(&all).stdout).into_owned()
+    };
+    assert_eq!(
+        run(&["notes", "--where"]).trim(),
+        dir.path().join("notes.sqlite").display().to_string()
+    );
+    assert!(
+        run(&[
+            "incident",
+            "open",
+            "--title",
+            "checkout 503s",
+            "--severity",
+            "0"
+        ])
+        .contains("incident #1 opened (Sev0) in drill")
+    );
+    run(&[
+        "notes",
+        "add",
+        "--incident",
+        "1",
+        "--entity",
+        "service:checkout",
+        "pool saturated 50/50",
+    ]);
+    run(&[
+        "notes",
+        "add",
+        "--incident",
+        "1",
+        "rolled back deploy 4.2.1",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["notes", "list", "--incident", "1", "--json"])).expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed[0]["entity"], "service:checkout");
+    let found: serde_json::Value =
+        serde_json::from_str(&run(&["notes", "search", "deploy", "--json"])).expect("json");
+    assert_eq!(found[0]["body"], "rolled back deploy 4.2.1");
+    assert!(run(&["incident", "resolve", "1"]).contains("incident #1 resolved"));
+    let incidents: serde_json::Value =
+        serde_json::from_str(&run(&["incident", "list", "--json"])).expect("json");
+    assert_eq!(incidents[0]["status"], "resolved");
+    let out = switchboard()
+        .args([
+            "--drill",
+            "--data-dir",
+            data,
+            "notes",
+            "add",
+            "--incident",
+            "9",
+            "x",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no incident #9"));
+}

@@ -31,6 +31,7 @@ pub mod session;
 pub mod sources;
 mod state;
 mod status;
+pub mod store;
 mod time;
 pub mod workflow;
 

@@ -1,0 +1,205 @@
+//! `switchboard notes ...` and `switchboard incident ...`: the incident store from the
+//! command line (the same `notes.sqlite` the window uses).
+
+use std::path::Path;
+
+use clap::Subcommand;
+use switchboard_core::store::{NewNote, Store};
+use switchboard_core::{Clock as _, SystemClock};
+
+/// `switchboard notes ...`.
+#[derive(Subcommand, Debug)]
+pub enum NotesCmd {
+    /// Add a note (Markdown), to an incident, about an entity.
+    Add {
+        /// The text.
+        text: String,
+        /// The incident it belongs to.
+        #[arg(long)]
+        incident: Option<i64>,
+        /// What it is about (`service:checkout`, `run:12`...).
+        #[arg(long)]
+        entity: Option<String>,
+    },
+    /// The notes, in the order of the moments they are pinned to.
+    List {
+        /// Only this incident's.
+        #[arg(long)]
+        incident: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search.
+    Search {
+        /// Words (all must match).
+        query: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `switchboard incident ...`.
+#[derive(Subcommand, Debug)]
+pub enum IncidentCmd {
+    /// The incidents, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open one by hand.
+    Open {
+        /// Its title.
+        #[arg(long)]
+        title: String,
+        /// Sev0 (worst) .. Sev3.
+        #[arg(long, default_value_t = 2)]
+        severity: u8,
+    },
+    /// Mark it mitigated.
+    Mitigate {
+        /// Its id.
+        id: i64,
+    },
+    /// Mark it resolved.
+    Resolve {
+        /// Its id.
+        id: i64,
+    },
+}
+
+fn open(path: &Path) -> Result<Store, String> {
+    let opened = Store::open(path).map_err(|e| e.to_string())?;
+    if let Some(aside) = opened.recovered {
+        eprintln!(
+            "switchboard: the notes database was corrupt; it was moved aside to {} and a fresh one was made",
+            aside.display()
+        );
+    }
+    Ok(opened.store)
+}
+
+fn age(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "–".to_owned(), |m| format!("{:.0} s", m as f64 / 1000.0))
+}
+
+/// Runs a notes command on the store at `path`.
+pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
+    let store = open(path)?;
+    match cmd {
+        NotesCmd::Add {
+            text,
+            incident,
+            entity,
+        } => {
+            let id = store
+                .add_note(&NewNote {
+                    incident: *incident,
+                    author: switchboard_core::operator_name(),
+                    body: text.clone(),
+                    at: SystemClock.now(),
+                    pinned_at: None,
+                    entity: entity.clone(),
+                })
+                .map_err(|e| e.to_string())?;
+            println!("note #{id} saved");
+        }
+        NotesCmd::List { incident, json } => {
+            let rows = store.notes(*incident).map_err(|e| e.to_string())?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rows).map_err(|e| e.to_string())?
+                );
+            } else {
+                for n in rows {
+                    println!(
+                        "#{} {} {}{}{}: {}",
+                        n.id,
+                        n.pinned_at.to_rfc3339(),
+                        n.author,
+                        n.incident
+                            .map(|i| format!(" (incident #{i})"))
+                            .unwrap_or_default(),
+                        n.entity.map(|e| format!(" [{e}]")).unwrap_or_default(),
+                        n.body
+                    );
+                }
+            }
+        }
+        NotesCmd::Search { query, json } => {
+            let rows = store.search(query, 50).map_err(|e| e.to_string())?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rows).map_err(|e| e.to_string())?
+                );
+            } else {
+                for n in rows {
+                    println!(
+                        "#{} {} {}: {}",
+                        n.id,
+                        n.pinned_at.to_rfc3339(),
+                        n.author,
+                        n.body
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs an incident command on the store at `path`, in `environment`.
+pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(), String> {
+    let store = open(path)?;
+    let now = SystemClock.now();
+    match cmd {
+        IncidentCmd::List { json } => {
+            let rows = store.incidents().map_err(|e| e.to_string())?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rows).map_err(|e| e.to_string())?
+                );
+            } else {
+                for i in rows {
+                    println!(
+                        "#{} Sev{} {} [{}] {} · started {} · MTTD {} · MTTR {}",
+                        i.id,
+                        i.severity,
+                        i.title,
+                        i.status,
+                        i.environment,
+                        i.started_at.to_rfc3339(),
+                        age(i.mttd_millis()),
+                        age(i.mttr_millis())
+                    );
+                }
+            }
+        }
+        IncidentCmd::Open { title, severity } => {
+            if *severity > 3 {
+                return Err(format!("severity {severity}: Sev0 (worst) to Sev3"));
+            }
+            let id = store
+                .open_incident(title, *severity, environment, "manual", now, Some(now))
+                .map_err(|e| e.to_string())?;
+            println!("incident #{id} opened (Sev{severity}) in {environment}");
+        }
+        IncidentCmd::Mitigate { id } | IncidentCmd::Resolve { id } => {
+            let status = if matches!(cmd, IncidentCmd::Mitigate { .. }) {
+                "mitigated"
+            } else {
+                "resolved"
+            };
+            store
+                .set_status(*id, status, now)
+                .map_err(|e| e.to_string())?;
+            println!("incident #{id} {status}");
+        }
+    }
+    Ok(())
+}

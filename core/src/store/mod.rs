@@ -1,0 +1,534 @@
+//! The incident store: incidents and the operator's notes, in one SQLite database per
+//! user (`notes.sqlite` in the data directory), so nothing depends on a chat tool or a
+//! hosted service being up, and nothing written is lost.
+//!
+//! - WAL mode, `synchronous = FULL` (a note reported saved survives a crash or a
+//!   `kill -9`), foreign keys on, a 2 s busy timeout (a second console waits briefly,
+//!   then is told).
+//! - Schema versions in `PRAGMA user_version`, migrated in order at open; a database
+//!   from a newer console is refused rather than guessed at.
+//! - A database that fails `PRAGMA quick_check` at open is copied aside
+//!   (`notes.sqlite.corrupt-<time>`) and a fresh one is created; [`Opened::recovered`]
+//!   says so, for the user.
+//! - Notes are Markdown with an author, created and edited times (every edit keeps the
+//!   previous text), a moment they are pinned to and optionally an entity (a service,
+//!   instance, cluster, breaker or workflow run); full-text search through FTS5.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::time::{Clock as _, Timestamp};
+
+/// The schema this console writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Each version's migration from the one before (index 0: empty file -> 1).
+const MIGRATIONS: [&str; 1] = [r"
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        severity INTEGER NOT NULL CHECK (severity BETWEEN 0 AND 3),
+        status TEXT NOT NULL DEFAULT 'triage'
+            CHECK (status IN ('triage', 'mitigated', 'resolved')),
+        environment TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        detected_at INTEGER,
+        mitigated_at INTEGER,
+        resolved_at INTEGER
+    );
+    CREATE TABLE status_changes (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER REFERENCES incidents(id) ON DELETE SET NULL,
+        author TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        edited_at INTEGER NOT NULL,
+        pinned_at INTEGER NOT NULL,
+        entity TEXT
+    );
+    CREATE INDEX notes_incident ON notes(incident_id, pinned_at);
+    CREATE TABLE note_history (
+        note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+        body TEXT NOT NULL,
+        replaced_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE notes_fts USING fts5(body, content = 'notes', content_rowid = 'id');
+    CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN
+        INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
+    END;
+    CREATE TRIGGER notes_ad AFTER DELETE ON notes BEGIN
+        INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    CREATE TRIGGER notes_au AFTER UPDATE OF body ON notes BEGIN
+        INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
+    END;
+"];
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is busy (another console writes) beyond the wait.
+    #[error("the notes database is busy (another console is writing); the note is kept, try again")]
+    Busy,
+    /// Made by a newer console.
+    #[error(
+        "the notes database {path} has schema {found}, newer than this console's {SCHEMA_VERSION}; update the console"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// Anything else SQLite or the file system said.
+    #[error("notes database: {0}")]
+    Sqlite(String),
+    /// Not found.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Sqlite(e.to_string()),
+        }
+    }
+}
+
+/// A severity, Sev0 (worst) to Sev3.
+pub type Severity = u8;
+
+/// An incident as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// 0..=3.
+    pub severity: Severity,
+    /// `triage`, `mitigated`, `resolved`.
+    pub status: String,
+    /// Environment.
+    pub environment: String,
+    /// `detected` (by the console) or `manual`.
+    pub origin: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it was detected.
+    pub detected_at: Option<Timestamp>,
+    /// When it was mitigated.
+    pub mitigated_at: Option<Timestamp>,
+    /// When it was resolved.
+    pub resolved_at: Option<Timestamp>,
+}
+
+impl IncidentRow {
+    /// Time to detect, in milliseconds.
+    pub fn mttd_millis(&self) -> Option<i64> {
+        self.detected_at.map(|d| d.millis_since(self.started_at))
+    }
+
+    /// Time to recover (start to resolution), in milliseconds.
+    pub fn mttr_millis(&self) -> Option<i64> {
+        self.resolved_at.map(|r| r.millis_since(self.started_at))
+    }
+}
+
+/// A note as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoteRow {
+    /// Id.
+    pub id: i64,
+    /// Its incident.
+    pub incident: Option<i64>,
+    /// OS user.
+    pub author: String,
+    /// Markdown.
+    pub body: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last edited.
+    pub edited_at: Timestamp,
+    /// The moment it is about.
+    pub pinned_at: Timestamp,
+    /// The entity it is about (`service:checkout`, `run:12`...).
+    pub entity: Option<String>,
+}
+
+/// A note to add.
+#[derive(Clone, Debug, Default)]
+pub struct NewNote {
+    /// Its incident.
+    pub incident: Option<i64>,
+    /// OS user.
+    pub author: String,
+    /// Markdown.
+    pub body: String,
+    /// Now.
+    pub at: Timestamp,
+    /// The moment it is about (default: `at`).
+    pub pinned_at: Option<Timestamp>,
+    /// The entity it is about.
+    pub entity: Option<String>,
+}
+
+/// The store and what opening it had to do.
+pub struct Opened {
+    /// The store.
+    pub store: Store,
+    /// A corrupt database was found and copied aside here; a fresh one was made.
+    pub recovered: Option<PathBuf>,
+}
+
+/// The incident store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Sqlite(format!("{e} ({})", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+fn healthy(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+        .is_ok_and(|s| s == "ok")
+}
+
+impl Store {
+    /// Opens (creating and migrating) the store at `path`. A corrupt file is copied
+    /// aside and replaced by a fresh one.
+    pub fn open(path: &Path) -> Result<Opened, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Sqlite(format!("{e} ({})", dir.display())))?;
+        }
+        let mut recovered = None;
+        let conn = match connect(path) {
+            Ok(c) if healthy(&c) => c,
+            other => {
+                if path.exists() {
+                    drop(other);
+                    let aside = PathBuf::from(format!(
+                        "{}.corrupt-{}",
+                        path.display(),
+                        crate::time::SystemClock.now().0
+                    ));
+                    std::fs::rename(path, &aside).map_err(|e| {
+                        StoreError::Sqlite(format!(
+                            "cannot move the corrupt {} aside: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    for suffix in ["-wal", "-shm"] {
+                        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+                        let _ = std::fs::rename(&side, format!("{}{suffix}", aside.display()));
+                    }
+                    recovered = Some(aside);
+                    connect(path)?
+                } else {
+                    other?
+                }
+            }
+        };
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(Opened { store, recovered })
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its schema version.
+    pub fn version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Opens an incident; returns its id.
+    pub fn open_incident(
+        &self,
+        title: &str,
+        severity: Severity,
+        environment: &str,
+        origin: &str,
+        started_at: Timestamp,
+        detected_at: Option<Timestamp>,
+    ) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO incidents (title, severity, environment, origin, started_at, detected_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                title,
+                severity.min(3),
+                environment,
+                origin,
+                started_at.0,
+                detected_at.map(|t| t.0)
+            ],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.conn.execute(
+            "INSERT INTO status_changes (incident_id, status, at) VALUES (?1, 'triage', ?2)",
+            params![id, started_at.0],
+        )?;
+        Ok(id)
+    }
+
+    /// Moves an incident to `status` (`mitigated`, `resolved`) at `at`.
+    pub fn set_status(&self, id: i64, status: &str, at: Timestamp) -> Result<(), StoreError> {
+        let column = match status {
+            "triage" => None,
+            "mitigated" => Some("mitigated_at"),
+            "resolved" => Some("resolved_at"),
+            other => {
+                return Err(StoreError::NotFound(format!(
+                    "no status {other:?}: triage, mitigated or resolved"
+                )));
+            }
+        };
+        let n = self.conn.execute(
+            "UPDATE incidents SET status = ?2 WHERE id = ?1",
+            params![id, status],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no incident #{id}")));
+        }
+        if let Some(c) = column {
+            self.conn.execute(
+                &format!("UPDATE incidents SET {c} = coalesce({c}, ?2) WHERE id = ?1"),
+                params![id, at.0],
+            )?;
+        }
+        self.conn.execute(
+            "INSERT INTO status_changes (incident_id, status, at) VALUES (?1, ?2, ?3)",
+            params![id, status, at.0],
+        )?;
+        Ok(())
+    }
+
+    /// Every incident, newest first.
+    pub fn incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
+                    mitigated_at, resolved_at FROM incidents ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([], incident_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One incident.
+    pub fn incident(&self, id: i64) -> Result<IncidentRow, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
+                        mitigated_at, resolved_at FROM incidents WHERE id = ?1",
+                params![id],
+                incident_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no incident #{id}")))
+    }
+
+    /// Milliseconds an incident spent in each status, up to `now` for the current one.
+    pub fn time_in_status(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT status, at FROM status_changes WHERE incident_id = ?1 ORDER BY rowid",
+        )?;
+        let changes: Vec<(String, i64)> = stmt
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out: Vec<(String, i64)> = Vec::new();
+        for (i, (status, at)) in changes.iter().enumerate() {
+            let end = changes.get(i + 1).map_or(now.0, |(_, t)| *t);
+            let ms = (end - at).max(0);
+            match out.iter_mut().find(|(s, _)| s == status) {
+                Some(e) => e.1 += ms,
+                None => out.push((status.clone(), ms)),
+            }
+            if status == "resolved" {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a note (committed, on disk, when this returns); returns its id.
+    pub fn add_note(&self, n: &NewNote) -> Result<i64, StoreError> {
+        if let Some(i) = n.incident {
+            self.incident(i)?;
+        }
+        self.conn.execute(
+            "INSERT INTO notes (incident_id, author, body, created_at, edited_at, pinned_at, entity)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+            params![
+                n.incident,
+                n.author,
+                n.body,
+                n.at.0,
+                n.pinned_at.unwrap_or(n.at).0,
+                n.entity
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Replaces a note's text, keeping the previous one in its history.
+    pub fn edit_note(&self, id: i64, body: &str, at: Timestamp) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let old: Option<String> = tx
+            .query_row("SELECT body FROM notes WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let old = old.ok_or_else(|| StoreError::NotFound(format!("no note #{id}")))?;
+        if old == body {
+            return Ok(());
+        }
+        tx.execute(
+            "INSERT INTO note_history (note_id, body, replaced_at) VALUES (?1, ?2, ?3)",
+            params![id, old, at.0],
+        )?;
+        tx.execute(
+            "UPDATE notes SET body = ?2, edited_at = ?3 WHERE id = ?1",
+            params![id, body, at.0],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A note's earlier texts, oldest first: (text, when it was replaced).
+    pub fn history(&self, id: i64) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT body, replaced_at FROM note_history WHERE note_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, Timestamp(r.get(1)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Notes (of one incident, or all), in the order of the moments they are pinned to.
+    pub fn notes(&self, incident: Option<i64>) -> Result<Vec<NoteRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity FROM notes
+             WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY pinned_at, id",
+        )?;
+        let rows = stmt.query_map(params![incident], note_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Notes matching every word of `query`, best first (FTS5 rank).
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<NoteRow>, StoreError> {
+        // Plain words become quoted terms, so punctuation in them is not FTS syntax.
+        let terms: Vec<String> = query
+            .split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT n.id, n.incident_id, n.author, n.body, n.created_at, n.edited_at, n.pinned_at, n.entity
+             FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid
+             WHERE notes_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![terms.join(" "), limit], note_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    let t = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp))
+    };
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        severity: r.get(2)?,
+        status: r.get(3)?,
+        environment: r.get(4)?,
+        origin: r.get(5)?,
+        started_at: Timestamp(r.get(6)?),
+        detected_at: t(7)?,
+        mitigated_at: t(8)?,
+        resolved_at: t(9)?,
+    })
+}
+
+fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
+    Ok(NoteRow {
+        id: r.get(0)?,
+        incident: r.get(1)?,
+        author: r.get(2)?,
+        body: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        edited_at: Timestamp(r.get(5)?),
+        pinned_at: Timestamp(r.get(6)?),
+        entity: r.get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! The store: migrations from an empty file and from every earlier schema, incidents
+//! and their times, notes with edit history, full-text search, a corrupt file, a newer
+//! schema, a second console holding the write lock.
+
+use super::*;
+
+fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("dir");
+    let opened = Store::open(&dir.path().join("notes.sqlite")).expect("open");
+    assert!(opened.recovered.is_none());
+    (dir, opened.store)
+}
+
+fn note(store: &Store, incident: Option<i64>, body: &str, at: i64) -> i64 {
+    store
+        .add_note(&NewNote {
+            incident,
+            author: "ana".into(),
+            body: body.into(),
+            at: Timestamp(at),
+            pinned_at: None,
+            entity: None,
+        })
+        .expect("note")
+}
+
+#[test]
+fn an_empty_file_is_migrated_to_the_current_schema_and_reopens() {
+    let (dir, store) = fresh();
+    assert_eq!(store.version().expect("version"), SCHEMA_VERSION);
+    note(&store, None, "first", 1);
+    drop(store);
+    let again = Store::open(&dir.path().join("notes.sqlite"))
+        .expect("reopen")
+        .store;
+    assert_eq!(again.version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(again.notes(None).expect("notes").len(), 1);
+}
+
+#[test]
+fn every_earlier_schema_migrates_keeping_its_rows() {
+    // Build each earlier version by applying the migrations up to it, with a row, then
+    // open it with the current code.
+    for from in 1..=SCHEMA_VERSION {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("notes.sqlite");
+        {
+            let conn = Connection::open(&path).expect("raw");
+            for (i, sql) in MIGRATIONS
+                .iter()
+                .enumerate()
+                .take(usize::try_from(from).unwrap_or(0))
+            {
+                conn.execute_batch(sql).expect("migration");
+                conn.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(0))
+                    .expect("version");
+            }
+            conn.execute(
+                "INSERT INTO incidents (title, severity, environment, origin, started_at) VALUES ('old', 1, 'prod', 'manual', 5)",
+                [],
+            )
+            .expect("row");
+        }
+        let store = Store::open(&path).expect("open").store;
+        assert_eq!(
+            store.version().expect("version"),
+            SCHEMA_VERSION,
+            "from {from}"
+        );
+        assert_eq!(store.incidents().expect("incidents")[0].title, "old");
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_a_corrupt_file_is_set_aside() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("notes.sqlite");
+    {
+        let conn = Connection::open(&path).expect("raw");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("version");
+    }
+    let err = Store::open(&path).err().expect("too new");
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+
+    let bad = dir.path().join("bad.sqlite");
+    std::fs::write(&bad, b"this is not a database, it was a disk error").expect("write");
+    let opened = Store::open(&bad).expect("a fresh one");
+    let aside = opened.recovered.expect("set aside");
+    assert!(
+        aside.exists(),
+        "the corrupt file is kept for a human: {}",
+        aside.display()
+    );
+    assert_eq!(opened.store.integrity().expect("check"), "ok");
+}
+
+#[test]
+fn incidents_have_their_times_and_time_in_each_status() {
+    let (_dir, store) = fresh();
+    let id = store
+        .open_incident(
+            "checkout 503s",
+            0,
+            "prod",
+            "detected",
+            Timestamp(1_000),
+            Some(Timestamp(21_000)),
+        )
+        .expect("open");
+    store
+        .set_status(id, "mitigated", Timestamp(61_000))
+        .expect("mitigated");
+    store
+        .set_status(id, "resolved", Timestamp(181_000))
+        .expect("resolved");
+    let i = store.incident(id).expect("incident");
+    assert_eq!(
+        (i.mttd_millis(), i.mttr_millis()),
+        (Some(20_000), Some(180_000))
+    );
+    assert_eq!(i.status, "resolved");
+    assert_eq!(
+        store.time_in_status(id, Timestamp(999_000)).expect("times"),
+        vec![
+            ("triage".to_owned(), 60_000),
+            ("mitigated".to_owned(), 120_000),
+            ("resolved".to_owned(), 818_000)
+        ]
+    );
+    assert!(store.set_status(id, "closed", Timestamp(0)).is_err());
+    assert!(store.set_status(99, "resolved", Timestamp(0)).is_err());
+    assert!(
+        store
+            .open_incident("x", 9, "prod", "manual", Timestamp(0), None)
+            .map(|id| store.incident(id).expect("row").severity)
+            .expect("clamped")
+            == 3
+    );
+}
+
+#[test]
+fn notes_keep_their_history_and_are_found_by_full_text_search() {
+    let (_dir, store) = fresh();
+    let inc = store
+        .open_incident("leak", 0, "prod", "manual", Timestamp(0), None)
+        .expect("incident");
+    let a = note(
+        &store,
+        Some(inc),
+        "Pool **saturated** on checkout: 50/50",
+        10,
+    );
+    let b = note(&store, Some(inc), "Rolled back deploy 4.2.1", 20);
+    note(&store, None, "unrelated: rotate the certificate", 30);
+    store
+        .edit_note(
+            a,
+            "Pool **saturated** on checkout: 50/50, queue 40",
+            Timestamp(15),
+        )
+        .expect("edit");
+    assert_eq!(
+        store.history(a).expect("history"),
+        vec![(
+            "Pool **saturated** on checkout: 50/50".to_owned(),
+            Timestamp(15)
+        )]
+    );
+    let found = store.search("saturated checkout", 10).expect("search");
+    assert_eq!(found.iter().map(|n| n.id).collect::<Vec<_>>(), [a]);
+    assert!(
+        found[0].body.ends_with("queue 40"),
+        "the edited text is indexed"
+    );
+    assert!(store.search("50/50", 10).expect("odd characters").len() == 1);
+    assert_eq!(store.search("deploy", 10).expect("search")[0].id, b);
+    assert!(
+        store
+            .search("nothing-like-this", 10)
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(store.notes(Some(inc)).expect("notes").len(), 2);
+    assert!(
+        store
+            .add_note(&NewNote {
+                incident: Some(77),
+                author: "ana".into(),
+                body: "x".into(),
+                ..NewNote::default()
+            })
+            .is_err()
+    );
+}
+
+#[test]
+fn a_second_console_holding_the_write_lock_makes_a_save_wait_then_say_busy() {
+    let (dir, store) = fresh();
+    let other = Connection::open(dir.path().join("notes.sqlite")).expect("second console");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let started = std::time::Instant::now();
+    let err = store
+        .add_note(&NewNote {
+            author: "ana".into(),
+            body: "written while another console writes".into(),
+            ..NewNote::default()
+        })
+        .expect_err("busy");
+    assert!(matches!(err, StoreError::Busy), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it waited first"
+    );
+    other.execute_batch("COMMIT").expect("release");
+    note(&store, None, "written once the other console is done", 1);
+}
