@@ -60,6 +60,64 @@ pub struct Console {
     data_dir: Option<PathBuf>,
     desk: Option<Desk>,
     workflows: WorkflowsView,
+    recorder: Option<Recorder>,
+}
+
+/// Hands the console's state to a thread that records its incidents and their
+/// timeline in the incident store (off the UI thread), every two seconds.
+struct Recorder {
+    tx: std::sync::mpsc::SyncSender<std::sync::Arc<switchboard_core::State>>,
+    last: Option<Instant>,
+}
+
+impl Recorder {
+    fn start(store: PathBuf, journal: Option<PathBuf>, environment: String) -> Option<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<switchboard_core::State>>(1);
+        std::thread::Builder::new()
+            .name("switchboard-incident-store".into())
+            .spawn(move || {
+                let store = match switchboard_core::store::Store::open(&store) {
+                    Ok(o) => o.store,
+                    Err(e) => {
+                        tracing::error!("incidents are not recorded: {e}");
+                        return;
+                    }
+                };
+                for state in rx {
+                    if let Err(e) = store.sync_state(&state, &environment) {
+                        tracing::warn!("recording incidents: {e}");
+                    }
+                    let runs = journal.as_deref().and_then(|j| {
+                        let j = switchboard_core::workflow::Journal::open(j).ok()?;
+                        j.recent(50)
+                            .ok()?
+                            .into_iter()
+                            .map(|r| j.steps(r.id).map(|s| (r, s)))
+                            .collect::<Result<Vec<_>, _>>()
+                            .ok()
+                    });
+                    if let Some(runs) = runs
+                        && let Err(e) = store.sync_journal(&runs)
+                    {
+                        tracing::warn!("recording workflow steps: {e}");
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self { tx, last: None })
+    }
+
+    fn offer(&mut self, state: &std::sync::Arc<switchboard_core::State>) {
+        if self
+            .last
+            .is_some_and(|l| l.elapsed() < Duration::from_secs(2))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        // A full channel means the thread is still busy with the previous one: skip.
+        let _ = self.tx.try_send(std::sync::Arc::clone(state));
+    }
 }
 
 impl Console {
@@ -98,7 +156,17 @@ impl Console {
             data_dir: opts.data_dir,
             desk: None,
             workflows: WorkflowsView::default(),
+            recorder: None,
         }
+    }
+
+    /// Records the console's incidents and their timeline in the incident store at
+    /// `store` (with the workflow steps of `journal`), off the UI thread.
+    #[must_use]
+    pub fn with_incident_store(mut self, store: PathBuf, journal: Option<PathBuf>) -> Self {
+        let environment = self.engine.environment().to_owned();
+        self.recorder = Recorder::start(store, journal, environment);
+        self
     }
 
     /// Lets this console plan and run workflows through `desk`.
@@ -138,6 +206,9 @@ impl Console {
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let state = self.engine.snapshot();
+        if let Some(r) = &mut self.recorder {
+            r.offer(&state);
+        }
         // A sped-up drill runs ahead of the wall clock: ages are measured from whichever is later.
         let now = self
             .fixed_now

@@ -352,6 +352,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .cloned();
     let engine = start_engine(&engine_options(&cli.common, config, record))?;
     let drill = matches!(engine.environment(), "drill");
+    let data_for_store = data.clone();
     // Workflows run from the window through a desk on the same environment and journal
     // as the CLI's; without a data directory there is no journal, so no workflows.
     let desk = match (desk_env, &data) {
@@ -400,6 +401,12 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             let ctx = cc.egui_ctx.clone();
             engine.set_waker(move || ctx.request_repaint());
             let mut console = Console::new(engine, opts);
+            if let Some(dir) = &data_for_store {
+                console = console.with_incident_store(
+                    dir.join("notes.sqlite"),
+                    Some(dir.join("journal.sqlite")),
+                );
+            }
             if let Some(desk) = desk {
                 let ctx = cc.egui_ctx.clone();
                 desk.set_waker(move || ctx.request_repaint());

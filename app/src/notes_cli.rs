@@ -4,6 +4,16 @@
 use std::path::Path;
 
 use clap::Subcommand;
+
+/// `println!` that ends quietly when the reader went away (`| head`), as `head` expects.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 use switchboard_core::store::{NewNote, Store};
 use switchboard_core::{Clock as _, SystemClock};
 
@@ -58,6 +68,14 @@ pub enum IncidentCmd {
         #[arg(long, default_value_t = 2)]
         severity: u8,
     },
+    /// Its timeline: what the console saw and the workflow steps, with the notes.
+    Timeline {
+        /// Its id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mark it mitigated.
     Mitigate {
         /// Its id.
@@ -104,18 +122,18 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
                     entity: entity.clone(),
                 })
                 .map_err(|e| e.to_string())?;
-            println!("note #{id} saved");
+            outln!("note #{id} saved");
         }
         NotesCmd::List { incident, json } => {
             let rows = store.notes(*incident).map_err(|e| e.to_string())?;
             if *json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&rows).map_err(|e| e.to_string())?
                 );
             } else {
                 for n in rows {
-                    println!(
+                    outln!(
                         "#{} {} {}{}{}: {}",
                         n.id,
                         n.pinned_at.to_rfc3339(),
@@ -132,13 +150,13 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
         NotesCmd::Search { query, json } => {
             let rows = store.search(query, 50).map_err(|e| e.to_string())?;
             if *json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&rows).map_err(|e| e.to_string())?
                 );
             } else {
                 for n in rows {
-                    println!(
+                    outln!(
                         "#{} {} {}: {}",
                         n.id,
                         n.pinned_at.to_rfc3339(),
@@ -160,13 +178,13 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
         IncidentCmd::List { json } => {
             let rows = store.incidents().map_err(|e| e.to_string())?;
             if *json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&rows).map_err(|e| e.to_string())?
                 );
             } else {
                 for i in rows {
-                    println!(
+                    outln!(
                         "#{} Sev{} {} [{}] {} · started {} · MTTD {} · MTTR {}",
                         i.id,
                         i.severity,
@@ -187,7 +205,52 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
             let id = store
                 .open_incident(title, *severity, environment, "manual", now, Some(now))
                 .map_err(|e| e.to_string())?;
-            println!("incident #{id} opened (Sev{severity}) in {environment}");
+            outln!("incident #{id} opened (Sev{severity}) in {environment}");
+        }
+        IncidentCmd::Timeline { id, json } => {
+            let i = store.incident(*id).map_err(|e| e.to_string())?;
+            let entries = store.timeline(*id).map_err(|e| e.to_string())?;
+            let notes = store.notes(Some(*id)).map_err(|e| e.to_string())?;
+            if *json {
+                outln!(
+                    "{}",
+                    serde_json::json!({ "incident": i, "timeline": entries, "notes": notes })
+                );
+            } else {
+                outln!("#{} Sev{} {} [{}]", i.id, i.severity, i.title, i.status);
+                let mut lines: Vec<(i64, String)> = entries
+                    .iter()
+                    .filter(|e| !e.hidden)
+                    .map(|e| {
+                        (
+                            e.at.0,
+                            format!(
+                                "{} {}{} {}: {}",
+                                e.at.to_rfc3339(),
+                                if e.starred { "* " } else { "" },
+                                e.kind,
+                                e.subject,
+                                e.text
+                            ),
+                        )
+                    })
+                    .collect();
+                lines.extend(notes.iter().map(|n| {
+                    (
+                        n.pinned_at.0,
+                        format!(
+                            "{} note by {}: {}",
+                            n.pinned_at.to_rfc3339(),
+                            n.author,
+                            n.body
+                        ),
+                    )
+                }));
+                lines.sort_by_key(|(at, _)| *at);
+                for (_, l) in lines {
+                    outln!("  {l}");
+                }
+            }
         }
         IncidentCmd::Mitigate { id } | IncidentCmd::Resolve { id } => {
             let status = if matches!(cmd, IncidentCmd::Mitigate { .. }) {
@@ -198,7 +261,7 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
             store
                 .set_status(*id, status, now)
                 .map_err(|e| e.to_string())?;
-            println!("incident #{id} {status}");
+            outln!("incident #{id} {status}");
         }
     }
     Ok(())

@@ -421,6 +421,11 @@ fn notes_and_incidents_on_the_command_line() {
     let found: serde_json::Value =
         serde_json::from_str(&run(&["notes", "search", "deploy", "--json"])).expect("json");
     assert_eq!(found[0]["body"], "rolled back deploy 4.2.1");
+    let timeline = run(&["incident", "timeline", "1"]);
+    assert!(
+        timeline.contains("note by") && timeline.contains("pool saturated 50/50"),
+        "{timeline}"
+    );
     assert!(run(&["incident", "resolve", "1"]).contains("incident #1 resolved"));
     let incidents: serde_json::Value =
         serde_json::from_str(&run(&["incident", "list", "--json"])).expect("json");

@@ -23,10 +23,11 @@ use serde::Serialize;
 use crate::time::{Clock as _, Timestamp};
 
 /// The schema this console writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Each version's migration from the one before (index 0: empty file -> 1).
-const MIGRATIONS: [&str; 1] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
     CREATE TABLE incidents (
         id INTEGER PRIMARY KEY,
         title TEXT NOT NULL,
@@ -72,7 +73,23 @@ const MIGRATIONS: [&str; 1] = [r"
         INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);
         INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
     END;
-"];
+",
+    r"
+    ALTER TABLE incidents ADD COLUMN external TEXT;
+    CREATE UNIQUE INDEX incidents_external ON incidents(external) WHERE external IS NOT NULL;
+    CREATE TABLE timeline (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        text TEXT NOT NULL,
+        starred INTEGER NOT NULL DEFAULT 0,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (incident_id, at, subject, text)
+    );
+",
+];
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -529,6 +546,10 @@ fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
         entity: r.get(7)?,
     })
 }
+
+mod sync;
+
+pub use self::sync::TimelineEntry;
 
 #[cfg(test)]
 mod tests;

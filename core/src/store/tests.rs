@@ -217,3 +217,80 @@ fn a_second_console_holding_the_write_lock_makes_a_save_wait_then_say_busy() {
     other.execute_batch("COMMIT").expect("release");
     note(&store, None, "written once the other console is done", 1);
 }
+
+/// The automatic timeline from a drill run: the connection-leak incident is stored at
+/// its detection, resolved at recovery, with the console's log and a workflow's steps
+/// interleaved; syncing again adds nothing twice; entries can be starred and hidden.
+#[test]
+fn a_drill_runs_incidents_and_timeline_are_recorded_once() {
+    use crate::workflow::{Journal, StepRow};
+    let (dir, store) = fresh();
+    let mut state = crate::state::State::default();
+    state.apply_all(&crate::sources::drill::simulate(7, 300, 300));
+    let opened = store.sync_state(&state, "drill").expect("sync");
+    assert!(opened >= 2, "{opened}");
+    let leak = store
+        .incidents()
+        .expect("incidents")
+        .into_iter()
+        .next_back()
+        .expect("first incident");
+    assert_eq!(leak.origin, "detected");
+    assert!(leak.mttd_millis().is_some_and(|m| m > 0), "{leak:?}");
+    assert_eq!(leak.status, "resolved");
+    assert!(leak.mttr_millis().is_some());
+    let timeline = store.timeline(leak.id).expect("timeline");
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.subject == "edge-gateway/checkout"),
+        "the breaker's flips are on it: {timeline:?}"
+    );
+    // A workflow run during the incident.
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let at = Timestamp(leak.detected_at.expect("detected").0 + 1_000);
+    let run = journal
+        .start(
+            "fallback",
+            "edge-gateway/checkout",
+            "drill",
+            "ana",
+            at,
+            "service",
+        )
+        .expect("run");
+    journal
+        .step(
+            run,
+            &StepRow {
+                seq: 0,
+                phase: "after".into(),
+                action: "DRILL: send edge-gateway/checkout to its fallback".into(),
+                outcome: "ok".into(),
+                detail: String::new(),
+                at,
+            },
+        )
+        .expect("step");
+    let runs = vec![(
+        journal.run(run).expect("row").expect("run"),
+        journal.steps(run).expect("steps"),
+    )];
+    store.sync_journal(&runs).expect("journal sync");
+    let with_run = store.timeline(leak.id).expect("timeline");
+    assert!(
+        with_run
+            .iter()
+            .any(|e| e.kind == "workflow" && e.text.contains("fallback by ana"))
+    );
+    // Idempotent.
+    assert_eq!(store.sync_state(&state, "drill").expect("again"), 0);
+    store.sync_journal(&runs).expect("again");
+    assert_eq!(
+        store.timeline(leak.id).expect("timeline").len(),
+        with_run.len()
+    );
+    store.mark(with_run[0].id, true, false).expect("star");
+    assert!(store.timeline(leak.id).expect("timeline")[0].starred);
+    assert!(store.mark(-1, true, false).is_err());
+}

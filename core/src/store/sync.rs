@@ -1,0 +1,152 @@
+//! The store kept in step with the console: incidents the console detects become
+//! stored incidents (with their detection time), recovered ones are resolved, and the
+//! automatic timeline gathers what mattered while they were open: the console's log
+//! (breaker flips, leader and quorum changes, instances down and up...) and every
+//! workflow step from the journal. Idempotent: syncing again adds nothing twice.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::state::State;
+use crate::time::Timestamp;
+use crate::workflow::{RunRow, StepRow};
+
+/// How long before an incident's start the timeline reaches back (what led to it).
+const LEAD_MILLIS: i64 = 60_000;
+
+/// One timeline entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    /// Id.
+    pub id: i64,
+    /// When.
+    pub at: Timestamp,
+    /// `event` (the console's log) or `workflow` (a journaled step).
+    pub kind: String,
+    /// What it concerns.
+    pub subject: String,
+    /// What happened.
+    pub text: String,
+    /// Starred by the operator.
+    pub starred: bool,
+    /// Hidden by the operator.
+    pub hidden: bool,
+}
+
+impl Store {
+    /// Records the console's incidents of `state` in `environment` and their timelines;
+    /// returns how many incidents were opened in the store.
+    pub fn sync_state(&self, state: &State, environment: &str) -> Result<usize, StoreError> {
+        let mut opened = 0;
+        for inc in &state.incidents.incidents {
+            let external = format!("{environment}:{}:{}", inc.started_at.0, inc.title);
+            let known: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT id FROM incidents WHERE external = ?1",
+                    params![external],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = if let Some(id) = known {
+                id
+            } else {
+                let id = self.open_incident(
+                    &inc.title,
+                    1,
+                    environment,
+                    "detected",
+                    inc.started_at,
+                    Some(inc.detected_at),
+                )?;
+                self.conn.execute(
+                    "UPDATE incidents SET external = ?2 WHERE id = ?1",
+                    params![id, external],
+                )?;
+                opened += 1;
+                id
+            };
+            if let Some(r) = inc.recovered_at
+                && self.incident(id)?.status != "resolved"
+            {
+                self.set_status(id, "resolved", r)?;
+            }
+            let from = inc.started_at.0 - LEAD_MILLIS;
+            let to = inc.recovered_at.map_or(i64::MAX, |r| r.0);
+            for e in state.log.iter().filter(|e| (from..=to).contains(&e.at.0)) {
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO timeline (incident_id, at, kind, subject, text)
+                     VALUES (?1, ?2, 'event', ?3, ?4)",
+                    params![id, e.at.0, e.subject, e.message],
+                )?;
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Adds the journal's workflow steps that fall inside each stored incident to its
+    /// timeline.
+    pub fn sync_journal(&self, runs: &[(RunRow, Vec<StepRow>)]) -> Result<(), StoreError> {
+        for i in self.incidents()? {
+            let from = i.started_at.0 - LEAD_MILLIS;
+            let to = i.resolved_at.map_or(i64::MAX, |r| r.0);
+            for (run, steps) in runs {
+                for s in steps.iter().filter(|s| (from..=to).contains(&s.at.0)) {
+                    let text = format!(
+                        "run #{} {} by {}: {} {} — {}{}",
+                        run.id,
+                        run.kind,
+                        run.operator,
+                        s.phase,
+                        s.action,
+                        s.outcome,
+                        if s.detail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", s.detail)
+                        }
+                    );
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO timeline (incident_id, at, kind, subject, text)
+                         VALUES (?1, ?2, 'workflow', ?3, ?4)",
+                        params![i.id, s.at.0, run.target, text],
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An incident's timeline, in time order (hidden entries too; the view decides).
+    pub fn timeline(&self, incident: i64) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, kind, subject, text, starred, hidden FROM timeline
+             WHERE incident_id = ?1 ORDER BY at, id",
+        )?;
+        let rows = stmt.query_map(params![incident], |r| {
+            Ok(TimelineEntry {
+                id: r.get(0)?,
+                at: Timestamp(r.get(1)?),
+                kind: r.get(2)?,
+                subject: r.get(3)?,
+                text: r.get(4)?,
+                starred: r.get(5)?,
+                hidden: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stars or hides a timeline entry.
+    pub fn mark(&self, entry: i64, starred: bool, hidden: bool) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE timeline SET starred = ?2, hidden = ?3 WHERE id = ?1",
+            params![entry, starred, hidden],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no timeline entry #{entry}")));
+        }
+        Ok(())
+    }
+}
