@@ -99,6 +99,34 @@ fn open(path: &Path) -> Result<Store, String> {
     Ok(opened.store)
 }
 
+/// Notes as JSON, or one line each.
+fn print_notes(rows: &[switchboard_core::store::NoteRow], json: bool) -> Result<(), String> {
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string(rows).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    for n in rows {
+        outln!(
+            "#{} {} {}{}{}: {}",
+            n.id,
+            n.pinned_at.to_rfc3339(),
+            n.author,
+            n.incident
+                .map(|i| format!(" (incident #{i})"))
+                .unwrap_or_default(),
+            n.entity
+                .as_ref()
+                .map(|e| format!(" [{e}]"))
+                .unwrap_or_default(),
+            n.body
+        );
+    }
+    Ok(())
+}
+
 fn age(ms: Option<i64>) -> String {
     ms.map_or_else(|| "–".to_owned(), |m| format!("{:.0} s", m as f64 / 1000.0))
 }
@@ -125,46 +153,10 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
             outln!("note #{id} saved");
         }
         NotesCmd::List { incident, json } => {
-            let rows = store.notes(*incident).map_err(|e| e.to_string())?;
-            if *json {
-                outln!(
-                    "{}",
-                    serde_json::to_string(&rows).map_err(|e| e.to_string())?
-                );
-            } else {
-                for n in rows {
-                    outln!(
-                        "#{} {} {}{}{}: {}",
-                        n.id,
-                        n.pinned_at.to_rfc3339(),
-                        n.author,
-                        n.incident
-                            .map(|i| format!(" (incident #{i})"))
-                            .unwrap_or_default(),
-                        n.entity.map(|e| format!(" [{e}]")).unwrap_or_default(),
-                        n.body
-                    );
-                }
-            }
+            print_notes(&store.notes(*incident).map_err(|e| e.to_string())?, *json)?;
         }
         NotesCmd::Search { query, json } => {
-            let rows = store.search(query, 50).map_err(|e| e.to_string())?;
-            if *json {
-                outln!(
-                    "{}",
-                    serde_json::to_string(&rows).map_err(|e| e.to_string())?
-                );
-            } else {
-                for n in rows {
-                    outln!(
-                        "#{} {} {}: {}",
-                        n.id,
-                        n.pinned_at.to_rfc3339(),
-                        n.author,
-                        n.body
-                    );
-                }
-            }
+            print_notes(&store.search(query, 50).map_err(|e| e.to_string())?, *json)?;
         }
     }
     Ok(())
