@@ -40,6 +40,20 @@ pub enum NotesCmd {
         #[arg(long)]
         json: bool,
     },
+    /// An incident's postmortem: Markdown or JSON, to stdout or a file.
+    Export {
+        /// The incident.
+        incident: i64,
+        /// Markdown (the default).
+        #[arg(long, conflicts_with = "json")]
+        md: bool,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write it here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Full-text search.
     Search {
         /// Words (all must match).
@@ -154,6 +168,31 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
         }
         NotesCmd::List { incident, json } => {
             print_notes(&store.notes(*incident).map_err(|e| e.to_string())?, *json)?;
+        }
+        NotesCmd::Export {
+            incident,
+            md: _,
+            json,
+            out,
+        } => {
+            let pm = store
+                .postmortem(*incident, SystemClock.now())
+                .map_err(|e| e.to_string())?;
+            let text = if *json {
+                pm.to_json()
+            } else {
+                pm.to_markdown()
+            };
+            if let Some(path) = out {
+                std::fs::write(path, &text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                outln!(
+                    "postmortem of incident #{incident} written to {}",
+                    path.display()
+                );
+            } else {
+                outln!("{text}");
+            }
         }
         NotesCmd::Search { query, json } => {
             print_notes(&store.search(query, 50).map_err(|e| e.to_string())?, *json)?;

@@ -427,6 +427,24 @@ fn notes_and_incidents_on_the_command_line() {
         "{timeline}"
     );
     assert!(run(&["incident", "resolve", "1"]).contains("incident #1 resolved"));
+    let md = run(&["notes", "export", "1", "--md"]);
+    assert!(
+        md.starts_with("# Postmortem: checkout 503s (incident #1)")
+            && md.contains("pool saturated 50/50"),
+        "{md}"
+    );
+    let out = dir.path().join("pm.json");
+    run(&[
+        "notes",
+        "export",
+        "1",
+        "--json",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    let pm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
+    assert_eq!(pm["incident"]["status"], "resolved");
     let incidents: serde_json::Value =
         serde_json::from_str(&run(&["incident", "list", "--json"])).expect("json");
     assert_eq!(incidents[0]["status"], "resolved");

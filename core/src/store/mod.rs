@@ -547,8 +547,10 @@ fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
     })
 }
 
+mod export;
 mod sync;
 
+pub use self::export::Postmortem;
 pub use self::sync::TimelineEntry;
 
 #[cfg(test)]

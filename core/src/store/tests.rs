@@ -294,3 +294,69 @@ fn a_drill_runs_incidents_and_timeline_are_recorded_once() {
     assert!(store.timeline(leak.id).expect("timeline")[0].starred);
     assert!(store.mark(-1, true, false).is_err());
 }
+
+/// The postmortem of a fixed incident, in Markdown and JSON, against golden files
+/// (`UPDATE_GOLDEN=1` rewrites them; review the diff).
+#[test]
+fn postmortem_export_matches_the_golden_files() {
+    use crate::workflow::{RunRow, StepRow};
+    let (_dir, store) = fresh();
+    let t = |s: i64| Timestamp(1_795_400_000_000 + s * 1000);
+    let id = store
+        .open_incident(
+            "checkout 503s: connection pool leak",
+            0,
+            "prod",
+            "manual",
+            t(0),
+            Some(t(42)),
+        )
+        .expect("incident");
+    store
+        .add_note(&NewNote {
+            incident: Some(id),
+            author: "ana".into(),
+            body: "Pool **saturated**: 50/50, queue 40.\nOrders are failing.".into(),
+            at: t(60),
+            pinned_at: Some(t(50)),
+            entity: Some("service:checkout".into()),
+        })
+        .expect("note");
+    let run = RunRow {
+        id: 7,
+        kind: "fallback".into(),
+        target: "ingress/shop".into(),
+        environment: "prod".into(),
+        operator: "ana".into(),
+        started_at: t(90),
+        outcome: "done".into(),
+        host: "laptop".into(),
+        pid: 1,
+        before: "websvc".into(),
+    };
+    let steps = vec![StepRow {
+        seq: 0,
+        phase: "verify".into(),
+        action: "Traefik runs shop -> fallbacksvc".into(),
+        outcome: "ok".into(),
+        detail: "fallbacksvc".into(),
+        at: t(91),
+    }];
+    store.sync_journal(&[(run, steps)]).expect("journal");
+    store.set_status(id, "mitigated", t(95)).expect("mitigated");
+    store.set_status(id, "resolved", t(600)).expect("resolved");
+    let pm = store.postmortem(id, t(700)).expect("postmortem");
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/golden");
+    for (file, text) in [
+        ("postmortem.md", pm.to_markdown()),
+        ("postmortem.json", pm.to_json()),
+    ] {
+        let path = golden.join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(&golden).expect("dir");
+            std::fs::write(&path, &text).expect("write golden");
+        }
+        let want = std::fs::read_to_string(&path).expect("golden file");
+        assert_eq!(text, want, "{file} differs from its golden file");
+    }
+}
