@@ -219,16 +219,10 @@ async fn execute(
             failed.as_deref().unwrap_or(""),
         )?;
         if let Some(why) = failed {
-            journaled.finish("needs_human")?;
-            lines.push(format!(
-                "{c} failed: {why}; the servers before it were changed"
-            ));
-            return Ok(Report {
-                run: journaled.id,
-                outcome: "needs_human".into(),
-                effect_millis: None,
+            return journaled.needs_human(
                 lines,
-            });
+                format!("{c} failed: {why}; the servers before it were changed"),
+            );
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);

@@ -149,19 +149,7 @@ pub(super) async fn run(
     operator: &str,
 ) -> Result<Report, WorkflowError> {
     let t = &ramp.target;
-    let socket = socket_of(ctx.environment, &t.gateway)?;
-    let now_status = backend_rows(&socket, &t.backend, ctx.timeout)
-        .await?
-        .into_iter()
-        .find(|r| r.name == t.server)
-        .map(|r| r.status)
-        .unwrap_or_default();
-    if now_status != plan.before {
-        return Err(WorkflowError::Refused(format!(
-            "the target changed since the plan: {} was {}, is {now_status}; plan again",
-            t.server, plan.before
-        )));
-    }
+    let socket = super::server::unchanged(ctx, t, &plan.before).await?;
     Box::pin(super::locked(
         ctx,
         plan,

@@ -346,14 +346,7 @@ pub(super) async fn run(
         done.as_ref().map_or_else(String::as_str, String::as_str),
     )?;
     if let Err(e) = done {
-        journaled.finish("needs_human")?;
-        lines.push(format!("DRILL: {e}"));
-        return Ok(Report {
-            run: journaled.id,
-            outcome: "needs_human".into(),
-            effect_millis: None,
-            lines,
-        });
+        return journaled.needs_human(lines, format!("DRILL: {e}"));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut seen = None;

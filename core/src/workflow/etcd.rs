@@ -29,19 +29,10 @@ pub struct Removal {
 }
 
 fn config<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a EtcdConfig, WorkflowError> {
-    ctx.environment
-        .source
-        .iter()
-        .find_map(|s| match s {
-            SourceConfig::Etcd(e) if e.name == name => Some(e),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no etcd source named {name:?} in environment {:?}",
-                ctx.environment.name
-            ))
-        })
+    super::source(ctx, "etcd", name, |s| match s {
+        SourceConfig::Etcd(e) if e.name == name => Some(e),
+        _ => None,
+    })
 }
 
 /// Whether the member at `url` answers a status request within `timeout`.
@@ -191,14 +182,7 @@ pub(super) async fn execute(
         removed.as_ref().err().map_or("", String::as_str),
     )?;
     if let Err(e) = removed {
-        journaled.finish("needs_human")?;
-        lines.push(format!("{action} failed: {e}"));
-        return Ok(Report {
-            run: journaled.id,
-            outcome: "needs_human".into(),
-            effect_millis: None,
-            lines,
-        });
+        return journaled.needs_human(lines, format!("{action} failed: {e}"));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut effect = None;
@@ -222,29 +206,15 @@ pub(super) async fn execute(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    journaled.step(
-        "verify",
+    journaled.verified(
         &format!("{} not in the member list", r.member),
-        if effect.is_some() { "ok" } else { "failed" },
         &seen,
-    )?;
-    let outcome = if effect.is_some() {
-        "done"
-    } else {
-        "needs_human"
-    };
-    journaled.finish(outcome)?;
-    lines.push(if effect.is_some() {
+        effect,
+        confirmed,
+        lines,
         format!(
             "verified: members now {seen}; add a replacement with `member add` when it is ready"
-        )
-    } else {
-        format!("NOT verified within 10 s: members {seen}; a human must look")
-    });
-    Ok(Report {
-        run: journaled.id,
-        outcome: outcome.into(),
-        effect_millis: effect.map(|e| e.millis_since(confirmed)),
-        lines,
-    })
+        ),
+        format!("NOT verified within 10 s: members {seen}; a human must look"),
+    )
 }

@@ -34,19 +34,10 @@ pub struct Move {
 }
 
 fn config<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a KubernetesConfig, WorkflowError> {
-    ctx.environment
-        .source
-        .iter()
-        .find_map(|s| match s {
-            SourceConfig::Kubernetes(k) if k.name == name => Some(k),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no kubernetes source named {name:?} in environment {:?}",
-                ctx.environment.name
-            ))
-        })
+    super::source(ctx, "kubernetes", name, |s| match s {
+        SourceConfig::Kubernetes(k) if k.name == name => Some(k),
+        _ => None,
+    })
 }
 
 fn node_ready(n: &Node) -> bool {
@@ -245,16 +236,10 @@ pub(super) async fn execute(
         acted.as_ref().err().map_or("", String::as_str),
     )?;
     if let Err(why) = acted {
-        journaled.finish("needs_human")?;
-        lines.push(format!(
-            "{action} failed: {why}; nothing was changed as far as the API server said"
-        ));
-        return Ok(Report {
-            run: journaled.id,
-            outcome: "needs_human".into(),
-            effect_millis: None,
+        return journaled.needs_human(
             lines,
-        });
+            format!("{action} failed: {why}; nothing was changed as far as the API server said"),
+        );
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
     let (mut effect, mut seen) = (None, String::new());
@@ -298,30 +283,16 @@ pub(super) async fn execute(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    journaled.step(
-        "verify",
+    journaled.verified(
         &format!("{} read back", m.name),
-        if effect.is_some() { "ok" } else { "failed" },
         &seen,
-    )?;
-    let outcome = if effect.is_some() {
-        "done"
-    } else {
-        "needs_human"
-    };
-    journaled.finish(outcome)?;
-    lines.push(if effect.is_some() {
-        format!("verified: {} is {seen}", m.name)
-    } else {
+        effect,
+        confirmed,
+        lines,
+        format!("verified: {} is {seen}", m.name),
         format!(
             "NOT verified within {VERIFY_SECS} s: {} is {seen}; a human must look",
             m.name
-        )
-    });
-    Ok(Report {
-        run: journaled.id,
-        outcome: outcome.into(),
-        effect_millis: effect.map(|e| e.millis_since(confirmed)),
-        lines,
-    })
+        ),
+    )
 }

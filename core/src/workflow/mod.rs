@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::Environment;
+use crate::config::{Environment, SourceConfig};
 use crate::time::{Clock, Timestamp};
 
 pub use self::journal::{Journal, RunRow, StepRow};
@@ -798,6 +798,57 @@ impl<'a> Journaled<'a> {
         Ok(())
     }
 
+    /// Ends the run as `needs_human` with `line` added (a step failed; nothing after it
+    /// runs).
+    pub fn needs_human(
+        &self,
+        mut lines: Vec<String>,
+        line: String,
+    ) -> Result<Report, WorkflowError> {
+        self.finish("needs_human")?;
+        lines.push(line);
+        Ok(Report {
+            run: self.id,
+            outcome: "needs_human".into(),
+            effect_millis: None,
+            lines,
+        })
+    }
+
+    /// Ends the run on its verification: journals the `verify` row of `what` with what
+    /// was `seen`, and finishes `done` (with `ok_line`) when `effect` is the moment the
+    /// change showed, else `needs_human` (with `failed_line`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn verified(
+        &self,
+        what: &str,
+        seen: &str,
+        effect: Option<Timestamp>,
+        confirmed: Timestamp,
+        lines: Vec<String>,
+        ok_line: String,
+        failed_line: String,
+    ) -> Result<Report, WorkflowError> {
+        self.step(
+            "verify",
+            what,
+            if effect.is_some() { "ok" } else { "failed" },
+            seen,
+        )?;
+        let Some(at) = effect else {
+            return self.needs_human(lines, failed_line);
+        };
+        self.finish("done")?;
+        let mut lines = lines;
+        lines.push(ok_line);
+        Ok(Report {
+            run: self.id,
+            outcome: "done".into(),
+            effect_millis: Some(at.millis_since(confirmed)),
+            lines,
+        })
+    }
+
     /// Between steps: when the run was cancelled or the safety valve pulled, journals
     /// it, ends the run as `cancelled` and returns its report; `next` is the step that
     /// will not run.
@@ -828,6 +879,21 @@ impl<'a> Journaled<'a> {
             .finish(self.id, outcome)
             .map_err(WorkflowError::Target)
     }
+}
+
+/// The `kind` source named `name` in the context's environment, picked by `pick`.
+pub(crate) fn source<'a, T>(
+    ctx: &'a Context<'_>,
+    kind: &str,
+    name: &str,
+    pick: impl Fn(&'a SourceConfig) -> Option<&'a T>,
+) -> Result<&'a T, WorkflowError> {
+    ctx.environment.source.iter().find_map(pick).ok_or_else(|| {
+        WorkflowError::Usage(format!(
+            "no {kind} source named {name:?} in environment {:?}",
+            ctx.environment.name
+        ))
+    })
 }
 
 /// Runs `work` while holding the target's lock (taken here, released after).

@@ -58,19 +58,10 @@ pub struct Switch {
 }
 
 fn config<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a PatroniConfig, WorkflowError> {
-    ctx.environment
-        .source
-        .iter()
-        .find_map(|s| match s {
-            SourceConfig::Patroni(p) if p.name == name => Some(p),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no patroni source named {name:?} in environment {:?}",
-                ctx.environment.name
-            ))
-        })
+    super::source(ctx, "patroni", name, |s| match s {
+        SourceConfig::Patroni(p) if p.name == name => Some(p),
+        _ => None,
+    })
 }
 
 fn base(api_url: &str) -> String {
@@ -602,30 +593,16 @@ pub(super) async fn rejoin_execute(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    journaled.step(
-        "verify",
+    journaled.verified(
         &what,
-        if effect.is_some() { "ok" } else { "failed" },
         &seen,
-    )?;
-    let outcome = if effect.is_some() {
-        "done"
-    } else {
-        "needs_human"
-    };
-    journaled.finish(outcome)?;
-    lines.push(if effect.is_some() {
-        format!("verified: {} is back as a replica ({seen})", rj.member)
-    } else {
+        effect,
+        confirmed,
+        lines,
+        format!("verified: {} is back as a replica ({seen})", rj.member),
         format!(
             "NOT A REPLICA: {} is {seen} after {VERIFY_SECS} s; it did not rejoin. A human must look: pg_rewind, or Patroni's POST /reinitialize (rebuilds it from the leader; not done automatically)",
             rj.member
-        )
-    });
-    Ok(Report {
-        run: journaled.id,
-        outcome: outcome.into(),
-        effect_millis: effect.map(|e| e.millis_since(confirmed)),
-        lines,
-    })
+        ),
+    )
 }

@@ -45,19 +45,10 @@ pub struct Reroute {
 }
 
 fn config<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a TraefikConfig, WorkflowError> {
-    ctx.environment
-        .source
-        .iter()
-        .find_map(|s| match s {
-            SourceConfig::Traefik(t) if t.name == name => Some(t),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no traefik source named {name:?} in environment {:?}",
-                ctx.environment.name
-            ))
-        })
+    super::source(ctx, "traefik", name, |s| match s {
+        SourceConfig::Traefik(t) if t.name == name => Some(t),
+        _ => None,
+    })
 }
 
 fn is_toml(file: &Path) -> bool {
@@ -384,14 +375,7 @@ async fn execute(
         written.as_ref().err().map_or("", String::as_str),
     )?;
     if let Err(e) = written {
-        journaled.finish("needs_human")?;
-        lines.push(format!("{e}; the file is as it was"));
-        return Ok(Report {
-            run: journaled.id,
-            outcome: "needs_human".into(),
-            effect_millis: None,
-            lines,
-        });
+        return journaled.needs_human(lines, format!("{e}; the file is as it was"));
     }
     lines.push(format!("wrote {}", r.file.display()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);

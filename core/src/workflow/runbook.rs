@@ -499,19 +499,15 @@ pub(super) async fn execute(
             }
             Err(why) => {
                 journaled.step("after", &what, "failed", &why)?;
-                journaled.finish("needs_human")?;
                 lines.push(format!("{what}: FAILED: {why}"));
-                lines.push(format!(
-                    "the runbook stopped at step {} of {}: the steps above ran, none after; a human takes over from here",
-                    i + 1,
-                    r.steps.len()
-                ));
-                return Ok(Report {
-                    run: journaled.id,
-                    outcome: "needs_human".into(),
-                    effect_millis: None,
+                return journaled.needs_human(
                     lines,
-                });
+                    format!(
+                        "the runbook stopped at step {} of {}: the steps above ran, none after; a human takes over from here",
+                        i + 1,
+                        r.steps.len()
+                    ),
+                );
             }
         }
     }

@@ -194,6 +194,29 @@ pub(crate) fn restore_command(before: &str) -> &'static str {
     }
 }
 
+/// Re-reads the server on its gateway and refuses when its status is no longer
+/// `before` (what the plan read); returns the gateway's runtime socket.
+pub(super) async fn unchanged(
+    ctx: &Context<'_>,
+    t: &Target,
+    before: &str,
+) -> Result<String, WorkflowError> {
+    let socket = socket_of(ctx.environment, &t.gateway)?;
+    let now_status = backend_rows(&socket, &t.backend, ctx.timeout)
+        .await?
+        .into_iter()
+        .find(|r| r.name == t.server)
+        .map(|r| r.status)
+        .unwrap_or_default();
+    if now_status != before {
+        return Err(WorkflowError::Refused(format!(
+            "the target changed since the plan: {} was {before}, is {now_status}; plan again",
+            t.server
+        )));
+    }
+    Ok(socket)
+}
+
 /// Re-reads the server (refusing when it changed since the plan) and runs the step.
 pub(super) async fn run(
     ctx: &Context<'_>,
@@ -202,19 +225,7 @@ pub(super) async fn run(
     confirmed: Timestamp,
     operator: &str,
 ) -> Result<Report, WorkflowError> {
-    let socket = socket_of(ctx.environment, &t.gateway)?;
-    let now_status = backend_rows(&socket, &t.backend, ctx.timeout)
-        .await?
-        .into_iter()
-        .find(|r| r.name == t.server)
-        .map(|r| r.status)
-        .unwrap_or_default();
-    if now_status != plan.before {
-        return Err(WorkflowError::Refused(format!(
-            "the target changed since the plan: {} was {}, is {now_status}; plan again",
-            t.server, plan.before
-        )));
-    }
+    let socket = unchanged(ctx, t, &plan.before).await?;
 
     Box::pin(super::locked(
         ctx,
