@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use switchboard_core::model::Health;
 use switchboard_core::sources::drill::DrillConfig;
-use switchboard_core::workflow::{self, Journal, Kind};
+use switchboard_core::workflow::{self, Kind};
 use switchboard_core::{Config, EngineOptions};
 
 #[test]
@@ -23,8 +23,7 @@ fn drain_fence_failover_and_fallback_on_the_drill() {
     let env = config.environment[0].clone();
     let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine");
     engine.wait_for(Duration::from_secs(10), |s| !s.instances.is_empty());
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let mut ctx = common::workflow_ctx(&env, &journal);
     ctx.drill = engine.drill();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -128,8 +127,7 @@ fn the_sev0_runbook_on_the_drills_connection_leak() {
             .is_some_and(|p| p.idle_in_transaction > 20)
     });
     assert!(s.databases.contains_key("orders-db"));
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let mut ctx = common::workflow_ctx(&env, &journal);
     ctx.drill = engine.drill();
     let control = ctx.control.clone();

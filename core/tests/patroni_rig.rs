@@ -111,6 +111,14 @@ fn name_of(port: u16) -> String {
         .unwrap_or_default()
 }
 
+/// The leader's name and a replica's, to promote.
+fn leader_and_candidate(leader: u16) -> (String, String) {
+    (
+        name_of(leader),
+        name_of(if leader == 8003 { 8002 } else { 8003 }),
+    )
+}
+
 /// When the log first says `needle` at or after `since`.
 fn logged_at(s: &State, since: Timestamp, needle: &str) -> Option<Timestamp> {
     s.log
@@ -441,20 +449,16 @@ fn unsafe_env_named(name: &str, value: &str) {
 /// one server takes writes and that it is the candidate.
 #[test]
 fn the_switchover_workflow_verifies_exactly_one_writable_server() {
-    use switchboard_core::workflow::{self, Journal, Kind};
+    use switchboard_core::workflow::{self, Kind};
     if !rig_has("etcd") {
         return;
     }
     let Some((_one, e, leader)) = begin() else {
         return;
     };
-    let (old, cand) = (
-        name_of(leader),
-        name_of(if leader == 8003 { 8002 } else { 8003 }),
-    );
+    let (old, cand) = leader_and_candidate(leader);
     let env = workflow_env();
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let to_leader = rt
@@ -565,7 +569,7 @@ impl Drop for Frozen {
 /// and allows it again once it has caught up.
 #[test]
 fn the_lag_guard_refuses_a_replica_that_really_lags() {
-    use switchboard_core::workflow::{self, Journal, Kind};
+    use switchboard_core::workflow::{self, Kind};
     if !rig_has("etcd") {
         return;
     }
@@ -575,8 +579,7 @@ fn the_lag_guard_refuses_a_replica_that_really_lags() {
     let lagging_port = if leader == 8003 { 8002 } else { 8003 };
     let lagging = name_of(lagging_port);
     let env = workflow_env();
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let target = format!("pg/{lagging}");
@@ -647,20 +650,16 @@ impl Drop for Paused {
 /// the old leader comes back as a replica.
 #[test]
 fn the_failover_workflow_promotes_a_named_replica_when_the_leader_is_down() {
-    use switchboard_core::workflow::{self, Journal, Kind};
+    use switchboard_core::workflow::{self, Kind};
     if !rig_has("etcd") {
         return;
     }
     let Some((_one, e, leader)) = begin() else {
         return;
     };
-    let (old, cand) = (
-        name_of(leader),
-        name_of(if leader == 8003 { 8002 } else { 8003 }),
-    );
+    let (old, cand) = leader_and_candidate(leader);
     let env = workflow_env();
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let target = format!("pg/{cand}");
@@ -746,7 +745,7 @@ fn the_failover_workflow_promotes_a_named_replica_when_the_leader_is_down() {
 fn a_connection_leak_runbook_runs_on_the_real_servers() {
     use switchboard_core::sources::traefik::{TraefikConfig, TraefikRoute};
     use switchboard_core::workflow::runbook::RunbookConfig;
-    use switchboard_core::workflow::{self, Journal, Kind};
+    use switchboard_core::workflow::{self, Kind};
     if !rig_has("etcd") || !rig_has("traefik") {
         eprintln!("skipped: needs the rig's etcd and Traefik too");
         return;
@@ -845,7 +844,8 @@ target = "{route}"
             .collect(),
         }],
     };
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let journal = switchboard_core::workflow::Journal::open(&dir.path().join("journal.sqlite"))
+        .expect("journal");
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::rig_has;
 use switchboard_core::sources::traefik::{TraefikConfig, TraefikRoute};
 use switchboard_core::workflow::route::{service_in, with_service, write_atomically};
-use switchboard_core::workflow::{self, Journal, Kind};
+use switchboard_core::workflow::{self, Kind};
 use switchboard_core::{Environment, SourceConfig};
 
 fn dynamic_file() -> std::path::PathBuf {
@@ -128,8 +128,7 @@ fn fallback_and_restore_of_a_traefik_router_under_traffic() {
     let original = std::fs::read_to_string(&file).expect("the rig's Traefik file");
     let _restore = Original(original.clone());
     let env = env();
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 

@@ -67,8 +67,7 @@ fn begin() -> Option<Scenario> {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     reset(&rt);
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (dir, journal) = common::journal();
     Some(Scenario {
         _one: one,
         rt,
@@ -825,8 +824,7 @@ fn a_dead_etcd_member_is_removed_and_a_live_one_is_refused() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut e = env(false);
     e.source = vec![common::rig_etcd()];
-    let dir = tempfile::tempdir().expect("dir");
-    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&e, &journal);
 
     let live = rt

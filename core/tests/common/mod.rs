@@ -103,3 +103,12 @@ pub fn workflow_ctx<'a>(
         drill: None,
     }
 }
+
+/// A fresh workflow journal in a temporary directory (kept alive by the first value).
+#[allow(dead_code)]
+pub fn journal() -> (tempfile::TempDir, switchboard_core::workflow::Journal) {
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = switchboard_core::workflow::Journal::open(&dir.path().join("journal.sqlite"))
+        .expect("journal");
+    (dir, journal)
+}
