@@ -161,6 +161,25 @@ impl Traffic {
     }
 }
 
+/// A scenario on the rig's etcd alone: the rig to itself, a runtime, an environment
+/// whose only source is the etcd; `None` without the rig's etcd.
+fn etcd_only() -> Option<(
+    std::sync::MutexGuard<'static, ()>,
+    tokio::runtime::Runtime,
+    Environment,
+)> {
+    if !rig_has("etcd") {
+        eprintln!("skipped: needs the rig's etcd");
+        return None;
+    }
+    let one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut e = env(false);
+    e.source = vec![common::rig_etcd()];
+    Some((one, tokio::runtime::Runtime::new().expect("runtime"), e))
+}
+
 fn run_one(
     rt: &tokio::runtime::Runtime,
     ctx: &workflow::Context<'_>,
@@ -513,16 +532,9 @@ fn two_consoles_racing_for_one_target_exactly_one_acts() {
 /// went away without releasing it is freed when the lease runs out.
 #[test]
 fn the_lock_is_renewed_during_a_run_and_freed_when_its_holder_is_gone() {
-    if !rig_has("etcd") {
-        eprintln!("skipped: needs the rig's etcd");
+    let Some((_one, rt, e)) = etcd_only() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mut e = env(false);
-    e.source = vec![common::rig_etcd()];
+    };
     let target = "edge/be_web/lease-test";
     let held = rt
         .block_on(workflow::lock::acquire_for(
@@ -814,16 +826,9 @@ fn a_backend_falls_back_to_its_backup_server_and_is_restored() {
 /// back as a new member.
 #[test]
 fn a_dead_etcd_member_is_removed_and_a_live_one_is_refused() {
-    if !rig_has("etcd") {
-        eprintln!("skipped: needs the rig's etcd");
+    let Some((_one, rt, e)) = etcd_only() else {
         return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mut e = env(false);
-    e.source = vec![common::rig_etcd()];
+    };
     let (_dir, journal) = common::journal();
     let ctx = common::workflow_ctx(&e, &journal);
 
