@@ -83,12 +83,15 @@ impl Recorder {
                         return;
                     }
                 };
+                // Opened once; `None` when there is no journal (or it cannot be read).
+                let journal = journal
+                    .as_deref()
+                    .and_then(|j| switchboard_core::workflow::Journal::open(j).ok());
                 for state in rx {
                     if let Err(e) = store.sync_state(&state, &environment) {
                         tracing::warn!("recording incidents: {e}");
                     }
-                    let runs = journal.as_deref().and_then(|j| {
-                        let j = switchboard_core::workflow::Journal::open(j).ok()?;
+                    let runs = journal.as_ref().and_then(|j| {
                         j.recent(50)
                             .ok()?
                             .into_iter()
@@ -225,7 +228,7 @@ impl Console {
             now,
             selected: selected.as_deref(),
             commands: &commands,
-            offers: &offers,
+            offers: offers.as_slice(),
         };
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
             ctx.push(UiCommand::Palette);

@@ -586,7 +586,7 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for (run, steps) in &history {
+            for (run, steps) in history.iter() {
                 let interrupted = run.interrupted(SystemClock.now());
                 let outcome = if interrupted { "INTERRUPTED" } else { run.outcome.as_str() };
                 let head = RichText::new(format!(

@@ -41,15 +41,20 @@ impl Store {
         let mut opened = 0;
         for inc in &state.incidents.incidents {
             let external = format!("{environment}:{}:{}", inc.started_at.0, inc.title);
-            let known: Option<i64> = self
+            let known: Option<(i64, String)> = self
                 .conn
                 .query_row(
-                    "SELECT id FROM incidents WHERE external = ?1",
+                    "SELECT id, status FROM incidents WHERE external = ?1",
                     params![external],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let id = if let Some(id) = known {
+            let id = if let Some((id, status)) = known {
+                // Resolved and recorded up to its resolution on an earlier pass: nothing
+                // more to write (this runs every two seconds for every incident).
+                if status == "resolved" {
+                    continue;
+                }
                 id
             } else {
                 let id = self.open_incident(

@@ -41,8 +41,8 @@ pub struct Offers {
     pub at: Option<Timestamp>,
     /// A read is under way.
     pub loading: bool,
-    /// The offers.
-    pub offers: Vec<Offer>,
+    /// The offers (shared: the window reads them every frame).
+    pub offers: Arc<Vec<Offer>>,
     /// Targets that could not be read, in words.
     pub errors: Vec<String>,
 }
@@ -79,6 +79,10 @@ pub struct Job {
 
 type Waker = Box<dyn Fn() + Send + Sync>;
 
+/// The journal's latest runs with their steps, newest first (shared: the window reads
+/// it every frame).
+pub type History = Arc<Vec<(RunRow, Vec<StepRow>)>>;
+
 struct Inner {
     environment: Environment,
     drill: Option<crate::sources::drill::DrillHandle>,
@@ -90,7 +94,7 @@ struct Inner {
     next_id: AtomicU64,
     jobs: Mutex<Vec<Job>>,
     offers: Mutex<Offers>,
-    history: Mutex<Vec<(RunRow, Vec<StepRow>)>>,
+    history: Mutex<History>,
     /// A take-over's new job to focus, or its refusal.
     announce: Mutex<(Option<u64>, Option<String>)>,
     waker: Mutex<Option<Waker>>,
@@ -171,7 +175,7 @@ impl Desk {
                 next_id: AtomicU64::new(1),
                 jobs: Mutex::new(Vec::new()),
                 offers: Mutex::new(Offers::default()),
-                history: Mutex::new(Vec::new()),
+                history: Mutex::new(Arc::new(Vec::new())),
                 announce: Mutex::new((None, None)),
                 waker: Mutex::new(None),
             }),
@@ -403,7 +407,7 @@ impl Desk {
                 *o = Offers {
                     at: Some(SystemClock.now()),
                     loading: false,
-                    offers,
+                    offers: Arc::new(offers),
                     errors,
                 };
             }
@@ -412,7 +416,7 @@ impl Desk {
     }
 
     /// The journal's latest runs with their steps, newest first, as last read.
-    pub fn history(&self) -> Vec<(RunRow, Vec<StepRow>)> {
+    pub fn history(&self) -> History {
         self.inner
             .history
             .lock()
@@ -475,7 +479,7 @@ fn history(inner: &Inner) {
     if let Ok(rows) = read()
         && let Ok(mut h) = inner.history.lock()
     {
-        *h = rows;
+        *h = Arc::new(rows);
     }
     inner.wake();
 }
