@@ -11,6 +11,7 @@
 //! - `theme`: the colour-blind-safe palette, glyphs and formatting.
 
 pub mod layout;
+pub mod notebook;
 pub mod panels;
 pub mod theme;
 
@@ -25,8 +26,8 @@ use crate::layout::Pane;
 use switchboard_core::workflow::desk::Desk;
 
 use crate::panels::{
-    BackendsView, BreakersView, EventsView, MetricsView, PanelCtx, TopologyView, UiCommand,
-    WorkflowsView,
+    BackendsView, BreakersView, EventsView, IncidentsView, MetricsView, PanelCtx, TopologyView,
+    UiCommand, WorkflowsView,
 };
 
 /// How the console was started.
@@ -60,67 +61,8 @@ pub struct Console {
     data_dir: Option<PathBuf>,
     desk: Option<Desk>,
     workflows: WorkflowsView,
-    recorder: Option<Recorder>,
-}
-
-/// Hands the console's state to a thread that records its incidents and their
-/// timeline in the incident store (off the UI thread), every two seconds.
-struct Recorder {
-    tx: std::sync::mpsc::SyncSender<std::sync::Arc<switchboard_core::State>>,
-    last: Option<Instant>,
-}
-
-impl Recorder {
-    fn start(store: PathBuf, journal: Option<PathBuf>, environment: String) -> Option<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<switchboard_core::State>>(1);
-        std::thread::Builder::new()
-            .name("switchboard-incident-store".into())
-            .spawn(move || {
-                let store = match switchboard_core::store::Store::open(&store) {
-                    Ok(o) => o.store,
-                    Err(e) => {
-                        tracing::error!("incidents are not recorded: {e}");
-                        return;
-                    }
-                };
-                // Opened once; `None` when there is no journal (or it cannot be read).
-                let journal = journal
-                    .as_deref()
-                    .and_then(|j| switchboard_core::workflow::Journal::open(j).ok());
-                for state in rx {
-                    if let Err(e) = store.sync_state(&state, &environment) {
-                        tracing::warn!("recording incidents: {e}");
-                    }
-                    let runs = journal.as_ref().and_then(|j| {
-                        j.recent(50)
-                            .ok()?
-                            .into_iter()
-                            .map(|r| j.steps(r.id).map(|s| (r, s)))
-                            .collect::<Result<Vec<_>, _>>()
-                            .ok()
-                    });
-                    if let Some(runs) = runs
-                        && let Err(e) = store.sync_journal(&runs)
-                    {
-                        tracing::warn!("recording workflow steps: {e}");
-                    }
-                }
-            })
-            .ok()?;
-        Some(Self { tx, last: None })
-    }
-
-    fn offer(&mut self, state: &std::sync::Arc<switchboard_core::State>) {
-        if self
-            .last
-            .is_some_and(|l| l.elapsed() < Duration::from_secs(2))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        // A full channel means the thread is still busy with the previous one: skip.
-        let _ = self.tx.try_send(std::sync::Arc::clone(state));
-    }
+    notebook: Option<notebook::Notebook>,
+    incidents: IncidentsView,
 }
 
 impl Console {
@@ -159,17 +101,37 @@ impl Console {
             data_dir: opts.data_dir,
             desk: None,
             workflows: WorkflowsView::default(),
-            recorder: None,
+            notebook: None,
+            incidents: IncidentsView::default(),
         }
     }
 
-    /// Records the console's incidents and their timeline in the incident store at
-    /// `store` (with the workflow steps of `journal`), off the UI thread.
+    /// Keeps incidents and notes in the incident store at `store`: the console's
+    /// incidents and their timeline (with the workflow steps of `journal`) are
+    /// recorded, measured against `objectives`, and the operator's notes are saved
+    /// there; all of it off the UI thread.
     #[must_use]
-    pub fn with_incident_store(mut self, store: PathBuf, journal: Option<PathBuf>) -> Self {
+    pub fn with_incident_store(
+        mut self,
+        store: PathBuf,
+        journal: Option<PathBuf>,
+        objectives: switchboard_core::store::Objectives,
+    ) -> Self {
         let environment = self.engine.environment().to_owned();
-        self.recorder = Recorder::start(store, journal, environment);
+        self.incidents
+            .set_export_dir(store.parent().map(std::path::Path::to_path_buf));
+        self.notebook = Some(notebook::Notebook::start(
+            store,
+            journal,
+            environment,
+            objectives,
+        ));
         self
+    }
+
+    /// The text in the note editor, if one is open.
+    pub fn note_editor_text(&self) -> Option<&str> {
+        self.incidents.editor_text()
     }
 
     /// Lets this console plan and run workflows through `desk`.
@@ -209,8 +171,8 @@ impl Console {
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let state = self.engine.snapshot();
-        if let Some(r) = &mut self.recorder {
-            r.offer(&state);
+        if let Some(nb) = &mut self.notebook {
+            nb.offer(&state);
         }
         // A sped-up drill runs ahead of the wall clock: ages are measured from whichever is later.
         let now = self
@@ -233,6 +195,9 @@ impl Console {
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
             ctx.push(UiCommand::Palette);
         }
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::N)) {
+            ctx.push(UiCommand::QuickNote);
+        }
 
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui, &ctx));
         egui::Panel::bottom("status-bar").show(ui, |ui| {
@@ -249,6 +214,8 @@ impl Console {
                 events: &mut self.events,
                 desk: self.desk.as_ref(),
                 workflows: &mut self.workflows,
+                incidents: &mut self.incidents,
+                notebook: self.notebook.as_mut(),
                 edited: false,
             };
             self.tree.ui(&mut behavior, ui);
@@ -287,8 +254,24 @@ impl Console {
             panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
         }
 
+        if let Some(nb) = &mut self.notebook {
+            panels::note_windows_ui(ui.ctx(), area, now, &mut self.incidents, nb);
+            if nb.busy() {
+                ui.ctx().request_repaint_after(Duration::from_millis(50));
+            }
+        }
+
         for cmd in commands.into_inner() {
             match cmd {
+                UiCommand::QuickNote => match &mut self.notebook {
+                    Some(nb) => self.incidents.quick_note(nb, now, selected.clone()),
+                    None => {
+                        self.message = Some((
+                            "notes need a data directory (this console has none)".into(),
+                            Instant::now(),
+                        ));
+                    }
+                },
                 UiCommand::Select(s) => self.selected = s,
                 UiCommand::Plan(kind, target) => match &self.desk {
                     Some(desk) => panels::start_plan(desk, &mut self.workflows, kind, &target),
@@ -386,18 +369,34 @@ impl Console {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 match state.open_incident() {
                     Some(i) => {
+                        // The stored incident's number and severity, when it is recorded.
+                        let stored = self.notebook.as_ref().and_then(|nb| {
+                            nb.shelf()
+                                .incidents
+                                .iter()
+                                .find(|s| s.started_at == i.started_at && s.title == i.title)
+                                .map(|s| (s.id, s.severity))
+                        });
+                        let (id, severity) =
+                            stored.map_or((i.id as i64, i.severity()), |(id, sev)| (id, sev));
                         let text = format!(
-                            "INCIDENT #{} · {} · open {}",
-                            i.id,
+                            "INCIDENT #{id} · Sev{severity} · {} · open {}",
                             i.title,
                             theme::format_age(ctx.age_secs(i.detected_at))
                         );
-                        ui.label(
-                            RichText::new(text)
-                                .strong()
-                                .color(Color32::BLACK)
-                                .background_color(theme::BAD),
+                        let r = ui.add(
+                            egui::Label::new(
+                                RichText::new(text)
+                                    .strong()
+                                    .color(Color32::BLACK)
+                                    .background_color(theme::BAD),
+                            )
+                            .sense(egui::Sense::click()),
                         );
+                        if stored.is_some() && r.on_hover_text("Open its page").clicked() {
+                            layout::show_pane(&mut self.tree, Pane::Incidents);
+                            self.incidents.focus(id);
+                        }
                     }
                     None => {
                         ui.colored_label(theme::GOOD, "no open incident");
@@ -426,6 +425,9 @@ impl Console {
                     .as_ref()
                     .map_or_else(|| "(none)".to_owned(), |d| d.display().to_string());
                 ui.label(format!("Data directory: {data}"));
+                if let Some(nb) = &self.notebook {
+                    ui.label(format!("Notes and incidents: {}", nb.path().display()));
+                }
                 if let Some(p) = self.engine.recording() {
                     ui.label(format!("Session file: {}", p.display()));
                 }
@@ -452,6 +454,8 @@ struct Behavior<'a, 'b> {
     events: &'a mut EventsView,
     desk: Option<&'a Desk>,
     workflows: &'a mut WorkflowsView,
+    incidents: &'a mut IncidentsView,
+    notebook: Option<&'a mut notebook::Notebook>,
     edited: bool,
 }
 
@@ -469,7 +473,12 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Breakers => panels::breakers_ui(ui, self.ctx, self.breakers),
                 Pane::Quorum => panels::quorum_ui(ui, self.ctx),
                 Pane::Events => panels::events_ui(ui, self.ctx, self.events),
-                Pane::Incidents => panels::incidents_ui(ui, self.ctx),
+                Pane::Incidents => panels::incidents_ui(
+                    ui,
+                    self.ctx,
+                    self.incidents,
+                    self.notebook.as_deref_mut(),
+                ),
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
                 Pane::Databases => panels::databases_ui(ui, self.ctx),

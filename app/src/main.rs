@@ -235,13 +235,18 @@ fn main() -> ExitCode {
                 eprintln!("switchboard: no data directory for the incidents (give --data-dir)");
                 return ExitCode::from(2);
             };
+            let chosen = match &cli.common.environment {
+                Some(n) => config.environment.iter().find(|e| &e.name == n),
+                None => config.environment.first(),
+            };
             let env = cli
                 .common
                 .environment
                 .clone()
-                .or_else(|| config.environment.first().map(|e| e.name.clone()))
+                .or_else(|| chosen.map(|e| e.name.clone()))
                 .unwrap_or_else(|| "none".into());
-            return match notes_cli::incident(&dir.join("notes.sqlite"), &env, action) {
+            let objectives = chosen.map(|e| e.objectives.clone()).unwrap_or_default();
+            return match notes_cli::incident(&dir.join("notes.sqlite"), &env, &objectives, action) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("switchboard: {e}");
@@ -350,6 +355,10 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .iter()
         .find(|e| cli.common.environment.as_ref().is_none_or(|n| &e.name == n))
         .cloned();
+    let objectives = desk_env
+        .as_ref()
+        .map(|e| e.objectives.clone())
+        .unwrap_or_default();
     let engine = start_engine(&engine_options(&cli.common, config, record))?;
     let drill = matches!(engine.environment(), "drill");
     let data_for_store = data.clone();
@@ -405,6 +414,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
                 console = console.with_incident_store(
                     dir.join("notes.sqlite"),
                     Some(dir.join("journal.sqlite")),
+                    objectives,
                 );
             }
             if let Some(desk) = desk {

@@ -14,7 +14,7 @@ macro_rules! outln {
         }
     }};
 }
-use switchboard_core::store::{NewNote, Store};
+use switchboard_core::store::{NewNote, Objectives, Store};
 use switchboard_core::{Clock as _, SystemClock};
 
 /// `switchboard notes ...`.
@@ -89,6 +89,32 @@ pub enum IncidentCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set its severity by hand (from then on the console no longer raises it).
+    Severity {
+        /// Its id.
+        id: i64,
+        /// Sev0 (worst) .. Sev3.
+        severity: u8,
+        /// Why, for the timeline.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Star a timeline entry (it matters), or take the star back with --off.
+    Star {
+        /// The entry's id (`incident timeline ID` shows them).
+        entry: i64,
+        /// Take the star back.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Hide a timeline entry from the timeline and the export, or show it again with --off.
+    Hide {
+        /// The entry's id.
+        entry: i64,
+        /// Show it again.
+        #[arg(long)]
+        off: bool,
     },
     /// Mark it mitigated.
     Mitigate {
@@ -201,8 +227,14 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs an incident command on the store at `path`, in `environment`.
-pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(), String> {
+/// Runs an incident command on the store at `path`, in `environment` (whose incidents
+/// are measured against `objectives`).
+pub fn incident(
+    path: &Path,
+    environment: &str,
+    objectives: &Objectives,
+    cmd: &IncidentCmd,
+) -> Result<(), String> {
     let store = open(path)?;
     let now = SystemClock.now();
     match cmd {
@@ -236,6 +268,9 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
             let id = store
                 .open_incident(title, *severity, environment, "manual", now, Some(now))
                 .map_err(|e| e.to_string())?;
+            store
+                .set_objectives(id, objectives)
+                .map_err(|e| e.to_string())?;
             outln!("incident #{id} opened (Sev{severity}) in {environment}");
         }
         IncidentCmd::Timeline { id, json } => {
@@ -256,8 +291,9 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
                         (
                             e.at.0,
                             format!(
-                                "{} {}{} {}: {}",
+                                "{} [{}] {}{} {}: {}",
                                 e.at.to_rfc3339(),
+                                e.id,
                                 if e.starred { "* " } else { "" },
                                 e.kind,
                                 e.subject,
@@ -282,6 +318,37 @@ pub fn incident(path: &Path, environment: &str, cmd: &IncidentCmd) -> Result<(),
                     outln!("  {l}");
                 }
             }
+        }
+        IncidentCmd::Severity {
+            id,
+            severity,
+            reason,
+        } => {
+            let who = switchboard_core::operator_name();
+            let why = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            store
+                .set_severity(*id, *severity, now, Some(&who), &why)
+                .map_err(|e| e.to_string())?;
+            outln!("incident #{id} is Sev{severity}");
+        }
+        IncidentCmd::Star { entry, off } | IncidentCmd::Hide { entry, off } => {
+            let e = store.timeline_entry(*entry).map_err(|e| e.to_string())?;
+            let (starred, hidden) = if matches!(cmd, IncidentCmd::Star { .. }) {
+                (!off, e.hidden)
+            } else {
+                (e.starred, !off)
+            };
+            store
+                .mark(*entry, starred, hidden)
+                .map_err(|e| e.to_string())?;
+            outln!(
+                "entry #{entry}: {}{}",
+                if starred { "starred" } else { "not starred" },
+                if hidden { ", hidden" } else { "" }
+            );
         }
         IncidentCmd::Mitigate { id } | IncidentCmd::Resolve { id } => {
             let status = if matches!(cmd, IncidentCmd::Mitigate { .. }) {

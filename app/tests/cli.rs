@@ -426,12 +426,40 @@ fn notes_and_incidents_on_the_command_line() {
         timeline.contains("note by") && timeline.contains("pool saturated 50/50"),
         "{timeline}"
     );
+    // Severity by hand, then star and hide entries of the timeline (ids in brackets).
+    assert!(run(&["incident", "severity", "1", "1", "--reason", "only EU"]).contains("is Sev1"));
+    let timeline = run(&["incident", "timeline", "1"]);
+    assert!(
+        timeline.contains("Sev0 -> Sev1, set by") && timeline.contains(": only EU"),
+        "{timeline}"
+    );
+    let entry = timeline
+        .lines()
+        .find(|l| l.contains("Sev0 -> Sev1"))
+        .and_then(|l| l.split('[').nth(1))
+        .and_then(|t| t.split(']').next())
+        .expect("the entry's id")
+        .to_owned();
+    assert!(run(&["incident", "star", &entry]).contains("starred"));
     assert!(run(&["incident", "resolve", "1"]).contains("incident #1 resolved"));
     let md = run(&["notes", "export", "1", "--md"]);
     assert!(
         md.starts_with("# Postmortem: checkout 503s (incident #1)")
-            && md.contains("pool saturated 50/50"),
+            && md.contains("pool saturated 50/50")
+            && md.contains("★ severity"),
         "{md}"
+    );
+    // The drill's objectives came with the incident: the RTO and the cost estimate.
+    assert!(md.contains("- RTO 15:00: met"), "{md}");
+    assert!(
+        md.contains("- Cost: ≈ $") && md.contains("(estimate:"),
+        "{md}"
+    );
+    run(&["incident", "hide", &entry]);
+    let md = run(&["notes", "export", "1", "--md"]);
+    assert!(
+        !md.contains("Sev0 -> Sev1"),
+        "a hidden entry is left out: {md}"
     );
     let out = dir.path().join("pm.json");
     run(&[

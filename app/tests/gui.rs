@@ -139,6 +139,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "lab".into(),
@@ -173,6 +174,7 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),
@@ -274,6 +276,7 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
     };
     let env = Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -374,5 +377,112 @@ fn a_drill_workflow_from_the_palette() {
         &mut h,
         "DRILL: checkout-01 is DRAIN",
         Duration::from_secs(10),
+    );
+}
+
+/// A console on the drill that keeps incidents and notes in `store`, measured against
+/// domain.md §10's example objectives.
+fn console_with_store(store: &std::path::Path) -> Console {
+    let objectives = switchboard_core::store::Objectives {
+        rto_secs: Some(900),
+        rpo_secs: Some(60),
+        tx_per_sec: Some(250.0),
+        tx_value: Some(75.0),
+        currency: None,
+    };
+    console(drill(false, 1.0)).with_incident_store(store.to_owned(), None, objectives)
+}
+
+/// Ctrl+N opens the note editor; what is typed is autosaved to the real SQLite file,
+/// shows on the incident's timeline, and the search finds it.
+#[test]
+fn a_note_written_in_the_editor_is_on_the_timeline_and_found_by_search() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("notes.sqlite");
+    let mut h = harness(console_with_store(&store));
+    h.get_by_label("Incidents").click();
+    h.run_steps(2);
+    wait_for(&mut h, "No incident recorded", Duration::from_secs(5));
+    h.get_by_label("New incident…").click();
+    h.run_steps(2);
+    h.get_by_label("Title").type_text("checkout pool leak");
+    h.run_steps(1);
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    wait_for(&mut h, "#1 checkout pool leak", Duration::from_secs(5));
+    let id = 1;
+    assert!(has(&h, "RTO 15:00"), "the RTO countdown is on the page");
+    assert!(has(&h, "cost ≈ $"), "the cost ticker is on the page");
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    h.get_by_label("Markdown")
+        .type_text("pool exhausted at 50 of 50 connections");
+    h.run_steps(2);
+    let longest = wait_for(&mut h, "saved as note #1", Duration::from_secs(5));
+    assert!(
+        longest < Duration::from_millis(500),
+        "saving never holds a frame: {longest:?}"
+    );
+    // On disk, in the incident, as typed.
+    let notes = switchboard_core::store::Store::open(&store)
+        .expect("reopen")
+        .store
+        .notes(Some(id))
+        .expect("notes");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].body, "pool exhausted at 50 of 50 connections");
+    // More typing revises the same note.
+    h.get_by_label("Markdown").type_text("; queue 40");
+    h.run_steps(2);
+    wait_for(&mut h, "saved as note #1", Duration::from_secs(5));
+    h.get_by_label("Done").click();
+    h.run_steps(3);
+    assert!(h.state().note_editor_text().is_none(), "the editor closed");
+    wait_for(
+        &mut h,
+        "pool exhausted at 50 of 50 connections; queue 40",
+        Duration::from_secs(5),
+    );
+    assert!(has(&h, "1 notes"), "counted on the page");
+
+    h.get_by_label("Search").focus();
+    h.run_steps(1);
+    h.get_by_label("Search").type_text("exhausted");
+    h.run_steps(2);
+    wait_for(&mut h, "found in note #1", Duration::from_secs(5));
+    h.get_by_label("Search").type_text(" nosuchword");
+    h.run_steps(2);
+    wait_for(
+        &mut h,
+        "Notes matching “exhausted nosuchword”: 0",
+        Duration::from_secs(5),
+    );
+}
+
+/// A store that cannot be written (here its directory cannot exist): the note stays in
+/// the editor with the error, and the editor cannot be closed as if it were saved.
+#[test]
+fn a_note_that_cannot_be_saved_stays_in_the_editor_with_the_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("file");
+    let mut h = harness(console_with_store(&file.join("notes.sqlite")));
+    h.get_by_label("Incidents").click();
+    h.run_steps(2);
+    wait_for(&mut h, "cannot be used", Duration::from_secs(5));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    h.get_by_label("Markdown").type_text("db2 fenced at 03:12");
+    h.run_steps(2);
+    wait_for(&mut h, "NOT SAVED", Duration::from_secs(5));
+    assert!(has(&h, "a-file"), "the error names the path");
+    assert_eq!(h.state().note_editor_text(), Some("db2 fenced at 03:12"));
+    h.get_by_label("Done").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().note_editor_text(),
+        Some("db2 fenced at 03:12"),
+        "Done is off while the note is not saved"
     );
 }

@@ -100,6 +100,9 @@ pub struct Environment {
     /// Runbooks enabled here, with their variables (see [`crate::workflow::runbook`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runbook: Vec<crate::workflow::runbook::RunbookConfig>,
+    /// RTO, RPO and the cost estimate's figures its incidents are measured against.
+    #[serde(default, skip_serializing_if = "crate::store::Objectives::is_empty")]
+    pub objectives: crate::store::Objectives,
 }
 
 const fn default_stale() -> u64 {
@@ -264,6 +267,7 @@ impl Config {
         Some(Self {
             environment: vec![Environment {
                 second_approver: false,
+                objectives: crate::store::Objectives::default(),
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "local".into(),
@@ -279,6 +283,15 @@ impl Config {
         Self {
             environment: vec![Environment {
                 second_approver: false,
+                // Figures to practise with (domain.md §10's example), marked in the
+                // export as an estimate like any other.
+                objectives: crate::store::Objectives {
+                    rto_secs: Some(15 * 60),
+                    rpo_secs: Some(60),
+                    tx_per_sec: Some(250.0),
+                    tx_value: Some(75.0),
+                    currency: None,
+                },
                 // The Sev-0 runbook, bound to the drill's fleet, to practise on its
                 // connection-leak fault.
                 runbook: vec![crate::workflow::runbook::RunbookConfig {

@@ -500,6 +500,7 @@ mod tests {
         Config {
             environment: vec![Environment {
                 second_approver: false,
+                objectives: crate::store::Objectives::default(),
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "t".into(),

@@ -81,6 +81,7 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),

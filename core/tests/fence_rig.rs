@@ -65,6 +65,7 @@ fn failing(node: &str, level: u32) -> FenceDevice {
 fn env_with(fence: Vec<FenceDevice>) -> Environment {
     Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -161,8 +162,8 @@ fn fence_dummy_fences_unfences_and_guards_the_last_node_on() {
     assert_eq!(runs.len(), 2);
     let steps = journal.steps(runs[1].id).expect("steps");
     let phases: Vec<&str> = steps.iter().map(|s| s.phase.as_str()).collect();
-    assert_eq!(phases, ["before", "after", "verify"], "{steps:?}");
-    assert_eq!(steps[1].outcome, "ok");
+    assert_eq!(phases, ["guards", "before", "after", "verify"], "{steps:?}");
+    assert_eq!(steps[2].outcome, "ok");
 }
 
 #[test]
@@ -199,7 +200,10 @@ fn a_failing_level_falls_through_to_the_next_and_all_failing_needs_a_human() {
         .collect();
     assert_eq!(failed, ["level 1: db1-broken-pdu action=off"], "{steps:?}");
     assert!(
-        steps[1].detail.contains("Timed out waiting to power OFF"),
+        steps
+            .iter()
+            .find(|s| s.outcome == "failed")
+            .is_some_and(|s| s.detail.contains("Timed out waiting to power OFF")),
         "the agent's own words are journaled: {steps:?}"
     );
 

@@ -87,6 +87,7 @@ fn envoy_and_traefik_samples_become_state_and_html_is_a_clear_error() {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

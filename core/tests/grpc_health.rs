@@ -79,6 +79,7 @@ fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

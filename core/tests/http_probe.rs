@@ -100,6 +100,7 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

@@ -504,7 +504,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
     let steps = journal.steps(report.run).expect("steps");
     assert_eq!(
         steps.iter().map(|s| s.phase.as_str()).collect::<Vec<_>>(),
-        ["before", "after", "verify"]
+        ["guards", "before", "after", "verify"]
     );
     wait(&e, 30, "the console sees the new primary", |d| {
         d.primary.as_ref().is_some_and(|p| p.as_str() == cand)
@@ -516,6 +516,7 @@ fn the_switchover_workflow_verifies_exactly_one_writable_server() {
 fn workflow_env() -> switchboard_core::Environment {
     switchboard_core::Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -802,6 +803,7 @@ target = "{route}"
     .expect("runbook file");
     let env = switchboard_core::Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,

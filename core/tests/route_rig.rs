@@ -51,6 +51,7 @@ fn env() -> Environment {
     }
     Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,

@@ -24,6 +24,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn env(read_only: bool) -> Environment {
     Environment {
         second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
         runbook: Vec::new(),
         fence: Vec::new(),
         name: "rig".into(),
@@ -254,8 +255,13 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
     let phases: Vec<&str> = steps.iter().map(|s| s.phase.as_str()).collect();
     assert_eq!(
         phases,
-        ["before", "after", "verify"],
-        "journaled before and after"
+        ["guards", "before", "after", "verify"],
+        "the guards' verdicts, then before and after"
+    );
+    assert!(
+        steps[0].detail.lines().any(|l| l.starts_with("read-only: PASS")),
+        "every guard's verdict is journaled: {:?}",
+        steps[0].detail
     );
     assert_eq!(journal.recent(5).expect("runs")[1].operator, "rig-test");
 }

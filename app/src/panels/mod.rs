@@ -25,7 +25,7 @@ pub use self::breaker_detail::breaker_detail_ui;
 pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
 pub use self::databases::databases_ui;
 pub use self::events::{EventsView, events_ui};
-pub use self::incidents::incidents_ui;
+pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
 pub use self::status_bar::status_bar_ui;
@@ -45,6 +45,8 @@ pub enum UiCommand {
     Plan(Kind, String),
     /// Open the command palette.
     Palette,
+    /// Open the note editor on a note pinned to now and the selected thing.
+    QuickNote,
 }
 
 /// What every panel reads.

@@ -482,7 +482,10 @@ fn running_ui(ui: &mut egui::Ui, desk: &Desk, job: &Job, plan: &Plan) {
     plan_head_ui(ui, plan);
     ui.separator();
     let rows = job.control.rows();
-    let done = rows.iter().filter(|r| r.phase != "before").count();
+    let done = rows
+        .iter()
+        .filter(|r| r.phase != "before" && r.phase != "guards")
+        .count();
     let total = (plan.steps.len() * 2).max(done + 1);
     ui.horizontal(|ui| {
         ui.spinner();
@@ -533,7 +536,11 @@ fn steps_ui(ui: &mut egui::Ui, rows: &[StepRow]) {
                 ui.label(&r.action);
                 ui.horizontal(|ui| {
                     ui.colored_label(outcome_color(&r.outcome), &r.outcome);
-                    if !r.detail.is_empty() {
+                    if r.phase == "guards" {
+                        // A line per guard: on hover, so the step list stays one line each.
+                        ui.weak(format!("{} guard(s)", r.detail.lines().count()))
+                            .on_hover_text(&r.detail);
+                    } else if !r.detail.is_empty() {
                         ui.weak(&r.detail);
                     }
                 });

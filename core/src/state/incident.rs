@@ -35,6 +35,19 @@ pub enum Subject {
     Database(ClusterId),
 }
 
+impl Subject {
+    /// The severity its loss alone warrants, Sev0 (worst) to Sev3: a consensus quorum
+    /// or a database's single primary lost stops writes (Sev0); a service mostly down
+    /// stops its users (Sev1); an open breaker sheds or fails over one route (Sev2).
+    pub const fn severity(&self) -> u8 {
+        match self {
+            Self::Quorum(_) | Self::Database(_) => 0,
+            Self::Service(_) => 1,
+            Self::Breaker(_) => 2,
+        }
+    }
+}
+
 impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -76,6 +89,25 @@ impl Incident {
     /// Time to recover from detection, in milliseconds; `None` while open.
     pub fn mttr_millis(&self) -> Option<i64> {
         self.recovered_at.map(|r| r.millis_since(self.detected_at))
+    }
+
+    /// The worst severity of what it hit (see [`Subject::severity`]); Sev3 with no
+    /// subject.
+    pub fn severity(&self) -> u8 {
+        self.subjects
+            .iter()
+            .map(Subject::severity)
+            .min()
+            .unwrap_or(3)
+    }
+
+    /// What it hit, in words: "quorum of etcd-main, service checkout".
+    pub fn impact(&self) -> String {
+        self.subjects
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Whether it is still open.
@@ -269,6 +301,35 @@ mod tests {
         assert_eq!(t.incidents[0].mttr_millis(), Some(30));
         // A new problem opens a new incident.
         assert_eq!(t.unhealthy(svc("a"), Timestamp(50), None), Some(2));
+    }
+
+    /// The severity follows the worst thing hit, and rises as worse things join.
+    #[test]
+    fn severity_follows_what_is_hit() {
+        let mut t = IncidentTracker::default();
+        t.unhealthy(
+            Subject::Breaker(BreakerId::new("edge/checkout")),
+            Timestamp(1),
+            None,
+        );
+        assert_eq!(t.incidents[0].severity(), 2, "an open breaker");
+        t.unhealthy(svc("checkout"), Timestamp(2), None);
+        assert_eq!(t.incidents[0].severity(), 1, "a service down");
+        t.unhealthy(
+            Subject::Database(ClusterId::new("orders-db")),
+            Timestamp(3),
+            None,
+        );
+        assert_eq!(t.incidents[0].severity(), 0, "no primary: writes stop");
+        assert_eq!(
+            t.incidents[0].impact(),
+            "breaker edge/checkout, service checkout, database orders-db"
+        );
+        assert_eq!(
+            Subject::Quorum(ClusterId::new("etcd")).severity(),
+            0,
+            "quorum lost"
+        );
     }
 
     #[test]

@@ -1,14 +1,38 @@
 //! Postmortem export of one incident: Markdown for people, JSON for tools. Summary
-//! (severity, status, environment, times, MTTD, MTTR, time in each status), the actions
-//! taken (the journaled workflow steps), the timeline (hidden entries left out, starred
-//! ones marked) interleaved with the notes.
+//! (severity, status, environment, times, MTTD, MTTR, time in each status), impact
+//! (what was hit, downtime against the RTO, the RPO target, the cost estimate), the
+//! actions taken (each workflow run with its guards' verdicts, its outcome and its
+//! journaled steps), the timeline (hidden entries left out, starred ones marked)
+//! interleaved with the notes.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{IncidentRow, NoteRow, Store, StoreError, TimelineEntry};
+use rusqlite::params;
+
+use super::{CostEstimate, IncidentRow, NoteRow, RtoStatus, Store, StoreError, TimelineEntry};
 use crate::time::Timestamp;
+
+/// A workflow run during an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionRow {
+    /// The journal's run id.
+    pub run: i64,
+    /// Workflow.
+    pub kind: String,
+    /// Target.
+    pub target: String,
+    /// Who ran it.
+    pub operator: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// How it ended (`running` while it runs).
+    pub outcome: String,
+    /// Its guards' verdicts when it was confirmed, a line each
+    /// ("read-only: PASS (the environment allows changes)").
+    pub guards: String,
+}
 
 /// Everything a postmortem holds.
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +45,14 @@ pub struct Postmortem {
     pub mttr_secs: Option<f64>,
     /// Seconds in each status.
     pub time_in_status: Vec<(String, f64)>,
+    /// MTTD + MTTR: start to resolution (or to the export), in seconds.
+    pub downtime_secs: f64,
+    /// Against the RTO, when one was set.
+    pub rto: Option<RtoStatus>,
+    /// The downtime cost, an estimate, when a rate and a value were set.
+    pub cost: Option<CostEstimate>,
+    /// The workflow runs during the incident, in order.
+    pub actions: Vec<ActionRow>,
     /// Timeline entries shown (not hidden), in time order.
     pub timeline: Vec<TimelineEntry>,
     /// Notes, in the order of the moments they are pinned to.
@@ -36,6 +68,10 @@ impl Store {
     pub fn postmortem(&self, id: i64, now: Timestamp) -> Result<Postmortem, StoreError> {
         let incident = self.incident(id)?;
         Ok(Postmortem {
+            downtime_secs: secs(incident.downtime_millis(now)),
+            rto: incident.rto(now),
+            cost: incident.cost(now),
+            actions: self.actions(id)?,
             mttd_secs: incident.mttd_millis().map(secs),
             mttr_secs: incident.mttr_millis().map(secs),
             time_in_status: self
@@ -51,6 +87,28 @@ impl Store {
             notes: self.notes(Some(id))?,
             incident,
         })
+    }
+}
+
+impl Store {
+    /// The workflow runs during incident `id`, in order.
+    pub fn actions(&self, id: i64) -> Result<Vec<ActionRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT run_id, kind, target, operator, started_at, outcome, guards FROM actions
+             WHERE incident_id = ?1 ORDER BY started_at, run_id",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok(ActionRow {
+                run: r.get(0)?,
+                kind: r.get(1)?,
+                target: r.get(2)?,
+                operator: r.get(3)?,
+                started_at: Timestamp(r.get(4)?),
+                outcome: r.get(5)?,
+                guards: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -106,17 +164,85 @@ impl Postmortem {
             );
             md.push('\n');
         }
-        let actions: Vec<&TimelineEntry> = self
-            .timeline
-            .iter()
-            .filter(|e| e.kind == "workflow")
-            .collect();
-        md.push_str("\n## Actions\n\n");
-        if actions.is_empty() {
-            md.push_str("No workflow ran during the incident.\n");
+        md.push_str("\n## Impact\n\n");
+        let _ = writeln!(
+            md,
+            "- Hit: {}",
+            if i.impact.is_empty() {
+                "not recorded (opened by hand)"
+            } else {
+                &i.impact
+            }
+        );
+        let _ = writeln!(
+            md,
+            "- Downtime (MTTD + MTTR): {:.0} s{}",
+            self.downtime_secs,
+            if i.resolved_at.is_none() {
+                ", still open at export"
+            } else {
+                ""
+            }
+        );
+        let o = &i.objectives;
+        if let (Some(rto), Some(status)) = (o.rto_secs, &self.rto) {
+            let _ = writeln!(
+                md,
+                "- RTO {}: {}",
+                super::clock(rto as i64),
+                status.describe()
+            );
         }
-        for a in actions {
-            let _ = writeln!(md, "- {} `{}`: {}", a.at.to_rfc3339(), a.subject, a.text);
+        if let Some(rpo) = o.rpo_secs {
+            let _ = writeln!(
+                md,
+                "- RPO target {}; data loss is not measured by the console",
+                super::clock(rpo as i64)
+            );
+        }
+        match &self.cost {
+            Some(c) => {
+                let _ = writeln!(md, "- Cost: {}", c.describe());
+            }
+            None => md.push_str(
+                "- Cost: no estimate (the environment sets no transaction rate and value)\n",
+            ),
+        }
+        md.push_str("\n## Actions\n");
+        if self.actions.is_empty() {
+            md.push_str("\nNo workflow ran during the incident.\n");
+        }
+        for a in &self.actions {
+            let _ = write!(
+                md,
+                "\n### Run #{}: {} `{}` by {} — {}\n\nStarted {}.\n",
+                a.run,
+                a.kind,
+                a.target,
+                a.operator,
+                a.outcome,
+                a.started_at.to_rfc3339()
+            );
+            if a.guards.is_empty() {
+                md.push_str("\nGuards: not journaled.\n");
+            } else {
+                md.push_str("\nGuards, as confirmed:\n\n");
+                for g in a.guards.lines() {
+                    let _ = writeln!(md, "- {g}");
+                }
+            }
+            let prefix = format!("run #{} ", a.run);
+            let steps: Vec<&TimelineEntry> = self
+                .timeline
+                .iter()
+                .filter(|e| e.kind == "workflow" && e.text.starts_with(&prefix))
+                .collect();
+            if !steps.is_empty() {
+                md.push_str("\nSteps:\n\n");
+                for e in steps {
+                    let _ = writeln!(md, "- {} {}", e.at.to_rfc3339(), e.text);
+                }
+            }
         }
         md.push_str("\n## Timeline\n\n");
         let mut lines: Vec<(i64, String)> = self

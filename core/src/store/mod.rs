@@ -23,10 +23,10 @@ use serde::Serialize;
 use crate::time::{Clock as _, Timestamp};
 
 /// The schema this console writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Each version's migration from the one before (index 0: empty file -> 1).
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r"
     CREATE TABLE incidents (
         id INTEGER PRIMARY KEY,
@@ -89,6 +89,22 @@ const MIGRATIONS: [&str; 2] = [
         UNIQUE (incident_id, at, subject, text)
     );
 ",
+    r"
+    ALTER TABLE incidents ADD COLUMN impact TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN severity_by_hand INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN objectives TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE actions (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+        run_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        guards TEXT NOT NULL,
+        PRIMARY KEY (incident_id, run_id)
+    );
+",
 ];
 
 /// Why the store could not do something.
@@ -107,6 +123,9 @@ pub enum StoreError {
         /// Its version.
         found: i64,
     },
+    /// The disk is full, or the database or its directory cannot be written.
+    #[error("the notes database cannot be written ({0}); nothing was saved, the text is kept")]
+    Unwritable(String),
     /// Anything else SQLite or the file system said.
     #[error("notes database: {0}")]
     Sqlite(String),
@@ -121,6 +140,12 @@ impl From<rusqlite::Error> for StoreError {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Self::Busy
             }
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Unwritable("the disk is full".into()),
+            Some(
+                rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::PermissionDenied,
+            ) => Self::Unwritable(e.to_string()),
             _ => Self::Sqlite(e.to_string()),
         }
     }
@@ -130,7 +155,7 @@ impl From<rusqlite::Error> for StoreError {
 pub type Severity = u8;
 
 /// An incident as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IncidentRow {
     /// Id.
     pub id: i64,
@@ -152,6 +177,12 @@ pub struct IncidentRow {
     pub mitigated_at: Option<Timestamp>,
     /// When it was resolved.
     pub resolved_at: Option<Timestamp>,
+    /// What it hit (for a detected incident, the subjects the console saw unhealthy).
+    pub impact: String,
+    /// The severity was set by a person (the console no longer raises it).
+    pub severity_by_hand: bool,
+    /// Its environment's targets and cost figures when it opened.
+    pub objectives: Objectives,
 }
 
 impl IncidentRow {
@@ -160,9 +191,11 @@ impl IncidentRow {
         self.detected_at.map(|d| d.millis_since(self.started_at))
     }
 
-    /// Time to recover (start to resolution), in milliseconds.
+    /// Time to recover (detection to resolution; from the start when it was never
+    /// detected), in milliseconds.
     pub fn mttr_millis(&self) -> Option<i64> {
-        self.resolved_at.map(|r| r.millis_since(self.started_at))
+        self.resolved_at
+            .map(|r| r.millis_since(self.detected_at.unwrap_or(self.started_at)))
     }
 }
 
@@ -376,11 +409,64 @@ impl Store {
         Ok(())
     }
 
+    /// Sets an incident's severity at `at`; `by` names the person who did (from then on
+    /// the console no longer raises it), `None` is the console raising it for what it
+    /// saw, `why`. Each change is a timeline entry.
+    pub fn set_severity(
+        &self,
+        id: i64,
+        severity: Severity,
+        at: Timestamp,
+        by: Option<&str>,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        if severity > 3 {
+            return Err(StoreError::NotFound(format!(
+                "no severity Sev{severity}: Sev0 (worst) to Sev3"
+            )));
+        }
+        let old = self.incident(id)?.severity;
+        if old == severity && by.is_none() {
+            return Ok(());
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE incidents SET severity = ?2, severity_by_hand = severity_by_hand OR ?3
+             WHERE id = ?1",
+            params![id, severity, by.is_some()],
+        )?;
+        let text = match by {
+            Some(who) => format!("Sev{old} -> Sev{severity}, set by {who}{why}"),
+            None => format!("Sev{old} -> Sev{severity}: {why}"),
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO timeline (incident_id, at, kind, subject, text)
+             VALUES (?1, ?2, 'severity', 'incident', ?3)",
+            params![id, at.0, text],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the targets and cost figures an incident is measured against.
+    pub fn set_objectives(&self, id: i64, objectives: &Objectives) -> Result<(), StoreError> {
+        let json = serde_json::to_string(objectives).unwrap_or_else(|_| "{}".into());
+        let n = self.conn.execute(
+            "UPDATE incidents SET objectives = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no incident #{id}")));
+        }
+        Ok(())
+    }
+
     /// Every incident, newest first.
     pub fn incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
-                    mitigated_at, resolved_at FROM incidents ORDER BY id DESC",
+                    mitigated_at, resolved_at, impact, severity_by_hand, objectives
+             FROM incidents ORDER BY id DESC",
         )?;
         let rows = stmt.query_map([], incident_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -391,7 +477,8 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
-                        mitigated_at, resolved_at FROM incidents WHERE id = ?1",
+                        mitigated_at, resolved_at, impact, severity_by_hand, objectives
+                 FROM incidents WHERE id = ?1",
                 params![id],
                 incident_row,
             )
@@ -399,7 +486,8 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("no incident #{id}")))
     }
 
-    /// Milliseconds an incident spent in each status, up to `now` for the current one.
+    /// Milliseconds an incident spent in each status before its resolution, up to `now`
+    /// for the current one.
     pub fn time_in_status(
         &self,
         id: i64,
@@ -413,14 +501,14 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut out: Vec<(String, i64)> = Vec::new();
         for (i, (status, at)) in changes.iter().enumerate() {
+            if status == "resolved" {
+                break;
+            }
             let end = changes.get(i + 1).map_or(now.0, |(_, t)| *t);
             let ms = (end - at).max(0);
             match out.iter_mut().find(|(s, _)| s == status) {
                 Some(e) => e.1 += ms,
                 None => out.push((status.clone(), ms)),
-            }
-            if status == "resolved" {
-                break;
             }
         }
         Ok(out)
@@ -468,6 +556,34 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Replaces a note's text while one editing session lasts (the editor's autosave):
+    /// the session's first save goes through [`Store::edit_note`], which keeps the text
+    /// from before the session in the history; the saves after it replace the text in
+    /// place, so typing does not fill the history with every keystroke.
+    pub fn revise_note(&self, id: i64, body: &str, at: Timestamp) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE notes SET body = ?2, edited_at = ?3 WHERE id = ?1 AND body IS NOT ?2",
+            params![id, body, at.0],
+        )?;
+        if n == 0 && self.note(id)?.is_none() {
+            return Err(StoreError::NotFound(format!("no note #{id}")));
+        }
+        Ok(())
+    }
+
+    /// One note.
+    pub fn note(&self, id: i64) -> Result<Option<NoteRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity
+                 FROM notes WHERE id = ?1",
+                params![id],
+                note_row,
+            )
+            .optional()?)
     }
 
     /// A note's earlier texts, oldest first: (text, when it was replaced).
@@ -531,6 +647,10 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         detected_at: t(7)?,
         mitigated_at: t(8)?,
         resolved_at: t(9)?,
+        impact: r.get(10)?,
+        severity_by_hand: r.get(11)?,
+        // Written by this code from the same type; an unreadable one counts as unset.
+        objectives: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
     })
 }
 
@@ -548,9 +668,11 @@ fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
 }
 
 mod export;
+mod objectives;
 mod sync;
 
-pub use self::export::Postmortem;
+pub use self::export::{ActionRow, Postmortem};
+pub use self::objectives::{CostEstimate, Objectives, RtoStatus, clock, money};
 pub use self::sync::TimelineEntry;
 
 #[cfg(test)]

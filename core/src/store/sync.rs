@@ -3,11 +3,16 @@
 //! automatic timeline gathers what mattered while they were open: the console's log
 //! (breaker flips, leader and quorum changes, instances down and up...) and every
 //! workflow step from the journal. Idempotent: syncing again adds nothing twice.
+//!
+//! A detected incident's severity follows what it hit
+//! ([`crate::state::Incident::severity`]): it is raised (never lowered) as worse
+//! subjects join, until a person sets it by hand. Each workflow run during an incident
+//! is kept as one of its actions, with the verdicts of its guards and its outcome.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{Objectives, Store, StoreError};
 use crate::state::State;
 use crate::time::Timestamp;
 use crate::workflow::{RunRow, StepRow};
@@ -35,9 +40,15 @@ pub struct TimelineEntry {
 }
 
 impl Store {
-    /// Records the console's incidents of `state` in `environment` and their timelines;
-    /// returns how many incidents were opened in the store.
-    pub fn sync_state(&self, state: &State, environment: &str) -> Result<usize, StoreError> {
+    /// Records the console's incidents of `state` in `environment` (measured against
+    /// `objectives`) and their timelines; returns how many incidents were opened in the
+    /// store.
+    pub fn sync_state(
+        &self,
+        state: &State,
+        environment: &str,
+        objectives: &Objectives,
+    ) -> Result<usize, StoreError> {
         let mut opened = 0;
         for inc in &state.incidents.incidents {
             let external = format!("{environment}:{}:{}", inc.started_at.0, inc.title);
@@ -59,7 +70,7 @@ impl Store {
             } else {
                 let id = self.open_incident(
                     &inc.title,
-                    1,
+                    inc.severity(),
                     environment,
                     "detected",
                     inc.started_at,
@@ -69,11 +80,35 @@ impl Store {
                     "UPDATE incidents SET external = ?2 WHERE id = ?1",
                     params![id, external],
                 )?;
+                self.set_objectives(id, objectives)?;
                 opened += 1;
                 id
             };
+            let row = self.incident(id)?;
+            let impact = inc.impact();
+            if row.impact != impact {
+                self.conn.execute(
+                    "UPDATE incidents SET impact = ?2 WHERE id = ?1",
+                    params![id, impact],
+                )?;
+            }
+            if !row.severity_by_hand && inc.severity() < row.severity {
+                let worst = inc
+                    .subjects
+                    .iter()
+                    .min_by_key(|s| s.severity())
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                self.set_severity(
+                    id,
+                    inc.severity(),
+                    state.now.max(inc.detected_at),
+                    None,
+                    &format!("{worst} is hit"),
+                )?;
+            }
             if let Some(r) = inc.recovered_at
-                && self.incident(id)?.status != "resolved"
+                && row.status != "resolved"
             {
                 self.set_status(id, "resolved", r)?;
             }
@@ -97,7 +132,34 @@ impl Store {
             let from = i.started_at.0 - LEAD_MILLIS;
             let to = i.resolved_at.map_or(i64::MAX, |r| r.0);
             for (run, steps) in runs {
-                for s in steps.iter().filter(|s| (from..=to).contains(&s.at.0)) {
+                if (from..=to).contains(&run.started_at.0) {
+                    let guards = steps
+                        .iter()
+                        .find(|s| s.phase == "guards")
+                        .map_or("", |s| s.detail.as_str());
+                    self.conn.execute(
+                        "INSERT INTO actions (incident_id, run_id, kind, target, operator,
+                                              started_at, outcome, guards)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (incident_id, run_id) DO UPDATE
+                         SET outcome = excluded.outcome, guards = excluded.guards",
+                        params![
+                            i.id,
+                            run.id,
+                            run.kind,
+                            run.target,
+                            run.operator,
+                            run.started_at.0,
+                            run.outcome,
+                            guards
+                        ],
+                    )?;
+                }
+                // The guards' verdicts are the action's, not timeline entries.
+                for s in steps
+                    .iter()
+                    .filter(|s| s.phase != "guards" && (from..=to).contains(&s.at.0))
+                {
                     let text = format!(
                         "run #{} {} by {}: {} {} — {}{}",
                         run.id,
@@ -141,6 +203,28 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One timeline entry.
+    pub fn timeline_entry(&self, entry: i64) -> Result<TimelineEntry, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, at, kind, subject, text, starred, hidden FROM timeline WHERE id = ?1",
+                params![entry],
+                |r| {
+                    Ok(TimelineEntry {
+                        id: r.get(0)?,
+                        at: Timestamp(r.get(1)?),
+                        kind: r.get(2)?,
+                        subject: r.get(3)?,
+                        text: r.get(4)?,
+                        starred: r.get(5)?,
+                        hidden: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no timeline entry #{entry}")))
     }
 
     /// Stars or hides a timeline entry.

@@ -95,6 +95,77 @@ fn a_newer_schema_is_refused_and_a_corrupt_file_is_set_aside() {
     assert_eq!(opened.store.integrity().expect("check"), "ok");
 }
 
+/// The cost estimate and the RTO countdown, on domain.md §10's own example: 250 tx/s
+/// at $75 for 28 minutes is $31.5M.
+#[test]
+fn cost_and_rto_follow_the_incidents_objectives() {
+    let (_dir, store) = fresh();
+    let id = store
+        .open_incident("pool leak", 1, "prod", "manual", Timestamp(0), None)
+        .expect("open");
+    assert!(
+        store
+            .incident(id)
+            .expect("row")
+            .cost(Timestamp(1))
+            .is_none()
+    );
+    store
+        .set_objectives(
+            id,
+            &Objectives {
+                rto_secs: Some(15 * 60),
+                rpo_secs: Some(60),
+                tx_per_sec: Some(250.0),
+                tx_value: Some(75.0),
+                currency: None,
+            },
+        )
+        .expect("objectives");
+    let i = store.incident(id).expect("row");
+    let at = |min: i64| Timestamp(min * 60_000);
+    let cost = i.cost(at(28)).expect("cost");
+    assert!((cost.amount - 31_500_000.0).abs() < 0.01, "{cost:?}");
+    assert_eq!(
+        cost.describe(),
+        "≈ $31,500,000 (estimate: 1680 s × 250 tx/s × $75.00)"
+    );
+    assert_eq!(i.rto(at(10)), Some(RtoStatus::Left(300)));
+    assert_eq!(i.rto(at(16)), Some(RtoStatus::Overdue(60)));
+    assert_eq!(RtoStatus::Left(300).describe(), "05:00 left");
+    store.set_status(id, "resolved", at(14)).expect("resolved");
+    let i = store.incident(id).expect("row");
+    assert_eq!(
+        i.rto(at(99)),
+        Some(RtoStatus::Met(60)),
+        "frozen at resolution"
+    );
+    assert!((i.cost(at(99)).expect("cost").downtime_secs - 840.0).abs() < 1e-9);
+}
+
+/// A severity set by hand is journaled on the timeline and sticks; an invalid one is
+/// refused.
+#[test]
+fn severity_changes_are_on_the_timeline() {
+    let (_dir, store) = fresh();
+    let id = store
+        .open_incident("x", 2, "prod", "manual", Timestamp(0), None)
+        .expect("open");
+    store
+        .set_severity(id, 0, Timestamp(5), Some("ana"), ": orders fail")
+        .expect("set");
+    let i = store.incident(id).expect("row");
+    assert_eq!((i.severity, i.severity_by_hand), (0, true));
+    let t = store.timeline(id).expect("timeline");
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].text, "Sev2 -> Sev0, set by ana: orders fail");
+    assert!(
+        store
+            .set_severity(id, 4, Timestamp(6), Some("ana"), "")
+            .is_err()
+    );
+}
+
 #[test]
 fn incidents_have_their_times_and_time_in_each_status() {
     let (_dir, store) = fresh();
@@ -117,7 +188,8 @@ fn incidents_have_their_times_and_time_in_each_status() {
     let i = store.incident(id).expect("incident");
     assert_eq!(
         (i.mttd_millis(), i.mttr_millis()),
-        (Some(20_000), Some(180_000))
+        (Some(20_000), Some(160_000)),
+        "MTTR runs from detection (domain.md §10)"
     );
     assert_eq!(i.status, "resolved");
     assert_eq!(
@@ -125,7 +197,6 @@ fn incidents_have_their_times_and_time_in_each_status() {
         vec![
             ("triage".to_owned(), 60_000),
             ("mitigated".to_owned(), 120_000),
-            ("resolved".to_owned(), 818_000)
         ]
     );
     assert!(store.set_status(id, "closed", Timestamp(0)).is_err());
@@ -227,7 +298,9 @@ fn a_drill_runs_incidents_and_timeline_are_recorded_once() {
     let (dir, store) = fresh();
     let mut state = crate::state::State::default();
     state.apply_all(&crate::sources::drill::simulate(7, 300, 300));
-    let opened = store.sync_state(&state, "drill").expect("sync");
+    let opened = store
+        .sync_state(&state, "drill", &Objectives::default())
+        .expect("sync");
     assert!(opened >= 2, "{opened}");
     let leak = store
         .incidents()
@@ -236,6 +309,13 @@ fn a_drill_runs_incidents_and_timeline_are_recorded_once() {
         .next_back()
         .expect("first incident");
     assert_eq!(leak.origin, "detected");
+    assert!(!leak.impact.is_empty(), "what it hit is recorded");
+    let live = &state.incidents.incidents[0];
+    assert_eq!(
+        (leak.severity, leak.impact.as_str()),
+        (live.severity(), live.impact().as_str()),
+        "the severity follows what it hit"
+    );
     assert!(leak.mttd_millis().is_some_and(|m| m > 0), "{leak:?}");
     assert_eq!(leak.status, "resolved");
     assert!(leak.mttr_millis().is_some());
@@ -284,7 +364,12 @@ fn a_drill_runs_incidents_and_timeline_are_recorded_once() {
             .any(|e| e.kind == "workflow" && e.text.contains("fallback by ana"))
     );
     // Idempotent.
-    assert_eq!(store.sync_state(&state, "drill").expect("again"), 0);
+    assert_eq!(
+        store
+            .sync_state(&state, "drill", &Objectives::default())
+            .expect("again"),
+        0
+    );
     store.sync_journal(&runs).expect("again");
     assert_eq!(
         store.timeline(leak.id).expect("timeline").len(),
@@ -305,7 +390,7 @@ fn postmortem_export_matches_the_golden_files() {
     let id = store
         .open_incident(
             "checkout 503s: connection pool leak",
-            0,
+            1,
             "prod",
             "manual",
             t(0),
@@ -334,15 +419,47 @@ fn postmortem_export_matches_the_golden_files() {
         pid: 1,
         before: "websvc".into(),
     };
-    let steps = vec![StepRow {
-        seq: 0,
-        phase: "verify".into(),
-        action: "Traefik runs shop -> fallbacksvc".into(),
-        outcome: "ok".into(),
-        detail: "fallbacksvc".into(),
-        at: t(91),
-    }];
+    store
+        .set_objectives(
+            id,
+            &Objectives {
+                rto_secs: Some(900),
+                rpo_secs: Some(60),
+                tx_per_sec: Some(250.0),
+                tx_value: Some(75.0),
+                currency: None,
+            },
+        )
+        .expect("objectives");
+    store
+        .conn
+        .execute(
+            "UPDATE incidents SET impact = 'service checkout, database orders-db' WHERE id = ?1",
+            params![id],
+        )
+        .expect("impact");
+    let steps = vec![
+        StepRow {
+            seq: 0,
+            phase: "guards".into(),
+            action: "checked".into(),
+            outcome: "passed".into(),
+            detail: "read-only: PASS (prod allows changes)\nlast healthy: PASS (websvc keeps 2 healthy instances)".into(),
+            at: t(90),
+        },
+        StepRow {
+            seq: 1,
+            phase: "verify".into(),
+            action: "Traefik runs shop -> fallbacksvc".into(),
+            outcome: "ok".into(),
+            detail: "fallbacksvc".into(),
+            at: t(91),
+        },
+    ];
     store.sync_journal(&[(run, steps)]).expect("journal");
+    store
+        .set_severity(id, 0, t(70), Some("ana"), ": every order fails")
+        .expect("severity");
     store.set_status(id, "mitigated", t(95)).expect("mitigated");
     store.set_status(id, "resolved", t(600)).expect("resolved");
     let pm = store.postmortem(id, t(700)).expect("postmortem");
@@ -359,4 +476,47 @@ fn postmortem_export_matches_the_golden_files() {
         let want = std::fs::read_to_string(&path).expect("golden file");
         assert_eq!(text, want, "{file} differs from its golden file");
     }
+}
+
+/// A full disk (SQLite's own limit on the file's pages stands in for it) and a
+/// directory that cannot hold the database: a clear error, and nothing half-written.
+#[test]
+fn a_full_disk_or_an_unusable_directory_is_a_clear_error() {
+    let (_dir, store) = fresh();
+    note(&store, None, "before the disk filled", 1);
+    let pages: i64 = store
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .expect("pages");
+    store
+        .conn
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .expect("limit");
+    let err = store
+        .add_note(&NewNote {
+            author: "ana".into(),
+            body: "x".repeat(64 * 1024),
+            ..NewNote::default()
+        })
+        .expect_err("full");
+    assert!(
+        matches!(&err, StoreError::Unwritable(why) if why.contains("disk is full")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("the text is kept"), "{err}");
+    assert_eq!(
+        store.notes(None).expect("notes").len(),
+        1,
+        "nothing half-written"
+    );
+    assert_eq!(store.integrity().expect("check"), "ok");
+
+    // A directory that cannot exist: its parent is a file.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("file");
+    let Err(e) = Store::open(&file.join("notes.sqlite")) else {
+        panic!("a store under a file opened");
+    };
+    assert!(e.to_string().contains("a-file"), "the path is named: {e}");
 }

@@ -742,6 +742,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let env = Environment {
             second_approver: false,
+            objectives: crate::store::Objectives::default(),
             runbook: Vec::new(),
             name: "t".into(),
             read_only: false,

@@ -770,6 +770,28 @@ impl<'a> Journaled<'a> {
                 &format!("{operator}: {} (the guard said: {why})", o.reason),
             )?;
         }
+        // Every guard's verdict as confirmed, one line each, for the audit and the
+        // postmortem.
+        let verdicts: Vec<String> = plan
+            .guards
+            .iter()
+            .map(|g| {
+                let verdict = if g.ok {
+                    "PASS"
+                } else if plan.overrides.iter().any(|o| o.guard == g.name) {
+                    "OVERRIDDEN"
+                } else {
+                    "REFUSES"
+                };
+                format!("{}: {verdict} ({})", g.name, g.reason)
+            })
+            .collect();
+        let outcome = if plan.overrides.is_empty() {
+            "passed"
+        } else {
+            "passed with overrides"
+        };
+        run.step("guards", "checked", outcome, &verdicts.join("\n"))?;
         Ok(run)
     }
 

@@ -61,6 +61,7 @@ pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::
     let cfg = switchboard_core::Config {
         environment: vec![switchboard_core::Environment {
             second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),
