@@ -377,10 +377,15 @@ impl Console {
                                 .find(|s| s.started_at == i.started_at && s.title == i.title)
                                 .map(|s| (s.id, s.severity))
                         });
-                        let (id, severity) =
-                            stored.map_or((i.id as i64, i.severity()), |(id, sev)| (id, sev));
+                        // Numbered as stored; the console's own number only without a
+                        // store (the two count differently).
+                        let (number, severity) = match stored {
+                            Some((id, sev)) => (format!(" #{id}"), sev),
+                            None if self.notebook.is_some() => (String::new(), i.severity()),
+                            None => (format!(" #{}", i.id), i.severity()),
+                        };
                         let text = format!(
-                            "INCIDENT #{id} · Sev{severity} · {} · open {}",
+                            "INCIDENT{number} · Sev{severity} · {} · open {}",
                             i.title,
                             theme::format_age(ctx.age_secs(i.detected_at))
                         );
@@ -393,7 +398,9 @@ impl Console {
                             )
                             .sense(egui::Sense::click()),
                         );
-                        if stored.is_some() && r.on_hover_text("Open its page").clicked() {
+                        if let Some((id, _)) = stored
+                            && r.on_hover_text("Open its page").clicked()
+                        {
                             layout::show_pane(&mut self.tree, Pane::Incidents);
                             self.incidents.focus(id);
                         }

@@ -259,7 +259,10 @@ fn a_drain_under_traffic_loses_no_request_and_is_journaled() {
         "the guards' verdicts, then before and after"
     );
     assert!(
-        steps[0].detail.lines().any(|l| l.starts_with("read-only: PASS")),
+        steps[0]
+            .detail
+            .lines()
+            .any(|l| l.starts_with("read-only: PASS")),
         "every guard's verdict is journaled: {:?}",
         steps[0].detail
     );

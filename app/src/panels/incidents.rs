@@ -85,6 +85,7 @@ pub struct IncidentsView {
     query: String,
     sent_query: String,
     show_hidden: bool,
+    starred_only: bool,
     new_title: Option<(String, u8)>,
     editor: Option<NoteEditor>,
     export: Option<ExportForm>,
@@ -507,6 +508,7 @@ fn page_ui(
             shelf.page.notes.len(),
             shelf.page.actions.len()
         ));
+        ui.checkbox(&mut view.starred_only, "starred, workflows and notes only");
         if hidden > 0 {
             ui.checkbox(&mut view.show_hidden, format!("show {hidden} hidden"));
         }
@@ -708,6 +710,7 @@ fn timeline_ui(ui: &mut egui::Ui, view: &mut IncidentsView, nb: &mut Notebook, s
         .timeline
         .iter()
         .filter(|e| view.show_hidden || !e.hidden)
+        .filter(|e| !view.starred_only || e.starred || e.kind != "event")
         .map(|e| (e.at.0, Row::Entry(e)))
         .collect();
     rows.extend(
