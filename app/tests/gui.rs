@@ -394,7 +394,8 @@ fn console_with_store(store: &std::path::Path) -> Console {
 }
 
 /// Ctrl+N opens the note editor; what is typed is autosaved to the real SQLite file,
-/// shows on the incident's timeline, and the search finds it.
+/// shows on the incident's timeline, the search finds it, and the postmortem written
+/// from the window holds it.
 #[test]
 fn a_note_written_in_the_editor_is_on_the_timeline_and_found_by_search() {
     let dir = tempfile::tempdir().expect("dir");
@@ -445,6 +446,23 @@ fn a_note_written_in_the_editor_is_on_the_timeline_and_found_by_search() {
         Duration::from_secs(5),
     );
     assert!(has(&h, "1 notes"), "counted on the page");
+
+    // The postmortem, to a typed path (no file dialog is needed).
+    h.get_by_label("Export…").click();
+    h.run_steps(2);
+    h.get_by_label("Write").click();
+    h.run_steps(2);
+    wait_for(&mut h, "written to", Duration::from_secs(5));
+    let md = std::fs::read_to_string(dir.path().join("incident-1-postmortem.md"))
+        .expect("the postmortem file");
+    assert!(
+        md.starts_with("# Postmortem: checkout pool leak (incident #1)")
+            && md.contains("pool exhausted at 50 of 50 connections; queue 40")
+            && md.contains("- RTO 15:00:"),
+        "{md}"
+    );
+    h.get_by_label("Close").click();
+    h.run_steps(2);
 
     h.get_by_label("Search").focus();
     h.run_steps(1);
