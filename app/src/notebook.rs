@@ -436,7 +436,14 @@ impl Worker {
             let focus = self
                 .focus
                 .filter(|f| out.incidents.iter().any(|i| i.id == *f))
-                .or_else(|| out.incidents.first().map(|i| i.id));
+                .or_else(|| {
+                    // The newest open incident, else the newest.
+                    out.incidents
+                        .iter()
+                        .find(|i| i.status != "resolved")
+                        .or_else(|| out.incidents.first())
+                        .map(|i| i.id)
+                });
             out.page = match focus {
                 Some(id) => Page {
                     incident: Some(store.incident(id)?),
