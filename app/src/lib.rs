@@ -63,6 +63,8 @@ pub struct Console {
     workflows: WorkflowsView,
     notebook: Option<notebook::Notebook>,
     incidents: IncidentsView,
+    player: Option<switchboard_core::session::player::Player>,
+    replay: panels::ReplayView,
 }
 
 impl Console {
@@ -103,6 +105,8 @@ impl Console {
             workflows: WorkflowsView::default(),
             notebook: None,
             incidents: IncidentsView::default(),
+            player: None,
+            replay: panels::ReplayView::default(),
         }
     }
 
@@ -126,6 +130,15 @@ impl Console {
             environment,
             objectives,
         ));
+        self
+    }
+
+    /// Replays a session: the engine is the player's read-only handle (see
+    /// [`switchboard_core::session::player::open`]); the bar under the panels moves the
+    /// playhead, and ages are measured from it.
+    #[must_use]
+    pub fn with_player(mut self, player: switchboard_core::session::player::Player) -> Self {
+        self.player = Some(player);
         self
     }
 
@@ -175,9 +188,12 @@ impl Console {
             nb.offer(&state);
         }
         // A sped-up drill runs ahead of the wall clock: ages are measured from whichever is later.
-        let now = self
-            .fixed_now
-            .unwrap_or_else(|| SystemClock.now().max(state.now));
+        let now = match (&self.player, self.fixed_now) {
+            (_, Some(t)) => t,
+            // A replay's ages run from its playhead.
+            (Some(p), None) => p.status().at.max(state.now),
+            (None, None) => SystemClock.now().max(state.now),
+        };
         let commands = RefCell::new(Vec::new());
         let selected = self.selected.clone();
         let offers = self
@@ -204,6 +220,14 @@ impl Console {
             let recording = self.engine.recording().map(|p| p.display().to_string());
             panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
         });
+        if let Some(player) = &self.player {
+            egui::Panel::bottom("replay-bar").show(ui, |ui| {
+                panels::replay_bar_ui(ui, player, &mut self.replay);
+            });
+            if player.status().playing {
+                ui.ctx().request_repaint_after(Duration::from_millis(100));
+            }
+        }
         let central = egui::CentralPanel::default().show(ui, |ui| {
             let mut behavior = Behavior {
                 ctx: &ctx,
@@ -309,6 +333,24 @@ impl Console {
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
         let state = ctx.state;
+        if let Some(p) = &self.player {
+            egui::Frame::new()
+                .fill(theme::INFO)
+                .inner_margin(egui::Margin::symmetric(8, 3))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.vertical_centered(|ui| {
+                        ui.label(
+                            RichText::new(format!(
+                                "REPLAY · {} · recorded, read-only: nothing here can act on a real system",
+                                p.status().file
+                            ))
+                            .color(Color32::BLACK)
+                            .strong(),
+                        );
+                    });
+                });
+        }
         if state.drill {
             egui::Frame::new()
                 .fill(theme::DRILL)
@@ -345,7 +387,7 @@ impl Console {
                     }
                 }
             });
-            if state.drill {
+            if state.drill && self.engine.read_only().is_none() {
                 ui.menu_button("Drill", |ui| {
                     for f in DrillFault::ALL {
                         if ui

@@ -12,6 +12,7 @@
 //! (or the confirmation) refused.
 
 mod notes_cli;
+mod session_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -104,6 +105,27 @@ enum Command {
     Incident {
         #[command(subcommand)]
         action: notes_cli::IncidentCmd,
+    },
+    /// Session files: what one holds.
+    Session {
+        #[command(subcommand)]
+        action: session_cli::SessionCmd,
+    },
+    /// Replay a session file: in the window (read-only, labelled REPLAY), or headless
+    /// with --at or --export.
+    Replay {
+        /// The session file.
+        file: PathBuf,
+        /// Print the status as it was at this moment (RFC 3339, or an offset from the
+        /// first event like +90s, +2m).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// With --at: print JSON (the schema of `status --json`).
+        #[arg(long, requires = "at")]
+        json: bool,
+        /// Write every event as a JSON line to this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "at")]
+        export: Option<PathBuf>,
     },
     /// Print every applied event, one per line.
     Watch {
@@ -201,6 +223,35 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run_gui(&cli, config),
         Some(Command::Status { json, wait }) => run_status(&cli.common, config, *json, *wait),
+        Some(Command::Session { action }) => {
+            return match session_cli::info(action) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Some(Command::Replay {
+            file,
+            at,
+            json,
+            export,
+        }) => {
+            let headless = match (at, export) {
+                (Some(t), _) => Some(session_cli::at(file, t, *json)),
+                (None, Some(out)) => Some(session_cli::export(file, out)),
+                (None, None) => None,
+            };
+            match headless {
+                Some(Ok(())) => return ExitCode::SUCCESS,
+                Some(Err(e)) => {
+                    eprintln!("switchboard: {e}");
+                    return ExitCode::from(1);
+                }
+                None => run_replay_gui(&cli, file),
+            }
+        }
         Some(Command::Watch {
             json,
             duration,
@@ -429,6 +480,46 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
 }
 
 /// The eframe app: the console plus the `--exit-after` timer.
+/// `switchboard replay FILE`: the window on a recorded session, read-only.
+fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cli.renderer == "glow",
+        "unknown renderer {:?}: this build has glow",
+        cli.renderer
+    );
+    let (engine, player) = switchboard_core::session::player::open(file)?;
+    let opts = ConsoleOptions {
+        layout_file: data_dir(&cli.common).map(|d| d.join("layout.json")),
+        layout: cli.layout.clone(),
+        fixed_now: None,
+        data_dir: data_dir(&cli.common),
+    };
+    let title = format!("Switchboard · REPLAY · {}", file.display());
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(&title)
+            .with_app_id("switchboard")
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([800.0, 500.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    let exit_at = cli
+        .exit_after
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    eframe::run_native(
+        &title,
+        native,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            engine.set_waker(move || ctx.request_repaint());
+            let console = Console::new(engine, opts).with_player(player);
+            Ok(Box::new(Window { console, exit_at }))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
 struct Window {
     console: Console,
     exit_at: Option<Instant>,

@@ -492,3 +492,119 @@ fn notes_and_incidents_on_the_command_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no incident #9"));
 }
+
+/// A drill run recorded by the real engine (quorum loss injected, then recovered), read
+/// back headless: `session info` (every keyframe matches), `replay --at` before,
+/// during and after the fault (healthy, at risk, healthy; the schema of
+/// `status --json`), and `replay --export` (one JSON line per event).
+#[test]
+fn replay_at_shows_healthy_at_risk_healthy_and_session_info_checks_out() {
+    use std::time::Duration;
+    use switchboard_core::model::QuorumState;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("drill.session");
+    let mut opts = switchboard_core::EngineOptions::new(switchboard_core::Config::drill(
+        switchboard_core::sources::drill::DrillConfig {
+            scripted: false,
+            speed: 20.0,
+            seed: 3,
+            instances: 60,
+            ..Default::default()
+        },
+    ));
+    opts.record_to = Some(file.clone());
+    let engine = switchboard_core::start(&opts).expect("engine");
+    let etcd = |s: &switchboard_core::State| {
+        s.clusters
+            .get("drill-etcd")
+            .filter(|c| c.members.values().all(|m| m.polled))
+            .map(|c| c.quorum.state)
+    };
+    let before = engine
+        .wait_for(Duration::from_secs(10), |s| {
+            etcd(s) == Some(QuorumState::Healthy)
+        })
+        .now;
+    engine
+        .send(switchboard_core::Intent::DrillInject {
+            fault: switchboard_core::DrillFault::QuorumLoss,
+        })
+        .expect("inject");
+    let during = engine
+        .wait_for(Duration::from_secs(20), |s| {
+            etcd(s) == Some(QuorumState::AtRisk)
+        })
+        .now;
+    engine.wait_for(Duration::from_secs(30), |s| {
+        etcd(s) == Some(QuorumState::Lost)
+    });
+    let after = engine.wait_for(Duration::from_mins(1), |s| {
+        etcd(s) == Some(QuorumState::Healthy) && s.open_incident().is_none()
+    });
+    assert_eq!(
+        etcd(&after),
+        Some(QuorumState::Healthy),
+        "the drill recovered"
+    );
+    let end = after.events_applied;
+    assert!(engine.shutdown().is_none());
+    let f = file.to_str().unwrap_or_default();
+
+    let info: serde_json::Value =
+        serde_json::from_slice(&run_ok(&["session", "info", f, "--json"]).stdout).expect("json");
+    assert!(
+        info["events"]
+            .as_i64()
+            .is_some_and(|n| n >= i64::try_from(end).unwrap_or(0))
+    );
+    let k = &info["keyframes"];
+    assert!(k["checked"].as_u64().is_some_and(|n| n >= 2), "{info}");
+    assert_eq!(k["checked"], k["matched"], "{info}");
+    assert_eq!(info["drill"], true);
+    assert!(
+        info["incidents"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("drill-etcd")))),
+        "{info}"
+    );
+
+    let state_at = |t: switchboard_core::Timestamp| {
+        let at = t.to_rfc3339();
+        let v: serde_json::Value =
+            serde_json::from_slice(&run_ok(&["replay", f, "--at", &at, "--json"]).stdout)
+                .expect("json");
+        let c = v["clusters"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == "drill-etcd").cloned())
+            .expect("drill-etcd");
+        c["state"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(state_at(before), "healthy");
+    assert_eq!(state_at(during), "at_risk");
+    assert_eq!(state_at(after.now), "healthy");
+    // An offset from the first event works too, and a bad moment is a clear error.
+    run_ok(&["replay", f, "--at", "+1s", "--json"]);
+    let out = switchboard()
+        .args(["replay", f, "--at", "soon"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected RFC 3339"));
+
+    let jsonl = dir.path().join("events.jsonl");
+    run_ok(&["replay", f, "--export", jsonl.to_str().unwrap_or_default()]);
+    let text = std::fs::read_to_string(&jsonl).expect("export");
+    assert_eq!(Some(text.lines().count() as i64), info["events"].as_i64());
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().unwrap_or_default()).expect("a JSON line");
+    assert!(first["kind"].is_string() && first["at"].is_string());
+
+    let out = switchboard()
+        .args(["session", "info", "/etc/hostname"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Switchboard session"));
+}

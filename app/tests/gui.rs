@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use switchboard::{Console, ConsoleOptions};
+use switchboard_core::model::QuorumState;
 use switchboard_core::sources::drill::DrillConfig;
 use switchboard_core::sources::etcd::EtcdConfig;
 use switchboard_core::{Config, EngineOptions, Environment, SourceConfig, State};
@@ -503,4 +504,64 @@ fn a_note_that_cannot_be_saved_stays_in_the_editor_with_the_error() {
         Some("db2 fenced at 03:12"),
         "Done is off while the note is not saved"
     );
+}
+
+/// A drill run with a quorum loss, recorded by the real engine, opened for replay: the
+/// replay checks out against the recording; jumping to the end shows the quorum lost,
+/// jumping back to the incident shows it at risk; nothing can act from a replay.
+#[test]
+fn a_recorded_session_replays_and_the_quorum_panel_follows_the_playhead() {
+    use switchboard_core::session::player;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("drill.session");
+    let mut opts = EngineOptions::new(drill(false, 20.0));
+    opts.record_to = Some(file.clone());
+    let engine = switchboard_core::start(&opts).expect("engine");
+    engine.wait_for(Duration::from_secs(10), |s| {
+        fully_polled(s)
+            && s.clusters
+                .values()
+                .all(|c| c.quorum.state == QuorumState::Healthy)
+    });
+    engine
+        .send(switchboard_core::Intent::DrillInject {
+            fault: switchboard_core::DrillFault::QuorumLoss,
+        })
+        .expect("inject");
+    let s = engine.wait_for(Duration::from_secs(20), |s| {
+        s.clusters
+            .get("drill-etcd")
+            .is_some_and(|c| c.quorum.state == QuorumState::Lost)
+    });
+    assert_eq!(s.clusters["drill-etcd"].quorum.state, QuorumState::Lost);
+    assert!(engine.shutdown().is_none());
+
+    let (engine, player) = player::open(&file).expect("open the session");
+    let console = Console::new(engine, ConsoleOptions::default()).with_player(player);
+    let mut h = harness(console);
+    assert!(has(&h, "REPLAY · "), "labelled REPLAY");
+    wait_for(
+        &mut h,
+        "replay matches the recording",
+        Duration::from_secs(10),
+    );
+    h.get_by_label("End").click();
+    h.run_steps(2);
+    wait_for(&mut h, "LOST", Duration::from_secs(5));
+    assert!(!has(&h, "AT RISK"));
+    h.get_by_label("jumps to").click();
+    h.run_steps(2);
+    h.get_by_label("incident").click();
+    h.run_steps(2);
+    h.get_by_label("Previous").click();
+    h.run_steps(2);
+    wait_for(&mut h, "AT RISK", Duration::from_secs(5));
+    assert!(
+        h.state()
+            .engine()
+            .send(switchboard_core::Intent::AckIncident { incident: 1 })
+            .is_err(),
+        "a replay is read-only"
+    );
+    assert!(!has(&h, "STOP ALL"), "no workflows from a replay");
 }

@@ -108,7 +108,7 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "this host".to_owned())
 }
 
-type Waker = Box<dyn Fn() + Send + Sync>;
+pub(crate) type Waker = Box<dyn Fn() + Send + Sync>;
 
 enum Command {
     Intent(Intent),
@@ -165,12 +165,16 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 started_at: opts.clock.now(),
             };
             let mut recorder = Recorder::create(path, &meta)?;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<Event>>>(256);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Recorded>(256);
             let handle = std::thread::Builder::new()
                 .name("switchboard-recorder".into())
                 .spawn(move || {
-                    for batch in rx {
-                        if let Err(e) = recorder.append(&batch) {
+                    for r in rx {
+                        let written = recorder.append(&r.events).and_then(|()| {
+                            // The fingerprint is computed here, off the reducer.
+                            r.keyframe.map_or(Ok(()), |s| recorder.keyframe(&s))
+                        });
+                        if let Err(e) = written {
                             tracing::error!("recording stopped: {e:#}");
                             return Some(e);
                         }
@@ -248,6 +252,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         snapshot: snap_tx,
         waker: Arc::clone(&waker),
         recorder: rec_tx,
+        last_keyframe: (0, crate::time::Timestamp(0)),
         broadcast: bcast_tx.clone(),
         drill_control: drill_control.clone(),
         clock: Arc::clone(&opts.clock),
@@ -272,6 +277,35 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
 }
 
 impl EngineHandle {
+    /// A read-only handle whose state comes from `snapshot` (a replay's playhead), with
+    /// no sources; returns it and its waker slot for the publisher.
+    pub(crate) fn replaying(
+        snapshot: watch::Receiver<Arc<State>>,
+        environment: String,
+        why_read_only: String,
+    ) -> (Self, Arc<Mutex<Option<Waker>>>) {
+        let waker: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+        // Nothing listens: every intent is refused before it is sent (read-only).
+        let (commands, _) = mpsc::channel(1);
+        let (events, _) = broadcast::channel(1);
+        (
+            Self {
+                runtime: None,
+                snapshot,
+                waker: Arc::clone(&waker),
+                commands,
+                events,
+                read_only: Some(why_read_only),
+                environment,
+                recording: None,
+                recorder_thread: None,
+                initial_subscription: None,
+                drill: None,
+            },
+            waker,
+        )
+    }
+
     /// The running drill, for its workflows (`None` without a drill source).
     pub fn drill(&self) -> Option<sources::drill::DrillHandle> {
         self.drill.clone()
@@ -365,13 +399,22 @@ impl Drop for EngineHandle {
     }
 }
 
+/// What the recorder thread writes: a batch, and the state after it when a keyframe is
+/// due.
+struct Recorded {
+    events: Arc<Vec<Event>>,
+    keyframe: Option<Arc<State>>,
+}
+
 struct Reducer {
     state: State,
     events: mpsc::Receiver<Event>,
     commands: mpsc::Receiver<Command>,
     snapshot: watch::Sender<Arc<State>>,
     waker: Arc<Mutex<Option<Waker>>>,
-    recorder: Option<std::sync::mpsc::SyncSender<Arc<Vec<Event>>>>,
+    recorder: Option<std::sync::mpsc::SyncSender<Recorded>>,
+    /// Events applied and event time at the last keyframe.
+    last_keyframe: (u64, crate::time::Timestamp),
     broadcast: broadcast::Sender<Arc<Vec<Event>>>,
     drill_control: Option<mpsc::Sender<sources::drill::DrillCommand>>,
     clock: Arc<dyn Clock>,
@@ -459,7 +502,8 @@ impl Reducer {
     fn publish(&mut self, batch: Vec<Event>) {
         let last_logged = self.state.log.back().map(Arc::as_ptr);
         self.state.apply_all(&batch);
-        self.snapshot.send_replace(Arc::new(self.state.clone()));
+        let snapshot = Arc::new(self.state.clone());
+        self.snapshot.send_replace(Arc::clone(&snapshot));
         // Wake the window at once only for a notable change (exactly what the reducer
         // logs: flips, health and quorum changes, incidents, source status). Routine
         // samples (a rate moving, a raft index ticking) are picked up by the window's
@@ -473,8 +517,18 @@ impl Reducer {
         }
         let batch = Arc::new(batch);
         if let Some(rec) = &self.recorder {
+            let (n, at) = self.last_keyframe;
+            let due = self.state.events_applied - n >= crate::session::KEYFRAME_EVENTS
+                || self.state.now.millis_since(at) >= crate::session::KEYFRAME_MILLIS;
+            if due {
+                self.last_keyframe = (self.state.events_applied, self.state.now);
+            }
+            let r = Recorded {
+                events: Arc::clone(&batch),
+                keyframe: due.then_some(snapshot),
+            };
             // Blocks when the disk is behind: back-pressure instead of loss.
-            if rec.send(Arc::clone(&batch)).is_err() {
+            if rec.send(r).is_err() {
                 self.recorder = None;
             }
         }

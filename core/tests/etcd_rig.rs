@@ -1,6 +1,7 @@
 //! Against a real 3-member etcd started by `tests/rig/rig.sh`: kill one member (at
 //! risk), kill a second (lost), restart both (healthy), and measure how long the
-//! console takes to see each change.
+//! console takes to see each change. The run is recorded; its replay must match every
+//! keyframe and show healthy, at risk and healthy again at those moments.
 //!
 //! Runs when `SWITCHBOARD_RIG` names `etcd` (as `tests/check.sh` sets after starting the
 //! rig); otherwise it says it was skipped. Named, a missing server is a failure.
@@ -90,7 +91,11 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
             source: vec![SourceConfig::Etcd(etcd)],
         }],
     };
-    let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let dir = tempfile::tempdir().expect("dir");
+    let session = dir.path().join("rig.session");
+    let mut opts = EngineOptions::new(cfg);
+    opts.record_to = Some(session.clone());
+    let engine = switchboard_core::start(&opts).expect("engine");
     wait_state(&engine, QuorumState::Healthy, Duration::from_secs(20));
     let s = engine.snapshot();
     let c = &s.clusters["rig-etcd"];
@@ -116,6 +121,8 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
     rig(&["kill", "etcd3"]);
     wait_state(&engine, QuorumState::AtRisk, Duration::from_secs(10));
     let detect_one = logged_after(&engine.snapshot(), "quorum at_risk", killed_at);
+    let before_fault = killed_at;
+    let at_risk_at = Timestamp(killed_at.0 + detect_one);
 
     // A second dies: quorum lost.
     let killed_at = SystemClock.now();
@@ -137,6 +144,10 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
     let i = s.incidents.incidents.last().expect("incident");
     assert!(i.mttr_millis().is_some());
 
+    let end = engine.snapshot();
+    assert!(engine.shutdown().is_none(), "the recording ran to the end");
+    replay_matches(&session, &end, before_fault, at_risk_at);
+
     let line = format!(
         "etcd rig: member death -> at_risk {detect_one} ms; second death -> lost {detect_two} ms; restart -> healthy {recover} ms (includes the restart itself)"
     );
@@ -149,4 +160,38 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
         .ok();
     }
     assert!(detect_one < 5_000 && detect_two < 5_000, "{line}");
+}
+
+/// The recorded run replays to the same final state, every keyframe matches, and the
+/// quorum was healthy just before the kill, at risk when the console saw it, and
+/// healthy at the end.
+fn replay_matches(session: &std::path::Path, end: &State, before: Timestamp, at_risk: Timestamp) {
+    use switchboard_core::session::replay::Replay;
+    let mut r = Replay::open(session).expect("open the session");
+    r.index(&mut |_, _| {});
+    let v = r.verification();
+    assert!(v.ok() && v.checked >= 2, "{v:?} {:?}", r.warnings());
+    assert_eq!(v.checked, r.keyframes().len(), "every keyframe was reached");
+    // The console's state after its n-th event is the replay's after event n.
+    let seq = i64::try_from(end.events_applied).expect("count");
+    let at_end = r.state_at_seq(seq).expect("end");
+    assert_eq!(
+        at_end.digest(),
+        end.digest(),
+        "the replay is where the console was"
+    );
+    let quorum = |t: Timestamp| {
+        r.state_at(t).expect("state").clusters["rig-etcd"]
+            .quorum
+            .state
+    };
+    assert_eq!(quorum(before), QuorumState::Healthy);
+    assert_eq!(quorum(at_risk), QuorumState::AtRisk);
+    assert_eq!(quorum(end.now), QuorumState::Healthy);
+    eprintln!(
+        "etcd rig: replay of {} events matched {} of {} keyframes",
+        r.last_seq(),
+        v.matched,
+        v.checked
+    );
 }

@@ -10,6 +10,7 @@ mod events;
 mod incidents;
 mod metrics;
 mod quorum;
+mod replay;
 mod status_bar;
 mod topology;
 mod workflows;
@@ -28,6 +29,7 @@ pub use self::events::{EventsView, events_ui};
 pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
+pub use self::replay::{ReplayView, replay_bar_ui};
 pub use self::status_bar::status_bar_ui;
 pub use self::topology::{TopologyView, topology_ui};
 pub use self::workflows::{

@@ -5,7 +5,16 @@
 //! - `meta`: key/value pairs (format version, app version, environment, drill flag, the
 //!   configuration with no secrets: the config only ever names environment variables);
 //! - `events`: one row per applied event in order: `seq`, `at_millis`, `source`, `kind`
-//!   (the event's tag) and `body` (the event as JSON).
+//!   (the event's tag) and `body` (the event as JSON);
+//! - `keyframes` (format 2): the state's fingerprint ([`State::digest`]) after event
+//!   `seq`, taken every [`KEYFRAME_EVENTS`] events or [`KEYFRAME_MILLIS`] of event time,
+//!   so a replay proves it rebuilt exactly what the console had;
+//! - `attachments` (format 2): the incidents, notes and workflow runs of the recorded
+//!   span, as JSON, written when a session is saved.
+//!
+//! Events of a kind this build does not know (a source added by a newer build) are
+//! delivered as [`Row::Raw`], and the rest replays; a row that is not even JSON, or a
+//! file cut short, ends the readable prefix with [`SessionError::Corrupt`].
 //!
 //! The file is stamped with `SQLite`'s `application_id` ("SWBD") and `user_version` (the
 //! format version), so a foreign file or a newer format is refused with a clear error
@@ -15,11 +24,93 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
+use serde::Serialize;
+
 use crate::event::Event;
+use crate::state::State;
 use crate::time::Timestamp;
 
-/// The format this build writes and reads.
-pub const FORMAT_VERSION: i32 = 1;
+pub mod player;
+pub mod replay;
+
+/// The format this build writes (and the newest it reads; format 1 has no keyframes).
+pub const FORMAT_VERSION: i32 = 2;
+/// A keyframe at least every this many events...
+pub const KEYFRAME_EVENTS: u64 = 10_000;
+/// ...and every this much event time.
+pub const KEYFRAME_MILLIS: i64 = 60_000;
+
+/// The event kinds this build reads (the serde tags of [`crate::event::EventBody`]).
+pub const KNOWN_KINDS: [&str; 22] = [
+    "source_status",
+    "service",
+    "edge",
+    "route",
+    "instance_health",
+    "instance_removed",
+    "pool",
+    "metric",
+    "breaker_configured",
+    "breaker_calls",
+    "breaker_reported",
+    "cluster_members",
+    "member_status",
+    "db_member",
+    "patroni_member",
+    "pg_server",
+    "db_cluster_status",
+    "replicas",
+    "node_status",
+    "notice",
+    "fault_injected",
+    "intent",
+];
+
+const SCHEMA_V2: &str = "
+    CREATE TABLE IF NOT EXISTS keyframes (
+        seq INTEGER PRIMARY KEY,
+        at_millis INTEGER NOT NULL,
+        events_applied INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS attachments (kind TEXT PRIMARY KEY, body TEXT NOT NULL);";
+
+/// A keyframe: the state's fingerprint after event `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Keyframe {
+    /// The last event folded in.
+    pub seq: i64,
+    /// The state's time then.
+    pub at: Timestamp,
+    /// Events the state had applied.
+    pub events_applied: u64,
+    /// [`State::digest`].
+    pub hash: String,
+}
+
+/// An event row whose kind this build does not know: shown as it is, not replayed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RawEvent {
+    /// Sequence number.
+    pub seq: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Its source.
+    pub source: String,
+    /// Its kind, unknown here.
+    pub kind: String,
+    /// The event as recorded (JSON).
+    pub body: String,
+}
+
+/// One event row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Row {
+    /// An event this build replays.
+    Event(i64, Event),
+    /// An event of a kind this build does not know.
+    Raw(RawEvent),
+}
 /// `SQLite` `application_id` of session files: "SWBD".
 const APPLICATION_ID: i32 = 0x5357_4244;
 
@@ -119,7 +210,8 @@ impl Recorder {
                  kind TEXT NOT NULL,
                  body TEXT NOT NULL
              );
-             CREATE INDEX events_at ON events (at_millis);"
+             CREATE INDEX events_at ON events (at_millis);
+             {SCHEMA_V2}"
         ))
         .map_err(sqlite(path))?;
         {
@@ -147,6 +239,41 @@ impl Recorder {
     /// The file being written.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The sequence number of the last event appended (0 before any).
+    pub fn last_seq(&self) -> i64 {
+        self.next_seq - 1
+    }
+
+    /// Records `state`'s fingerprint as the keyframe after the last event appended.
+    pub fn keyframe(&mut self, state: &State) -> Result<(), SessionError> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO keyframes (seq, at_millis, events_applied, hash)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    self.last_seq(),
+                    state.now.0,
+                    i64::try_from(state.events_applied).unwrap_or(i64::MAX),
+                    state.digest()
+                ],
+            )
+            .map_err(sqlite(&path))?;
+        Ok(())
+    }
+
+    /// Stores `body` (JSON) as the attachment `kind` (`incidents`, `notes`, `journal`).
+    pub fn attach(&mut self, kind: &str, body: &str) -> Result<(), SessionError> {
+        let path = self.path.clone();
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO attachments (kind, body) VALUES (?1, ?2)",
+                params![kind, body],
+            )
+            .map_err(sqlite(&path))?;
+        Ok(())
     }
 
     /// Appends `events` in one transaction.
@@ -250,30 +377,177 @@ impl SessionReader {
             .map_err(sqlite(&self.path))
     }
 
-    /// Calls `f` with every event in order; stops at the first damaged row.
-    pub fn for_each(&self, mut f: impl FnMut(Event)) -> Result<u64, SessionError> {
+    /// The file's format version.
+    pub fn format(&self) -> Result<i32, SessionError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))
+    }
+
+    fn has_table(&self, name: &str) -> bool {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                params![name],
+                |_| Ok(()),
+            )
+            .is_ok()
+    }
+
+    /// The keyframes, in order (none in a format 1 file).
+    pub fn keyframes(&self) -> Result<Vec<Keyframe>, SessionError> {
+        if !self.has_table("keyframes") {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, body FROM events ORDER BY seq")
+            .prepare("SELECT seq, at_millis, events_applied, hash FROM keyframes ORDER BY seq")
             .map_err(sqlite(&self.path))?;
-        let mut rows = stmt.query([]).map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Keyframe {
+                    seq: r.get(0)?,
+                    at: Timestamp(r.get(1)?),
+                    events_applied: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    hash: r.get(3)?,
+                })
+            })
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(&self.path))
+    }
+
+    /// An attachment (`incidents`, `notes`, `journal`), if the file has it.
+    pub fn attachment(&self, kind: &str) -> Result<Option<String>, SessionError> {
+        if !self.has_table("attachments") {
+            return Ok(None);
+        }
+        match self.conn.query_row(
+            "SELECT body FROM attachments WHERE kind = ?1",
+            params![kind],
+            |r| r.get(0),
+        ) {
+            Ok(b) => Ok(Some(b)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(sqlite(&self.path)(e)),
+        }
+    }
+
+    /// The first and last event times, and the last sequence number (`None`: no events).
+    pub fn span(&self) -> Result<Option<(Timestamp, Timestamp, i64)>, SessionError> {
+        self.conn
+            .query_row(
+                "SELECT min(at_millis), max(at_millis), max(seq) FROM events",
+                [],
+                |r| {
+                    Ok(
+                        match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+                            (Some(a), Some(b)) => Some((Timestamp(a), Timestamp(b), r.get(2)?)),
+                            _ => None,
+                        },
+                    )
+                },
+            )
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Events per source: (source, kinds seen, count), by name.
+    pub fn sources(&self) -> Result<Vec<(String, Vec<String>, u64)>, SessionError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source, group_concat(DISTINCT kind), count(*) FROM events
+                 GROUP BY source ORDER BY source",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let kinds: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    kinds.split(',').map(str::to_owned).collect(),
+                    u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                ))
+            })
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(&self.path))
+    }
+
+    /// The last event at or before `at` (0: none).
+    pub fn seq_at(&self, at: Timestamp) -> Result<i64, SessionError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(seq), 0) FROM events WHERE at_millis <= ?1",
+                params![at.0],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Calls `f` with each row after `after` up to `upto` (inclusive), in order; stops
+    /// at the first damaged row with its error (the rows before it were delivered).
+    pub fn rows(&self, after: i64, upto: i64, mut f: impl FnMut(Row)) -> Result<u64, SessionError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, at_millis, source, kind, body FROM events
+                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+            )
+            .map_err(sqlite(&self.path))?;
+        let mut rows = stmt
+            .query(params![after, upto])
+            .map_err(sqlite(&self.path))?;
         let mut n = 0;
-        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
-            let seq: i64 = row.get(0).map_err(sqlite(&self.path))?;
-            let body: String = row.get(1).map_err(|e| SessionError::Corrupt {
-                seq,
-                reason: e.to_string(),
-                path: self.path.clone(),
-            })?;
-            let ev: Event = serde_json::from_str(&body).map_err(|e| SessionError::Corrupt {
-                seq,
-                reason: e.to_string(),
-                path: self.path.clone(),
-            })?;
-            f(ev);
+        let damaged = |seq: i64, reason: String| SessionError::Corrupt {
+            seq,
+            reason,
+            path: self.path.clone(),
+        };
+        loop {
+            let row = match rows.next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(damaged(
+                        after + i64::try_from(n).unwrap_or(0) + 1,
+                        e.to_string(),
+                    ));
+                }
+            };
+            let seq: i64 = row.get(0).map_err(|e| damaged(-1, e.to_string()))?;
+            let body: String = row.get(4).map_err(|e| damaged(seq, e.to_string()))?;
+            match serde_json::from_str::<Event>(&body) {
+                Ok(ev) => f(Row::Event(seq, ev)),
+                Err(e) => {
+                    let kind: String = row.get(3).map_err(|e| damaged(seq, e.to_string()))?;
+                    // Readable, but of a kind this build does not know: shown raw.
+                    if !KNOWN_KINDS.contains(&kind.as_str())
+                        && serde_json::from_str::<serde_json::Value>(&body).is_ok()
+                    {
+                        f(Row::Raw(RawEvent {
+                            seq,
+                            at: Timestamp(row.get(1).map_err(|e| damaged(seq, e.to_string()))?),
+                            source: row.get(2).map_err(|e| damaged(seq, e.to_string()))?,
+                            kind,
+                            body,
+                        }));
+                    } else {
+                        return Err(damaged(seq, e.to_string()));
+                    }
+                }
+            }
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Calls `f` with every event in order (events of unknown kinds are skipped);
+    /// stops at the first damaged row.
+    pub fn for_each(&self, mut f: impl FnMut(Event)) -> Result<u64, SessionError> {
+        self.rows(0, i64::MAX, |r| {
+            if let Row::Event(_, e) = r {
+                f(e);
+            }
+        })
     }
 
     /// All events, in order.

@@ -13,6 +13,7 @@
 //! shared ring of shared entries.
 
 mod breaker;
+mod digest;
 mod incident;
 mod quorum;
 mod series;

@@ -1,0 +1,333 @@
+//! Replay of a session file through the one reducer ([`State::apply`]); there is no
+//! second implementation of the state.
+//!
+//! [`Replay::index`] reads the file once: it folds every event, compares the state's
+//! fingerprint with every recorded keyframe (determinism, checked on open), keeps a
+//! bounded number of checkpoints (copies of the state, evenly spaced) and notes the
+//! moments worth jumping to. After it, [`Replay::state_at_seq`] starts from the nearest
+//! checkpoint at or before the moment and folds at most one spacing of events, so a
+//! seek costs the same anywhere in the file.
+//!
+//! Damage never panics: a file cut short or a damaged row ends the replayable prefix
+//! with a warning; events of kinds this build does not know are kept raw and the rest
+//! replays.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Keyframe, RawEvent, Row, SessionError, SessionMeta, SessionReader};
+use crate::state::{LogEntry, State};
+use crate::time::Timestamp;
+
+/// At most this many checkpoints are kept (memory), evenly spaced over the file.
+pub const MAX_CHECKPOINTS: i64 = 200;
+/// Raw (unknown-kind) events kept for display.
+const MAX_RAW: usize = 10_000;
+
+/// How the recorded keyframes compared with the replay.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Keyframes reached by the replay.
+    pub checked: usize,
+    /// Of those, how many matched.
+    pub matched: usize,
+    /// The first that did not, with the replay's hash.
+    pub first_mismatch: Option<(Keyframe, String)>,
+}
+
+impl Verification {
+    /// Every keyframe reached matched.
+    pub fn ok(&self) -> bool {
+        self.first_mismatch.is_none()
+    }
+}
+
+/// What a moment worth jumping to is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// An incident opened or recovered.
+    Incident,
+    /// A breaker changed state.
+    Flip,
+    /// A consensus or database leader changed.
+    Leader,
+    /// An operator's action (acknowledge, drill fault) or a workflow.
+    Action,
+    /// Anything else the console logged as a warning or worse.
+    Warning,
+}
+
+/// A moment worth jumping to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    /// The event that caused it.
+    pub seq: i64,
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub kind: MarkKind,
+    /// The log line.
+    pub text: String,
+}
+
+fn classify(e: &LogEntry) -> Option<MarkKind> {
+    use crate::state::Severity;
+    let m = e.message.as_str();
+    if e.subject.starts_with("incident") {
+        Some(MarkKind::Incident)
+    } else if m.starts_with("breaker ") {
+        Some(MarkKind::Flip)
+    } else if m.contains("leader") || m.contains("primary is") {
+        Some(MarkKind::Leader)
+    } else if m.contains("acknowledged") || m.contains("fault injected") || m.contains("intent") {
+        Some(MarkKind::Action)
+    } else if matches!(e.severity, Severity::Warn | Severity::Critical) {
+        Some(MarkKind::Warning)
+    } else {
+        None
+    }
+}
+
+/// A session opened for replay.
+pub struct Replay {
+    reader: SessionReader,
+    meta: SessionMeta,
+    span: Option<(Timestamp, Timestamp, i64)>,
+    keyframes: Vec<Keyframe>,
+    /// (seq, the state after it); the first is (0, the empty state).
+    checkpoints: Vec<(i64, Arc<State>)>,
+    spacing: i64,
+    /// The last event of the replayable prefix.
+    valid_to: i64,
+    indexed: bool,
+    verification: Verification,
+    marks: Vec<Mark>,
+    raw: Vec<RawEvent>,
+    raw_count: u64,
+    warnings: Vec<String>,
+}
+
+impl Replay {
+    /// Opens `path`: checks it is a session of a format this build reads and reads its
+    /// metadata, span and keyframes (fast; [`Replay::index`] reads the events).
+    pub fn open(path: &Path) -> Result<Self, SessionError> {
+        let reader = SessionReader::open(path)?;
+        let meta = reader.meta()?;
+        let span = reader.span()?;
+        let keyframes = reader.keyframes()?;
+        let last = span.map_or(0, |s| s.2);
+        let mut warnings = Vec::new();
+        if reader.format()? < super::FORMAT_VERSION {
+            warnings.push(format!(
+                "format {} has no keyframes: the replay cannot be checked against them",
+                reader.format()?
+            ));
+        }
+        Ok(Self {
+            reader,
+            meta,
+            span,
+            keyframes,
+            checkpoints: vec![(0, Arc::new(State::default()))],
+            spacing: (last / MAX_CHECKPOINTS).max(super::KEYFRAME_EVENTS as i64),
+            valid_to: last,
+            indexed: false,
+            verification: Verification::default(),
+            marks: Vec::new(),
+            raw: Vec::new(),
+            raw_count: 0,
+            warnings,
+        })
+    }
+
+    /// The recording's metadata.
+    pub fn meta(&self) -> &SessionMeta {
+        &self.meta
+    }
+
+    /// First and last event times (`None`: no events).
+    pub fn span(&self) -> Option<(Timestamp, Timestamp)> {
+        self.span.map(|(a, b, _)| (a, b))
+    }
+
+    /// The last event that can be replayed.
+    pub fn last_seq(&self) -> i64 {
+        self.valid_to
+    }
+
+    /// The recorded keyframes.
+    pub fn keyframes(&self) -> &[Keyframe] {
+        &self.keyframes
+    }
+
+    /// The keyframe check, once indexed.
+    pub fn verification(&self) -> &Verification {
+        &self.verification
+    }
+
+    /// Moments worth jumping to, in order (once indexed).
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// Events of kinds this build does not know (the first ten thousand), and how many
+    /// there were.
+    pub fn raw(&self) -> (&[RawEvent], u64) {
+        (&self.raw, self.raw_count)
+    }
+
+    /// What the user should know: damage, unknown kinds, mismatched keyframes.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether [`Replay::index`] has run.
+    pub fn indexed(&self) -> bool {
+        self.indexed
+    }
+
+    /// The reader, for listing events.
+    pub fn reader(&self) -> &SessionReader {
+        &self.reader
+    }
+
+    /// Reads the whole file once: folds every event, checks every keyframe, keeps the
+    /// checkpoints and the marks. `progress(seq, last)` is called now and then. A
+    /// damaged row ends the replayable prefix with a warning (not an error).
+    pub fn index(&mut self, progress: &mut dyn FnMut(i64, i64)) {
+        let mut state = State::default();
+        let mut kf = 0usize;
+        let last = self.valid_to;
+        let spacing = self.spacing;
+        let mut checkpoints = vec![(0, Arc::new(State::default()))];
+        let mut marks = Vec::new();
+        let mut raw = Vec::new();
+        let mut raw_count = 0u64;
+        let mut verification = Verification::default();
+        let keyframes = &self.keyframes;
+        let mut last_seen = 0i64;
+        let result = self.reader.rows(0, last, |row| match row {
+            Row::Event(seq, ev) => {
+                let logged = state.log.back().map(Arc::as_ptr);
+                state.apply(&ev);
+                if state.log.back().map(Arc::as_ptr) != logged
+                    && let Some(e) = state.log.back()
+                    && let Some(kind) = classify(e)
+                {
+                    marks.push(Mark {
+                        seq,
+                        at: e.at,
+                        kind,
+                        text: format!("{}: {}", e.subject, e.message),
+                    });
+                }
+                while kf < keyframes.len() && keyframes[kf].seq <= seq {
+                    if keyframes[kf].seq == seq {
+                        let hash = state.digest();
+                        verification.checked += 1;
+                        if hash == keyframes[kf].hash {
+                            verification.matched += 1;
+                        } else if verification.first_mismatch.is_none() {
+                            verification.first_mismatch = Some((keyframes[kf].clone(), hash));
+                        }
+                    }
+                    kf += 1;
+                }
+                if seq % spacing == 0 {
+                    checkpoints.push((seq, Arc::new(state.clone())));
+                }
+                if seq % 50_000 == 0 {
+                    progress(seq, last);
+                }
+                last_seen = seq;
+            }
+            Row::Raw(r) => {
+                raw_count += 1;
+                if raw.len() < MAX_RAW {
+                    raw.push(r.clone());
+                }
+                last_seen = r.seq;
+            }
+        });
+        if let Err(e) = result {
+            self.warnings.push(format!(
+                "{e}: the replay stops at event {last_seen}, the last readable one"
+            ));
+            self.valid_to = last_seen;
+        }
+        if raw_count > 0 {
+            let mut kinds: Vec<&str> = raw.iter().map(|r| r.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            self.warnings.push(format!(
+                "{raw_count} event(s) of kinds this build does not know ({}) are shown raw; the rest replays",
+                kinds.join(", ")
+            ));
+        }
+        if let Some((k, got)) = &verification.first_mismatch {
+            self.warnings.push(format!(
+                "the replay differs from the recording from event {} on (keyframe {} expected, {got} replayed): {} of {} keyframes match",
+                k.seq, k.hash, verification.matched, verification.checked
+            ));
+        }
+        progress(self.valid_to, last);
+        self.checkpoints = checkpoints;
+        self.marks = marks;
+        self.raw = raw;
+        self.raw_count = raw_count;
+        self.verification = verification;
+        self.indexed = true;
+    }
+
+    /// The state after event `seq` (clamped to the replayable prefix).
+    pub fn state_at_seq(&self, seq: i64) -> Result<State, SessionError> {
+        let seq = seq.clamp(0, self.valid_to);
+        let i = self.checkpoints.partition_point(|(s, _)| *s <= seq);
+        let (from, base) = &self.checkpoints[i.saturating_sub(1)];
+        let mut state = (**base).clone();
+        self.reader.rows(*from, seq, |row| {
+            if let Row::Event(_, ev) = row {
+                state.apply(&ev);
+            }
+        })?;
+        Ok(state)
+    }
+
+    /// The last event at or before `at`.
+    pub fn seq_at(&self, at: Timestamp) -> Result<i64, SessionError> {
+        Ok(self.reader.seq_at(at)?.min(self.valid_to))
+    }
+
+    /// The state as it was at `at`.
+    pub fn state_at(&self, at: Timestamp) -> Result<State, SessionError> {
+        self.state_at_seq(self.seq_at(at)?)
+    }
+}
+
+/// A moment given as RFC 3339 or as an offset from the session's first event (`+90s`,
+/// `+2m`, `+1h`, `+1500ms`).
+pub fn parse_moment(text: &str, start: Timestamp) -> Result<Timestamp, String> {
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix('+') {
+        let (num, unit) = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .map_or((rest, "s"), |i| rest.split_at(i));
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("{text:?}: expected an offset like +90s, +2m or +1h"))?;
+        let ms = match unit {
+            "ms" => n,
+            "s" | "" => n * 1000.0,
+            "m" | "min" => n * 60_000.0,
+            "h" => n * 3_600_000.0,
+            other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m, h)")),
+        };
+        return Ok(Timestamp(start.0 + ms.round() as i64));
+    }
+    Timestamp::parse_rfc3339(t).map_err(|_| {
+        format!("{text:?}: expected RFC 3339 (2026-11-23T03:12:00Z) or an offset like +90s")
+    })
+}
