@@ -13,6 +13,7 @@
 pub mod layout;
 pub mod notebook;
 pub mod panels;
+pub mod session_files;
 pub mod theme;
 
 use std::cell::RefCell;
@@ -65,6 +66,7 @@ pub struct Console {
     incidents: IncidentsView,
     player: Option<switchboard_core::session::player::Player>,
     replay: panels::ReplayView,
+    session_files: panels::SessionFilesView,
 }
 
 impl Console {
@@ -107,6 +109,7 @@ impl Console {
             incidents: IncidentsView::default(),
             player: None,
             replay: panels::ReplayView::default(),
+            session_files: panels::SessionFilesView::default(),
         }
     }
 
@@ -278,6 +281,15 @@ impl Console {
             panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
         }
 
+        let sc = panels::SessionCtx {
+            recording: self.engine.recording(),
+            data_dir: self.data_dir.as_deref(),
+            now,
+            incident_start: state.open_incident().map(|i| i.started_at),
+        };
+        if let Some(m) = panels::session_windows_ui(ui.ctx(), area, &mut self.session_files, &sc) {
+            self.message = Some((m, Instant::now()));
+        }
         if let Some(nb) = &mut self.notebook {
             panels::note_windows_ui(ui.ctx(), area, now, &mut self.incidents, nb);
             if nb.busy() {
@@ -371,6 +383,17 @@ impl Console {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.label(RichText::new("SWITCHBOARD").strong());
             ui.weak(format!("env {}", self.engine.environment()));
+            ui.menu_button("File", |ui| {
+                if ui.button("Open session…").clicked() {
+                    self.session_files.show_open(self.data_dir.as_deref());
+                    ui.close();
+                }
+                if self.player.is_none() && ui.button("Save session…").clicked() {
+                    self.session_files
+                        .show_save(self.data_dir.as_deref(), ctx.now);
+                    ui.close();
+                }
+            });
             ui.menu_button("Layout", |ui| {
                 for name in layout::preset_names() {
                     if ui.button(format!("Preset: {name}")).clicked() {

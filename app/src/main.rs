@@ -48,6 +48,12 @@ struct Cli {
     /// Do not record a session file.
     #[arg(long, global = true)]
     no_record: bool,
+    /// The flight recorder keeps the sessions of the last this many hours...
+    #[arg(long, value_name = "HOURS", default_value_t = 72.0)]
+    keep_hours: f64,
+    /// ...and at most this many megabytes of them (the oldest go first).
+    #[arg(long, value_name = "MB", default_value_t = 2048)]
+    keep_mb: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -126,6 +132,15 @@ enum Command {
         /// Write every event as a JSON line to this file.
         #[arg(long, value_name = "FILE", conflicts_with = "at")]
         export: Option<PathBuf>,
+    },
+    /// Record a session headless (an unattended box), until Ctrl+C or --for.
+    Record {
+        /// The session file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Stop after this long (90s, 30m, 12h; default: until interrupted).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
     },
     /// Print every applied event, one per line.
     Watch {
@@ -257,6 +272,9 @@ fn main() -> ExitCode {
             duration,
             record,
         }) => run_watch(&cli.common, config, *json, *duration, record.as_deref()),
+        Some(Command::Record { out, duration }) => {
+            run_record(&cli.common, config, out, duration.as_deref())
+        }
         Some(Command::Notes { where_is, action }) => {
             let Some(dir) = data_dir(&cli.common) else {
                 eprintln!("switchboard: no data directory for the notes (give --data-dir)");
@@ -384,6 +402,97 @@ fn start_engine(opts: &EngineOptions) -> anyhow::Result<EngineHandle> {
     switchboard_core::start(opts).context("cannot start the engine")
 }
 
+/// `record`: the engine with a recorder and nothing else, until Ctrl+C or the duration.
+fn run_record(
+    c: &Common,
+    config: Config,
+    out: &Path,
+    duration: Option<&str>,
+) -> anyhow::Result<()> {
+    let limit = duration
+        .map(|d| {
+            switchboard_core::session::replay::parse_moment(
+                &format!("+{d}"),
+                switchboard_core::Timestamp(0),
+            )
+            .map(|t| Duration::from_millis(u64::try_from(t.0).unwrap_or(0)))
+            .map_err(|_| anyhow::anyhow!("--for {d:?}: expected a duration like 90s, 30m or 12h"))
+        })
+        .transpose()?;
+    let opts = engine_options(c, config, Some(out.to_owned()));
+    let engine = start_engine(&opts)?;
+    eprintln!(
+        "switchboard: recording {} to {}{}",
+        engine.environment(),
+        out.display(),
+        limit.map_or_else(
+            || " until Ctrl+C".to_owned(),
+            |l| format!(" for {:.0} s", l.as_secs_f64())
+        )
+    );
+    engine.block_on(async move {
+        match limit {
+            Some(l) => {
+                tokio::select! {
+                    () = tokio::time::sleep(l) => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+    let applied = engine.snapshot().events_applied;
+    if let Some(e) = engine.shutdown() {
+        anyhow::bail!("the recording stopped early: {e}");
+    }
+    eprintln!(
+        "switchboard: {applied} events recorded to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// The flight recorder's retention: session files in `dir` older than `hours`, then
+/// the oldest beyond `mb` megabytes in all, are deleted (never `keep`, the one being
+/// written). Returns what was deleted.
+fn prune_sessions(dir: &Path, hours: f64, mb: u64, keep: Option<&Path>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now();
+    let mut files: Vec<(PathBuf, std::time::SystemTime, u64)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("session-") && n.ends_with(".sqlite")
+        })
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((e.path(), m.modified().ok()?, m.len()))
+        })
+        .filter(|(p, _, _)| keep.is_none_or(|k| !p.starts_with(k) && !k.starts_with(p)))
+        .collect();
+    // Newest first: the budget goes to the most recent.
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
+    let max_age = Duration::from_secs_f64(hours.max(0.0) * 3600.0);
+    let mut total = 0u64;
+    let mut gone = Vec::new();
+    for (path, modified, len) in files {
+        total += len;
+        let old = now.duration_since(modified).unwrap_or_default() > max_age;
+        if old || total > mb.saturating_mul(1_000_000) {
+            // Its -wal and -shm go with it.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            gone.push(path);
+        }
+    }
+    gone
+}
+
 fn new_session_path(dir: &Path) -> PathBuf {
     let stamp = SystemClock.now().to_rfc3339().replace([':', '.'], "-");
     dir.join("sessions").join(format!("session-{stamp}.sqlite"))
@@ -401,6 +510,20 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         data.as_deref().map(new_session_path)
     };
+    // The flight recorder: older sessions go at start and every hour after.
+    if let Some(dir) = data.as_ref().map(|d| d.join("sessions")) {
+        let (hours, mb, keep) = (cli.keep_hours, cli.keep_mb, record.clone());
+        let _ = std::thread::Builder::new()
+            .name("switchboard-retention".into())
+            .spawn(move || {
+                loop {
+                    for p in prune_sessions(&dir, hours, mb, keep.as_deref()) {
+                        tracing::info!("flight recorder: {} removed (retention)", p.display());
+                    }
+                    std::thread::sleep(Duration::from_hours(1));
+                }
+            });
+    }
     let desk_env = config
         .environment
         .iter()
@@ -487,7 +610,22 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         "unknown renderer {:?}: this build has glow",
         cli.renderer
     );
-    let (engine, player) = switchboard_core::session::player::open(file)?;
+    // A session recorded here: this machine's notes and workflow runs of its span are
+    // marks on the scrubber (a saved session carries its own).
+    let reader = switchboard_core::session::SessionReader::open(file)?;
+    let local = match (
+        reader.attachment("notes")?,
+        reader.span()?,
+        data_dir(&cli.common),
+    ) {
+        (None, Some((from, to, _)), Some(dir)) => {
+            let (_, notes, journal) = switchboard::session_files::gather(&dir, from, to);
+            Some((notes, journal))
+        }
+        _ => None,
+    };
+    drop(reader);
+    let (engine, player) = switchboard_core::session::player::open(file, local)?;
     let opts = ConsoleOptions {
         layout_file: data_dir(&cli.common).map(|d| d.join("layout.json")),
         layout: cli.layout.clone(),
@@ -946,5 +1084,44 @@ fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
     }
     for o in &plan.overrides {
         println!("  override {}: {}", o.guard, o.reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Retention removes sessions past the age, then the oldest past the size budget,
+    /// and never the one being written.
+    #[test]
+    fn the_flight_recorder_keeps_the_newest_within_its_budget() {
+        let dir = tempfile::tempdir().expect("dir");
+        let now = std::time::SystemTime::now();
+        let make = |name: &str, age_h: u64, mb: usize| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; mb * 1_000_000]).expect("write");
+            std::fs::write(format!("{}-wal", p.display()), b"w").expect("wal");
+            let f = std::fs::File::options().write(true).open(&p).expect("open");
+            f.set_modified(now - Duration::from_secs(age_h * 3600))
+                .expect("mtime");
+            p
+        };
+        let current = make("session-e.sqlite", 100, 1);
+        let ancient = make("session-a.sqlite", 100, 1);
+        let old = make("session-b.sqlite", 3, 2);
+        let newer = make("session-c.sqlite", 2, 2);
+        let newest = make("session-d.sqlite", 1, 2);
+        std::fs::write(dir.path().join("notes.txt"), b"not a session").expect("other");
+        let gone = prune_sessions(dir.path(), 72.0, 5, Some(&current));
+        assert!(current.exists(), "the session being written stays");
+        assert!(!ancient.exists(), "past 72 h");
+        assert!(
+            !std::path::Path::new(&format!("{}-wal", ancient.display())).exists(),
+            "with its WAL"
+        );
+        assert!(!old.exists(), "the oldest beyond 5 MB");
+        assert!(newer.exists() && newest.exists());
+        assert!(dir.path().join("notes.txt").exists(), "other files stay");
+        assert_eq!(gone.len(), 2);
     }
 }

@@ -608,3 +608,34 @@ fn replay_at_shows_healthy_at_risk_healthy_and_session_info_checks_out() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Switchboard session"));
 }
+
+/// `record` on an unattended box: headless, for a duration, then a session that
+/// `session info` reads and checks.
+#[test]
+fn record_for_a_duration_writes_a_session_that_checks_out() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("box.session");
+    let f = file.to_str().unwrap_or_default();
+    let out = run_ok(&["--drill", "record", "--out", f, "--for", "2s"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("events recorded to"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&run_ok(&["session", "info", f, "--json"]).stdout).expect("json");
+    assert!(info["events"].as_i64().is_some_and(|n| n > 100), "{info}");
+    assert!(
+        info["keyframes"]["checked"]
+            .as_u64()
+            .is_some_and(|n| n >= 2),
+        "{info}"
+    );
+    assert_eq!(info["keyframes"]["checked"], info["keyframes"]["matched"]);
+    let bad = switchboard()
+        .args(["--drill", "record", "--out", f, "--for", "2 fortnights"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration"));
+}

@@ -536,7 +536,7 @@ fn a_recorded_session_replays_and_the_quorum_panel_follows_the_playhead() {
     assert_eq!(s.clusters["drill-etcd"].quorum.state, QuorumState::Lost);
     assert!(engine.shutdown().is_none());
 
-    let (engine, player) = player::open(&file).expect("open the session");
+    let (engine, player) = player::open(&file, None).expect("open the session");
     let console = Console::new(engine, ConsoleOptions::default()).with_player(player);
     let mut h = harness(console);
     assert!(has(&h, "REPLAY · "), "labelled REPLAY");

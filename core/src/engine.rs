@@ -163,23 +163,34 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 drill,
                 config: opts.config.to_toml(),
                 started_at: opts.clock.now(),
+                focus: None,
             };
             let mut recorder = Recorder::create(path, &meta)?;
             let (tx, rx) = std::sync::mpsc::sync_channel::<Recorded>(256);
             let handle = std::thread::Builder::new()
                 .name("switchboard-recorder".into())
                 .spawn(move || {
+                    let mut last: Option<(Arc<State>, bool)> = None;
                     for r in rx {
                         let written = recorder.append(&r.events).and_then(|()| {
                             // The fingerprint is computed here, off the reducer.
-                            r.keyframe.map_or(Ok(()), |s| recorder.keyframe(&s))
+                            if r.keyframe {
+                                recorder.keyframe(&r.state)
+                            } else {
+                                Ok(())
+                            }
                         });
                         if let Err(e) = written {
                             tracing::error!("recording stopped: {e:#}");
                             return Some(e);
                         }
+                        last = Some((r.state, r.keyframe));
                     }
-                    None
+                    // The recording ends on a keyframe: its last state is checked too.
+                    match last {
+                        Some((state, false)) => recorder.keyframe(&state).err(),
+                        _ => None,
+                    }
                 })
                 .map_err(EngineError::Runtime)?;
             (Some(tx), Some(handle), Some(path.clone()))
@@ -403,7 +414,10 @@ impl Drop for EngineHandle {
 /// due.
 struct Recorded {
     events: Arc<Vec<Event>>,
-    keyframe: Option<Arc<State>>,
+    /// The state after them (an `Arc` clone of the published snapshot).
+    state: Arc<State>,
+    /// A keyframe is due.
+    keyframe: bool,
 }
 
 struct Reducer {
@@ -525,7 +539,8 @@ impl Reducer {
             }
             let r = Recorded {
                 events: Arc::clone(&batch),
-                keyframe: due.then_some(snapshot),
+                state: snapshot,
+                keyframe: due,
             };
             // Blocks when the disk is behind: back-pressure instead of loss.
             if rec.send(r).is_err() {

@@ -208,3 +208,72 @@ fn a_damaged_row_ends_the_prefix_and_unknown_kinds_are_kept_raw() {
     let e: Option<SessionError> = Replay::open(&dir.path().join("missing.session")).err();
     assert!(e.is_some());
 }
+
+/// A span saved from a session: everything up to its end is kept (so it replays from
+/// the same state), it opens at the span, and its notes and workflow runs are marks.
+#[test]
+fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (path, _) = record_drill(dir.path(), 3, 20.0);
+    let full = {
+        let mut r = Replay::open(&path).expect("open");
+        r.index(&mut |_, _| {});
+        r
+    };
+    let (first, last) = full.span().expect("span");
+    let mid = Timestamp(first.0 + (last.0 - first.0) / 2);
+    let notes = serde_json::json!([{ "pinned_at": mid.0 + 1, "author": "ana", "body": "pool saturated\nmore" }]);
+    let journal = serde_json::json!([{ "run": 3, "kind": "drain", "target": "edge/be/web1", "operator": "ana",
+        "steps": [{ "at": mid.0 + 2, "phase": "after", "action": "set state drain", "outcome": "ok" }] }]);
+    let saved = dir.path().join("saved.session");
+    let kept = switchboard_core::session::save_range(
+        &path,
+        &saved,
+        Timestamp(mid.0 - 1000),
+        mid,
+        &[
+            ("notes", notes.to_string()),
+            ("journal", journal.to_string()),
+        ],
+    )
+    .expect("save");
+    assert!(
+        kept > 0 && kept < full.last_seq(),
+        "{kept} of {}",
+        full.last_seq()
+    );
+    assert!(
+        switchboard_core::session::save_range(&path, &saved, first, mid, &[]).is_err(),
+        "an existing file is not overwritten"
+    );
+    let mut r = Replay::open(&saved).expect("open saved");
+    assert_eq!(r.meta().focus, Some((Timestamp(mid.0 - 1000), mid)));
+    r.index(&mut |_, _| {});
+    assert!(r.verification().ok(), "{:?}", r.warnings());
+    assert_eq!(r.last_seq(), kept);
+    assert_eq!(
+        r.state_at_seq(kept).expect("end").digest(),
+        full.state_at_seq(kept).expect("same moment").digest(),
+        "the saved span replays to the states the full session has"
+    );
+    let kinds: Vec<_> = r
+        .marks()
+        .iter()
+        .filter(|m| m.at > mid)
+        .map(|m| (m.kind, m.text.clone()))
+        .collect();
+    assert!(
+        kinds.iter().any(
+            |(k, t)| *k == switchboard_core::session::replay::MarkKind::Note
+                && t == "note by ana: pool saturated"
+        ),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(
+            |(k, t)| *k == switchboard_core::session::replay::MarkKind::Workflow
+                && t.contains("run #3 drain edge/be/web1 by ana: after set state drain — ok")
+        ),
+        "{kinds:?}"
+    );
+}

@@ -14,7 +14,6 @@
 //! Without a store (replay, no data directory): the console's own incidents, live.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText};
@@ -57,23 +56,12 @@ impl NoteEditor {
     }
 }
 
-/// What the native file dialog answered.
-enum Chosen {
-    /// A file.
-    File(PathBuf),
-    /// Cancelled, or no dialog on this system (rfd cannot tell the two apart).
-    Nothing,
-}
-
-/// Where the export's file comes from.
+/// Where the export's file goes.
 #[derive(Default)]
 struct ExportForm {
     incident: i64,
-    path: String,
+    file: super::FileField,
     json: bool,
-    /// The native dialog's answer, when one is open (`Some(None)`: cancelled or none).
-    dialog: Option<Arc<Mutex<Option<Chosen>>>>,
-    note: Option<String>,
 }
 
 /// The incidents panel's state.
@@ -431,11 +419,13 @@ fn page_ui(
                     .unwrap_or_else(|| PathBuf::from("."));
                 view.export = Some(ExportForm {
                     incident: i.id,
-                    path: dir
-                        .join(format!("incident-{}-postmortem.md", i.id))
-                        .display()
-                        .to_string(),
-                    ..ExportForm::default()
+                    file: super::FileField::new(
+                        dir.join(format!("incident-{}-postmortem.md", i.id))
+                            .display()
+                            .to_string(),
+                        true,
+                    ),
+                    json: false,
                 });
             }
         });
@@ -1033,21 +1023,6 @@ fn export_window_ui(
     let Some(form) = &mut view.export else {
         return;
     };
-    if let Some(answer) = form.dialog.as_ref().and_then(|d| d.lock().ok()?.take()) {
-        form.dialog = None;
-        match answer {
-            Chosen::File(p) => {
-                form.path = p.display().to_string();
-                form.note = None;
-            }
-            Chosen::Nothing => {
-                form.note = Some(
-                    "No file chosen (cancelled, or no file dialog on this system): type the path."
-                        .into(),
-                );
-            }
-        }
-    }
     let mut open = true;
     let mut done = false;
     egui::Window::new(format!(
@@ -1063,52 +1038,14 @@ fn export_window_ui(
         ui.horizontal(|ui| {
             if ui.radio(!form.json, "Markdown").clicked() {
                 form.json = false;
-                form.path = swap_ext(&form.path, "md");
+                form.file.path = swap_ext(&form.file.path, "md");
             }
             if ui.radio(form.json, "JSON").clicked() {
                 form.json = true;
-                form.path = swap_ext(&form.path, "json");
+                form.file.path = swap_ext(&form.file.path, "json");
             }
         });
-        ui.horizontal(|ui| {
-            ui.label("File");
-            ui.add(egui::TextEdit::singleline(&mut form.path).desired_width(380.0));
-            if ui
-                .add_enabled(form.dialog.is_none(), egui::Button::new("Choose…"))
-                .clicked()
-            {
-                let slot = Arc::new(Mutex::new(None));
-                let answer = Arc::clone(&slot);
-                let start = PathBuf::from(&form.path);
-                let repaint = ui.ctx().clone();
-                // rfd's dialog blocks: on a thread of its own, never the UI's.
-                let spawned = std::thread::Builder::new()
-                    .name("switchboard-save-dialog".into())
-                    .spawn(move || {
-                        let mut d = rfd::FileDialog::new();
-                        if let Some(dir) = start.parent() {
-                            d = d.set_directory(dir);
-                        }
-                        if let Some(name) = start.file_name() {
-                            d = d.set_file_name(name.to_string_lossy());
-                        }
-                        let chosen = d.save_file().map_or(Chosen::Nothing, Chosen::File);
-                        if let Ok(mut a) = answer.lock() {
-                            *a = Some(chosen);
-                        }
-                        repaint.request_repaint();
-                    });
-                if spawned.is_ok() {
-                    form.dialog = Some(slot);
-                }
-            }
-        });
-        if let Some(n) = &form.note {
-            ui.colored_label(theme::WARN, n);
-        }
-        if form.dialog.is_some() {
-            ui.weak("Waiting for the file dialog…");
-        }
+        form.file.ui(ui);
         match &shelf.outcome {
             Some(Ok(msg)) => {
                 ui.colored_label(theme::GOOD, msg);
@@ -1119,11 +1056,11 @@ fn export_window_ui(
             None => {}
         }
         ui.horizontal(|ui| {
-            let ok = !form.path.trim().is_empty();
+            let ok = !form.file.path.trim().is_empty();
             if ui.add_enabled(ok, egui::Button::new("Write")).clicked() {
                 nb.send(Request::Export {
                     incident: form.incident,
-                    path: PathBuf::from(form.path.trim()),
+                    path: PathBuf::from(form.file.path.trim()),
                     json: form.json,
                     at: now,
                 });

@@ -23,6 +23,8 @@ fn mark_color(k: MarkKind) -> Color32 {
         MarkKind::Leader => theme::INFO,
         MarkKind::Action => theme::DRILL,
         MarkKind::Warning => theme::STALE,
+        MarkKind::Note => theme::GOOD,
+        MarkKind::Workflow => theme::SPLIT,
     }
 }
 
@@ -34,6 +36,8 @@ fn kind_name(k: Option<MarkKind>) -> &'static str {
         Some(MarkKind::Leader) => "leader change",
         Some(MarkKind::Action) => "operator action",
         Some(MarkKind::Warning) => "warning",
+        Some(MarkKind::Note) => "note",
+        Some(MarkKind::Workflow) => "workflow step",
     }
 }
 
@@ -91,6 +95,8 @@ pub fn replay_bar_ui(ui: &mut egui::Ui, player: &Player, view: &mut ReplayView) 
                     Some(MarkKind::Flip),
                     Some(MarkKind::Leader),
                     Some(MarkKind::Action),
+                    Some(MarkKind::Workflow),
+                    Some(MarkKind::Note),
                     Some(MarkKind::Warning),
                 ] {
                     ui.selectable_value(&mut view.jump_kind, k, kind_name(k));

@@ -175,6 +175,9 @@ pub struct SessionMeta {
     pub config: String,
     /// When recording started.
     pub started_at: Timestamp,
+    /// A saved session's span of interest (the replay opens at its start); the events
+    /// before it are kept, so the replay rebuilds the state it began with.
+    pub focus: Option<(Timestamp, Timestamp)>,
 }
 
 /// Appends events to a new session file.
@@ -306,6 +309,60 @@ impl Recorder {
     }
 }
 
+/// Saves the part of the session `src` (which may still be recording) that ends at
+/// `to` into the new file `dst`, with [from, to] as its span of interest and the
+/// `attachments` (kind, JSON): the incidents, notes and workflow runs of that span.
+/// Every event up to `to` is kept (from the very start), so the saved session replays
+/// to exactly the states the console showed. Returns the number of events saved.
+pub fn save_range(
+    src: &Path,
+    dst: &Path,
+    from: Timestamp,
+    to: Timestamp,
+    attachments: &[(&str, String)],
+) -> Result<i64, SessionError> {
+    let reader = SessionReader::open(src)?;
+    if dst.exists() {
+        return Err(SessionError::Sqlite {
+            source: rusqlite::Error::InvalidPath(dst.to_owned()),
+            path: dst.to_owned(),
+        });
+    }
+    // A consistent copy, even of a file being written (one read transaction).
+    reader
+        .conn
+        .execute("VACUUM INTO ?1", params![dst.to_string_lossy()])
+        .map_err(sqlite(dst))?;
+    drop(reader);
+    let out = Connection::open(dst).map_err(sqlite(dst))?;
+    let tx_result = (|| -> rusqlite::Result<i64> {
+        out.execute_batch(SCHEMA_V2)?;
+        let last: i64 = out.query_row(
+            "SELECT coalesce(max(seq), 0) FROM events WHERE at_millis <= ?1",
+            params![to.0],
+            |r| r.get(0),
+        )?;
+        out.execute("DELETE FROM events WHERE seq > ?1", params![last])?;
+        out.execute("DELETE FROM keyframes WHERE seq > ?1", params![last])?;
+        out.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('focus', ?1)",
+            params![format!("{}/{}", from.0, to.0)],
+        )?;
+        for (kind, body) in attachments {
+            out.execute(
+                "INSERT OR REPLACE INTO attachments (kind, body) VALUES (?1, ?2)",
+                params![kind, body],
+            )?;
+        }
+        out.execute_batch(&format!("PRAGMA user_version = {FORMAT_VERSION}; VACUUM;"))?;
+        Ok(last)
+    })();
+    tx_result.map_err(|e| {
+        drop(std::fs::remove_file(dst));
+        sqlite(dst)(e)
+    })
+}
+
 /// Reads a session file.
 pub struct SessionReader {
     conn: Connection,
@@ -363,6 +420,11 @@ impl SessionReader {
                 "drill" => meta.drill = v == "true",
                 "config" => meta.config = v,
                 "started_at" => meta.started_at = Timestamp(v.parse().unwrap_or(0)),
+                "focus" => {
+                    meta.focus = v.split_once('/').and_then(|(a, b)| {
+                        Some((Timestamp(a.parse().ok()?), Timestamp(b.parse().ok()?)))
+                    });
+                }
                 _ => {}
             }
         }

@@ -83,8 +83,13 @@ impl Player {
 }
 
 /// Opens `path` for replay: a read-only engine handle showing the state at the
-/// playhead, and the player that moves it.
-pub fn open(path: &Path) -> Result<(EngineHandle, Player), SessionError> {
+/// playhead, and the player that moves it. `local` adds notes and workflow runs kept
+/// elsewhere (this machine's stores) as marks, in the shape of
+/// [`Replay::add_marks`].
+pub fn open(
+    path: &Path,
+    local: Option<(serde_json::Value, serde_json::Value)>,
+) -> Result<(EngineHandle, Player), SessionError> {
     let replay = Replay::open(path)?;
     let meta = replay.meta().clone();
     let span = replay.span();
@@ -115,7 +120,7 @@ pub fn open(path: &Path) -> Result<(EngineHandle, Player), SessionError> {
     };
     std::thread::Builder::new()
         .name("switchboard-replay".into())
-        .spawn(move || run(replay, &rx, &shared, &publish))
+        .spawn(move || run(replay, local.as_ref(), &rx, &shared, &publish))
         .map_err(|e| SessionError::Corrupt {
             seq: 0,
             reason: format!("the replay thread did not start: {e}"),
@@ -132,6 +137,7 @@ fn update(status: &Mutex<PlayerStatus>, f: impl FnOnce(&mut PlayerStatus)) {
 
 fn run(
     mut replay: Replay,
+    local: Option<&(serde_json::Value, serde_json::Value)>,
     rx: &mpsc::Receiver<PlayerCmd>,
     status: &Mutex<PlayerStatus>,
     publish: &dyn Fn(Arc<State>),
@@ -147,6 +153,10 @@ fn run(
     replay.index(&mut |seq, total| {
         update(status, |s| s.indexed = seq as f64 / total.max(1) as f64);
     });
+    if let Some((notes, journal)) = local {
+        replay.add_marks(notes, journal);
+    }
+    let focus = replay.meta().focus;
     update(status, |s| {
         s.indexed = 1.0;
         s.verification = Some(replay.verification().clone());
@@ -156,7 +166,8 @@ fn run(
     });
     let mut state = replay.state_at_seq(1).unwrap_or_default();
     let mut seq = state.events_applied.try_into().unwrap_or(0i64);
-    let mut at = first;
+    // A saved session opens at its span of interest.
+    let mut at = focus.map_or(first, |f| f.0.clamp(first, last));
     let mut playing = false;
     let mut speed = 1.0f64;
     let mut tick = Instant::now();

@@ -58,6 +58,10 @@ pub enum MarkKind {
     Action,
     /// Anything else the console logged as a warning or worse.
     Warning,
+    /// An operator's note (from the session's attachments, or the local store).
+    Note,
+    /// A journaled workflow step.
+    Workflow,
 }
 
 /// A moment worth jumping to.
@@ -184,6 +188,55 @@ impl Replay {
         &self.warnings
     }
 
+    /// Adds the notes (`[{"pinned_at": ms, "author", "body", ...}]`) and workflow runs
+    /// (`[{"run", "kind", "target", "operator", "steps": [{"at": ms, "phase", "action",
+    /// "outcome"}]}]`) of `attachments` as marks; entries it cannot read are skipped.
+    pub fn add_marks(&mut self, notes: &serde_json::Value, journal: &serde_json::Value) {
+        let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let mut added = Vec::new();
+        for n in notes.as_array().into_iter().flatten() {
+            if let Some(at) = n["pinned_at"].as_i64() {
+                let body = text(n, "body");
+                let first = body.lines().next().unwrap_or_default().to_owned();
+                added.push((
+                    Timestamp(at),
+                    MarkKind::Note,
+                    format!("note by {}: {first}", text(n, "author")),
+                ));
+            }
+        }
+        for r in journal.as_array().into_iter().flatten() {
+            for st in r["steps"].as_array().into_iter().flatten() {
+                if let Some(at) = st["at"].as_i64() {
+                    added.push((
+                        Timestamp(at),
+                        MarkKind::Workflow,
+                        format!(
+                            "run #{} {} {} by {}: {} {} — {}",
+                            r["run"].as_i64().unwrap_or(0),
+                            text(r, "kind"),
+                            text(r, "target"),
+                            text(r, "operator"),
+                            text(st, "phase"),
+                            text(st, "action"),
+                            text(st, "outcome")
+                        ),
+                    ));
+                }
+            }
+        }
+        for (at, kind, text) in added {
+            let seq = self.seq_at(at).unwrap_or(0);
+            self.marks.push(Mark {
+                seq,
+                at,
+                kind,
+                text,
+            });
+        }
+        self.marks.sort_by_key(|m| (m.at, m.seq));
+    }
+
     /// Whether [`Replay::index`] has run.
     pub fn indexed(&self) -> bool {
         self.indexed
@@ -280,6 +333,17 @@ impl Replay {
         self.raw_count = raw_count;
         self.verification = verification;
         self.indexed = true;
+        // The saved session's own notes and workflow runs.
+        let attached = |k: &str| {
+            self.reader
+                .attachment(k)
+                .ok()
+                .flatten()
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let (notes, journal) = (attached("notes"), attached("journal"));
+        self.add_marks(&notes, &journal);
     }
 
     /// The state after event `seq` (clamped to the replayable prefix).

@@ -16,6 +16,7 @@ fn meta() -> SessionMeta {
         drill: true,
         config: String::new(),
         started_at: Timestamp(1),
+        focus: None,
     }
 }
 
