@@ -639,3 +639,65 @@ fn record_for_a_duration_writes_a_session_that_checks_out() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration"));
 }
+
+/// A session file never holds a secret: the configuration it keeps names the
+/// environment variables, and their values appear nowhere in the file.
+#[test]
+fn a_recorded_session_holds_no_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        r#"[[environment]]
+name = "lab"
+
+[[environment.source]]
+kind = "etcd"
+name = "control-plane"
+endpoints = ["http://127.0.0.1:9"]
+username_env = "SB_TEST_ETCD_USER"
+password_env = "SB_TEST_ETCD_PASSWORD"
+"#,
+    )
+    .expect("config");
+    let file = dir.path().join("lab.session");
+    let secret = "hunter2-correct-horse-7f3a";
+    let out = switchboard()
+        .env("SB_TEST_ETCD_USER", "root")
+        .env("SB_TEST_ETCD_PASSWORD", secret)
+        .args([
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "record",
+            "--out",
+        ])
+        .arg(&file)
+        .args(["--for", "1500ms"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bytes = std::fs::read(&file).expect("session");
+    if let Ok(wal) = std::fs::read(format!("{}-wal", file.display())) {
+        bytes.extend(wal);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("SB_TEST_ETCD_PASSWORD"),
+        "the variable is named"
+    );
+    assert!(
+        !text.contains(secret),
+        "the password is nowhere in the file"
+    );
+    let info = run_ok(&[
+        "session",
+        "info",
+        file.to_str().unwrap_or_default(),
+        "--json",
+    ]);
+    assert!(!String::from_utf8_lossy(&info.stdout).contains(secret));
+}
