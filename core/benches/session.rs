@@ -121,5 +121,10 @@ fn main() {
         v.checked,
         events as f64 / index_s
     );
-    println!("  seek to a random moment: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+    let (cps, cp_bytes) = replay.checkpoints();
+    println!(
+        "  seek to a random moment: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({cps} checkpoints every {} events, about {:.0} MB)",
+        replay.spacing(),
+        cp_bytes as f64 / 1e6
+    );
 }

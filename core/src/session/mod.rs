@@ -498,7 +498,10 @@ impl SessionReader {
     pub fn span(&self) -> Result<Option<(Timestamp, Timestamp, i64)>, SessionError> {
         self.conn
             .query_row(
-                "SELECT min(at_millis), max(at_millis), max(seq) FROM events",
+                // One aggregate per subquery: each is a single index lookup, where
+                // one query with three would scan the table.
+                "SELECT (SELECT min(at_millis) FROM events), (SELECT max(at_millis) FROM events),
+                        (SELECT max(seq) FROM events)",
                 [],
                 |r| {
                     Ok(

@@ -250,5 +250,5 @@ fn run(
 
 /// Beyond this many events ahead, a seek is cheaper than folding forward.
 fn replay_spacing(r: &Replay) -> i64 {
-    (r.last_seq() / super::replay::MAX_CHECKPOINTS).max(super::KEYFRAME_EVENTS as i64)
+    r.spacing()
 }

@@ -21,8 +21,18 @@ use super::{Keyframe, RawEvent, Row, SessionError, SessionMeta, SessionReader};
 use crate::state::{LogEntry, State};
 use crate::time::Timestamp;
 
-/// At most this many checkpoints are kept (memory), evenly spaced over the file.
-pub const MAX_CHECKPOINTS: i64 = 200;
+/// At most this many checkpoints are kept, evenly spaced over the file...
+pub const MAX_CHECKPOINTS: i64 = 400;
+/// ...and at most about this many bytes of them (a large fleet gets fewer, further
+/// apart: every other one is dropped and the spacing doubles).
+pub const CHECKPOINT_BUDGET: usize = 256 * 1024 * 1024;
+
+/// About how many heap bytes a copy of `s` holds (instances, histories, the log).
+fn approx_bytes(s: &State) -> usize {
+    let histories: usize = s.breakers.values().map(|b| b.history.len()).sum::<usize>()
+        + s.all_metrics().map(|m| m.history.len()).sum::<usize>();
+    64 * 1024 + s.instances.len() * 400 + histories * 16 + s.log.len() * 200
+}
 /// Raw (unknown-kind) events kept for display.
 const MAX_RAW: usize = 10_000;
 
@@ -136,7 +146,7 @@ impl Replay {
             span,
             keyframes,
             checkpoints: vec![(0, Arc::new(State::default()))],
-            spacing: (last / MAX_CHECKPOINTS).max(super::KEYFRAME_EVENTS as i64),
+            spacing: (last / MAX_CHECKPOINTS).max(2_500),
             valid_to: last,
             indexed: false,
             verification: Verification::default(),
@@ -160,6 +170,18 @@ impl Replay {
     /// The last event that can be replayed.
     pub fn last_seq(&self) -> i64 {
         self.valid_to
+    }
+
+    /// Checkpoints kept, and about how many bytes they hold (shared parts counted
+    /// in each).
+    pub fn checkpoints(&self) -> (usize, usize) {
+        let bytes = self.checkpoints.iter().map(|(_, s)| approx_bytes(s)).sum();
+        (self.checkpoints.len(), bytes)
+    }
+
+    /// Events between two checkpoints: the most a seek folds.
+    pub fn spacing(&self) -> i64 {
+        self.spacing
     }
 
     /// The recorded keyframes.
@@ -254,7 +276,8 @@ impl Replay {
         let mut state = State::default();
         let mut kf = 0usize;
         let last = self.valid_to;
-        let spacing = self.spacing;
+        let mut spacing = self.spacing;
+        let mut last_checkpoint = 0i64;
         let mut checkpoints = vec![(0, Arc::new(State::default()))];
         let mut marks = Vec::new();
         let mut raw = Vec::new();
@@ -289,8 +312,20 @@ impl Replay {
                     }
                     kf += 1;
                 }
-                if seq % spacing == 0 {
+                if seq - last_checkpoint >= spacing {
                     checkpoints.push((seq, Arc::new(state.clone())));
+                    last_checkpoint = seq;
+                    let n = checkpoints.len();
+                    if n as i64 > MAX_CHECKPOINTS
+                        || n.saturating_mul(approx_bytes(&state)) > CHECKPOINT_BUDGET
+                    {
+                        let mut i = 0;
+                        checkpoints.retain(|_| {
+                            i += 1;
+                            i % 2 == 1
+                        });
+                        spacing *= 2;
+                    }
                 }
                 if seq % 50_000 == 0 {
                     progress(seq, last);
@@ -327,6 +362,7 @@ impl Replay {
             ));
         }
         progress(self.valid_to, last);
+        self.spacing = spacing;
         self.checkpoints = checkpoints;
         self.marks = marks;
         self.raw = raw;
