@@ -565,3 +565,45 @@ fn a_recorded_session_replays_and_the_quorum_panel_follows_the_playhead() {
     );
     assert!(!has(&h, "STOP ALL"), "no workflows from a replay");
 }
+
+/// File > Save session from a recording console: the span is written beside the data
+/// directory with this machine's notes of it, and the file replays.
+#[test]
+fn save_session_from_the_window_writes_a_file_that_replays() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut opts = EngineOptions::new(drill(false, 10.0));
+    opts.record_to = Some(dir.path().join("sessions").join("session-now.sqlite"));
+    let engine = switchboard_core::start(&opts).expect("engine");
+    engine.wait_for(Duration::from_secs(10), fully_polled);
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            data_dir: Some(dir.path().to_owned()),
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = harness(console);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Save session…").click();
+    h.run_steps(2);
+    h.get_by_label("all of it").click();
+    h.run_steps(1);
+    h.get_by_label("Save").click();
+    h.run_steps(2);
+    wait_for(&mut h, "events; 0 incident(s)", Duration::from_secs(10));
+    let saved: Vec<_> = std::fs::read_dir(dir.path().join("saved"))
+        .expect("saved dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let mut r = switchboard_core::session::replay::Replay::open(&saved[0]).expect("opens");
+    r.index(&mut |_, _| {});
+    assert!(
+        r.verification().ok() && r.last_seq() > 0,
+        "{:?}",
+        r.warnings()
+    );
+    assert!(r.meta().focus.is_some());
+}
