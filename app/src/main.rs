@@ -499,11 +499,6 @@ fn new_session_path(dir: &Path) -> PathBuf {
 }
 
 fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        cli.renderer == "glow",
-        "unknown renderer {:?}: this build has glow",
-        cli.renderer
-    );
     let data = data_dir(&cli.common);
     let record = if cli.no_record {
         None
@@ -565,9 +560,41 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         format!("Switchboard · {}", engine.environment())
     };
+    open_window(cli, &title, move |egui_ctx| {
+        let ctx = egui_ctx.clone();
+        engine.set_waker(move || ctx.request_repaint());
+        let mut console = Console::new(engine, opts);
+        if let Some(dir) = &data_for_store {
+            console = console.with_incident_store(
+                dir.join("notes.sqlite"),
+                Some(dir.join("journal.sqlite")),
+                objectives,
+            );
+        }
+        if let Some(desk) = desk {
+            let ctx = egui_ctx.clone();
+            desk.set_waker(move || ctx.request_repaint());
+            console = console.with_desk(desk);
+        }
+        console
+    })
+}
+
+/// Opens the window titled `title` on the console `build` makes (given the window's
+/// context, to wake it), until it is closed or `--exit-after` passes.
+fn open_window(
+    cli: &Cli,
+    title: &str,
+    build: impl FnOnce(&egui::Context) -> Console + 'static,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cli.renderer == "glow",
+        "unknown renderer {:?}: this build has glow",
+        cli.renderer
+    );
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title(&title)
+            .with_title(title)
             .with_app_id("switchboard")
             .with_inner_size([1440.0, 900.0])
             .with_min_inner_size([800.0, 500.0]),
@@ -578,38 +605,18 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     eframe::run_native(
-        &title,
+        title,
         native,
         Box::new(move |cc| {
-            let ctx = cc.egui_ctx.clone();
-            engine.set_waker(move || ctx.request_repaint());
-            let mut console = Console::new(engine, opts);
-            if let Some(dir) = &data_for_store {
-                console = console.with_incident_store(
-                    dir.join("notes.sqlite"),
-                    Some(dir.join("journal.sqlite")),
-                    objectives,
-                );
-            }
-            if let Some(desk) = desk {
-                let ctx = cc.egui_ctx.clone();
-                desk.set_waker(move || ctx.request_repaint());
-                console = console.with_desk(desk);
-            }
+            let console = build(&cc.egui_ctx);
             Ok(Box::new(Window { console, exit_at }))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
 
-/// The eframe app: the console plus the `--exit-after` timer.
 /// `switchboard replay FILE`: the window on a recorded session, read-only.
 fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        cli.renderer == "glow",
-        "unknown renderer {:?}: this build has glow",
-        cli.renderer
-    );
     // A session recorded here: this machine's notes and workflow runs of its span are
     // marks on the scrubber (a saved session carries its own).
     let reader = switchboard_core::session::SessionReader::open(file)?;
@@ -633,31 +640,14 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         data_dir: data_dir(&cli.common),
     };
     let title = format!("Switchboard · REPLAY · {}", file.display());
-    let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(&title)
-            .with_app_id("switchboard")
-            .with_inner_size([1440.0, 900.0])
-            .with_min_inner_size([800.0, 500.0]),
-        renderer: eframe::Renderer::Glow,
-        ..Default::default()
-    };
-    let exit_at = cli
-        .exit_after
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    eframe::run_native(
-        &title,
-        native,
-        Box::new(move |cc| {
-            let ctx = cc.egui_ctx.clone();
-            engine.set_waker(move || ctx.request_repaint());
-            let console = Console::new(engine, opts).with_player(player);
-            Ok(Box::new(Window { console, exit_at }))
-        }),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    open_window(cli, &title, move |egui_ctx| {
+        let ctx = egui_ctx.clone();
+        engine.set_waker(move || ctx.request_repaint());
+        Console::new(engine, opts).with_player(player)
+    })
 }
 
+/// The eframe app: the console plus the `--exit-after` timer.
 struct Window {
     console: Console,
     exit_at: Option<Instant>,

@@ -9,6 +9,14 @@ fn switchboard() -> Command {
     c
 }
 
+/// Runs `switchboard ARGS` and insists that it fails with `code`, saying `what`.
+fn fails_with(args: &[&str], code: i32, what: &str) {
+    let out = switchboard().args(args).output().expect("run");
+    assert_eq!(out.status.code(), Some(code), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(what), "{args:?}: {err}");
+}
+
 /// Runs `switchboard ARGS` and insists that it succeeds.
 fn run_ok(args: &[&str]) -> std::process::Output {
     let out = switchboard().args(args).output().expect("run");
@@ -112,12 +120,11 @@ fn bad_config_names_file_line_and_problem_and_exits_2() {
     assert!(err.contains(&format!("{}:3:1", path.display())), "{err}");
     assert!(err.contains("unknown field `endpoint`"), "{err}");
 
-    let out = switchboard()
-        .args(["status", "--config", "/nonexistent/switchboard.toml"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/switchboard.toml"));
+    fails_with(
+        &["status", "--config", "/nonexistent/switchboard.toml"],
+        2,
+        "/nonexistent/switchboard.toml",
+    );
 }
 
 #[test]
@@ -586,12 +593,7 @@ fn replay_at_shows_healthy_at_risk_healthy_and_session_info_checks_out() {
     assert_eq!(state_at(after.now), "healthy");
     // An offset from the first event works too, and a bad moment is a clear error.
     run_ok(&["replay", f, "--at", "+1s", "--json"]);
-    let out = switchboard()
-        .args(["replay", f, "--at", "soon"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected RFC 3339"));
+    fails_with(&["replay", f, "--at", "soon"], 1, "expected RFC 3339");
 
     let jsonl = dir.path().join("events.jsonl");
     run_ok(&["replay", f, "--export", jsonl.to_str().unwrap_or_default()]);
@@ -601,12 +603,11 @@ fn replay_at_shows_healthy_at_risk_healthy_and_session_info_checks_out() {
         serde_json::from_str(text.lines().next().unwrap_or_default()).expect("a JSON line");
     assert!(first["kind"].is_string() && first["at"].is_string());
 
-    let out = switchboard()
-        .args(["session", "info", "/etc/hostname"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Switchboard session"));
+    fails_with(
+        &["session", "info", "/etc/hostname"],
+        1,
+        "not a Switchboard session",
+    );
 }
 
 /// `record` on an unattended box: headless, for a duration, then a session that
@@ -632,12 +633,11 @@ fn record_for_a_duration_writes_a_session_that_checks_out() {
         "{info}"
     );
     assert_eq!(info["keyframes"]["checked"], info["keyframes"]["matched"]);
-    let bad = switchboard()
-        .args(["--drill", "record", "--out", f, "--for", "2 fortnights"])
-        .output()
-        .expect("run");
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a duration"));
+    fails_with(
+        &["--drill", "record", "--out", f, "--for", "2 fortnights"],
+        1,
+        "expected a duration",
+    );
 }
 
 /// A session file never holds a secret: the configuration it keeps names the

@@ -191,17 +191,7 @@ impl Store {
             "SELECT id, at, kind, subject, text, starred, hidden FROM timeline
              WHERE incident_id = ?1 ORDER BY at, id",
         )?;
-        let rows = stmt.query_map(params![incident], |r| {
-            Ok(TimelineEntry {
-                id: r.get(0)?,
-                at: Timestamp(r.get(1)?),
-                kind: r.get(2)?,
-                subject: r.get(3)?,
-                text: r.get(4)?,
-                starred: r.get(5)?,
-                hidden: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![incident], timeline_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -211,17 +201,7 @@ impl Store {
             .query_row(
                 "SELECT id, at, kind, subject, text, starred, hidden FROM timeline WHERE id = ?1",
                 params![entry],
-                |r| {
-                    Ok(TimelineEntry {
-                        id: r.get(0)?,
-                        at: Timestamp(r.get(1)?),
-                        kind: r.get(2)?,
-                        subject: r.get(3)?,
-                        text: r.get(4)?,
-                        starred: r.get(5)?,
-                        hidden: r.get(6)?,
-                    })
-                },
+                timeline_row,
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no timeline entry #{entry}")))
@@ -238,4 +218,17 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A timeline row: id, at, kind, subject, text, starred, hidden.
+fn timeline_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimelineEntry> {
+    Ok(TimelineEntry {
+        id: r.get(0)?,
+        at: Timestamp(r.get(1)?),
+        kind: r.get(2)?,
+        subject: r.get(3)?,
+        text: r.get(4)?,
+        starred: r.get(5)?,
+        hidden: r.get(6)?,
+    })
 }
