@@ -54,6 +54,10 @@ struct Cli {
     /// ...and at most this many megabytes of them (the oldest go first).
     #[arg(long, value_name = "MB", default_value_t = 2048)]
     keep_mb: u64,
+    /// The flight recorder starts a new segment (a file of its own, starting from the
+    /// console's state) this often, so the oldest can go while the window runs.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60.0)]
+    segment_minutes: f64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -479,8 +483,12 @@ fn prune_sessions(dir: &Path, hours: f64, mb: u64, keep: Option<&Path>) -> Vec<P
     let max_age = Duration::from_secs_f64(hours.max(0.0) * 3600.0);
     let mut total = 0u64;
     let mut gone = Vec::new();
-    for (path, modified, len) in files {
+    for (i, (path, modified, len)) in files.into_iter().enumerate() {
         total += len;
+        // The newest is the segment being written.
+        if i == 0 {
+            continue;
+        }
         let old = now.duration_since(modified).unwrap_or_default() > max_age;
         if old || total > mb.saturating_mul(1_000_000) {
             // Its -wal and -shm go with it.
@@ -528,7 +536,9 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.objectives.clone())
         .unwrap_or_default();
-    let engine = start_engine(&engine_options(&cli.common, config, record))?;
+    let mut opts = engine_options(&cli.common, config, record);
+    opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
+    let engine = start_engine(&opts)?;
     let drill = matches!(engine.environment(), "drill");
     let data_for_store = data.clone();
     // Workflows run from the window through a desk on the same environment and journal

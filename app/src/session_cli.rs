@@ -69,7 +69,9 @@ pub fn info(cmd: &SessionCmd) -> Result<(), String> {
         "from": span.map(|s| s.0.to_rfc3339()),
         "to": span.map(|s| s.1.to_rfc3339()),
         "duration_secs": span.map(|s| s.1.millis_since(s.0) as f64 / 1000.0),
-        "events": r.last_seq(),
+        "events": r.last_seq() - r.first_seq(),
+        "starts_after_event": r.first_seq(),
+        "segment": meta.segment,
         "raw_events": r.raw().1,
         "keyframes": { "recorded": r.keyframes().len(), "checked": v.checked, "matched": v.matched },
         "sources": sources.iter().map(|(name, kinds, n)| serde_json::json!({
@@ -98,10 +100,17 @@ pub fn info(cmd: &SessionCmd) -> Result<(), String> {
     }
     println!(
         "  {} events · keyframes: {} of {} match",
-        r.last_seq(),
+        r.last_seq() - r.first_seq(),
         v.matched,
         v.checked
     );
+    if r.first_seq() > 0 {
+        println!(
+            "  segment {} of a flight recording: starts from the console's state after event {}",
+            meta.segment,
+            r.first_seq()
+        );
+    }
     for (name, kinds, n) in &sources {
         println!("  source {name}: {n} events ({})", kinds.join(", "));
     }
@@ -152,7 +161,7 @@ pub fn export(file: &Path, out: &Path) -> Result<(), String> {
     let mut failed = None;
     let mut n = 0u64;
     r.reader()
-        .rows(0, r.last_seq(), |row| {
+        .rows(r.first_seq(), r.last_seq(), |row| {
             if failed.is_some() {
                 return;
             }

@@ -92,8 +92,10 @@ pub fn save(
         notes.as_array().map_or(0, Vec::len),
         journal.as_array().map_or(0, Vec::len),
     );
+    // Every segment of the recording still on disk: the span may begin in an earlier one.
+    let segments = switchboard_core::session::segments_of(src);
     let events = switchboard_core::session::save_range(
-        src,
+        &segments,
         dst,
         from,
         to,
@@ -105,7 +107,7 @@ pub fn save(
     )
     .map_err(|e| e.to_string())?;
     Ok(format!(
-        "saved {} ({events} events; {} incident(s), {} note(s), {} workflow run(s))",
+        "saved {} (to event {events}; {} incident(s), {} note(s), {} workflow run(s))",
         dst.display(),
         counts.0,
         counts.1,

@@ -43,6 +43,8 @@ fn main() {
         config: String::new(),
         started_at: Timestamp(0),
         focus: None,
+        recording: String::new(),
+        segment: 0,
     };
     let mut rec = Recorder::create(&path, &meta).expect("create");
     let mut fleet = DrillFleet::new(7, instances, true);

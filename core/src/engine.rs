@@ -72,6 +72,9 @@ pub struct EngineOptions {
     /// Subscribe to applied events before any source starts, so none is missed
     /// (see [`EngineHandle::take_initial_subscription`]).
     pub subscribe_from_start: bool,
+    /// The flight recorder: start a new segment (a file beside the first, starting from
+    /// the state the console has) this often, so old segments can be removed.
+    pub segment_every: Option<Duration>,
 }
 
 impl EngineOptions {
@@ -85,6 +88,7 @@ impl EngineOptions {
             operator: operator_name(),
             clock: Arc::new(SystemClock),
             subscribe_from_start: false,
+            segment_every: None,
         }
     }
 }
@@ -123,7 +127,8 @@ pub struct EngineHandle {
     events: broadcast::Sender<Arc<Vec<Event>>>,
     read_only: Option<String>,
     environment: String,
-    recording: Option<PathBuf>,
+    /// The segment being written (it changes as the flight recorder rolls).
+    recording: Arc<Mutex<Option<PathBuf>>>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
     initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
     drill: Option<sources::drill::DrillHandle>,
@@ -157,21 +162,56 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
     // The recorder thread: created before anything runs, so a bad path fails start-up.
     let (rec_tx, recorder_thread, recording) = match &opts.record_to {
         Some(path) => {
-            let meta = SessionMeta {
+            let mut meta = SessionMeta {
                 app_version: env!("CARGO_PKG_VERSION").to_owned(),
                 environment: environment.clone(),
                 drill,
                 config: opts.config.to_toml(),
                 started_at: opts.clock.now(),
                 focus: None,
+                recording: format!("{}-{}", opts.clock.now().0, std::process::id()),
+                segment: 0,
             };
             let mut recorder = Recorder::create(path, &meta)?;
             let (tx, rx) = std::sync::mpsc::sync_channel::<Recorded>(256);
+            let shared_path = Arc::new(Mutex::new(Some(path.clone())));
+            let current = Arc::clone(&shared_path);
+            let segment_every = opts.segment_every;
+            let clock = Arc::clone(&opts.clock);
             let handle = std::thread::Builder::new()
                 .name("switchboard-recorder".into())
                 .spawn(move || {
                     let mut last: Option<(Arc<State>, bool)> = None;
+                    let mut segment_started = std::time::Instant::now();
                     for r in rx {
+                        // A new segment, from the state after the last batch written.
+                        if let (Some(every), Some((state, keyed))) = (segment_every, &last)
+                            && segment_started.elapsed() >= every
+                        {
+                            let closed = if *keyed {
+                                Ok(())
+                            } else {
+                                recorder.keyframe(state)
+                            };
+                            meta.segment += 1;
+                            meta.started_at = clock.now();
+                            let next = segment_path(recorder.path(), clock.now());
+                            let opened =
+                                closed.and_then(|()| Recorder::create_from(&next, &meta, state));
+                            match opened {
+                                Ok(rec) => {
+                                    recorder = rec;
+                                    if let Ok(mut p) = current.lock() {
+                                        *p = Some(next);
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::error!("recording stopped: {e:#}");
+                                    return Some(e);
+                                }
+                            }
+                            segment_started = std::time::Instant::now();
+                        }
                         let written = recorder.append(&r.events).and_then(|()| {
                             // The fingerprint is computed here, off the reducer.
                             if r.keyframe {
@@ -193,9 +233,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                     }
                 })
                 .map_err(EngineError::Runtime)?;
-            (Some(tx), Some(handle), Some(path.clone()))
+            (Some(tx), Some(handle), shared_path)
         }
-        None => (None, None, None),
+        None => (None, None, Arc::new(Mutex::new(None))),
     };
 
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_CHANNEL);
@@ -308,7 +348,7 @@ impl EngineHandle {
                 events,
                 read_only: Some(why_read_only),
                 environment,
-                recording: None,
+                recording: Arc::new(Mutex::new(None)),
                 recorder_thread: None,
                 initial_subscription: None,
                 drill: None,
@@ -354,9 +394,10 @@ impl EngineHandle {
         &self.environment
     }
 
-    /// The session file being written, if recording.
-    pub fn recording(&self) -> Option<&std::path::Path> {
-        self.recording.as_deref()
+    /// The session file being written, if recording (the flight recorder's current
+    /// segment).
+    pub fn recording(&self) -> Option<PathBuf> {
+        self.recording.lock().ok().and_then(|p| p.clone())
     }
 
     /// Every applied batch of events, from now on (for `watch --json`).
@@ -408,6 +449,22 @@ impl Drop for EngineHandle {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The next segment's file: beside `current`, named by `now` like the first.
+fn segment_path(current: &std::path::Path, now: crate::time::Timestamp) -> PathBuf {
+    let stamp = now.to_rfc3339().replace([':', '.'], "-");
+    let dir = current
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut p = dir.join(format!("session-{stamp}.sqlite"));
+    let mut n = 1;
+    while p.exists() {
+        p = dir.join(format!("session-{stamp}-{n}.sqlite"));
+        n += 1;
+    }
+    p
 }
 
 /// What the recorder thread writes: a batch, and the state after it when a keyframe is

@@ -227,7 +227,7 @@ fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
         "steps": [{ "at": mid.0 + 2, "phase": "after", "action": "set state drain", "outcome": "ok" }] }]);
     let saved = dir.path().join("saved.session");
     let kept = switchboard_core::session::save_range(
-        &path,
+        std::slice::from_ref(&path),
         &saved,
         Timestamp(mid.0 - 1000),
         mid,
@@ -243,7 +243,8 @@ fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
         full.last_seq()
     );
     assert!(
-        switchboard_core::session::save_range(&path, &saved, first, mid, &[]).is_err(),
+        switchboard_core::session::save_range(std::slice::from_ref(&path), &saved, first, mid, &[])
+            .is_err(),
         "an existing file is not overwritten"
     );
     let mut r = Replay::open(&saved).expect("open saved");
@@ -275,5 +276,78 @@ fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
                 && t.contains("run #3 drain edge/be/web1 by ana: after set state drain — ok")
         ),
         "{kinds:?}"
+    );
+}
+
+/// The flight recorder's rolling segments: each file starts from the state the
+/// previous one ended with (its snapshot checked by a keyframe), so any segment
+/// replays on its own and the oldest can be removed; a span saved across segments
+/// replays too.
+#[test]
+fn rolling_segments_each_replay_on_their_own_and_a_span_across_them_saves() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = dir.path().join("session-a.sqlite");
+    let mut opts = EngineOptions::new(Config::drill(DrillConfig {
+        scripted: true,
+        speed: 30.0,
+        seed: 5,
+        instances: 90,
+        ..DrillConfig::default()
+    }));
+    opts.record_to = Some(first.clone());
+    opts.segment_every = Some(Duration::from_millis(700));
+    let engine = switchboard_core::start(&opts).expect("engine");
+    std::thread::sleep(Duration::from_millis(3200));
+    let current = engine.recording().expect("recording");
+    assert_ne!(current, first, "the recorder rolled on");
+    assert!(engine.shutdown().is_none());
+
+    let segments = switchboard_core::session::segments_of(&first);
+    assert!(segments.len() >= 3, "{segments:?}");
+    assert_eq!(segments.first(), Some(&first));
+    let mut previous_end: Option<(i64, String)> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        let mut r = Replay::open(seg).expect("open a segment");
+        r.index(&mut |_, _| {});
+        let v = r.verification();
+        assert!(
+            v.ok() && v.checked >= 2,
+            "segment {i}: {v:?} {:?}",
+            r.warnings()
+        );
+        let start = r.state_at_seq(r.first_seq()).expect("start");
+        if let Some((seq, hash)) = &previous_end {
+            assert_eq!(r.first_seq(), *seq, "segment {i} goes on from the last");
+            assert_eq!(
+                &start.digest(),
+                hash,
+                "from the very state the last ended with"
+            );
+        } else {
+            assert_eq!(r.first_seq(), 0);
+        }
+        let end = r.state_at_seq(r.last_seq()).expect("end");
+        previous_end = Some((r.last_seq(), end.digest()));
+    }
+
+    // Removing the oldest leaves the rest replayable; a span from segment 1 to the end.
+    std::fs::remove_file(&segments[0]).expect("roll off the oldest");
+    let left = switchboard_core::session::segments_of(&segments[1]);
+    assert_eq!(left.len(), segments.len() - 1);
+    let (from, _) = Replay::open(&left[0]).expect("open").span().expect("span");
+    let (_, to) = Replay::open(left.last().expect("last"))
+        .expect("open")
+        .span()
+        .expect("span");
+    let saved = dir.path().join("saved.session");
+    let kept = switchboard_core::session::save_range(&left, &saved, from, to, &[]).expect("save");
+    let mut r = Replay::open(&saved).expect("open saved");
+    r.index(&mut |_, _| {});
+    assert!(r.verification().ok(), "{:?}", r.warnings());
+    assert_eq!(r.last_seq(), kept);
+    assert_eq!(
+        r.state_at_seq(kept).expect("end").digest(),
+        previous_end.expect("segments").1,
+        "the saved span ends where the recording did"
     );
 }

@@ -71,8 +71,8 @@ impl SessionFilesView {
 
 /// What the console knows that the dialogs need.
 pub struct SessionCtx<'a> {
-    /// The session being recorded.
-    pub recording: Option<&'a Path>,
+    /// The session being recorded (its current segment).
+    pub recording: Option<PathBuf>,
     /// The data directory.
     pub data_dir: Option<&'a Path>,
     /// Now (the console's clock).
@@ -125,7 +125,7 @@ pub fn session_windows_ui(
             .constrain_to(area)
             .collapsible(false)
             .show(ctx, |ui| {
-                let Some(src) = sc.recording else {
+                let Some(src) = sc.recording.as_deref() else {
                     ui.colored_label(
                         theme::WARN,
                         "This console records nothing (--no-record, or no data directory).",

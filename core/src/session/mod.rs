@@ -178,6 +178,10 @@ pub struct SessionMeta {
     /// A saved session's span of interest (the replay opens at its start); the events
     /// before it are kept, so the replay rebuilds the state it began with.
     pub focus: Option<(Timestamp, Timestamp)>,
+    /// The recording this file belongs to (the segments of one run share it).
+    pub recording: String,
+    /// Its place among the recording's segments, from 0.
+    pub segment: u32,
 }
 
 /// Appends events to a new session file.
@@ -228,6 +232,8 @@ impl Recorder {
                 ("drill", meta.drill.to_string()),
                 ("config", meta.config.clone()),
                 ("started_at", meta.started_at.0.to_string()),
+                ("recording", meta.recording.clone()),
+                ("segment", meta.segment.to_string()),
             ] {
                 put.execute(params![k, v]).map_err(sqlite(path))?;
             }
@@ -237,6 +243,30 @@ impl Recorder {
             path: path.to_owned(),
             next_seq: 1,
         })
+    }
+
+    /// Creates a segment that starts from `base`, the state after the previous
+    /// segment's last event: its snapshot is stored, the events go on from the next
+    /// sequence number, and a keyframe checks the snapshot on replay.
+    pub fn create_from(
+        path: &Path,
+        meta: &SessionMeta,
+        base: &State,
+    ) -> Result<Self, SessionError> {
+        let mut r = Self::create(path, meta)?;
+        let seq = i64::try_from(base.events_applied).unwrap_or(i64::MAX);
+        r.conn
+            .execute_batch("CREATE TABLE base (seq INTEGER NOT NULL, state BLOB NOT NULL);")
+            .map_err(sqlite(path))?;
+        r.conn
+            .execute(
+                "INSERT INTO base (seq, state) VALUES (?1, ?2)",
+                params![seq, base.to_snapshot()],
+            )
+            .map_err(sqlite(path))?;
+        r.next_seq = seq + 1;
+        r.keyframe(base)?;
+        Ok(r)
     }
 
     /// The file being written.
@@ -309,18 +339,34 @@ impl Recorder {
     }
 }
 
-/// Saves the part of the session `src` (which may still be recording) that ends at
-/// `to` into the new file `dst`, with [from, to] as its span of interest and the
+/// Saves the part of a recording (its `segments`, in order; the last may still be
+/// recording) that ends at `to` into the new file `dst`, with [from, to] as its span of interest and the
 /// `attachments` (kind, JSON): the incidents, notes and workflow runs of that span.
-/// Every event up to `to` is kept (from the very start), so the saved session replays
-/// to exactly the states the console showed. Returns the number of events saved.
+/// Every event up to `to` is kept from the start of the segment holding `from` (and
+/// that segment's starting state), so the saved session replays to exactly the states
+/// the console showed. Returns the sequence number of the last event saved.
 pub fn save_range(
-    src: &Path,
+    segments: &[PathBuf],
     dst: &Path,
     from: Timestamp,
     to: Timestamp,
     attachments: &[(&str, String)],
 ) -> Result<i64, SessionError> {
+    // The segment holding `from` (or the first there is) and every one after it.
+    let mut start = 0;
+    for (i, p) in segments.iter().enumerate() {
+        if SessionReader::open(p)?
+            .span()?
+            .is_some_and(|(first, _, _)| first <= from)
+        {
+            start = i;
+        }
+    }
+    let Some(src) = segments.get(start) else {
+        return Err(SessionError::NotASession {
+            path: dst.to_owned(),
+        });
+    };
     let reader = SessionReader::open(src)?;
     if dst.exists() {
         return Err(SessionError::Sqlite {
@@ -337,6 +383,19 @@ pub fn save_range(
     let out = Connection::open(dst).map_err(sqlite(dst))?;
     let tx_result = (|| -> rusqlite::Result<i64> {
         out.execute_batch(SCHEMA_V2)?;
+        // The later segments' events go on in sequence.
+        for later in &segments[start + 1..] {
+            out.execute(
+                "ATTACH DATABASE ?1 AS seg",
+                params![later.to_string_lossy()],
+            )?;
+            out.execute_batch(
+                "INSERT INTO events SELECT * FROM seg.events
+                     WHERE seq > (SELECT coalesce(max(seq), 0) FROM main.events);
+                 INSERT OR IGNORE INTO keyframes SELECT * FROM seg.keyframes;
+                 DETACH DATABASE seg;",
+            )?;
+        }
         let last: i64 = out.query_row(
             "SELECT coalesce(max(seq), 0) FROM events WHERE at_millis <= ?1",
             params![to.0],
@@ -361,6 +420,32 @@ pub fn save_range(
         drop(std::fs::remove_file(dst));
         sqlite(dst)(e)
     })
+}
+
+/// The segments of the recording `path` belongs to that are still on disk (rolled
+/// ones may be gone), in order; just `path` for a file of one segment.
+pub fn segments_of(path: &Path) -> Vec<PathBuf> {
+    let Ok(meta) = SessionReader::open(path).and_then(|r| r.meta()) else {
+        return vec![path.to_owned()];
+    };
+    if meta.recording.is_empty() {
+        return vec![path.to_owned()];
+    }
+    let mut found: Vec<(u32, PathBuf)> = path
+        .parent()
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .filter_map(|p| {
+            let m = SessionReader::open(&p).and_then(|r| r.meta()).ok()?;
+            (m.recording == meta.recording).then_some((m.segment, p))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Reads a session file.
@@ -420,6 +505,8 @@ impl SessionReader {
                 "drill" => meta.drill = v == "true",
                 "config" => meta.config = v,
                 "started_at" => meta.started_at = Timestamp(v.parse().unwrap_or(0)),
+                "recording" => meta.recording = v,
+                "segment" => meta.segment = v.parse().unwrap_or(0),
                 "focus" => {
                     meta.focus = v.split_once('/').and_then(|(a, b)| {
                         Some((Timestamp(a.parse().ok()?), Timestamp(b.parse().ok()?)))
@@ -454,6 +541,32 @@ impl SessionReader {
                 |_| Ok(()),
             )
             .is_ok()
+    }
+
+    /// The state a segment starts from, with the sequence number of the last event
+    /// folded into it (`None`: the file starts from nothing).
+    pub fn base(&self) -> Result<Option<(i64, State)>, SessionError> {
+        if !self.has_table("base") {
+            return Ok(None);
+        }
+        let row: Option<(i64, Vec<u8>)> =
+            match self.conn.query_row("SELECT seq, state FROM base", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            }) {
+                Ok(r) => Some(r),
+                Err(rusqlite::Error::QueryReturnedNoRows) => None,
+                Err(e) => return Err(sqlite(&self.path)(e)),
+            };
+        row.map(|(seq, bytes)| {
+            State::from_snapshot(&bytes)
+                .map(|s| (seq, s))
+                .map_err(|reason| SessionError::Corrupt {
+                    seq,
+                    reason,
+                    path: self.path.clone(),
+                })
+        })
+        .transpose()
     }
 
     /// The keyframes, in order (none in a format 1 file).

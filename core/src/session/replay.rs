@@ -111,8 +111,10 @@ pub struct Replay {
     meta: SessionMeta,
     span: Option<(Timestamp, Timestamp, i64)>,
     keyframes: Vec<Keyframe>,
-    /// (seq, the state after it); the first is (0, the empty state).
+    /// (seq, the state after it); the first is the file's starting state.
     checkpoints: Vec<(i64, Arc<State>)>,
+    /// The file's starting state (empty, or a segment's base) and its sequence number.
+    base: (i64, Arc<State>),
     spacing: i64,
     /// The last event of the replayable prefix.
     valid_to: i64,
@@ -132,7 +134,8 @@ impl Replay {
         let meta = reader.meta()?;
         let span = reader.span()?;
         let keyframes = reader.keyframes()?;
-        let last = span.map_or(0, |s| s.2);
+        let (base_seq, base) = reader.base()?.unwrap_or_default();
+        let last = span.map_or(base_seq, |s| s.2);
         let mut warnings = Vec::new();
         if reader.format()? < super::FORMAT_VERSION {
             warnings.push(format!(
@@ -145,8 +148,9 @@ impl Replay {
             meta,
             span,
             keyframes,
-            checkpoints: vec![(0, Arc::new(State::default()))],
-            spacing: (last / MAX_CHECKPOINTS).max(2_500),
+            checkpoints: vec![(base_seq, Arc::new(base.clone()))],
+            base: (base_seq, Arc::new(base)),
+            spacing: ((last - base_seq) / MAX_CHECKPOINTS).max(2_500),
             valid_to: last,
             indexed: false,
             verification: Verification::default(),
@@ -170,6 +174,12 @@ impl Replay {
     /// The last event that can be replayed.
     pub fn last_seq(&self) -> i64 {
         self.valid_to
+    }
+
+    /// The last event folded into the file's starting state (0 unless the file is a
+    /// segment that starts from the state the console had).
+    pub fn first_seq(&self) -> i64 {
+        self.base.0
     }
 
     /// Checkpoints kept, and about how many bytes they hold (shared parts counted
@@ -273,19 +283,33 @@ impl Replay {
     /// checkpoints and the marks. `progress(seq, last)` is called now and then. A
     /// damaged row ends the replayable prefix with a warning (not an error).
     pub fn index(&mut self, progress: &mut dyn FnMut(i64, i64)) {
-        let mut state = State::default();
+        let (base_seq, base) = self.base.clone();
+        let mut state = (*base).clone();
         let mut kf = 0usize;
         let last = self.valid_to;
         let mut spacing = self.spacing;
-        let mut last_checkpoint = 0i64;
-        let mut checkpoints = vec![(0, Arc::new(State::default()))];
+        let mut last_checkpoint = base_seq;
+        let mut checkpoints = vec![(base_seq, base)];
         let mut marks = Vec::new();
         let mut raw = Vec::new();
         let mut raw_count = 0u64;
         let mut verification = Verification::default();
         let keyframes = &self.keyframes;
-        let mut last_seen = 0i64;
-        let result = self.reader.rows(0, last, |row| match row {
+        let mut last_seen = base_seq;
+        // The keyframe at the base checks the stored snapshot itself.
+        while kf < keyframes.len() && keyframes[kf].seq <= base_seq {
+            if keyframes[kf].seq == base_seq {
+                let hash = state.digest();
+                verification.checked += 1;
+                if hash == keyframes[kf].hash {
+                    verification.matched += 1;
+                } else {
+                    verification.first_mismatch = Some((keyframes[kf].clone(), hash));
+                }
+            }
+            kf += 1;
+        }
+        let result = self.reader.rows(base_seq, last, |row| match row {
             Row::Event(seq, ev) => {
                 let logged = state.log.back().map(Arc::as_ptr);
                 state.apply(&ev);
@@ -384,7 +408,7 @@ impl Replay {
 
     /// The state after event `seq` (clamped to the replayable prefix).
     pub fn state_at_seq(&self, seq: i64) -> Result<State, SessionError> {
-        let seq = seq.clamp(0, self.valid_to);
+        let seq = seq.clamp(self.base.0, self.valid_to.max(self.base.0));
         let i = self.checkpoints.partition_point(|(s, _)| *s <= seq);
         let (from, base) = &self.checkpoints[i.saturating_sub(1)];
         let mut state = (**base).clone();
@@ -398,7 +422,10 @@ impl Replay {
 
     /// The last event at or before `at`.
     pub fn seq_at(&self, at: Timestamp) -> Result<i64, SessionError> {
-        Ok(self.reader.seq_at(at)?.min(self.valid_to))
+        Ok(self
+            .reader
+            .seq_at(at)?
+            .clamp(self.base.0, self.valid_to.max(self.base.0)))
     }
 
     /// The state as it was at `at`.

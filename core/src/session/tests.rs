@@ -17,6 +17,8 @@ fn meta() -> SessionMeta {
         config: String::new(),
         started_at: Timestamp(1),
         focus: None,
+        recording: String::new(),
+        segment: 0,
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{BreakerConfig, BreakerState, ServiceId, SourceId};
 use crate::time::Timestamp;
@@ -27,7 +27,7 @@ const BUCKET_MILLIS: i64 = 1000;
 const MAX_BUCKETS: usize = 60;
 
 /// One state change of a breaker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flip {
     /// When it flipped.
     pub at: Timestamp,
@@ -37,7 +37,7 @@ pub struct Flip {
     pub to: BreakerState,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bucket {
     /// Start of the bucket, in units of `BUCKET_MILLIS` since the epoch.
     slot: i64,
@@ -46,7 +46,7 @@ struct Bucket {
 }
 
 /// A breaker and its history.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Breaker {
     /// The service it protects, if known.
     pub service: Option<ServiceId>,
@@ -76,7 +76,6 @@ pub struct Breaker {
     pub flips: VecDeque<Flip>,
     /// Recent (time, failure rate) samples, oldest first, for the plot; shared so a
     /// snapshot clone does not copy it.
-    #[serde(skip)]
     pub history: std::sync::Arc<VecDeque<(Timestamp, f32)>>,
     /// When the last sample arrived.
     pub sampled_at: Option<Timestamp>,
@@ -84,15 +83,10 @@ pub struct Breaker {
     pub detail: Option<String>,
     /// For a gateway's own breaker whose state the gateway does not report: how the
     /// console infers it from the gateway's traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inferred: Option<String>,
-    #[serde(skip)]
     window: Vec<Bucket>,
-    #[serde(skip)]
     consecutive_failed: u64,
-    #[serde(skip)]
     trial_ok: u64,
-    #[serde(skip)]
     opened_at: Option<Timestamp>,
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{BreakerId, ClusterId, ServiceId};
 use crate::time::Timestamp;
@@ -22,8 +22,8 @@ use crate::time::Timestamp;
 const FAULT_ATTRIBUTION_MILLIS: i64 = 10 * 60 * 1000;
 
 /// Something that can be unhealthy and so be part of an incident.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Subject {
     /// A consensus cluster whose quorum is not healthy.
     Quorum(ClusterId),
@@ -60,7 +60,7 @@ impl std::fmt::Display for Subject {
 }
 
 /// One incident.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     /// Sequence number, from 1.
     pub id: u64,
@@ -117,7 +117,7 @@ impl Incident {
 }
 
 /// Keeps the set of unhealthy subjects and opens and closes incidents.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentTracker {
     /// All incidents, oldest first.
     pub incidents: Vec<Incident>,

@@ -17,11 +17,12 @@ mod digest;
 mod incident;
 mod quorum;
 mod series;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use self::breaker::{Breaker, Flip};
 pub use self::incident::{Incident, IncidentTracker, Subject};
@@ -43,7 +44,7 @@ const FLAP_WINDOW_MILLIS: i64 = 60_000;
 const FLAP_TRANSITIONS: usize = 4;
 
 /// A source as the console sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// What it observes.
     pub kind: SourceKind,
@@ -62,7 +63,7 @@ pub struct SourceInfo {
 }
 
 /// Instance counts by health.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCounts {
     /// Healthy instances.
     pub healthy: u32,
@@ -91,7 +92,7 @@ impl HealthCounts {
 }
 
 /// A sampled bulkhead.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
     /// Pool size.
     pub size: u32,
@@ -135,7 +136,7 @@ impl Pool {
 }
 
 /// A service and its derived health.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// Gateway, service or database.
     pub role: ServiceRole,
@@ -153,7 +154,7 @@ pub struct Service {
 }
 
 /// One instance.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// Its service: the first one it was seen in.
     pub service: ServiceId,
@@ -173,17 +174,14 @@ pub struct Instance {
     /// The failing check, if any.
     pub detail: Option<Arc<str>>,
     /// Each source's latest view: (source, health, detail).
-    #[serde(skip)]
     views: Vec<(SourceId, Health, Option<Arc<str>>)>,
     /// Times of recent transitions (a small ring).
-    #[serde(skip)]
     transitions: [Timestamp; FLAP_TRANSITIONS],
-    #[serde(skip)]
     next_transition: u8,
 }
 
 /// A gateway route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// The gateway that owns it.
     pub gateway: ServiceId,
@@ -194,7 +192,7 @@ pub struct Route {
 }
 
 /// A consensus cluster and its derived quorum.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsensusCluster {
     /// etcd or Consul.
     pub kind: ClusterKind,
@@ -218,7 +216,7 @@ pub struct ConsensusCluster {
 }
 
 /// One member of a database cluster.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DbMemberView {
     /// Role reported by the server itself.
     pub role: DbRole,
@@ -250,7 +248,7 @@ pub struct DbMemberView {
 }
 
 /// A database cluster (primary and replicas).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DbCluster {
     /// Members by name.
     pub members: BTreeMap<MemberId, DbMemberView>,
@@ -276,7 +274,7 @@ pub struct DbCluster {
 }
 
 /// How loud a log entry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Something recovered.
@@ -290,7 +288,7 @@ pub enum Severity {
 }
 
 /// A notable change, for the event log (routine samples are not logged).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     /// When.
     pub at: Timestamp,
@@ -305,7 +303,7 @@ pub struct LogEntry {
 }
 
 /// Everything the console knows, folded from events.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// Time of the latest event applied.
     pub now: Timestamp,

@@ -11,14 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::MemberStatus;
 use crate::model::{MemberId, QuorumState};
 use crate::time::Timestamp;
 
 /// One member as the console last saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     /// The latest poll of this member.
     pub status: MemberStatus,
@@ -45,7 +45,7 @@ impl MemberView {
 }
 
 /// The derived quorum view of one cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumView {
     /// Voting members.
     pub voters: u32,

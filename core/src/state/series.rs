@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{MetricUnit, ServiceId, SourceId};
 use crate::time::Timestamp;
@@ -24,7 +24,7 @@ pub fn remember(ring: &mut Arc<VecDeque<(Timestamp, f32)>>, at: Timestamp, value
 }
 
 /// One series of one service.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricSeries {
     /// The service it describes.
     pub service: ServiceId,
@@ -40,7 +40,6 @@ pub struct MetricSeries {
     pub at: Timestamp,
     /// Recent (time, value) samples, oldest first; shared so a snapshot clone does
     /// not copy it.
-    #[serde(skip)]
     pub history: Arc<VecDeque<(Timestamp, f32)>>,
 }
 
