@@ -49,6 +49,7 @@ fn time_frames(
                 selected: None,
                 commands: &commands,
                 offers: &[],
+                read_only: false,
             };
             topology_ui(ui, &pctx, &mut view);
         });

@@ -42,6 +42,9 @@ pub struct ConsoleOptions {
     pub fixed_now: Option<Timestamp>,
     /// Where notes, sessions and layouts live (shown in About).
     pub data_dir: Option<PathBuf>,
+    /// A wall display: large type, banners of what is wrong, no actions (the engine
+    /// is read-only too, in core).
+    pub wall: bool,
 }
 
 /// The console window's content.
@@ -67,6 +70,14 @@ pub struct Console {
     player: Option<switchboard_core::session::player::Player>,
     replay: panels::ReplayView,
     session_files: panels::SessionFilesView,
+    wall: Wall,
+}
+
+/// Whether the console is a wall display, and whether its zoom is set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wall {
+    Off,
+    On { zoomed: bool },
 }
 
 impl Console {
@@ -110,6 +121,11 @@ impl Console {
             player: None,
             replay: panels::ReplayView::default(),
             session_files: panels::SessionFilesView::default(),
+            wall: if opts.wall {
+                Wall::On { zoomed: false }
+            } else {
+                Wall::Off
+            },
         }
     }
 
@@ -210,15 +226,29 @@ impl Console {
             selected: selected.as_deref(),
             commands: &commands,
             offers: offers.as_slice(),
+            read_only: self.engine.read_only().is_some(),
         };
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
-            ctx.push(UiCommand::Palette);
-        }
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::N)) {
-            ctx.push(UiCommand::QuickNote);
+        match self.wall {
+            Wall::Off => {
+                if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
+                    ctx.push(UiCommand::Palette);
+                }
+                if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::N)) {
+                    ctx.push(UiCommand::QuickNote);
+                }
+            }
+            // Readable across a room: everything one and a half times larger.
+            Wall::On { zoomed: false } => {
+                ui.ctx().set_zoom_factor(1.5);
+                self.wall = Wall::On { zoomed: true };
+            }
+            Wall::On { zoomed: true } => {}
         }
 
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui, &ctx));
+        if self.wall != Wall::Off {
+            egui::Panel::top("wall-banners").show(ui, |ui| panels::wall_banners_ui(ui, &ctx));
+        }
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             let recording = self.engine.recording().map(|p| p.display().to_string());
             panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
@@ -383,12 +413,23 @@ impl Console {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.label(RichText::new("SWITCHBOARD").strong());
             ui.weak(format!("env {}", self.engine.environment()));
+            if self.wall != Wall::Off {
+                ui.label(
+                    RichText::new(" WALL · read-only ")
+                        .strong()
+                        .color(Color32::BLACK)
+                        .background_color(theme::INFO),
+                );
+            }
             ui.menu_button("File", |ui| {
                 if ui.button("Open session…").clicked() {
                     self.session_files.show_open(self.data_dir.as_deref());
                     ui.close();
                 }
-                if self.player.is_none() && ui.button("Save session…").clicked() {
+                if self.player.is_none()
+                    && self.wall == Wall::Off
+                    && ui.button("Save session…").clicked()
+                {
                     self.session_files
                         .show_save(self.data_dir.as_deref(), ctx.now);
                     ui.close();

@@ -45,6 +45,10 @@ struct Cli {
     /// Close the window after this many seconds (for screenshots and smoke tests).
     #[arg(long, global = true)]
     exit_after: Option<f64>,
+    /// A wall display: full screen, read-only (enforced in core), large type, banners
+    /// of what is wrong; the wall layout unless --layout says otherwise.
+    #[arg(long)]
+    wall: bool,
     /// Do not record a session file.
     #[arg(long, global = true)]
     no_record: bool,
@@ -538,12 +542,15 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .unwrap_or_default();
     let mut opts = engine_options(&cli.common, config, record);
     opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
+    // A wall refuses every intent in core, not only in the window.
+    opts.read_only = cli.wall;
     let engine = start_engine(&opts)?;
     let drill = matches!(engine.environment(), "drill");
-    let data_for_store = data.clone();
+    // A wall keeps no notes and runs no workflows.
+    let data_for_store = data.clone().filter(|_| !cli.wall);
     // Workflows run from the window through a desk on the same environment and journal
     // as the CLI's; without a data directory there is no journal, so no workflows.
-    let desk = match (desk_env, &data) {
+    let desk = match (desk_env.filter(|_| !cli.wall), &data) {
         (Some(env), Some(dir)) => match switchboard_core::workflow::desk::Desk::new(
             env,
             dir.join("journal.sqlite"),
@@ -560,10 +567,18 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         _ => None,
     };
     let opts = ConsoleOptions {
-        layout_file: data.as_ref().map(|d| d.join("layout.json")),
-        layout: cli.layout.clone(),
+        // The wall's layout is the preset, not the operator's saved one.
+        layout_file: data
+            .as_ref()
+            .filter(|_| !cli.wall)
+            .map(|d| d.join("layout.json")),
+        layout: cli
+            .layout
+            .clone()
+            .or_else(|| cli.wall.then(|| "wall".to_owned())),
         fixed_now: None,
         data_dir: data,
+        wall: cli.wall,
     };
     let title = if drill {
         "Switchboard · DRILL".to_owned()
@@ -604,6 +619,7 @@ fn open_window(
     );
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
+            .with_fullscreen(cli.wall)
             .with_title(title)
             .with_app_id("switchboard")
             .with_inner_size([1440.0, 900.0])
@@ -648,6 +664,7 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         layout: cli.layout.clone(),
         fixed_now: None,
         data_dir: data_dir(&cli.common),
+        wall: false,
     };
     let title = format!("Switchboard · REPLAY · {}", file.display());
     open_window(cli, &title, move |egui_ctx| {

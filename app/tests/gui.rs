@@ -607,3 +607,47 @@ fn save_session_from_the_window_writes_a_file_that_replays() {
     );
     assert!(r.meta().focus.is_some());
 }
+
+/// Wall mode: no action is reachable, by label, by shortcut or through the engine
+/// (read-only in core); the scripted drill's quorum loss becomes a banner across the
+/// top, with a word and a glyph, not colour alone.
+#[test]
+fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
+    let mut opts = EngineOptions::new(drill(true, 60.0));
+    opts.read_only = true;
+    let engine = switchboard_core::start(&opts).expect("engine");
+    engine.wait_for(Duration::from_secs(10), fully_polled);
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            wall: true,
+            layout: Some("wall".into()),
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = harness(console);
+    assert!(has(&h, "WALL · read-only"), "labelled");
+    for action in ["STOP ALL", "Actions…", "Drill", "Note (Ctrl+N)"] {
+        assert!(!has(&h, action), "{action} is not on a wall");
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    assert!(!has(&h, "Markdown"), "no note editor");
+    assert!(
+        h.state()
+            .engine()
+            .send(switchboard_core::Intent::DrillInject {
+                fault: switchboard_core::DrillFault::Flapping,
+            })
+            .is_err(),
+        "the engine refuses every intent"
+    );
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    assert!(!has(&h, "Save session…"));
+    wait_for(&mut h, "QUORUM LOST", Duration::from_secs(30));
+    assert!(has(&h, "drill-etcd · "), "the banner names the cluster");
+    assert!(has(&h, "INCIDENT"), "the open incident is a banner too");
+    assert!(!has(&h, "Acknowledge"), "not even acknowledging");
+}

@@ -182,6 +182,10 @@ fn member_row(
         .add(egui::Label::new(name).sense(egui::Sense::click()))
         .on_hover_text("Right-click: workflows on this member");
     label.context_menu(|ui| {
+        if ctx.read_only {
+            ui.weak("Read-only: nothing can act from here.");
+            return;
+        }
         let tail = format!("/{m}");
         let mut any = false;
         for o in ctx.offers.iter().filter(|o| o.target.ends_with(&tail)) {

@@ -464,6 +464,7 @@ fn page_ui(
                 Some(who) => {
                     ui.weak(format!("acknowledged by {who}"));
                 }
+                None if ctx.read_only => {}
                 None => {
                     if ui.button(format!("Acknowledge #{}", live.id)).clicked() {
                         ctx.push(UiCommand::Intent(Intent::AckIncident { incident: live.id }));
@@ -1134,6 +1135,7 @@ fn live_incidents_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                             ui.weak(format!("acknowledged by {who}"));
                         }
                         None if i.open()
+                            && !ctx.read_only
                             && ui.button(format!("Acknowledge #{}", i.id)).clicked() =>
                         {
                             ctx.push(UiCommand::Intent(Intent::AckIncident { incident: i.id }));

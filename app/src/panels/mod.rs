@@ -15,6 +15,7 @@ mod replay;
 mod session_files;
 mod status_bar;
 mod topology;
+mod wall;
 mod workflows;
 
 use std::cell::RefCell;
@@ -36,6 +37,7 @@ pub use self::replay::{ReplayView, replay_bar_ui};
 pub use self::session_files::{SessionCtx, SessionFilesView, session_windows_ui};
 pub use self::status_bar::status_bar_ui;
 pub use self::topology::{TopologyView, topology_ui};
+pub use self::wall::wall_banners_ui;
 pub use self::workflows::{
     WorkflowsView, journal_ui, open_palette, palette_ui, start_plan, valve_ui, wizard_ui,
 };
@@ -67,6 +69,9 @@ pub struct PanelCtx<'a> {
     pub commands: &'a RefCell<Vec<UiCommand>>,
     /// The workflows that can be started here, as last read (context menus).
     pub offers: &'a [Offer],
+    /// Nothing can act from this console (wall, replay, a read-only environment):
+    /// no action is offered.
+    pub read_only: bool,
 }
 
 impl PanelCtx<'_> {

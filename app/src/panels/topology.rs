@@ -1036,6 +1036,17 @@ fn map_ui(
 /// The workflows for what was right-clicked: an instance's own (by its address), a
 /// service's servers' (an HAProxy backend of that name).
 fn context_menu_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, what: Option<&(bool, String)>) {
+    if ctx.read_only {
+        if let Some((_, name)) = what {
+            ui.label(egui::RichText::new(name.as_str()).strong());
+            if ui.button("Select").clicked() {
+                ctx.push(UiCommand::Select(Some(name.clone())));
+                ui.close();
+            }
+        }
+        ui.weak("Read-only: nothing can act from here.");
+        return;
+    }
     let Some((instance, name)) = what else {
         if ui.button("Actions… (Ctrl+K)").clicked() {
             ctx.push(UiCommand::Palette);
@@ -1870,6 +1881,7 @@ mod tests {
                 selected: Some("checkout"),
                 commands: &commands,
                 offers: &[],
+                read_only: false,
             };
             topology_ui(ui, &pctx, view);
         });
