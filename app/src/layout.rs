@@ -103,10 +103,12 @@ const fn one() -> f32 {
 }
 
 /// The presets built into the binary, from `layouts/`.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 5] = [
     ("oncall", include_str!("../../layouts/oncall.json")),
     ("wall", include_str!("../../layouts/wall.json")),
     ("triage", include_str!("../../layouts/triage.json")),
+    ("replay", include_str!("../../layouts/replay.json")),
+    ("database", include_str!("../../layouts/database.json")),
 ];
 
 /// Parses a preset by name.

@@ -61,6 +61,7 @@ pub struct Console {
     selected: Option<String>,
     message: Option<(String, Instant)>,
     show_about: bool,
+    show_help: bool,
     fixed_now: Option<Timestamp>,
     data_dir: Option<PathBuf>,
     desk: Option<Desk>,
@@ -112,6 +113,7 @@ impl Console {
             selected: None,
             message,
             show_about: false,
+            show_help: false,
             fixed_now: opts.fixed_now,
             data_dir: opts.data_dir,
             desk: None,
@@ -228,6 +230,9 @@ impl Console {
             offers: offers.as_slice(),
             read_only: self.engine.read_only().is_some(),
         };
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F1)) {
+            self.show_help = !self.show_help;
+        }
         match self.wall {
             Wall::Off => {
                 if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
@@ -284,6 +289,9 @@ impl Console {
         let area = central.response.rect;
         if self.show_about {
             self.about_ui(ui);
+        }
+        if self.show_help {
+            self.help_ui(ui, area);
         }
         // The selected breaker's detail, in a window of its own.
         if let Some(id) = self.selected.clone()
@@ -468,6 +476,9 @@ impl Console {
             if ui.button("About").clicked() {
                 self.show_about = !self.show_about;
             }
+            if ui.button("Help (F1)").clicked() {
+                self.show_help = !self.show_help;
+            }
             if let Some(desk) = &self.desk {
                 ui.separator();
                 panels::valve_ui(ui, desk, &mut self.workflows);
@@ -522,6 +533,49 @@ impl Console {
                 }
             });
         });
+    }
+
+    /// F1: the keyboard shortcuts, and what this console can do.
+    fn help_ui(&mut self, ui: &mut egui::Ui, area: egui::Rect) {
+        let mut open = self.show_help;
+        let acting = self.wall == Wall::Off && self.engine.read_only().is_none();
+        egui::Window::new("Keyboard shortcuts")
+            .id(egui::Id::unique("help-overlay"))
+            .open(&mut open)
+            .constrain_to(area)
+            .collapsible(false)
+            .show(ui.ctx(), |ui| {
+                egui::Grid::new("shortcuts")
+                    .num_columns(2)
+                    .spacing([16.0, 4.0])
+                    .show(ui, |ui| {
+                        let mut row = |keys: &str, what: &str| {
+                            ui.label(RichText::new(keys).monospace().strong());
+                            ui.label(what);
+                            ui.end_row();
+                        };
+                        row("F1", "this help");
+                        if acting {
+                            row("Ctrl+K", "command palette: every workflow on every target");
+                            row("Ctrl+N", "a note pinned to now and the selected thing");
+                            row("Enter", "in the palette: plan the first match");
+                        }
+                        row("Esc", "close a menu or a dialog");
+                        row(
+                            "Right-click",
+                            "on an instance, a service or a database member: what can act on it",
+                        );
+                        row(
+                            "Scroll / drag",
+                            "on the topology: zoom and pan; Fit to see it all",
+                        );
+                    });
+                if !acting {
+                    ui.separator();
+                    ui.weak("This console is read-only: nothing can act from it.");
+                }
+            });
+        self.show_help = open;
     }
 
     fn about_ui(&mut self, ui: &mut egui::Ui) {

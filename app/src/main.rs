@@ -36,7 +36,7 @@ use switchboard_core::{
 struct Cli {
     #[command(flatten)]
     common: Common,
-    /// Layout preset to start with (oncall, wall, triage).
+    /// Layout preset to start with (oncall, wall, triage, replay, database).
     #[arg(long, global = true)]
     layout: Option<String>,
     /// Renderer of the window (glow).
@@ -660,8 +660,9 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
     drop(reader);
     let (engine, player) = switchboard_core::session::player::open(file, local)?;
     let opts = ConsoleOptions {
-        layout_file: data_dir(&cli.common).map(|d| d.join("layout.json")),
-        layout: cli.layout.clone(),
+        // A replay has its own layout; the operator's saved one stays as it was.
+        layout_file: None,
+        layout: cli.layout.clone().or_else(|| Some("replay".to_owned())),
         fixed_now: None,
         data_dir: data_dir(&cli.common),
         wall: false,

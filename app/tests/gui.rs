@@ -67,7 +67,7 @@ fn wait_for(h: &mut Harness<'_, Console>, text: &str, timeout: Duration) -> Dura
 
 #[test]
 fn drill_opens_with_every_panel_and_says_drill() {
-    let h = harness(console(drill(true, 1.0)));
+    let mut h = harness(console(drill(true, 1.0)));
     for panel in [
         "Topology",
         "Breakers",
@@ -92,6 +92,12 @@ fn drill_opens_with_every_panel_and_says_drill() {
         "the status bar shows the source's freshness"
     );
     assert!(has(&h, "no open incident"));
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    assert!(
+        has(&h, "Ctrl+K") && has(&h, "Ctrl+N"),
+        "F1 lists the shortcuts"
+    );
 }
 
 #[test]
@@ -646,6 +652,12 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     h.get_by_label("File").click();
     h.run_steps(2);
     assert!(!has(&h, "Save session…"));
+    h.key_press(egui::Key::Escape);
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    assert!(has(&h, "Keyboard shortcuts"), "F1 opens the help");
+    assert!(has(&h, "This console is read-only"));
+    assert!(!has(&h, "Ctrl+K"), "no palette shortcut on a wall");
     wait_for(&mut h, "QUORUM LOST", Duration::from_secs(30));
     assert!(has(&h, "drill-etcd · "), "the banner names the cluster");
     assert!(has(&h, "INCIDENT"), "the open incident is a banner too");
