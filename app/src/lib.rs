@@ -45,6 +45,8 @@ pub struct ConsoleOptions {
     /// A wall display: large type, banners of what is wrong, no actions (the engine
     /// is read-only too, in core).
     pub wall: bool,
+    /// How the environment is marked (production: a frame around the window).
+    pub look: switchboard_core::Look,
 }
 
 /// The console window's content.
@@ -72,6 +74,11 @@ pub struct Console {
     replay: panels::ReplayView,
     session_files: panels::SessionFilesView,
     wall: Wall,
+    look: switchboard_core::Look,
+    /// Important events shown for a few seconds at the bottom right.
+    toasts: Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>,
+    /// The newest log entry already considered for a toast.
+    toasted: Option<usize>,
 }
 
 /// Whether the console is a wall display, and whether its zoom is set.
@@ -128,6 +135,9 @@ impl Console {
             } else {
                 Wall::Off
             },
+            look: opts.look,
+            toasts: Vec::new(),
+            toasted: None,
         }
     }
 
@@ -161,6 +171,14 @@ impl Console {
     pub fn with_player(mut self, player: switchboard_core::session::player::Player) -> Self {
         self.player = Some(player);
         self
+    }
+
+    /// The toasts on screen, as "subject: message".
+    pub fn toasts(&self) -> Vec<String> {
+        self.toasts
+            .iter()
+            .map(|(e, _)| format!("{}: {}", e.subject, e.message))
+            .collect()
     }
 
     /// The text in the note editor, if one is open.
@@ -335,6 +353,23 @@ impl Console {
             }
         }
 
+        self.toasts_ui(ui.ctx(), &state, area);
+        if self.look.production {
+            // A frame around the whole window: nobody mistakes production for a lab.
+            let color = env_color(&self.look);
+            ui.ctx()
+                .layer_painter(egui::LayerId::new(
+                    egui::Order::Foreground,
+                    egui::Id::unique("production-frame"),
+                ))
+                .rect_stroke(
+                    ui.ctx().content_rect().shrink(2.0),
+                    0.0,
+                    egui::Stroke::new(4.0, color),
+                    egui::StrokeKind::Inside,
+                );
+        }
+
         for cmd in commands.into_inner() {
             match cmd {
                 UiCommand::QuickNote => match &mut self.notebook {
@@ -420,7 +455,21 @@ impl Console {
         }
         egui::MenuBar::new().ui(ui, |ui| {
             ui.label(RichText::new("SWITCHBOARD").strong());
-            ui.weak(format!("env {}", self.engine.environment()));
+            if self.look.production {
+                theme::badge(
+                    ui,
+                    env_color(&self.look),
+                    theme::Glyph::Triangle,
+                    &format!("PRODUCTION · {}", self.engine.environment()),
+                );
+            } else if self.look.color.is_some() {
+                ui.colored_label(
+                    env_color(&self.look),
+                    format!("env {}", self.engine.environment()),
+                );
+            } else {
+                ui.weak(format!("env {}", self.engine.environment()));
+            }
             if self.wall != Wall::Off {
                 ui.label(
                     RichText::new(" WALL · read-only ")
@@ -535,6 +584,67 @@ impl Console {
         });
     }
 
+    /// Toasts for what matters (critical log entries, incidents recovering), eight
+    /// seconds each, at most four, in the bottom right corner.
+    fn toasts_ui(
+        &mut self,
+        ctx: &egui::Context,
+        state: &switchboard_core::State,
+        area: egui::Rect,
+    ) {
+        let newest = state.log.back().map(|e| std::sync::Arc::as_ptr(e) as usize);
+        if let Some(seen) = self.toasted {
+            let fresh: Vec<_> = state
+                .log
+                .iter()
+                .rev()
+                .take_while(|e| std::sync::Arc::as_ptr(e) as usize != seen)
+                .filter(|e| {
+                    e.severity == switchboard_core::Severity::Critical
+                        || (e.subject.starts_with("incident")
+                            && e.severity == switchboard_core::Severity::Good)
+                })
+                .take(4)
+                .cloned()
+                .collect();
+            for e in fresh.into_iter().rev() {
+                self.toasts.push((e, Instant::now()));
+            }
+        }
+        // The first frame's log is history, not news.
+        self.toasted = newest.or(self.toasted);
+        self.toasts
+            .retain(|(_, at)| at.elapsed() < Duration::from_secs(8));
+        let excess = self.toasts.len().saturating_sub(4);
+        self.toasts.drain(..excess);
+        if self.toasts.is_empty() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+            .constrain_to(area)
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                for (e, _) in &self.toasts {
+                    let (color, glyph) = if e.severity == switchboard_core::Severity::Critical {
+                        (theme::BAD, theme::Glyph::Cross)
+                    } else {
+                        (theme::GOOD, theme::Glyph::Circle)
+                    };
+                    egui::Frame::popup(ui.style())
+                        .stroke(egui::Stroke::new(2.0, color))
+                        .show(ui, |ui| {
+                            ui.set_max_width(420.0);
+                            ui.horizontal(|ui| {
+                                theme::badge(ui, color, glyph, &e.subject);
+                                ui.label(&e.message);
+                            });
+                        });
+                }
+            });
+        ctx.request_repaint_after(Duration::from_secs(1));
+    }
+
     /// F1: the keyboard shortcuts, and what this console can do.
     fn help_ui(&mut self, ui: &mut egui::Ui, area: egui::Rect) {
         let mut open = self.show_help;
@@ -604,6 +714,12 @@ impl Console {
             });
         self.show_about = open;
     }
+}
+
+/// An environment's colour: its own, or the palette's red-orange for production.
+fn env_color(look: &switchboard_core::Look) -> Color32 {
+    look.rgb()
+        .map_or(theme::BAD, |(r, g, b)| Color32::from_rgb(r, g, b))
 }
 
 impl eframe::App for Console {

@@ -540,6 +540,10 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.objectives.clone())
         .unwrap_or_default();
+    let look = desk_env
+        .as_ref()
+        .map(|e| e.look.clone())
+        .unwrap_or_default();
     let mut opts = engine_options(&cli.common, config, record);
     opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
     // A wall refuses every intent in core, not only in the window.
@@ -579,6 +583,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         fixed_now: None,
         data_dir: data,
         wall: cli.wall,
+        look,
     };
     let title = if drill {
         "Switchboard · DRILL".to_owned()
@@ -666,6 +671,7 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         fixed_now: None,
         data_dir: data_dir(&cli.common),
         wall: false,
+        look: switchboard_core::Look::default(),
     };
     let title = format!("Switchboard · REPLAY · {}", file.display());
     open_window(cli, &title, move |egui_ctx| {

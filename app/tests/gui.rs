@@ -147,6 +147,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "lab".into(),
@@ -182,6 +183,7 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),
@@ -284,6 +286,7 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
     let env = Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -662,4 +665,42 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     assert!(has(&h, "drill-etcd · "), "the banner names the cluster");
     assert!(has(&h, "INCIDENT"), "the open incident is a banner too");
     assert!(!has(&h, "Acknowledge"), "not even acknowledging");
+}
+
+/// Production is framed and named on the top bar; what matters arrives as a toast
+/// (not the history the console starts with).
+#[test]
+fn production_is_marked_and_a_lost_quorum_arrives_as_a_toast() {
+    let engine = switchboard_core::start(&EngineOptions::new(drill(false, 20.0))).expect("engine");
+    engine.wait_for(Duration::from_secs(10), fully_polled);
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            look: switchboard_core::Look {
+                production: true,
+                color: Some("#d55e00".into()),
+            },
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = harness(console);
+    assert!(has(&h, "PRODUCTION · drill"), "named production");
+    assert!(h.state().toasts().is_empty(), "no toast for history");
+    h.state()
+        .engine()
+        .send(switchboard_core::Intent::DrillInject {
+            fault: switchboard_core::DrillFault::QuorumLoss,
+        })
+        .expect("inject");
+    let start = std::time::Instant::now();
+    while !h.state().toasts().iter().any(|t| t.contains("quorum lost")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            h.state().toasts()
+        );
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert!(h.state().toasts().len() <= 4);
 }

@@ -103,6 +103,40 @@ pub struct Environment {
     /// RTO, RPO and the cost estimate's figures its incidents are measured against.
     #[serde(default, skip_serializing_if = "crate::store::Objectives::is_empty")]
     pub objectives: crate::store::Objectives,
+    /// How the window marks it: production gets a frame all around the window.
+    #[serde(default, skip_serializing_if = "Look::is_default")]
+    pub look: Look,
+}
+
+/// How the window marks an environment, so nobody mistakes production for a lab.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Look {
+    /// A production environment: a frame around the whole window and the word
+    /// PRODUCTION beside its name.
+    #[serde(default)]
+    pub production: bool,
+    /// Its colour (`#rrggbb`), for the frame and the name; the palette's red-orange
+    /// for production when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+impl Look {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The colour as RGB, when it parses.
+    pub fn rgb(&self) -> Option<(u8, u8, u8)> {
+        let hex = self.color.as_deref()?.strip_prefix('#')?;
+        if hex.len() != 6 {
+            return None;
+        }
+        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        Some((byte(0)?, byte(2)?, byte(4)?))
+    }
 }
 
 const fn default_stale() -> u64 {
@@ -268,6 +302,7 @@ impl Config {
             environment: vec![Environment {
                 second_approver: false,
                 objectives: crate::store::Objectives::default(),
+                look: crate::config::Look::default(),
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "local".into(),
@@ -292,6 +327,7 @@ impl Config {
                     tx_value: Some(75.0),
                     currency: None,
                 },
+                look: Look::default(),
                 // The Sev-0 runbook, bound to the drill's fleet, to practise on its
                 // connection-leak fault.
                 runbook: vec![crate::workflow::runbook::RunbookConfig {

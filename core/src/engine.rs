@@ -627,6 +627,7 @@ mod tests {
             environment: vec![Environment {
                 second_approver: false,
                 objectives: crate::store::Objectives::default(),
+                look: crate::config::Look::default(),
                 runbook: Vec::new(),
                 fence: Vec::new(),
                 name: "t".into(),

@@ -35,7 +35,7 @@ pub mod store;
 mod time;
 pub mod workflow;
 
-pub use self::config::{Config, ConfigError, Environment, SourceConfig};
+pub use self::config::{Config, ConfigError, Environment, Look, SourceConfig};
 pub use self::engine::{EngineError, EngineHandle, EngineOptions, host_name, operator_name, start};
 pub use self::status::{StatusReport, event_json_line};
 

@@ -83,6 +83,7 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),

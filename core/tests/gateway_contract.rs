@@ -88,6 +88,7 @@ fn envoy_and_traefik_samples_become_state_and_html_is_a_clear_error() {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

@@ -80,6 +80,7 @@ fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

@@ -42,6 +42,7 @@ fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> Engi
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),

@@ -101,6 +101,7 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
         environment: vec![Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "t".into(),

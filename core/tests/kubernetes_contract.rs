@@ -473,6 +473,7 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
     let env = switchboard_core::Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         name: "fake".into(),
         read_only: false,
         stale_after_millis: 5000,

@@ -517,6 +517,7 @@ fn workflow_env() -> switchboard_core::Environment {
     switchboard_core::Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,
@@ -804,6 +805,7 @@ target = "{route}"
     let env = switchboard_core::Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,

@@ -52,6 +52,7 @@ fn env() -> Environment {
     Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         runbook: Vec::new(),
         name: "rig".into(),
         read_only: false,

@@ -25,6 +25,7 @@ fn env(read_only: bool) -> Environment {
     Environment {
         second_approver: false,
         objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
         runbook: Vec::new(),
         fence: Vec::new(),
         name: "rig".into(),

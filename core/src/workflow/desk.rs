@@ -743,6 +743,7 @@ mod tests {
         let env = Environment {
             second_approver: false,
             objectives: crate::store::Objectives::default(),
+            look: crate::config::Look::default(),
             runbook: Vec::new(),
             name: "t".into(),
             read_only: false,

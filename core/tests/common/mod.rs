@@ -62,6 +62,7 @@ pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::
         environment: vec![switchboard_core::Environment {
             second_approver: false,
             objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
             runbook: Vec::new(),
             fence: Vec::new(),
             name: "rig".into(),
