@@ -74,6 +74,7 @@ pub struct Console {
     replay: panels::ReplayView,
     session_files: panels::SessionFilesView,
     wall: Wall,
+    find: panels::FindView,
     look: switchboard_core::Look,
     /// Important events shown for a few seconds at the bottom right.
     toasts: Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>,
@@ -136,6 +137,7 @@ impl Console {
                 Wall::Off
             },
             look: opts.look,
+            find: panels::FindView::default(),
             toasts: Vec::new(),
             toasted: None,
         }
@@ -251,6 +253,9 @@ impl Console {
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F1)) {
             self.show_help = !self.show_help;
         }
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+            self.find.toggle();
+        }
         match self.wall {
             Wall::Off => {
                 if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::K)) {
@@ -353,6 +358,7 @@ impl Console {
             }
         }
 
+        panels::find_ui(ui.ctx(), area, &ctx, &mut self.find);
         self.toasts_ui(ui.ctx(), &state, area);
         if self.look.production {
             // A frame around the whole window: nobody mistakes production for a lab.
@@ -372,6 +378,10 @@ impl Console {
 
         for cmd in commands.into_inner() {
             match cmd {
+                UiCommand::Show(pane) => {
+                    layout::show_pane(&mut self.tree, pane);
+                    self.layout_dirty = true;
+                }
                 UiCommand::QuickNote => match &mut self.notebook {
                     Some(nb) => self.incidents.quick_note(nb, now, selected.clone()),
                     None => {
@@ -525,6 +535,9 @@ impl Console {
             if ui.button("About").clicked() {
                 self.show_about = !self.show_about;
             }
+            if ui.button("Find (Ctrl+F)").clicked() {
+                self.find.toggle();
+            }
             if ui.button("Help (F1)").clicked() {
                 self.show_help = !self.show_help;
             }
@@ -665,6 +678,10 @@ impl Console {
                             ui.end_row();
                         };
                         row("F1", "this help");
+                        row(
+                            "Ctrl+F",
+                            "find a service, instance, breaker, cluster or database",
+                        );
                         if acting {
                             row("Ctrl+K", "command palette: every workflow on every target");
                             row("Ctrl+N", "a note pinned to now and the selected thing");

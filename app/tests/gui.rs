@@ -704,3 +704,30 @@ fn production_is_marked_and_a_lost_quorum_arrives_as_a_toast() {
     }
     assert!(h.state().toasts().len() <= 4);
 }
+
+/// Ctrl+F finds across services, instances, breakers and clusters: Enter selects the
+/// best match and shows its panel; a breaker opens its detail.
+#[test]
+fn find_reaches_instances_and_breakers_by_name() {
+    let mut h = harness(console(drill(true, 1.0)));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label("Services, instances, breakers, clusters, databases")
+        .type_text("checkout-0");
+    h.run_steps(2);
+    assert!(has(&h, "checkout-09"), "instances are listed");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().selected(), Some("checkout-01"));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label("Services, instances, breakers, clusters, databases")
+        .type_text("edge-gateway/checkout");
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert!(
+        has(&h, "Breaker edge-gateway/checkout"),
+        "the breaker's detail opens"
+    );
+}

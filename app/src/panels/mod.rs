@@ -8,6 +8,7 @@ mod breakers;
 mod databases;
 mod events;
 mod file_field;
+mod find;
 mod incidents;
 mod metrics;
 mod quorum;
@@ -30,6 +31,7 @@ pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
 pub use self::databases::databases_ui;
 pub use self::events::{EventsView, events_ui};
 pub use self::file_field::FileField;
+pub use self::find::{FindView, find_ui};
 pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
@@ -55,6 +57,8 @@ pub enum UiCommand {
     Palette,
     /// Open the note editor on a note pinned to now and the selected thing.
     QuickNote,
+    /// Show a pane (adding it to the layout when it is not there).
+    Show(crate::layout::Pane),
 }
 
 /// What every panel reads.
