@@ -55,70 +55,45 @@ fn hits(s: &State, query: &str) -> Vec<Hit> {
         }
     };
     let mut out = Vec::new();
-    for (id, svc) in &s.services {
-        if let Some(r) = rank(id.as_str()) {
+    let mut add = |name: &str, kind: &'static str, pane: Pane, detail: &dyn Fn() -> String| {
+        if let Some(r) = rank(name) {
             out.push(Hit {
-                name: id.to_string(),
-                kind: "service",
-                detail: format!(
-                    "{} healthy of {}",
-                    svc.counts.healthy,
-                    svc.counts.healthy
-                        + svc.counts.degraded
-                        + svc.counts.unhealthy
-                        + svc.counts.unknown
-                ),
-                pane: Pane::Topology,
+                name: name.to_owned(),
+                kind,
+                detail: detail(),
+                pane,
                 rank: r,
             });
         }
+    };
+    for (id, svc) in &s.services {
+        let c = svc.counts;
+        add(id.as_str(), "service", Pane::Topology, &|| {
+            let all = c.healthy + c.degraded + c.unhealthy + c.unknown;
+            format!("{} healthy of {all}", c.healthy)
+        });
     }
     for (id, i) in &s.instances {
-        if let Some(r) = rank(id.as_str()) {
-            out.push(Hit {
-                name: id.to_string(),
-                kind: "instance",
-                detail: format!("of {} · {}", i.service, i.health.as_str()),
-                pane: Pane::Topology,
-                rank: r,
-            });
-        }
+        add(id.as_str(), "instance", Pane::Topology, &|| {
+            format!("of {} · {}", i.service, i.health.as_str())
+        });
     }
     for (id, b) in &s.breakers {
-        if let Some(r) = rank(id.as_str()) {
-            out.push(Hit {
-                name: id.to_string(),
-                kind: "breaker",
-                detail: b.state.as_str().to_owned(),
-                pane: Pane::Breakers,
-                rank: r,
-            });
-        }
+        add(id.as_str(), "breaker", Pane::Breakers, &|| {
+            b.state.as_str().to_owned()
+        });
     }
     for (id, c) in &s.clusters {
-        if let Some(r) = rank(id.as_str()) {
-            out.push(Hit {
-                name: id.to_string(),
-                kind: "cluster",
-                detail: format!("{} quorum {}", c.kind.as_str(), c.quorum.state.as_str()),
-                pane: Pane::Quorum,
-                rank: r,
-            });
-        }
+        add(id.as_str(), "cluster", Pane::Quorum, &|| {
+            format!("{} quorum {}", c.kind.as_str(), c.quorum.state.as_str())
+        });
     }
     for (id, d) in &s.databases {
-        if let Some(r) = rank(id.as_str()) {
-            out.push(Hit {
-                name: id.to_string(),
-                kind: "database",
-                detail: d
-                    .primary
-                    .as_ref()
-                    .map_or_else(|| "no primary".to_owned(), |p| format!("primary {p}")),
-                pane: Pane::Databases,
-                rank: r,
-            });
-        }
+        add(id.as_str(), "database", Pane::Databases, &|| {
+            d.primary
+                .as_ref()
+                .map_or_else(|| "no primary".to_owned(), |p| format!("primary {p}"))
+        });
     }
     out.sort_by(|a, b| (a.rank, &a.name).cmp(&(b.rank, &b.name)));
     out.truncate(30);
