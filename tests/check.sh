@@ -3,7 +3,7 @@
 # installs what it needs (apt: protoc, Xvfb and GL/Vulkan runtime, etcd), starts the
 # real test rig, runs fmt, clippy -D warnings, docs, the dependency guard and every
 # test (unit, property, GUI via egui_kittest, CLI, real etcd), takes a real-window
-# screenshot under Xvfb, and stops the rig.
+# screenshot under Xvfb, builds the .deb and checks it, and stops the rig.
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target, outside the clone so a
 # later run on the same machine reuses the build), RIG (rig state dir).
@@ -21,7 +21,8 @@ step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 step "install system packages"
 PKGS="protobuf-compiler libprotobuf-dev xvfb xauth x11-utils imagemagick xdotool \
   libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libegl-mesa0 libx11-6 libx11-xcb1 \
-  libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers shellcheck"
+  libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers shellcheck \
+  desktop-file-utils appstream"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -71,6 +72,9 @@ step "real window under Xvfb"
 mkdir -p "$ROOT/artifacts"
 tests/screenshot.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-drill.png" \
   --drill --no-record --data-dir "$(mktemp -d)"
+
+step "package (.deb)"
+tests/package.sh
 
 step "summary"
 grep -E '^test result:' "$CARGO_TARGET_DIR/test-output.txt" | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}'
