@@ -227,7 +227,11 @@ enum WorkflowCmd {
     },
 }
 
+/// When the process started, for the first frame's time.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
+    STARTED.get_or_init(Instant::now);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -640,7 +644,11 @@ fn open_window(
         native,
         Box::new(move |cc| {
             let console = build(&cc.egui_ctx);
-            Ok(Box::new(Window { console, exit_at }))
+            Ok(Box::new(Window {
+                console,
+                exit_at,
+                first_frame_logged: false,
+            }))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
@@ -685,11 +693,21 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
 struct Window {
     console: Console,
     exit_at: Option<Instant>,
+    first_frame_logged: bool,
 }
 
 impl eframe::App for Window {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.console.ui(ui);
+        if !self.first_frame_logged {
+            self.first_frame_logged = true;
+            if let Some(t) = STARTED.get() {
+                tracing::info!(
+                    "first frame {:.0} ms after start",
+                    t.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+        }
         if let Some(at) = self.exit_at {
             let left = at.saturating_duration_since(Instant::now());
             if left.is_zero() {
