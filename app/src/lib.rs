@@ -229,10 +229,15 @@ impl Console {
             nb.offer(&state);
         }
         // A sped-up drill runs ahead of the wall clock: ages are measured from whichever is later.
-        let now = match (&self.player, self.fixed_now) {
+        // Read once a frame: the replay's playhead and controls.
+        let replay_status = self
+            .player
+            .as_ref()
+            .map(switchboard_core::session::player::Player::status);
+        let now = match (&replay_status, self.fixed_now) {
             (_, Some(t)) => t,
             // A replay's ages run from its playhead.
-            (Some(p), None) => p.status().at.max(state.now),
+            (Some(st), None) => st.at.max(state.now),
             (None, None) => SystemClock.now().max(state.now),
         };
         let commands = RefCell::new(Vec::new());
@@ -281,11 +286,11 @@ impl Console {
             let recording = self.engine.recording().map(|p| p.display().to_string());
             panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
         });
-        if let Some(player) = &self.player {
+        if let (Some(player), Some(st)) = (&self.player, &replay_status) {
             egui::Panel::bottom("replay-bar").show(ui, |ui| {
-                panels::replay_bar_ui(ui, player, &mut self.replay);
+                panels::replay_bar_ui(ui, player, st, &mut self.replay);
             });
-            if player.status().playing {
+            if st.playing {
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
         }
@@ -438,7 +443,7 @@ impl Console {
                         ui.label(
                             RichText::new(format!(
                                 "REPLAY · {} · recorded, read-only: nothing here can act on a real system",
-                                p.status().file
+                                p.file()
                             ))
                             .color(Color32::BLACK)
                             .strong(),

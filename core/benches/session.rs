@@ -21,11 +21,9 @@ use switchboard_core::session::{KEYFRAME_EVENTS, KEYFRAME_MILLIS, Recorder, Sess
 use switchboard_core::sources::drill::DrillFleet;
 use switchboard_core::{Event, SplitMix64, State, Timestamp};
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
+mod common;
+
+use common::percentile;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");

@@ -32,11 +32,9 @@ const WORDS: [&str; 16] = [
     "haproxy",
 ];
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
+mod common;
+
+use common::percentile;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");

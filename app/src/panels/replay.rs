@@ -46,8 +46,7 @@ fn offset(secs: i64) -> String {
 }
 
 /// Draws the replay bar.
-pub fn replay_bar_ui(ui: &mut egui::Ui, player: &Player, view: &mut ReplayView) {
-    let st = player.status();
+pub fn replay_bar_ui(ui: &mut egui::Ui, player: &Player, st: &PlayerStatus, view: &mut ReplayView) {
     let Some((first, last)) = st.span else {
         ui.colored_label(
             theme::WARN,
@@ -119,10 +118,10 @@ pub fn replay_bar_ui(ui: &mut egui::Ui, player: &Player, view: &mut ReplayView) 
         );
         ui.weak(format!("event {} of {}", st.seq, st.last_seq));
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            check_ui(ui, &st);
+            check_ui(ui, st);
         });
     });
-    scrubber_ui(ui, player, &st, first, last);
+    scrubber_ui(ui, player, st, first, last);
 }
 
 fn check_ui(ui: &mut egui::Ui, st: &PlayerStatus) {

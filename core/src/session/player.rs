@@ -66,12 +66,18 @@ pub struct PlayerStatus {
 pub struct Player {
     tx: mpsc::Sender<PlayerCmd>,
     status: Arc<Mutex<PlayerStatus>>,
+    file: String,
 }
 
 impl Player {
     /// Sends a command (ignored once the thread is gone).
     pub fn send(&self, cmd: PlayerCmd) {
         let _ = self.tx.send(cmd);
+    }
+
+    /// The session file.
+    pub fn file(&self) -> &str {
+        &self.file
     }
 
     /// The latest status.
@@ -126,7 +132,14 @@ pub fn open(
             reason: format!("the replay thread did not start: {e}"),
             path: path.to_owned(),
         })?;
-    Ok((handle, Player { tx, status }))
+    Ok((
+        handle,
+        Player {
+            tx,
+            status,
+            file: path.display().to_string(),
+        },
+    ))
 }
 
 fn update(status: &Mutex<PlayerStatus>, f: impl FnOnce(&mut PlayerStatus)) {

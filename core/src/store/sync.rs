@@ -128,9 +128,17 @@ impl Store {
     /// Adds the journal's workflow steps that fall inside each stored incident to its
     /// timeline.
     pub fn sync_journal(&self, runs: &[(RunRow, Vec<StepRow>)]) -> Result<(), StoreError> {
+        // Steps come after their run starts: an incident resolved before the oldest run
+        // began has nothing to gain (this runs every two seconds).
+        let Some(oldest) = runs.iter().map(|(r, _)| r.started_at.0).min() else {
+            return Ok(());
+        };
         for i in self.incidents()? {
             let from = i.started_at.0 - LEAD_MILLIS;
             let to = i.resolved_at.map_or(i64::MAX, |r| r.0);
+            if to < oldest {
+                continue;
+            }
             for (run, steps) in runs {
                 if (from..=to).contains(&run.started_at.0) {
                     let guards = steps

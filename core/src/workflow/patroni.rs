@@ -72,6 +72,12 @@ fn base(api_url: &str) -> String {
 }
 
 /// `/cluster` from the first member that answers.
+/// "node9 is not a member (members: node1, node2, node3)".
+fn not_a_member(name: &str, cluster: &ClusterView) -> String {
+    let names: Vec<&str> = cluster.members.iter().map(|m| m.name.as_str()).collect();
+    format!("{name} is not a member (members: {})", names.join(", "))
+}
+
 pub(super) async fn read_cluster(
     cfg: &PatroniConfig,
     client: &reqwest::Client,
@@ -191,15 +197,7 @@ pub(super) async fn plan(
         name: "candidate",
         ok: cand_ok,
         reason: match cand {
-            None => format!(
-                "{candidate} is not a member (members: {})",
-                cluster
-                    .members
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            None => not_a_member(candidate, &cluster),
             Some(c) => format!("{candidate} is {} and {}", c.role, c.state),
         },
     });
@@ -504,17 +502,7 @@ pub(super) async fn rejoin_plan(ctx: &Context<'_>, target: &str) -> Result<Plan,
         .members
         .iter()
         .find(|m| m.name == member)
-        .ok_or_else(|| {
-            WorkflowError::Target(format!(
-                "{member} is not a member (members: {})",
-                cluster
-                    .members
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+        .ok_or_else(|| WorkflowError::Target(not_a_member(member, &cluster)))?;
     let now = ctx.clock.now();
     let mut guards = super::common_guards(ctx, target, now).await?;
     guards.push(GuardResult {
