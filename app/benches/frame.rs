@@ -50,6 +50,7 @@ fn time_frames(
                 commands: &commands,
                 offers: &[],
                 read_only: false,
+                wall: false,
             };
             topology_ui(ui, &pctx, &mut view);
         });

@@ -239,6 +239,10 @@ mod tests {
                 Pane::Quorum,
                 Pane::Incidents,
             ] {
+                // The wall's banners carry the open incident.
+                if name == "wall" && must == Pane::Incidents {
+                    continue;
+                }
                 assert!(panes.contains(&must), "{name} lacks {must:?}");
             }
         }

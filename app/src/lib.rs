@@ -13,6 +13,7 @@
 pub mod layout;
 pub mod notebook;
 pub mod panels;
+pub mod rotation;
 pub mod session_files;
 pub mod theme;
 
@@ -80,6 +81,8 @@ pub struct Console {
     toasts: Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>,
     /// The newest log entry already considered for a toast.
     toasted: Option<usize>,
+    /// A wall cycling through environments and layouts.
+    rotation: Option<rotation::Rotation>,
 }
 
 /// Whether the console is a wall display, and whether its zoom is set.
@@ -140,6 +143,54 @@ impl Console {
             find: panels::FindView::default(),
             toasts: Vec::new(),
             toasted: None,
+            rotation: None,
+        }
+    }
+
+    /// Cycles pages (environments and layouts) every so often: a wall's rotation.
+    /// Space pauses it, the right arrow shows the next page.
+    #[must_use]
+    pub fn with_rotation(mut self, rotation: rotation::Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
+    /// The page of the rotation on screen, and how many there are.
+    pub fn rotation_page(&self) -> Option<(usize, usize)> {
+        self.rotation.as_ref().map(|r| (r.page(), r.pages()))
+    }
+
+    /// Shows the rotation's next page when it is due, or when asked (the right arrow).
+    fn rotate(&mut self, ui: &egui::Ui) {
+        let Some(r) = &mut self.rotation else {
+            return;
+        };
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space)) {
+            r.toggle_pause();
+        }
+        let asked = ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight));
+        if !asked && !r.due(Instant::now()) {
+            if let Some(t) = r.next_at {
+                ui.ctx()
+                    .request_repaint_after(t.saturating_duration_since(Instant::now()));
+            }
+            return;
+        }
+        let turn = r.advance();
+        if turn.environment
+            && let Some((engine, look)) = r.others.pop_front()
+        {
+            let engine = std::mem::replace(&mut self.engine, engine);
+            let look = std::mem::replace(&mut self.look, look);
+            r.others.push_back((engine, look));
+            // The new environment's history is not news.
+            self.toasted = None;
+            self.toasts.clear();
+            self.selected = None;
+        }
+        match layout::preset(&turn.layout) {
+            Ok(p) => self.tree = layout::build_tree(&p),
+            Err(e) => self.message = Some((e, Instant::now())),
         }
     }
 
@@ -224,6 +275,7 @@ impl Console {
 
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.rotate(ui);
         let state = self.engine.snapshot();
         if let Some(nb) = &mut self.notebook {
             nb.offer(&state);
@@ -254,6 +306,7 @@ impl Console {
             commands: &commands,
             offers: offers.as_slice(),
             read_only: self.engine.read_only().is_some(),
+            wall: self.wall != Wall::Off,
         };
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F1)) {
             self.show_help = !self.show_help;
@@ -280,7 +333,15 @@ impl Console {
 
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui, &ctx));
         if self.wall != Wall::Off {
-            egui::Panel::top("wall-banners").show(ui, |ui| panels::wall_banners_ui(ui, &ctx));
+            // Every environment's banners, whichever page is on screen.
+            let others: Vec<_> = self.rotation.as_ref().map_or_else(Vec::new, |r| {
+                r.others
+                    .iter()
+                    .map(|(e, _)| (e.environment().to_owned(), e.snapshot()))
+                    .collect()
+            });
+            egui::Panel::top("wall-banners")
+                .show(ui, |ui| panels::wall_banners_ui(ui, &ctx, &others));
         }
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             let recording = self.engine.recording().map(|p| p.display().to_string());
@@ -294,9 +355,11 @@ impl Console {
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
         }
+        let freshness = panels::freshness(&state, now);
         let central = egui::CentralPanel::default().show(ui, |ui| {
             let mut behavior = Behavior {
                 ctx: &ctx,
+                freshness: &freshness,
                 topology: &mut self.topology,
                 breakers: &mut self.breakers,
                 backends: &mut self.backends,
@@ -492,6 +555,9 @@ impl Console {
                         .color(Color32::BLACK)
                         .background_color(theme::INFO),
                 );
+            }
+            if let Some(r) = &self.rotation {
+                ui.weak(r.label(Instant::now()));
             }
             ui.menu_button("File", |ui| {
                 if ui.button("Open session…").clicked() {
@@ -752,6 +818,7 @@ impl eframe::App for Console {
 
 struct Behavior<'a, 'b> {
     ctx: &'a PanelCtx<'b>,
+    freshness: &'a [(Pane, panels::Freshness)],
     topology: &'a mut TopologyView,
     breakers: &'a mut BreakersView,
     backends: &'a mut BackendsView,
@@ -764,6 +831,16 @@ struct Behavior<'a, 'b> {
     edited: bool,
 }
 
+impl Behavior<'_, '_> {
+    /// The freshness of a pane's sources (none for local panes).
+    fn fresh(&self, pane: Pane) -> Option<&panels::Freshness> {
+        self.freshness
+            .iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, f)| f)
+    }
+}
+
 impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
     fn pane_ui(
         &mut self,
@@ -771,9 +848,17 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
         _tile: egui_tiles::TileId,
         pane: &mut Pane,
     ) -> egui_tiles::UiResponse {
-        egui::Frame::new()
-            .inner_margin(4.0)
-            .show(ui, |ui| match pane {
+        let stopped = self
+            .fresh(*pane)
+            .is_some_and(panels::Freshness::all_stopped);
+        let frame = egui::Frame::new().inner_margin(4.0);
+        // Every source behind this tile stopped: the whole tile is framed grey.
+        let frame = if stopped {
+            frame.stroke(egui::Stroke::new(2.0, theme::STALE))
+        } else {
+            frame
+        };
+        frame.show(ui, |ui| match pane {
                 Pane::Topology => panels::topology_ui(ui, self.ctx, self.topology),
                 Pane::Breakers => panels::breakers_ui(ui, self.ctx, self.breakers),
                 Pane::Quorum => panels::quorum_ui(ui, self.ctx),
@@ -798,7 +883,28 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
     }
 
     fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
-        pane.title().into()
+        match self.fresh(*pane) {
+            Some(f) if f.stopped > 0 => RichText::new(format!("{} · {}", pane.title(), f.cue()))
+                .color(theme::STALE)
+                .into(),
+            _ => pane.title().into(),
+        }
+    }
+
+    fn top_bar_right_ui(
+        &mut self,
+        tiles: &egui_tiles::Tiles<Pane>,
+        ui: &mut egui::Ui,
+        _tile_id: egui_tiles::TileId,
+        tabs: &egui_tiles::Tabs,
+        _scroll_offset: &mut f32,
+    ) {
+        if let Some(egui_tiles::Tile::Pane(pane)) = tabs.active.and_then(|id| tiles.get(id))
+            && let Some(f) = self.fresh(*pane)
+        {
+            ui.add_space(6.0);
+            panels::freshness_cue_ui(ui, f);
+        }
     }
 
     fn on_edit(&mut self, _action: egui_tiles::EditAction) {

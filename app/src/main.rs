@@ -49,6 +49,12 @@ struct Cli {
     /// of what is wrong; the wall layout unless --layout says otherwise.
     #[arg(long)]
     wall: bool,
+    /// On a wall: show the next page every this many seconds. The pages are each
+    /// environment of the configuration (or the one --environment names) in each layout
+    /// of --layout, comma-separated (default: wall,database). Space pauses, the right
+    /// arrow turns the page.
+    #[arg(long, value_name = "SECS", requires = "wall")]
+    rotate: Option<f64>,
     /// Do not record a session file.
     #[arg(long, global = true)]
     no_record: bool,
@@ -548,6 +554,11 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.look.clone())
         .unwrap_or_default();
+    // A rotating wall watches every environment, each with its own engine.
+    let rotation = match cli.rotate {
+        Some(secs) => Some(rotation_of(cli, &config, secs)?),
+        None => None,
+    };
     let mut opts = engine_options(&cli.common, config, record);
     opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
     // A wall refuses every intent in core, not only in the window.
@@ -580,10 +591,13 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             .as_ref()
             .filter(|_| !cli.wall)
             .map(|d| d.join("layout.json")),
-        layout: cli
-            .layout
-            .clone()
-            .or_else(|| cli.wall.then(|| "wall".to_owned())),
+        layout: match &rotation {
+            Some(r) => r.layouts.first().cloned(),
+            None => cli
+                .layout
+                .clone()
+                .or_else(|| cli.wall.then(|| "wall".to_owned())),
+        },
         fixed_now: None,
         data_dir: data,
         wall: cli.wall,
@@ -610,7 +624,59 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             desk.set_waker(move || ctx.request_repaint());
             console = console.with_desk(desk);
         }
+        if let Some(r) = rotation {
+            for (e, _) in &r.engines {
+                let ctx = egui_ctx.clone();
+                e.set_waker(move || ctx.request_repaint());
+            }
+            console = console.with_rotation(switchboard::rotation::Rotation::new(
+                r.engines,
+                r.layouts,
+                Duration::from_secs_f64(r.every),
+            ));
+        }
         console
+    })
+}
+
+/// What `--rotate` asks for: the layouts, and the other environments' engines (started
+/// read-only, not recorded).
+struct RotationPlan {
+    engines: Vec<(EngineHandle, switchboard_core::Look)>,
+    layouts: Vec<String>,
+    every: f64,
+}
+
+fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<RotationPlan> {
+    anyhow::ensure!(
+        secs.is_finite() && secs >= 2.0,
+        "--rotate {secs}: a page must stay at least 2 s"
+    );
+    let layouts: Vec<String> = cli
+        .layout
+        .as_deref()
+        .unwrap_or("wall,database")
+        .split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for l in &layouts {
+        switchboard::layout::preset(l).map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+    }
+    let mut engines = Vec::new();
+    if cli.common.environment.is_none() {
+        for env in config.environment.iter().skip(1) {
+            let mut opts = EngineOptions::new(config.clone());
+            opts.environment = Some(env.name.clone());
+            opts.read_only = true;
+            engines.push((start_engine(&opts)?, env.look.clone()));
+        }
+    }
+    Ok(RotationPlan {
+        engines,
+        layouts,
+        every: secs,
     })
 }
 

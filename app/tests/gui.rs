@@ -667,6 +667,123 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     assert!(!has(&h, "Acknowledge"), "not even acknowledging");
 }
 
+/// On a wall, a source that stops turns every tile it feeds grey, each saying "stale"
+/// and for how long, and the age keeps counting.
+#[test]
+fn in_wall_mode_a_stopped_source_turns_its_tiles_stale_with_the_age() {
+    // A drill that steps once a minute: after its inventory it falls silent.
+    let drill = DrillConfig {
+        tick_millis: 60_000,
+        scripted: false,
+        ..DrillConfig::default()
+    };
+    let cfg = Config {
+        environment: vec![Environment {
+            second_approver: false,
+            objectives: switchboard_core::store::Objectives::default(),
+            look: switchboard_core::Look::default(),
+            runbook: Vec::new(),
+            fence: Vec::new(),
+            name: "t".into(),
+            read_only: true,
+            stale_after_millis: 500,
+            source: vec![SourceConfig::Drill(drill)],
+        }],
+    };
+    let mut opts = EngineOptions::new(cfg);
+    opts.read_only = true;
+    let engine = switchboard_core::start(&opts).expect("engine starts");
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            wall: true,
+            layout: Some("wall".into()),
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = harness(console);
+    wait_for(&mut h, "live · ", Duration::from_secs(10));
+    wait_for(&mut h, "Quorum · stale", Duration::from_secs(10));
+    for tab in ["Topology · stale", "Breakers · stale", "Quorum · stale"] {
+        assert!(has(&h, tab), "the {tab:?} tab says its source stopped");
+    }
+    assert!(!has(&h, "live · "), "no tile still claims to be live");
+    assert!(has(&h, "SOURCE STALE"), "a stopped source is a wall banner");
+    let age = |h: &Harness<'_, Console>| -> f64 {
+        let label = h
+            .query_all_by_label_contains("Quorum · stale ")
+            .next()
+            .and_then(|n| n.accesskit_node().label())
+            .expect("quorum tab");
+        let secs = label.rsplit("stale ").next().unwrap_or_default();
+        secs.trim_end_matches(" s").parse().unwrap_or(f64::NAN)
+    };
+    let first = age(&h);
+    std::thread::sleep(Duration::from_millis(1200));
+    h.run_steps(2);
+    let later = age(&h);
+    assert!(
+        later >= first + 1.0,
+        "the age counts up: {first} s then {later} s"
+    );
+}
+
+/// A rotating wall turns its pages (layouts, then environments) on the right arrow, and
+/// shows the banners of an environment that is not on screen.
+#[test]
+fn a_rotating_wall_turns_pages_and_shows_every_environments_banners() {
+    let start = |name: &str, scripted: bool| {
+        let mut cfg = drill(scripted, 60.0);
+        cfg.environment[0].name = name.into();
+        let mut opts = EngineOptions::new(cfg);
+        opts.read_only = true;
+        let e = switchboard_core::start(&opts).expect("engine");
+        e.wait_for(Duration::from_secs(10), fully_polled);
+        e
+    };
+    let (a, b) = (start("alpha", false), start("bravo", true));
+    let console = Console::new(
+        a,
+        ConsoleOptions {
+            wall: true,
+            layout: Some("wall".into()),
+            ..ConsoleOptions::default()
+        },
+    )
+    .with_rotation(switchboard::rotation::Rotation::new(
+        vec![(b, switchboard_core::Look::default())],
+        vec!["wall".into(), "database".into()],
+        Duration::from_hours(1),
+    ));
+    let mut h = harness(console);
+    assert!(
+        has(&h, "page 1/4"),
+        "four pages: two layouts of two environments"
+    );
+    assert!(has(&h, "env alpha"));
+    // Bravo's scripted drill loses its quorum while alpha is on screen.
+    wait_for(&mut h, "QUORUM LOST", Duration::from_secs(30));
+    assert!(
+        has(&h, "env bravo · drill-etcd"),
+        "the banner names the other environment"
+    );
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().rotation_page(), Some((2, 4)));
+    assert!(
+        has(&h, "env alpha"),
+        "the second layout of the same environment"
+    );
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state().rotation_page(), Some((3, 4)));
+    assert!(has(&h, "env bravo"), "then the next environment");
+    assert_eq!(h.state().engine().environment(), "bravo");
+    h.key_press(egui::Key::Space);
+    h.run_steps(2);
+    assert!(has(&h, "paused"), "Space pauses the rotation");
+}
+
 /// Production is framed and named on the top bar; what matters arrives as a toast
 /// (not the history the console starts with).
 #[test]

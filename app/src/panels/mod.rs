@@ -9,6 +9,7 @@ mod databases;
 mod events;
 mod file_field;
 mod find;
+mod freshness;
 mod incidents;
 mod metrics;
 mod quorum;
@@ -32,6 +33,7 @@ pub use self::databases::databases_ui;
 pub use self::events::{EventsView, events_ui};
 pub use self::file_field::FileField;
 pub use self::find::{FindView, find_ui};
+pub use self::freshness::{Freshness, compute as freshness, cue_ui as freshness_cue_ui};
 pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
@@ -76,6 +78,8 @@ pub struct PanelCtx<'a> {
     /// Nothing can act from this console (wall, replay, a read-only environment):
     /// no action is offered.
     pub read_only: bool,
+    /// A wall display: the compact form of each panel (read across a room, not worked in).
+    pub wall: bool,
 }
 
 impl PanelCtx<'_> {

@@ -53,7 +53,10 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                         "quorum {} of {} voters · {} reachable · tolerates {} more",
                         q.quorum, q.voters, q.reachable, q.tolerance
                     ));
-                    ui.weak(&q.reason);
+                    // A healthy cluster's reason says what the line above says.
+                    if q.state != switchboard_core::model::QuorumState::Healthy {
+                        ui.weak(&q.reason);
+                    }
                     if let Some(s) = stale {
                         ui.colored_label(
                             theme::STALE,
@@ -75,11 +78,13 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                             ui.add_space(6.0);
                         }
                     });
-                    egui::CollapsingHeader::new("members in detail")
-                        .id_salt(("members", name.as_str()))
-                        .show(ui, |ui| {
-                            members_table_ui(ui, ctx, name.as_str(), c);
-                        });
+                    if !ctx.wall {
+                        egui::CollapsingHeader::new("members in detail")
+                            .id_salt(("members", name.as_str()))
+                            .show(ui, |ui| {
+                                members_table_ui(ui, ctx, name.as_str(), c);
+                            });
+                    }
                 });
                 ui.add_space(4.0);
             }

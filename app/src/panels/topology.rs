@@ -1882,6 +1882,7 @@ mod tests {
                 commands: &commands,
                 offers: &[],
                 read_only: false,
+                wall: false,
             };
             topology_ui(ui, &pctx, view);
         });

@@ -1,10 +1,11 @@
 //! The wall's banners: what is wrong right now, in type readable across a room, each
 //! with a glyph and a word as well as a colour (never colour alone). Lost or split
-//! quorum, databases without a single primary, open breakers, the open incident; a
-//! quiet "all clear" otherwise. Each names the age of what it says.
+//! quorum, databases without a single primary, open breakers, sources that stopped,
+//! the open incident; a quiet "all clear" otherwise. Each names the age of what it
+//! says.
 
 use egui::{Color32, RichText, Vec2};
-use switchboard_core::model::QuorumState;
+use switchboard_core::model::{QuorumState, SourceStatus};
 
 use super::PanelCtx;
 use crate::theme::{self, Glyph, format_age};
@@ -19,8 +20,7 @@ struct Banner {
     text: String,
 }
 
-fn banners(ctx: &PanelCtx<'_>) -> Vec<Banner> {
-    let s = ctx.state;
+fn banners(ctx: &PanelCtx<'_>, s: &switchboard_core::State) -> Vec<Banner> {
     let mut out = Vec::new();
     for (name, c) in &s.clusters {
         let (color, glyph, word) = match c.quorum.state {
@@ -69,6 +69,41 @@ fn banners(ctx: &PanelCtx<'_>) -> Vec<Banner> {
             text: open.join(", "),
         });
     }
+    // Sources that stopped: what the tiles show from them is old.
+    let stopped: Vec<_> = s
+        .sources
+        .iter()
+        .filter(|(_, src)| {
+            src.status != SourceStatus::Up
+                && src.kind != switchboard_core::model::SourceKind::Engine
+        })
+        .collect();
+    if !stopped.is_empty() {
+        let down = stopped
+            .iter()
+            .any(|(_, src)| src.status == SourceStatus::Down);
+        out.push(Banner {
+            color: theme::STALE,
+            glyph: Glyph::Ring,
+            word: match (down, stopped.len()) {
+                (true, 1) => "SOURCE DOWN",
+                (true, _) => "SOURCES DOWN",
+                (false, 1) => "SOURCE STALE",
+                (false, _) => "SOURCES STALE",
+            },
+            text: stopped
+                .iter()
+                .map(|(id, src)| {
+                    format!(
+                        "{id} {} {}",
+                        src.status.as_str(),
+                        format_age(ctx.age_secs(src.last_event_at))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" · "),
+        });
+    }
     if let Some(i) = s.open_incident() {
         out.push(Banner {
             color: theme::BAD,
@@ -86,9 +121,20 @@ fn banners(ctx: &PanelCtx<'_>) -> Vec<Banner> {
     out
 }
 
-/// Draws the banners (or the all-clear line).
-pub fn wall_banners_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
-    let list = banners(ctx);
+/// Draws the banners (or the all-clear line): this environment's, then those of the
+/// `others` a rotating wall is not showing, named by their environment.
+pub fn wall_banners_ui(
+    ui: &mut egui::Ui,
+    ctx: &PanelCtx<'_>,
+    others: &[(String, std::sync::Arc<switchboard_core::State>)],
+) {
+    let mut list = banners(ctx, ctx.state);
+    for (env, state) in others {
+        list.extend(banners(ctx, state).into_iter().map(|mut b| {
+            b.text = format!("env {env} · {}", b.text);
+            b
+        }));
+    }
     if list.is_empty() {
         let s = ctx.state;
         ui.horizontal(|ui| {
