@@ -44,8 +44,8 @@ pub use self::event::{
 };
 pub use self::rng::SplitMix64;
 pub use self::state::{
-    Breaker, ConsensusCluster, DbCluster, DbMemberView, Flip, HealthCounts, Incident,
-    IncidentTracker, Instance, LogEntry, MemberView, MetricSeries, Pool, QuorumView, Route,
-    Service, Severity, SourceInfo, State, Subject, evaluate_quorum, quorum_size,
+    Breaker, ConsensusCluster, DbCluster, DbMemberView, Flip, HealthCounts, INCIDENTS_KEPT,
+    Incident, IncidentTracker, Instance, LogEntry, MemberView, MetricSeries, Pool, QuorumView,
+    Route, Service, Severity, SourceInfo, State, Subject, evaluate_quorum, quorum_size,
 };
 pub use self::time::{Clock, SystemClock, Timestamp};

@@ -116,10 +116,15 @@ impl Incident {
     }
 }
 
+/// Incidents the state keeps: a console that runs for weeks does not grow. The oldest
+/// resolved ones go first; the incident store keeps every one.
+pub const INCIDENTS_KEPT: usize = 200;
+
 /// Keeps the set of unhealthy subjects and opens and closes incidents.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentTracker {
-    /// All incidents, oldest first.
+    /// The incidents, oldest first: every open one and the newest resolved ones, at
+    /// most [`INCIDENTS_KEPT`] in all.
     pub incidents: Vec<Incident>,
     unhealthy: BTreeMap<Subject, Timestamp>,
     pending_fault: Option<(Timestamp, String)>,
@@ -158,7 +163,18 @@ impl IncidentTracker {
             (None, Some(h)) if h <= at => h,
             _ => at,
         };
-        let id = self.incidents.len() as u64 + 1;
+        // Ids run on from the newest, whatever was let go.
+        let id = self.incidents.last().map_or(1, |i| i.id + 1);
+        if self.incidents.len() >= INCIDENTS_KEPT {
+            // The oldest resolved ones go (the incident store keeps them all).
+            let excess = self.incidents.len() + 1 - INCIDENTS_KEPT;
+            let mut gone = 0;
+            self.incidents.retain(|i| {
+                let go = gone < excess && !i.open();
+                gone += usize::from(go);
+                !go
+            });
+        }
         let title = match &subject {
             Subject::Quorum(c) => format!("{c} quorum not healthy"),
             Subject::Breaker(b) => format!("breaker {b} open"),
@@ -337,5 +353,22 @@ mod tests {
         let mut t = IncidentTracker::default();
         assert_eq!(t.healthy(&svc("a"), Timestamp(1)), None);
         assert!(t.incidents.is_empty());
+    }
+
+    #[test]
+    fn only_the_newest_incidents_are_kept_and_ids_run_on() {
+        let mut t = IncidentTracker::default();
+        for n in 0..(INCIDENTS_KEPT as i64 + 50) {
+            let at = n * 1000;
+            t.unhealthy(svc("a"), Timestamp(at), None).expect("opens");
+            t.healthy(&svc("a"), Timestamp(at + 500)).expect("recovers");
+        }
+        assert_eq!(t.incidents.len(), INCIDENTS_KEPT);
+        assert_eq!(t.incidents[0].id, 51, "the 50 oldest went");
+        assert_eq!(
+            t.incidents.last().map(|i| i.id),
+            Some(INCIDENTS_KEPT as u64 + 50),
+            "ids run on"
+        );
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use self::breaker::{Breaker, Flip};
-pub use self::incident::{Incident, IncidentTracker, Subject};
+pub use self::incident::{INCIDENTS_KEPT, Incident, IncidentTracker, Subject};
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
 pub use self::series::MetricSeries;
 
