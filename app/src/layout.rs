@@ -1,7 +1,8 @@
 //! Panel layouts: the presets shipped in `layouts/` and the operator's last layout.
 //!
 //! Presets are small JSON trees (see `layouts/README.md`) turned into an
-//! `egui_tiles::Tree`; the operator's own layout is the tree itself, serialized.
+//! `egui_tiles::Tree`; the operator's own layouts (the last one, and any saved under a
+//! name in the data directory's `layouts/`) are the tree itself, serialized.
 
 use std::path::Path;
 
@@ -185,6 +186,89 @@ pub fn save(path: &Path, tree: &egui_tiles::Tree<Pane>) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// Where the operator's named layouts live, under the data directory.
+pub fn user_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("layouts")
+}
+
+/// Checks a name for an own layout: letters, digits, `-` and `_` (it is a file name),
+/// and not the name of a preset.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("a layout name has 1 to 64 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "layout name {name:?}: use letters, digits, '-' and '_' only"
+        ));
+    }
+    if PRESETS.iter().any(|(n, _)| *n == name) {
+        return Err(format!("{name:?} is a preset; choose another name"));
+    }
+    Ok(())
+}
+
+/// Saves `tree` as the operator's layout `name` in `dir`.
+pub fn save_named(dir: &Path, name: &str, tree: &egui_tiles::Tree<Pane>) -> Result<(), String> {
+    check_name(name)?;
+    let path = dir.join(format!("{name}.json"));
+    save(&path, tree).map_err(|e| format!("cannot save layout {name}: {e} ({})", path.display()))
+}
+
+/// The operator's layouts in `dir`, by name.
+pub fn user_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let stem = n.strip_suffix(".json")?.to_owned();
+            check_name(&stem).ok().map(|()| stem)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A layout by name: a preset, or one of the operator's in `dir`.
+pub fn resolve(name: &str, dir: Option<&Path>) -> Result<egui_tiles::Tree<Pane>, String> {
+    if PRESETS.iter().any(|(n, _)| *n == name) {
+        return preset(name).map(|p| build_tree(&p));
+    }
+    let Some(dir) = dir.filter(|_| check_name(name).is_ok()) else {
+        return preset(name).map(|p| build_tree(&p));
+    };
+    let path = dir.join(format!("{name}.json"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("layout {name} cannot be read: {e} ({})", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "no layout named {name:?}; presets: {}; yours: {}",
+            preset_names().join(", "),
+            {
+                let mine = user_names(dir);
+                if mine.is_empty() {
+                    "none".to_owned()
+                } else {
+                    mine.join(", ")
+                }
+            }
+        )),
+        Err(e) => Err(format!("layout {name}: {e} ({})", path.display())),
+    }
+}
+
+/// Removes the operator's layout `name` from `dir`.
+pub fn remove_named(dir: &Path, name: &str) -> Result<(), String> {
+    check_name(name)?;
+    std::fs::remove_file(dir.join(format!("{name}.json")))
+        .map_err(|e| format!("cannot remove layout {name}: {e}"))
+}
+
 /// Brings `pane` to the front: activates its tab, or, when the layout has none (a layout
 /// saved before the pane existed, or one the operator closed), adds it as a tab beside
 /// the last tab group and activates it.
@@ -287,5 +371,40 @@ mod tests {
         assert_eq!(back.tiles.len(), tree.tiles.len());
         std::fs::write(&path, "{ not json").expect("write");
         assert!(load_saved(&path).is_none());
+    }
+
+    #[test]
+    fn own_layouts_save_list_load_and_remove_and_bad_names_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let panes = |t: &egui_tiles::Tree<Pane>| {
+            let mut p = panes(t);
+            p.sort_by_key(|p| p.title());
+            p
+        };
+        let tree = build_tree(&preset("database").expect("preset"));
+        save_named(dir.path(), "night-shift", &tree).expect("saved");
+        assert_eq!(user_names(dir.path()), vec!["night-shift".to_owned()]);
+        let back = resolve("night-shift", Some(dir.path())).expect("loads");
+        assert_eq!(panes(&back), panes(&tree));
+        assert_eq!(
+            panes(&resolve("wall", Some(dir.path())).expect("preset")),
+            panes(&build_tree(&preset("wall").expect("wall")))
+        );
+        for bad in ["", "../x", "a/b", "oncall", "x y"] {
+            assert!(
+                save_named(dir.path(), bad, &tree).is_err(),
+                "{bad:?} is refused"
+            );
+        }
+        let missing = resolve("nope", Some(dir.path())).expect_err("missing");
+        assert!(
+            missing.contains("night-shift"),
+            "names what there is: {missing}"
+        );
+        std::fs::write(dir.path().join("broken.json"), "{not json").expect("write");
+        let broken = resolve("broken", Some(dir.path())).expect_err("garbage");
+        assert!(broken.contains("cannot be read"), "{broken}");
+        remove_named(dir.path(), "night-shift").expect("removed");
+        assert!(!user_names(dir.path()).contains(&"night-shift".to_owned()));
     }
 }

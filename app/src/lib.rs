@@ -32,6 +32,9 @@ use crate::panels::{
     UiCommand, WorkflowsView,
 };
 
+/// How often an idle wall redraws (its ages tick at this pace; events wake it at once).
+pub const WALL_TICK: Duration = Duration::from_secs(5);
+
 /// How the console was started.
 #[derive(Clone, Debug, Default)]
 pub struct ConsoleOptions {
@@ -83,6 +86,8 @@ pub struct Console {
     toasted: Option<usize>,
     /// A wall cycling through environments and layouts.
     rotation: Option<rotation::Rotation>,
+    /// The name typed in Layout → Save as.
+    layout_name: String,
 }
 
 /// Whether the console is a wall display, and whether its zoom is set.
@@ -95,12 +100,13 @@ enum Wall {
 impl Console {
     /// A console on `engine`.
     pub fn new(engine: EngineHandle, opts: ConsoleOptions) -> Self {
-        let from_preset = |name: &str| layout::preset(name).map(|p| layout::build_tree(&p));
+        let mine = opts.data_dir.as_deref().map(layout::user_dir);
+        let named = |name: &str| layout::resolve(name, mine.as_deref());
         let mut message = None;
         let tree = match &opts.layout {
-            Some(name) => from_preset(name).unwrap_or_else(|e| {
+            Some(name) => named(name).unwrap_or_else(|e| {
                 message = Some((e, Instant::now()));
-                from_preset("oncall").unwrap_or_else(|_| {
+                named("oncall").unwrap_or_else(|_| {
                     egui_tiles::Tree::empty(egui::Id::unique("switchboard-layout"))
                 })
             }),
@@ -108,7 +114,7 @@ impl Console {
                 .layout_file
                 .as_deref()
                 .and_then(layout::load_saved)
-                .or_else(|| from_preset("oncall").ok())
+                .or_else(|| named("oncall").ok())
                 .unwrap_or_else(|| egui_tiles::Tree::empty(egui::Id::unique("switchboard-layout"))),
         };
         Self {
@@ -144,6 +150,7 @@ impl Console {
             toasts: Vec::new(),
             toasted: None,
             rotation: None,
+            layout_name: String::new(),
         }
     }
 
@@ -188,8 +195,8 @@ impl Console {
             self.toasts.clear();
             self.selected = None;
         }
-        match layout::preset(&turn.layout) {
-            Ok(p) => self.tree = layout::build_tree(&p),
+        match layout::resolve(&turn.layout, self.user_layouts().as_deref()) {
+            Ok(tree) => self.tree = tree,
             Err(e) => self.message = Some((e, Instant::now())),
         }
     }
@@ -257,20 +264,50 @@ impl Console {
         &self.engine
     }
 
+    /// The panes of the layout on screen, sorted (to compare layouts).
+    pub fn layout_panes(&self) -> Vec<Pane> {
+        let mut panes: Vec<Pane> = self
+            .tree
+            .tiles
+            .tiles()
+            .filter_map(|t| match t {
+                egui_tiles::Tile::Pane(p) => Some(*p),
+                egui_tiles::Tile::Container(_) => None,
+            })
+            .collect();
+        panes.sort_by_key(|p| p.title());
+        panes
+    }
+
     /// The selected thing, if any.
     pub fn selected(&self) -> Option<&str> {
         self.selected.as_deref()
     }
 
-    /// Replaces the layout with a preset.
+    /// Replaces the layout with a preset or one of the operator's named layouts.
     pub fn apply_preset(&mut self, name: &str) {
-        match layout::preset(name) {
-            Ok(p) => {
-                self.tree = layout::build_tree(&p);
+        match layout::resolve(name, self.user_layouts().as_deref()) {
+            Ok(tree) => {
+                self.tree = tree;
                 self.layout_dirty = true;
             }
             Err(e) => self.message = Some((e, Instant::now())),
         }
+    }
+
+    /// Saves the layout on screen as the operator's layout `name`.
+    pub fn save_layout_as(&mut self, name: &str) -> Result<(), String> {
+        let dir = self
+            .user_layouts()
+            .ok_or("layouts are saved in the data directory, and this console has none")?;
+        layout::save_named(&dir, name, &self.tree)?;
+        self.message = Some((format!("layout saved as {name}"), Instant::now()));
+        Ok(())
+    }
+
+    /// Where the operator's named layouts are kept.
+    fn user_layouts(&self) -> Option<PathBuf> {
+        self.data_dir.as_deref().map(layout::user_dir)
     }
 
     /// Draws one frame into `ui` (the whole window).
@@ -490,8 +527,14 @@ impl Console {
                 ));
             }
         }
-        // Ages on screen tick once a second even when nothing arrives; that is all an idle console redraws.
-        ui.ctx().request_repaint_after(Duration::from_secs(1));
+        // Ages on screen tick once a second even when nothing arrives; that is all an idle
+        // console redraws. A wall, read from across the room, ticks every few seconds:
+        // anything notable (a flip, a source going stale) wakes it at once all the same.
+        ui.ctx().request_repaint_after(if self.wall == Wall::Off {
+            Duration::from_secs(1)
+        } else {
+            WALL_TICK
+        });
     }
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
@@ -580,6 +623,7 @@ impl Console {
                         ui.close();
                     }
                 }
+                self.own_layouts_menu(ui);
                 ui.separator();
                 for pane in Pane::ALL {
                     if ui.button(format!("Show {}", pane.title())).clicked() {
@@ -727,6 +771,63 @@ impl Console {
                 }
             });
         ctx.request_repaint_after(Duration::from_secs(1));
+    }
+
+    /// The operator's named layouts: load or remove one, save the one on screen.
+    fn own_layouts_menu(&mut self, ui: &mut egui::Ui) {
+        let Some(dir) = self.user_layouts() else {
+            return;
+        };
+        ui.separator();
+        let mut chosen = None;
+        for name in layout::user_names(&dir) {
+            ui.horizontal(|ui| {
+                if ui.button(format!("Yours: {name}")).clicked() {
+                    chosen = Some(name.clone());
+                }
+                if self.wall == Wall::Off
+                    && ui
+                        .small_button("remove")
+                        .on_hover_text(format!("Remove your layout {name}"))
+                        .clicked()
+                    && let Err(e) = layout::remove_named(&dir, &name)
+                {
+                    self.message = Some((e, Instant::now()));
+                }
+            });
+        }
+        if let Some(name) = chosen {
+            self.apply_preset(&name);
+            ui.close();
+        }
+        if self.wall != Wall::Off {
+            return;
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Save as");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.layout_name)
+                        .hint_text("name")
+                        .desired_width(120.0),
+                )
+                .labelled_by(label.id);
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let check = layout::check_name(self.layout_name.trim());
+            let save = ui.add_enabled(check.is_ok(), egui::Button::new("Save"));
+            let save = match &check {
+                Err(e) if !self.layout_name.is_empty() => save.on_disabled_hover_text(e),
+                _ => save,
+            };
+            if save.clicked() || (enter && check.is_ok()) {
+                let name = self.layout_name.trim().to_owned();
+                if let Err(e) = self.save_layout_as(&name) {
+                    self.message = Some((e, Instant::now()));
+                }
+                self.layout_name.clear();
+                ui.close();
+            }
+        });
     }
 
     /// F1: the keyboard shortcuts, and what this console can do.

@@ -36,7 +36,8 @@ use switchboard_core::{
 struct Cli {
     #[command(flatten)]
     common: Common,
-    /// Layout preset to start with (oncall, wall, triage, replay, database).
+    /// Layout to start with: a preset (oncall, wall, triage, replay, database) or one
+    /// you saved under a name (Layout → Save as).
     #[arg(long, global = true)]
     layout: Option<String>,
     /// Renderer of the window (glow).
@@ -554,6 +555,19 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.look.clone())
         .unwrap_or_default();
+    // A wall polls at most once a second: its freshness cue shows the age, and a
+    // row of walls must not multiply the load on a production control plane.
+    let config = if cli.wall {
+        let mut config = config;
+        for env in &mut config.environment {
+            for s in &mut env.source {
+                s.poll_at_most_every(Duration::from_secs(1));
+            }
+        }
+        config
+    } else {
+        config
+    };
     // A rotating wall watches every environment, each with its own engine.
     let rotation = match cli.rotate {
         Some(secs) => Some(rotation_of(cli, &config, secs)?),
@@ -661,8 +675,10 @@ fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<Rotation
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect();
+    let mine = data_dir(&cli.common).map(|d| switchboard::layout::user_dir(&d));
     for l in &layouts {
-        switchboard::layout::preset(l).map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+        switchboard::layout::resolve(l, mine.as_deref())
+            .map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
     }
     let mut engines = Vec::new();
     if cli.common.environment.is_none() {

@@ -784,6 +784,56 @@ fn a_rotating_wall_turns_pages_and_shows_every_environments_banners() {
     assert!(has(&h, "paused"), "Space pauses the rotation");
 }
 
+/// A layout saved under a name from the Layout menu is a file in the data directory,
+/// is listed in the menu, and comes back when chosen (and by `--layout NAME`).
+#[test]
+fn a_layout_saved_under_a_name_comes_back_from_the_menu() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let engine = switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            layout: Some("database".into()),
+            data_dir: Some(dir.path().to_owned()),
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = harness(console);
+    let database = h.state().layout_panes();
+    h.get_by_label("Layout").click();
+    h.run_steps(2);
+    h.get_by_label("Save as").focus();
+    h.run_steps(1);
+    h.get_by_label("Save as").type_text("night-shift");
+    h.run_steps(2);
+    h.get_by_label("Save").click();
+    h.run_steps(2);
+    assert!(
+        dir.path().join("layouts/night-shift.json").exists(),
+        "saved in the data directory"
+    );
+    assert!(has(&h, "layout saved as night-shift"));
+    h.state_mut().apply_preset("wall");
+    h.run_steps(2);
+    assert_ne!(h.state().layout_panes(), database, "another layout");
+    h.get_by_label("Layout").click();
+    h.run_steps(2);
+    h.get_by_label("Yours: night-shift").click();
+    h.run_steps(2);
+    assert_eq!(h.state().layout_panes(), database, "the saved one is back");
+    // By name at start, as --layout does.
+    let engine = switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
+    let again = Console::new(
+        engine,
+        ConsoleOptions {
+            layout: Some("night-shift".into()),
+            data_dir: Some(dir.path().to_owned()),
+            ..ConsoleOptions::default()
+        },
+    );
+    assert_eq!(again.layout_panes(), database);
+}
+
 /// Production is framed and named on the top bar; what matters arrives as a toast
 /// (not the history the console starts with).
 #[test]

@@ -74,6 +74,8 @@ fn a_wall_on_the_drill_keeps_its_memory_flat() {
     }));
     opts.read_only = true;
     let engine = switchboard_core::start(&opts).expect("engine");
+    // The clock starts with the drill's first report.
+    engine.wait_for(Duration::from_secs(10), |s| !s.instances.is_empty());
     let mut console = Console::new(
         engine,
         ConsoleOptions {

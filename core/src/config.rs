@@ -18,6 +18,7 @@
 //! session file or shown on screen as it is.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +175,28 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// Polls no more often than every `min` (a wall display: many walls polling a
+    /// production control plane four times a second each is load nobody asked for).
+    /// Sources that stream (Kubernetes watches, gRPC `Watch`, the drill) are unchanged;
+    /// a slower interval never hides staleness, which is judged by the engine.
+    pub fn poll_at_most_every(&mut self, min: Duration) {
+        let ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+        let secs = min.as_secs_f64();
+        match self {
+            Self::Etcd(c) => c.poll_interval_millis = c.poll_interval_millis.max(ms),
+            Self::Haproxy(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::Envoy(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::Traefik(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::Consul(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::Patroni(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::Postgres(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::GrpcHealth(c) => c.interval_millis = c.interval_millis.max(ms),
+            Self::HttpProbe(c) => c.interval_secs = c.interval_secs.max(secs),
+            Self::Prometheus(c) => c.interval_secs = c.interval_secs.max(secs),
+            Self::Kubernetes(_) | Self::Drill(_) => {}
+        }
+    }
+
     /// The kind of system it observes.
     pub const fn kind(&self) -> crate::model::SourceKind {
         use crate::model::SourceKind as K;
@@ -394,6 +417,27 @@ username_env = "ETCD_USER"
         assert_eq!(cfg.environment[0].stale_after_millis, 5000);
         let round = Config::parse(&cfg.to_toml(), Path::new("r.toml")).expect("round trip");
         assert_eq!(round, cfg);
+    }
+
+    #[test]
+    fn a_wall_polls_at_most_once_a_second_and_slower_polls_stay() {
+        let text = format!(
+            "{GOOD}[[environment.source]]\nkind = \"prometheus\"\nname = \"p\"\nurl = \"http://127.0.0.1:9090\"\n"
+        );
+        let mut cfg = Config::parse(&text, Path::new("c.toml")).expect("parse");
+        for s in &mut cfg.environment[0].source {
+            s.poll_at_most_every(Duration::from_secs(1));
+        }
+        let [SourceConfig::Etcd(etcd), SourceConfig::Prometheus(prom)] =
+            cfg.environment[0].source.as_slice()
+        else {
+            panic!("etcd and prometheus")
+        };
+        assert_eq!(etcd.poll_interval_millis, 1000, "4 Hz becomes 1 Hz");
+        assert!(
+            (prom.interval_secs - 5.0).abs() < 1e-9,
+            "a slower poll stays as it is"
+        );
     }
 
     /// Bad configs name the file, the line and the problem.
