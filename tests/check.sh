@@ -72,6 +72,15 @@ step "real window under Xvfb"
 mkdir -p "$ROOT/artifacts"
 tests/screenshot.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-drill.png" \
   --drill --no-record --data-dir "$(mktemp -d)"
+# A wall exports its view as a PNG on F12 (read back from the renderer, written off the UI thread).
+WALL_DATA=$(mktemp -d)
+ACTIONS="key F12; sleep 3" tests/screenshot.sh "$CARGO_TARGET_DIR/debug/switchboard" \
+  "$ROOT/artifacts/wall-drill.png" --drill --wall --no-record --data-dir "$WALL_DATA"
+EXPORTED=$(find "$WALL_DATA/screenshots" -name 'switchboard-drill-*.png' 2>/dev/null | head -1)
+[ -n "$EXPORTED" ] || { echo "F12 wrote no PNG under $WALL_DATA/screenshots"; exit 1; }
+SIZE=$(identify -format '%m %wx%h' "$EXPORTED")
+[ "$SIZE" = "PNG 1440x900" ] || { echo "exported view is $SIZE, not PNG 1440x900"; exit 1; }
+echo "exported view: $EXPORTED ($SIZE)"
 
 step "package (.deb)"
 tests/package.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Opens the console in a real window under Xvfb and takes a screenshot of it.
 # Usage: tests/screenshot.sh <binary> <out.png> [extra switchboard args...]
-# Env: SCREEN_SIZE (1440x900), SHOT_AFTER_SECS (4), CLICK_AT ("x,y": click there, then wait 1 s),
+# Env: SCREEN_SIZE (1440x900), SCALE (1; the HiDPI factor winit uses, e.g. 2 on 2880x1800),
+#      SHOT_AFTER_SECS (4), CLICK_AT ("x,y": click there, then wait 1 s),
 #      ACTIONS: xdotool commands run before the shot, ';'-separated, e.g.
 #      "key ctrl+k; sleep 1; type 'drain web1'; key Return; sleep 2".
 set -euo pipefail
@@ -9,7 +10,7 @@ BIN=$1; OUT=$2; shift 2
 SIZE=${SCREEN_SIZE:-1440x900}
 WAIT=${SHOT_AFTER_SECS:-4}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME_DIR"
-export LIBGL_ALWAYS_SOFTWARE=1 WINIT_X11_SCALE_FACTOR=1
+export LIBGL_ALWAYS_SOFTWARE=1 WINIT_X11_SCALE_FACTOR=${SCALE:-1}
 unset WAYLAND_DISPLAY
 TMP=$(mktemp -d)
 XPID=; APID=

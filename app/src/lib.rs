@@ -13,6 +13,7 @@
 pub mod layout;
 pub mod notebook;
 pub mod panels;
+pub mod png_export;
 pub mod rotation;
 pub mod session_files;
 pub mod theme;
@@ -51,6 +52,9 @@ pub struct ConsoleOptions {
     pub wall: bool,
     /// How the environment is marked (production: a frame around the window).
     pub look: switchboard_core::Look,
+    /// Dark or light (none: the one last chosen, kept in the data directory; else dark,
+    /// which is kind to eyes at 3 a.m.).
+    pub theme: Option<egui::Theme>,
 }
 
 /// The console window's content.
@@ -88,6 +92,10 @@ pub struct Console {
     rotation: Option<rotation::Rotation>,
     /// The name typed in Layout → Save as.
     layout_name: String,
+    /// A theme to apply at the next frame.
+    theme: Option<egui::Theme>,
+    /// File → Export view as PNG.
+    png: png_export::PngExport,
 }
 
 /// Whether the console is a wall display, and whether its zoom is set.
@@ -101,6 +109,10 @@ impl Console {
     /// A console on `engine`.
     pub fn new(engine: EngineHandle, opts: ConsoleOptions) -> Self {
         let mine = opts.data_dir.as_deref().map(layout::user_dir);
+        let theme = opts
+            .theme
+            .or_else(|| opts.data_dir.as_deref().and_then(theme::load_choice))
+            .unwrap_or(egui::Theme::Dark);
         let named = |name: &str| layout::resolve(name, mine.as_deref());
         let mut message = None;
         let tree = match &opts.layout {
@@ -151,6 +163,8 @@ impl Console {
             toasted: None,
             rotation: None,
             layout_name: String::new(),
+            theme: Some(theme),
+            png: png_export::PngExport::default(),
         }
     }
 
@@ -305,6 +319,13 @@ impl Console {
         Ok(())
     }
 
+    /// Writes the next frame to a PNG in the data directory (else the temp directory).
+    fn export_png(&self, ctx: &egui::Context, now: Timestamp) {
+        let dir = self.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let path = png_export::default_path(&dir, self.engine.environment(), now);
+        self.png.request(ctx, path);
+    }
+
     /// Where the operator's named layouts are kept.
     fn user_layouts(&self) -> Option<PathBuf> {
         self.data_dir.as_deref().map(layout::user_dir)
@@ -312,6 +333,16 @@ impl Console {
 
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(t) = self.theme.take() {
+            ui.ctx().set_theme(t);
+        }
+        if let Some(done) = self.png.poll() {
+            let text = match done {
+                Ok(p) => format!("view saved as {}", p.display()),
+                Err(e) => e,
+            };
+            self.message = Some((text, Instant::now()));
+        }
         self.rotate(ui);
         let state = self.engine.snapshot();
         if let Some(nb) = &mut self.notebook {
@@ -350,6 +381,9 @@ impl Console {
         }
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
             self.find.toggle();
+        }
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F12)) {
+            self.export_png(ui.ctx(), now);
         }
         match self.wall {
             Wall::Off => {
@@ -603,6 +637,14 @@ impl Console {
                 ui.weak(r.label(Instant::now()));
             }
             ui.menu_button("File", |ui| {
+                if ui
+                    .button("Export view as PNG (F12)")
+                    .on_hover_text("The window as it is now, to the data directory's screenshots/")
+                    .clicked()
+                {
+                    self.export_png(ui.ctx(), ctx.now);
+                    ui.close();
+                }
                 if ui.button("Open session…").clicked() {
                     self.session_files.show_open(self.data_dir.as_deref());
                     ui.close();
@@ -624,6 +666,22 @@ impl Console {
                     }
                 }
                 self.own_layouts_menu(ui);
+                ui.separator();
+                let light = ui.ctx().theme() == egui::Theme::Light;
+                let (next, word) = if light {
+                    (egui::Theme::Dark, "Dark theme")
+                } else {
+                    (egui::Theme::Light, "Light theme")
+                };
+                if ui.button(word).clicked() {
+                    self.theme = Some(next);
+                    if let Some(dir) = &self.data_dir
+                        && let Err(e) = theme::save_choice(dir, next)
+                    {
+                        self.message = Some((e, Instant::now()));
+                    }
+                    ui.close();
+                }
                 ui.separator();
                 for pane in Pane::ALL {
                     if ui.button(format!("Show {}", pane.title())).clicked() {
@@ -706,7 +764,9 @@ impl Console {
                 if let Some((msg, at)) = &self.message
                     && at.elapsed() < Duration::from_secs(8)
                 {
-                    ui.colored_label(theme::WARN, msg);
+                    // Cut to the room left beside the menus; the whole text on hover.
+                    ui.add(egui::Label::new(RichText::new(msg).color(theme::WARN)).truncate())
+                        .on_hover_text(msg);
                 }
             });
         });
@@ -850,6 +910,10 @@ impl Console {
                             ui.end_row();
                         };
                         row("F1", "this help");
+                        row(
+                            "F12",
+                            "export the view as a PNG (data directory, screenshots/)",
+                        );
                         row(
                             "Ctrl+F",
                             "find a service, instance, breaker, cluster or database",

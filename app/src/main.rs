@@ -56,6 +56,10 @@ struct Cli {
     /// arrow turns the page.
     #[arg(long, value_name = "SECS", requires = "wall")]
     rotate: Option<f64>,
+    /// Colour theme of the window: dark or light (default: the last chosen in the
+    /// window, else dark).
+    #[arg(long, global = true, value_parser = ["dark", "light"])]
+    theme: Option<String>,
     /// Do not record a session file.
     #[arg(long, global = true)]
     no_record: bool,
@@ -616,6 +620,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         data_dir: data,
         wall: cli.wall,
         look,
+        theme: theme_of(cli),
     };
     let title = if drill {
         "Switchboard · DRILL".to_owned()
@@ -696,6 +701,14 @@ fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<Rotation
     })
 }
 
+fn theme_of(cli: &Cli) -> Option<egui::Theme> {
+    match cli.theme.as_deref() {
+        Some("light") => Some(egui::Theme::Light),
+        Some(_) => Some(egui::Theme::Dark),
+        None => None,
+    }
+}
+
 /// Opens the window titled `title` on the console `build` makes (given the window's
 /// context, to wake it), until it is closed or `--exit-after` passes.
 fn open_window(
@@ -762,6 +775,7 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         data_dir: data_dir(&cli.common),
         wall: false,
         look: switchboard_core::Look::default(),
+        theme: theme_of(cli),
     };
     let title = format!("Switchboard · REPLAY · {}", file.display());
     open_window(cli, &title, move |egui_ctx| {

@@ -2,7 +2,8 @@
 //!
 //! The palette is Okabe-Ito, which stays distinct for the common forms of colour
 //! blindness, and state is never told by colour alone: every state also has a shape
-//! (circle, triangle, square with a cross, ring) and a word.
+//! (circle, triangle, square with a cross, ring) and a word. The same colours serve the
+//! dark and the light theme: state badges carry black text on their fill.
 
 use egui::{Color32, Pos2, Shape, Stroke, Vec2};
 use switchboard_core::Timestamp;
@@ -22,6 +23,29 @@ pub const INFO: Color32 = Color32::from_rgb(86, 180, 233);
 pub const STALE: Color32 = Color32::from_rgb(128, 128, 128);
 /// Yellow of the drill banner.
 pub const DRILL: Color32 = Color32::from_rgb(240, 228, 66);
+
+/// The theme last chosen in the window, from the data directory's `theme.txt`.
+pub fn load_choice(data_dir: &std::path::Path) -> Option<egui::Theme> {
+    match std::fs::read_to_string(data_dir.join("theme.txt"))
+        .ok()?
+        .trim()
+    {
+        "light" => Some(egui::Theme::Light),
+        "dark" => Some(egui::Theme::Dark),
+        _ => None,
+    }
+}
+
+/// Keeps the theme chosen in the window for the next start.
+pub fn save_choice(data_dir: &std::path::Path, theme: egui::Theme) -> Result<(), String> {
+    let word = match theme {
+        egui::Theme::Light => "light",
+        egui::Theme::Dark => "dark",
+    };
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| std::fs::write(data_dir.join("theme.txt"), word))
+        .map_err(|e| format!("cannot keep the theme: {e} ({})", data_dir.display()))
+}
 
 /// Shape that goes with a state, so colour is never the only cue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

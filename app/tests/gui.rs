@@ -834,6 +834,28 @@ fn a_layout_saved_under_a_name_comes_back_from_the_menu() {
     assert_eq!(again.layout_panes(), database);
 }
 
+/// The theme switches from the Layout menu and is kept for the next start.
+#[test]
+fn the_light_theme_is_chosen_from_the_menu_and_kept() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = || ConsoleOptions {
+        data_dir: Some(dir.path().to_owned()),
+        ..ConsoleOptions::default()
+    };
+    let engine = switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
+    let mut h = harness(Console::new(engine, opts()));
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark, "dark by default");
+    h.get_by_label("Layout").click();
+    h.run_steps(2);
+    h.get_by_label("Light theme").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    drop(h);
+    let engine = switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
+    let h = harness(Console::new(engine, opts()));
+    assert_eq!(h.ctx.theme(), egui::Theme::Light, "kept for the next start");
+}
+
 /// Production is framed and named on the top bar; what matters arrives as a toast
 /// (not the history the console starts with).
 #[test]
