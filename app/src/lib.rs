@@ -498,7 +498,10 @@ impl Console {
         }
 
         panels::find_ui(ui.ctx(), area, &ctx, &mut self.find);
-        self.toasts_ui(ui.ctx(), &state, area);
+        // A wall has its banners; toasts would only cover its tiles.
+        if self.wall == Wall::Off {
+            self.toasts_ui(ui.ctx(), &state, area);
+        }
         if self.look.production {
             // A frame around the whole window: nobody mistakes production for a lab.
             let color = env_color(&self.look);

@@ -120,7 +120,10 @@ pub fn paint_glyph(painter: &egui::Painter, c: Pos2, r: f32, glyph: Glyph, color
         Glyph::Cross => {
             let rect = egui::Rect::from_center_size(c, Vec2::splat(r * 1.8));
             painter.rect_filled(rect, 1.0, color);
-            let s = Stroke::new((r * 0.3).max(1.0), Color32::BLACK);
+            // The cross contrasts with its square (a black square on a banner: white lines).
+            let dark = u16::from(color.r()) + u16::from(color.g()) + u16::from(color.b()) < 200;
+            let line = if dark { Color32::WHITE } else { Color32::BLACK };
+            let s = Stroke::new((r * 0.3).max(1.0), line);
             let d = r * 0.55;
             painter.line_segment([c + Vec2::new(-d, -d), c + Vec2::new(d, d)], s);
             painter.line_segment([c + Vec2::new(-d, d), c + Vec2::new(d, -d)], s);

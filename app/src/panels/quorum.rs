@@ -3,7 +3,7 @@
 //! cluster is watched.
 
 use egui::RichText;
-use switchboard_core::model::SourceStatus;
+use switchboard_core::model::{QuorumState, SourceStatus};
 
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, badge, format_age, format_bytes, quorum_style};
@@ -21,7 +21,20 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for (name, c) in &ctx.state.clusters {
+            let mut clusters: Vec<_> = ctx.state.clusters.iter().collect();
+            // A wall puts the worst first: what is read from across the room is on top.
+            if ctx.wall {
+                clusters.sort_by_key(|(name, c)| {
+                    let rank = match c.quorum.state {
+                        QuorumState::Split => 0,
+                        QuorumState::Lost => 1,
+                        QuorumState::AtRisk => 2,
+                        QuorumState::Healthy => 3,
+                    };
+                    (rank, name.as_str())
+                });
+            }
+            for (name, c) in clusters {
                 let source = ctx.state.sources.get(&c.source);
                 let stale = source.filter(|s| s.status != SourceStatus::Up);
                 let q = &c.quorum;
@@ -54,7 +67,7 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                         q.quorum, q.voters, q.reachable, q.tolerance
                     ));
                     // A healthy cluster's reason says what the line above says.
-                    if q.state != switchboard_core::model::QuorumState::Healthy {
+                    if q.state != QuorumState::Healthy {
                         ui.weak(&q.reason);
                     }
                     if let Some(s) = stale {
