@@ -12,6 +12,7 @@
 
 pub mod layout;
 pub mod notebook;
+pub mod palette;
 pub mod panels;
 pub mod png_export;
 pub mod rotation;
@@ -319,6 +320,37 @@ impl Console {
         Ok(())
     }
 
+    /// Carries out a console command picked in the palette.
+    fn run_palette(
+        &mut self,
+        egui_ctx: &egui::Context,
+        ctx: &PanelCtx<'_>,
+        cmd: palette::PaletteCmd,
+    ) {
+        use palette::PaletteCmd as P;
+        match cmd {
+            P::Show(pane) => ctx.push(UiCommand::Show(pane)),
+            P::Layout(name) => self.apply_preset(&name),
+            P::Theme(t) => {
+                self.theme = Some(t);
+                if let Some(dir) = &self.data_dir
+                    && let Err(e) = theme::save_choice(dir, t)
+                {
+                    self.message = Some((e, Instant::now()));
+                }
+            }
+            P::ExportPng => self.export_png(egui_ctx, ctx.now),
+            P::Find => self.find.toggle(),
+            P::Help => self.show_help = true,
+            P::Note => ctx.push(UiCommand::QuickNote),
+            P::SaveSession => self
+                .session_files
+                .show_save(self.data_dir.as_deref(), ctx.now),
+            P::OpenSession => self.session_files.show_open(self.data_dir.as_deref()),
+            P::Inject(fault) => ctx.push(UiCommand::Intent(Intent::DrillInject { fault })),
+        }
+    }
+
     /// Writes the next frame to a PNG in the data directory (else the temp directory).
     fn export_png(&self, ctx: &egui::Context, now: Timestamp) {
         let dir = self.data_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -477,8 +509,29 @@ impl Console {
             if let Some(e) = desk.take_error() {
                 self.message = Some((e, Instant::now()));
             }
-            panels::palette_ui(ui.ctx(), area, desk, &mut self.workflows);
             panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
+        }
+        if self.workflows.palette {
+            let mine = self
+                .user_layouts()
+                .map(|d| layout::user_names(&d))
+                .unwrap_or_default();
+            let list = palette::commands(&palette::Can {
+                own_layouts: &mine,
+                theme: ui.ctx().theme(),
+                notes: self.notebook.is_some(),
+                save_session: self.player.is_none() && self.wall == Wall::Off,
+                drill: state.drill && self.engine.read_only().is_none(),
+            });
+            if let Some(cmd) = panels::palette_ui(
+                ui.ctx(),
+                area,
+                self.desk.as_ref(),
+                &mut self.workflows,
+                &list,
+            ) {
+                self.run_palette(ui.ctx(), &ctx, cmd);
+            }
         }
 
         let sc = panels::SessionCtx {
@@ -542,9 +595,7 @@ impl Console {
                     }
                 },
                 UiCommand::Palette => {
-                    if let Some(desk) = &self.desk {
-                        panels::open_palette(desk, &mut self.workflows);
-                    }
+                    panels::open_palette(self.desk.as_ref(), &mut self.workflows);
                 }
                 UiCommand::Intent(i) => {
                     if let Err(e) = self.engine.send(i) {
@@ -921,8 +972,13 @@ impl Console {
                             "Ctrl+F",
                             "find a service, instance, breaker, cluster or database",
                         );
+                        if self.wall == Wall::Off {
+                            row(
+                                "Ctrl+K",
+                                "command palette: every view, layout and command, and every workflow on every target",
+                            );
+                        }
                         if acting {
-                            row("Ctrl+K", "command palette: every workflow on every target");
                             row("Ctrl+N", "a note pinned to now and the selected thing");
                             row("Enter", "in the palette: plan the first match");
                         }

@@ -856,6 +856,61 @@ fn the_light_theme_is_chosen_from_the_menu_and_kept() {
     assert_eq!(h.ctx.theme(), egui::Theme::Light, "kept for the next start");
 }
 
+/// Ctrl+K reaches views and console commands, not only workflows: a layout and the
+/// theme are picked by typing and Enter.
+#[test]
+fn the_palette_reaches_layouts_and_the_theme() {
+    let mut h = harness(console(drill(false, 1.0)));
+    let database = {
+        let engine =
+            switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
+        Console::new(
+            engine,
+            ConsoleOptions {
+                layout: Some("database".into()),
+                ..ConsoleOptions::default()
+            },
+        )
+        .layout_panes()
+    };
+    assert_ne!(h.state().layout_panes(), database);
+    let pick = |h: &mut Harness<'_, Console>, words: &str| {
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+        h.run_steps(2);
+        assert!(has(h, "Command palette"), "Ctrl+K opens it");
+        // The filter has the keyboard: typing goes there.
+        h.query_all_by_label_contains("Command palette")
+            .next()
+            .expect("palette")
+            .type_text(words);
+        h.run_steps(2);
+        h.key_press(egui::Key::Enter);
+        h.run_steps(3);
+    };
+    pick(&mut h, "layout datab");
+    assert_eq!(
+        h.state().layout_panes(),
+        database,
+        "the preset is on screen"
+    );
+    assert!(!has(&h, "Command palette"), "the palette closes");
+    pick(&mut h, "theme");
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    pick(&mut h, "layout wall");
+    assert!(
+        !h.state()
+            .layout_panes()
+            .contains(&switchboard::layout::Pane::Metrics)
+    );
+    pick(&mut h, "show metrics");
+    assert!(
+        h.state()
+            .layout_panes()
+            .contains(&switchboard::layout::Pane::Metrics),
+        "the metrics pane is added and shown"
+    );
+}
+
 /// Production is framed and named on the top bar; what matters arrives as a toast
 /// (not the history the console starts with).
 #[test]

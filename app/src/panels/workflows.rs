@@ -105,28 +105,42 @@ pub fn valve_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
     }
     if ui
         .button("Actions…")
-        .on_hover_text("Command palette (Ctrl+K): every workflow you can start here")
+        .on_hover_text(
+            "Command palette (Ctrl+K): every view, and every workflow you can start here",
+        )
         .clicked()
     {
-        open_palette(desk, view);
+        open_palette(Some(desk), view);
     }
 }
 
 /// Opens the palette and reads the offers fresh.
-pub fn open_palette(desk: &Desk, view: &mut WorkflowsView) {
+pub fn open_palette(desk: Option<&Desk>, view: &mut WorkflowsView) {
     view.palette = true;
     view.filter.clear();
-    desk.refresh_offers();
+    if let Some(desk) = desk {
+        desk.refresh_offers();
+    }
 }
 
-/// The command palette: type to filter, click to plan.
-pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut WorkflowsView) {
+/// The command palette: type to filter; the console's own `commands` (views, layouts,
+/// theme, export…) first, then every workflow the desk offers here. A click or Enter on
+/// the first match picks it: a workflow is planned (and shown in the wizard), a
+/// command is returned for the console to carry out.
+pub fn palette_ui<T: Clone>(
+    ctx: &egui::Context,
+    area: egui::Rect,
+    desk: Option<&Desk>,
+    view: &mut WorkflowsView,
+    commands: &[(String, T)],
+) -> Option<T> {
     if !view.palette {
-        return;
+        return None;
     }
     let mut open = true;
     let mut chosen = None;
-    egui::Window::new("Actions")
+    let mut command = None;
+    egui::Window::new("Command palette")
         .open(&mut open)
         .collapsible(false)
         .default_width(560.0)
@@ -136,55 +150,73 @@ pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut
         .show(ctx, |ui| {
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut view.filter)
-                    .hint_text("type to filter: drain web1, fence db2, switchover…")
+                    .hint_text("type to filter: drain web1, fence db2, show quorum, light…")
                     .desired_width(f32::INFINITY),
             );
             edit.request_focus();
             let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let offers = desk.offers();
             let words: Vec<String> = view
                 .filter
                 .to_lowercase()
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect();
+            let hit = |label: &str| {
+                let l = label.to_lowercase();
+                words.iter().all(|w| l.contains(w.as_str()))
+            };
+            let views: Vec<_> = commands.iter().filter(|(l, _)| hit(l)).collect();
+            let offers = desk.map(Desk::offers);
             let matching: Vec<_> = offers
-                .offers
                 .iter()
-                .filter(|o| {
-                    let l = o.label.to_lowercase();
-                    words.iter().all(|w| l.contains(w.as_str()))
-                })
+                .flat_map(|o| o.offers.iter())
+                .filter(|o| hit(&o.label))
                 .collect();
-            ui.horizontal(|ui| {
-                if offers.loading {
-                    ui.spinner();
-                    ui.weak("reading the targets…");
-                } else if let Some(at) = offers.at {
-                    ui.weak(format!(
-                        "{} of {} actions · read {} ago",
-                        matching.len(),
-                        offers.offers.len(),
-                        format_age(SystemClock.now().millis_since(at).max(0) as f64 / 1000.0)
-                    ));
+            if let (Some(desk), Some(offers)) = (desk, &offers) {
+                ui.horizontal(|ui| {
+                    if offers.loading {
+                        ui.spinner();
+                        ui.weak("reading the targets…");
+                    } else if let Some(at) = offers.at {
+                        ui.weak(format!(
+                            "{} of {} actions · read {} ago",
+                            matching.len(),
+                            offers.offers.len(),
+                            format_age(SystemClock.now().millis_since(at).max(0) as f64 / 1000.0)
+                        ));
+                    }
+                    if ui.small_button("Re-read").clicked() {
+                        desk.refresh_offers();
+                    }
+                });
+                for e in &offers.errors {
+                    ui.colored_label(theme::BAD, format!("cannot read: {e}"));
                 }
-                if ui.small_button("Re-read").clicked() {
-                    desk.refresh_offers();
+                if desk.read_only() {
+                    ui.colored_label(
+                        theme::WARN,
+                        "This console is read-only: plans show their guards, nothing can run.",
+                    );
                 }
-            });
-            for e in &offers.errors {
-                ui.colored_label(theme::BAD, format!("cannot read: {e}"));
-            }
-            if desk.read_only() {
-                ui.colored_label(
-                    theme::WARN,
-                    "This console is read-only: plans show their guards, nothing can run.",
-                );
             }
             ui.separator();
             egui::ScrollArea::vertical()
                 .max_height(360.0)
                 .show(ui, |ui| {
+                    let first = !words.is_empty();
+                    for (i, (label, cmd)) in views.iter().enumerate() {
+                        if ui.selectable_label(first && i == 0, label.as_str()).clicked()
+                            || (i == 0 && enter)
+                        {
+                            command = Some(cmd.clone());
+                        }
+                    }
+                    if !views.is_empty() && !matching.is_empty() {
+                        ui.separator();
+                    }
+                    let (Some(desk), Some(offers)) = (desk, &offers) else {
+                        return;
+                    };
                     if matching.is_empty() && !offers.loading {
                         let drill = desk
                             .environment()
@@ -192,7 +224,7 @@ pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut
                             .iter()
                             .any(|s| matches!(s, switchboard_core::SourceConfig::Drill(_)));
                         ui.weak(if !offers.offers.is_empty() {
-                            "Nothing matches."
+                            "No workflow matches."
                         } else if drill {
                             "DRILL: the simulated fleet has no workflow targets yet. Workflows act on real HAProxy servers (runtime `socket`), Patroni clusters and fence devices; see the README to point the console at them."
                         } else {
@@ -201,10 +233,10 @@ pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut
                     }
                     for (i, o) in matching.iter().enumerate() {
                         if ui
-                            .selectable_label(i == 0 && !words.is_empty(), &o.label)
+                            .selectable_label(first && views.is_empty() && i == 0, &o.label)
                             .on_hover_text(o.kind.describe())
                             .clicked()
-                            || (i == 0 && enter)
+                            || (i == 0 && enter && views.is_empty())
                         {
                             chosen = Some((o.kind, o.target.clone()));
                         }
@@ -214,11 +246,15 @@ pub fn palette_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut
     if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         open = false;
     }
-    if let Some((kind, target)) = chosen {
+    if let (Some((kind, target)), Some(desk)) = (chosen, desk) {
         start_plan(desk, view, kind, &target);
         open = false;
     }
+    if command.is_some() {
+        open = false;
+    }
     view.palette = open;
+    command
 }
 
 /// Plans `kind` on `target` and shows it in the wizard.
@@ -555,7 +591,7 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
         ui.label(RichText::new("Workflows").strong());
         ui.weak(format!("env {}", desk.environment().name));
         if ui.small_button("Actions…").clicked() {
-            open_palette(desk, view);
+            open_palette(Some(desk), view);
         }
         if ui.small_button("Refresh").clicked() {
             desk.refresh_history();
