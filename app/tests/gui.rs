@@ -144,17 +144,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
     let mut etcd = EtcdConfig::new("lab-etcd", vec![refused_ep, hang_ep]);
     etcd.timeout_millis = 500;
     let cfg = Config {
-        environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "lab".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Etcd(etcd)],
-        }],
+        environment: vec![Environment::new("lab", vec![SourceConfig::Etcd(etcd)])],
     };
     let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine starts");
     let mut h = harness(Console::new(engine, ConsoleOptions::default()));
@@ -181,15 +171,8 @@ fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
     };
     let cfg = Config {
         environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "t".into(),
-            read_only: false,
             stale_after_millis: 500,
-            source: vec![SourceConfig::Drill(drill)],
+            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
         }],
     };
     let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine starts");
@@ -679,15 +662,9 @@ fn in_wall_mode_a_stopped_source_turns_its_tiles_stale_with_the_age() {
     };
     let cfg = Config {
         environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "t".into(),
             read_only: true,
             stale_after_millis: 500,
-            source: vec![SourceConfig::Drill(drill)],
+            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
         }],
     };
     let mut opts = EngineOptions::new(cfg);

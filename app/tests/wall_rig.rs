@@ -59,17 +59,7 @@ fn a_wall_survives_its_gateway_dying_and_coming_back() {
     source.poll_at_most_every(Duration::from_secs(1));
     assert!(matches!(&source, SourceConfig::Haproxy(c) if c.interval_millis == 1000));
     let cfg = Config {
-        environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![source],
-        }],
+        environment: vec![Environment::new("rig", vec![source])],
     };
     let mut opts = EngineOptions::new(cfg);
     opts.read_only = true;

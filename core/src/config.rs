@@ -109,6 +109,24 @@ pub struct Environment {
     pub look: Look,
 }
 
+impl Environment {
+    /// An environment named `name` watching `source`, with every other setting at its
+    /// default (as a config file that gives only those would have it).
+    pub fn new(name: impl Into<String>, source: Vec<SourceConfig>) -> Self {
+        Self {
+            name: name.into(),
+            read_only: false,
+            second_approver: false,
+            stale_after_millis: default_stale(),
+            source,
+            fence: Vec::new(),
+            runbook: Vec::new(),
+            objectives: crate::store::Objectives::default(),
+            look: Look::default(),
+        }
+    }
+}
+
 /// How the window marks an environment, so nobody mistakes production for a lab.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

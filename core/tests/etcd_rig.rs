@@ -80,17 +80,7 @@ fn member_loss_quorum_loss_and_recovery_on_a_real_etcd() {
     etcd.poll_interval_millis = 250;
     etcd.timeout_millis = 1000;
     let cfg = Config {
-        environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![SourceConfig::Etcd(etcd)],
-        }],
+        environment: vec![Environment::new("rig", vec![SourceConfig::Etcd(etcd)])],
     };
     let dir = tempfile::tempdir().expect("dir");
     let session = dir.path().join("rig.session");

@@ -85,17 +85,7 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
 fn envoy_and_traefik_samples_become_state_and_html_is_a_clear_error() {
     let addr = serve();
     let cfg = Config {
-        environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "t".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: sources(&addr),
-        }],
+        environment: vec![Environment::new("t", sources(&addr))],
     };
     let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
     let ready = |s: &State| {

@@ -98,17 +98,7 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
         .map(|p| probe(&addr, p))
         .collect();
     let cfg = Config {
-        environment: vec![Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "t".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: sources,
-        }],
+        environment: vec![Environment::new("t", sources)],
     };
     let e = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
 

@@ -165,7 +165,13 @@ pub fn palette_ui<T: Clone>(
                 let l = label.to_lowercase();
                 words.iter().all(|w| l.contains(w.as_str()))
             };
-            let views: Vec<_> = commands.iter().filter(|(l, _)| hit(l)).collect();
+            // The console's commands come up as soon as a word is typed; before that the
+            // list is the workflows, as an operator reaching for an action expects.
+            let views: Vec<_> = if words.is_empty() {
+                Vec::new()
+            } else {
+                commands.iter().filter(|(l, _)| hit(l)).collect()
+            };
             let offers = desk.map(Desk::offers);
             let matching: Vec<_> = offers
                 .iter()
@@ -204,6 +210,9 @@ pub fn palette_ui<T: Clone>(
                 .max_height(360.0)
                 .show(ui, |ui| {
                     let first = !words.is_empty();
+                    if !first && !commands.is_empty() {
+                        ui.weak("Views and commands too: type show, layout, theme, export, find, note…");
+                    }
                     for (i, (label, cmd)) in views.iter().enumerate() {
                         if ui.selectable_label(first && i == 0, label.as_str()).clicked()
                             || (i == 0 && enter)

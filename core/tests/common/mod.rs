@@ -59,17 +59,7 @@ pub fn curl(url: &str) -> String {
 #[allow(dead_code)]
 pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::EngineHandle {
     let cfg = switchboard_core::Config {
-        environment: vec![switchboard_core::Environment {
-            second_approver: false,
-            objectives: switchboard_core::store::Objectives::default(),
-            look: switchboard_core::Look::default(),
-            runbook: Vec::new(),
-            fence: Vec::new(),
-            name: "rig".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: vec![source],
-        }],
+        environment: vec![switchboard_core::Environment::new("rig", vec![source])],
     };
     switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine")
 }
