@@ -888,6 +888,40 @@ fn the_palette_reaches_layouts_and_the_theme() {
     );
 }
 
+/// On a high-DPI screen the wall's zoom multiplies the screen's scale instead of replacing
+/// it: 2× pixels and 1.5× type give 3 pixels a point, and the banners stay on screen.
+#[test]
+fn a_wall_on_a_hidpi_screen_scales_on_top_of_the_screen() {
+    let mut opts = EngineOptions::new(drill(false, 1.0));
+    opts.read_only = true;
+    let engine = switchboard_core::start(&opts).expect("engine");
+    engine.wait_for(Duration::from_secs(10), fully_polled);
+    let console = Console::new(
+        engine,
+        ConsoleOptions {
+            wall: true,
+            layout: Some("wall".into()),
+            ..ConsoleOptions::default()
+        },
+    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .with_pixels_per_point(2.0)
+        .build_ui_state(|ui, c: &mut Console| c.ui(ui), console);
+    h.run_steps(4);
+    assert!((h.ctx.pixels_per_point() - 3.0).abs() < 1e-3, "2 × 1.5");
+    let screen = h.ctx.content_rect();
+    assert!(
+        (screen.width() - 960.0).abs() < 1.0,
+        "1440 points at 1.5× zoom is 960 wide: {screen:?}"
+    );
+    let clear = h.get_by_label_contains("ALL CLEAR").rect();
+    assert!(
+        screen.contains_rect(clear),
+        "the banner {clear:?} is inside {screen:?}"
+    );
+}
+
 /// Production is framed and named on the top bar; what matters arrives as a toast
 /// (not the history the console starts with).
 #[test]
