@@ -619,6 +619,10 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     );
     let mut h = harness(console);
     assert!(has(&h, "WALL · read-only"), "labelled");
+    assert!(
+        has(&h, "12 closed and calm"),
+        "calm breakers are chips, all on screen"
+    );
     for action in ["STOP ALL", "Actions…", "Drill", "Note (Ctrl+N)"] {
         assert!(!has(&h, action), "{action} is not on a wall");
     }

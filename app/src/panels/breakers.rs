@@ -82,6 +82,10 @@ pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersVie
         .values()
         .filter(|b| b.state == BreakerState::Open)
         .count();
+    if ctx.wall {
+        wall_ui(ui, ctx, open);
+        return;
+    }
     ui.horizontal(|ui| {
         ui.label(RichText::new("Breakers").strong());
         ui.weak(format!("{} · {open} open", all.len()));
@@ -147,6 +151,70 @@ pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersVie
                     }
                 });
             }
+        });
+}
+
+/// A wall's breakers: the ones that matter (open, half-open, near trip) as full tiles,
+/// worst first; the calm ones as one chip each, so every breaker is on screen at once.
+fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
+    let all = &ctx.state.breakers;
+    let mut list: Vec<(&str, &Breaker)> = all.iter().map(|(id, b)| (id.as_str(), b)).collect();
+    list.sort_by(|a, b| {
+        severity(a.1)
+            .cmp(&severity(b.1))
+            .then(b.1.failure_rate.total_cmp(&a.1.failure_rate))
+            .then(a.0.cmp(b.0))
+    });
+    let (loud, calm): (Vec<_>, Vec<_>) = list.into_iter().partition(|(_, b)| severity(b) < 3);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Breakers").strong());
+        ui.weak(format!(
+            "{} · {open} open · {} closed and calm",
+            all.len(),
+            calm.len()
+        ));
+    });
+    if all.is_empty() {
+        ui.weak("No breaker reported yet.");
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.spacing_mut().item_spacing = Vec2::splat(6.0);
+            let per_row = ((ui.available_width() + 6.0) / (TILE_WIDTH + 6.0 + 14.0))
+                .floor()
+                .max(1.0) as usize;
+            for row in loud.chunks(per_row) {
+                ui.horizontal(|ui| {
+                    for (id, b) in row {
+                        tile_ui(ui, ctx, id, b);
+                    }
+                });
+            }
+            ui.horizontal_wrapped(|ui| {
+                for (id, b) in calm {
+                    let stale = ctx
+                        .state
+                        .sources
+                        .get(&b.source)
+                        .is_some_and(|s| s.status != SourceStatus::Up);
+                    let (color, glyph, word) = breaker_style(b.state);
+                    let (color, glyph, word) = if stale {
+                        (theme::STALE, theme::Glyph::Ring, "STALE")
+                    } else {
+                        (color, glyph, word)
+                    };
+                    theme::chip(
+                        ui,
+                        color,
+                        glyph,
+                        &format!("{id} {:.1} %", b.failure_rate * 100.0),
+                    )
+                    .on_hover_text(format!("{id}: {word}"));
+                    ui.add_space(8.0);
+                }
+            });
         });
 }
 

@@ -58,9 +58,11 @@ fn banners(ctx: &PanelCtx<'_>, s: &switchboard_core::State) -> Vec<Banner> {
         .map(|(id, _)| id.as_str())
         .collect();
     if !open.is_empty() {
+        // The same colour and shape as an open breaker's tile.
+        let (color, glyph, _) = theme::breaker_style(switchboard_core::model::BreakerState::Open);
         out.push(Banner {
-            color: theme::WARN,
-            glyph: Glyph::Triangle,
+            color,
+            glyph,
             word: if open.len() == 1 {
                 "BREAKER OPEN"
             } else {
