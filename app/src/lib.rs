@@ -34,7 +34,8 @@ use crate::panels::{
     UiCommand, WorkflowsView,
 };
 
-/// How often an idle wall redraws (its ages tick at this pace; events wake it at once).
+/// How often an idle wall redraws: its ages tick at this pace, and a notable change (a
+/// flip, a source going stale, an incident) wakes it at once.
 pub const WALL_TICK: Duration = Duration::from_secs(5);
 
 /// How the console was started.
@@ -93,6 +94,9 @@ pub struct Console {
     rotation: Option<rotation::Rotation>,
     /// The name typed in Layout → Save as.
     layout_name: String,
+    /// The operator's named layouts (read at start, kept up to date on save and remove:
+    /// no directory is listed while a menu is open).
+    own_layouts: Vec<String>,
     /// A theme to apply at the next frame.
     theme: Option<egui::Theme>,
     /// File → Export view as PNG.
@@ -164,6 +168,7 @@ impl Console {
             toasted: None,
             rotation: None,
             layout_name: String::new(),
+            own_layouts: mine.as_deref().map(layout::user_names).unwrap_or_default(),
             theme: Some(theme),
             png: png_export::PngExport::default(),
         }
@@ -172,7 +177,19 @@ impl Console {
     /// Cycles pages (environments and layouts) every so often: a wall's rotation.
     /// Space pauses it, the right arrow shows the next page.
     #[must_use]
-    pub fn with_rotation(mut self, rotation: rotation::Rotation) -> Self {
+    pub fn with_rotation(mut self, mut rotation: rotation::Rotation) -> Self {
+        let mine = self.user_layouts();
+        rotation.trees = rotation
+            .layouts
+            .iter()
+            .map(|name| match layout::resolve(name, mine.as_deref()) {
+                Ok(tree) => Some(tree),
+                Err(e) => {
+                    self.message = Some((e, Instant::now()));
+                    None
+                }
+            })
+            .collect();
         self.rotation = Some(rotation);
         self
     }
@@ -187,17 +204,29 @@ impl Console {
         let Some(r) = &mut self.rotation else {
             return;
         };
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space)) {
+        // Keys go to a text field first (Find's, on a wall).
+        let typing = ui.ctx().egui_wants_keyboard_input();
+        if !typing && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Space)) {
             r.toggle_pause();
         }
-        let asked = ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight));
-        if !asked && !r.due(Instant::now()) {
-            if let Some(t) = r.next_at {
-                ui.ctx()
-                    .request_repaint_after(t.saturating_duration_since(Instant::now()));
-            }
-            return;
+        let asked = !typing
+            && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight));
+        if asked || r.due(Instant::now()) {
+            self.turn_page();
         }
+        if let Some(t) = self.rotation.as_ref().and_then(|r| r.next_at) {
+            // The countdown on the top bar and the next page, even on a quiet wall.
+            let left = t.saturating_duration_since(Instant::now());
+            ui.ctx()
+                .request_repaint_after(left.min(Duration::from_secs(1)));
+        }
+    }
+
+    /// Shows the rotation's next page.
+    fn turn_page(&mut self) {
+        let Some(r) = &mut self.rotation else {
+            return;
+        };
         let turn = r.advance();
         if turn.environment
             && let Some((engine, look)) = r.others.pop_front()
@@ -205,14 +234,20 @@ impl Console {
             let engine = std::mem::replace(&mut self.engine, engine);
             let look = std::mem::replace(&mut self.look, look);
             r.others.push_back((engine, look));
-            // The new environment's history is not news.
+            // The new environment's history is not news, and what the views keep
+            // (the topology's layout, filters, the selection) was the other one's.
             self.toasted = None;
             self.toasts.clear();
             self.selected = None;
+            self.topology = TopologyView::default();
+            self.breakers = BreakersView::default();
+            self.backends = BackendsView::default();
+            self.metrics = MetricsView::default();
+            self.events = EventsView::default();
+            self.find = panels::FindView::default();
         }
-        match layout::resolve(&turn.layout, self.user_layouts().as_deref()) {
-            Ok(tree) => self.tree = tree,
-            Err(e) => self.message = Some((e, Instant::now())),
+        if let Some(Some(tree)) = r.trees.get(turn.layout) {
+            self.tree = tree.clone();
         }
     }
 
@@ -316,6 +351,10 @@ impl Console {
             .user_layouts()
             .ok_or("layouts are saved in the data directory, and this console has none")?;
         layout::save_named(&dir, name, &self.tree)?;
+        if !self.own_layouts.iter().any(|n| n == name) {
+            self.own_layouts.push(name.to_owned());
+            self.own_layouts.sort();
+        }
         self.message = Some((format!("layout saved as {name}"), Instant::now()));
         Ok(())
     }
@@ -512,12 +551,8 @@ impl Console {
             panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
         }
         if self.workflows.palette {
-            let mine = self
-                .user_layouts()
-                .map(|d| layout::user_names(&d))
-                .unwrap_or_default();
             let list = palette::commands(&palette::Can {
-                own_layouts: &mine,
+                own_layouts: &self.own_layouts,
                 theme: ui.ctx().theme(),
                 notes: self.notebook.is_some(),
                 save_session: self.player.is_none() && self.wall == Wall::Off,
@@ -894,7 +929,8 @@ impl Console {
         };
         ui.separator();
         let mut chosen = None;
-        for name in layout::user_names(&dir) {
+        let mut removed = None;
+        for name in &self.own_layouts {
             ui.horizontal(|ui| {
                 if ui.button(format!("Yours: {name}")).clicked() {
                     chosen = Some(name.clone());
@@ -904,11 +940,16 @@ impl Console {
                         .small_button("remove")
                         .on_hover_text(format!("Remove your layout {name}"))
                         .clicked()
-                    && let Err(e) = layout::remove_named(&dir, &name)
                 {
-                    self.message = Some((e, Instant::now()));
+                    removed = Some(name.clone());
                 }
             });
+        }
+        if let Some(name) = removed {
+            match layout::remove_named(&dir, &name) {
+                Ok(()) => self.own_layouts.retain(|n| *n != name),
+                Err(e) => self.message = Some((e, Instant::now())),
+            }
         }
         if let Some(name) = chosen {
             self.apply_preset(&name);

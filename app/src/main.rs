@@ -559,13 +559,16 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|e| e.look.clone())
         .unwrap_or_default();
-    // A wall polls at most once a second: its freshness cue shows the age, and a
-    // row of walls must not multiply the load on a production control plane.
+    // A wall polls at most once a second (or a third of the staleness limit, if that
+    // is shorter): its freshness cue shows the age, and a row of walls must not
+    // multiply the load on a production control plane.
     let config = if cli.wall {
         let mut config = config;
         for env in &mut config.environment {
+            // A third of the staleness limit at most, so no poll gap looks like silence.
+            let min = Duration::from_millis(1000.min(env.stale_after_millis / 3));
             for s in &mut env.source {
-                s.poll_at_most_every(Duration::from_secs(1));
+                s.poll_at_most_every(min);
             }
         }
         config

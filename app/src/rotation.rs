@@ -15,8 +15,11 @@ use switchboard_core::{EngineHandle, Look};
 pub struct Rotation {
     /// The environments not on screen, next first, with their look.
     pub(crate) others: VecDeque<(EngineHandle, Look)>,
-    /// Layout presets shown for each environment, in order.
+    /// Layouts (presets or the operator's) shown for each environment, in order.
     pub(crate) layouts: Vec<String>,
+    /// Their trees, read once when the console takes the rotation (a page turn reads
+    /// no file).
+    pub(crate) trees: Vec<Option<egui_tiles::Tree<crate::layout::Pane>>>,
     /// How long a page stays.
     pub(crate) every: Duration,
     /// The layout shown now (index into `layouts`).
@@ -32,13 +35,13 @@ pub struct Rotation {
 pub(crate) struct Turn {
     /// Swap to the next environment's engine.
     pub environment: bool,
-    /// The layout preset to show.
-    pub layout: String,
+    /// The layout to show (index into `layouts`).
+    pub layout: usize,
 }
 
 impl Rotation {
-    /// Cycles `layouts` (at least one) of the console's environment and then of each of
-    /// `others`, a page every `every`.
+    /// Cycles `layouts` (presets or the operator's; at least one) of the console's
+    /// environment and then of each of `others`, a page every `every`.
     pub fn new(others: Vec<(EngineHandle, Look)>, layouts: Vec<String>, every: Duration) -> Self {
         let layouts = if layouts.is_empty() {
             vec!["wall".to_owned()]
@@ -48,6 +51,7 @@ impl Rotation {
         Self {
             others: others.into(),
             layouts,
+            trees: Vec::new(),
             every: every.max(Duration::from_secs(2)),
             layout: 0,
             environment: 0,
@@ -77,7 +81,7 @@ impl Rotation {
         }
         Turn {
             environment,
-            layout: self.layouts[self.layout].clone(),
+            layout: self.layout,
         }
     }
 
@@ -125,10 +129,16 @@ mod tests {
         let mut r = rotation(&["wall", "database"]);
         assert_eq!((r.page(), r.pages()), (1, 2));
         let t = r.advance();
-        assert_eq!((t.layout.as_str(), t.environment), ("database", false));
+        assert_eq!(
+            (r.layouts[t.layout].as_str(), t.environment),
+            ("database", false)
+        );
         assert_eq!(r.page(), 2);
         let t = r.advance();
-        assert_eq!((t.layout.as_str(), t.environment), ("wall", false));
+        assert_eq!(
+            (r.layouts[t.layout].as_str(), t.environment),
+            ("wall", false)
+        );
         assert_eq!(r.page(), 1);
     }
 

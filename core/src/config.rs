@@ -195,8 +195,9 @@ pub enum SourceConfig {
 impl SourceConfig {
     /// Polls no more often than every `min` (a wall display: many walls polling a
     /// production control plane four times a second each is load nobody asked for).
-    /// Sources that stream (Kubernetes watches, gRPC `Watch`, the drill) are unchanged;
-    /// a slower interval never hides staleness, which is judged by the engine.
+    /// Sources that stream (Kubernetes watches, gRPC `Watch`, the drill) are unchanged.
+    /// Keep `min` well under the environment's `stale_after_millis` (the wall uses a
+    /// third of it at most), or a healthy source turns stale between two polls.
     pub fn poll_at_most_every(&mut self, min: Duration) {
         let ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
         let secs = min.as_secs_f64();

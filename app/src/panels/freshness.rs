@@ -161,7 +161,7 @@ pub fn cue_ui(ui: &mut egui::Ui, f: &Freshness) {
     resp.on_hover_text(match &f.worst {
         Some((id, status)) => format!(
             "{} of {} source(s) stopped; {id} is {} (last report {} ago). \
-             What this tile shows from it is old and drawn grey.",
+             What this tile shows from it is old (greyed where the panel can tell).",
             f.stopped,
             f.sources,
             status.as_str(),

@@ -1093,6 +1093,11 @@ fn live_incidents_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
             list.len(),
             list.iter().filter(|i| i.open()).count()
         ));
+        // Ids run in sequence and only the oldest resolved ones are let go.
+        let older = list.first().map_or(0, |i| i.id.saturating_sub(1));
+        if older > 0 {
+            ui.weak(format!("· {older} older ones not kept in memory"));
+        }
     });
     if list.is_empty() {
         ui.weak("No incident so far.");

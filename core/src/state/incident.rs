@@ -117,7 +117,10 @@ impl Incident {
 }
 
 /// Incidents the state keeps: a console that runs for weeks does not grow. The oldest
-/// resolved ones go first; the incident store keeps every one.
+/// resolved ones go first (an operator console's incident store has kept them; a wall
+/// or a replay shows "N older ones not kept"). A session recorded by a console without
+/// this bound that holds more than this many incidents replays with the oldest let go,
+/// and its keyframe check reports the difference from that point.
 pub const INCIDENTS_KEPT: usize = 200;
 
 /// Keeps the set of unhealthy subjects and opens and closes incidents.
