@@ -215,10 +215,10 @@ impl Console {
             self.turn_page();
         }
         if let Some(t) = self.rotation.as_ref().and_then(|r| r.next_at) {
-            // The countdown on the top bar and the next page, even on a quiet wall.
-            let left = t.saturating_duration_since(Instant::now());
+            // The next page comes on time even on a quiet wall (and only then: no
+            // countdown ticks on screen, so a rotating wall idles like any other).
             ui.ctx()
-                .request_repaint_after(left.min(Duration::from_secs(1)));
+                .request_repaint_after(t.saturating_duration_since(Instant::now()));
         }
     }
 
@@ -723,7 +723,7 @@ impl Console {
                 );
             }
             if let Some(r) = &self.rotation {
-                ui.weak(r.label(Instant::now()));
+                ui.weak(r.label());
             }
             ui.menu_button("File", |ui| {
                 if ui
