@@ -259,12 +259,18 @@ selected() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 # would go on after a failing command.
 FAILED=()
 try() {
-  local step=$1 c=$2 rc=0
-  set +e; ( set -e; "$step" ); rc=$?; set -e
-  [ "$rc" -eq 0 ] && return 0
-  if is_core "$c"; then exit "$rc"; fi
+  local step=$1 c=$2 rc=0 attempt
+  for attempt in 1 2; do
+    set +e; ( set -e; "$step" ); rc=$?; set -e
+    [ "$rc" -eq 0 ] && return 0
+    if is_core "$c"; then exit "$rc"; fi
+    comp_stop "$c"
+    # A process that died at launch (seen once with Traefik on a loaded machine) gets
+    # one more go; a *_wait step cannot be retried alone.
+    [[ $attempt == 1 && $step == *_start ]] || break
+    log "warning: $c did not start; trying once more"
+  done
   log "warning: $c did not start; going on without it"
-  comp_stop "$c"
   FAILED+=("$c")
 }
 failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
