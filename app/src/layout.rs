@@ -269,6 +269,20 @@ pub fn remove_named(dir: &Path, name: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot remove layout {name}: {e}"))
 }
 
+/// The panes a tree holds, sorted by title (to compare layouts whatever their order).
+pub fn panes_of(tree: &egui_tiles::Tree<Pane>) -> Vec<Pane> {
+    let mut panes: Vec<Pane> = tree
+        .tiles
+        .tiles()
+        .filter_map(|t| match t {
+            egui_tiles::Tile::Pane(p) => Some(*p),
+            egui_tiles::Tile::Container(_) => None,
+        })
+        .collect();
+    panes.sort_by_key(|p| p.title());
+    panes
+}
+
 /// Brings `pane` to the front: activates its tab, or, when the layout has none (a layout
 /// saved before the pane existed, or one the operator closed), adds it as a tab beside
 /// the last tab group and activates it.
@@ -308,15 +322,7 @@ mod tests {
     fn every_preset_parses_and_places_every_pane_once_or_more() {
         for name in preset_names() {
             let p = preset(name).expect("preset");
-            let tree = build_tree(&p);
-            let panes: Vec<Pane> = tree
-                .tiles
-                .tiles()
-                .filter_map(|t| match t {
-                    egui_tiles::Tile::Pane(p) => Some(*p),
-                    egui_tiles::Tile::Container(_) => None,
-                })
-                .collect();
+            let panes = panes_of(&build_tree(&p));
             for must in [
                 Pane::Topology,
                 Pane::Breakers,
@@ -333,28 +339,21 @@ mod tests {
         assert!(preset("nope").is_err());
     }
 
-    fn panes(tree: &egui_tiles::Tree<Pane>) -> Vec<Pane> {
-        tree.tiles
-            .tiles()
-            .filter_map(|t| match t {
-                egui_tiles::Tile::Pane(p) => Some(*p),
-                egui_tiles::Tile::Container(_) => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn a_missing_pane_is_added_once_and_a_present_one_activated() {
         let mut tree = build_tree(&preset("wall").expect("wall"));
-        assert!(!panes(&tree).contains(&Pane::Metrics));
+        assert!(!panes_of(&tree).contains(&Pane::Metrics));
         show_pane(&mut tree, Pane::Metrics);
         show_pane(&mut tree, Pane::Metrics);
-        let count = panes(&tree).iter().filter(|p| **p == Pane::Metrics).count();
+        let count = panes_of(&tree)
+            .iter()
+            .filter(|p| **p == Pane::Metrics)
+            .count();
         assert_eq!(count, 1, "added once");
         let mut empty = egui_tiles::Tree::<Pane>::empty(egui::Id::unique("empty"));
         show_pane(&mut empty, Pane::Events);
         assert_eq!(
-            panes(&empty),
+            panes_of(&empty),
             vec![Pane::Events],
             "an empty layout gets a tab group"
         );
@@ -376,19 +375,14 @@ mod tests {
     #[test]
     fn own_layouts_save_list_load_and_remove_and_bad_names_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
-        let panes = |t: &egui_tiles::Tree<Pane>| {
-            let mut p = panes(t);
-            p.sort_by_key(|p| p.title());
-            p
-        };
         let tree = build_tree(&preset("database").expect("preset"));
         save_named(dir.path(), "night-shift", &tree).expect("saved");
         assert_eq!(user_names(dir.path()), vec!["night-shift".to_owned()]);
         let back = resolve("night-shift", Some(dir.path())).expect("loads");
-        assert_eq!(panes(&back), panes(&tree));
+        assert_eq!(panes_of(&back), panes_of(&tree));
         assert_eq!(
-            panes(&resolve("wall", Some(dir.path())).expect("preset")),
-            panes(&build_tree(&preset("wall").expect("wall")))
+            panes_of(&resolve("wall", Some(dir.path())).expect("preset")),
+            panes_of(&build_tree(&preset("wall").expect("wall")))
         );
         for bad in ["", "../x", "a/b", "oncall", "x y"] {
             assert!(

@@ -316,17 +316,7 @@ impl Console {
 
     /// The panes of the layout on screen, sorted (to compare layouts).
     pub fn layout_panes(&self) -> Vec<Pane> {
-        let mut panes: Vec<Pane> = self
-            .tree
-            .tiles
-            .tiles()
-            .filter_map(|t| match t {
-                egui_tiles::Tile::Pane(p) => Some(*p),
-                egui_tiles::Tile::Container(_) => None,
-            })
-            .collect();
-        panes.sort_by_key(|p| p.title());
-        panes
+        layout::panes_of(&self.tree)
     }
 
     /// The selected thing, if any.

@@ -42,6 +42,46 @@ fn harness(console: Console) -> Harness<'static, Console> {
     h
 }
 
+/// A drill that steps once a minute, in an environment whose sources turn stale after
+/// 0.5 s: after its inventory it falls silent.
+fn silent_drill() -> Config {
+    let drill = DrillConfig {
+        tick_millis: 60_000,
+        scripted: false,
+        ..DrillConfig::default()
+    };
+    Config {
+        environment: vec![Environment {
+            stale_after_millis: 500,
+            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
+        }],
+    }
+}
+
+/// A read-only engine on `cfg`, as `--wall` starts it; `polled`: wait until every
+/// cluster has been polled.
+fn wall_engine(cfg: Config, polled: bool) -> switchboard_core::EngineHandle {
+    let mut opts = EngineOptions::new(cfg);
+    opts.read_only = true;
+    let engine = switchboard_core::start(&opts).expect("engine");
+    if polled {
+        engine.wait_for(Duration::from_secs(10), fully_polled);
+    }
+    engine
+}
+
+/// A wall console (the wall layout) on `engine`.
+fn wall_console(engine: switchboard_core::EngineHandle) -> Console {
+    Console::new(
+        engine,
+        ConsoleOptions {
+            wall: true,
+            layout: Some("wall".into()),
+            ..ConsoleOptions::default()
+        },
+    )
+}
+
 fn has(h: &Harness<'_, Console>, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
 }
@@ -163,18 +203,7 @@ fn unreachable_etcd_shows_down_and_lost_without_blocking_frames() {
 
 #[test]
 fn a_silent_source_is_shown_stale_with_its_age_and_its_data_greyed() {
-    // A drill that steps once a minute: after its inventory it falls silent.
-    let drill = DrillConfig {
-        tick_millis: 60_000,
-        scripted: false,
-        ..DrillConfig::default()
-    };
-    let cfg = Config {
-        environment: vec![Environment {
-            stale_after_millis: 500,
-            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
-        }],
-    };
+    let cfg = silent_drill();
     let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine starts");
     let mut h = harness(Console::new(engine, ConsoleOptions::default()));
     wait_for(&mut h, "drill (drill) stale", Duration::from_secs(10));
@@ -605,18 +634,7 @@ fn save_session_from_the_window_writes_a_file_that_replays() {
 /// top, with a word and a glyph, not colour alone.
 #[test]
 fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
-    let mut opts = EngineOptions::new(drill(true, 60.0));
-    opts.read_only = true;
-    let engine = switchboard_core::start(&opts).expect("engine");
-    engine.wait_for(Duration::from_secs(10), fully_polled);
-    let console = Console::new(
-        engine,
-        ConsoleOptions {
-            wall: true,
-            layout: Some("wall".into()),
-            ..ConsoleOptions::default()
-        },
-    );
+    let console = wall_console(wall_engine(drill(true, 60.0), true));
     let mut h = harness(console);
     assert!(has(&h, "WALL · read-only"), "labelled");
     assert!(
@@ -658,30 +676,8 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
 /// and for how long, and the age keeps counting.
 #[test]
 fn in_wall_mode_a_stopped_source_turns_its_tiles_stale_with_the_age() {
-    // A drill that steps once a minute: after its inventory it falls silent.
-    let drill = DrillConfig {
-        tick_millis: 60_000,
-        scripted: false,
-        ..DrillConfig::default()
-    };
-    let cfg = Config {
-        environment: vec![Environment {
-            read_only: true,
-            stale_after_millis: 500,
-            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
-        }],
-    };
-    let mut opts = EngineOptions::new(cfg);
-    opts.read_only = true;
-    let engine = switchboard_core::start(&opts).expect("engine starts");
-    let console = Console::new(
-        engine,
-        ConsoleOptions {
-            wall: true,
-            layout: Some("wall".into()),
-            ..ConsoleOptions::default()
-        },
-    );
+    let cfg = silent_drill();
+    let console = wall_console(wall_engine(cfg, false));
     let mut h = harness(console);
     wait_for(&mut h, "live · ", Duration::from_secs(10));
     wait_for(&mut h, "Quorum · stale", Duration::from_secs(10));
@@ -716,22 +712,10 @@ fn a_rotating_wall_turns_pages_and_shows_every_environments_banners() {
     let start = |name: &str, scripted: bool| {
         let mut cfg = drill(scripted, 60.0);
         cfg.environment[0].name = name.into();
-        let mut opts = EngineOptions::new(cfg);
-        opts.read_only = true;
-        let e = switchboard_core::start(&opts).expect("engine");
-        e.wait_for(Duration::from_secs(10), fully_polled);
-        e
+        wall_engine(cfg, true)
     };
     let (a, b) = (start("alpha", false), start("bravo", true));
-    let console = Console::new(
-        a,
-        ConsoleOptions {
-            wall: true,
-            layout: Some("wall".into()),
-            ..ConsoleOptions::default()
-        },
-    )
-    .with_rotation(switchboard::rotation::Rotation::new(
+    let console = wall_console(a).with_rotation(switchboard::rotation::Rotation::new(
         vec![(b, switchboard_core::Look::default())],
         vec!["wall".into(), "database".into()],
         Duration::from_hours(1),
@@ -896,18 +880,7 @@ fn the_palette_reaches_layouts_and_the_theme() {
 /// it: 2× pixels and 1.5× type give 3 pixels a point, and the banners stay on screen.
 #[test]
 fn a_wall_on_a_hidpi_screen_scales_on_top_of_the_screen() {
-    let mut opts = EngineOptions::new(drill(false, 1.0));
-    opts.read_only = true;
-    let engine = switchboard_core::start(&opts).expect("engine");
-    engine.wait_for(Duration::from_secs(10), fully_polled);
-    let console = Console::new(
-        engine,
-        ConsoleOptions {
-            wall: true,
-            layout: Some("wall".into()),
-            ..ConsoleOptions::default()
-        },
-    );
+    let console = wall_console(wall_engine(drill(false, 1.0), true));
     let mut h = Harness::builder()
         .with_size(egui::vec2(1440.0, 900.0))
         .with_pixels_per_point(2.0)

@@ -111,12 +111,7 @@ pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersVie
         .filter(|(id, _)| needle.is_empty() || id.to_lowercase().contains(&needle))
         .collect();
     match view.sort {
-        BreakerSort::Severity => list.sort_by(|a, b| {
-            severity(a.1)
-                .cmp(&severity(b.1))
-                .then(b.1.failure_rate.total_cmp(&a.1.failure_rate))
-                .then(a.0.cmp(b.0))
-        }),
+        BreakerSort::Severity => by_severity(&mut list),
         BreakerSort::FailureRate => list.sort_by(|a, b| {
             b.1.failure_rate
                 .total_cmp(&a.1.failure_rate)
@@ -139,19 +134,33 @@ pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersVie
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.spacing_mut().item_spacing = Vec2::splat(6.0);
-            // Tiles have a fixed width; as many columns as fit.
-            let per_row = ((ui.available_width() + 6.0) / (TILE_WIDTH + 6.0 + 14.0))
-                .floor()
-                .max(1.0) as usize;
-            for row in list.chunks(per_row) {
-                ui.horizontal(|ui| {
-                    for (id, b) in row {
-                        tile_ui(ui, ctx, id, b);
-                    }
-                });
+            tiles_ui(ui, ctx, &list);
+        });
+}
+
+/// Open first, then half-open, near trip, closed; by failure rate within each.
+fn by_severity(list: &mut [(&str, &Breaker)]) {
+    list.sort_by(|a, b| {
+        severity(a.1)
+            .cmp(&severity(b.1))
+            .then(b.1.failure_rate.total_cmp(&a.1.failure_rate))
+            .then(a.0.cmp(b.0))
+    });
+}
+
+/// Tiles of a fixed width, as many columns as fit.
+fn tiles_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, list: &[(&str, &Breaker)]) {
+    ui.spacing_mut().item_spacing = Vec2::splat(6.0);
+    let per_row = ((ui.available_width() + 6.0) / (TILE_WIDTH + 6.0 + 14.0))
+        .floor()
+        .max(1.0) as usize;
+    for row in list.chunks(per_row) {
+        ui.horizontal(|ui| {
+            for (id, b) in row {
+                tile_ui(ui, ctx, id, b);
             }
         });
+    }
 }
 
 /// A wall's breakers: the ones that matter (open, half-open, near trip) as full tiles,
@@ -159,12 +168,7 @@ pub fn breakers_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BreakersVie
 fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
     let all = &ctx.state.breakers;
     let mut list: Vec<(&str, &Breaker)> = all.iter().map(|(id, b)| (id.as_str(), b)).collect();
-    list.sort_by(|a, b| {
-        severity(a.1)
-            .cmp(&severity(b.1))
-            .then(b.1.failure_rate.total_cmp(&a.1.failure_rate))
-            .then(a.0.cmp(b.0))
-    });
+    by_severity(&mut list);
     let (loud, calm): (Vec<_>, Vec<_>) = list.into_iter().partition(|(_, b)| severity(b) < 3);
     ui.horizontal(|ui| {
         ui.label(RichText::new("Breakers").strong());
@@ -181,17 +185,7 @@ fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.spacing_mut().item_spacing = Vec2::splat(6.0);
-            let per_row = ((ui.available_width() + 6.0) / (TILE_WIDTH + 6.0 + 14.0))
-                .floor()
-                .max(1.0) as usize;
-            for row in loud.chunks(per_row) {
-                ui.horizontal(|ui| {
-                    for (id, b) in row {
-                        tile_ui(ui, ctx, id, b);
-                    }
-                });
-            }
+            tiles_ui(ui, ctx, &loud);
             ui.horizontal_wrapped(|ui| {
                 for (id, b) in calm {
                     let stale = ctx
