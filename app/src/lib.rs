@@ -653,39 +653,21 @@ impl Console {
     fn top_bar_ui(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
         let state = ctx.state;
         if let Some(p) = &self.player {
-            egui::Frame::new()
-                .fill(theme::INFO)
-                .inner_margin(egui::Margin::symmetric(8, 3))
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.vertical_centered(|ui| {
-                        ui.label(
-                            RichText::new(format!(
-                                "REPLAY · {} · recorded, read-only: nothing here can act on a real system",
-                                p.file()
-                            ))
-                            .color(Color32::BLACK)
-                            .strong(),
-                        );
-                    });
-                });
+            theme::strip(
+                ui,
+                theme::INFO,
+                &format!(
+                    "REPLAY · {} · recorded, read-only: nothing here can act on a real system",
+                    p.file()
+                ),
+            );
         }
         if state.drill {
-            egui::Frame::new()
-                .fill(theme::DRILL)
-                .inner_margin(egui::Margin::symmetric(8, 3))
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.vertical_centered(|ui| {
-                        ui.label(
-                            RichText::new(
-                                "DRILL · simulated fleet · nothing here touches a real system",
-                            )
-                            .color(Color32::BLACK)
-                            .strong(),
-                        );
-                    });
-                });
+            theme::strip(
+                ui,
+                theme::DRILL,
+                "DRILL · simulated fleet · nothing here touches a real system",
+            );
         }
         egui::MenuBar::new().ui(ui, |ui| {
             ui.label(RichText::new("SWITCHBOARD").strong());

@@ -140,6 +140,20 @@ pub fn paint_glyph(painter: &egui::Painter, c: Pos2, r: f32, glyph: Glyph, color
     }
 }
 
+/// A full-width strip of strong black text on `fill`: what kind of console this is
+/// (DRILL, REPLAY), above everything else.
+pub fn strip(ui: &mut egui::Ui, fill: Color32, text: &str) {
+    egui::Frame::new()
+        .fill(fill)
+        .inner_margin(egui::Margin::symmetric(8, 3))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.vertical_centered(|ui| {
+                ui.label(egui::RichText::new(text).color(Color32::BLACK).strong());
+            });
+        });
+}
+
 /// A state badge: glyph plus word on a tinted background. Returns its response.
 pub fn badge(ui: &mut egui::Ui, color: Color32, glyph: Glyph, word: &str) -> egui::Response {
     let font = egui::TextStyle::Button.resolve(ui.style());

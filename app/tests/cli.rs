@@ -19,7 +19,12 @@ fn fails_with(args: &[&str], code: i32, what: &str) {
 
 /// Runs `switchboard ARGS` and insists that it succeeds.
 fn run_ok(args: &[&str]) -> std::process::Output {
-    let out = switchboard().args(args).output().expect("run");
+    succeeds(switchboard().args(args))
+}
+
+/// Runs `cmd` and insists that it succeeds (its stderr is the failure message).
+fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run");
     assert!(
         out.status.success(),
         "{}",
@@ -133,15 +138,10 @@ fn etcdctl_endpoints_convention_and_a_dead_cluster() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let out = switchboard()
-        .env("ETCDCTL_ENDPOINTS", format!("127.0.0.1:{port}"))
-        .args(["status", "--json", "--wait", "8"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeds(
+        switchboard()
+            .env("ETCDCTL_ENDPOINTS", format!("127.0.0.1:{port}"))
+            .args(["status", "--json", "--wait", "8"]),
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["drill"], false);
@@ -662,23 +662,18 @@ password_env = "SB_TEST_ETCD_PASSWORD"
     .expect("config");
     let file = dir.path().join("lab.session");
     let secret = "hunter2-correct-horse-7f3a";
-    let out = switchboard()
-        .env("SB_TEST_ETCD_USER", "root")
-        .env("SB_TEST_ETCD_PASSWORD", secret)
-        .args([
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "record",
-            "--out",
-        ])
-        .arg(&file)
-        .args(["--for", "1500ms"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        switchboard()
+            .env("SB_TEST_ETCD_USER", "root")
+            .env("SB_TEST_ETCD_PASSWORD", secret)
+            .args([
+                "--config",
+                cfg.to_str().unwrap_or_default(),
+                "record",
+                "--out",
+            ])
+            .arg(&file)
+            .args(["--for", "1500ms"]),
     );
     let mut bytes = std::fs::read(&file).expect("session");
     if let Ok(wal) = std::fs::read(format!("{}-wal", file.display())) {

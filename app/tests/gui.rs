@@ -45,15 +45,10 @@ fn harness(console: Console) -> Harness<'static, Console> {
 /// A drill that steps once a minute, in an environment whose sources turn stale after
 /// 0.5 s: after its inventory it falls silent.
 fn silent_drill() -> Config {
-    let drill = DrillConfig {
-        tick_millis: 60_000,
-        scripted: false,
-        ..DrillConfig::default()
-    };
     Config {
         environment: vec![Environment {
             stale_after_millis: 500,
-            ..Environment::new("t", vec![SourceConfig::Drill(drill)])
+            ..Environment::new("t", vec![SourceConfig::Drill(DrillConfig::silent())])
         }],
     }
 }

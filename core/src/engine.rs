@@ -617,23 +617,10 @@ mod tests {
     use crate::sources::drill::DrillConfig;
 
     fn quiet_drill(stale_after_millis: u64) -> Config {
-        // One step a minute: after the inventory the source falls silent.
-        let drill = DrillConfig {
-            tick_millis: 60_000,
-            scripted: false,
-            ..DrillConfig::default()
-        };
         Config {
             environment: vec![Environment {
-                second_approver: false,
-                objectives: crate::store::Objectives::default(),
-                look: crate::config::Look::default(),
-                runbook: Vec::new(),
-                fence: Vec::new(),
-                name: "t".into(),
-                read_only: false,
                 stale_after_millis,
-                source: vec![SourceConfig::Drill(drill)],
+                ..Environment::new("t", vec![SourceConfig::Drill(DrillConfig::silent())])
             }],
         }
     }

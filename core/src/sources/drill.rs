@@ -72,6 +72,19 @@ impl Default for DrillConfig {
     }
 }
 
+impl DrillConfig {
+    /// A drill that reports its fleet and then steps once a minute, unscripted: a source
+    /// that falls silent, to see staleness with (tests, and trying a console's stale
+    /// cues by hand).
+    pub fn silent() -> Self {
+        Self {
+            tick_millis: 60_000,
+            scripted: false,
+            ..Self::default()
+        }
+    }
+}
+
 /// Length of the scripted cycle.
 const CYCLE_MILLIS: i64 = 300_000;
 /// The scripted cycle: (offset, fault).
