@@ -341,17 +341,10 @@ impl Config {
             return None;
         }
         Some(Self {
-            environment: vec![Environment {
-                second_approver: false,
-                objectives: crate::store::Objectives::default(),
-                look: crate::config::Look::default(),
-                runbook: Vec::new(),
-                fence: Vec::new(),
-                name: "local".into(),
-                read_only: false,
-                stale_after_millis: default_stale(),
-                source: vec![SourceConfig::Etcd(EtcdConfig::new("etcd", endpoints))],
-            }],
+            environment: vec![Environment::new(
+                "local",
+                vec![SourceConfig::Etcd(EtcdConfig::new("etcd", endpoints))],
+            )],
         })
     }
 
@@ -359,7 +352,6 @@ impl Config {
     pub fn drill(drill: DrillConfig) -> Self {
         Self {
             environment: vec![Environment {
-                second_approver: false,
                 // Figures to practise with (domain.md §10's example), marked in the
                 // export as an estimate like any other.
                 objectives: crate::store::Objectives {
@@ -369,7 +361,6 @@ impl Config {
                     tx_value: Some(75.0),
                     currency: None,
                 },
-                look: Look::default(),
                 // The Sev-0 runbook, bound to the drill's fleet, to practise on its
                 // connection-leak fault.
                 runbook: vec![crate::workflow::runbook::RunbookConfig {
@@ -385,11 +376,7 @@ impl Config {
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
                 }],
-                fence: Vec::new(),
-                name: "drill".into(),
-                read_only: false,
-                stale_after_millis: default_stale(),
-                source: vec![SourceConfig::Drill(drill)],
+                ..Environment::new("drill", vec![SourceConfig::Drill(drill)])
             }],
         }
     }

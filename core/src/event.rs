@@ -287,6 +287,32 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// Every variant's serde tag: the kinds this build reads from a session file.
+    pub const KIND_NAMES: [&'static str; 22] = [
+        "source_status",
+        "service",
+        "edge",
+        "route",
+        "instance_health",
+        "instance_removed",
+        "pool",
+        "metric",
+        "breaker_configured",
+        "breaker_calls",
+        "breaker_reported",
+        "cluster_members",
+        "member_status",
+        "db_member",
+        "patroni_member",
+        "pg_server",
+        "db_cluster_status",
+        "replicas",
+        "node_status",
+        "notice",
+        "fault_injected",
+        "intent",
+    ];
+
     /// The serde tag of this variant (`member_status`), used as the session file's kind column.
     pub const fn kind_name(&self) -> &'static str {
         match self {
@@ -548,5 +574,20 @@ mod tests {
             let json = serde_json::to_value(&body).expect("serialize");
             assert_eq!(json["kind"], body.kind_name());
         }
+    }
+
+    #[test]
+    fn every_kind_a_drill_emits_is_a_known_kind() {
+        let mut seen = std::collections::BTreeSet::new();
+        for ev in crate::sources::drill::simulate(7, 60, 600) {
+            seen.insert(ev.body.kind_name());
+        }
+        for k in &seen {
+            assert!(
+                EventBody::KIND_NAMES.contains(k),
+                "{k} is not in KIND_NAMES"
+            );
+        }
+        assert!(seen.len() > 5, "the drill emits many kinds: {seen:?}");
     }
 }

@@ -22,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use serde::Serialize;
 
@@ -39,32 +39,6 @@ pub const FORMAT_VERSION: i32 = 2;
 pub const KEYFRAME_EVENTS: u64 = 10_000;
 /// ...and every this much event time.
 pub const KEYFRAME_MILLIS: i64 = 60_000;
-
-/// The event kinds this build reads (the serde tags of [`crate::event::EventBody`]).
-pub const KNOWN_KINDS: [&str; 22] = [
-    "source_status",
-    "service",
-    "edge",
-    "route",
-    "instance_health",
-    "instance_removed",
-    "pool",
-    "metric",
-    "breaker_configured",
-    "breaker_calls",
-    "breaker_reported",
-    "cluster_members",
-    "member_status",
-    "db_member",
-    "patroni_member",
-    "pg_server",
-    "db_cluster_status",
-    "replicas",
-    "node_status",
-    "notice",
-    "fault_injected",
-    "intent",
-];
 
 const SCHEMA_V2: &str = "
     CREATE TABLE IF NOT EXISTS keyframes (
@@ -297,18 +271,6 @@ impl Recorder {
         Ok(())
     }
 
-    /// Stores `body` (JSON) as the attachment `kind` (`incidents`, `notes`, `journal`).
-    pub fn attach(&mut self, kind: &str, body: &str) -> Result<(), SessionError> {
-        let path = self.path.clone();
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO attachments (kind, body) VALUES (?1, ?2)",
-                params![kind, body],
-            )
-            .map_err(sqlite(&path))?;
-        Ok(())
-    }
-
     /// Appends `events` in one transaction.
     pub fn append(&mut self, events: &[Event]) -> Result<(), SessionError> {
         let path = self.path.clone();
@@ -352,22 +314,25 @@ pub fn save_range(
     to: Timestamp,
     attachments: &[(&str, String)],
 ) -> Result<i64, SessionError> {
-    // The segment holding `from` (or the first there is) and every one after it.
-    let mut start = 0;
-    for (i, p) in segments.iter().enumerate() {
-        if SessionReader::open(p)?
-            .span()?
-            .is_some_and(|(first, _, _)| first <= from)
-        {
-            start = i;
+    // The segment holding `from` (the last that starts by then, or else the first) and
+    // every one after it; each file is opened once.
+    let mut found = None;
+    for (i, p) in segments.iter().enumerate().rev() {
+        let r = SessionReader::open(p)?;
+        if r.span()?.is_some_and(|(first, _, _)| first <= from) {
+            found = Some((i, r));
+            break;
         }
     }
-    let Some(src) = segments.get(start) else {
-        return Err(SessionError::NotASession {
-            path: dst.to_owned(),
-        });
+    let (start, reader) = match (found, segments.first()) {
+        (Some(hit), _) => hit,
+        (None, Some(first)) => (0, SessionReader::open(first)?),
+        (None, None) => {
+            return Err(SessionError::NotASession {
+                path: dst.to_owned(),
+            });
+        }
     };
-    let reader = SessionReader::open(src)?;
     if dst.exists() {
         return Err(SessionError::Sqlite {
             source: rusqlite::Error::InvalidPath(dst.to_owned()),
@@ -549,14 +514,13 @@ impl SessionReader {
         if !self.has_table("base") {
             return Ok(None);
         }
-        let row: Option<(i64, Vec<u8>)> =
-            match self.conn.query_row("SELECT seq, state FROM base", [], |r| {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT seq, state FROM base", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            }) {
-                Ok(r) => Some(r),
-                Err(rusqlite::Error::QueryReturnedNoRows) => None,
-                Err(e) => return Err(sqlite(&self.path)(e)),
-            };
+            })
+            .optional()
+            .map_err(sqlite(&self.path))?;
         row.map(|(seq, bytes)| {
             State::from_snapshot(&bytes)
                 .map(|s| (seq, s))
@@ -596,15 +560,14 @@ impl SessionReader {
         if !self.has_table("attachments") {
             return Ok(None);
         }
-        match self.conn.query_row(
-            "SELECT body FROM attachments WHERE kind = ?1",
-            params![kind],
-            |r| r.get(0),
-        ) {
-            Ok(b) => Ok(Some(b)),
-            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-            Err(e) => Err(sqlite(&self.path)(e)),
-        }
+        self.conn
+            .query_row(
+                "SELECT body FROM attachments WHERE kind = ?1",
+                params![kind],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite(&self.path))
     }
 
     /// The first and last event times, and the last sequence number (`None`: no events).
@@ -698,7 +661,7 @@ impl SessionReader {
                 Err(e) => {
                     let kind: String = row.get(3).map_err(|e| damaged(seq, e.to_string()))?;
                     // Readable, but of a kind this build does not know: shown raw.
-                    if !KNOWN_KINDS.contains(&kind.as_str())
+                    if !crate::event::EventBody::KIND_NAMES.contains(&kind.as_str())
                         && serde_json::from_str::<serde_json::Value>(&body).is_ok()
                     {
                         f(Row::Raw(RawEvent {

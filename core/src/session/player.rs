@@ -202,6 +202,7 @@ fn run(
                     Err(e) => update(status, |s| s.warnings.push(e.to_string())),
                 }
             }
+            let moved = target != seq;
             seq = target;
             update(status, |s| {
                 s.at = at;
@@ -209,7 +210,13 @@ fn run(
                 s.playing = playing;
                 s.speed = speed;
             });
-            publish(Arc::new(state.clone()));
+            // Playing, a tick without a new event changes only the playhead, which the
+            // window reads from the status as it redraws (every 100 ms while playing):
+            // no copy of an unchanged state. Any other change is published (it wakes
+            // the window).
+            if moved || !playing {
+                publish(Arc::new(state.clone()));
+            }
         }
         let wait = if playing {
             Duration::from_millis(50)

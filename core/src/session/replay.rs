@@ -52,6 +52,23 @@ impl Verification {
     pub fn ok(&self) -> bool {
         self.first_mismatch.is_none()
     }
+
+    /// Checks the keyframes up to `seq` (from `*next` on, which it moves past them):
+    /// the one at `seq` against `state`'s digest.
+    fn check_up_to(&mut self, keyframes: &[Keyframe], next: &mut usize, seq: i64, state: &State) {
+        while *next < keyframes.len() && keyframes[*next].seq <= seq {
+            if keyframes[*next].seq == seq {
+                let hash = state.digest();
+                self.checked += 1;
+                if hash == keyframes[*next].hash {
+                    self.matched += 1;
+                } else if self.first_mismatch.is_none() {
+                    self.first_mismatch = Some((keyframes[*next].clone(), hash));
+                }
+            }
+            *next += 1;
+        }
+    }
 }
 
 /// What a moment worth jumping to is.
@@ -137,19 +154,20 @@ impl Replay {
         let (base_seq, base) = reader.base()?.unwrap_or_default();
         let last = span.map_or(base_seq, |s| s.2);
         let mut warnings = Vec::new();
-        if reader.format()? < super::FORMAT_VERSION {
+        let format = reader.format()?;
+        if format < super::FORMAT_VERSION {
             warnings.push(format!(
-                "format {} has no keyframes: the replay cannot be checked against them",
-                reader.format()?
+                "format {format} has no keyframes: the replay cannot be checked against them"
             ));
         }
+        let base = Arc::new(base);
         Ok(Self {
             reader,
             meta,
             span,
             keyframes,
-            checkpoints: vec![(base_seq, Arc::new(base.clone()))],
-            base: (base_seq, Arc::new(base)),
+            checkpoints: vec![(base_seq, Arc::clone(&base))],
+            base: (base_seq, base),
             spacing: ((last - base_seq) / MAX_CHECKPOINTS).max(2_500),
             valid_to: last,
             indexed: false,
@@ -297,18 +315,7 @@ impl Replay {
         let keyframes = &self.keyframes;
         let mut last_seen = base_seq;
         // The keyframe at the base checks the stored snapshot itself.
-        while kf < keyframes.len() && keyframes[kf].seq <= base_seq {
-            if keyframes[kf].seq == base_seq {
-                let hash = state.digest();
-                verification.checked += 1;
-                if hash == keyframes[kf].hash {
-                    verification.matched += 1;
-                } else {
-                    verification.first_mismatch = Some((keyframes[kf].clone(), hash));
-                }
-            }
-            kf += 1;
-        }
+        verification.check_up_to(keyframes, &mut kf, base_seq, &state);
         let result = self.reader.rows(base_seq, last, |row| match row {
             Row::Event(seq, ev) => {
                 let logged = state.log.back().map(Arc::as_ptr);
@@ -324,18 +331,7 @@ impl Replay {
                         text: format!("{}: {}", e.subject, e.message),
                     });
                 }
-                while kf < keyframes.len() && keyframes[kf].seq <= seq {
-                    if keyframes[kf].seq == seq {
-                        let hash = state.digest();
-                        verification.checked += 1;
-                        if hash == keyframes[kf].hash {
-                            verification.matched += 1;
-                        } else if verification.first_mismatch.is_none() {
-                            verification.first_mismatch = Some((keyframes[kf].clone(), hash));
-                        }
-                    }
-                    kf += 1;
-                }
+                verification.check_up_to(keyframes, &mut kf, seq, &state);
                 if seq - last_checkpoint >= spacing {
                     checkpoints.push((seq, Arc::new(state.clone())));
                     last_checkpoint = seq;

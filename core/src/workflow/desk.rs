@@ -740,17 +740,7 @@ mod tests {
     #[test]
     fn the_valve_refuses_new_runs_and_a_bad_confirmation_keeps_the_plan() {
         let dir = tempfile::tempdir().expect("dir");
-        let env = Environment {
-            second_approver: false,
-            objectives: crate::store::Objectives::default(),
-            look: crate::config::Look::default(),
-            runbook: Vec::new(),
-            name: "t".into(),
-            read_only: false,
-            stale_after_millis: 5000,
-            source: Vec::new(),
-            fence: Vec::new(),
-        };
+        let env = Environment::new("t", Vec::new());
         let desk =
             Desk::new(env, dir.path().join("j.sqlite"), false, "ana".into(), None).expect("desk");
         let id = desk.plan(Kind::Fence, "nowhere");

@@ -71,13 +71,13 @@ fn base(api_url: &str) -> String {
         .to_owned()
 }
 
-/// `/cluster` from the first member that answers.
 /// "node9 is not a member (members: node1, node2, node3)".
 fn not_a_member(name: &str, cluster: &ClusterView) -> String {
     let names: Vec<&str> = cluster.members.iter().map(|m| m.name.as_str()).collect();
     format!("{name} is not a member (members: {})", names.join(", "))
 }
 
+/// `/cluster` from the first member that answers.
 pub(super) async fn read_cluster(
     cfg: &PatroniConfig,
     client: &reqwest::Client,
