@@ -89,7 +89,7 @@ pub struct Console {
     /// Important events shown for a few seconds at the bottom right.
     toasts: Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>,
     /// The newest log entry already considered for a toast.
-    toasted: Option<usize>,
+    toasted: Option<std::sync::Arc<switchboard_core::LogEntry>>,
     /// A wall cycling through environments and layouts.
     rotation: Option<rotation::Rotation>,
     /// The name typed in Layout → Save as.
@@ -360,14 +360,7 @@ impl Console {
         match cmd {
             P::Show(pane) => ctx.push(UiCommand::Show(pane)),
             P::Layout(name) => self.apply_preset(&name),
-            P::Theme(t) => {
-                self.theme = Some(t);
-                if let Some(dir) = &self.data_dir
-                    && let Err(e) = theme::save_choice(dir, t)
-                {
-                    self.message = Some((e, Instant::now()));
-                }
-            }
+            P::Theme(t) => self.set_theme(t),
             P::ExportPng => self.export_png(egui_ctx, ctx.now),
             P::Find => self.find.toggle(),
             P::Help => self.show_help = true,
@@ -377,6 +370,16 @@ impl Console {
                 .show_save(self.data_dir.as_deref(), ctx.now),
             P::OpenSession => self.session_files.show_open(self.data_dir.as_deref()),
             P::Inject(fault) => ctx.push(UiCommand::Intent(Intent::DrillInject { fault })),
+        }
+    }
+
+    /// Switches the theme (at the next frame) and keeps the choice for the next start.
+    fn set_theme(&mut self, theme: egui::Theme) {
+        self.theme = Some(theme);
+        if let Some(dir) = &self.data_dir
+            && let Err(e) = theme::save_choice(dir, theme)
+        {
+            self.message = Some((e, Instant::now()));
         }
     }
 
@@ -475,9 +478,11 @@ impl Console {
             egui::Panel::top("wall-banners")
                 .show(ui, |ui| panels::wall_banners_ui(ui, &ctx, &others));
         }
+        // Read once a frame (a lock and a copy): the status bar and the session windows.
+        let recording = self.engine.recording();
         egui::Panel::bottom("status-bar").show(ui, |ui| {
-            let recording = self.engine.recording().map(|p| p.display().to_string());
-            panels::status_bar_ui(ui, &ctx, recording.as_deref(), self.engine.read_only());
+            let shown = recording.as_ref().map(|p| p.display().to_string());
+            panels::status_bar_ui(ui, &ctx, shown.as_deref(), self.engine.read_only());
         });
         if let (Some(player), Some(st)) = (&self.player, &replay_status) {
             egui::Panel::bottom("replay-bar").show(ui, |ui| {
@@ -487,7 +492,7 @@ impl Console {
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
         }
-        let freshness = panels::freshness(&state, now);
+        let freshness = panels::freshness(&ctx);
         let central = egui::CentralPanel::default().show(ui, |ui| {
             let mut behavior = Behavior {
                 ctx: &ctx,
@@ -560,7 +565,7 @@ impl Console {
         }
 
         let sc = panels::SessionCtx {
-            recording: self.engine.recording(),
+            recording,
             data_dir: self.data_dir.as_deref(),
             now,
             incident_start: state.open_incident().map(|i| i.started_at),
@@ -735,12 +740,7 @@ impl Console {
                     (egui::Theme::Light, "Light theme")
                 };
                 if ui.button(word).clicked() {
-                    self.theme = Some(next);
-                    if let Some(dir) = &self.data_dir
-                        && let Err(e) = theme::save_choice(dir, next)
-                    {
-                        self.message = Some((e, Instant::now()));
-                    }
+                    self.set_theme(next);
                     ui.close();
                 }
                 ui.separator();
@@ -841,13 +841,14 @@ impl Console {
         state: &switchboard_core::State,
         area: egui::Rect,
     ) {
-        let newest = state.log.back().map(|e| std::sync::Arc::as_ptr(e) as usize);
-        if let Some(seen) = self.toasted {
+        // Held, the newest entry seen keeps its address: no later entry can take it.
+        let newest = state.log.back().cloned();
+        if let Some(seen) = &self.toasted {
             let fresh: Vec<_> = state
                 .log
                 .iter()
                 .rev()
-                .take_while(|e| std::sync::Arc::as_ptr(e) as usize != seen)
+                .take_while(|e| !std::sync::Arc::ptr_eq(e, seen))
                 .filter(|e| {
                     e.severity == switchboard_core::Severity::Critical
                         || (e.subject.starts_with("incident")
@@ -861,7 +862,9 @@ impl Console {
             }
         }
         // The first frame's log is history, not news.
-        self.toasted = newest.or(self.toasted);
+        if newest.is_some() {
+            self.toasted = newest;
+        }
         self.toasts
             .retain(|(_, at)| at.elapsed() < Duration::from_secs(8));
         let excess = self.toasts.len().saturating_sub(4);
@@ -875,11 +878,7 @@ impl Console {
             .order(egui::Order::Foreground)
             .show(ctx, |ui| {
                 for (e, _) in &self.toasts {
-                    let (color, glyph) = if e.severity == switchboard_core::Severity::Critical {
-                        (theme::BAD, theme::Glyph::Cross)
-                    } else {
-                        (theme::GOOD, theme::Glyph::Circle)
-                    };
+                    let (color, glyph, _) = theme::severity_style(e.severity);
                     egui::Frame::popup(ui.style())
                         .stroke(egui::Stroke::new(2.0, color))
                         .show(ui, |ui| {

@@ -521,7 +521,7 @@ fn prune_sessions(dir: &Path, hours: f64, mb: u64, keep: Option<&Path>) -> Vec<P
 }
 
 fn new_session_path(dir: &Path) -> PathBuf {
-    let stamp = SystemClock.now().to_rfc3339().replace([':', '.'], "-");
+    let stamp = SystemClock.now().file_stamp();
     dir.join("sessions").join(format!("session-{stamp}.sqlite"))
 }
 

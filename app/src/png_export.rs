@@ -49,7 +49,7 @@ impl PngExport {
 
 /// Where an export of `environment`'s view at `now` goes, under `dir`.
 pub fn default_path(dir: &Path, environment: &str, now: Timestamp) -> PathBuf {
-    let stamp = now.to_rfc3339().replace([':', '.'], "-");
+    let stamp = now.file_stamp();
     let env: String = environment
         .chars()
         .map(|c| {

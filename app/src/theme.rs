@@ -82,6 +82,17 @@ pub fn quorum_style(q: QuorumState) -> (Color32, Glyph, &'static str) {
     }
 }
 
+/// Colour, glyph and word of a log entry's severity.
+pub fn severity_style(s: switchboard_core::Severity) -> (Color32, Glyph, &'static str) {
+    use switchboard_core::Severity;
+    match s {
+        Severity::Good => (GOOD, Glyph::Circle, "ok"),
+        Severity::Info => (INFO, Glyph::Ring, "info"),
+        Severity::Warn => (WARN, Glyph::Triangle, "warn"),
+        Severity::Critical => (BAD, Glyph::Cross, "crit"),
+    }
+}
+
 /// Colour, glyph and word of a breaker state.
 pub fn breaker_style(b: BreakerState) -> (Color32, Glyph, &'static str) {
     match b {

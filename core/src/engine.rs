@@ -453,7 +453,7 @@ impl Drop for EngineHandle {
 
 /// The next segment's file: beside `current`, named by `now` like the first.
 fn segment_path(current: &std::path::Path, now: crate::time::Timestamp) -> PathBuf {
-    let stamp = now.to_rfc3339().replace([':', '.'], "-");
+    let stamp = now.file_stamp();
     let dir = current
         .parent()
         .map(std::path::Path::to_path_buf)

@@ -48,6 +48,11 @@ impl Timestamp {
         humantime::format_rfc3339_millis(self.to_system()).to_string()
     }
 
+    /// RFC 3339 made safe for a file name on every platform (`2026-11-23T12-00-00-123Z`).
+    pub fn file_stamp(self) -> String {
+        self.to_rfc3339().replace([':', '.'], "-")
+    }
+
     /// Parses RFC 3339 (`2026-11-23T12:00:00Z`, fractions allowed).
     pub fn parse_rfc3339(text: &str) -> Result<Self, humantime::TimestampError> {
         humantime::parse_rfc3339_weak(text).map(Self::from_system)

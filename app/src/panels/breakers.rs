@@ -188,11 +188,7 @@ fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
             tiles_ui(ui, ctx, &loud);
             ui.horizontal_wrapped(|ui| {
                 for (id, b) in calm {
-                    let stale = ctx
-                        .state
-                        .sources
-                        .get(&b.source)
-                        .is_some_and(|s| s.status != SourceStatus::Up);
+                    let stale = source_stopped(ctx, b);
                     let (color, glyph, word) = breaker_style(b.state);
                     let (color, glyph, word) = if stale {
                         (theme::STALE, theme::Glyph::Ring, "STALE")
@@ -212,12 +208,16 @@ fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
         });
 }
 
-fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
-    let stale = ctx
-        .state
+/// The source behind `b` is down or silent: what the panel shows of it is old.
+fn source_stopped(ctx: &PanelCtx<'_>, b: &Breaker) -> bool {
+    ctx.state
         .sources
         .get(&b.source)
-        .is_some_and(|s| s.status != SourceStatus::Up);
+        .is_some_and(|s| s.status != SourceStatus::Up)
+}
+
+fn tile_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &str, b: &Breaker) {
+    let stale = source_stopped(ctx, b);
     let (mut color, glyph, word) = breaker_style(b.state);
     if stale {
         color = theme::STALE;

@@ -16,15 +16,6 @@ pub struct EventsView {
     pub warnings_only: bool,
 }
 
-fn severity_style(s: Severity) -> (egui::Color32, theme::Glyph, &'static str) {
-    match s {
-        Severity::Good => (theme::GOOD, theme::Glyph::Circle, "ok"),
-        Severity::Info => (theme::INFO, theme::Glyph::Ring, "info"),
-        Severity::Warn => (theme::WARN, theme::Glyph::Triangle, "warn"),
-        Severity::Critical => (theme::BAD, theme::Glyph::Cross, "crit"),
-    }
-}
-
 /// Draws the log.
 pub fn events_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut EventsView) {
     ui.horizontal(|ui| {
@@ -61,7 +52,7 @@ pub fn events_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut EventsView) {
         .auto_shrink([false, false])
         .show_rows(ui, row_h, rows.len(), |ui, range| {
             for e in &rows[range] {
-                let (color, glyph, word) = severity_style(e.severity);
+                let (color, glyph, word) = theme::severity_style(e.severity);
                 ui.horizontal(|ui| {
                     ui.monospace(clock_time(e.at));
                     let (r, _) =

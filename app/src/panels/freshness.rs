@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 
 use egui::RichText;
-use switchboard_core::State;
 use switchboard_core::model::{SourceId, SourceKind, SourceStatus};
 
+use super::PanelCtx;
 use crate::layout::Pane;
 use crate::theme::{self, Glyph, format_age};
 
@@ -63,7 +63,8 @@ impl Freshness {
 }
 
 /// The freshness of every pane that has sources, in one pass over the snapshot.
-pub fn compute(state: &State, now: switchboard_core::Timestamp) -> Vec<(Pane, Freshness)> {
+pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
+    let state = ctx.state;
     let mut topology = BTreeSet::new();
     for i in state.instances.values() {
         topology.insert(&i.source);
@@ -105,7 +106,7 @@ pub fn compute(state: &State, now: switchboard_core::Timestamp) -> Vec<(Pane, Fr
         .filter(|(_, s)| s.kind != SourceKind::Engine)
         .map(|(id, _)| id)
         .collect();
-    let of = |set: &BTreeSet<&SourceId>| summarize(state, now, set.iter().copied());
+    let of = |set: &BTreeSet<&SourceId>| summarize(ctx, set.iter().copied());
     vec![
         (Pane::Topology, of(&topology)),
         (Pane::Breakers, of(&breakers)),
@@ -117,18 +118,15 @@ pub fn compute(state: &State, now: switchboard_core::Timestamp) -> Vec<(Pane, Fr
     ]
 }
 
-fn summarize<'a>(
-    state: &State,
-    now: switchboard_core::Timestamp,
-    ids: impl Iterator<Item = &'a SourceId>,
-) -> Freshness {
+fn summarize<'a>(ctx: &PanelCtx<'_>, ids: impl Iterator<Item = &'a SourceId>) -> Freshness {
+    let state = ctx.state;
     let mut f = Freshness::default();
     for id in ids {
         let Some(s) = state.sources.get(id) else {
             continue;
         };
         f.sources += 1;
-        let age = now.millis_since(s.last_event_at).max(0) as f64 / 1000.0;
+        let age = ctx.age_secs(s.last_event_at);
         if s.status == SourceStatus::Up {
             f.live_age = Some(f.live_age.map_or(age, |a: f64| a.min(age)));
         } else {

@@ -24,15 +24,9 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
             let mut clusters: Vec<_> = ctx.state.clusters.iter().collect();
             // A wall puts the worst first: what is read from across the room is on top.
             if ctx.wall {
-                clusters.sort_by_key(|(name, c)| {
-                    let rank = match c.quorum.state {
-                        QuorumState::Split => 0,
-                        QuorumState::Lost => 1,
-                        QuorumState::AtRisk => 2,
-                        QuorumState::Healthy => 3,
-                    };
-                    (rank, name.as_str())
-                });
+                // States order from healthy to split: the worst first.
+                clusters
+                    .sort_by_key(|(name, c)| (std::cmp::Reverse(c.quorum.state), name.as_str()));
             }
             for (name, c) in clusters {
                 let source = ctx.state.sources.get(&c.source);

@@ -41,6 +41,9 @@ struct Form {
     file: super::FileField,
     /// The save's outcome, while it runs (`None` inside) and after.
     result: Option<Slot<Result<String, String>>>,
+    /// The path last looked up and whether it is a file: the disk is asked when the
+    /// path changes, not every frame.
+    checked: Option<(String, bool)>,
 }
 
 impl SessionFilesView {
@@ -50,13 +53,14 @@ impl SessionFilesView {
         self.open = Some(Form {
             file: super::FileField::new(format!("{}/", dir.display()), false),
             result: None,
+            checked: None,
         });
     }
 
     /// Opens File → Save session.
     pub fn show_save(&mut self, data_dir: Option<&Path>, now: Timestamp) {
         let dir = data_dir.map(|d| d.join("saved")).unwrap_or_default();
-        let stamp = now.to_rfc3339().replace([':', '.'], "-");
+        let stamp = now.file_stamp();
         self.save = Some(Form {
             file: super::FileField::new(
                 dir.join(format!("session-{stamp}.sqlite"))
@@ -65,6 +69,7 @@ impl SessionFilesView {
                 true,
             ),
             result: None,
+            checked: None,
         });
     }
 }
@@ -100,8 +105,16 @@ pub fn session_windows_ui(
             .show(ctx, |ui| {
                 ui.label("It opens in a replay window of its own; this console goes on.");
                 form.file.ui(ui);
-                let file = PathBuf::from(form.file.path.trim());
-                let ok = file.is_file();
+                let typed = form.file.path.trim();
+                let file = PathBuf::from(typed);
+                let ok = match &form.checked {
+                    Some((path, ok)) if path == typed => *ok,
+                    _ => {
+                        let ok = file.is_file();
+                        form.checked = Some((typed.to_owned(), ok));
+                        ok
+                    }
+                };
                 if !ok && !form.file.path.trim().is_empty() && !form.file.path.ends_with('/') {
                     ui.colored_label(theme::WARN, "no such file");
                 }

@@ -23,12 +23,13 @@ struct Banner {
 fn banners(ctx: &PanelCtx<'_>, s: &switchboard_core::State) -> Vec<Banner> {
     let mut out = Vec::new();
     for (name, c) in &s.clusters {
-        let (color, glyph, word) = match c.quorum.state {
-            QuorumState::Lost => (theme::BAD, Glyph::Cross, "QUORUM LOST"),
-            QuorumState::Split => (theme::SPLIT, Glyph::Diamond, "SPLIT BRAIN"),
-            QuorumState::AtRisk => (theme::WARN, Glyph::Triangle, "QUORUM AT RISK"),
+        let word = match c.quorum.state {
+            QuorumState::Lost => "QUORUM LOST",
+            QuorumState::Split => "SPLIT BRAIN",
+            QuorumState::AtRisk => "QUORUM AT RISK",
             QuorumState::Healthy => continue,
         };
+        let (color, glyph, _) = theme::quorum_style(c.quorum.state);
         out.push(Banner {
             color,
             glyph,
