@@ -178,18 +178,11 @@ impl Console {
     /// Space pauses it, the right arrow shows the next page.
     #[must_use]
     pub fn with_rotation(mut self, mut rotation: rotation::Rotation) -> Self {
-        let mine = self.user_layouts();
-        rotation.trees = rotation
-            .layouts
-            .iter()
-            .map(|name| match layout::resolve(name, mine.as_deref()) {
-                Ok(tree) => Some(tree),
-                Err(e) => {
-                    self.message = Some((e, Instant::now()));
-                    None
-                }
-            })
-            .collect();
+        if !rotation.resolved()
+            && let Err(e) = rotation.resolve(self.user_layouts().as_deref())
+        {
+            self.message = Some((e, Instant::now()));
+        }
         self.rotation = Some(rotation);
         self
     }
@@ -373,6 +366,16 @@ impl Console {
         }
     }
 
+    /// File → Save session is offered: a live console that is not a wall.
+    fn can_save_session(&self) -> bool {
+        self.player.is_none() && self.wall == Wall::Off
+    }
+
+    /// Drill faults can be started from here: a drill that takes intents.
+    fn drill_faults(&self, state: &switchboard_core::State) -> bool {
+        state.drill && self.engine.read_only().is_none()
+    }
+
     /// Switches the theme (at the next frame) and keeps the choice for the next start.
     fn set_theme(&mut self, theme: egui::Theme) {
         self.theme = Some(theme);
@@ -550,8 +553,8 @@ impl Console {
                 own_layouts: &self.own_layouts,
                 theme: ui.ctx().theme(),
                 notes: self.notebook.is_some(),
-                save_session: self.player.is_none() && self.wall == Wall::Off,
-                drill: state.drill && self.engine.read_only().is_none(),
+                save_session: self.can_save_session(),
+                drill: self.drill_faults(&state),
             });
             if let Some(cmd) = panels::palette_ui(
                 ui.ctx(),
@@ -715,10 +718,7 @@ impl Console {
                     self.session_files.show_open(self.data_dir.as_deref());
                     ui.close();
                 }
-                if self.player.is_none()
-                    && self.wall == Wall::Off
-                    && ui.button("Save session…").clicked()
-                {
+                if self.can_save_session() && ui.button("Save session…").clicked() {
                     self.session_files
                         .show_save(self.data_dir.as_deref(), ctx.now);
                     ui.close();
@@ -752,7 +752,7 @@ impl Console {
                     }
                 }
             });
-            if state.drill && self.engine.read_only().is_none() {
+            if self.drill_faults(state) {
                 ui.menu_button("Drill", |ui| {
                     for f in DrillFault::ALL {
                         if ui

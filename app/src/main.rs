@@ -613,7 +613,7 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             .filter(|_| !cli.wall)
             .map(|d| d.join("layout.json")),
         layout: match &rotation {
-            Some(r) => r.layouts.first().cloned(),
+            Some(r) => Some(r.first_layout().to_owned()),
             None => cli
                 .layout
                 .clone()
@@ -647,29 +647,23 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             console = console.with_desk(desk);
         }
         if let Some(r) = rotation {
-            for (e, _) in &r.engines {
+            for e in r.engines() {
                 let ctx = egui_ctx.clone();
                 e.set_waker(move || ctx.request_repaint());
             }
-            console = console.with_rotation(switchboard::rotation::Rotation::new(
-                r.engines,
-                r.layouts,
-                Duration::from_secs_f64(r.every),
-            ));
+            console = console.with_rotation(r);
         }
         console
     })
 }
 
-/// What `--rotate` asks for: the layouts, and the other environments' engines (started
-/// read-only, not recorded).
-struct RotationPlan {
-    engines: Vec<(EngineHandle, switchboard_core::Look)>,
-    layouts: Vec<String>,
-    every: f64,
-}
-
-fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<RotationPlan> {
+/// What `--rotate` asks for: the layouts (read once, here: a bad name stops the start),
+/// and the other environments' engines (started read-only, not recorded).
+fn rotation_of(
+    cli: &Cli,
+    config: &Config,
+    secs: f64,
+) -> anyhow::Result<switchboard::rotation::Rotation> {
     anyhow::ensure!(
         secs.is_finite() && secs >= 2.0,
         "--rotate {secs}: a page must stay at least 2 s"
@@ -683,11 +677,6 @@ fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<Rotation
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect();
-    let mine = data_dir(&cli.common).map(|d| switchboard::layout::user_dir(&d));
-    for l in &layouts {
-        switchboard::layout::resolve(l, mine.as_deref())
-            .map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
-    }
     let mut engines = Vec::new();
     if cli.common.environment.is_none() {
         for env in config.environment.iter().skip(1) {
@@ -697,11 +686,13 @@ fn rotation_of(cli: &Cli, config: &Config, secs: f64) -> anyhow::Result<Rotation
             engines.push((start_engine(&opts)?, env.look.clone()));
         }
     }
-    Ok(RotationPlan {
-        engines,
-        layouts,
-        every: secs,
-    })
+    let mut rotation =
+        switchboard::rotation::Rotation::new(engines, layouts, Duration::from_secs_f64(secs));
+    let mine = data_dir(&cli.common).map(|d| switchboard::layout::user_dir(&d));
+    rotation
+        .resolve(mine.as_deref())
+        .map_err(|e| anyhow::anyhow!("--layout: {e}"))?;
+    Ok(rotation)
 }
 
 fn theme_of(cli: &Cli) -> Option<egui::Theme> {

@@ -59,6 +59,32 @@ impl Rotation {
         }
     }
 
+    /// Reads the layouts' trees (presets, or the operator's in `dir`) once, so a page
+    /// turn reads no file; the first that cannot be read is the error.
+    pub fn resolve(&mut self, dir: Option<&std::path::Path>) -> Result<(), String> {
+        self.trees = self
+            .layouts
+            .iter()
+            .map(|name| crate::layout::resolve(name, dir).map(Some))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    /// Whether the layouts' trees are read.
+    pub fn resolved(&self) -> bool {
+        self.trees.len() == self.layouts.len()
+    }
+
+    /// The first layout shown.
+    pub fn first_layout(&self) -> &str {
+        &self.layouts[0]
+    }
+
+    /// The engines of the environments not on screen (to wake the window).
+    pub fn engines(&self) -> impl Iterator<Item = &EngineHandle> {
+        self.others.iter().map(|(e, _)| e)
+    }
+
     /// Pages in the cycle.
     pub fn pages(&self) -> usize {
         self.layouts.len() * (self.others.len() + 1)
