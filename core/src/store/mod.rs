@@ -463,12 +463,19 @@ impl Store {
 
     /// Every incident, newest first.
     pub fn incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
-                    mitigated_at, resolved_at, impact, severity_by_hand, objectives
-             FROM incidents ORDER BY id DESC",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{INCIDENT_COLUMNS} ORDER BY id DESC"))?;
         let rows = stmt.query_map([], incident_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The incidents still open, or resolved at or after `since` (milliseconds).
+    pub(crate) fn incidents_touching(&self, since: i64) -> Result<Vec<IncidentRow>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{INCIDENT_COLUMNS} WHERE resolved_at IS NULL OR resolved_at >= ?1 ORDER BY id DESC"
+        ))?;
+        let rows = stmt.query_map(params![since], incident_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -476,9 +483,7 @@ impl Store {
     pub fn incident(&self, id: i64) -> Result<IncidentRow, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, title, severity, status, environment, origin, started_at, detected_at,
-                        mitigated_at, resolved_at, impact, severity_by_hand, objectives
-                 FROM incidents WHERE id = ?1",
+                &format!("{INCIDENT_COLUMNS} WHERE id = ?1"),
                 params![id],
                 incident_row,
             )
@@ -631,6 +636,11 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }
+
+/// The columns [`incident_row`] reads, in its order.
+const INCIDENT_COLUMNS: &str =
+    "SELECT id, title, severity, status, environment, origin, started_at,
+    detected_at, mitigated_at, resolved_at, impact, severity_by_hand, objectives FROM incidents";
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let t = |i: usize| -> rusqlite::Result<Option<Timestamp>> {

@@ -133,12 +133,11 @@ impl Store {
         let Some(oldest) = runs.iter().map(|(r, _)| r.started_at.0).min() else {
             return Ok(());
         };
-        for i in self.incidents()? {
+        // One transaction for the whole pass (one sync to disk, not one per row).
+        let tx = self.conn.unchecked_transaction()?;
+        for i in self.incidents_touching(oldest)? {
             let from = i.started_at.0 - LEAD_MILLIS;
             let to = i.resolved_at.map_or(i64::MAX, |r| r.0);
-            if to < oldest {
-                continue;
-            }
             for (run, steps) in runs {
                 if (from..=to).contains(&run.started_at.0) {
                     let guards = steps
@@ -190,6 +189,7 @@ impl Store {
                 }
             }
         }
+        tx.commit()?;
         Ok(())
     }
 
