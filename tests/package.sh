@@ -20,7 +20,10 @@ rm -rf "$OUT"
   | grep -v "dev profile is not supported\|To enable debug symbols" || true
 deb=$(ls "$OUT"/switchboard_*.deb)
 echo "package: $deb"
-dpkg-deb -I "$deb" | grep -q "Package: switchboard" || { echo "no Package: switchboard in the control file" >&2; exit 1; }
+# Read whole before matching: `grep -q` stops at the first match, and under pipefail
+# the writer's SIGPIPE would fail the check at random.
+info=$(dpkg-deb -I "$deb")
+grep -q "Package: switchboard" <<<"$info" || { echo "no Package: switchboard in the control file" >&2; exit 1; }
 contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/switchboard \
   ./usr/share/applications/switchboard.desktop \

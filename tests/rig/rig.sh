@@ -60,6 +60,10 @@ PG_BIN=/usr/lib/postgresql/15/bin
 log() { echo "rig: $*" >&2; }
 die() { echo "rig: error: $*" >&2; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# contains NEEDLE TEXT: TEXT holds NEEDLE (a fixed string). Used instead of `cmd | grep -q`,
+# where grep leaving at the first match can SIGPIPE the writer and, under pipefail,
+# turn a match into a failure.
+contains() { grep -qF -- "$1" <<<"$2"; }
 since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%02d s' $(( ms / 1000 )) $(( ms % 1000 / 10 )); }
 
 # waitfor SECONDS CMD...: run CMD every 0.1 s until it succeeds. Fails on timeout, or at
@@ -326,7 +330,7 @@ haproxy_checked() {
   local stat
   running haproxy || return 125
   stat=$(echo "show stat" | socat stdio "UNIX-CONNECT:$RIG/haproxy.sock") || return 1
-  echo "$stat" | grep -q '^be_web,web1,.*L7OK' && echo "$stat" | grep -q '^be_web,web2,.*L7OK'
+  grep -q '^be_web,web1,.*L7OK' <<<"$stat" && grep -q '^be_web,web2,.*L7OK' <<<"$stat"
 }
 
 haproxy_start() {
@@ -389,7 +393,7 @@ traefik_launch() {
 }
 traefik_ping() { running traefik && curl -sf -o /dev/null http://127.0.0.1:8181/ping; }
 # The file provider has loaded websvc (whatever its servers' state).
-traefik_loaded() { running traefik && curl -sf http://127.0.0.1:8181/api/http/services/websvc@file | grep -q '"serverStatus"'; }
+traefik_loaded() { running traefik && contains '"serverStatus"' "$(curl -sf http://127.0.0.1:8181/api/http/services/websvc@file)"; }
 traefik_checked() {
   local s
   running traefik || return 125
@@ -510,7 +514,7 @@ grpchealth_launch() {
   [ -x "$RIG_VENV/bin/python" ] || die "no venv $RIG_VENV; run 'rig.sh install'"
   bg grpchealth "$RIG_VENV/bin/python" -u "$RIG_DIR/grpc_health_server.py" "$GRPC_ADDR"
 }
-grpchealth_ready() { running grpchealth && log_since_start grpchealth | grep -q '^listening'; }
+grpchealth_ready() { running grpchealth && grep -q '^listening' <<<"$(log_since_start grpchealth)"; }
 # grpc_check [SERVICE] [--want STATUS]: one Check (or wait for STATUS) against the server.
 grpc_check() { "$RIG_VENV/bin/python" "$RIG_DIR/grpc_health_server.py" --check "$GRPC_ADDR" "$@"; }
 grpchealth_start() {
@@ -696,12 +700,12 @@ prometheus_ready() { running prometheus && curl -sf -o /dev/null http://127.0.0.
 # scraped_ok JOB: the last scrape of JOB succeeded (up == 1).
 scraped_ok() {
   running prometheus || return 125
-  curl -sf "http://127.0.0.1:9090/api/v1/query?query=up%7Bjob%3D%22$1%22%7D%3D%3D1" | grep -q "\"job\":\"$1\""
+  contains "\"job\":\"$1\"" "$(curl -sf "http://127.0.0.1:9090/api/v1/query?query=up%7Bjob%3D%22$1%22%7D%3D%3D1")"
 }
 # The first query is empty until the first scrape: wait until HAProxy's servers are in.
 prometheus_scraped() {
   running prometheus || return 125
-  curl -sf 'http://127.0.0.1:9090/api/v1/query?query=haproxy_server_status' | grep -q '"server":"web1"'
+  contains '"server":"web1"' "$(curl -sf 'http://127.0.0.1:9090/api/v1/query?query=haproxy_server_status')"
 }
 # Prometheus is launched early (right after etcd): its scrape manager applies targets
 # only every 5 s, so the first scrape comes about 5 s after launch whatever we do. The
@@ -902,7 +906,7 @@ pm_pid() {
   st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
   st=${st##*) }
   case ${st%% *} in Z|X|x) return 1 ;; esac
-  tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$RIG/pg/data$1" || return 1
+  grep -qxF "$RIG/pg/data$1" <<<"$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null)" || return 1
   echo "$pid"
 }
 # pids_dead PID...: each PID is gone or a zombie.
@@ -1101,8 +1105,7 @@ etcd_readd() {
   t0=$(now_ms)
   if alive "etcd$i"; then stop_procs "etcd$i"; fi
   check_ports_free "${i}2379" "${i}2380" || die "cannot re-add etcd$i"
-  if etcdctl --dial-timeout=1s --command-timeout=3s --endpoints="$ETCD_EPS" member list 2>/dev/null \
-      | grep -q ", m$i, "; then
+  if contains ", m$i, " "$(etcdctl --dial-timeout=1s --command-timeout=3s --endpoints="$ETCD_EPS" member list 2>/dev/null)"; then
     die "m$i is still a member; remove it first (or use 'restart etcd$i')"
   fi
   # etcd refuses `member add` ("unhealthy cluster") while a member connected less than
