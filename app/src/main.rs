@@ -22,6 +22,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use switchboard::{Console, ConsoleOptions};
+use switchboard_core::session::retention::Retention;
 use switchboard_core::sources::drill::DrillConfig;
 use switchboard_core::{
     Clock as _, Config, EngineHandle, EngineOptions, State, StatusReport, SystemClock,
@@ -477,49 +478,6 @@ fn run_record(
     Ok(())
 }
 
-/// The flight recorder's retention: session files in `dir` older than `hours`, then
-/// the oldest beyond `mb` megabytes in all, are deleted (never `keep`, the one being
-/// written). Returns what was deleted.
-fn prune_sessions(dir: &Path, hours: f64, mb: u64, keep: Option<&Path>) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let now = std::time::SystemTime::now();
-    let mut files: Vec<(PathBuf, std::time::SystemTime, u64)> = entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with("session-") && n.ends_with(".sqlite")
-        })
-        .filter_map(|e| {
-            let m = e.metadata().ok()?;
-            Some((e.path(), m.modified().ok()?, m.len()))
-        })
-        .filter(|(p, _, _)| keep.is_none_or(|k| !p.starts_with(k) && !k.starts_with(p)))
-        .collect();
-    // Newest first: the budget goes to the most recent.
-    files.sort_by_key(|f| std::cmp::Reverse(f.1));
-    let max_age = Duration::from_secs_f64(hours.max(0.0) * 3600.0);
-    let mut total = 0u64;
-    let mut gone = Vec::new();
-    for (i, (path, modified, len)) in files.into_iter().enumerate() {
-        total += len;
-        // The newest is the segment being written.
-        if i == 0 {
-            continue;
-        }
-        let old = now.duration_since(modified).unwrap_or_default() > max_age;
-        if old || total > mb.saturating_mul(1_000_000) {
-            // Its -wal and -shm go with it.
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            gone.push(path);
-        }
-    }
-    gone
-}
-
 fn new_session_path(dir: &Path) -> PathBuf {
     let stamp = SystemClock.now().file_stamp();
     dir.join("sessions").join(format!("session-{stamp}.sqlite"))
@@ -532,20 +490,6 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         data.as_deref().map(new_session_path)
     };
-    // The flight recorder: older sessions go at start and every hour after.
-    if let Some(dir) = data.as_ref().map(|d| d.join("sessions")) {
-        let (hours, mb, keep) = (cli.keep_hours, cli.keep_mb, record.clone());
-        let _ = std::thread::Builder::new()
-            .name("switchboard-retention".into())
-            .spawn(move || {
-                loop {
-                    for p in prune_sessions(&dir, hours, mb, keep.as_deref()) {
-                        tracing::info!("flight recorder: {} removed (retention)", p.display());
-                    }
-                    std::thread::sleep(Duration::from_hours(1));
-                }
-            });
-    }
     let desk_env = config
         .environment
         .iter()
@@ -582,6 +526,8 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     };
     let mut opts = engine_options(&cli.common, config, record);
     opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
+    // Older sessions go when the recorder starts and at every new segment.
+    opts.retention = Some(Retention::new(cli.keep_hours, cli.keep_mb));
     // A wall refuses every intent in core, not only in the window.
     opts.read_only = cli.wall;
     let engine = start_engine(&opts)?;
@@ -1216,44 +1162,5 @@ fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
     }
     for o in &plan.overrides {
         println!("  override {}: {}", o.guard, o.reason);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Retention removes sessions past the age, then the oldest past the size budget,
-    /// and never the one being written.
-    #[test]
-    fn the_flight_recorder_keeps_the_newest_within_its_budget() {
-        let dir = tempfile::tempdir().expect("dir");
-        let now = std::time::SystemTime::now();
-        let make = |name: &str, age_h: u64, mb: usize| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, vec![0u8; mb * 1_000_000]).expect("write");
-            std::fs::write(format!("{}-wal", p.display()), b"w").expect("wal");
-            let f = std::fs::File::options().write(true).open(&p).expect("open");
-            f.set_modified(now - Duration::from_secs(age_h * 3600))
-                .expect("mtime");
-            p
-        };
-        let current = make("session-e.sqlite", 100, 1);
-        let ancient = make("session-a.sqlite", 100, 1);
-        let old = make("session-b.sqlite", 3, 2);
-        let newer = make("session-c.sqlite", 2, 2);
-        let newest = make("session-d.sqlite", 1, 2);
-        std::fs::write(dir.path().join("notes.txt"), b"not a session").expect("other");
-        let gone = prune_sessions(dir.path(), 72.0, 5, Some(&current));
-        assert!(current.exists(), "the session being written stays");
-        assert!(!ancient.exists(), "past 72 h");
-        assert!(
-            !std::path::Path::new(&format!("{}-wal", ancient.display())).exists(),
-            "with its WAL"
-        );
-        assert!(!old.exists(), "the oldest beyond 5 MB");
-        assert!(newer.exists() && newest.exists());
-        assert!(dir.path().join("notes.txt").exists(), "other files stay");
-        assert_eq!(gone.len(), 2);
     }
 }

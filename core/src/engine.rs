@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::config::{Config, SourceConfig};
 use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
-use crate::session::{Recorder, SessionError, SessionMeta};
+use crate::session::{Recorder, SessionError, SessionMeta, retention::Retention};
 use crate::sources::{self, Emitter};
 use crate::state::State;
 use crate::time::{Clock, SystemClock};
@@ -75,6 +75,9 @@ pub struct EngineOptions {
     /// The flight recorder: start a new segment (a file beside the first, starting from
     /// the state the console has) this often, so old segments can be removed.
     pub segment_every: Option<Duration>,
+    /// The flight recorder's retention: older sessions beside the recording go when it
+    /// starts and at every new segment (`None`: all are kept).
+    pub retention: Option<Retention>,
 }
 
 impl EngineOptions {
@@ -89,6 +92,7 @@ impl EngineOptions {
             clock: Arc::new(SystemClock),
             subscribe_from_start: false,
             segment_every: None,
+            retention: None,
         }
     }
 }
@@ -176,61 +180,45 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Recorded>(256);
             let shared_path = Arc::new(Mutex::new(Some(path.clone())));
             let current = Arc::clone(&shared_path);
-            let segment_every = opts.segment_every;
+            let retention = opts.retention;
             let clock = Arc::clone(&opts.clock);
             let handle = std::thread::Builder::new()
                 .name("switchboard-recorder".into())
                 .spawn(move || {
-                    let mut last: Option<(Arc<State>, bool)> = None;
-                    let mut segment_started = std::time::Instant::now();
+                    prune(&recorder, retention);
                     for r in rx {
-                        // A new segment, from the state after the last batch written.
-                        if let (Some(every), Some((state, keyed))) = (segment_every, &last)
-                            && segment_started.elapsed() >= every
-                        {
-                            let closed = if *keyed {
-                                Ok(())
-                            } else {
-                                recorder.keyframe(state)
-                            };
-                            meta.segment += 1;
-                            meta.started_at = clock.now();
-                            let next = segment_path(recorder.path(), clock.now());
-                            let opened =
-                                closed.and_then(|()| Recorder::create_from(&next, &meta, state));
-                            match opened {
-                                Ok(rec) => {
-                                    recorder = rec;
-                                    if let Ok(mut p) = current.lock() {
-                                        *p = Some(next);
-                                    }
-                                }
-                                Err(e) => {
-                                    tracing::error!("recording stopped: {e:#}");
-                                    return Some(e);
-                                }
-                            }
-                            segment_started = std::time::Instant::now();
-                        }
                         let written = recorder.append(&r.events).and_then(|()| {
                             // The fingerprint is computed here, off the reducer.
-                            if r.keyframe {
-                                recorder.keyframe(&r.state)
-                            } else {
-                                Ok(())
+                            match &r.state {
+                                Some(state) => recorder.keyframe(state),
+                                None => Ok(()),
                             }
                         });
                         if let Err(e) = written {
                             tracing::error!("recording stopped: {e:#}");
                             return Some(e);
                         }
-                        last = Some((r.state, r.keyframe));
+                        // A new segment, from the state just keyed.
+                        if let (true, Some(state)) = (r.roll, &r.state) {
+                            meta.segment += 1;
+                            meta.started_at = clock.now();
+                            let next = segment_path(recorder.path(), clock.now());
+                            match Recorder::create_from(&next, &meta, state) {
+                                Ok(rec) => {
+                                    recorder = rec;
+                                    if let Ok(mut p) = current.lock() {
+                                        *p = Some(next);
+                                    }
+                                    prune(&recorder, retention);
+                                }
+                                Err(e) => {
+                                    tracing::error!("recording stopped: {e:#}");
+                                    return Some(e);
+                                }
+                            }
+                        }
                     }
-                    // The recording ends on a keyframe: its last state is checked too.
-                    match last {
-                        Some((state, false)) => recorder.keyframe(&state).err(),
-                        _ => None,
-                    }
+                    None
                 })
                 .map_err(EngineError::Runtime)?;
             (Some(tx), Some(handle), shared_path)
@@ -302,8 +290,12 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         commands: cmd_rx,
         snapshot: snap_tx,
         waker: Arc::clone(&waker),
-        recorder: rec_tx,
-        last_keyframe: (0, crate::time::Timestamp(0)),
+        recorder: rec_tx.map(|tx| RecordPlan {
+            tx,
+            last_keyframe: (0, crate::time::Timestamp(0)),
+            segment_every: opts.segment_every,
+            segment_started: std::time::Instant::now(),
+        }),
         broadcast: bcast_tx.clone(),
         drill_control: drill_control.clone(),
         clock: Arc::clone(&opts.clock),
@@ -468,13 +460,35 @@ fn segment_path(current: &std::path::Path, now: crate::time::Timestamp) -> PathB
 }
 
 /// What the recorder thread writes: a batch, and the state after it when a keyframe is
-/// due.
+/// due. Only keyframes carry a state, so a recorder behind the reducer holds batches,
+/// not a snapshot per batch.
 struct Recorded {
     events: Arc<Vec<Event>>,
-    /// The state after them (an `Arc` clone of the published snapshot).
-    state: Arc<State>,
-    /// A keyframe is due.
-    keyframe: bool,
+    /// The state after them (an `Arc` clone of the published snapshot), to key.
+    state: Option<Arc<State>>,
+    /// Start a new segment from that state after keying it.
+    roll: bool,
+}
+
+/// When the reducer sends the recorder a state: a keyframe, or a new segment.
+struct RecordPlan {
+    tx: std::sync::mpsc::SyncSender<Recorded>,
+    /// Events applied and event time at the last keyframe.
+    last_keyframe: (u64, crate::time::Timestamp),
+    /// Start a new segment this often (`None`: one file).
+    segment_every: Option<Duration>,
+    segment_started: std::time::Instant,
+}
+
+/// Removes the sessions beside `recorder`'s file that `retention` lets go.
+fn prune(recorder: &Recorder, retention: Option<Retention>) {
+    let (Some(retention), Some(dir)) = (retention, recorder.path().parent()) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for p in crate::session::retention::prune(dir, retention, recorder.path(), now) {
+        tracing::info!("flight recorder: {} removed (retention)", p.display());
+    }
 }
 
 struct Reducer {
@@ -483,9 +497,7 @@ struct Reducer {
     commands: mpsc::Receiver<Command>,
     snapshot: watch::Sender<Arc<State>>,
     waker: Arc<Mutex<Option<Waker>>>,
-    recorder: Option<std::sync::mpsc::SyncSender<Recorded>>,
-    /// Events applied and event time at the last keyframe.
-    last_keyframe: (u64, crate::time::Timestamp),
+    recorder: Option<RecordPlan>,
     broadcast: broadcast::Sender<Arc<Vec<Event>>>,
     drill_control: Option<mpsc::Sender<sources::drill::DrillCommand>>,
     clock: Arc<dyn Clock>,
@@ -587,25 +599,49 @@ impl Reducer {
             wake();
         }
         let batch = Arc::new(batch);
-        if let Some(rec) = &self.recorder {
-            let (n, at) = self.last_keyframe;
-            let due = self.state.events_applied - n >= crate::session::KEYFRAME_EVENTS
+        if let Some(rec) = &mut self.recorder {
+            let (n, at) = rec.last_keyframe;
+            let roll = rec
+                .segment_every
+                .is_some_and(|every| rec.segment_started.elapsed() >= every);
+            let due = roll
+                || self.state.events_applied - n >= crate::session::KEYFRAME_EVENTS
                 || self.state.now.millis_since(at) >= crate::session::KEYFRAME_MILLIS;
             if due {
-                self.last_keyframe = (self.state.events_applied, self.state.now);
+                rec.last_keyframe = (self.state.events_applied, self.state.now);
+            }
+            if roll {
+                rec.segment_started = std::time::Instant::now();
             }
             let r = Recorded {
                 events: Arc::clone(&batch),
-                state: snapshot,
-                keyframe: due,
+                state: due.then_some(snapshot),
+                roll,
             };
             // Blocks when the disk is behind: back-pressure instead of loss.
-            if rec.send(r).is_err() {
+            if rec.tx.send(r).is_err() {
                 self.recorder = None;
             }
         }
         if self.broadcast.receiver_count() > 0 {
             self.broadcast.send(batch).ok();
+        }
+    }
+}
+
+impl Drop for Reducer {
+    /// The recording ends on a keyframe: the last state is checked by a replay too.
+    fn drop(&mut self) {
+        if let Some(rec) = self.recorder.take()
+            && rec.last_keyframe.0 != self.state.events_applied
+        {
+            let state = Arc::new(std::mem::take(&mut self.state));
+            let last = Recorded {
+                events: Arc::new(Vec::new()),
+                state: Some(state),
+                roll: false,
+            };
+            rec.tx.send(last).ok();
         }
     }
 }

@@ -351,3 +351,60 @@ fn rolling_segments_each_replay_on_their_own_and_a_span_across_them_saves() {
         "the saved span ends where the recording did"
     );
 }
+
+/// The flight recorder's retention runs in the recorder: at start and at every new
+/// segment, the sessions it lets go are removed while the console runs, never the
+/// segment being written; what is left replays on its own.
+#[test]
+fn retention_removes_old_segments_while_recording() {
+    use switchboard_core::session::retention::Retention;
+    let dir = tempfile::tempdir().expect("dir");
+    let stale = dir.path().join("session-1999.sqlite");
+    std::fs::write(&stale, b"an old session").expect("old");
+    std::fs::write(dir.path().join("notes.txt"), b"not a session").expect("other");
+    let first = dir.path().join("session-a.sqlite");
+    let mut opts = EngineOptions::new(Config::drill(DrillConfig {
+        scripted: true,
+        speed: 30.0,
+        seed: 5,
+        instances: 90,
+        ..DrillConfig::default()
+    }));
+    opts.record_to = Some(first.clone());
+    opts.segment_every = Some(Duration::from_millis(500));
+    opts.retention = Some(Retention {
+        max_age: Duration::ZERO,
+        max_bytes: u64::MAX,
+        in_use: Duration::ZERO,
+    });
+    let engine = switchboard_core::start(&opts).expect("engine");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !stale.exists(),
+        "an old session goes when the recorder starts"
+    );
+    assert!(first.exists(), "not the one being written");
+    std::thread::sleep(Duration::from_secs(2));
+    let current = engine.recording().expect("recording");
+    assert!(engine.shutdown().is_none());
+    assert_ne!(current, first, "the recorder rolled on");
+    assert!(!first.exists(), "the first segment went at a later roll");
+    let mut sessions: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("session-") && n.ends_with(".sqlite"))
+        .collect();
+    sessions.sort();
+    let name = current.file_name().expect("name").to_string_lossy();
+    assert_eq!(
+        sessions,
+        vec![name.into_owned()],
+        "only the last segment is left"
+    );
+    assert!(dir.path().join("notes.txt").exists(), "other files stay");
+    let mut r = Replay::open(&current).expect("open");
+    r.index(&mut |_, _| {});
+    let v = r.verification();
+    assert!(v.ok() && v.checked >= 2, "{v:?} {:?}", r.warnings());
+}

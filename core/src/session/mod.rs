@@ -32,6 +32,7 @@ use crate::time::Timestamp;
 
 pub mod player;
 pub mod replay;
+pub mod retention;
 
 /// The format this build writes (and the newest it reads; format 1 has no keyframes).
 pub const FORMAT_VERSION: i32 = 2;

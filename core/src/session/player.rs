@@ -58,8 +58,9 @@ pub struct PlayerStatus {
     pub verification: Option<Verification>,
     /// Moments worth jumping to, once read.
     pub marks: Arc<Vec<Mark>>,
-    /// What the user should know about the file.
-    pub warnings: Vec<String>,
+    /// What the user should know about the file (shared: the window reads the status
+    /// every frame).
+    pub warnings: Arc<Vec<String>>,
 }
 
 /// The window's handle on the player thread.
@@ -111,7 +112,7 @@ pub fn open(
         at: span.map_or(Timestamp(0), |s| s.0),
         last_seq: replay.last_seq(),
         speed: 1.0,
-        warnings: replay.warnings().to_vec(),
+        warnings: Arc::new(replay.warnings().to_vec()),
         ..PlayerStatus::default()
     }));
     let (tx, rx) = mpsc::channel();
@@ -174,7 +175,7 @@ fn run(
         s.indexed = 1.0;
         s.verification = Some(replay.verification().clone());
         s.marks = Arc::new(replay.marks().to_vec());
-        s.warnings = replay.warnings().to_vec();
+        s.warnings = Arc::new(replay.warnings().to_vec());
         s.last_seq = replay.last_seq();
     });
     let mut state = replay.state_at_seq(1).unwrap_or_default();
@@ -199,7 +200,9 @@ fn run(
             } else if target != seq {
                 match replay.state_at_seq(target) {
                     Ok(s) => state = s,
-                    Err(e) => update(status, |s| s.warnings.push(e.to_string())),
+                    Err(e) => update(status, |s| {
+                        Arc::make_mut(&mut s.warnings).push(e.to_string());
+                    }),
                 }
             }
             let moved = target != seq;

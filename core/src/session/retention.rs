@@ -1,0 +1,170 @@
+//! The flight recorder's retention: which old session files go.
+//!
+//! A console records all the time, rolling to a new segment (a file of its own) every
+//! so often, so the oldest segments can be removed while it runs. [`prune`] runs when
+//! the recorder starts and after every roll: it removes `session-*.sqlite` files (with
+//! their `-wal` and `-shm`) older than [`Retention::max_age`], then the oldest beyond
+//! [`Retention::max_bytes`]. It never removes the segment being written, nor a file
+//! written to in the last [`Retention::in_use`] (another console's live segment in the
+//! same data directory), and it touches no other file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// How much of the recorded past to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retention {
+    /// Sessions last written longer ago than this go.
+    pub max_age: Duration,
+    /// Beyond this many bytes of sessions, the oldest go first.
+    pub max_bytes: u64,
+    /// A file written to this recently may be another console's live segment: it stays.
+    pub in_use: Duration,
+}
+
+impl Retention {
+    /// The last `hours` hours and at most `mb` megabytes (the console's `--keep-hours`
+    /// and `--keep-mb`).
+    pub fn new(hours: f64, mb: u64) -> Self {
+        Self {
+            max_age: Duration::from_secs_f64(hours.max(0.0) * 3600.0),
+            max_bytes: mb.saturating_mul(1_000_000),
+            in_use: Duration::from_mins(10),
+        }
+    }
+}
+
+/// Removes the session files of `dir` that `retention` lets go, as of `now`, never
+/// `current` (the segment being written); returns the removed paths.
+///
+/// Newest first, the byte budget goes to the most recent; a file that cannot be read
+/// or removed is left alone.
+pub fn prune(dir: &Path, retention: Retention, current: &Path, now: SystemTime) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(PathBuf, SystemTime, u64)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("session-") && n.ends_with(".sqlite")
+        })
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            // Its WAL counts towards the budget and says when it was last written.
+            let wal = std::fs::metadata(format!("{}-wal", e.path().display())).ok();
+            let modified = m.modified().ok()?.max(
+                wal.as_ref()
+                    .and_then(|w| w.modified().ok())
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
+            );
+            let len = m.len() + wal.map_or(0, |w| w.len());
+            Some((e.path(), modified, len))
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
+    let mut total = 0u64;
+    let mut gone = Vec::new();
+    for (path, modified, len) in files {
+        total = total.saturating_add(len);
+        let age = now.duration_since(modified).unwrap_or_default();
+        if same_file(&path, current) || age < retention.in_use {
+            continue;
+        }
+        if age > retention.max_age || total > retention.max_bytes {
+            if std::fs::remove_file(&path).is_err() {
+                continue;
+            }
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            gone.push(path);
+        }
+    }
+    gone
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session file of `mb` megabytes (and a WAL), last written `age_h` hours ago.
+    fn make(dir: &Path, name: &str, age_h: u64, mb: usize) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, vec![0u8; mb * 1_000_000]).expect("write");
+        let wal = PathBuf::from(format!("{}-wal", p.display()));
+        std::fs::write(&wal, b"w").expect("wal");
+        let at = SystemTime::now() - Duration::from_secs(age_h * 3600);
+        for f in [&p, &wal] {
+            let f = std::fs::File::options().write(true).open(f).expect("open");
+            f.set_modified(at).expect("mtime");
+        }
+        p
+    }
+
+    #[test]
+    fn old_and_over_budget_sessions_go_with_their_wal_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let current = make(dir.path(), "session-e.sqlite", 100, 1);
+        let ancient = make(dir.path(), "session-a.sqlite", 100, 1);
+        let old = make(dir.path(), "session-b.sqlite", 3, 2);
+        let newer = make(dir.path(), "session-c.sqlite", 2, 2);
+        let newest = make(dir.path(), "session-d.sqlite", 1, 2);
+        std::fs::write(dir.path().join("notes.txt"), b"not a session").expect("other");
+        let gone = prune(
+            dir.path(),
+            Retention::new(72.0, 5),
+            &current,
+            SystemTime::now(),
+        );
+        assert!(
+            current.exists(),
+            "the segment being written stays, however old"
+        );
+        assert!(!ancient.exists(), "past 72 h");
+        assert!(
+            !Path::new(&format!("{}-wal", ancient.display())).exists(),
+            "with its WAL"
+        );
+        assert!(!old.exists(), "the oldest beyond 5 MB");
+        assert!(newer.exists() && newest.exists());
+        assert!(dir.path().join("notes.txt").exists(), "other files stay");
+        assert_eq!(gone.len(), 2);
+    }
+
+    #[test]
+    fn a_file_written_in_the_last_minutes_stays_whatever_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let current = dir.path().join("session-z.sqlite");
+        let other_console = make(dir.path(), "session-x.sqlite", 0, 2);
+        let old = make(dir.path(), "session-y.sqlite", 1, 2);
+        let gone = prune(
+            dir.path(),
+            Retention::new(72.0, 1),
+            &current,
+            SystemTime::now(),
+        );
+        assert!(other_console.exists(), "another console's live segment");
+        assert_eq!(gone, vec![old]);
+    }
+
+    #[test]
+    fn a_missing_directory_removes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gone = prune(
+            &dir.path().join("absent"),
+            Retention::new(0.0, 0),
+            &dir.path().join("x"),
+            SystemTime::now(),
+        );
+        assert!(gone.is_empty());
+    }
+}
