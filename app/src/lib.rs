@@ -10,6 +10,7 @@
 //! - `layout`: presets from `layouts/` and the saved layout.
 //! - `theme`: the colour-blind-safe palette, glyphs and formatting.
 
+pub mod background;
 pub mod layout;
 pub mod notebook;
 pub mod palette;

@@ -4,8 +4,8 @@
 //! always there and the user is told to type it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
+use crate::background::{self, Slot};
 use crate::theme;
 
 /// What the dialog answered.
@@ -22,7 +22,7 @@ pub struct FileField {
     /// The path as typed or chosen.
     pub path: String,
     save: bool,
-    dialog: Option<Arc<Mutex<Option<Chosen>>>>,
+    dialog: Option<Slot<Chosen>>,
     note: Option<String>,
 }
 
@@ -38,7 +38,7 @@ impl FileField {
 
     /// Draws the row (and what the dialog said).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(answer) = self.dialog.as_ref().and_then(|d| d.lock().ok()?.take()) {
+        if let Some(answer) = self.dialog.as_ref().and_then(background::take) {
             self.dialog = None;
             match answer {
                 Chosen::File(p) => {
@@ -72,14 +72,13 @@ impl FileField {
         }
     }
 
-    fn ask(&self, repaint: egui::Context) -> Arc<Mutex<Option<Chosen>>> {
-        let slot = Arc::new(Mutex::new(None));
-        let answer = Arc::clone(&slot);
+    fn ask(&self, repaint: egui::Context) -> Slot<Chosen> {
         let start = PathBuf::from(&self.path);
         let save = self.save;
-        let spawned = std::thread::Builder::new()
-            .name("switchboard-file-dialog".into())
-            .spawn(move || {
+        background::spawn(
+            "switchboard-file-dialog",
+            repaint,
+            move || {
                 let mut d = rfd::FileDialog::new();
                 let dir = if start.is_dir() {
                     Some(start.as_path())
@@ -97,16 +96,9 @@ impl FileField {
                 } else {
                     d.pick_file()
                 };
-                if let Ok(mut a) = answer.lock() {
-                    *a = Some(chosen.map_or(Chosen::Nothing, Chosen::File));
-                }
-                repaint.request_repaint();
-            });
-        if spawned.is_err()
-            && let Ok(mut a) = slot.lock()
-        {
-            *a = Some(Chosen::Nothing);
-        }
-        slot
+                chosen.map_or(Chosen::Nothing, Chosen::File)
+            },
+            |_| Chosen::Nothing,
+        )
     }
 }

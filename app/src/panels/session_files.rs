@@ -9,10 +9,10 @@
 //!   notes and workflow runs of that span; written on a thread of its own.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use switchboard_core::Timestamp;
 
+use crate::background::{self, Slot};
 use crate::theme;
 
 /// What the dialogs are doing.
@@ -34,7 +34,6 @@ enum Span {
 }
 
 /// A slot a worker thread fills.
-type Slot<T> = Arc<Mutex<Option<T>>>;
 
 #[derive(Default)]
 struct Form {
@@ -223,25 +222,16 @@ fn spawn_save(
     data_dir: Option<PathBuf>,
     repaint: egui::Context,
 ) -> Slot<Result<String, String>> {
-    let slot = Arc::new(Mutex::new(None));
-    let out = Arc::clone(&slot);
     let src = src.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("switchboard-save-session".into())
-        .spawn(move || {
+    background::spawn(
+        "switchboard-save-session",
+        repaint,
+        move || {
             if let Some(dir) = dst.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let r = crate::session_files::save(&src, &dst, from, to, data_dir.as_deref());
-            if let Ok(mut o) = out.lock() {
-                *o = Some(r);
-            }
-            repaint.request_repaint();
-        });
-    if let Err(e) = spawned
-        && let Ok(mut o) = slot.lock()
-    {
-        *o = Some(Err(format!("cannot save: {e}")));
-    }
-    slot
+            crate::session_files::save(&src, &dst, from, to, data_dir.as_deref())
+        },
+        |e| Err(format!("cannot save: {e}")),
+    )
 }

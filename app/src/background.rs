@@ -1,0 +1,60 @@
+//! Work the window must not wait for (a file dialog, saving a session): a named thread
+//! whose answer lands in a [`Slot`] the window looks at each frame, with a repaint
+//! when it does. If the thread cannot even start, the slot holds the answer for that.
+
+use std::sync::{Arc, Mutex};
+
+/// Where a background answer lands: `None` until it does.
+pub type Slot<T> = Arc<Mutex<Option<T>>>;
+
+/// Runs `work` on a thread called `name`; its answer goes into the returned slot and
+/// wakes `repaint`. When no thread can be started, the slot holds `failed(error)`.
+pub fn spawn<T: Send + 'static>(
+    name: &str,
+    repaint: egui::Context,
+    work: impl FnOnce() -> T + Send + 'static,
+    failed: impl FnOnce(std::io::Error) -> T,
+) -> Slot<T> {
+    let slot: Slot<T> = Arc::new(Mutex::new(None));
+    let out = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let answer = work();
+            if let Ok(mut o) = out.lock() {
+                *o = Some(answer);
+            }
+            repaint.request_repaint();
+        });
+    if let Err(e) = spawned
+        && let Ok(mut o) = slot.lock()
+    {
+        *o = Some(failed(e));
+    }
+    slot
+}
+
+/// Takes the answer out of `slot`, if it has landed.
+pub fn take<T>(slot: &Slot<T>) -> Option<T> {
+    slot.lock().ok()?.take()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_lands_in_the_slot() {
+        let slot = spawn("test-background", egui::Context::default(), || 42, |_| 0);
+        let start = std::time::Instant::now();
+        let answer = loop {
+            if let Some(a) = take(&slot) {
+                break a;
+            }
+            assert!(start.elapsed().as_secs() < 10, "no answer");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(answer, 42);
+        assert_eq!(take(&slot), None, "taken once");
+    }
+}
