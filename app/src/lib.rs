@@ -850,16 +850,19 @@ impl Console {
                 .iter()
                 .rev()
                 .take_while(|e| !std::sync::Arc::ptr_eq(e, seen))
-                .filter(|e| {
-                    e.severity == switchboard_core::Severity::Critical
-                        || (e.subject.starts_with("incident")
-                            && e.severity == switchboard_core::Severity::Good)
-                })
-                .take(4)
                 .cloned()
                 .collect();
+            // Oldest first: newer news of a subject ends its toast (a breaker that
+            // closed again, a quorum that healed), so a sped-up drill or a quick flap
+            // never leaves a toast saying what is no longer true.
             for e in fresh.into_iter().rev() {
-                self.toasts.push((e, Instant::now()));
+                self.toasts.retain(|(t, _)| t.subject != e.subject);
+                let news = e.severity == switchboard_core::Severity::Critical
+                    || (e.subject.starts_with("incident")
+                        && e.severity == switchboard_core::Severity::Good);
+                if news {
+                    self.toasts.push((e, Instant::now()));
+                }
             }
         }
         // The first frame's log is history, not news.
