@@ -636,6 +636,37 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
         has(&h, "12 closed and calm"),
         "calm breakers are chips, all on screen"
     );
+    // Each one's chip ("search 0.8 %", under its gateway) lies below the pane's header
+    // and inside the screen, none scrolled out of sight.
+    let header = h.get_by_label_contains("closed and calm").rect();
+    let screen = h.ctx.content_rect();
+    let ids: Vec<String> = h
+        .state()
+        .engine()
+        .snapshot()
+        .breakers
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 12);
+    for id in &ids {
+        let (gateway, route) = id.split_once('/').expect("gateway/route");
+        assert!(has(&h, gateway), "{gateway} heads its chips");
+        let head = format!("{route} ");
+        let chip = h
+            .query_all_by_label_contains(&head)
+            .find(|n| {
+                n.value()
+                    .or_else(|| n.accesskit_node().label())
+                    .is_some_and(|l| l.starts_with(&head) && l.ends_with(" %"))
+            })
+            .unwrap_or_else(|| panic!("a chip for {id}"));
+        let r = chip.rect();
+        assert!(
+            r.top() > header.bottom() && screen.contains_rect(r),
+            "{id}'s chip {r:?} is on screen {screen:?}, below the header {header:?}"
+        );
+    }
     for action in ["STOP ALL", "Actions…", "Drill", "Note (Ctrl+N)"] {
         assert!(!has(&h, action), "{action} is not on a wall");
     }

@@ -186,26 +186,51 @@ fn wall_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, open: usize) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             tiles_ui(ui, ctx, &loud);
+            calm_ui(ui, ctx, &calm);
+        });
+}
+
+/// The calm breakers as chips, a line per gateway ("edge-gateway" above "search 1.8 %",
+/// "payments 0.9 %", …): the shared prefix is said once, so twelve long route names fit
+/// a wall's tile. The hover names the whole breaker.
+fn calm_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, calm: &[(&str, &Breaker)]) {
+    for (gateway, members) in by_gateway(calm) {
+        ui.add_space(4.0);
+        if !gateway.is_empty() {
+            ui.label(RichText::new(gateway).weak());
+        }
+        ui.indent(gateway, |ui| {
             ui.horizontal_wrapped(|ui| {
-                for (id, b) in calm {
-                    let stale = source_stopped(ctx, b);
-                    let (color, glyph, word) = breaker_style(b.state);
-                    let (color, glyph, word) = if stale {
+                for (route, id, b) in members {
+                    let (color, glyph, word) = if source_stopped(ctx, b) {
                         (theme::STALE, theme::Glyph::Ring, "STALE")
                     } else {
-                        (color, glyph, word)
+                        breaker_style(b.state)
                     };
-                    theme::chip(
-                        ui,
-                        color,
-                        glyph,
-                        &format!("{id} {:.1} %", b.failure_rate * 100.0),
-                    )
-                    .on_hover_text(format!("{id}: {word}"));
+                    let label = format!("{route} {:.1} %", b.failure_rate * 100.0);
+                    theme::chip(ui, color, glyph, &label).on_hover_text(format!("{id}: {word}"));
                     ui.add_space(8.0);
                 }
             });
         });
+    }
+}
+
+/// A gateway's breakers: (route, whole id, breaker).
+type Routes<'a> = Vec<(&'a str, &'a str, &'a Breaker)>;
+
+/// `list`'s breakers grouped by the gateway before the first `/` (in order of first
+/// appearance, so the worst group leads).
+fn by_gateway<'a>(list: &[(&'a str, &'a Breaker)]) -> Vec<(&'a str, Routes<'a>)> {
+    let mut groups: Vec<(&str, Routes<'_>)> = Vec::new();
+    for &(id, b) in list {
+        let (gateway, route) = id.split_once('/').unwrap_or(("", id));
+        match groups.iter_mut().find(|(g, _)| *g == gateway) {
+            Some((_, members)) => members.push((route, id, b)),
+            None => groups.push((gateway, vec![(route, id, b)])),
+        }
+    }
+    groups
 }
 
 /// The source behind `b` is down or silent: what the panel shows of it is old.
@@ -302,4 +327,43 @@ fn rate_bar_ui(ui: &mut egui::Ui, b: &Breaker, color: Color32) {
         egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
     );
     resp.on_hover_text(text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_gateway;
+    use switchboard_core::Breaker;
+
+    #[test]
+    fn calm_breakers_group_by_gateway_in_order_of_first_appearance() {
+        let b = Breaker::new(
+            switchboard_core::model::SourceId::new("gw"),
+            None,
+            switchboard_core::model::BreakerConfig::default(),
+            true,
+        );
+        let list = [
+            ("internal-gateway/inventory", &b),
+            ("edge-gateway/search", &b),
+            ("internal-gateway/admin", &b),
+            ("lonely", &b),
+        ];
+        let groups = by_gateway(&list);
+        let shape: Vec<(&str, Vec<&str>)> = groups
+            .iter()
+            .map(|(g, m)| (*g, m.iter().map(|(route, _, _)| *route).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("internal-gateway", vec!["inventory", "admin"]),
+                ("edge-gateway", vec!["search"]),
+                ("", vec!["lonely"]),
+            ]
+        );
+        assert_eq!(
+            groups[0].1[1].1, "internal-gateway/admin",
+            "the whole id kept"
+        );
+    }
 }
