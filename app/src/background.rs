@@ -1,6 +1,7 @@
 //! Work the window must not wait for (a file dialog, saving a session): a named thread
 //! whose answer lands in a [`Slot`] the window looks at each frame, with a repaint
-//! when it does. If the thread cannot even start, the slot holds the answer for that.
+//! when it does. If the thread cannot start, or the work panics, the slot holds the
+//! answer for that, so the window never waits for ever.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,19 +9,28 @@ use std::sync::{Arc, Mutex};
 pub type Slot<T> = Arc<Mutex<Option<T>>>;
 
 /// Runs `work` on a thread called `name`; its answer goes into the returned slot and
-/// wakes `repaint`. When no thread can be started, the slot holds `failed(error)`.
+/// wakes `repaint`. When no thread can be started, or `work` panics, the slot holds
+/// `failed(why)`.
 pub fn spawn<T: Send + 'static>(
     name: &str,
     repaint: egui::Context,
     work: impl FnOnce() -> T + Send + 'static,
-    failed: impl FnOnce(std::io::Error) -> T,
+    failed: fn(String) -> T,
 ) -> Slot<T> {
     let slot: Slot<T> = Arc::new(Mutex::new(None));
     let out = Arc::clone(&slot);
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            let answer = work();
+            let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "it failed".to_owned());
+                    failed(why)
+                });
             if let Ok(mut o) = out.lock() {
                 *o = Some(answer);
             }
@@ -29,7 +39,7 @@ pub fn spawn<T: Send + 'static>(
     if let Err(e) = spawned
         && let Ok(mut o) = slot.lock()
     {
-        *o = Some(failed(e));
+        *o = Some(failed(e.to_string()));
     }
     slot
 }
@@ -56,5 +66,24 @@ mod tests {
         };
         assert_eq!(answer, 42);
         assert_eq!(take(&slot), None, "taken once");
+    }
+
+    #[test]
+    fn a_panic_in_the_work_is_an_answer_too() {
+        let slot = spawn(
+            "test-background-panic",
+            egui::Context::default(),
+            || -> Result<u32, String> { panic!("the disk is gone") },
+            Err,
+        );
+        let start = std::time::Instant::now();
+        let answer = loop {
+            if let Some(a) = take(&slot) {
+                break a;
+            }
+            assert!(start.elapsed().as_secs() < 10, "no answer");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(answer, Err("the disk is gone".to_owned()));
     }
 }

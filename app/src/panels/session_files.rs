@@ -33,8 +33,6 @@ enum Span {
     All,
 }
 
-/// A slot a worker thread fills.
-
 #[derive(Default)]
 struct Form {
     file: super::FileField,
