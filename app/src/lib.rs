@@ -88,7 +88,7 @@ pub struct Console {
     find: panels::FindView,
     look: switchboard_core::Look,
     /// Important events shown for a few seconds at the bottom right.
-    toasts: Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>,
+    toasts: Toasts,
     /// The newest log entry already considered for a toast.
     toasted: Option<std::sync::Arc<switchboard_core::LogEntry>>,
     /// A wall cycling through environments and layouts.
@@ -852,17 +852,8 @@ impl Console {
                 .take_while(|e| !std::sync::Arc::ptr_eq(e, seen))
                 .cloned()
                 .collect();
-            // Oldest first: newer news of a subject ends its toast (a breaker that
-            // closed again, a quorum that healed), so a sped-up drill or a quick flap
-            // never leaves a toast saying what is no longer true.
             for e in fresh.into_iter().rev() {
-                self.toasts.retain(|(t, _)| t.subject != e.subject);
-                let news = e.severity == switchboard_core::Severity::Critical
-                    || (e.subject.starts_with("incident")
-                        && e.severity == switchboard_core::Severity::Good);
-                if news {
-                    self.toasts.push((e, Instant::now()));
-                }
+                toast_news(&mut self.toasts, e, Instant::now());
             }
         }
         // The first frame's log is history, not news.
@@ -1156,5 +1147,84 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
             all_panes_must_have_tabs: true,
             ..Default::default()
         }
+    }
+}
+
+/// The toasts on screen, each with when it came.
+type Toasts = Vec<(std::sync::Arc<switchboard_core::LogEntry>, Instant)>;
+
+/// Takes a log entry newer than every toast: news (a critical entry, an incident's
+/// recovery) becomes a toast. News or a good turn of a subject ends that subject's
+/// toast (a breaker that closed again, a quorum that healed, an incident recovered),
+/// so a sped-up drill or a quick flap never leaves a toast saying what is no longer
+/// true. Routine entries about it (a replica count, "no leader") do not.
+fn toast_news(toasts: &mut Toasts, e: std::sync::Arc<switchboard_core::LogEntry>, now: Instant) {
+    use switchboard_core::Severity;
+    let good = e.severity == Severity::Good;
+    let news = e.severity == Severity::Critical || (good && e.subject.starts_with("incident"));
+    if news || good {
+        toasts.retain(|(t, _)| t.subject != e.subject);
+    }
+    if news {
+        toasts.push((e, now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use switchboard_core::{LogEntry, Severity, Timestamp};
+
+    use super::{Instant, Toasts, toast_news};
+
+    fn entry(severity: Severity, subject: &str, message: &str) -> Arc<LogEntry> {
+        Arc::new(LogEntry {
+            at: Timestamp(0),
+            source: switchboard_core::model::SourceId::new("test"),
+            severity,
+            subject: subject.into(),
+            message: message.into(),
+        })
+    }
+
+    fn shown(t: &Toasts) -> Vec<&str> {
+        t.iter().map(|(e, _)| e.message.as_str()).collect()
+    }
+
+    #[test]
+    fn news_is_a_toast_until_the_subject_turns_good_not_before() {
+        let mut t = Toasts::new();
+        let now = Instant::now();
+        toast_news(
+            &mut t,
+            entry(Severity::Critical, "pg", "no reachable primary"),
+            now,
+        );
+        // Patroni's next lines about the same cluster in the same poll.
+        toast_news(
+            &mut t,
+            entry(Severity::Info, "pg", "the DCS names no leader"),
+            now,
+        );
+        toast_news(&mut t, entry(Severity::Warn, "pg", "1 of 3 ready"), now);
+        assert_eq!(shown(&t), ["no reachable primary"], "routine lines keep it");
+        toast_news(
+            &mut t,
+            entry(Severity::Critical, "incident #4", "opened"),
+            now,
+        );
+        toast_news(&mut t, entry(Severity::Good, "pg", "primary pg-2"), now);
+        assert_eq!(shown(&t), ["opened"], "a good turn of pg ends its toast");
+        toast_news(
+            &mut t,
+            entry(Severity::Good, "incident #4", "recovered"),
+            now,
+        );
+        assert_eq!(
+            shown(&t),
+            ["recovered"],
+            "the recovery replaces the opening"
+        );
     }
 }
