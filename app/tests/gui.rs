@@ -636,10 +636,16 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
         has(&h, "12 closed and calm"),
         "calm breakers are chips, all on screen"
     );
-    // Each one's chip ("search 0.8 %", under its gateway) lies below the pane's header
-    // and inside the screen, none scrolled out of sight.
+    // Each one's chip ("search 0.8 %", under its gateway) lies in the breakers pane:
+    // below its header and above the row of panes below (whose tabs are "Databases"
+    // and "Topology"), none scrolled out of sight.
     let header = h.get_by_label_contains("closed and calm").rect();
     let screen = h.ctx.content_rect();
+    let below = h
+        .get_all_by_label("Databases")
+        .map(|n| n.rect().top())
+        .fold(f32::INFINITY, f32::min);
+    assert!(below > header.bottom(), "the databases pane is below");
     let ids: Vec<String> = h
         .state()
         .engine()
@@ -651,7 +657,11 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     assert_eq!(ids.len(), 12);
     for id in &ids {
         let (gateway, route) = id.split_once('/').expect("gateway/route");
-        assert!(has(&h, gateway), "{gateway} heads its chips");
+        let heading = h.get_by_label(gateway).rect();
+        assert!(
+            heading.top() > header.bottom() && heading.bottom() < below,
+            "{gateway} heads its chips in the pane"
+        );
         let head = format!("{route} ");
         let chip = h
             .query_all_by_label_contains(&head)
@@ -663,8 +673,8 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
             .unwrap_or_else(|| panic!("a chip for {id}"));
         let r = chip.rect();
         assert!(
-            r.top() > header.bottom() && screen.contains_rect(r),
-            "{id}'s chip {r:?} is on screen {screen:?}, below the header {header:?}"
+            r.top() > header.bottom() && r.bottom() < below && screen.contains_rect(r),
+            "{id}'s chip {r:?} is in the pane: below {header:?}, above {below}, on {screen:?}"
         );
     }
     for action in ["STOP ALL", "Actions…", "Drill", "Note (Ctrl+N)"] {
@@ -961,8 +971,8 @@ fn production_is_marked_and_a_lost_quorum_arrives_as_a_toast() {
         std::thread::sleep(Duration::from_millis(30));
     }
     assert!(h.state().toasts().len() <= 4);
-    // The drill heals its quorum after 70 simulated seconds (3.5 s here): the toast
-    // goes with it, though its 8 s are not up.
+    // The drill heals its quorum a simulated minute after losing it (3 s here): the
+    // toast goes with it, though its 8 s are not up.
     let shown = std::time::Instant::now();
     loop {
         let healed = h
