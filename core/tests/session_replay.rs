@@ -279,6 +279,20 @@ fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
     );
 }
 
+/// A scripted drill at 30× recording to `first`, starting a new segment `every`.
+fn rolling_drill(first: &Path, every: Duration) -> EngineOptions {
+    let mut opts = EngineOptions::new(Config::drill(DrillConfig {
+        scripted: true,
+        speed: 30.0,
+        seed: 5,
+        instances: 90,
+        ..DrillConfig::default()
+    }));
+    opts.record_to = Some(first.to_owned());
+    opts.segment_every = Some(every);
+    opts
+}
+
 /// The flight recorder's rolling segments: each file starts from the state the
 /// previous one ended with (its snapshot checked by a keyframe), so any segment
 /// replays on its own and the oldest can be removed; a span saved across segments
@@ -287,15 +301,7 @@ fn a_saved_span_replays_from_the_same_state_with_its_notes_as_marks() {
 fn rolling_segments_each_replay_on_their_own_and_a_span_across_them_saves() {
     let dir = tempfile::tempdir().expect("dir");
     let first = dir.path().join("session-a.sqlite");
-    let mut opts = EngineOptions::new(Config::drill(DrillConfig {
-        scripted: true,
-        speed: 30.0,
-        seed: 5,
-        instances: 90,
-        ..DrillConfig::default()
-    }));
-    opts.record_to = Some(first.clone());
-    opts.segment_every = Some(Duration::from_millis(700));
+    let opts = rolling_drill(&first, Duration::from_millis(700));
     let engine = switchboard_core::start(&opts).expect("engine");
     std::thread::sleep(Duration::from_millis(3200));
     let current = engine.recording().expect("recording");
@@ -357,21 +363,13 @@ fn rolling_segments_each_replay_on_their_own_and_a_span_across_them_saves() {
 /// segment being written; what is left replays on its own.
 #[test]
 fn retention_removes_old_segments_while_recording() {
-    use switchboard_core::session::retention::Retention;
+    use switchboard_core::session::retention::{self, Retention};
     let dir = tempfile::tempdir().expect("dir");
     let stale = dir.path().join("session-1999.sqlite");
     std::fs::write(&stale, b"an old session").expect("old");
     std::fs::write(dir.path().join("notes.txt"), b"not a session").expect("other");
     let first = dir.path().join("session-a.sqlite");
-    let mut opts = EngineOptions::new(Config::drill(DrillConfig {
-        scripted: true,
-        speed: 30.0,
-        seed: 5,
-        instances: 90,
-        ..DrillConfig::default()
-    }));
-    opts.record_to = Some(first.clone());
-    opts.segment_every = Some(Duration::from_millis(500));
+    let mut opts = rolling_drill(&first, Duration::from_millis(500));
     opts.retention = Some(Retention {
         max_age: Duration::ZERO,
         max_bytes: u64::MAX,
@@ -382,10 +380,7 @@ fn retention_removes_old_segments_while_recording() {
             .expect("dir")
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().unwrap_or_default().to_string_lossy();
-                n.starts_with("session-") && n.ends_with(".sqlite")
-            })
+            .filter(|p| retention::is_session_file(p))
             .collect();
         v.sort();
         v

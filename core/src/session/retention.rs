@@ -65,10 +65,7 @@ pub fn prune(
     };
     let mut files: Vec<(PathBuf, SystemTime, u64)> = entries
         .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with("session-") && n.ends_with(".sqlite")
-        })
+        .filter(|e| is_session_file(&e.path()))
         .filter_map(|e| {
             let m = e.metadata().ok()?;
             // Its WAL counts towards the budget and says when it was last written.
@@ -102,6 +99,14 @@ pub fn prune(
         }
     }
     gone
+}
+
+/// A session file the flight recorder names (`session-*.sqlite`), not its `-wal` or
+/// `-shm` nor anything else in the directory.
+pub fn is_session_file(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| n.starts_with("session-") && n.ends_with(".sqlite"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
