@@ -53,17 +53,22 @@ pub fn take<T>(slot: &Slot<T>) -> Option<T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_answer_lands_in_the_slot() {
-        let slot = spawn("test-background", egui::Context::default(), || 42, |_| 0);
+    /// The answer, once it lands (10 s at most).
+    fn wait<T>(slot: &Slot<T>) -> T {
         let start = std::time::Instant::now();
-        let answer = loop {
-            if let Some(a) = take(&slot) {
-                break a;
+        loop {
+            if let Some(a) = take(slot) {
+                return a;
             }
             assert!(start.elapsed().as_secs() < 10, "no answer");
             std::thread::sleep(std::time::Duration::from_millis(5));
-        };
+        }
+    }
+
+    #[test]
+    fn the_answer_lands_in_the_slot() {
+        let slot = spawn("test-background", egui::Context::default(), || 42, |_| 0);
+        let answer = wait(&slot);
         assert_eq!(answer, 42);
         assert_eq!(take(&slot), None, "taken once");
     }
@@ -76,14 +81,7 @@ mod tests {
             || -> Result<u32, String> { panic!("the disk is gone") },
             Err,
         );
-        let start = std::time::Instant::now();
-        let answer = loop {
-            if let Some(a) = take(&slot) {
-                break a;
-            }
-            assert!(start.elapsed().as_secs() < 10, "no answer");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        };
+        let answer = wait(&slot);
         assert_eq!(answer, Err("the disk is gone".to_owned()));
     }
 }
