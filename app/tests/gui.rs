@@ -677,6 +677,12 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
             "{id}'s chip {r:?} is in the pane: below {header:?}, above {below}, on {screen:?}"
         );
     }
+    // The topology's legend wraps rather than losing its last words off the tile.
+    let open = h.get_by_label("OPEN").rect();
+    assert!(
+        screen.contains_rect(open),
+        "the legend's OPEN {open:?} is whole on screen"
+    );
     for action in ["STOP ALL", "Actions…", "Drill", "Note (Ctrl+N)"] {
         assert!(!has(&h, action), "{action} is not on a wall");
     }

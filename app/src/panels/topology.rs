@@ -699,12 +699,23 @@ pub fn topology_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyVie
     }
 
     header_ui(ui, ctx, view);
-    let legend_h = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
-    let size = (ui.available_size() - Vec2::new(0.0, legend_h)).max(Vec2::splat(60.0));
+    // The legend wraps on a narrow pane: room is kept for the height it took last
+    // frame (one line at first), and a change is drawn again at once.
+    let legend_id = ui.scope_id().with("legend-height");
+    let one_line = ui.spacing().interact_size.y;
+    let legend_h = ui
+        .data(|d| d.get_temp::<f32>(legend_id))
+        .unwrap_or(one_line);
+    let room = legend_h + ui.spacing().item_spacing.y;
+    let size = (ui.available_size() - Vec2::new(0.0, room)).max(Vec2::splat(60.0));
     let (canvas, response) = ui.allocate_exact_size(size, egui::Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Topology map"));
     map_ui(ui, ctx, view, canvas, &response);
-    legend_ui(ui);
+    let took = legend_ui(ui).max(one_line);
+    if (took - legend_h).abs() > 0.5 {
+        ui.data_mut(|d| d.insert_temp(legend_id, took));
+        ui.ctx().request_repaint();
+    }
 }
 
 fn header_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut TopologyView) {
@@ -1592,15 +1603,16 @@ fn breaker_tooltip_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, b: &Breaker) {
     source_note_ui(ui, ctx, &b.source);
 }
 
-/// One compact line: health glyphs and words, the flapping mark, breaker states, stale.
-fn legend_ui(ui: &mut egui::Ui) {
+/// Health glyphs and words, the flapping mark, stale, breaker states: one compact line,
+/// wrapped when the pane is narrow. Returns the height it took.
+fn legend_ui(ui: &mut egui::Ui) -> f32 {
     let weak = ui.visuals().weak_text_color();
     let item = |ui: &mut egui::Ui, paint: &dyn Fn(&egui::Painter, Pos2), word: &str| {
         let (r, _) = ui.allocate_exact_size(Vec2::splat(11.0), egui::Sense::hover());
         paint(ui.painter(), r.center());
         ui.label(RichText::new(word).small().color(weak));
     };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 4.0;
         for h in [
             Health::Healthy,
@@ -1644,7 +1656,10 @@ fn legend_ui(ui: &mut egui::Ui) {
             let (c, g, w) = breaker_style(s);
             item(ui, &|p, at| theme::paint_glyph(p, at, 4.5, g, c), w);
         }
-    });
+    })
+    .response
+    .rect
+    .height()
 }
 
 #[cfg(test)]
