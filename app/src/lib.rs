@@ -81,7 +81,7 @@ pub struct Console {
     workflows: WorkflowsView,
     notebook: Option<notebook::Notebook>,
     incidents: IncidentsView,
-    player: Option<switchboard_core::session::player::Player>,
+    player: Option<switchboard_core::player::Player>,
     replay: panels::ReplayView,
     session_files: panels::SessionFilesView,
     wall: Wall,
@@ -269,10 +269,10 @@ impl Console {
     }
 
     /// Replays a session: the engine is the player's read-only handle (see
-    /// [`switchboard_core::session::player::open`]); the bar under the panels moves the
+    /// [`switchboard_core::player::open`]); the bar under the panels moves the
     /// playhead, and ages are measured from it.
     #[must_use]
-    pub fn with_player(mut self, player: switchboard_core::session::player::Player) -> Self {
+    pub fn with_player(mut self, player: switchboard_core::player::Player) -> Self {
         self.player = Some(player);
         self
     }
@@ -421,7 +421,7 @@ impl Console {
         let replay_status = self
             .player
             .as_ref()
-            .map(switchboard_core::session::player::Player::status);
+            .map(switchboard_core::player::Player::status);
         let now = match (&replay_status, self.fixed_now) {
             (_, Some(t)) => t,
             // A replay's ages run from its playhead.

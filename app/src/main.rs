@@ -713,7 +713,7 @@ fn run_replay_gui(cli: &Cli, file: &Path) -> anyhow::Result<()> {
         _ => None,
     };
     drop(reader);
-    let (engine, player) = switchboard_core::session::player::open(file, local)?;
+    let (engine, player) = switchboard_core::player::open(file, local)?;
     let opts = ConsoleOptions {
         // A replay has its own layout; the operator's saved one stays as it was.
         layout_file: None,

@@ -527,7 +527,7 @@ fn a_note_that_cannot_be_saved_stays_in_the_editor_with_the_error() {
 /// jumping back to the incident shows it at risk; nothing can act from a replay.
 #[test]
 fn a_recorded_session_replays_and_the_quorum_panel_follows_the_playhead() {
-    use switchboard_core::session::player;
+    use switchboard_core::player;
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("drill.session");
     let mut opts = EngineOptions::new(drill(false, 20.0));

@@ -25,6 +25,7 @@
 mod config;
 mod engine;
 pub mod event;
+mod identity;
 pub mod model;
 mod rng;
 pub mod session;
@@ -36,7 +37,8 @@ mod time;
 pub mod workflow;
 
 pub use self::config::{Config, ConfigError, Environment, Look, SourceConfig};
-pub use self::engine::{EngineError, EngineHandle, EngineOptions, host_name, operator_name, start};
+pub use self::engine::{EngineError, EngineHandle, EngineOptions, player, start};
+pub use self::identity::{host_name, operator_name};
 pub use self::status::{StatusReport, event_json_line};
 
 pub use self::event::{

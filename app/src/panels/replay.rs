@@ -4,7 +4,7 @@
 
 use egui::{Color32, RichText};
 use switchboard_core::Timestamp;
-use switchboard_core::session::player::{Player, PlayerCmd, PlayerStatus};
+use switchboard_core::player::{Player, PlayerCmd, PlayerStatus};
 use switchboard_core::session::replay::MarkKind;
 
 use crate::theme::{self, clock_time};

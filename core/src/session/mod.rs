@@ -30,7 +30,6 @@ use crate::event::Event;
 use crate::state::State;
 use crate::time::Timestamp;
 
-pub mod player;
 pub mod replay;
 pub mod retention;
 

@@ -30,52 +30,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
 use crate::config::Environment;
 use crate::time::Timestamp;
 
-/// One fence device of one node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FenceDevice {
-    /// The device's name (`db1-bmc`).
-    pub name: String,
-    /// The node it fences.
-    pub node: String,
-    /// Nodes of one group are peers for the last-healthy guard.
-    #[serde(default = "default_group")]
-    pub group: String,
-    /// Fencing level: 1 is tried first.
-    #[serde(default = "default_level")]
-    pub level: u32,
-    /// The agent: a name on `PATH` (`fence_ipmilan`) or a path.
-    pub agent: String,
-    /// Options given to the agent on stdin (`ip`, `username`, `plug`...).
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
-    /// Options whose values are read from environment variables (`password =
-    /// "BMC_PASSWORD"`); never written anywhere.
-    #[serde(default)]
-    pub secret_env: BTreeMap<String, String>,
-    /// Bound on one agent call, in seconds.
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-}
-
-fn default_group() -> String {
-    "default".to_owned()
-}
-
-const fn default_level() -> u32 {
-    1
-}
-
-const fn default_timeout() -> u64 {
-    60
-}
+pub use crate::config::FenceDevice;
 
 /// A node's power, as its agents say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -492,7 +453,7 @@ mod tests {
         FenceDevice {
             name: "db1-bmc".into(),
             node: "db1".into(),
-            group: default_group(),
+            group: "default".to_owned(),
             level: 1,
             agent: "fence_ipmilan".into(),
             options: BTreeMap::from([

@@ -71,7 +71,7 @@ impl RunRow {
             return false;
         }
         let proc_dir = std::path::Path::new("/proc");
-        if self.host == crate::engine::host_name() && self.pid > 0 && proc_dir.is_dir() {
+        if self.host == crate::identity::host_name() && self.pid > 0 && proc_dir.is_dir() {
             // Gone, or a zombie its parent has not reaped yet (state `Z`).
             let stat = std::fs::read_to_string(proc_dir.join(self.pid.to_string()).join("stat"));
             return stat.map_or(true, |st| {
@@ -167,7 +167,7 @@ impl Journal {
                 environment,
                 operator,
                 at.0,
-                crate::engine::host_name(),
+                crate::identity::host_name(),
                 i64::from(std::process::id()),
                 before
             ],

@@ -928,7 +928,7 @@ pub(crate) async fn locked(
     let purpose = format!(
         "{}@{}: {} {}",
         operator,
-        crate::engine::host_name(),
+        crate::identity::host_name(),
         plan.kind.as_str(),
         plan.target
     );

@@ -35,19 +35,7 @@ pub const SHIPPED: [(&str, &str); 1] = [(
     include_str!("../../../assets/runbooks/sev0-connection-leak.toml"),
 )];
 
-/// An environment's runbook: which one, and its variables.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunbookConfig {
-    /// A shipped runbook's name, or the name of the one in `file`.
-    pub name: String,
-    /// A runbook file (TOML), when it is not a shipped one.
-    #[serde(default)]
-    pub file: Option<String>,
-    /// Values of its `{var}`s.
-    #[serde(default)]
-    pub vars: BTreeMap<String, String>,
-}
+pub use crate::config::RunbookConfig;
 
 /// A number, or a `{var}` that names one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,10 @@ use crate::sources::postgres::PostgresConfig;
 use crate::sources::prometheus::PrometheusConfig;
 use crate::sources::traefik::TraefikConfig;
 
+mod workflow;
+
+pub use self::workflow::{FenceDevice, RunbookConfig};
+
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -95,12 +99,12 @@ pub struct Environment {
     /// Its sources.
     #[serde(default)]
     pub source: Vec<SourceConfig>,
-    /// Fence devices of its nodes (see [`crate::workflow::fence`]).
+    /// Fence devices of its nodes (run by the fence workflows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fence: Vec<crate::workflow::fence::FenceDevice>,
-    /// Runbooks enabled here, with their variables (see [`crate::workflow::runbook`]).
+    pub fence: Vec<FenceDevice>,
+    /// Runbooks enabled here, with their variables.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub runbook: Vec<crate::workflow::runbook::RunbookConfig>,
+    pub runbook: Vec<RunbookConfig>,
     /// RTO, RPO and the cost estimate's figures its incidents are measured against.
     #[serde(default, skip_serializing_if = "crate::store::Objectives::is_empty")]
     pub objectives: crate::store::Objectives,
@@ -363,7 +367,7 @@ impl Config {
                 },
                 // The Sev-0 runbook, bound to the drill's fleet, to practise on its
                 // connection-leak fault.
-                runbook: vec![crate::workflow::runbook::RunbookConfig {
+                runbook: vec![RunbookConfig {
                     name: "sev0-connection-leak".into(),
                     file: None,
                     vars: [

@@ -14,9 +14,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::SessionError;
-use super::replay::{Mark, MarkKind, Replay, Verification};
-use crate::engine::EngineHandle;
+use super::EngineHandle;
+use crate::session::SessionError;
+use crate::session::replay::{Mark, MarkKind, Replay, Verification};
 use crate::state::State;
 use crate::time::Timestamp;
 
@@ -193,7 +193,7 @@ fn run(
             if target > seq && target - seq <= replay_spacing(&replay) {
                 // Forward, close by: fold the next events into the current state.
                 let _ = replay.reader().rows(seq, target, |row| {
-                    if let super::Row::Event(_, ev) = row {
+                    if let crate::session::Row::Event(_, ev) = row {
                         state.apply(&ev);
                     }
                 });

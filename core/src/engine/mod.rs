@@ -17,6 +17,8 @@
 //! - Operator intents enter through [`EngineHandle::send`], are refused when the engine
 //!   is read-only, and are recorded as events before anything acts on them.
 
+pub mod player;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,32 +90,13 @@ impl EngineOptions {
             environment: None,
             record_to: None,
             read_only: false,
-            operator: operator_name(),
+            operator: crate::identity::operator_name(),
             clock: Arc::new(SystemClock),
             subscribe_from_start: false,
             segment_every: None,
             retention: None,
         }
     }
-}
-
-/// The OS user, for the journal.
-pub fn operator_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned())
-}
-
-/// This machine's name, for lock holders (`ana@laptop`): the kernel's where it has one,
-/// else the shell's `HOSTNAME`/`COMPUTERNAME`.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "this host".to_owned())
 }
 
 pub(crate) type Waker = Box<dyn Fn() + Send + Sync>;
