@@ -24,6 +24,7 @@
 //!   its retention.
 //! - [`workflow`]: guarded workflows on a registry of target kinds, their journal, the
 //!   cross-console lock and the desk the window uses.
+//! - [`dns`]: questions to a zone's authoritative servers and signed dynamic updates.
 //! - [`store`]: incidents and notes in SQLite, and the postmortem export.
 //! - [`Config`]: the TOML configuration (a leaf: it knows no workflow or engine).
 //! - [`StatusReport`]: `status --json` and `watch --json`.
@@ -34,6 +35,7 @@
 //! This crate never depends on a GUI crate; CI checks that with `cargo tree`.
 
 mod config;
+pub mod dns;
 mod engine;
 pub mod event;
 mod identity;
