@@ -214,4 +214,5 @@ pub struct DrillFleet {
 
 pub use self::actions::{DRILL_DATABASE, DrillAction, DrillInstance, DrillView, ServerState};
 pub use self::handle::{DrillCommand, DrillHandle};
+pub(crate) use self::task::start;
 pub use self::task::{run, simulate};

@@ -33,6 +33,17 @@ pub fn simulate(seed: u64, instances: usize, secs: i64) -> Vec<crate::event::Eve
     events
 }
 
+/// Starts the drill on `runtime`; the engine keeps its command channel.
+pub(crate) fn start(
+    cfg: DrillConfig,
+    emitter: Emitter,
+    runtime: &tokio::runtime::Handle,
+) -> crate::sources::Started {
+    let (tx, rx) = mpsc::channel::<DrillCommand>(16);
+    runtime.spawn(run(cfg, emitter, rx));
+    crate::sources::Started { drill: Some(tx) }
+}
+
 /// Runs the drill: sends the inventory, then steps the fleet every tick on the
 /// engine's clock (scaled by `speed`), and starts faults sent over `control`.
 pub async fn run(cfg: DrillConfig, emitter: Emitter, mut control: mpsc::Receiver<DrillCommand>) {
