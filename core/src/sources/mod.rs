@@ -1,6 +1,8 @@
 //! Sources: one module per observed system. Each runs as its own tokio task and is its
 //! own bulkhead: its own timeouts, its own reconnect loop with capped exponential
 //! backoff and full jitter, so one dead or hanging endpoint never holds up another.
+//! A polling source writes no loop of its own: it hands the polling driver (`poll.rs`)
+//! a `fetch` and a `translate`, and reaches its system with a [`Connection`].
 //!
 //! A source talks to the engine only through an [`Emitter`], which stamps each event
 //! with the source's name and the clock's time and sends it over a bounded channel.
@@ -12,6 +14,7 @@
 
 mod backoff;
 mod changes;
+mod connection;
 pub mod consul;
 pub mod drill;
 pub mod envoy;
@@ -24,6 +27,7 @@ pub mod http_probe;
 pub mod kubernetes;
 pub mod patroni;
 pub mod pg;
+mod poll;
 pub mod postgres;
 pub mod prometheus;
 mod registry;
@@ -35,7 +39,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-use self::changes::Changes;
+pub use self::connection::Connection;
 pub(crate) use self::registry::{Started, start};
 pub(crate) use self::table::source_table;
 
