@@ -206,6 +206,14 @@ macro_rules! source_config {
                 }
             }
 
+            /// Checks what the schema cannot, as the kind's [`crate::sources::Settings`]
+            /// says.
+            pub fn validate(&self) -> Result<(), String> {
+                match self {
+                    $(Self::$variant(c) => crate::sources::Settings::validate(c),)*
+                }
+            }
+
             /// The source's name.
             pub fn name(&self) -> &str {
                 match self {
@@ -307,18 +315,7 @@ impl Config {
                         env.name
                     ));
                 }
-                match s {
-                    SourceConfig::Etcd(c) if c.endpoints.is_empty() => {
-                        return Err(format!("etcd source {:?} has no endpoints", c.name));
-                    }
-                    SourceConfig::Haproxy(c) if c.socket.is_none() && c.stats_url.is_none() => {
-                        return Err(format!(
-                            "haproxy source {:?} needs `socket` or `stats_url`",
-                            c.name
-                        ));
-                    }
-                    _ => {}
-                }
+                s.validate()?;
             }
         }
         Ok(())

@@ -55,6 +55,8 @@ pub struct ConsulConfig {
     pub wait_secs: u64,
 }
 
+impl crate::sources::Settings for ConsulConfig {}
+
 const fn default_interval() -> u64 {
     1000
 }

@@ -46,6 +46,8 @@ pub struct EnvoyConfig {
     pub timeout_millis: u64,
 }
 
+impl crate::sources::Settings for EnvoyConfig {}
+
 const fn default_interval() -> u64 {
     250
 }

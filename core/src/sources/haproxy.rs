@@ -51,6 +51,18 @@ pub struct HaproxyConfig {
     pub timeout_millis: u64,
 }
 
+impl crate::sources::Settings for HaproxyConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.socket.is_none() && self.stats_url.is_none() {
+            return Err(format!(
+                "haproxy source {:?} needs `socket` or `stats_url`",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
 const fn default_interval() -> u64 {
     100
 }

@@ -54,6 +54,8 @@ pub struct HttpProbeConfig {
     pub instance: Option<String>,
 }
 
+impl crate::sources::Settings for HttpProbeConfig {}
+
 const fn default_interval() -> f64 {
     5.0
 }

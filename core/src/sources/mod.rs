@@ -47,6 +47,16 @@ use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
 use crate::time::{Clock, Timestamp};
 
+/// What every kind of source's config offers besides its fields; the sources table
+/// makes every kind implement it.
+pub trait Settings {
+    /// Checks what the schema cannot (one of two fields needed, an empty list), in words
+    /// that name the source.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Runs a poll bounded by `timeout`; running out of time is an error that says so,
 /// naming `what` (a URL or a socket).
 pub(crate) async fn bounded<T>(

@@ -45,6 +45,8 @@ pub struct PostgresConfig {
     pub timeout_millis: u64,
 }
 
+impl crate::sources::Settings for PostgresConfig {}
+
 const fn default_interval() -> u64 {
     2000
 }

@@ -58,6 +58,8 @@ pub struct PrometheusConfig {
     pub series: Vec<SeriesConfig>,
 }
 
+impl crate::sources::Settings for PrometheusConfig {}
+
 /// One named query sampled as a metric series of a service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -64,6 +64,8 @@ pub struct DrillConfig {
     pub scripted: bool,
 }
 
+impl crate::sources::Settings for DrillConfig {}
+
 impl Default for DrillConfig {
     fn default() -> Self {
         Self {

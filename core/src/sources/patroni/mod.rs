@@ -64,6 +64,8 @@ pub struct PatroniConfig {
     pub dcs: Option<String>,
 }
 
+impl crate::sources::Settings for PatroniConfig {}
+
 const fn default_interval() -> u64 {
     1000
 }

@@ -53,6 +53,8 @@ pub struct TraefikConfig {
     pub routes: Vec<TraefikRoute>,
 }
 
+impl crate::sources::Settings for TraefikConfig {}
+
 /// A router with a fallback: `fallback` sends it to `fallback`, `restore` back to
 /// `primary`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
