@@ -381,7 +381,7 @@ fn refusal(status: u16, body: &str, url: &str) -> String {
 pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
     let wait = Duration::from_secs(cfg.wait_secs.clamp(1, 600));
-    let client = match super::http::client(wait + timeout) {
+    let client = match super::Connection::new(wait + timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;

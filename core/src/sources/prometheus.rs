@@ -329,7 +329,7 @@ async fn backfill(
 /// Runs the Prometheus source until the engine stops.
 pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;

@@ -404,7 +404,7 @@ pub fn to_events(
 /// Runs the Patroni source until the engine stops.
 pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;

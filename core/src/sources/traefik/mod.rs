@@ -420,7 +420,7 @@ fn detail_line(
 /// Runs the Traefik source until the engine stops.
 pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
