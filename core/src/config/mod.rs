@@ -256,7 +256,7 @@ macro_rules! poll_floor {
     };
 }
 
-crate::sources::source_table!(source_config);
+crate::source_table!(source_config);
 
 impl Config {
     /// The default config file: `<platform config dir>/config.toml`.

@@ -18,6 +18,7 @@
 //!   is read-only, and are recorded as events before anything acts on them.
 
 pub mod player;
+mod start_arm;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -231,7 +232,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             ev_tx.clone(),
             Arc::clone(&opts.clock),
         );
-        let started = sources::start(source, emitter, runtime.handle());
+        let started = self::start_arm::start_source(source, emitter, runtime.handle());
         if let Some(tx) = started.drill {
             drill_control = Some(tx);
         }

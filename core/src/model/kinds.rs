@@ -67,7 +67,7 @@ macro_rules! source_kind {
     };
 }
 
-crate::sources::source_table!(source_kind);
+crate::source_table!(source_kind);
 
 /// Whether a kind of source feeds a pane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

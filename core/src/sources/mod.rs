@@ -9,7 +9,7 @@
 //! When the engine is gone, `emit` returns `false` and the task ends.
 //!
 //! Every kind of source is one line of the sources table (`table.rs`), which generates
-//! `SourceKind`, `SourceConfig` and the engine's start arm (`registry.rs`): adding a
+//! `SourceKind`, `SourceConfig` and the engine's start arm (`engine/start_arm.rs`): adding a
 //! kind is a module here plus that line.
 
 mod backoff;
@@ -30,7 +30,6 @@ pub mod pg;
 mod poll;
 pub mod postgres;
 pub mod prometheus;
-mod registry;
 mod table;
 pub mod traefik;
 
@@ -40,8 +39,6 @@ use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
 pub use self::connection::Connection;
-pub(crate) use self::registry::{Started, start};
-pub(crate) use self::table::source_table;
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
@@ -72,6 +69,13 @@ pub(crate) async fn bounded<T>(
                 timeout.as_millis()
             ))
         })
+}
+
+/// What the engine keeps of a started source.
+#[derive(Default)]
+pub(crate) struct Started {
+    /// The command channel of a source that takes commands (the drill).
+    pub(crate) drill: Option<mpsc::Sender<drill::DrillCommand>>,
 }
 
 /// Sends a source's events to the engine.

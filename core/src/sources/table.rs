@@ -6,7 +6,7 @@
 //! test that walks the table. Everything that lists the kinds is generated from it:
 //! `SourceKind` with its names, descriptions and feeds (`model/kinds.rs`),
 //! `SourceConfig` with `name`, `kind` and `poll_at_most_every` (`config/mod.rs`), and
-//! the engine's start arm (`sources/registry.rs`).
+//! the engine's start arm (`engine/start_arm.rs`).
 //!
 //! Adding a kind of source is a module under `sources/` plus one line here.
 //!
@@ -28,6 +28,12 @@
 
 /// Calls the macro `$then` with the whole table (the callback pattern, so each place
 /// that generates from the table keeps its generated code next to its type).
+///
+/// Exported at the crate root (`crate::source_table!`) so that the model, which the
+/// sources build on, can expand it without depending on the sources module; hidden
+/// from the crate's documentation, as it is of no use outside it.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! source_table {
     ($then:ident) => {
         $then! {
@@ -35,7 +41,7 @@ macro_rules! source_table {
             Drill = "drill", drill::DrillConfig, poll: {},
                 feeds: { databases: WhenShown },
                 example: "tick_millis = 60000\nscripted = false",
-                start: crate::sources::drill::start;
+                start: $crate::sources::drill::start;
             /// An etcd cluster over gRPC.
             Etcd = "etcd", etcd::EtcdConfig, poll: { poll_interval_millis: millis },
                 feeds: {},
@@ -85,5 +91,3 @@ macro_rules! source_table {
         }
     };
 }
-
-pub(crate) use source_table;

@@ -1,20 +1,12 @@
-//! The engine's start arm, generated from the sources table: how each configured
-//! source becomes a running task.
+//! The start arm of every kind of source, generated from the sources table
+//! (`sources/table.rs`): how each configured source becomes a running task. It lives
+//! in the engine, which reads the config and starts the sources, so the sources need
+//! not know the config's enum.
 
-use tokio::sync::mpsc;
-
-use super::Emitter;
-use super::drill::DrillCommand;
 use crate::config::SourceConfig;
+use crate::sources::{Emitter, Started};
 
-/// What the engine keeps of a started source.
-#[derive(Default)]
-pub(crate) struct Started {
-    /// The command channel of a source that takes commands (the drill).
-    pub(crate) drill: Option<mpsc::Sender<DrillCommand>>,
-}
-
-/// Generates [`start`] from the sources table (`sources/table.rs`).
+/// Generates [`start_source`] from the sources table (`sources/table.rs`).
 macro_rules! source_start {
     ($(
         $(#[doc = $doc:literal])*
@@ -26,7 +18,7 @@ macro_rules! source_start {
     )*) => {
         /// Starts the source `cfg` describes on `runtime`, sending through `emitter`.
         /// A source never panics the engine: whatever goes wrong, it reports itself down.
-        pub(crate) fn start(
+        pub(super) fn start_source(
             cfg: SourceConfig,
             emitter: Emitter,
             runtime: &tokio::runtime::Handle,
@@ -41,7 +33,7 @@ macro_rules! source_start {
 /// One arm: spawn the module's `run`, or call the line's own start function.
 macro_rules! start_arm {
     ($runtime:ident, $cfg:ident, $emitter:ident, $module:ident) => {{
-        $runtime.spawn(super::$module::run($cfg, $emitter));
+        $runtime.spawn(crate::sources::$module::run($cfg, $emitter));
         Started::default()
     }};
     ($runtime:ident, $cfg:ident, $emitter:ident, $module:ident, $start:path) => {
@@ -49,7 +41,7 @@ macro_rules! start_arm {
     };
 }
 
-super::source_table!(source_start);
+crate::source_table!(source_start);
 
 #[cfg(test)]
 mod tests {
@@ -62,6 +54,7 @@ mod tests {
     use crate::config::{Config, Environment};
     use crate::event::EventBody;
     use crate::model::{SourceId, SourceKind};
+    use crate::sources::Emitter;
     use crate::time::SystemClock;
 
     /// A `host:port` on 127.0.0.1 where nothing listens.
@@ -118,7 +111,7 @@ mod tests {
                 tx.clone(),
                 Arc::new(SystemClock),
             );
-            let started = start(cfg, emitter, runtime.handle());
+            let started = start_source(cfg, emitter, runtime.handle());
             drill = drill.or(started.drill);
         }
         assert!(drill.is_some(), "the drill hands back its command channel");
