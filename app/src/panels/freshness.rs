@@ -77,14 +77,15 @@ pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
         .filter(|i| routed.contains(&i.service) || i.also.iter().any(|s| routed.contains(s)))
         .map(|i| &i.source)
         .collect();
-    // A gateway reports its routes' breakers too.
-    breakers.extend(state.sources.iter().filter_map(|(id, s)| {
-        matches!(
-            s.kind,
-            SourceKind::Haproxy | SourceKind::Envoy | SourceKind::Traefik
-        )
-        .then_some(id)
-    }));
+    // A kind may feed a pane as a kind (a gateway reports its routes' breakers): the
+    // sources table says which.
+    breakers.extend(
+        state
+            .sources
+            .iter()
+            .filter(|(_, s)| s.kind.feeds().breakers.counts(!state.breakers.is_empty()))
+            .map(|(id, _)| id),
+    );
     let quorum: BTreeSet<&SourceId> = state.clusters.values().map(|c| &c.source).collect();
     let metrics: BTreeSet<&SourceId> = state
         .metrics
@@ -94,10 +95,7 @@ pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
     let databases: BTreeSet<&SourceId> = state
         .sources
         .iter()
-        .filter(|(_, s)| {
-            matches!(s.kind, SourceKind::Patroni | SourceKind::Postgres)
-                || (s.kind == SourceKind::Drill && !state.databases.is_empty())
-        })
+        .filter(|(_, s)| s.kind.feeds().databases.counts(!state.databases.is_empty()))
         .map(|(id, _)| id)
         .collect();
     let all: BTreeSet<&SourceId> = state

@@ -22,18 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sources::consul::ConsulConfig;
 use crate::sources::drill::DrillConfig;
-use crate::sources::envoy::EnvoyConfig;
 use crate::sources::etcd::EtcdConfig;
-use crate::sources::grpc_health::GrpcHealthConfig;
-use crate::sources::haproxy::HaproxyConfig;
-use crate::sources::http_probe::HttpProbeConfig;
-use crate::sources::kubernetes::KubernetesConfig;
-use crate::sources::patroni::PatroniConfig;
-use crate::sources::postgres::PostgresConfig;
-use crate::sources::prometheus::PrometheusConfig;
-use crate::sources::traefik::TraefikConfig;
 
 mod objectives;
 mod workflow;
@@ -168,97 +158,107 @@ const fn default_stale() -> u64 {
     5000
 }
 
-/// One source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SourceConfig {
-    /// An etcd cluster.
-    Etcd(EtcdConfig),
-    /// An HAProxy.
-    Haproxy(HaproxyConfig),
-    /// An HTTP probe.
-    HttpProbe(HttpProbeConfig),
-    /// A gRPC health target.
-    GrpcHealth(GrpcHealthConfig),
-    /// An Envoy.
-    Envoy(EnvoyConfig),
-    /// A Traefik.
-    Traefik(TraefikConfig),
-    /// A Prometheus.
-    Prometheus(PrometheusConfig),
-    /// A Consul datacenter.
-    Consul(ConsulConfig),
-    /// A Kubernetes cluster.
-    Kubernetes(KubernetesConfig),
-    /// A Patroni cluster.
-    Patroni(PatroniConfig),
-    /// A PostgreSQL server.
-    Postgres(PostgresConfig),
-    /// The simulated fleet.
-    Drill(DrillConfig),
+/// Generates [`SourceConfig`] from the sources table (`sources/table.rs`).
+macro_rules! source_config {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $name:literal, $module:ident :: $config:ident,
+        poll: { $($field:ident : $unit:ident)? },
+        feeds: { $($pane:ident : $feed:ident),* },
+        example: $example:literal
+        $(, start: $start:path)?;
+    )*) => {
+        /// One source: `kind = "…"` picks the line of the sources table, the other keys
+        /// are that kind's config.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum SourceConfig {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant(crate::sources::$module::$config),
+            )*
+        }
+
+        impl SourceConfig {
+            /// Polls no more often than every `min` (a wall display: many walls polling a
+            /// production control plane four times a second each is load nobody asked
+            /// for). Sources that stream (Kubernetes watches, the drill) are unchanged.
+            /// Keep `min` well under the environment's `stale_after_millis` (the wall
+            /// uses a third of it at most), or a healthy source turns stale between two
+            /// polls.
+            pub fn poll_at_most_every(&mut self, min: Duration) {
+                let millis = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+                let secs = min.as_secs_f64();
+                match self {
+                    $(
+                        // A streaming kind has no interval and leaves `c` unused.
+                        #[allow(unused_variables)]
+                        Self::$variant(c) => {
+                            $(c.$field = c.$field.max(poll_floor!($unit, millis, secs));)?
+                        }
+                    )*
+                }
+            }
+
+            /// The kind of system it observes.
+            pub const fn kind(&self) -> crate::model::SourceKind {
+                match self {
+                    $(Self::$variant(_) => crate::model::SourceKind::$variant,)*
+                }
+            }
+
+            /// Checks what the schema cannot, as the kind's [`crate::sources::Settings`]
+            /// says.
+            pub fn validate(&self) -> Result<(), String> {
+                match self {
+                    $(Self::$variant(c) => crate::sources::Settings::validate(c),)*
+                }
+            }
+
+            /// The source's name.
+            pub fn name(&self) -> &str {
+                match self {
+                    $(Self::$variant(c) => &c.name,)*
+                }
+            }
+
+            /// A minimal config of `kind` named `name`, reaching for `addr` (`host:port`)
+            /// where it reaches anything: the table's example, parsed.
+            #[cfg(test)]
+            pub(crate) fn example(
+                kind: crate::model::SourceKind,
+                name: &str,
+                addr: &str,
+            ) -> Result<Self, String> {
+                let fields = match kind {
+                    $(crate::model::SourceKind::$variant => $example,)*
+                    crate::model::SourceKind::Engine => {
+                        return Err("the engine is not a configured source".to_owned());
+                    }
+                };
+                let text = format!(
+                    "kind = {:?}\nname = {name:?}\n{}\n",
+                    kind.as_str(),
+                    fields.replace("{addr}", addr)
+                );
+                toml::from_str(&text).map_err(|e| format!("{e} in\n{text}"))
+            }
+        }
+    };
 }
 
-impl SourceConfig {
-    /// Polls no more often than every `min` (a wall display: many walls polling a
-    /// production control plane four times a second each is load nobody asked for).
-    /// Sources that stream (Kubernetes watches, gRPC `Watch`, the drill) are unchanged.
-    /// Keep `min` well under the environment's `stale_after_millis` (the wall uses a
-    /// third of it at most), or a healthy source turns stale between two polls.
-    pub fn poll_at_most_every(&mut self, min: Duration) {
-        let ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
-        let secs = min.as_secs_f64();
-        match self {
-            Self::Etcd(c) => c.poll_interval_millis = c.poll_interval_millis.max(ms),
-            Self::Haproxy(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::Envoy(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::Traefik(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::Consul(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::Patroni(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::Postgres(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::GrpcHealth(c) => c.interval_millis = c.interval_millis.max(ms),
-            Self::HttpProbe(c) => c.interval_secs = c.interval_secs.max(secs),
-            Self::Prometheus(c) => c.interval_secs = c.interval_secs.max(secs),
-            Self::Kubernetes(_) | Self::Drill(_) => {}
-        }
-    }
-
-    /// The kind of system it observes.
-    pub const fn kind(&self) -> crate::model::SourceKind {
-        use crate::model::SourceKind as K;
-        match self {
-            Self::Etcd(_) => K::Etcd,
-            Self::Haproxy(_) => K::Haproxy,
-            Self::HttpProbe(_) => K::HttpProbe,
-            Self::GrpcHealth(_) => K::GrpcHealth,
-            Self::Envoy(_) => K::Envoy,
-            Self::Traefik(_) => K::Traefik,
-            Self::Prometheus(_) => K::Prometheus,
-            Self::Patroni(_) => K::Patroni,
-            Self::Consul(_) => K::Consul,
-            Self::Kubernetes(_) => K::Kubernetes,
-            Self::Postgres(_) => K::Postgres,
-            Self::Drill(_) => K::Drill,
-        }
-    }
-
-    /// The source's name.
-    pub fn name(&self) -> &str {
-        match self {
-            Self::Etcd(c) => &c.name,
-            Self::Haproxy(c) => &c.name,
-            Self::HttpProbe(c) => &c.name,
-            Self::GrpcHealth(c) => &c.name,
-            Self::Envoy(c) => &c.name,
-            Self::Traefik(c) => &c.name,
-            Self::Prometheus(c) => &c.name,
-            Self::Patroni(c) => &c.name,
-            Self::Consul(c) => &c.name,
-            Self::Kubernetes(c) => &c.name,
-            Self::Postgres(c) => &c.name,
-            Self::Drill(c) => &c.name,
-        }
-    }
+/// The value a polling interval is raised to, in the field's unit.
+macro_rules! poll_floor {
+    (millis, $millis:ident, $secs:ident) => {
+        $millis
+    };
+    (secs, $millis:ident, $secs:ident) => {
+        $secs
+    };
 }
+
+crate::source_table!(source_config);
 
 impl Config {
     /// The default config file: `<platform config dir>/config.toml`.
@@ -317,18 +317,7 @@ impl Config {
                         env.name
                     ));
                 }
-                match s {
-                    SourceConfig::Etcd(c) if c.endpoints.is_empty() => {
-                        return Err(format!("etcd source {:?} has no endpoints", c.name));
-                    }
-                    SourceConfig::Haproxy(c) if c.socket.is_none() && c.stats_url.is_none() => {
-                        return Err(format!(
-                            "haproxy source {:?} needs `socket` or `stats_url`",
-                            c.name
-                        ));
-                    }
-                    _ => {}
-                }
+                s.validate()?;
             }
         }
         Ok(())

@@ -18,6 +18,7 @@
 //!   is read-only, and are recorded as events before anything acts on them.
 
 pub mod player;
+mod start_arm;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -231,45 +232,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             ev_tx.clone(),
             Arc::clone(&opts.clock),
         );
-        match source {
-            SourceConfig::Drill(cfg) => {
-                let (tx, rx) = mpsc::channel::<sources::drill::DrillCommand>(16);
-                drill_control = Some(tx);
-                runtime.spawn(sources::drill::run(cfg, emitter, rx));
-            }
-            SourceConfig::Etcd(cfg) => {
-                runtime.spawn(sources::etcd::run(cfg, emitter));
-            }
-            SourceConfig::Haproxy(cfg) => {
-                runtime.spawn(sources::haproxy::run(cfg, emitter));
-            }
-            SourceConfig::HttpProbe(cfg) => {
-                runtime.spawn(sources::http_probe::run(cfg, emitter));
-            }
-            SourceConfig::GrpcHealth(cfg) => {
-                runtime.spawn(sources::grpc_health::run(cfg, emitter));
-            }
-            SourceConfig::Envoy(cfg) => {
-                runtime.spawn(sources::envoy::run(cfg, emitter));
-            }
-            SourceConfig::Traefik(cfg) => {
-                runtime.spawn(sources::traefik::run(cfg, emitter));
-            }
-            SourceConfig::Prometheus(cfg) => {
-                runtime.spawn(sources::prometheus::run(cfg, emitter));
-            }
-            SourceConfig::Kubernetes(cfg) => {
-                runtime.spawn(sources::kubernetes::run(cfg, emitter));
-            }
-            SourceConfig::Consul(cfg) => {
-                runtime.spawn(sources::consul::run(cfg, emitter));
-            }
-            SourceConfig::Patroni(cfg) => {
-                runtime.spawn(sources::patroni::run(cfg, emitter));
-            }
-            SourceConfig::Postgres(cfg) => {
-                runtime.spawn(sources::postgres::run(cfg, emitter));
-            }
+        let started = self::start_arm::start_source(source, emitter, runtime.handle());
+        if let Some(tx) = started.drill {
+            drill_control = Some(tx);
         }
     }
     drop(ev_tx);

@@ -2,55 +2,110 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of system a source observes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// The embedded simulated fleet.
-    Drill,
-    /// An etcd cluster over gRPC.
-    Etcd,
-    /// An HAProxy (runtime API or stats CSV).
-    Haproxy,
-    /// An HTTP liveness or deep readiness probe.
-    HttpProbe,
-    /// A gRPC health (`grpc.health.v1`) target.
-    GrpcHealth,
-    /// An Envoy (admin API).
-    Envoy,
-    /// A Traefik (API).
-    Traefik,
-    /// A Prometheus (instant queries).
-    Prometheus,
-    /// A Patroni cluster (each member's REST API).
-    Patroni,
-    /// A Consul datacenter (one agent's HTTP API).
-    Consul,
-    /// A Kubernetes cluster (watches through the API server).
-    Kubernetes,
-    /// A PostgreSQL server (`pg_stat_activity`, `pg_is_in_recovery()`).
-    Postgres,
-    /// The engine itself (staleness markers, operator intents).
-    Engine,
+/// Generates [`SourceKind`] from the sources table (`sources/table.rs`).
+macro_rules! source_kind {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $name:literal, $module:ident :: $config:ident,
+        poll: { $($field:ident : $unit:ident)? },
+        feeds: { $($pane:ident : $feed:ident),* },
+        example: $example:literal
+        $(, start: $start:path)?;
+    )*) => {
+        /// The kind of system a source observes: one per line of the sources table, and
+        /// the engine itself.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum SourceKind {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant,
+            )*
+            /// The engine itself (staleness markers, operator intents).
+            #[serde(rename = "engine")]
+            Engine,
+        }
+
+        impl SourceKind {
+            /// Every kind a config can name, in table order (the engine aside).
+            pub const SOURCES: &[Self] = &[$(Self::$variant),*];
+
+            /// Lower-case name as used in config and JSON.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                    Self::Engine => "engine",
+                }
+            }
+
+            /// The kind named `name` (as [`Self::as_str`] writes it), if there is one.
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    "engine" => Some(Self::Engine),
+                    _ => None,
+                }
+            }
+
+            /// What it observes, in words (its line's doc comment).
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(Self::$variant => concat!($($doc),*),)*
+                    Self::Engine => " The engine itself (staleness markers, operator intents).",
+                }
+                .trim()
+            }
+
+            /// Which panes it feeds besides the ones its own data names.
+            pub const fn feeds(self) -> Feeds {
+                match self {
+                    $(Self::$variant => Feeds { $($pane: Feed::$feed,)* ..Feeds::NONE },)*
+                    Self::Engine => Feeds::NONE,
+                }
+            }
+        }
+    };
 }
 
-impl SourceKind {
-    /// Lower-case name as used in config and JSON.
-    pub const fn as_str(self) -> &'static str {
+crate::source_table!(source_kind);
+
+/// Whether a kind of source feeds a pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// Only through the data it names (a breaker's source, an instance's source).
+    Never,
+    /// Always: a gateway's routes' breakers, a database source's databases.
+    Always,
+    /// Only while the state shows something of the pane (the drill, which simulates
+    /// databases in some fleets).
+    WhenShown,
+}
+
+/// The panes a kind of source feeds as a kind, declared in the sources table, so the
+/// freshness cue of a pane knows its sources without a list of kinds in the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Feeds {
+    /// The breakers pane (a gateway reports its routes' breakers).
+    pub breakers: Feed,
+    /// The databases pane.
+    pub databases: Feed,
+}
+
+impl Feeds {
+    /// Feeds nothing as a kind.
+    pub const NONE: Self = Self {
+        breakers: Feed::Never,
+        databases: Feed::Never,
+    };
+}
+
+impl Feed {
+    /// Whether the source counts, given whether the pane shows anything.
+    pub const fn counts(self, shown: bool) -> bool {
         match self {
-            Self::Drill => "drill",
-            Self::Etcd => "etcd",
-            Self::Haproxy => "haproxy",
-            Self::HttpProbe => "http_probe",
-            Self::GrpcHealth => "grpc_health",
-            Self::Envoy => "envoy",
-            Self::Traefik => "traefik",
-            Self::Prometheus => "prometheus",
-            Self::Patroni => "patroni",
-            Self::Consul => "consul",
-            Self::Kubernetes => "kubernetes",
-            Self::Postgres => "postgres",
-            Self::Engine => "engine",
+            Self::Never => false,
+            Self::Always => true,
+            Self::WhenShown => shown,
         }
     }
 }

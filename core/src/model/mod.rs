@@ -8,6 +8,6 @@ mod kinds;
 
 pub use self::ids::{BreakerId, ClusterId, InstanceId, MemberId, RouteId, ServiceId, SourceId};
 pub use self::kinds::{
-    BreakerConfig, BreakerState, ClusterKind, DbRole, Health, MetricUnit, QuorumState, ServiceRole,
-    SourceKind, SourceStatus,
+    BreakerConfig, BreakerState, ClusterKind, DbRole, Feed, Feeds, Health, MetricUnit, QuorumState,
+    ServiceRole, SourceKind, SourceStatus,
 };

@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::{EventBody, MemberSpec, MemberStatus};
 use crate::model::{ClusterId, ClusterKind, Health, InstanceId, MemberId, ServiceId, SourceStatus};
@@ -53,6 +54,8 @@ pub struct ConsulConfig {
     #[serde(default = "default_wait")]
     pub wait_secs: u64,
 }
+
+impl crate::sources::Settings for ConsulConfig {}
 
 const fn default_interval() -> u64 {
     1000
@@ -378,7 +381,7 @@ fn refusal(status: u16, body: &str, url: &str) -> String {
 pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
     let wait = Duration::from_secs(cfg.wait_secs.clamp(1, 600));
-    let client = match super::http::client(wait + timeout) {
+    let client = match super::Connection::new(wait + timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -411,69 +414,96 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
         timeout,
         emitter.clone(),
     ));
-    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10), 0xc0);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = super::Changes::new();
-    loop {
-        ticker.tick().await;
-        let polled = async {
-            let url = format!("{base}/v1/operator/raft/configuration");
-            let (status, _, body) = get(&client, &url, token.as_deref(), timeout).await?;
-            let no_leader = status == 500 && body.contains("No cluster leader");
-            if status != 200 && !no_leader {
-                return Err(refusal(status, &body, &url));
-            }
-            let raft = if no_leader {
-                None
-            } else {
-                Some(parse_raft(&body).map_err(|e| format!("{e} ({url})"))?)
-            };
-            let url = format!("{base}/v1/status/leader");
-            let (status, _, body) = get(&client, &url, token.as_deref(), timeout).await?;
-            let leader = if status == 200 {
-                parse_leader(&body).map_err(|e| format!("{e} ({url})"))?
-            } else {
-                None
-            };
-            let url = format!("{base}/v1/operator/autopilot/state");
-            let autopilot = match get(&client, &url, token.as_deref(), timeout).await {
-                Ok((200, _, body)) => parse_autopilot(&body).ok(),
-                _ => None,
-            };
-            // Without a leader the raft configuration cannot be read: fall back to the
-            // last peers list the agent has.
-            let raft = if let Some(r) = raft {
-                r
-            } else {
-                let url = format!("{base}/v1/status/peers");
-                let (_, _, body) = get(&client, &url, token.as_deref(), timeout).await?;
-                let peers: Vec<String> = serde_json::from_str(&body).unwrap_or_default();
-                peers
-                    .into_iter()
-                    .map(|p| RaftServer {
-                        id: p.clone(),
-                        node: p.clone(),
-                        address: p,
-                        leader: false,
-                        voter: true,
-                    })
-                    .collect()
-            };
-            Ok((raft, leader, autopilot))
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        // Each call is bounded by `timeout`; the checks' blocking query runs on its own.
+        bound: None,
+        backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(10), 0xc0),
+        report: Report::Changes {
+            full_every: None,
+            detail_follows: false,
+        },
+    };
+    let agent = Agent {
+        client,
+        base,
+        token,
+        timeout,
+        cluster,
+    };
+    drive(agent, pace, &emitter).await;
+    checks.abort();
+}
+
+/// One Consul agent's view of the servers, polled.
+struct Agent {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    timeout: Duration,
+    cluster: ClusterId,
+}
+
+/// The servers, the leader if any, and autopilot's state if it answered.
+type Servers = (Vec<RaftServer>, Option<String>, Option<Autopilot>);
+
+impl Poll for Agent {
+    type Answer = Servers;
+
+    async fn fetch(&mut self) -> Result<Servers, String> {
+        let (client, base, token, timeout) = (
+            &self.client,
+            &self.base,
+            self.token.as_deref(),
+            self.timeout,
+        );
+        let url = format!("{base}/v1/operator/raft/configuration");
+        let (status, _, body) = get(client, &url, token, timeout).await?;
+        let no_leader = status == 500 && body.contains("No cluster leader");
+        if status != 200 && !no_leader {
+            return Err(refusal(status, &body, &url));
+        }
+        let raft = if no_leader {
+            None
+        } else {
+            Some(parse_raft(&body).map_err(|e| format!("{e} ({url})"))?)
         };
-        let (raft, leader, autopilot) = match polled.await {
-            Ok(v) => v,
-            Err(e) => {
-                if !changes.failed(&emitter, e).await {
-                    break;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
+        let url = format!("{base}/v1/status/leader");
+        let (status, _, body) = get(client, &url, token, timeout).await?;
+        let leader = if status == 200 {
+            parse_leader(&body).map_err(|e| format!("{e} ({url})"))?
+        } else {
+            None
         };
-        backoff.reset();
-        let detail = || match (&leader, &autopilot) {
+        let url = format!("{base}/v1/operator/autopilot/state");
+        let autopilot = match get(client, &url, token, timeout).await {
+            Ok((200, _, body)) => parse_autopilot(&body).ok(),
+            _ => None,
+        };
+        // Without a leader the raft configuration cannot be read: fall back to the
+        // last peers list the agent has.
+        let raft = if let Some(r) = raft {
+            r
+        } else {
+            let url = format!("{base}/v1/status/peers");
+            let (_, _, body) = get(client, &url, token, timeout).await?;
+            let peers: Vec<String> = serde_json::from_str(&body).unwrap_or_default();
+            peers
+                .into_iter()
+                .map(|p| RaftServer {
+                    id: p.clone(),
+                    node: p.clone(),
+                    address: p,
+                    leader: false,
+                    voter: true,
+                })
+                .collect()
+        };
+        Ok((raft, leader, autopilot))
+    }
+
+    fn translate(&self, (raft, leader, autopilot): Servers) -> Polled {
+        let detail = match (&leader, &autopilot) {
             (None, _) => "no cluster leader".to_owned(),
             (Some(l), Some(a)) => format!(
                 "leader {l}; {} servers; autopilot {}, tolerates {} failures",
@@ -483,12 +513,12 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
             ),
             (Some(l), None) => format!("leader {l}; {} servers", raft.len()),
         };
-        let events = raft_events(&cluster, &raft, autopilot.as_ref(), leader.as_deref());
-        if !changes.polled(&emitter, detail, events, false).await {
-            break;
+        Polled {
+            state: raft_events(&self.cluster, &raft, autopilot.as_ref(), leader.as_deref()),
+            detail,
+            ..Polled::default()
         }
     }
-    checks.abort();
 }
 
 /// The blocking query on every check, until the engine stops.

@@ -23,7 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Backoff, Emitter};
+use super::poll::{Pace, Poll, Polled, Report, drive};
+use super::{Backoff, Connection, Emitter};
 use crate::event::EventBody;
 use crate::model::{
     BreakerId, BreakerState, Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus,
@@ -44,6 +45,8 @@ pub struct EnvoyConfig {
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
 }
+
+impl crate::sources::Settings for EnvoyConfig {}
 
 const fn default_interval() -> u64 {
     250
@@ -323,8 +326,8 @@ pub fn to_events(
 
 /// Runs the Envoy source until the engine stops.
 pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
-    let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client(timeout) {
+    let connection = Connection::new(Duration::from_millis(cfg.timeout_millis.max(10)));
+    let client = match connection.http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -332,39 +335,54 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
         }
     };
     let base = cfg.admin.trim_end_matches('/').to_owned();
-    let clusters_url = format!("{base}/clusters?format=json");
-    let stats_url = format!("{base}/stats?format=json&filter=circuit_breakers|overflow");
-    let gateway = ServiceId::new(&cfg.name);
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0xe4);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = super::Changes::new();
-    loop {
-        ticker.tick().await;
-        let polled = async {
-            let clusters =
-                parse_clusters(&super::http::get_ok(&client, &clusters_url, timeout).await?)
-                    .map_err(|e| format!("{e} ({clusters_url})"))?;
-            let stats = parse_stats(&super::http::get_ok(&client, &stats_url, timeout).await?)
-                .map_err(|e| format!("{e} ({stats_url})"))?;
-            Ok::<_, String>(to_events(&gateway, &clusters, &stats))
-        };
-        let events = match super::bounded(timeout, &base, polled).await {
-            Ok(v) => v,
-            Err(e) => {
-                if !changes.failed(&emitter, e).await {
-                    return;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-        };
-        backoff.reset();
-        if !changes
-            .polled(&emitter, || format!("admin {base}"), events, false)
-            .await
-        {
-            return;
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        bound: Some((connection.timeout, base.clone())),
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0xe4),
+        report: Report::Changes {
+            full_every: None,
+            detail_follows: false,
+        },
+    };
+    let admin = Admin {
+        clusters_url: format!("{base}/clusters?format=json"),
+        stats_url: format!("{base}/stats?format=json&filter=circuit_breakers|overflow"),
+        base,
+        client,
+        timeout: connection.timeout,
+        gateway: ServiceId::new(&cfg.name),
+    };
+    drive(admin, pace, &emitter).await;
+}
+
+/// One Envoy's admin API, polled.
+struct Admin {
+    base: String,
+    clusters_url: String,
+    stats_url: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    gateway: ServiceId,
+}
+
+impl Poll for Admin {
+    type Answer = (Vec<Cluster>, BTreeMap<String, u64>);
+
+    async fn fetch(&mut self) -> Result<Self::Answer, String> {
+        let (client, timeout) = (&self.client, self.timeout);
+        let clusters =
+            parse_clusters(&super::http::get_ok(client, &self.clusters_url, timeout).await?)
+                .map_err(|e| format!("{e} ({})", self.clusters_url))?;
+        let stats = parse_stats(&super::http::get_ok(client, &self.stats_url, timeout).await?)
+            .map_err(|e| format!("{e} ({})", self.stats_url))?;
+        Ok((clusters, stats))
+    }
+
+    fn translate(&self, (clusters, stats): Self::Answer) -> Polled {
+        Polled {
+            state: to_events(&self.gateway, &clusters, &stats),
+            detail: format!("admin {}", self.base),
+            ..Polled::default()
         }
     }
 }

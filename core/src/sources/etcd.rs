@@ -47,6 +47,15 @@ pub struct EtcdConfig {
     pub password_env: Option<String>,
 }
 
+impl crate::sources::Settings for EtcdConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.endpoints.is_empty() {
+            return Err(format!("etcd source {:?} has no endpoints", self.name));
+        }
+        Ok(())
+    }
+}
+
 const fn default_poll() -> u64 {
     250
 }

@@ -45,6 +45,8 @@ pub struct GrpcHealthConfig {
     pub instance: Option<String>,
 }
 
+impl crate::sources::Settings for GrpcHealthConfig {}
+
 const fn default_timeout() -> u64 {
     1000
 }

@@ -26,7 +26,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Backoff, Emitter};
+use super::poll::{Pace, Poll, Polled, Report, drive};
+use super::{Backoff, Connection, Emitter};
 use crate::event::EventBody;
 use crate::model::{Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
 
@@ -48,6 +49,18 @@ pub struct HaproxyConfig {
     /// Bound on each poll, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+}
+
+impl crate::sources::Settings for HaproxyConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.socket.is_none() && self.stats_url.is_none() {
+            return Err(format!(
+                "haproxy source {:?} needs `socket` or `stats_url`",
+                self.name
+            ));
+        }
+        Ok(())
+    }
 }
 
 const fn default_interval() -> u64 {
@@ -362,57 +375,58 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
             return;
         }
     };
-    let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let http = match super::http::client(timeout) {
+    let connection = Connection::new(Duration::from_millis(cfg.timeout_millis.max(10)));
+    let http = match connection.http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
             return;
         }
     };
-    let gateway = ServiceId::new(&cfg.name);
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x4a9);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = super::Changes::new();
-    let mut last_full = tokio::time::Instant::now();
-    loop {
-        ticker.tick().await;
-        let result = super::bounded(
-            timeout,
-            "the HAProxy runtime API",
-            fetch(&ep, &http, timeout),
-        )
-        .await
-        .and_then(|text| parse_stat_csv(&text).map_err(|e| e.to_string()));
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(e) => {
-                if !changes.failed(&emitter, e).await {
-                    return;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-        };
-        backoff.reset();
-        let full = last_full.elapsed() >= Duration::from_secs(10);
-        if full {
-            last_full = tokio::time::Instant::now();
-        }
-        let detail = || {
-            let count = |k| rows.iter().filter(|r| r.kind == k).count();
-            format!(
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        bound: Some((connection.timeout, "the HAProxy runtime API".to_owned())),
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x4a9),
+        report: Report::Changes {
+            full_every: Some(Duration::from_secs(10)),
+            detail_follows: false,
+        },
+    };
+    let stats = Stats {
+        ep,
+        http,
+        timeout: connection.timeout,
+        gateway: ServiceId::new(&cfg.name),
+    };
+    drive(stats, pace, &emitter).await;
+}
+
+/// One HAProxy's stats, polled.
+struct Stats {
+    ep: Endpoint,
+    http: reqwest::Client,
+    timeout: Duration,
+    gateway: ServiceId,
+}
+
+impl Poll for Stats {
+    type Answer = Vec<StatRow>;
+
+    async fn fetch(&mut self) -> Result<Vec<StatRow>, String> {
+        let text = fetch(&self.ep, &self.http, self.timeout).await?;
+        parse_stat_csv(&text).map_err(|e| e.to_string())
+    }
+
+    fn translate(&self, rows: Vec<StatRow>) -> Polled {
+        let count = |k| rows.iter().filter(|r| r.kind == k).count();
+        Polled {
+            state: rows_to_events(&self.gateway, &rows),
+            detail: format!(
                 "{} proxies, {} servers",
                 count(RowKind::Backend),
                 count(RowKind::Server)
-            )
-        };
-        if !changes
-            .polled(&emitter, detail, rows_to_events(&gateway, &rows), full)
-            .await
-        {
-            return;
+            ),
+            ..Polled::default()
         }
     }
 }

@@ -1,22 +1,13 @@
-//! The HTTP client every HTTP source uses: rustls on the ring provider (installed once,
-//! here, so no caller can forget), bounded connect and request times, no proxy from the
-//! environment (a console must reach its targets directly).
+//! HTTP for every HTTP source: the client (built from [`Connection`]) and the
+//! requests the sources share, with failures in words an operator can act on.
 
 use std::time::Duration;
 
-/// A client whose requests give up after `timeout`.
+use super::connection::Connection;
+
+/// A client whose requests give up after `timeout` (see [`Connection::http_client`]).
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    // Installing twice is harmless: the first provider stays.
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
-    reqwest::Client::builder()
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .no_proxy()
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e:#}"))
+    Connection::new(timeout).http_client()
 }
 
 /// `GET url?query` within `timeout`: the body whatever the status (Prometheus and

@@ -54,6 +54,8 @@ pub struct HttpProbeConfig {
     pub instance: Option<String>,
 }
 
+impl crate::sources::Settings for HttpProbeConfig {}
+
 const fn default_interval() -> f64 {
     5.0
 }
@@ -295,7 +297,7 @@ fn host_port(url: &str) -> String {
 /// Runs one probe until the engine stops.
 pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.05, 600.0));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;

@@ -53,6 +53,8 @@ pub struct KubernetesConfig {
     pub kubeconfig: Option<String>,
 }
 
+impl crate::sources::Settings for KubernetesConfig {}
+
 /// The service a pod belongs to.
 pub fn service_of(pod: &Pod) -> String {
     let labels = pod.labels();

@@ -1,13 +1,20 @@
 //! Sources: one module per observed system. Each runs as its own tokio task and is its
 //! own bulkhead: its own timeouts, its own reconnect loop with capped exponential
 //! backoff and full jitter, so one dead or hanging endpoint never holds up another.
+//! A polling source writes no loop of its own: it hands the polling driver (`poll.rs`)
+//! a `fetch` and a `translate`, and reaches its system with a [`Connection`].
 //!
 //! A source talks to the engine only through an [`Emitter`], which stamps each event
 //! with the source's name and the clock's time and sends it over a bounded channel.
 //! When the engine is gone, `emit` returns `false` and the task ends.
+//!
+//! Every kind of source is one line of the sources table (`table.rs`), which generates
+//! `SourceKind`, `SourceConfig` and the engine's start arm (`engine/start_arm.rs`): adding a
+//! kind is a module here plus that line.
 
 mod backoff;
 mod changes;
+mod connection;
 pub mod consul;
 pub mod drill;
 pub mod envoy;
@@ -20,8 +27,10 @@ pub mod http_probe;
 pub mod kubernetes;
 pub mod patroni;
 pub mod pg;
+mod poll;
 pub mod postgres;
 pub mod prometheus;
+mod table;
 pub mod traefik;
 
 use std::sync::Arc;
@@ -29,11 +38,21 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-use self::changes::Changes;
+pub use self::connection::Connection;
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
 use crate::time::{Clock, Timestamp};
+
+/// What every kind of source's config offers besides its fields; the sources table
+/// makes every kind implement it.
+pub trait Settings {
+    /// Checks what the schema cannot (one of two fields needed, an empty list), in words
+    /// that name the source.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
 
 /// Runs a poll bounded by `timeout`; running out of time is an error that says so,
 /// naming `what` (a URL or a socket).
@@ -50,6 +69,13 @@ pub(crate) async fn bounded<T>(
                 timeout.as_millis()
             ))
         })
+}
+
+/// What the engine keeps of a started source.
+#[derive(Default)]
+pub(crate) struct Started {
+    /// The command channel of a source that takes commands (the drill).
+    pub(crate) drill: Option<mpsc::Sender<drill::DrillCommand>>,
 }
 
 /// Sends a source's events to the engine.

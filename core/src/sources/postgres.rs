@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::pg::PgConn;
+use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::{EventBody, PgSessions};
 use crate::model::{ClusterId, MemberId, ServiceId, SourceStatus};
@@ -43,6 +44,8 @@ pub struct PostgresConfig {
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
 }
+
+impl crate::sources::Settings for PostgresConfig {}
 
 const fn default_interval() -> u64 {
     2000
@@ -117,7 +120,7 @@ pub async fn run(cfg: PostgresConfig, emitter: Emitter) {
             .await;
         return;
     };
-    let mut conn = match PgConn::new(&dsn) {
+    let conn = match PgConn::new(&dsn) {
         Ok(c) => c,
         Err(e) => {
             emitter
@@ -134,46 +137,56 @@ pub async fn run(cfg: PostgresConfig, emitter: Emitter) {
     let member = MemberId::new(cfg.member.as_deref().unwrap_or(conn.what()));
     let service = cfg.service.as_deref().map(ServiceId::new);
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x96);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut up: Option<bool> = None;
-    loop {
-        ticker.tick().await;
-        match conn.poll(timeout).await {
-            Ok(s) => {
-                backoff.reset();
-                for ev in status_events(&cluster, &member, service.as_ref(), &s) {
-                    if !emitter.emit(ev).await {
-                        return;
-                    }
-                }
-                if !emitter
-                    .status(SourceStatus::Up, Some(describe_status(&s)))
-                    .await
-                {
-                    return;
-                }
-                up = Some(true);
-            }
-            Err(e) => {
-                let ev = EventBody::PgServer {
-                    cluster: cluster.clone(),
-                    member: member.clone(),
-                    reachable: false,
-                    in_recovery: None,
-                    sessions: None,
-                    detail: Some(e.clone()),
-                };
-                if !emitter.emit(ev).await {
-                    return;
-                }
-                if up != Some(false) && !emitter.status(SourceStatus::Down, Some(e)).await {
-                    return;
-                }
-                up = Some(false);
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        // The connection bounds each poll itself.
+        bound: None,
+        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x96),
+        report: Report::Readings,
+    };
+    let server = Server {
+        conn,
+        timeout,
+        cluster,
+        member,
+        service,
+    };
+    drive(server, pace, &emitter).await;
+}
+
+/// One PostgreSQL server, polled over its kept-open connection.
+struct Server {
+    conn: PgConn,
+    timeout: Duration,
+    cluster: ClusterId,
+    member: MemberId,
+    service: Option<ServiceId>,
+}
+
+impl Poll for Server {
+    type Answer = super::pg::PgStatus;
+
+    async fn fetch(&mut self) -> Result<super::pg::PgStatus, String> {
+        self.conn.poll(self.timeout).await
+    }
+
+    fn translate(&self, s: super::pg::PgStatus) -> Polled {
+        Polled {
+            samples: status_events(&self.cluster, &self.member, self.service.as_ref(), &s),
+            detail: describe_status(&s),
+            ..Polled::default()
         }
+    }
+
+    /// An unreachable server is an event of its own: the database pane shows it.
+    fn failure(&self, why: &str) -> Vec<EventBody> {
+        vec![EventBody::PgServer {
+            cluster: self.cluster.clone(),
+            member: self.member.clone(),
+            reachable: false,
+            in_recovery: None,
+            sessions: None,
+            detail: Some(why.to_owned()),
+        }]
     }
 }

@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
 use crate::model::{BreakerConfig, BreakerId, MetricUnit, ServiceId, SourceStatus};
@@ -56,6 +57,8 @@ pub struct PrometheusConfig {
     #[serde(default)]
     pub series: Vec<SeriesConfig>,
 }
+
+impl crate::sources::Settings for PrometheusConfig {}
 
 /// One named query sampled as a metric series of a service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -326,7 +329,7 @@ async fn backfill(
 /// Runs the Prometheus source until the engine stops.
 pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -356,63 +359,88 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
             return;
         }
     }
-    let url = format!("{}/api/v1/query", cfg.url.trim_end_matches('/'));
     if !backfill(&cfg, &client, timeout, &emitter).await {
         return;
     }
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x9a);
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
-        cfg.interval_secs.clamp(0.1, 3600.0),
-    ));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut status: Option<(SourceStatus, String)> = None;
-    loop {
-        ticker.tick().await;
-        let mut error = None;
-        let mut samples = 0;
-        let jobs = cfg
+    let pace = Pace {
+        interval: Duration::from_secs_f64(cfg.interval_secs.clamp(0.1, 3600.0)),
+        // Each query is bounded by `timeout` on its own.
+        bound: None,
+        backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x9a),
+        report: Report::Queries,
+    };
+    let queries = Queries {
+        url: format!("{}/api/v1/query", cfg.url.trim_end_matches('/')),
+        cfg,
+        client,
+        timeout,
+    };
+    drive(queries, pace, &emitter).await;
+}
+
+/// A Prometheus' instant queries, polled.
+struct Queries {
+    cfg: PrometheusConfig,
+    url: String,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Queries {
+    /// Every query: the breakers' first, then the series'.
+    fn jobs(&self) -> impl Iterator<Item = (&str, Job<'_>)> {
+        self.cfg
             .query
             .iter()
             .map(|q| (q.expr.as_str(), Job::Breaker(q)))
-            .chain(cfg.series.iter().map(|s| (s.expr.as_str(), Job::Series(s))));
-        for (expr, job) in jobs {
-            let answer = super::http::get_text(&client, &url, &[("query", expr)], timeout)
-                .await
-                .and_then(|body| parse_instant(&body).map_err(|e| format!("{e} ({})", job.name())));
+            .chain(
+                self.cfg
+                    .series
+                    .iter()
+                    .map(|s| (s.expr.as_str(), Job::Series(s))),
+            )
+    }
+}
+
+impl Poll for Queries {
+    /// Each job's value (none when the query matched nothing), or why not, in order.
+    type Answer = Vec<Result<Option<f64>, String>>;
+
+    async fn fetch(&mut self) -> Result<Self::Answer, String> {
+        let mut answers = Vec::new();
+        for (expr, job) in self.jobs() {
+            let answer =
+                super::http::get_text(&self.client, &self.url, &[("query", expr)], self.timeout)
+                    .await
+                    .and_then(|body| {
+                        parse_instant(&body).map_err(|e| format!("{e} ({})", job.name()))
+                    });
+            answers.push(answer.map(|(value, _)| value));
+        }
+        Ok(answers)
+    }
+
+    fn translate(&self, answers: Self::Answer) -> Polled {
+        let mut samples = Vec::new();
+        let mut down = None;
+        for ((_, job), answer) in self.jobs().zip(answers) {
             match answer {
-                Ok((Some(value), _)) => {
-                    if !emitter.emit(job.sample(value)).await {
-                        return;
-                    }
-                    samples += 1;
-                }
-                Ok((None, _)) => {}
-                Err(e) => error = Some(e),
+                Ok(Some(value)) => samples.push(job.sample(value)),
+                Ok(None) => {}
+                Err(e) => down = Some(e),
             }
         }
-        let now = match error {
-            Some(e) => (SourceStatus::Down, e),
-            None => (
-                SourceStatus::Up,
-                format!(
-                    "{} breaker queries, {} series, {samples} with data",
-                    cfg.query.len(),
-                    cfg.series.len()
-                ),
-            ),
-        };
-        if status.as_ref() != Some(&now) {
-            if !emitter.status(now.0, Some(now.1.clone())).await {
-                return;
-            }
-            status = Some(now);
-        } else if samples == 0 && !emitter.status(SourceStatus::Up, None).await {
-            return;
-        }
-        if status.as_ref().is_some_and(|s| s.0 == SourceStatus::Down) {
-            tokio::time::sleep(backoff.next_delay()).await;
-        } else {
-            backoff.reset();
+        let detail = format!(
+            "{} breaker queries, {} series, {} with data",
+            self.cfg.query.len(),
+            self.cfg.series.len(),
+            samples.len()
+        );
+        Polled {
+            samples,
+            detail,
+            down,
+            ..Polled::default()
         }
     }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
 use crate::model::{BreakerId, Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
@@ -51,6 +52,8 @@ pub struct TraefikConfig {
     #[serde(default)]
     pub routes: Vec<TraefikRoute>,
 }
+
+impl crate::sources::Settings for TraefikConfig {}
 
 /// A router with a fallback: `fallback` sends it to `fallback`, `restore` back to
 /// `primary`.
@@ -417,7 +420,7 @@ fn detail_line(
 /// Runs the Traefik source until the engine stops.
 pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -431,95 +434,116 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
         Some(u) => Some(u.to_owned()),
         None => Some(format!("{api}/metrics")),
     };
-    let gateway = ServiceId::new(&cfg.name);
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x7f);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = super::Changes::new();
-    let mut deltas = infer::Deltas::default();
-    let mut metrics: Option<Result<(), String>> = None;
-    let mut metrics_read: Option<tokio::time::Instant> = None;
-    let mut said: Option<String> = None;
-    // Counters are read with each poll, but no more than four times a second.
-    let metrics_every = Duration::from_millis(cfg.interval_millis.max(250));
-    loop {
-        ticker.tick().await;
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        // The API and the counters are each bounded by `timeout` on their own.
+        bound: None,
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x7f),
+        report: Report::Changes {
+            full_every: None,
+            detail_follows: true,
+        },
+    };
+    let polled = Api {
+        gateway: ServiceId::new(&cfg.name),
+        client,
+        timeout,
+        url,
+        metrics_url,
+        deltas: infer::Deltas::default(),
+        metrics: None,
+        metrics_read: None,
+        // Counters are read with each poll, but no more than four times a second.
+        metrics_every: Duration::from_millis(cfg.interval_millis.max(250)),
+    };
+    drive(polled, pace, &emitter).await;
+}
+
+/// One Traefik's API and response counters, polled.
+struct Api {
+    gateway: ServiceId,
+    client: reqwest::Client,
+    timeout: Duration,
+    url: String,
+    metrics_url: Option<String>,
+    /// The counters' last reading, to count calls since.
+    deltas: infer::Deltas,
+    /// Whether the last read of the counters worked (none: not read yet).
+    metrics: Option<Result<(), String>>,
+    metrics_read: Option<tokio::time::Instant>,
+    metrics_every: Duration,
+}
+
+/// One poll's answer: the routers, their breakers, and the calls per service since the
+/// last reading of the counters (when they were read).
+struct Answer {
+    raw: RawData,
+    breakers: Vec<RouterBreaker>,
+    since: Option<infer::Codes>,
+}
+
+impl Poll for Api {
+    type Answer = Answer;
+
+    async fn fetch(&mut self) -> Result<Answer, String> {
+        let (client, timeout, url) = (&self.client, self.timeout, &self.url);
         let polled = async {
-            let body = super::http::get_ok(&client, &url, timeout).await?;
+            let body = super::http::get_ok(client, url, timeout).await?;
             parse_rawdata(&body).map_err(|e| format!("{e} ({url})"))
         };
-        let raw = match super::bounded(timeout, &url, polled).await {
-            Ok(v) => v,
-            Err(e) => {
-                said = None;
-                if !changes.failed(&emitter, e).await {
-                    return;
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-        };
-        backoff.reset();
-
+        let raw = super::bounded(timeout, url, polled).await?;
         // The counters behind the inferred breakers.
-        let breakers = router_breakers(&gateway, &raw);
-        let mut samples = Vec::new();
-        if let Some(murl) = &metrics_url
+        let breakers = router_breakers(&self.gateway, &raw);
+        let mut since = None;
+        if let Some(murl) = &self.metrics_url
             && breakers.iter().any(|b| b.inference.is_ok())
-            && metrics_read.is_none_or(|t| t.elapsed() >= metrics_every)
+            && self
+                .metrics_read
+                .is_none_or(|t| t.elapsed() >= self.metrics_every)
         {
-            metrics_read = Some(tokio::time::Instant::now());
-            match super::bounded(timeout, murl, fetch_codes(&client, murl, timeout)).await {
+            self.metrics_read = Some(tokio::time::Instant::now());
+            match super::bounded(timeout, murl, fetch_codes(client, murl, timeout)).await {
                 Ok(codes) => {
-                    let since = deltas.next(codes);
-                    for b in &breakers {
-                        if let (Ok(inference), Some(codes)) = (&b.inference, since.get(&b.service))
-                        {
-                            let (ok, failed) = inference.calls(codes);
-                            if ok + failed > 0 {
-                                samples.push(EventBody::BreakerCalls {
-                                    breaker: b.id.clone(),
-                                    ok,
-                                    failed,
-                                });
-                            }
-                        }
-                    }
-                    metrics = Some(Ok(()));
+                    since = Some(self.deltas.next(codes));
+                    self.metrics = Some(Ok(()));
                 }
                 Err(e) => {
-                    deltas = infer::Deltas::default();
-                    metrics = Some(Err(e));
+                    self.deltas = infer::Deltas::default();
+                    self.metrics = Some(Err(e));
                 }
             }
         }
-        let inferring = matches!(metrics, Some(Ok(())));
-        let detail = detail_line(&raw, &breakers, metrics.as_ref());
-        let shown: &[RouterBreaker] = if inferring { &breakers } else { &[] };
-        if !changes
-            .polled(
-                &emitter,
-                || {
-                    said = Some(detail.clone());
-                    detail.clone()
-                },
-                to_events(&gateway, &raw, shown),
-                false,
-            )
-            .await
-        {
-            return;
-        }
-        for ev in samples {
-            if !emitter.emit(ev).await {
-                return;
+        Ok(Answer {
+            raw,
+            breakers,
+            since,
+        })
+    }
+
+    fn translate(&self, a: Answer) -> Polled {
+        let mut samples = Vec::new();
+        if let Some(since) = &a.since {
+            for b in &a.breakers {
+                if let (Ok(inference), Some(codes)) = (&b.inference, since.get(&b.service)) {
+                    let (ok, failed) = inference.calls(codes);
+                    if ok + failed > 0 {
+                        samples.push(EventBody::BreakerCalls {
+                            breaker: b.id.clone(),
+                            ok,
+                            failed,
+                        });
+                    }
+                }
             }
         }
-        if said.as_ref() != Some(&detail) {
-            if !emitter.status(SourceStatus::Up, Some(detail.clone())).await {
-                return;
-            }
-            said = Some(detail);
+        let inferring = matches!(self.metrics, Some(Ok(())));
+        let detail = detail_line(&a.raw, &a.breakers, self.metrics.as_ref());
+        let shown: &[RouterBreaker] = if inferring { &a.breakers } else { &[] };
+        Polled {
+            state: to_events(&self.gateway, &a.raw, shown),
+            samples,
+            detail,
+            down: None,
         }
     }
 }

@@ -23,13 +23,16 @@
 //! postmaster still accepts writes; its REST API is dead and Patroni 4.x drops it from
 //! `/cluster`, but its server still says it is not in recovery.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod servers;
+
+use self::servers::Servers;
+use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::{EventBody, TimelineSwitch};
 use crate::model::{ClusterId, DbRole, MemberId, SourceStatus};
@@ -60,6 +63,8 @@ pub struct PatroniConfig {
     #[serde(default)]
     pub dcs: Option<String>,
 }
+
+impl crate::sources::Settings for PatroniConfig {}
 
 const fn default_interval() -> u64 {
     1000
@@ -399,7 +404,7 @@ pub fn to_events(
 /// Runs the Patroni source until the engine stops.
 pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client(timeout) {
+    let client = match super::Connection::new(timeout).http_client() {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -420,15 +425,56 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
         .iter()
         .map(|e| e.trim_end_matches('/').to_owned())
         .collect();
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x5a);
-    let mut ticker = tokio::time::interval(Duration::from_millis(cfg.interval_millis.max(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = super::Changes::new();
-    let mut history: Vec<TimelineSwitch> = Vec::new();
-    let mut history_for: Option<u32> = None;
-    let mut servers = Servers::new(cfg.dsn_env.as_deref());
-    loop {
-        ticker.tick().await;
+    let pace = Pace {
+        interval: Duration::from_millis(cfg.interval_millis.max(10)),
+        // Each member is asked within `timeout` on its own: one hanging member never
+        // fails the others.
+        bound: None,
+        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x5a),
+        report: Report::Changes {
+            full_every: None,
+            detail_follows: false,
+        },
+    };
+    let members = Members {
+        client,
+        timeout,
+        servers: Servers::new(cfg.dsn_env.as_deref()),
+        cfg,
+        endpoints,
+        history: Vec::new(),
+        history_for: None,
+    };
+    drive(members, pace, &emitter).await;
+}
+
+/// A Patroni cluster's members, polled.
+struct Members {
+    cfg: PatroniConfig,
+    client: reqwest::Client,
+    timeout: Duration,
+    endpoints: Vec<String>,
+    /// The timeline history, and the timeline it was read for.
+    history: Vec<TimelineSwitch>,
+    history_for: Option<u32>,
+    servers: Servers,
+}
+
+/// One poll's answers: each member's own view, the DCS's (from which member), why the
+/// DCS could not be read, and the servers' own events.
+struct Answers {
+    cluster: ClusterId,
+    own: Vec<Result<MemberView, String>>,
+    dcs: Option<(String, ClusterView)>,
+    dcs_error: Option<String>,
+    servers: Vec<EventBody>,
+}
+
+impl Poll for Members {
+    type Answer = Answers;
+
+    async fn fetch(&mut self) -> Result<Answers, String> {
+        let (client, timeout, endpoints) = (&self.client, self.timeout, &self.endpoints);
         // Every member at once: one hanging member never delays the others.
         let mut polls = tokio::task::JoinSet::new();
         for (i, ep) in endpoints.iter().enumerate() {
@@ -454,7 +500,7 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
             if view.is_err() {
                 continue;
             }
-            match get_text(&client, &format!("{ep}/cluster"), timeout).await {
+            match get_text(client, &format!("{ep}/cluster"), timeout).await {
                 Ok(text) => match parse_cluster(&text) {
                     Ok(c) => {
                         dcs = Some((ep.clone(), c));
@@ -472,150 +518,71 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("; ");
-            if !changes
-                .failed(&emitter, format!("no member answers: {why}"))
-                .await
-            {
-                return;
-            }
-            tokio::time::sleep(backoff.next_delay()).await;
-            continue;
+            return Err(format!("no member answers: {why}"));
         }
-        backoff.reset();
         let timeline = own.iter().flatten().filter_map(|m| m.timeline).max();
         if let Some((ep, _)) = &dcs
-            && timeline != history_for
-            && let Ok(h) = get_text(&client, &format!("{ep}/history"), timeout)
+            && timeline != self.history_for
+            && let Ok(h) = get_text(client, &format!("{ep}/history"), timeout)
                 .await
                 .and_then(|t| parse_history(&t).map_err(|e| e.to_string()))
         {
-            history = h;
-            history_for = timeline;
+            self.history = h;
+            self.history_for = timeline;
         }
         let scope = dcs
             .as_ref()
             .and_then(|(_, c)| c.scope.clone())
             .or_else(|| own.iter().flatten().find_map(|m| m.scope.clone()));
         let cluster = ClusterId::new(
-            cfg.cluster
+            self.cfg
+                .cluster
                 .clone()
                 .or(scope)
-                .unwrap_or_else(|| cfg.name.clone()),
+                .unwrap_or_else(|| self.cfg.name.clone()),
         );
-        let answering = own.iter().filter(|r| r.is_ok()).count();
-        let detail = || {
-            let mut d = format!("{answering} of {} members answer", endpoints.len());
-            if let Some(e) = &dcs_error {
-                let _ = write!(d, "; /cluster: {e}");
-            }
-            if let Some(Err(e)) = &servers.base {
-                let _ = write!(d, "; servers not asked: {e}");
-            }
-            d
-        };
-        let events = to_events(
-            &cluster,
-            &endpoints,
-            &own,
-            dcs.as_ref().map(|(_, c)| c),
-            &history,
-        );
-        if !changes.polled(&emitter, detail, events, false).await {
-            return;
-        }
+        // The servers are asked after the members (they are sent after them, too).
         if let Some((_, c)) = &dcs {
-            servers.learn(c);
+            self.servers.learn(c);
         }
-        for ev in servers.poll(&cluster, timeout).await {
-            if !emitter.emit(ev).await {
-                return;
-            }
-        }
-    }
-}
-
-/// Every member's PostgreSQL, each over its own kept-open connection.
-struct Servers {
-    /// The connection string's credentials, or why there are none.
-    base: Option<Result<super::pg::PgConn, String>>,
-    /// Member -> its server's connection (kept when the member leaves `/cluster`).
-    conns: BTreeMap<String, Option<super::pg::PgConn>>,
-}
-
-impl Servers {
-    fn new(dsn_env: Option<&str>) -> Self {
-        let base = dsn_env.map(|var| {
-            std::env::var(var)
-                .map_err(|_| format!("the environment variable {var} (dsn_env) is not set"))
-                .and_then(|dsn| {
-                    super::pg::PgConn::new(&dsn).map_err(|e| format!("{e} (from {var})"))
-                })
-        });
-        Self {
-            base,
-            conns: BTreeMap::new(),
-        }
+        let servers = self.servers.poll(&cluster, timeout).await;
+        Ok(Answers {
+            cluster,
+            own,
+            dcs,
+            dcs_error,
+            servers,
+        })
     }
 
-    /// Remembers the host and port of every member `/cluster` lists.
-    fn learn(&mut self, c: &ClusterView) {
-        let Some(Ok(base)) = &self.base else {
-            return;
-        };
-        for m in &c.members {
-            if let (Some(h), Some(p)) = (&m.host, m.port) {
-                let fresh = || base.at(h, p);
-                let entry = self
-                    .conns
-                    .entry(m.name.clone())
-                    .or_insert_with(|| Some(fresh()));
-                if entry
-                    .as_ref()
-                    .is_some_and(|c| c.what() != format!("{h}:{p}"))
-                {
-                    *entry = Some(fresh());
-                }
-            }
+    fn translate(&self, a: Answers) -> Polled {
+        let answering = a.own.iter().filter(|r| r.is_ok()).count();
+        let mut detail = format!("{answering} of {} members answer", self.endpoints.len());
+        if let Some(e) = &a.dcs_error {
+            write!(detail, "; /cluster: {e}").ok();
         }
-    }
-
-    /// Asks every known server at once; one `PgServer` event each.
-    async fn poll(&mut self, cluster: &ClusterId, timeout: Duration) -> Vec<EventBody> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (name, slot) in &mut self.conns {
-            if let Some(mut conn) = slot.take() {
-                let name = name.clone();
-                tasks.spawn(async move {
-                    let r = conn.poll(timeout).await;
-                    (name, conn, r)
-                });
-            }
+        if let Some(Err(e)) = &self.servers.base {
+            write!(detail, "; servers not asked: {e}").ok();
         }
-        let mut out = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            let Ok((name, conn, r)) = done else {
-                continue;
-            };
-            let member = MemberId::new(&name);
-            out.extend(match r {
-                Ok(s) => super::postgres::status_events(cluster, &member, None, &s),
-                Err(e) => vec![EventBody::PgServer {
-                    cluster: cluster.clone(),
-                    member,
-                    reachable: false,
-                    in_recovery: None,
-                    sessions: None,
-                    detail: Some(e),
-                }],
-            });
-            self.conns.insert(name, Some(conn));
+        Polled {
+            state: to_events(
+                &a.cluster,
+                &self.endpoints,
+                &a.own,
+                a.dcs.as_ref().map(|(_, c)| c),
+                &self.history,
+            ),
+            samples: a.servers,
+            detail,
+            down: None,
         }
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     /// Members by name, as `/cluster` lists them.
