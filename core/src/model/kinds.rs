@@ -13,16 +13,15 @@ macro_rules! source_kind {
         $(, start: $start:path)?;
     )*) => {
         /// The kind of system a source observes: one per line of the sources table, and
-        /// the engine itself.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        /// the engine itself. Written by name in JSON and by a stable code in the state
+        /// snapshots ([`SourceKind::code`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum SourceKind {
             $(
                 $(#[doc = $doc])*
-                #[serde(rename = $name)]
                 $variant,
             )*
             /// The engine itself (staleness markers, operator intents).
-            #[serde(rename = "engine")]
             Engine,
         }
 
@@ -68,6 +67,63 @@ macro_rules! source_kind {
 }
 
 crate::source_table!(source_kind);
+
+/// The engine's code in snapshots: where it stood when the snapshot format first shipped,
+/// after the twelve kinds of that time. Those keep their codes (their table positions);
+/// kinds added to the table since take the codes after it.
+const ENGINE_CODE: u8 = 12;
+
+impl SourceKind {
+    /// Its code in binary snapshots: stable across releases, whatever is added to the
+    /// sources table (new lines go at its end).
+    pub fn code(self) -> u8 {
+        match Self::SOURCES.iter().position(|k| *k == self) {
+            None => ENGINE_CODE,
+            Some(i) => {
+                let i = u8::try_from(i).unwrap_or(u8::MAX);
+                if i < ENGINE_CODE {
+                    i
+                } else {
+                    i.saturating_add(1)
+                }
+            }
+        }
+    }
+
+    /// The kind of `code`, if there is one.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            ENGINE_CODE => Some(Self::Engine),
+            c if c < ENGINE_CODE => Self::SOURCES.get(usize::from(c)).copied(),
+            c => Self::SOURCES.get(usize::from(c - 1)).copied(),
+        }
+    }
+}
+
+impl Serialize for SourceKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(self.as_str())
+        } else {
+            s.serialize_u8(self.code())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        if d.is_human_readable() {
+            let name = String::deserialize(d)?;
+            Self::parse(&name)
+                .ok_or_else(|| D::Error::custom(format!("unknown kind of source {name:?}")))
+        } else {
+            let code = u8::deserialize(d)?;
+            Self::from_code(code)
+                .ok_or_else(|| D::Error::custom(format!("unknown kind of source (code {code})")))
+        }
+    }
+}
 
 /// Whether a kind of source feeds a pane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,5 +390,59 @@ impl MetricUnit {
             Self::Ratio => (100.0, "%"),
             Self::Count => (1.0, ""),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Snapshots written before a kind was added still read: the first twelve kinds
+    /// and the engine keep the codes they were written with, and new kinds take new
+    /// ones; JSON names them.
+    #[test]
+    fn snapshot_codes_are_stable_and_json_says_names() {
+        let shipped = [
+            "drill",
+            "etcd",
+            "haproxy",
+            "http_probe",
+            "grpc_health",
+            "envoy",
+            "traefik",
+            "prometheus",
+            "patroni",
+            "consul",
+            "kubernetes",
+            "postgres",
+        ];
+        for (code, name) in shipped.iter().enumerate() {
+            let kind = SourceKind::parse(name).expect("a shipped kind");
+            assert_eq!(usize::from(kind.code()), code, "{name} keeps its code");
+        }
+        assert_eq!(
+            postcard::to_stdvec(&SourceKind::Engine).expect("bytes"),
+            [12]
+        );
+        let mut codes = std::collections::BTreeSet::new();
+        for kind in SourceKind::SOURCES
+            .iter()
+            .copied()
+            .chain([SourceKind::Engine])
+        {
+            assert!(codes.insert(kind.code()), "{kind:?}'s code is its own");
+            let bytes = postcard::to_stdvec(&kind).expect("bytes");
+            assert_eq!(
+                postcard::from_bytes::<SourceKind>(&bytes).expect("back"),
+                kind
+            );
+            let json = serde_json::to_string(&kind).expect("json");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(
+                serde_json::from_str::<SourceKind>(&json).expect("back"),
+                kind
+            );
+        }
+        assert!(serde_json::from_str::<SourceKind>("\"zookeeper\"").is_err());
     }
 }
