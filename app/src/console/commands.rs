@@ -1,52 +1,117 @@
 //! Applying what a frame asked for: the commands panels and menus pushed, and the
-//! palette's console commands, all in one place after the frame.
+//! palette's console commands, all in one place after the frame. Work that touches a
+//! file (a layout, the theme, a session, a dialog) starts here as a job; its answer
+//! comes back through the job queue ([`super::answers`]).
 
 use std::time::Instant;
 
 use switchboard_core::{Intent, Timestamp};
 
+use super::answers::Answer;
 use super::{Console, Wall};
-use crate::panels::{self, PanelCtx, UiCommand};
+use crate::panels::{self, FileCommand, LayoutCommand, PanelCtx, UiCommand};
 use crate::{layout, palette, png_export, theme};
 
 impl Console {
-    /// Replaces the layout with a preset or one of the operator's named layouts.
+    /// Replaces the layout with a preset (at once: presets are built in) or one of the
+    /// operator's named layouts (read as a job; on screen when it is read).
     pub fn apply_preset(&mut self, name: &str) {
-        match layout::resolve(name, self.user_layouts().as_deref()) {
-            Ok(tree) => {
-                self.tree = tree;
-                self.layout_dirty = true;
+        // Newer asks win: the answer of an older one is dropped.
+        self.layout_request += 1;
+        let dir = self.user_layouts();
+        let own = dir.is_some()
+            && layout::check_name(name).is_ok()
+            && !layout::preset_names().contains(&name);
+        if !own {
+            match layout::resolve(name, None) {
+                Ok(tree) => {
+                    self.tree = tree;
+                    self.layout_dirty = true;
+                }
+                Err(e) => self.say(e),
             }
-            Err(e) => self.message = Some((e, Instant::now())),
+            return;
         }
+        let request = self.layout_request;
+        let name = name.to_owned();
+        let failed_name = name.clone();
+        self.jobs.spawn(
+            "switchboard-layout-load",
+            move || Answer::LayoutLoaded {
+                request,
+                result: layout::resolve(&name, dir.as_deref()),
+            },
+            move |why| Answer::LayoutLoaded {
+                request,
+                result: Err(format!("cannot read layout {failed_name}: {why}")),
+            },
+        );
     }
 
-    /// Saves the layout on screen as the operator's layout `name`.
+    /// Saves the layout on screen as the operator's layout `name` (written as a job:
+    /// "saving…" until it is on disk, then saved or the error in words).
     pub fn save_layout_as(&mut self, name: &str) -> Result<(), String> {
         let dir = self
             .user_layouts()
             .ok_or("layouts are saved in the data directory, and this console has none")?;
-        layout::save_named(&dir, name, &self.tree)?;
-        if !self.own_layouts.iter().any(|n| n == name) {
-            self.own_layouts.push(name.to_owned());
-            self.own_layouts.sort();
-        }
-        self.message = Some((format!("layout saved as {name}"), Instant::now()));
+        layout::check_name(name)?;
+        let tree = self.tree.clone();
+        let name = name.to_owned();
+        let failed_name = name.clone();
+        self.say(format!("saving layout {name}…"));
+        self.jobs.spawn(
+            "switchboard-layout-save",
+            move || Answer::LayoutSavedAs {
+                result: layout::save_named(&dir, &name, &tree),
+                name,
+            },
+            move |why| Answer::LayoutSavedAs {
+                name: failed_name.clone(),
+                result: Err(format!("cannot save layout {failed_name}: {why}")),
+            },
+        );
         Ok(())
     }
-    /// Carries out a console command picked in the palette.
-    pub(super) fn run_palette(
-        &mut self,
-        egui_ctx: &egui::Context,
-        ctx: &PanelCtx<'_>,
-        cmd: palette::PaletteCmd,
-    ) {
+
+    /// Removes the operator's layout `name` (as a job).
+    fn remove_layout(&mut self, name: String) {
+        let Some(dir) = self.user_layouts() else {
+            return;
+        };
+        let failed_name = name.clone();
+        self.jobs.spawn(
+            "switchboard-layout-remove",
+            move || Answer::LayoutRemoved {
+                result: layout::remove_named(&dir, &name),
+                name,
+            },
+            move |why| Answer::LayoutRemoved {
+                name: failed_name.clone(),
+                result: Err(format!("cannot remove layout {failed_name}: {why}")),
+            },
+        );
+    }
+
+    /// Lists the operator's named layouts again (as a job).
+    pub(super) fn list_own_layouts(&self) {
+        if let Some(dir) = self.user_layouts() {
+            self.jobs.spawn(
+                "switchboard-layout-list",
+                move || Answer::OwnLayouts(layout::user_names(&dir)),
+                |_| Answer::OwnLayouts(Vec::new()),
+            );
+        }
+    }
+
+    /// Carries out a console command picked in the palette: views and windows at once,
+    /// anything else as a command.
+    pub(super) fn run_palette(&mut self, ctx: &PanelCtx<'_>, cmd: palette::PaletteCmd) {
         use palette::PaletteCmd as P;
         match cmd {
             P::Show(pane) => ctx.push(UiCommand::Show(pane)),
-            P::Layout(name) => self.apply_preset(&name),
-            P::Theme(t) => self.set_theme(t),
-            P::ExportPng => self.export_png(egui_ctx, ctx.now),
+            P::Layout(name) => ctx.push(UiCommand::Layout(LayoutCommand::Load(name))),
+            P::Theme(t) => ctx.push(UiCommand::Theme(t)),
+            P::ExportPng => ctx.push(UiCommand::File(FileCommand::ExportPng)),
             P::Find => self.find.toggle(),
             P::Help => self.show_help = true,
             P::Note => ctx.push(UiCommand::QuickNote),
@@ -68,21 +133,85 @@ impl Console {
         state.drill && self.engine.read_only().is_none()
     }
 
-    /// Switches the theme (at the next frame) and keeps the choice for the next start.
-    pub(super) fn set_theme(&mut self, theme: egui::Theme) {
+    /// Switches the theme (at the next frame) and keeps the choice for the next start
+    /// (written as a job).
+    fn set_theme(&mut self, theme: egui::Theme) {
         self.theme = Some(theme);
-        if let Some(dir) = &self.data_dir
-            && let Err(e) = theme::save_choice(dir, theme)
-        {
-            self.message = Some((e, Instant::now()));
+        if let Some(dir) = self.data_dir.clone() {
+            self.jobs.spawn(
+                "switchboard-theme-save",
+                move || Answer::ThemeKept(theme::save_choice(&dir, theme)),
+                |why| Answer::ThemeKept(Err(format!("cannot keep the theme: {why}"))),
+            );
         }
     }
 
     /// Writes the next frame to a PNG in the data directory (else the temp directory).
-    pub(super) fn export_png(&self, ctx: &egui::Context, now: Timestamp) {
+    fn export_png(&self, ctx: &egui::Context, now: Timestamp) {
         let dir = self.data_dir.clone().unwrap_or_else(std::env::temp_dir);
         let path = png_export::default_path(&dir, self.engine.environment(), now);
-        self.png.request(ctx, path);
+        png_export::request(ctx, path, self.jobs.spawner(), Answer::PngWritten);
+    }
+
+    /// Carries out a file command: each one that touches a file or waits is a job.
+    fn apply_file(&mut self, egui_ctx: &egui::Context, now: Timestamp, cmd: FileCommand) {
+        match cmd {
+            FileCommand::Choose {
+                dialog,
+                start,
+                save,
+            } => self.jobs.spawn(
+                "switchboard-file-dialog",
+                move || Answer::FileChosen {
+                    dialog,
+                    file: panels::choose_file(&start, save),
+                },
+                move |_| Answer::FileChosen { dialog, file: None },
+            ),
+            FileCommand::Replay(file) => {
+                let data_dir = self.data_dir.clone();
+                self.jobs.spawn(
+                    "switchboard-replay-start",
+                    move || Answer::Said(panels::spawn_replay(&file, data_dir.as_deref())),
+                    |why| Answer::Said(Err(format!("cannot start the replay: {why}"))),
+                );
+            }
+            FileCommand::SaveSession { src, dst, from, to } => {
+                let data_dir = self.data_dir.clone();
+                self.jobs.spawn(
+                    "switchboard-save-session",
+                    move || {
+                        Answer::SessionSaved(panels::save_session(
+                            &src,
+                            &dst,
+                            from,
+                            to,
+                            data_dir.as_deref(),
+                        ))
+                    },
+                    |why| Answer::SessionSaved(Err(format!("cannot save: {why}"))),
+                );
+            }
+            FileCommand::ExportPng => self.export_png(egui_ctx, now),
+        }
+    }
+
+    /// Carries out a layout command.
+    fn apply_layout(&mut self, cmd: LayoutCommand) {
+        match cmd {
+            LayoutCommand::Load(name) => self.apply_preset(&name),
+            LayoutCommand::SaveAs(name) => {
+                if let Err(e) = self.save_layout_as(&name) {
+                    self.say(e);
+                }
+            }
+            LayoutCommand::Remove(name) => self.remove_layout(name),
+        }
+    }
+
+    /// Shows `text` in the top bar for a few seconds.
+    pub(super) fn say(&mut self, text: impl Into<String>) {
+        self.message = Some((text.into(), Instant::now()));
     }
 
     /// Applies the commands pushed during the frame, in the order they came: the one
@@ -90,11 +219,15 @@ impl Console {
     pub(super) fn apply_commands(
         &mut self,
         commands: Vec<UiCommand>,
+        egui_ctx: &egui::Context,
         now: Timestamp,
         selected: Option<&str>,
     ) {
         for cmd in commands {
             match cmd {
+                UiCommand::Layout(c) => self.apply_layout(c),
+                UiCommand::Theme(t) => self.set_theme(t),
+                UiCommand::File(c) => self.apply_file(egui_ctx, now, c),
                 UiCommand::Show(pane) => {
                     layout::show_pane(&mut self.tree, pane);
                     self.layout_dirty = true;
@@ -130,18 +263,28 @@ impl Console {
         }
     }
 
-    /// Keeps an edited layout in the layout file once the pointer is let go.
+    /// Keeps an edited layout in the layout file once the pointer is let go, as a job:
+    /// one save at a time, the newest layout saved when the one before has answered.
     pub(super) fn save_layout_if_edited(&mut self, ui: &egui::Ui) {
-        if self.layout_dirty && !ui.input(|i| i.pointer.any_down()) {
-            self.layout_dirty = false;
-            if let Some(path) = &self.layout_file
-                && let Err(e) = layout::save(path, &self.tree)
-            {
-                self.message = Some((
-                    format!("cannot save the layout: {e} ({})", path.display()),
-                    Instant::now(),
-                ));
-            }
+        if !self.layout_dirty || self.layout_saving.is_some() || ui.input(|i| i.pointer.any_down())
+        {
+            return;
         }
+        self.layout_dirty = false;
+        let Some(path) = self.layout_file.clone() else {
+            return;
+        };
+        let tree = self.tree.clone();
+        self.layout_saving = Some(Instant::now());
+        self.jobs.spawn(
+            "switchboard-layout-autosave",
+            move || {
+                Answer::LayoutKept(
+                    layout::save(&path, &tree)
+                        .map_err(|e| format!("cannot save the layout: {e} ({})", path.display())),
+                )
+            },
+            |why| Answer::LayoutKept(Err(format!("cannot save the layout: {why}"))),
+        );
     }
 }

@@ -2,15 +2,18 @@
 //! the operator's own layouts, the theme, the panes), Drill, the safety valve, the open
 //! incident and the last message.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Color32, RichText};
 use switchboard_core::{DrillFault, Intent};
 
 use super::{Console, Wall, env_color};
 use crate::layout::{self, Pane};
-use crate::panels::{self, PanelCtx, UiCommand};
+use crate::panels::{self, FileCommand, LayoutCommand, PanelCtx, UiCommand};
 use crate::theme;
+
+/// A layout save taking longer than this is shown as under way.
+const LAYOUT_SAVE_SLOW: Duration = Duration::from_millis(500);
 
 impl Console {
     pub(super) fn top_bar_ui(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
@@ -66,7 +69,7 @@ impl Console {
                     .on_hover_text("The window as it is now, to the data directory's screenshots/")
                     .clicked()
                 {
-                    self.export_png(ui.ctx(), ctx.now);
+                    ctx.push(UiCommand::File(FileCommand::ExportPng));
                     ui.close();
                 }
                 if ui.button("Open session…").clicked() {
@@ -82,11 +85,11 @@ impl Console {
             ui.menu_button("Layout", |ui| {
                 for name in layout::preset_names() {
                     if ui.button(format!("Preset: {name}")).clicked() {
-                        self.apply_preset(name);
+                        ctx.push(UiCommand::Layout(LayoutCommand::Load(name.to_owned())));
                         ui.close();
                     }
                 }
-                self.own_layouts_menu(ui);
+                self.own_layouts_menu(ui, ctx);
                 ui.separator();
                 let light = ui.ctx().theme() == egui::Theme::Light;
                 let (next, word) = if light {
@@ -95,14 +98,13 @@ impl Console {
                     (egui::Theme::Light, "Light theme")
                 };
                 if ui.button(word).clicked() {
-                    self.set_theme(next);
+                    ctx.push(UiCommand::Theme(next));
                     ui.close();
                 }
                 ui.separator();
                 for pane in Pane::ALL {
                     if ui.button(format!("Show {}", pane.title())).clicked() {
-                        layout::show_pane(&mut self.tree, pane);
-                        self.layout_dirty = true;
+                        ctx.push(UiCommand::Show(pane));
                         ui.close();
                     }
                 }
@@ -169,13 +171,20 @@ impl Console {
                         if let Some((id, _)) = stored
                             && r.on_hover_text("Open its page").clicked()
                         {
-                            layout::show_pane(&mut self.tree, Pane::Incidents);
+                            ctx.push(UiCommand::Show(Pane::Incidents));
                             self.incidents.focus(id);
                         }
                     }
                     None => {
                         ui.colored_label(theme::GOOD, "no open incident");
                     }
+                }
+                // A layout save that takes long is said, never waited for.
+                if self
+                    .layout_saving
+                    .is_some_and(|t| t.elapsed() >= LAYOUT_SAVE_SLOW)
+                {
+                    ui.weak("saving the layout…");
                 }
                 if let Some((msg, at)) = &self.message
                     && at.elapsed() < Duration::from_secs(8)
@@ -189,10 +198,10 @@ impl Console {
     }
 
     /// The operator's named layouts: load or remove one, save the one on screen.
-    pub(super) fn own_layouts_menu(&mut self, ui: &mut egui::Ui) {
-        let Some(dir) = self.user_layouts() else {
+    pub(super) fn own_layouts_menu(&mut self, ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+        if self.user_layouts().is_none() {
             return;
-        };
+        }
         ui.separator();
         let mut chosen = None;
         let mut removed = None;
@@ -212,13 +221,10 @@ impl Console {
             });
         }
         if let Some(name) = removed {
-            match layout::remove_named(&dir, &name) {
-                Ok(()) => self.own_layouts.retain(|n| *n != name),
-                Err(e) => self.message = Some((e, Instant::now())),
-            }
+            ctx.push(UiCommand::Layout(LayoutCommand::Remove(name)));
         }
         if let Some(name) = chosen {
-            self.apply_preset(&name);
+            ctx.push(UiCommand::Layout(LayoutCommand::Load(name)));
             ui.close();
         }
         if self.wall != Wall::Off {
@@ -242,9 +248,7 @@ impl Console {
             };
             if save.clicked() || (enter && check.is_ok()) {
                 let name = self.layout_name.trim().to_owned();
-                if let Err(e) = self.save_layout_as(&name) {
-                    self.message = Some((e, Instant::now()));
-                }
+                ctx.push(UiCommand::Layout(LayoutCommand::SaveAs(name)));
                 self.layout_name.clear();
                 ui.close();
             }

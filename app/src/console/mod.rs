@@ -4,6 +4,7 @@
 //! applies those commands in one place ([`commands`]); the menus, toasts, help and
 //! the tiles behaviour live beside it.
 
+mod answers;
 mod behavior;
 mod commands;
 mod help;
@@ -19,12 +20,13 @@ use switchboard_core::workflow::desk::Desk;
 use switchboard_core::{Clock as _, EngineHandle, SystemClock, Timestamp};
 
 use self::behavior::Behavior;
+use crate::background::Jobs;
 use crate::layout::{self, Pane};
 use crate::panels::{
     self, BackendsView, BreakersView, EventsView, IncidentsView, MetricsView, PanelCtx,
     TopologyView, UiCommand, WorkflowsView,
 };
-use crate::{notebook, palette, png_export, rotation, theme};
+use crate::{notebook, palette, rotation, theme};
 
 /// How often an idle wall redraws: its ages tick at this pace, and a notable change (a
 /// flip, a source going stale, an incident) wakes it at once.
@@ -91,8 +93,12 @@ pub struct Console {
     own_layouts: Vec<String>,
     /// A theme to apply at the next frame.
     theme: Option<egui::Theme>,
-    /// File → Export view as PNG.
-    png: png_export::PngExport,
+    /// The one queue every background answer of the window comes back on.
+    jobs: Jobs<answers::Answer>,
+    /// The layout file is being written (since when); one save at a time.
+    layout_saving: Option<Instant>,
+    /// How many layouts were asked for: only the newest ask's answer is shown.
+    layout_request: u64,
 }
 
 /// Whether the console is a wall display, and whether its zoom is set.
@@ -126,7 +132,7 @@ impl Console {
                 .or_else(|| named("oncall").ok())
                 .unwrap_or_else(|| egui_tiles::Tree::empty(egui::Id::unique("switchboard-layout"))),
         };
-        Self {
+        let console = Self {
             engine,
             tree,
             layout_file: opts.layout_file,
@@ -160,10 +166,14 @@ impl Console {
             toasted: None,
             rotation: None,
             layout_name: String::new(),
-            own_layouts: mine.as_deref().map(layout::user_names).unwrap_or_default(),
+            own_layouts: Vec::new(),
             theme: Some(theme),
-            png: png_export::PngExport::default(),
-        }
+            jobs: Jobs::default(),
+            layout_saving: None,
+            layout_request: 0,
+        };
+        console.list_own_layouts();
+        console
     }
 
     /// Cycles pages (environments and layouts) every so often: a wall's rotation.
@@ -304,6 +314,12 @@ impl Console {
         layout::panes_of(&self.tree)
     }
 
+    /// How many background jobs (layout, theme, session saves, dialogs…) have not had
+    /// their answer applied yet.
+    pub fn jobs_pending(&self) -> usize {
+        self.jobs.pending()
+    }
+
     /// The selected thing, if any.
     pub fn selected(&self) -> Option<&str> {
         self.selected.as_deref()
@@ -316,15 +332,10 @@ impl Console {
 
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.jobs.set_repaint(ui.ctx());
+        self.apply_answers();
         if let Some(t) = self.theme.take() {
             ui.ctx().set_theme(t);
-        }
-        if let Some(done) = self.png.poll() {
-            let text = match done {
-                Ok(p) => format!("view saved as {}", p.display()),
-                Err(e) => e,
-            };
-            self.message = Some((text, Instant::now()));
         }
         self.rotate(ui);
         let state = self.engine.snapshot();
@@ -366,7 +377,7 @@ impl Console {
             self.find.toggle();
         }
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F12)) {
-            self.export_png(ui.ctx(), now);
+            ctx.push(UiCommand::File(panels::FileCommand::ExportPng));
         }
         match self.wall {
             Wall::Off => {
@@ -479,21 +490,18 @@ impl Console {
                 &mut self.workflows,
                 &list,
             ) {
-                self.run_palette(ui.ctx(), &ctx, cmd);
+                self.run_palette(&ctx, cmd);
             }
         }
 
         let sc = panels::SessionCtx {
             recording,
-            data_dir: self.data_dir.as_deref(),
             now,
             incident_start: state.open_incident().map(|i| i.started_at),
         };
-        if let Some(m) = panels::session_windows_ui(ui.ctx(), area, &mut self.session_files, &sc) {
-            self.message = Some((m, Instant::now()));
-        }
+        panels::session_windows_ui(ui.ctx(), area, &mut self.session_files, &sc, &ctx);
         if let Some(nb) = &mut self.notebook {
-            panels::note_windows_ui(ui.ctx(), area, now, &mut self.incidents, nb);
+            panels::note_windows_ui(ui.ctx(), area, &ctx, &mut self.incidents, nb);
             if nb.busy() {
                 ui.ctx().request_repaint_after(Duration::from_millis(50));
             }
@@ -520,7 +528,7 @@ impl Console {
                 );
         }
 
-        self.apply_commands(commands.into_inner(), now, selected.as_deref());
+        self.apply_commands(commands.into_inner(), ui.ctx(), now, selected.as_deref());
         self.save_layout_if_edited(ui);
         // Ages on screen tick once a second even when nothing arrives; that is all an idle
         // console redraws. A wall, read from across the room, ticks every few seconds:

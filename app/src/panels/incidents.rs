@@ -93,6 +93,13 @@ impl IncidentsView {
         self.query.clear();
     }
 
+    /// What the export form's file dialog answered.
+    pub fn chosen(&mut self, file: Option<PathBuf>) {
+        if let Some(form) = &mut self.export {
+            form.file.chosen(file);
+        }
+    }
+
     /// The text in the note editor, if one is open.
     pub fn editor_text(&self) -> Option<&str> {
         self.editor.as_ref().map(|e| e.text.as_str())
@@ -864,13 +871,13 @@ fn search_ui(ui: &mut egui::Ui, view: &mut IncidentsView, shelf: &Shelf) {
 pub fn note_windows_ui(
     ctx: &egui::Context,
     area: egui::Rect,
-    now: Timestamp,
+    pctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
     nb: &mut Notebook,
 ) {
     let shelf = nb.shelf();
-    editor_window_ui(ctx, area, now, view, nb, &shelf);
-    export_window_ui(ctx, area, now, view, nb, &shelf);
+    editor_window_ui(ctx, area, pctx.now, view, nb, &shelf);
+    export_window_ui(ctx, area, pctx, view, nb, &shelf);
 }
 
 fn editor_window_ui(
@@ -1016,7 +1023,7 @@ fn editor_window_ui(
 fn export_window_ui(
     ctx: &egui::Context,
     area: egui::Rect,
-    now: Timestamp,
+    pctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
     nb: &mut Notebook,
     shelf: &Shelf,
@@ -1046,7 +1053,7 @@ fn export_window_ui(
                 form.file.path = swap_ext(&form.file.path, "json");
             }
         });
-        form.file.ui(ui);
+        form.file.ui(ui, pctx, super::Dialog::Postmortem);
         match &shelf.outcome {
             Some(Ok(msg)) => {
                 ui.colored_label(theme::GOOD, msg);
@@ -1063,7 +1070,7 @@ fn export_window_ui(
                     incident: form.incident,
                     path: PathBuf::from(form.file.path.trim()),
                     json: form.json,
-                    at: now,
+                    at: pctx.now,
                 });
             }
             if ui.button("Close").clicked() {

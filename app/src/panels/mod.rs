@@ -21,6 +21,7 @@ mod wall;
 mod workflows;
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 
 use switchboard_core::workflow::Kind;
 use switchboard_core::workflow::desk::Offer;
@@ -31,14 +32,16 @@ pub use self::breaker_detail::breaker_detail_ui;
 pub use self::breakers::{BreakerSort, BreakersView, breakers_ui};
 pub use self::databases::databases_ui;
 pub use self::events::{EventsView, events_ui};
-pub use self::file_field::FileField;
+pub use self::file_field::{FileField, choose as choose_file};
 pub use self::find::{FindView, find_ui};
 pub use self::freshness::{Freshness, compute as freshness, cue_ui as freshness_cue_ui};
 pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
 pub use self::replay::{ReplayView, replay_bar_ui};
-pub use self::session_files::{SessionCtx, SessionFilesView, session_windows_ui};
+pub use self::session_files::{
+    SessionCtx, SessionFilesView, save as save_session, session_windows_ui, spawn_replay,
+};
 pub use self::status_bar::status_bar_ui;
 pub use self::topology::{TopologyView, topology_ui};
 pub use self::wall::wall_banners_ui;
@@ -61,6 +64,63 @@ pub enum UiCommand {
     QuickNote,
     /// Show a pane (adding it to the layout when it is not there).
     Show(crate::layout::Pane),
+    /// Load, save or remove a layout (files: read and written off the UI thread).
+    Layout(LayoutCommand),
+    /// Switch to this theme, and keep the choice for the next start.
+    Theme(egui::Theme),
+    /// A file dialog, a session saved or replayed, the view exported.
+    File(FileCommand),
+}
+
+/// What the Layout menu and the palette ask of layouts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayoutCommand {
+    /// Put a preset, or one of the operator's named layouts, on screen.
+    Load(String),
+    /// Save the layout on screen as the operator's layout of this name.
+    SaveAs(String),
+    /// Remove the operator's layout of this name.
+    Remove(String),
+}
+
+/// Which form a file dialog fills in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialog {
+    /// File → Open session.
+    OpenSession,
+    /// File → Save session.
+    SaveSession,
+    /// The incident page's Export….
+    Postmortem,
+}
+
+/// What the File menu and the file forms ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileCommand {
+    /// Ask the system's file dialog for a file, starting at `start`.
+    Choose {
+        /// The form the answer goes to.
+        dialog: Dialog,
+        /// Where the dialog starts (a directory, or a file in one).
+        start: PathBuf,
+        /// A file to write (else one to read).
+        save: bool,
+    },
+    /// Open a session file in a replay window of its own.
+    Replay(PathBuf),
+    /// Write the span `from`..`to` of the recorded session `src` to `dst`.
+    SaveSession {
+        /// The session being recorded.
+        src: PathBuf,
+        /// The new file.
+        dst: PathBuf,
+        /// The span's start.
+        from: Timestamp,
+        /// The span's end.
+        to: Timestamp,
+    },
+    /// Write the next frame to a PNG in the data directory.
+    ExportPng,
 }
 
 /// What every panel reads.
