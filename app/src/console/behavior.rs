@@ -2,6 +2,7 @@
 //! freshness of its sources), and whether the operator edited the layout.
 
 use egui::RichText;
+use switchboard_core::Timestamp;
 use switchboard_core::workflow::desk::Desk;
 
 use crate::layout::Pane;
@@ -21,6 +22,8 @@ pub(super) struct Behavior<'a, 'b> {
     pub(super) metrics: &'a mut MetricsView,
     pub(super) events: &'a mut EventsView,
     pub(super) desk: Option<&'a Desk>,
+    /// The desk's clock this frame (ages of journaled runs).
+    pub(super) desk_now: Timestamp,
     pub(super) workflows: &'a mut WorkflowsView,
     pub(super) incidents: &'a mut IncidentsView,
     pub(super) notebook: Option<&'a mut notebook::Notebook>,
@@ -69,7 +72,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
                 Pane::Databases => panels::databases_ui(ui, self.ctx),
                 Pane::Workflows => match self.desk {
-                    Some(desk) => panels::journal_ui(ui, desk, self.workflows),
+                    Some(desk) => panels::journal_ui(ui, self.ctx, self.desk_now, desk, self.workflows),
                     None => {
                         ui.weak("This console runs no workflows (replay, or no data directory for the journal).");
                     }

@@ -244,16 +244,9 @@ impl Console {
                     }
                 },
                 UiCommand::Select(s) => self.selected = s,
-                UiCommand::Plan(kind, target) => match &self.desk {
-                    Some(desk) => panels::start_plan(desk, &mut self.workflows, kind, &target),
-                    None => {
-                        self.message =
-                            Some(("this console cannot run workflows".into(), Instant::now()));
-                    }
-                },
-                UiCommand::Palette => {
-                    panels::open_palette(self.desk.as_ref(), &mut self.workflows);
-                }
+                UiCommand::Plan(kind, target) => self.start_plan(kind, &target),
+                UiCommand::Palette => self.open_palette(),
+                UiCommand::Desk(c) => self.apply_desk(c),
                 UiCommand::Intent(i) => {
                     if let Err(e) = self.engine.send(i) {
                         self.message = Some((format!("{e:#}"), Instant::now()));

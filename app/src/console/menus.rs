@@ -134,7 +134,7 @@ impl Console {
             }
             if let Some(desk) = &self.desk {
                 ui.separator();
-                panels::valve_ui(ui, desk, &mut self.workflows);
+                panels::valve_ui(ui, ctx, desk);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 match state.open_incident() {

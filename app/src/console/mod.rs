@@ -7,6 +7,7 @@
 mod answers;
 mod behavior;
 mod commands;
+mod desk;
 mod help;
 mod menus;
 mod toasts;
@@ -354,6 +355,9 @@ impl Console {
             (Some(st), None) => st.at.max(state.now),
             (None, None) => SystemClock.now().max(state.now),
         };
+        // The desk stamps plans, offers and runs on the system clock: their ages are
+        // measured from it (or from the fixed test clock), read here once a frame.
+        let desk_now = self.fixed_now.unwrap_or_else(|| SystemClock.now());
         let commands = RefCell::new(Vec::new());
         let selected = self.selected.clone();
         let offers = self
@@ -433,6 +437,7 @@ impl Console {
                 metrics: &mut self.metrics,
                 events: &mut self.events,
                 desk: self.desk.as_ref(),
+                desk_now,
                 workflows: &mut self.workflows,
                 incidents: &mut self.incidents,
                 notebook: self.notebook.as_mut(),
@@ -473,7 +478,7 @@ impl Console {
             if let Some(e) = desk.take_error() {
                 self.message = Some((e, Instant::now()));
             }
-            panels::wizard_ui(ui.ctx(), area, desk, &mut self.workflows);
+            panels::wizard_ui(ui.ctx(), area, &ctx, desk_now, desk, &mut self.workflows);
         }
         if self.workflows.palette {
             let list = palette::commands(&palette::Can {
@@ -486,6 +491,8 @@ impl Console {
             if let Some(cmd) = panels::palette_ui(
                 ui.ctx(),
                 area,
+                &ctx,
+                desk_now,
                 self.desk.as_ref(),
                 &mut self.workflows,
                 &list,

@@ -45,9 +45,7 @@ pub use self::session_files::{
 pub use self::status_bar::status_bar_ui;
 pub use self::topology::{TopologyView, topology_ui};
 pub use self::wall::wall_banners_ui;
-pub use self::workflows::{
-    WorkflowsView, journal_ui, open_palette, palette_ui, start_plan, valve_ui, wizard_ui,
-};
+pub use self::workflows::{WorkflowsView, journal_ui, palette_ui, valve_ui, wizard_ui};
 
 /// What a panel may ask for; applied after the frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,12 +62,65 @@ pub enum UiCommand {
     QuickNote,
     /// Show a pane (adding it to the layout when it is not there).
     Show(crate::layout::Pane),
+    /// Act on a workflow job, the safety valve, or what the desk has read.
+    Desk(DeskCommand),
     /// Load, save or remove a layout (files: read and written off the UI thread).
     Layout(LayoutCommand),
     /// Switch to this theme, and keep the choice for the next start.
     Theme(egui::Theme),
     /// A file dialog, a session saved or replayed, the view exported.
     File(FileCommand),
+}
+
+/// What the workflow panels ask of the desk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeskCommand {
+    /// Run job `job`'s plan; `typed` is the operator's typed confirmation.
+    Confirm {
+        /// The job.
+        job: u64,
+        /// What was typed.
+        typed: String,
+    },
+    /// Go past a refusing guard of job `job`'s plan, for `reason` (journaled).
+    Override {
+        /// The job.
+        job: u64,
+        /// The guard's name.
+        guard: String,
+        /// Why, in the operator's words.
+        reason: String,
+    },
+    /// Record `name` as the second approver of job `job`'s plan.
+    Approve {
+        /// The job.
+        job: u64,
+        /// The approver.
+        name: String,
+    },
+    /// Stop job `job` before its next step.
+    Cancel(u64),
+    /// Forget job `job` (unless it runs).
+    Dismiss(u64),
+    /// Plan job `job` again, and show the new plan.
+    Replan(u64),
+    /// The manual step job `job` waits on is done.
+    Acknowledge(u64),
+    /// Take over the interrupted run `run`: resume it, or roll it back.
+    TakeOver {
+        /// The journal's run id.
+        run: i64,
+        /// Plan the inverse instead.
+        rollback: bool,
+    },
+    /// Pull the safety valve: every run stops before its next step.
+    PullValve,
+    /// Re-arm the desk after the valve.
+    ResetValve,
+    /// Read the offers again.
+    RefreshOffers,
+    /// Read the journal again.
+    RefreshHistory,
 }
 
 /// What the Layout menu and the palette ask of layouts.
