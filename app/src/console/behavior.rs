@@ -26,7 +26,7 @@ pub(super) struct Behavior<'a, 'b> {
     pub(super) desk_now: Timestamp,
     pub(super) workflows: &'a mut WorkflowsView,
     pub(super) incidents: &'a mut IncidentsView,
-    pub(super) notebook: Option<&'a mut notebook::Notebook>,
+    pub(super) notebook: Option<&'a notebook::Notebook>,
     pub(super) edited: bool,
 }
 
@@ -66,7 +66,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                     ui,
                     self.ctx,
                     self.incidents,
-                    self.notebook.as_deref_mut(),
+                    self.notebook,
                 ),
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),

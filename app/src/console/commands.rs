@@ -232,7 +232,7 @@ impl Console {
                     layout::show_pane(&mut self.tree, pane);
                     self.layout_dirty = true;
                 }
-                UiCommand::QuickNote => match &mut self.notebook {
+                UiCommand::QuickNote => match &self.notebook {
                     Some(nb) => self
                         .incidents
                         .quick_note(nb, now, selected.map(str::to_owned)),
@@ -247,6 +247,11 @@ impl Console {
                 UiCommand::Plan(kind, target) => self.start_plan(kind, &target),
                 UiCommand::Palette => self.open_palette(),
                 UiCommand::Desk(c) => self.apply_desk(c),
+                UiCommand::Notebook(r) => {
+                    if let Some(nb) = &self.notebook {
+                        nb.send(r);
+                    }
+                }
                 UiCommand::Intent(i) => {
                     if let Err(e) = self.engine.send(i) {
                         self.message = Some((format!("{e:#}"), Instant::now()));

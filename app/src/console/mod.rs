@@ -440,7 +440,7 @@ impl Console {
                 desk_now,
                 workflows: &mut self.workflows,
                 incidents: &mut self.incidents,
-                notebook: self.notebook.as_mut(),
+                notebook: self.notebook.as_ref(),
                 edited: false,
             };
             self.tree.ui(&mut behavior, ui);
@@ -507,11 +507,8 @@ impl Console {
             incident_start: state.open_incident().map(|i| i.started_at),
         };
         panels::session_windows_ui(ui.ctx(), area, &mut self.session_files, &sc, &ctx);
-        if let Some(nb) = &mut self.notebook {
+        if let Some(nb) = &self.notebook {
             panels::note_windows_ui(ui.ctx(), area, &ctx, &mut self.incidents, nb);
-            if nb.busy() {
-                ui.ctx().request_repaint_after(Duration::from_millis(50));
-            }
         }
 
         panels::find_ui(ui.ctx(), area, &ctx, &mut self.find);
@@ -537,6 +534,10 @@ impl Console {
 
         self.apply_commands(commands.into_inner(), ui.ctx(), now, selected.as_deref());
         self.save_layout_if_edited(ui);
+        // The store answers by publishing a new shelf: look again until it has.
+        if self.notebook.as_ref().is_some_and(notebook::Notebook::busy) {
+            ui.ctx().request_repaint_after(Duration::from_millis(50));
+        }
         // Ages on screen tick once a second even when nothing arrives; that is all an idle
         // console redraws. A wall, read from across the room, ticks every few seconds:
         // anything notable (a flip, a source going stale) wakes it at once all the same.

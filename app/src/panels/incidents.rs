@@ -107,7 +107,7 @@ impl IncidentsView {
 
     /// Opens the editor for a new note pinned to `at`, about `entity`, on the open
     /// incident (or the focused one).
-    pub fn quick_note(&mut self, notebook: &mut Notebook, at: Timestamp, entity: Option<String>) {
+    pub fn quick_note(&mut self, notebook: &Notebook, at: Timestamp, entity: Option<String>) {
         if self.editor.is_some() {
             if let Some(e) = &mut self.editor {
                 e.focus = true;
@@ -134,7 +134,7 @@ impl IncidentsView {
         });
     }
 
-    fn edit_note(&mut self, notebook: &mut Notebook, n: &NoteRow) {
+    fn edit_note(&mut self, notebook: &Notebook, n: &NoteRow) {
         if self.editor.is_some() {
             return;
         }
@@ -174,7 +174,7 @@ pub fn incidents_ui(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    notebook: Option<&mut Notebook>,
+    notebook: Option<&Notebook>,
 ) {
     let Some(nb) = notebook else {
         live_incidents_ui(ui, ctx);
@@ -183,7 +183,7 @@ pub fn incidents_ui(
     let shelf = nb.shelf();
     if view.sent_focus != (true, view.focus) {
         view.sent_focus = (true, view.focus);
-        nb.send(Request::Focus(view.focus));
+        ctx.push(UiCommand::Notebook(Request::Focus(view.focus)));
     }
     if let Some(opened) = shelf.opened
         && view.focus.is_none()
@@ -271,7 +271,7 @@ fn toolbar_ui(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    nb: &mut Notebook,
+    nb: &Notebook,
     shelf: &Shelf,
 ) {
     ui.horizontal(|ui| {
@@ -293,7 +293,7 @@ fn toolbar_ui(
             .labelled_by(label.id);
         if search.changed() || view.query != view.sent_query {
             view.sent_query.clone_from(&view.query);
-            nb.send(Request::Search(view.query.clone()));
+            ctx.push(UiCommand::Notebook(Request::Search(view.query.clone())));
         }
         if !view.query.is_empty() && ui.small_button("Clear").clicked() {
             view.query.clear();
@@ -325,11 +325,11 @@ fn toolbar_ui(
             if ui.add_enabled(ok, egui::Button::new("Open")).clicked()
                 || (ok && r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)))
             {
-                nb.send(Request::Open {
+                ctx.push(UiCommand::Notebook(Request::Open {
                     title: title.trim().to_owned(),
                     severity: *sev,
                     at: ctx.now,
-                });
+                }));
                 view.focus = None;
                 close = true;
             }
@@ -410,7 +410,7 @@ fn page_ui(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    nb: &mut Notebook,
+    nb: &Notebook,
     shelf: &Shelf,
 ) {
     let Some(i) = &shelf.page.incident else {
@@ -440,7 +440,7 @@ fn page_ui(
     ui.horizontal(|ui| {
         let mut sev = i.severity;
         if severity_combo(ui, "page-severity", &mut sev) {
-            nb.send(Request::Severity(i.id, sev, ctx.now));
+            ctx.push(UiCommand::Notebook(Request::Severity(i.id, sev, ctx.now)));
         }
         if !i.severity_by_hand && i.origin == "detected" {
             ui.weak("(from what it hit)");
@@ -456,10 +456,16 @@ fn page_ui(
             &i.status.to_uppercase(),
         );
         if i.status == "triage" && ui.button("Mitigated").clicked() {
-            nb.send(Request::Status(i.id, "mitigated", ctx.now));
+            ctx.push(UiCommand::Notebook(Request::Status(
+                i.id,
+                "mitigated",
+                ctx.now,
+            )));
         }
         if i.status != "resolved" && ui.button("Resolved").clicked() {
-            nb.send(Request::Status(i.id, "resolved", ctx.now));
+            ctx.push(UiCommand::Notebook(Request::Status(
+                i.id, "resolved", ctx.now,
+            )));
         }
         ui.weak(format!("{} · {}", i.environment, i.origin));
         // The console's own incident: acknowledge it (on-call paging), once.
@@ -511,7 +517,7 @@ fn page_ui(
             ui.checkbox(&mut view.show_hidden, format!("show {hidden} hidden"));
         }
     });
-    timeline_ui(ui, view, nb, shelf);
+    timeline_ui(ui, ctx, view, nb, shelf);
 }
 
 /// MTTD, MTTR, the RTO countdown, the RPO target and the cost ticker.
@@ -702,7 +708,13 @@ enum Row<'a> {
     Note(&'a NoteRow),
 }
 
-fn timeline_ui(ui: &mut egui::Ui, view: &mut IncidentsView, nb: &mut Notebook, shelf: &Shelf) {
+fn timeline_ui(
+    ui: &mut egui::Ui,
+    ctx: &PanelCtx<'_>,
+    view: &mut IncidentsView,
+    nb: &Notebook,
+    shelf: &Shelf,
+) {
     let mut rows: Vec<(i64, Row<'_>)> = shelf
         .page
         .timeline
@@ -748,19 +760,19 @@ fn timeline_ui(ui: &mut egui::Ui, view: &mut IncidentsView, nb: &mut Notebook, s
                                 })
                                 .clicked()
                             {
-                                nb.send(Request::Mark {
+                                ctx.push(UiCommand::Notebook(Request::Mark {
                                     entry: e.id,
                                     starred: !e.starred,
                                     hidden: e.hidden,
-                                });
+                                }));
                             }
                             let hide = if e.hidden { "show" } else { "hide" };
                             if ui.small_button(hide).clicked() {
-                                nb.send(Request::Mark {
+                                ctx.push(UiCommand::Notebook(Request::Mark {
                                     entry: e.id,
                                     starred: e.starred,
                                     hidden: !e.hidden,
-                                });
+                                }));
                             }
                             let color = match e.kind.as_str() {
                                 "workflow" => theme::INFO,
@@ -873,19 +885,18 @@ pub fn note_windows_ui(
     area: egui::Rect,
     pctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    nb: &mut Notebook,
+    nb: &Notebook,
 ) {
     let shelf = nb.shelf();
-    editor_window_ui(ctx, area, pctx.now, view, nb, &shelf);
-    export_window_ui(ctx, area, pctx, view, nb, &shelf);
+    editor_window_ui(ctx, area, pctx, view, &shelf);
+    export_window_ui(ctx, area, pctx, view, &shelf);
 }
 
 fn editor_window_ui(
     ctx: &egui::Context,
     area: egui::Rect,
-    now: Timestamp,
+    pctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    nb: &mut Notebook,
     shelf: &Shelf,
 ) {
     let Some(ed) = &mut view.editor else {
@@ -907,7 +918,7 @@ fn editor_window_ui(
         _ => false,
     };
     if due && !(ed.text.trim().is_empty() && ed.existing.is_none()) {
-        nb.send(Request::Save(
+        pctx.push(UiCommand::Notebook(Request::Save(
             Draft {
                 id: ed.draft,
                 existing: ed.existing,
@@ -916,8 +927,8 @@ fn editor_window_ui(
                 pinned_at: ed.pinned_at,
                 body: ed.text.clone(),
             },
-            now,
-        ));
+            pctx.now,
+        )));
         ed.sent = Some((ed.text.clone(), Instant::now()));
     }
     let saved = ed.is_saved(shelf);
@@ -1025,7 +1036,6 @@ fn export_window_ui(
     area: egui::Rect,
     pctx: &PanelCtx<'_>,
     view: &mut IncidentsView,
-    nb: &mut Notebook,
     shelf: &Shelf,
 ) {
     let Some(form) = &mut view.export else {
@@ -1066,12 +1076,12 @@ fn export_window_ui(
         ui.horizontal(|ui| {
             let ok = !form.file.path.trim().is_empty();
             if ui.add_enabled(ok, egui::Button::new("Write")).clicked() {
-                nb.send(Request::Export {
+                pctx.push(UiCommand::Notebook(Request::Export {
                     incident: form.incident,
                     path: PathBuf::from(form.file.path.trim()),
                     json: form.json,
                     at: pctx.now,
-                });
+                }));
             }
             if ui.button("Close").clicked() {
                 done = true;

@@ -64,6 +64,8 @@ pub enum UiCommand {
     Show(crate::layout::Pane),
     /// Act on a workflow job, the safety valve, or what the desk has read.
     Desk(DeskCommand),
+    /// Ask the incident store (its own thread) for something.
+    Notebook(crate::notebook::Request),
     /// Load, save or remove a layout (files: read and written off the UI thread).
     Layout(LayoutCommand),
     /// Switch to this theme, and keep the choice for the next start.
