@@ -46,6 +46,13 @@ pub(super) enum Answer {
         /// The file, if one was chosen.
         file: Option<PathBuf>,
     },
+    /// Whether a path typed in File → Open session is a file.
+    Checked {
+        /// The path.
+        path: PathBuf,
+        /// It is a file.
+        is_file: bool,
+    },
     /// File → Save session: what was written, or why not.
     SessionSaved(Result<String, String>),
     /// The view exported as a PNG: the file, or why not.
@@ -110,6 +117,7 @@ impl Console {
                     self.session_files.chosen(dialog, file);
                 }
             },
+            Answer::Checked { path, is_file } => self.session_files.checked(&path, is_file),
             Answer::SessionSaved(result) => self.session_files.saved(result),
             Answer::PngWritten(result) => self.say(match result {
                 Ok(p) => format!("view saved as {}", p.display()),

@@ -168,6 +168,20 @@ impl Console {
                 },
                 move |_| Answer::FileChosen { dialog, file: None },
             ),
+            FileCommand::Check(path) => {
+                let failed_path = path.clone();
+                self.jobs.spawn(
+                    "switchboard-file-check",
+                    move || Answer::Checked {
+                        is_file: path.is_file(),
+                        path,
+                    },
+                    move |_| Answer::Checked {
+                        path: failed_path.clone(),
+                        is_file: false,
+                    },
+                );
+            }
             FileCommand::Replay(file) => {
                 let data_dir = self.data_dir.clone();
                 self.jobs.spawn(

@@ -159,6 +159,8 @@ pub enum FileCommand {
         /// A file to write (else one to read).
         save: bool,
     },
+    /// Look whether a path is a file (the open form's check, as the path is typed).
+    Check(PathBuf),
     /// Open a session file in a replay window of its own.
     Replay(PathBuf),
     /// Write the span `from`..`to` of the recorded session `src` to `dst`.

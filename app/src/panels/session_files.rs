@@ -44,9 +44,9 @@ struct Form {
     saving: bool,
     /// The save's outcome.
     result: Option<Result<String, String>>,
-    /// The path last looked up and whether it is a file: the disk is asked when the
-    /// path changes, not every frame.
-    checked: Option<(String, bool)>,
+    /// The path last looked up and whether it is a file (`None` while the job looking
+    /// runs): the disk is asked when the path changes, never by the frame itself.
+    checked: Option<(String, Option<bool>)>,
 }
 
 impl SessionFilesView {
@@ -90,6 +90,16 @@ impl SessionFilesView {
         }
     }
 
+    /// Whether `path`, typed in the open form, is a file.
+    pub fn checked(&mut self, path: &Path, is_file: bool) {
+        if let Some(f) = &mut self.open
+            && let Some((typed, known)) = &mut f.checked
+            && Path::new(typed.as_str()) == path
+        {
+            *known = Some(is_file);
+        }
+    }
+
     /// How the save went: what was written, or why not.
     pub fn saved(&mut self, result: Result<String, String>) {
         if let Some(f) = &mut self.save {
@@ -130,15 +140,19 @@ pub fn session_windows_ui(
                 form.file.ui(ui, pctx, Dialog::OpenSession);
                 let typed = form.file.path.trim();
                 let file = PathBuf::from(typed);
-                let ok = match &form.checked {
-                    Some((path, ok)) if path == typed => *ok,
+                let known = match &form.checked {
+                    Some((path, known)) if path == typed => *known,
                     _ => {
-                        let ok = file.is_file();
-                        form.checked = Some((typed.to_owned(), ok));
-                        ok
+                        form.checked = Some((typed.to_owned(), None));
+                        pctx.push(UiCommand::File(FileCommand::Check(file.clone())));
+                        None
                     }
                 };
-                if !ok && !form.file.path.trim().is_empty() && !form.file.path.ends_with('/') {
+                let ok = known == Some(true);
+                if known == Some(false)
+                    && !form.file.path.trim().is_empty()
+                    && !form.file.path.ends_with('/')
+                {
                     ui.colored_label(theme::WARN, "no such file");
                 }
                 if ui.add_enabled(ok, egui::Button::new("Replay")).clicked() {
