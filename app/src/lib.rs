@@ -5,8 +5,17 @@
 //! frame reads the engine's latest `Arc<State>` snapshot, and the engine wakes the
 //! window only when a new snapshot exists, so an idle console draws nothing.
 //!
-//! - [`Console`]: the window's content; [`Console::ui`] draws one frame.
+//! One intent path: panels read the frame's snapshot and push
+//! [`panels::UiCommand`]s; the console applies them after the frame, in one place;
+//! whatever touches a file or waits runs as a job whose answer comes back on one
+//! queue ([`background::Jobs`]) that each frame drains for a few milliseconds.
+//!
+//! - [`Console`] (`console/`): the window's content; [`Console::ui`] draws one frame;
+//!   beside it the commands and job answers it applies, the menus, toasts, help and
+//!   the tiles behaviour.
 //! - `panels`: one function per panel, reading a [`panels::PanelCtx`].
+//! - `background`: the job queue.
+//! - `notebook`: the incident store's thread; `session_files`, `png_export`: files.
 //! - `layout`: presets from `layouts/` and the saved layout.
 //! - `theme`: the colour-blind-safe palette, glyphs and formatting.
 

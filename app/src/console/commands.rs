@@ -220,6 +220,7 @@ impl Console {
                 }
             }
             LayoutCommand::Remove(name) => self.remove_layout(name),
+            LayoutCommand::Edited => self.layout_dirty = true,
         }
     }
 

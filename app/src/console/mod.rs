@@ -444,8 +444,10 @@ impl Console {
                 edited: false,
             };
             self.tree.ui(&mut behavior, ui);
+            // The tiles widget edits the tree in place (a drag, a closed tab); keeping
+            // the edit is a command like any other.
             if behavior.edited {
-                self.layout_dirty = true;
+                ctx.push(UiCommand::Layout(panels::LayoutCommand::Edited));
             }
         });
         // Windows stay below the top bar: the safety valve is never covered.

@@ -1,6 +1,8 @@
 //! Panels of the console. Each is a function `*_ui(ui, ctx, view)`: it reads the
-//! snapshot in [`PanelCtx`] and pushes [`UiCommand`]s, which the console applies after
-//! the frame. A frame never writes to the engine directly.
+//! snapshot in [`PanelCtx`] (and the cheap copies the desk and the incident store
+//! publish) and pushes [`UiCommand`]s, which the console applies after the frame, in
+//! one place. A panel never acts itself: not on the engine, the workflow desk, the
+//! incident store, nor any file; what takes time comes back on the console's job queue.
 
 mod backends;
 mod breaker_detail;
@@ -134,6 +136,8 @@ pub enum LayoutCommand {
     SaveAs(String),
     /// Remove the operator's layout of this name.
     Remove(String),
+    /// The operator edited the layout on screen (keep it in the layout file).
+    Edited,
 }
 
 /// Which form a file dialog fills in.
