@@ -868,23 +868,6 @@ fn a_layout_save_that_blocks_never_holds_a_frame() {
     use switchboard::layout::{Node, Pane, Preset, build_tree, save_named, user_dir};
 
     let dir = tempfile::tempdir().expect("tmp");
-    // A save writes `layout.json.tmp`, then renames it over the layout file.
-    let fifo = dir.path().join("layout.json.tmp");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success(), "mkfifo {}", fifo.display());
-    let (done, unblock) = std::sync::mpsc::channel::<()>();
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            unblock.recv_timeout(Duration::from_secs(5)).ok();
-            // Opening the read end lets the blocked writer through; read it all.
-            let mut f = std::fs::File::open(&fifo).expect("open the FIFO");
-            std::io::copy(&mut f, &mut std::io::sink()).ok();
-        })
-    };
     // A small layout of the operator's, so a frame's time is the console's own work,
     // not a debug build drawing a full wall.
     let small = build_tree(&Preset {
@@ -893,6 +876,31 @@ fn a_layout_save_that_blocks_never_holds_a_frame() {
         root: Node::Tabs(vec![Pane::Events]),
     });
     save_named(&user_dir(dir.path()), "small", &small).expect("saved");
+    // A save writes `NAME.json.tmp`, then renames it over `NAME.json`: the layout file
+    // (after an edit), and an own layout (Layout → Save as).
+    let fifos = [
+        dir.path().join("layout.json.tmp"),
+        user_dir(dir.path()).join("night.json.tmp"),
+    ];
+    for fifo in &fifos {
+        let made = std::process::Command::new("mkfifo")
+            .arg(fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success(), "mkfifo {}", fifo.display());
+    }
+    let (done, unblock) = std::sync::mpsc::channel::<()>();
+    let reader = {
+        let fifos = fifos.clone();
+        std::thread::spawn(move || {
+            unblock.recv_timeout(Duration::from_secs(5)).ok();
+            // Opening the read end lets the blocked writer through; read it all.
+            for fifo in &fifos {
+                let mut f = std::fs::File::open(fifo).expect("open the FIFO");
+                std::io::copy(&mut f, &mut std::io::sink()).ok();
+            }
+        })
+    };
     let engine = switchboard_core::start(&EngineOptions::new(drill(false, 1.0))).expect("engine");
     let console = Console::new(
         engine,
@@ -905,22 +913,41 @@ fn a_layout_save_that_blocks_never_holds_a_frame() {
     );
     let mut h = harness(console);
     settle(&mut h);
+    let mut longest = Duration::ZERO;
+    let mut step = |h: &mut Harness<'_, Console>, n: usize| {
+        for _ in 0..n {
+            let t = Instant::now();
+            h.run_steps(1);
+            longest = longest.max(t.elapsed());
+        }
+    };
     // An edit: a pane the layout lacks.
     h.get_by_label("Layout").click();
-    h.run_steps(2);
+    step(&mut h, 2);
     h.get_by_label("Show Quorum").click();
-    let mut longest = Duration::ZERO;
+    step(&mut h, 2);
+    // And Save as.
+    h.get_by_label("Layout").click();
+    step(&mut h, 2);
+    h.get_by_label("Save as").focus();
+    step(&mut h, 1);
+    h.get_by_label("Save as").type_text("night");
+    step(&mut h, 2);
+    h.get_by_label("Save").click();
+    step(&mut h, 2);
+    assert!(
+        has(&h, "saving layout night"),
+        "the console says Save as is under way"
+    );
+    // Past the half second after which a layout save is said to be under way.
     let start = Instant::now();
-    // Past the half second after which a save is said to be under way.
     while start.elapsed() < Duration::from_millis(900) {
-        let t = Instant::now();
-        h.run_steps(1);
-        longest = longest.max(t.elapsed());
+        step(&mut h, 1);
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
         longest < Duration::from_millis(100),
-        "a frame took {longest:?} while the layout file could not be written"
+        "a frame took {longest:?} while the layout files could not be written"
     );
     assert!(
         has(&h, "saving the layout"),
@@ -931,9 +958,10 @@ fn a_layout_save_that_blocks_never_holds_a_frame() {
         "the edit is on screen"
     );
     done.send(()).ok();
-    reader.join().expect("the FIFO's reader");
+    reader.join().expect("the FIFOs' reader");
     settle(&mut h);
     assert!(!has(&h, "saving the layout"), "saved once the FIFO is read");
+    assert!(has(&h, "layout saved as night"), "and saved as night");
 }
 
 /// The theme switches from the Layout menu and is kept for the next start.
