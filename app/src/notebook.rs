@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use switchboard_core::workflow::Journal;
 use switchboard_core::{State, Timestamp};
 
 /// A note being written, as the editor sends it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
     /// The editor's draft id (one per editing session).
     pub id: u64,
@@ -40,8 +40,9 @@ pub struct Draft {
     pub body: String,
 }
 
-/// What the window asks of the store.
-#[derive(Clone, Debug)]
+/// What the window asks of the store (the panels push these as commands; the console
+/// sends them after the frame).
+#[derive(Clone, Debug, PartialEq)]
 pub enum Request {
     /// Record the console's incidents and timeline.
     Sync(Arc<State>),
@@ -137,7 +138,7 @@ pub struct Notebook {
     shelf: Arc<Mutex<Arc<Shelf>>>,
     pending: Arc<AtomicUsize>,
     last_sync: Option<Instant>,
-    next_draft: u64,
+    next_draft: AtomicU64,
     path: PathBuf,
 }
 
@@ -181,7 +182,7 @@ impl Notebook {
             shelf,
             pending,
             last_sync: None,
-            next_draft: 1,
+            next_draft: AtomicU64::new(1),
             path,
         }
     }
@@ -212,9 +213,8 @@ impl Notebook {
     }
 
     /// A new draft id.
-    pub fn new_draft(&mut self) -> u64 {
-        self.next_draft += 1;
-        self.next_draft
+    pub fn new_draft(&self) -> u64 {
+        self.next_draft.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Offers the console's state for recording, at most every two seconds.

@@ -4,47 +4,27 @@
 //! directory's `screenshots/`, named by environment and time.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use switchboard_core::Timestamp;
 
-/// Requests screenshots and collects the results.
-pub struct PngExport {
-    tx: mpsc::Sender<Result<PathBuf, String>>,
-    rx: mpsc::Receiver<Result<PathBuf, String>>,
-}
+use crate::background::Spawner;
 
-impl Default for PngExport {
-    fn default() -> Self {
-        let (tx, rx) = mpsc::channel();
-        Self { tx, rx }
-    }
-}
-
-impl PngExport {
-    /// Asks the renderer for the next frame and writes it to `path`.
-    pub fn request(&self, ctx: &egui::Context, path: PathBuf) {
-        let tx = self.tx.clone();
-        let waker = ctx.clone();
-        ctx.request_screenshot(move |image| {
-            let spawned = std::thread::Builder::new()
-                .name("switchboard-png".into())
-                .spawn(move || {
-                    let done = write_png(&path, &image).map(|()| path);
-                    let _ = tx.send(done);
-                    waker.request_repaint();
-                });
-            if let Err(e) = spawned {
-                tracing::warn!("cannot start the PNG writer: {e}");
-            }
-        });
-        ctx.request_repaint();
-    }
-
-    /// A finished export, if any: the file written, or why not.
-    pub fn poll(&self) -> Option<Result<PathBuf, String>> {
-        self.rx.try_recv().ok()
-    }
+/// Asks the renderer for the next frame and writes it to `path` as a job of `jobs`;
+/// its answer is `answer(the file written, or why not)`.
+pub fn request<T: Send + 'static>(
+    ctx: &egui::Context,
+    path: PathBuf,
+    jobs: Spawner<T>,
+    answer: fn(Result<PathBuf, String>) -> T,
+) {
+    ctx.request_screenshot(move |image| {
+        jobs.spawn(
+            "switchboard-png",
+            move || answer(write_png(&path, &image).map(|()| path)),
+            move |why| answer(Err(format!("cannot write the PNG: {why}"))),
+        );
+    });
+    ctx.request_repaint();
 }
 
 /// Where an export of `environment`'s view at `now` goes, under `dir`.
@@ -94,7 +74,7 @@ pub fn write_png(path: &Path, image: &egui::ColorImage) -> Result<(), String> {
         })
         .map_err(|e| fail(&e));
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
+        std::fs::remove_file(&tmp).ok();
         return Err(e);
     }
     std::fs::rename(&tmp, path).map_err(|e| fail(&e))

@@ -7,12 +7,16 @@
 //! - Save: a span of the session being recorded (the last 15 minutes, the last hour,
 //!   the open incident, or all of it) to a new file, with this machine's incidents,
 //!   notes and workflow runs of that span; written on a thread of its own.
+//!
+//! The forms push commands; the console runs the dialog, the save and the replay as
+//! jobs and hands their answers back here ([`SessionFilesView::chosen`],
+//! [`SessionFilesView::saved`]).
 
 use std::path::{Path, PathBuf};
 
 use switchboard_core::Timestamp;
 
-use crate::background::{self, Slot};
+use super::{Dialog, FileCommand, PanelCtx, UiCommand};
 use crate::theme;
 
 /// What the dialogs are doing.
@@ -36,11 +40,13 @@ enum Span {
 #[derive(Default)]
 struct Form {
     file: super::FileField,
-    /// The save's outcome, while it runs (`None` inside) and after.
-    result: Option<Slot<Result<String, String>>>,
-    /// The path last looked up and whether it is a file: the disk is asked when the
-    /// path changes, not every frame.
-    checked: Option<(String, bool)>,
+    /// The save was asked for and has not answered yet.
+    saving: bool,
+    /// The save's outcome.
+    result: Option<Result<String, String>>,
+    /// The path last looked up and whether it is a file (`None` while the job looking
+    /// runs): the disk is asked when the path changes, never by the frame itself.
+    checked: Option<(String, Option<bool>)>,
 }
 
 impl SessionFilesView {
@@ -49,6 +55,7 @@ impl SessionFilesView {
         let dir = data_dir.map(|d| d.join("sessions")).unwrap_or_default();
         self.open = Some(Form {
             file: super::FileField::new(format!("{}/", dir.display()), false),
+            saving: false,
             result: None,
             checked: None,
         });
@@ -65,32 +72,61 @@ impl SessionFilesView {
                     .to_string(),
                 true,
             ),
+            saving: false,
             result: None,
             checked: None,
         });
     }
+
+    /// What the file dialog of `dialog`'s form answered.
+    pub fn chosen(&mut self, dialog: Dialog, file: Option<PathBuf>) {
+        let form = match dialog {
+            Dialog::OpenSession => self.open.as_mut(),
+            Dialog::SaveSession => self.save.as_mut(),
+            Dialog::Postmortem => None,
+        };
+        if let Some(f) = form {
+            f.file.chosen(file);
+        }
+    }
+
+    /// Whether `path`, typed in the open form, is a file.
+    pub fn checked(&mut self, path: &Path, is_file: bool) {
+        if let Some(f) = &mut self.open
+            && let Some((typed, known)) = &mut f.checked
+            && Path::new(typed.as_str()) == path
+        {
+            *known = Some(is_file);
+        }
+    }
+
+    /// How the save went: what was written, or why not.
+    pub fn saved(&mut self, result: Result<String, String>) {
+        if let Some(f) = &mut self.save {
+            f.saving = false;
+            f.result = Some(result);
+        }
+    }
 }
 
 /// What the console knows that the dialogs need.
-pub struct SessionCtx<'a> {
+pub struct SessionCtx {
     /// The session being recorded (its current segment).
     pub recording: Option<PathBuf>,
-    /// The data directory.
-    pub data_dir: Option<&'a Path>,
     /// Now (the console's clock).
     pub now: Timestamp,
     /// The open incident's start, if any.
     pub incident_start: Option<Timestamp>,
 }
 
-/// Draws the open and save windows (when shown); returns a message for the top bar.
+/// Draws the open and save windows (when shown).
 pub fn session_windows_ui(
     ctx: &egui::Context,
     area: egui::Rect,
     view: &mut SessionFilesView,
-    sc: &SessionCtx<'_>,
-) -> Option<String> {
-    let mut message = None;
+    sc: &SessionCtx,
+    pctx: &PanelCtx<'_>,
+) {
     if let Some(form) = &mut view.open {
         let mut open = true;
         let mut done = false;
@@ -101,25 +137,26 @@ pub fn session_windows_ui(
             .collapsible(false)
             .show(ctx, |ui| {
                 ui.label("It opens in a replay window of its own; this console goes on.");
-                form.file.ui(ui);
+                form.file.ui(ui, pctx, Dialog::OpenSession);
                 let typed = form.file.path.trim();
                 let file = PathBuf::from(typed);
-                let ok = match &form.checked {
-                    Some((path, ok)) if path == typed => *ok,
+                let known = match &form.checked {
+                    Some((path, known)) if path == typed => *known,
                     _ => {
-                        let ok = file.is_file();
-                        form.checked = Some((typed.to_owned(), ok));
-                        ok
+                        form.checked = Some((typed.to_owned(), None));
+                        pctx.push(UiCommand::File(FileCommand::Check(file.clone())));
+                        None
                     }
                 };
-                if !ok && !form.file.path.trim().is_empty() && !form.file.path.ends_with('/') {
+                let ok = known == Some(true);
+                if known == Some(false)
+                    && !form.file.path.trim().is_empty()
+                    && !form.file.path.ends_with('/')
+                {
                     ui.colored_label(theme::WARN, "no such file");
                 }
                 if ui.add_enabled(ok, egui::Button::new("Replay")).clicked() {
-                    message = Some(match spawn_replay(&file, sc.data_dir) {
-                        Ok(()) => format!("replay of {} opened", file.display()),
-                        Err(e) => e,
-                    });
+                    pctx.push(UiCommand::File(FileCommand::Replay(file)));
                     done = true;
                 }
             });
@@ -154,11 +191,8 @@ pub fn session_windows_ui(
                     "With this machine's incidents, notes and workflow runs of the span. \
                      The events before it are kept too, so the replay starts from the same state.",
                 );
-                form.file.ui(ui);
-                let busy = form
-                    .result
-                    .as_ref()
-                    .is_some_and(|r| r.lock().is_ok_and(|r| r.is_none()));
+                form.file.ui(ui, pctx, Dialog::SaveSession);
+                let busy = form.saving;
                 if ui
                     .add_enabled(
                         !busy && !form.file.path.trim().is_empty(),
@@ -174,16 +208,16 @@ pub fn session_windows_ui(
                             .map_or(Timestamp(0), |t| Timestamp(t.0 - 5 * 60_000)),
                         Span::All => Timestamp(0),
                     };
-                    form.result = Some(spawn_save(
-                        src,
-                        PathBuf::from(form.file.path.trim()),
+                    pctx.push(UiCommand::File(FileCommand::SaveSession {
+                        src: src.to_owned(),
+                        dst: PathBuf::from(form.file.path.trim()),
                         from,
-                        sc.now,
-                        sc.data_dir.map(Path::to_path_buf),
-                        ui.ctx().clone(),
-                    ));
+                        to: sc.now,
+                    }));
+                    form.saving = true;
+                    form.result = None;
                 }
-                if let Some(r) = form.result.as_ref().and_then(|r| r.lock().ok()?.clone()) {
+                if let Some(r) = &form.result {
                     match r {
                         Ok(m) => ui.colored_label(theme::GOOD, m),
                         Err(e) => ui.colored_label(theme::BAD, e),
@@ -196,11 +230,10 @@ pub fn session_windows_ui(
             view.save = None;
         }
     }
-    message
 }
 
 /// Opens `file` in a replay window of its own (this program, `replay FILE`).
-fn spawn_replay(file: &Path, data_dir: Option<&Path>) -> Result<(), String> {
+pub fn spawn_replay(file: &Path, data_dir: Option<&Path>) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot start the replay: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     if let Some(d) = data_dir {
@@ -208,28 +241,20 @@ fn spawn_replay(file: &Path, data_dir: Option<&Path>) -> Result<(), String> {
     }
     cmd.arg("replay").arg(file);
     cmd.spawn()
-        .map(drop)
+        .map(|_| format!("replay of {} opened", file.display()))
         .map_err(|e| format!("cannot start the replay: {e}"))
 }
 
-fn spawn_save(
+/// Writes the span `from`..`to` of the session `src` to `dst` (blocks: run it as a job).
+pub fn save(
     src: &Path,
-    dst: PathBuf,
+    dst: &Path,
     from: Timestamp,
     to: Timestamp,
-    data_dir: Option<PathBuf>,
-    repaint: egui::Context,
-) -> Slot<Result<String, String>> {
-    let src = src.to_owned();
-    background::spawn(
-        "switchboard-save-session",
-        repaint,
-        move || {
-            if let Some(dir) = dst.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            crate::session_files::save(&src, &dst, from, to, data_dir.as_deref())
-        },
-        |e| Err(format!("cannot save: {e}")),
-    )
+    data_dir: Option<&Path>,
+) -> Result<String, String> {
+    if let Some(dir) = dst.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    crate::session_files::save(src, dst, from, to, data_dir)
 }

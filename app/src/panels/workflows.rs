@@ -3,14 +3,18 @@
 //! typed confirmation, progress per journaled step, cancel, the report), the safety
 //! valve in the top bar, and the journal pane (what ran, when, by whom, each step).
 //!
-//! Everything here reads copies the core's [`Desk`] keeps; planning and running happen
-//! on the desk's own runtime, never on the UI thread.
+//! Everything here reads copies the core's [`Desk`] keeps and pushes
+//! [`UiCommand::Desk`] commands, which the console applies after the frame; planning and
+//! running happen on the desk's own runtime, never on the UI thread. Ages of plans,
+//! offers and runs are measured from `desk_now`, the frame's reading of the clock the
+//! desk stamps them with (the fixed test clock when one is set).
 
 use egui::{Color32, RichText};
+use switchboard_core::Timestamp;
 use switchboard_core::workflow::desk::{Desk, Job, Phase};
-use switchboard_core::workflow::{Kind, OVERRIDABLE, Plan, StepRow};
-use switchboard_core::{Clock as _, SystemClock};
+use switchboard_core::workflow::{OVERRIDABLE, Plan, StepRow};
 
+use super::{DeskCommand, PanelCtx, UiCommand};
 use crate::theme::{self, Glyph, badge, format_age};
 
 /// The palette's and wizard's state between frames.
@@ -59,7 +63,7 @@ fn outcome_color(outcome: &str) -> Color32 {
 }
 
 /// The safety valve and the palette button, for the top bar (always visible).
-pub fn valve_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
+pub fn valve_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, desk: &Desk) {
     let running = desk.running();
     if desk.valve_pulled() {
         let b = egui::Button::new(
@@ -80,7 +84,7 @@ pub fn valve_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
             .clicked()
             && running == 0
         {
-            desk.reset_valve();
+            ctx.push(UiCommand::Desk(DeskCommand::ResetValve));
         }
     } else {
         let label = if running > 0 {
@@ -100,7 +104,7 @@ pub fn valve_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
             .on_hover_text("Safety valve: stop every running workflow before its next step, and refuse new ones until reset.")
             .clicked()
         {
-            desk.pull_valve();
+            ctx.push(UiCommand::Desk(DeskCommand::PullValve));
         }
     }
     if ui
@@ -110,16 +114,7 @@ pub fn valve_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
         )
         .clicked()
     {
-        open_palette(Some(desk), view);
-    }
-}
-
-/// Opens the palette and reads the offers fresh.
-pub fn open_palette(desk: Option<&Desk>, view: &mut WorkflowsView) {
-    view.palette = true;
-    view.filter.clear();
-    if let Some(desk) = desk {
-        desk.refresh_offers();
+        ctx.push(UiCommand::Palette);
     }
 }
 
@@ -130,6 +125,8 @@ pub fn open_palette(desk: Option<&Desk>, view: &mut WorkflowsView) {
 pub fn palette_ui<T: Clone>(
     ctx: &egui::Context,
     area: egui::Rect,
+    pctx: &PanelCtx<'_>,
+    desk_now: Timestamp,
     desk: Option<&Desk>,
     view: &mut WorkflowsView,
     commands: &[(String, T)],
@@ -188,11 +185,11 @@ pub fn palette_ui<T: Clone>(
                             "{} of {} actions · read {} ago",
                             matching.len(),
                             offers.offers.len(),
-                            format_age(SystemClock.now().millis_since(at).max(0) as f64 / 1000.0)
+                            format_age(desk_now.millis_since(at).max(0) as f64 / 1000.0)
                         ));
                     }
                     if ui.small_button("Re-read").clicked() {
-                        desk.refresh_offers();
+                        pctx.push(UiCommand::Desk(DeskCommand::RefreshOffers));
                     }
                 });
                 for e in &offers.errors {
@@ -255,8 +252,8 @@ pub fn palette_ui<T: Clone>(
     if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         open = false;
     }
-    if let (Some((kind, target)), Some(desk)) = (chosen, desk) {
-        start_plan(desk, view, kind, &target);
+    if let (Some((kind, target)), Some(_)) = (chosen, desk) {
+        pctx.push(UiCommand::Plan(kind, target));
         open = false;
     }
     if command.is_some() {
@@ -266,14 +263,15 @@ pub fn palette_ui<T: Clone>(
     command
 }
 
-/// Plans `kind` on `target` and shows it in the wizard.
-pub fn start_plan(desk: &Desk, view: &mut WorkflowsView, kind: Kind, target: &str) {
-    let id = desk.plan(kind, target);
-    view.focus(id);
-}
-
 /// The wizard of the focused job.
-pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut WorkflowsView) {
+pub fn wizard_ui(
+    ctx: &egui::Context,
+    area: egui::Rect,
+    pctx: &PanelCtx<'_>,
+    desk_now: Timestamp,
+    desk: &Desk,
+    view: &mut WorkflowsView,
+) {
     let Some(id) = view.focus else { return };
     let Some(job) = desk.job(id) else {
         view.focus = None;
@@ -295,8 +293,8 @@ pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut 
                     ui.label("Reading the target and every guard…");
                 });
             }
-            Phase::Planned(plan) => planned_ui(ui, desk, view, &job, plan),
-            Phase::Running(plan) => running_ui(ui, desk, &job, plan),
+            Phase::Planned(plan) => planned_ui(ui, pctx, desk_now, desk, view, &job, plan),
+            Phase::Running(plan) => running_ui(ui, pctx, &job, plan),
             Phase::Finished(plan, report) => {
                 plan_head_ui(ui, plan);
                 steps_ui(ui, &job.control.rows());
@@ -322,7 +320,7 @@ pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut 
                     ui.colored_label(c, l);
                 }
                 if ui.button("Close").clicked() {
-                    desk.dismiss(id);
+                    pctx.push(UiCommand::Desk(DeskCommand::Dismiss(id)));
                     view.focus = None;
                 }
             }
@@ -333,13 +331,11 @@ pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut 
                 }
                 ui.colored_label(theme::BAD, RichText::new(why).strong());
                 ui.horizontal(|ui| {
-                    if ui.button("Plan again").clicked()
-                        && let Some(n) = desk.replan(id)
-                    {
-                        view.focus(n);
+                    if ui.button("Plan again").clicked() {
+                        pctx.push(UiCommand::Desk(DeskCommand::Replan(id)));
                     }
                     if ui.button("Close").clicked() {
-                        desk.dismiss(id);
+                        pctx.push(UiCommand::Desk(DeskCommand::Dismiss(id)));
                         view.focus = None;
                     }
                 });
@@ -347,7 +343,7 @@ pub fn wizard_ui(ctx: &egui::Context, area: egui::Rect, desk: &Desk, view: &mut 
         });
     if !open {
         if !matches!(job.phase, Phase::Running(_)) {
-            desk.dismiss(id);
+            pctx.push(UiCommand::Desk(DeskCommand::Dismiss(id)));
         }
         view.focus = None;
     }
@@ -382,7 +378,15 @@ fn plan_head_ui(ui: &mut egui::Ui, plan: &Plan) {
     }
 }
 
-fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Job, plan: &Plan) {
+fn planned_ui(
+    ui: &mut egui::Ui,
+    pctx: &PanelCtx<'_>,
+    desk_now: Timestamp,
+    desk: &Desk,
+    view: &mut WorkflowsView,
+    job: &Job,
+    plan: &Plan,
+) {
     plan_head_ui(ui, plan);
     ui.add_space(4.0);
     ui.label(RichText::new("Guards").strong());
@@ -433,10 +437,11 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
                 )
                 .clicked()
             {
-                match desk.override_guard(job.id, &guard, &view.override_reason) {
-                    Ok(()) => view.error = None,
-                    Err(e) => view.error = Some(e),
-                }
+                pctx.push(UiCommand::Desk(DeskCommand::Override {
+                    job: job.id,
+                    guard,
+                    reason: view.override_reason.clone(),
+                }));
                 view.override_guard = None;
             }
             if ui.button("Keep the guard").clicked() {
@@ -445,7 +450,7 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
         });
     }
     ui.separator();
-    let age = SystemClock.now().millis_since(plan.made_at).max(0) / 1000;
+    let age = desk_now.millis_since(plan.made_at).max(0) / 1000;
     let stale = age * 1000 > switchboard_core::workflow::PLAN_TTL_MILLIS;
     if !plan.allowed() {
         ui.colored_label(
@@ -482,7 +487,10 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
                     )
                     .changed()
                 {
-                    let _ = desk.approve(job.id, &view.approver);
+                    pctx.push(UiCommand::Desk(DeskCommand::Approve {
+                        job: job.id,
+                        name: view.approver.clone(),
+                    }));
                 }
             });
         }
@@ -500,11 +508,10 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
                 Color32::DARK_GRAY
             });
             if ui.add_enabled(matches, run).clicked() || submit {
-                if let Err(e) = desk.confirm(job.id, &view.typed) {
-                    view.error = Some(e);
-                } else {
-                    view.error = None;
-                }
+                pctx.push(UiCommand::Desk(DeskCommand::Confirm {
+                    job: job.id,
+                    typed: view.typed.clone(),
+                }));
             }
             if !matches && !view.typed.is_empty() {
                 ui.colored_label(theme::WARN, "does not match");
@@ -512,10 +519,8 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
         });
     }
     ui.horizontal(|ui| {
-        if ui.button("Plan again").clicked()
-            && let Some(n) = desk.replan(job.id)
-        {
-            view.focus(n);
+        if ui.button("Plan again").clicked() {
+            pctx.push(UiCommand::Desk(DeskCommand::Replan(job.id)));
         }
     });
     if let Some(e) = &view.error {
@@ -523,7 +528,7 @@ fn planned_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView, job: &Jo
     }
 }
 
-fn running_ui(ui: &mut egui::Ui, desk: &Desk, job: &Job, plan: &Plan) {
+fn running_ui(ui: &mut egui::Ui, pctx: &PanelCtx<'_>, job: &Job, plan: &Plan) {
     plan_head_ui(ui, plan);
     ui.separator();
     let rows = job.control.rows();
@@ -544,7 +549,7 @@ fn running_ui(ui: &mut egui::Ui, desk: &Desk, job: &Job, plan: &Plan) {
             .on_hover_text("Stop before the next step (a step under way finishes)")
             .clicked()
         {
-            desk.cancel(job.id);
+            pctx.push(UiCommand::Desk(DeskCommand::Cancel(job.id)));
         }
     });
     let waiting = job.control.waiting();
@@ -559,7 +564,7 @@ fn running_ui(ui: &mut egui::Ui, desk: &Desk, job: &Job, plan: &Plan) {
                 .button(RichText::new("Done: continue the runbook").strong())
                 .clicked()
             {
-                job.control.acknowledge();
+                pctx.push(UiCommand::Desk(DeskCommand::Acknowledge(job.id)));
             }
         });
     }
@@ -595,15 +600,21 @@ fn steps_ui(ui: &mut egui::Ui, rows: &[StepRow]) {
 }
 
 /// The journal pane: this console's jobs under way, then the journal's latest runs.
-pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
+pub fn journal_ui(
+    ui: &mut egui::Ui,
+    ctx: &PanelCtx<'_>,
+    desk_now: Timestamp,
+    desk: &Desk,
+    view: &mut WorkflowsView,
+) {
     ui.horizontal(|ui| {
         ui.label(RichText::new("Workflows").strong());
         ui.weak(format!("env {}", desk.environment().name));
         if ui.small_button("Actions…").clicked() {
-            open_palette(Some(desk), view);
+            ctx.push(UiCommand::Palette);
         }
         if ui.small_button("Refresh").clicked() {
-            desk.refresh_history();
+            ctx.push(UiCommand::Desk(DeskCommand::RefreshHistory));
         }
     });
     let jobs = desk.jobs();
@@ -639,7 +650,7 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for (run, steps) in history.iter() {
-                let interrupted = run.interrupted(SystemClock.now());
+                let interrupted = run.interrupted(desk_now);
                 let outcome = if interrupted { "INTERRUPTED" } else { run.outcome.as_str() };
                 let head = RichText::new(format!(
                     "#{} {} {} {} · {} · {}",
@@ -666,14 +677,20 @@ pub fn journal_ui(ui: &mut egui::Ui, desk: &Desk, view: &mut WorkflowsView) {
                             .on_hover_text("Plan it again as it was (the plan re-reads the target)")
                             .clicked()
                         {
-                            desk.take_over(run.id, false);
+                            ctx.push(UiCommand::Desk(DeskCommand::TakeOver {
+                                run: run.id,
+                                rollback: false,
+                            }));
                         }
                         if ui
                             .button("Roll back…")
                             .on_hover_text("Plan the inverse: back to the state it found")
                             .clicked()
                         {
-                            desk.take_over(run.id, true);
+                            ctx.push(UiCommand::Desk(DeskCommand::TakeOver {
+                                run: run.id,
+                                rollback: true,
+                            }));
                         }
                     });
                 }
