@@ -28,6 +28,10 @@ pub struct Answer {
     pub ttl_secs: u32,
 }
 
+/// One server's answer for a record: what it says (`None`: no such record), or why it
+/// could not be asked.
+pub type ServerAnswer = (SocketAddr, Result<Option<Answer>, String>);
+
 /// A TSIG key, its secret already read from where the configuration points.
 #[derive(Clone)]
 pub struct TsigKey {
@@ -300,7 +304,11 @@ mod tests {
                 .contains("not base64")
         );
         let key = TsigKey::from_base64("k", "hmac-md5", "c2VjcmV0").expect("key");
-        assert!(key.signer().err().is_some_and(|e| e.contains("not supported")));
+        assert!(
+            key.signer()
+                .err()
+                .is_some_and(|e| e.contains("not supported"))
+        );
         assert!(!format!("{key:?}").contains("secret\""), "{key:?}");
         assert!(
             !format!("{key:?}").contains("115"),

@@ -16,6 +16,7 @@ mod backoff;
 mod changes;
 mod connection;
 pub mod consul;
+pub mod dns;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;

@@ -88,6 +88,10 @@ macro_rules! source_table {
             Postgres = "postgres", postgres::PostgresConfig, poll: { interval_millis: millis },
                 feeds: { databases: Always },
                 example: "dsn_env = \"SWITCHBOARD_UNSET_DSN\"";
+            /// A DNS zone's public names, asked of each authoritative server.
+            Dns = "dns", dns::DnsConfig, poll: { interval_millis: millis },
+                feeds: {},
+                example: "zone = \"example.test\"\nservers = [\"{addr}\"]\n[[record]]\nname = \"www\"";
         }
     };
 }

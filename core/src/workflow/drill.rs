@@ -240,7 +240,13 @@ pub(super) async fn plan(
                 ),
             )
         }
-        Kind::Cordon | Kind::Uncordon | Kind::DeletePod | Kind::EtcdRemove | Kind::Runbook => {
+        Kind::Cordon
+        | Kind::Uncordon
+        | Kind::DeletePod
+        | Kind::EtcdRemove
+        | Kind::DnsFailover
+        | Kind::DnsRestore
+        | Kind::Runbook => {
             return Err(super::target::not_practised(kind));
         }
     };

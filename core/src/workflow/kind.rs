@@ -85,6 +85,12 @@ workflow_kinds! {
     /// An etcd member: removed from the cluster's membership.
     EtcdRemove = "etcd-remove":
         "etcd: remove a dead member from the cluster's membership (target etcd-source/member)",
+    /// A public name: to its standby value (another region), in one signed update.
+    DnsFailover = "dns-failover":
+        "DNS record: point a public name at its standby value in one signed update, verified on every authoritative server (target dns-source/name)",
+    /// A public name: back to its primary value.
+    DnsRestore = "dns-restore":
+        "DNS record: point a public name back at its primary value (target as for dns-failover)",
     /// A runbook: its steps in order (target: the runbook's name).
     Runbook = "runbook":
         "Runbook: its steps in order, one confirmation (target: the runbook's name)",

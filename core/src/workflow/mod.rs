@@ -12,7 +12,7 @@
 //! ([`server`], [`canary`], [`backup`]), Traefik routers through the file provider
 //! ([`route`]), Patroni members ([`patroni`]), nodes through their fence devices
 //! ([`fence`]), Kubernetes nodes and pods ([`k8s`]), etcd members ([`etcd`]), runbooks
-//! ([`runbook`]) and the drill's simulated fleet ([`drill`]). A target string is
+//! ([`runbook`]), DNS records ([`dns`]) and the drill's simulated fleet ([`drill`]). A target string is
 //! resolved once to the kind that owns it ([`target::resolve`]).
 //!
 //! The guards every workflow has ([`guards`]):
@@ -31,6 +31,7 @@ pub mod backup;
 pub mod canary;
 mod context;
 pub mod desk;
+pub mod dns;
 pub mod drill;
 pub mod etcd;
 pub mod fence;

@@ -230,6 +230,8 @@ registry! {
     Runbook => super::runbook::RunbookTarget,
     /// A node with fence devices.
     Node => super::fence::NodeTarget,
+    /// A public name in a DNS zone.
+    DnsRecord => super::dns::DnsRecordTarget,
 }
 
 /// The target kind that owns `target` for `kind` in `env`: the one whose workflows
