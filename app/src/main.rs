@@ -63,10 +63,14 @@ fn main() -> ExitCode {
             at,
             json,
             export,
+            window: replay_window,
         }) => match (at, export) {
             (Some(t), _) => return plain(session::at(file, t, *json)),
             (None, Some(out)) => return plain(session::export(file, out)),
-            (None, None) => window::run_replay_gui(&cli.common, &cli.window, file),
+            // Window options given before `replay` count too, as they always did.
+            (None, None) => {
+                window::run_replay_gui(&cli.common, &replay_window.or(&cli.window), file)
+            }
         },
         Some(Command::Notes { where_is, action }) => {
             return notes::notes_command(&cli.common, *where_is, action.as_ref());

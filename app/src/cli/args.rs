@@ -1,5 +1,13 @@
-//! The command line's shape (clap): the window's options, the configuration's, and
-//! each subcommand's.
+//! The command line's shape (clap): which options belong to the window, which to each
+//! subcommand, and which to every one.
+//!
+//! Options of the window (`--layout`, `--renderer`, `--theme`, `--exit-after`, `--wall`,
+//! `--no-record`, the flight recorder's limits) sit on the bare command, not global, so
+//! `switchboard status --help` does not offer them; given before a subcommand they are
+//! still accepted (and mean nothing there), as they always were. `replay` opens a window
+//! too and carries its own [`WindowArgs`]. The configuration options ([`Common`]) are
+//! global: every command resolves the configuration before it runs, and scripts give
+//! them before or after the subcommand.
 
 use std::path::PathBuf;
 
@@ -31,7 +39,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", requires = "wall")]
     pub rotate: Option<f64>,
     /// Do not record a session file.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_record: bool,
     /// The flight recorder keeps the sessions of the last this many hours...
     #[arg(long, value_name = "HOURS", default_value_t = 72.0)]
@@ -48,8 +56,9 @@ pub struct Cli {
 }
 
 /// What the configuration is and where data is kept: global, so they may come before or
-/// after any subcommand.
+/// after any subcommand. Listed under a heading of their own, apart from the command's.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Configuration (every command)")]
 pub struct Common {
     /// Configuration file (default: the platform config dir's config.toml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -74,23 +83,38 @@ pub struct Common {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The options of a window: the bare command's and `replay`'s.
-#[derive(Args, Debug, Clone)]
+/// The options of a window: the bare command's and `replay`'s. The heading also covers
+/// the bare command's options declared after them (wall, recorder).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Window")]
 pub struct WindowArgs {
     /// Layout to start with: a preset (oncall, wall, triage, replay, database) or one
     /// you saved under a name (Layout → Save as).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub layout: Option<String>,
-    /// Renderer of the window (glow).
-    #[arg(long, default_value = "glow", global = true)]
-    pub renderer: String,
+    /// Renderer of the window (default: glow, the one this build has).
+    #[arg(long, value_name = "NAME")]
+    pub renderer: Option<String>,
     /// Close the window after this many seconds (for screenshots and smoke tests).
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "SECS")]
     pub exit_after: Option<f64>,
     /// Colour theme of the window: dark or light (default: the last chosen in the
     /// window, else dark).
-    #[arg(long, global = true, value_parser = ["dark", "light"])]
+    #[arg(long, value_parser = ["dark", "light"])]
     pub theme: Option<String>,
+}
+
+impl WindowArgs {
+    /// These options, each one not given taken from `outer` (the bare command's, given
+    /// before the subcommand: `switchboard --exit-after 5 replay FILE`).
+    pub fn or(&self, outer: &Self) -> Self {
+        Self {
+            layout: self.layout.clone().or_else(|| outer.layout.clone()),
+            renderer: self.renderer.clone().or_else(|| outer.renderer.clone()),
+            exit_after: self.exit_after.or(outer.exit_after),
+            theme: self.theme.clone().or_else(|| outer.theme.clone()),
+        }
+    }
 }
 
 /// The subcommands; none opens the window.
@@ -143,6 +167,9 @@ pub enum Command {
         /// Write every event as a JSON line to this file.
         #[arg(long, value_name = "FILE", conflicts_with = "at")]
         export: Option<PathBuf>,
+        /// The replay window's options (without --at or --export).
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Record a session headless (an unattended box), until Ctrl+C or --for.
     Record {

@@ -207,10 +207,10 @@ fn open_window(
     title: &str,
     build: impl FnOnce(&egui::Context) -> Console + 'static,
 ) -> anyhow::Result<()> {
+    let renderer = window.renderer.as_deref().unwrap_or("glow");
     anyhow::ensure!(
-        window.renderer == "glow",
-        "unknown renderer {:?}: this build has glow",
-        window.renderer
+        renderer == "glow",
+        "unknown renderer {renderer:?}: this build has glow"
     );
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
