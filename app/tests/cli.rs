@@ -1,4 +1,5 @@
-//! The CLI, run as a process: `status`, `watch`, and bad configuration.
+//! The CLI, run as a process: `status`, `watch`, workflows, notes, sessions, bad
+//! configuration, and what each subcommand's help offers.
 
 use std::process::Command;
 

@@ -257,3 +257,39 @@ pub enum WorkflowCmd {
         json: bool,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn window_options_before_replay_count_and_its_own_win() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "--exit-after",
+            "5",
+            "--layout",
+            "wall",
+            "replay",
+            "s.sqlite",
+            "--layout",
+            "triage",
+        ])
+        .expect("parses");
+        let Some(Command::Replay { window, .. }) = &cli.command else {
+            panic!("not a replay: {cli:?}");
+        };
+        let merged = window.or(&cli.window);
+        assert_eq!(merged.exit_after, Some(5.0));
+        assert_eq!(merged.layout.as_deref(), Some("triage"));
+        assert_eq!(merged.renderer, None);
+    }
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

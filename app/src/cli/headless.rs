@@ -217,7 +217,7 @@ pub fn run_record(
                 }
             }
             None => {
-                let _ = tokio::signal::ctrl_c().await;
+                tokio::signal::ctrl_c().await.ok();
             }
         }
     });

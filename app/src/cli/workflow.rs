@@ -209,7 +209,7 @@ fn run_plan(
         &switchboard_core::operator_name(),
     ));
     finished.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = prompter.join();
+    prompter.join().ok();
     let report = report?;
     if json {
         println!("{}", serde_json::json!({"plan": plan, "report": report}));
