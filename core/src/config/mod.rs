@@ -35,8 +35,10 @@ use crate::sources::postgres::PostgresConfig;
 use crate::sources::prometheus::PrometheusConfig;
 use crate::sources::traefik::TraefikConfig;
 
+mod objectives;
 mod workflow;
 
+pub use self::objectives::Objectives;
 pub use self::workflow::{FenceDevice, RunbookConfig};
 
 /// Errors loading a configuration.
@@ -106,8 +108,8 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runbook: Vec<RunbookConfig>,
     /// RTO, RPO and the cost estimate's figures its incidents are measured against.
-    #[serde(default, skip_serializing_if = "crate::store::Objectives::is_empty")]
-    pub objectives: crate::store::Objectives,
+    #[serde(default, skip_serializing_if = "Objectives::is_empty")]
+    pub objectives: Objectives,
     /// How the window marks it: production gets a frame all around the window.
     #[serde(default, skip_serializing_if = "Look::is_default")]
     pub look: Look,
@@ -125,7 +127,7 @@ impl Environment {
             source,
             fence: Vec::new(),
             runbook: Vec::new(),
-            objectives: crate::store::Objectives::default(),
+            objectives: Objectives::default(),
             look: Look::default(),
         }
     }
@@ -358,7 +360,7 @@ impl Config {
             environment: vec![Environment {
                 // Figures to practise with (domain.md §10's example), marked in the
                 // export as an estimate like any other.
-                objectives: crate::store::Objectives {
+                objectives: Objectives {
                     rto_secs: Some(15 * 60),
                     rpo_secs: Some(60),
                     tx_per_sec: Some(250.0),

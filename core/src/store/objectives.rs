@@ -8,39 +8,12 @@
 //!   transaction value. MTTD + MTTR is the time from the start to the resolution (or to
 //!   now, while the incident is open).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::IncidentRow;
 use crate::time::Timestamp;
 
-/// An environment's targets and the figures of its cost estimate; every field may be
-/// left out.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Objectives {
-    /// Recovery time objective, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rto_secs: Option<u64>,
-    /// Recovery point objective, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpo_secs: Option<u64>,
-    /// Transactions per second the environment serves when healthy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tx_per_sec: Option<f64>,
-    /// Average value of one transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tx_value: Option<f64>,
-    /// The value's currency as shown (`$`, `EUR`...); `$` when left out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-}
-
-impl Objectives {
-    /// Whether nothing is configured.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
+pub use crate::config::Objectives;
 
 /// The downtime cost of an incident, an estimate.
 #[derive(Clone, Debug, PartialEq, Serialize)]

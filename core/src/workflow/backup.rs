@@ -12,7 +12,10 @@
 use std::time::Duration;
 
 use super::server::{backend_rows, socket_of, takes_traffic};
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
+use crate::config::{Environment, SourceConfig};
+use crate::sources::haproxy::RowKind;
 use crate::time::Timestamp;
 
 /// How long verification waits.
@@ -27,15 +30,6 @@ pub struct Failover {
     pub backend: String,
     /// The active servers acted on.
     pub servers: Vec<String>,
-}
-
-/// Whether `target` (`gateway/backend`) names an HAProxy source.
-pub(super) fn is_haproxy(ctx: &Context<'_>, target: &str) -> bool {
-    let gateway = target.split('/').next().unwrap_or_default();
-    ctx.environment
-        .source
-        .iter()
-        .any(|s| matches!(s, crate::config::SourceConfig::Haproxy(h) if h.name == gateway))
 }
 
 /// The plan of `fallback` or `restore` on `gateway/backend`.
@@ -149,7 +143,7 @@ pub(super) async fn plan(
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Backup(Failover {
+        detail: Detail::Backend(Failover {
             gateway: gateway.to_owned(),
             backend: backend.to_owned(),
             servers,
@@ -299,4 +293,79 @@ async fn execute(
         effect_millis: None,
         lines,
     })
+}
+
+/// The HAProxy backend target kind (`gateway/backend`).
+pub struct BackendTarget;
+
+impl TargetKind for BackendTarget {
+    const NAME: &'static str = "HAProxy backend";
+    const SYNTAX: &'static str = "gateway/backend";
+    const KINDS: &'static [Kind] = &[Kind::Fallback, Kind::Restore];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Failover;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (gateway, parts) = target::source_part(target);
+        parts == 2 && target::has_source(env, gateway, |s| matches!(s, SourceConfig::Haproxy(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(plan(ctx, kind, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Failover,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(run(ctx, plan, detail, confirmed, operator))
+    }
+
+    fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Fallback => Ok(Kind::Restore),
+            Kind::Restore => Ok(Kind::Fallback),
+            other => Err(format!("{} is not a backend workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut found = Found::default();
+            for (h, rows) in super::server::stat_rows(at, &mut found.1).await {
+                let mut with_backup: Vec<&str> = rows
+                    .iter()
+                    .filter(|r| r.kind == RowKind::Server && r.backup)
+                    .map(|r| r.proxy.as_str())
+                    .collect();
+                with_backup.dedup();
+                for b in with_backup {
+                    for kind in [Kind::Fallback, Kind::Restore] {
+                        found.0.push(Offer {
+                            kind,
+                            target: format!("{h}/{b}"),
+                            label: format!(
+                                "{} backend {b} on {h}: {}",
+                                kind.as_str(),
+                                if kind == Kind::Fallback {
+                                    "serve from its backup servers"
+                                } else {
+                                    "its servers back in rotation"
+                                }
+                            ),
+                            instance: None,
+                        });
+                    }
+                }
+            }
+            found
+        })
+    }
 }

@@ -131,12 +131,12 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &Target) -> Result<Plan, Wor
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Ramp(Ramp {
+        detail: Detail::Server(super::server::Planned::Ramp(Ramp {
             target: target.clone(),
             weight,
             steps,
             back_to: back_to.unwrap_or("maint"),
-        }),
+        })),
     })
 }
 

@@ -16,23 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::target::Reach;
 use super::{Context, Control, Journal, Kind, Plan, Report, RunRow, StepRow};
-use crate::config::{Environment, SourceConfig};
-use crate::sources::haproxy::{RowKind, parse_stat_csv, runtime_command};
+use crate::config::Environment;
 use crate::time::{Clock, SystemClock, Timestamp};
 
-/// Something the operator can start here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Offer {
-    /// The workflow.
-    pub kind: Kind,
-    /// Its target, as the workflow names it.
-    pub target: String,
-    /// One line for a menu (`drain be_web/web1 (UP) on edge`).
-    pub label: String,
-    /// The instance it acts on, as the topology names it (a server's address).
-    pub instance: Option<String>,
-}
+pub use super::target::Offer;
 
 /// The offers as last read.
 #[derive(Clone, Debug, Default)]
@@ -236,8 +225,15 @@ impl Desk {
         let handle = self.rt.handle().clone();
         self.rt.spawn_blocking(move || {
             let taken = Journal::open(&inner.journal_path).and_then(|j| {
-                super::take_over(&j, run, rollback, &inner.operator, SystemClock.now())
-                    .map_err(|e| e.to_string())
+                super::take_over(
+                    &inner.environment,
+                    &j,
+                    run,
+                    rollback,
+                    &inner.operator,
+                    SystemClock.now(),
+                )
+                .map_err(|e| e.to_string())
             });
             match taken {
                 Ok((kind, target)) => {
@@ -387,22 +383,12 @@ impl Desk {
         }
         let inner = Arc::clone(&self.inner);
         self.rt.spawn(async move {
-            let (offers, errors) = match &inner.drill {
-                Some(d) => match d.view().await {
-                    Ok(v) => {
-                        let mut o = super::drill::offers(&v);
-                        o.extend(inner.environment.runbook.iter().map(|r| Offer {
-                            kind: Kind::Runbook,
-                            target: r.name.clone(),
-                            label: format!("DRILL runbook {}", r.name),
-                            instance: None,
-                        }));
-                        (o, Vec::new())
-                    }
-                    Err(e) => (Vec::new(), vec![format!("drill: {e}")]),
-                },
-                None => read_offers(&inner.environment, inner.timeout).await,
-            };
+            let (offers, errors) = super::target::offers(&Reach {
+                environment: &inner.environment,
+                timeout: inner.timeout,
+                drill: inner.drill.as_ref(),
+            })
+            .await;
             if let Ok(mut o) = inner.offers.lock() {
                 *o = Offers {
                     at: Some(SystemClock.now()),
@@ -484,258 +470,20 @@ fn history(inner: &Inner) {
     inner.wake();
 }
 
-/// What can be done in `env`, read fresh from its targets.
+/// What can be done in `env`, read fresh from its targets: every target kind's offers,
+/// and the targets that could not be read, in words.
 pub async fn read_offers(env: &Environment, timeout: Duration) -> (Vec<Offer>, Vec<String>) {
-    let mut offers = Vec::new();
-    let mut errors = Vec::new();
-    for s in &env.source {
-        match s {
-            SourceConfig::Haproxy(h) => {
-                let Some(socket) = &h.socket else { continue };
-                match runtime_command(socket, "show stat", timeout).await {
-                    Err(e) => errors.push(format!("{}: {e}", h.name)),
-                    Ok(text) => match parse_stat_csv(&text) {
-                        Err(e) => errors.push(format!("{}: {e}", h.name)),
-                        Ok(rows) => {
-                            let mut with_backup: Vec<&str> = rows
-                                .iter()
-                                .filter(|r| r.kind == RowKind::Server && r.backup)
-                                .map(|r| r.proxy.as_str())
-                                .collect();
-                            with_backup.dedup();
-                            for b in with_backup {
-                                for kind in [Kind::Fallback, Kind::Restore] {
-                                    offers.push(Offer {
-                                        kind,
-                                        target: format!("{}/{b}", h.name),
-                                        label: format!(
-                                            "{} backend {b} on {}: {}",
-                                            kind.as_str(),
-                                            h.name,
-                                            if kind == Kind::Fallback {
-                                                "serve from its backup servers"
-                                            } else {
-                                                "its servers back in rotation"
-                                            }
-                                        ),
-                                        instance: None,
-                                    });
-                                }
-                            }
-                            for r in rows.iter().filter(|r| r.kind == RowKind::Server) {
-                                for kind in server_kinds(&r.status) {
-                                    offers.push(Offer {
-                                        kind,
-                                        target: format!("{}/{}/{}", h.name, r.proxy, r.name),
-                                        label: format!(
-                                            "{} {}/{} ({}) on {}",
-                                            kind.as_str(),
-                                            r.proxy,
-                                            r.name,
-                                            r.status,
-                                            h.name
-                                        ),
-                                        instance: r.addr.clone(),
-                                    });
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-            SourceConfig::Traefik(t) if t.dynamic_file.is_some() => {
-                for r in &t.routes {
-                    for (kind, to) in [(Kind::Fallback, &r.fallback), (Kind::Restore, &r.primary)] {
-                        offers.push(Offer {
-                            kind,
-                            target: format!("{}/{}", t.name, r.router),
-                            label: format!(
-                                "{} router {} on {}: send it to {to}",
-                                kind.as_str(),
-                                r.router,
-                                t.name
-                            ),
-                            instance: None,
-                        });
-                    }
-                }
-            }
-            SourceConfig::Kubernetes(k) => match k8s_offers(k).await {
-                Ok(mut o) => offers.append(&mut o),
-                Err(e) => errors.push(format!("{}: {e}", k.name)),
-            },
-            SourceConfig::Patroni(p) => {
-                let client = match crate::sources::http::client(timeout) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        errors.push(format!("{}: {e}", p.name));
-                        continue;
-                    }
-                };
-                match super::patroni::read_cluster(p, &client, timeout).await {
-                    Err(e) => errors.push(format!("{}: {e}", p.name)),
-                    Ok(c) => {
-                        for m in c.members.iter().filter(|m| m.role != "leader") {
-                            offers.push(Offer {
-                                kind: Kind::Switchover,
-                                target: format!("{}/{}", p.name, m.name),
-                                label: format!(
-                                    "switchover {}: make {} ({}) the primary",
-                                    p.name, m.name, m.role
-                                ),
-                                instance: None,
-                            });
-                            offers.push(Offer {
-                                kind: Kind::Failover,
-                                target: format!("{}/{}", p.name, m.name),
-                                label: format!(
-                                    "failover {}: promote {} ({}); the leader is not healthy",
-                                    p.name, m.name, m.role
-                                ),
-                                instance: None,
-                            });
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for r in &env.runbook {
-        offers.push(Offer {
-            kind: Kind::Runbook,
-            target: r.name.clone(),
-            label: format!("runbook {}", r.name),
-            instance: None,
-        });
-    }
-    let mut nodes: Vec<&str> = env.fence.iter().map(|d| d.node.as_str()).collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    for n in nodes {
-        for kind in [Kind::Fence, Kind::Unfence] {
-            offers.push(Offer {
-                kind,
-                target: n.to_owned(),
-                label: format!(
-                    "{} node {n} ({})",
-                    kind.as_str(),
-                    if kind == Kind::Fence {
-                        "power off through its fence devices"
-                    } else {
-                        "power on"
-                    }
-                ),
-                instance: None,
-            });
-        }
-    }
-    (offers, errors)
-}
-
-/// Most pods offered per Kubernetes source (a palette of 10,000 pods helps nobody;
-/// the CLI takes any pod).
-const MAX_POD_OFFERS: usize = 500;
-
-/// Cordon or uncordon each node; delete each pod (up to [`MAX_POD_OFFERS`]).
-async fn k8s_offers(
-    cfg: &crate::sources::kubernetes::KubernetesConfig,
-) -> Result<Vec<Offer>, String> {
-    use k8s_openapi::api::core::v1::{Node, Pod};
-    use kube::api::ListParams;
-    let client = crate::sources::kubernetes::client(cfg).await?;
-    let mut offers = Vec::new();
-    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
-    for n in nodes
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| crate::sources::kubernetes::kube_words(&e))?
-        .items
-    {
-        let name = n.metadata.name.clone().unwrap_or_default();
-        let cordoned = n
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
-        let kind = if cordoned {
-            Kind::Uncordon
-        } else {
-            Kind::Cordon
-        };
-        offers.push(Offer {
-            kind,
-            target: format!("{}/{name}", cfg.name),
-            label: format!("{} node {name} on {}", kind.as_str(), cfg.name),
-            instance: None,
-        });
-    }
-    let namespaces: Vec<Option<&str>> = if cfg.namespaces.is_empty() {
-        vec![None]
-    } else {
-        cfg.namespaces.iter().map(|n| Some(n.as_str())).collect()
-    };
-    let mut pods = 0;
-    for ns in namespaces {
-        let api: kube::Api<Pod> = match ns {
-            Some(ns) => kube::Api::namespaced(client.clone(), ns),
-            None => kube::Api::all(client.clone()),
-        };
-        let list = api
-            .list(&ListParams::default().limit(u32::try_from(MAX_POD_OFFERS).unwrap_or(500)))
-            .await
-            .map_err(|e| crate::sources::kubernetes::kube_words(&e))?;
-        for p in list.items {
-            if pods >= MAX_POD_OFFERS {
-                break;
-            }
-            pods += 1;
-            let (ns, name) = (
-                p.metadata.namespace.clone().unwrap_or_default(),
-                p.metadata.name.clone().unwrap_or_default(),
-            );
-            offers.push(Offer {
-                kind: Kind::DeletePod,
-                target: format!("{}/{ns}/{name}", cfg.name),
-                label: format!(
-                    "delete-pod {ns}/{name} on {} (its controller replaces it)",
-                    cfg.name
-                ),
-                instance: Some(format!("{ns}/{name}")),
-            });
-        }
-    }
-    Ok(offers)
-}
-
-/// The server workflows that change something for a server in `status`.
-fn server_kinds(status: &str) -> Vec<Kind> {
-    if status.starts_with("MAINT") {
-        vec![Kind::Reintegrate, Kind::Ready]
-    } else if status.starts_with("DRAIN") {
-        vec![Kind::Reintegrate, Kind::Ready, Kind::Maint]
-    } else if status.starts_with("UP") || status == "no check" {
-        vec![Kind::Drain, Kind::Maint]
-    } else {
-        vec![Kind::Maint, Kind::Ready]
-    }
+    super::target::offers(&Reach {
+        environment: env,
+        timeout,
+        drill: None,
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_server_is_offered_what_changes_it() {
-        assert_eq!(server_kinds("UP"), [Kind::Drain, Kind::Maint]);
-        assert_eq!(server_kinds("UP 1/2"), [Kind::Drain, Kind::Maint]);
-        assert_eq!(server_kinds("MAINT"), [Kind::Reintegrate, Kind::Ready]);
-        assert_eq!(
-            server_kinds("DRAIN"),
-            [Kind::Reintegrate, Kind::Ready, Kind::Maint]
-        );
-        assert_eq!(server_kinds("DOWN"), [Kind::Maint, Kind::Ready]);
-    }
 
     #[test]
     fn the_valve_refuses_new_runs_and_a_bad_confirmation_keeps_the_plan() {

@@ -10,8 +10,9 @@
 
 use std::time::Duration;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
-use crate::config::SourceConfig;
+use super::target::{BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
+use crate::config::{Environment, SourceConfig};
 use crate::model::{DbRole, Health};
 use crate::sources::drill::{DRILL_DATABASE, DrillAction, DrillHandle, DrillView, ServerState};
 use crate::time::Timestamp;
@@ -25,8 +26,11 @@ pub struct Practice {
 
 /// Whether the environment is the drill.
 pub(super) fn is_drill(ctx: &Context<'_>) -> bool {
-    ctx.environment
-        .source
+    is_drill_env(ctx.environment)
+}
+
+fn is_drill_env(env: &Environment) -> bool {
+    env.source
         .iter()
         .any(|s| matches!(s, SourceConfig::Drill(_)))
 }
@@ -236,11 +240,8 @@ pub(super) async fn plan(
                 ),
             )
         }
-        _ => {
-            return Err(WorkflowError::Usage(format!(
-                "DRILL: {} is not practised on the drill (drain, maint, ready, reintegrate, fence, unfence, switchover, failover, fallback, restore are)",
-                kind.as_str()
-            )));
+        Kind::Cordon | Kind::Uncordon | Kind::DeletePod | Kind::EtcdRemove | Kind::Runbook => {
+            return Err(super::target::not_practised(kind));
         }
     };
     Ok(Plan {
@@ -385,8 +386,7 @@ pub(super) async fn run(
 }
 
 /// What can be practised on the drill, for the palette and context menus.
-pub fn offers(view: &DrillView) -> Vec<super::desk::Offer> {
-    use super::desk::Offer;
+pub fn offers(view: &DrillView) -> Vec<Offer> {
     let mut out = Vec::new();
     for i in &view.instances {
         let kinds: &[Kind] = match i.state {
@@ -437,4 +437,77 @@ pub fn offers(view: &DrillView) -> Vec<super::desk::Offer> {
         });
     }
     out
+}
+
+/// The drill target kind: in a drill environment, every practised workflow acts on the simulated fleet.
+pub struct DrillTarget;
+
+impl TargetKind for DrillTarget {
+    const NAME: &'static str = "drill fleet";
+    const SYNTAX: &'static str =
+        "instance, database member (orders-db/pg-2) or route (edge-gateway/checkout)";
+    const KINDS: &'static [Kind] = &[
+        Kind::Drain,
+        Kind::Maint,
+        Kind::Ready,
+        Kind::Reintegrate,
+        Kind::Fallback,
+        Kind::Restore,
+        Kind::Switchover,
+        Kind::Failover,
+        Kind::Fence,
+        Kind::Unfence,
+    ];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Practice;
+
+    fn owns(env: &Environment, _target: &str) -> bool {
+        is_drill_env(env)
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(plan(ctx, kind, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Practice,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(run(ctx, plan, detail, confirmed, operator))
+    }
+
+    fn inverse(kind: Kind, before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Drain | Kind::Maint | Kind::Ready | Kind::Reintegrate => {
+                Kind::parse(super::server::restore_command(before)).map_err(|e| e.to_string())
+            }
+            Kind::Fence => Ok(Kind::Unfence),
+            Kind::Unfence => Ok(Kind::Fence),
+            Kind::Fallback => Ok(Kind::Restore),
+            Kind::Restore => Ok(Kind::Fallback),
+            Kind::Switchover | Kind::Failover => Err(format!(
+                "DRILL: a promotion is undone by promoting another member ({before})"
+            )),
+            other => Err(super::target::not_practised(other).to_string()),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let Some(d) = at.drill else {
+                return Found::default();
+            };
+            match d.view().await {
+                Ok(v) => (offers(&v), Vec::new()),
+                Err(e) => (Vec::new(), vec![format!("drill: {e}")]),
+            }
+        })
+    }
 }

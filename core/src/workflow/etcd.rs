@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use etcd_client::Client;
 
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
-use crate::config::SourceConfig;
+use crate::config::{Environment, SourceConfig};
 use crate::sources::etcd::{EtcdConfig, normalize_endpoint, options};
 use crate::time::Timestamp;
 
@@ -140,7 +141,7 @@ pub(super) async fn plan(ctx: &Context<'_>, target: &str) -> Result<Plan, Workfl
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::EtcdRemove(Removal {
+        detail: Detail::EtcdMember(Removal {
             source: source.to_owned(),
             member: member.to_owned(),
             id: me.id(),
@@ -217,4 +218,61 @@ pub(super) async fn execute(
         ),
         format!("NOT verified within 10 s: members {seen}; a human must look"),
     )
+}
+
+/// The etcd member target kind (`etcd-source/member`).
+pub struct EtcdMemberTarget;
+
+impl TargetKind for EtcdMemberTarget {
+    const NAME: &'static str = "etcd member";
+    const SYNTAX: &'static str = "etcd-source/member";
+    const KINDS: &'static [Kind] = &[Kind::EtcdRemove];
+    const DRILL: OnDrill = OnDrill::No(
+        "the drill's etcd members are simulated: losing and regaining them is its scenario, removing one is not practised",
+    );
+    type Detail = Removal;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (source, parts) = target::source_part(target);
+        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Etcd(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        _kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(plan(ctx, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Removal,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(super::locked(
+            ctx,
+            plan,
+            operator,
+            execute(ctx, plan, detail, confirmed, operator),
+        ))
+    }
+
+    fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::EtcdRemove => Err(
+                "a removed etcd member comes back with `member add` and an empty data dir"
+                    .to_owned(),
+            ),
+            other => Err(format!("{} is not an etcd workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(_at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        // Removing a member is for a dead one the operator names (`status` lists them);
+        // nothing is offered unasked.
+        Box::pin(async { Found::default() })
+    }
 }

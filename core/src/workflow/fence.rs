@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
+use super::target::{BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::Environment;
 use crate::time::Timestamp;
 
@@ -228,7 +229,7 @@ fn levels_of(env: &Environment, node: &str) -> Vec<(u32, Vec<FenceDevice>)> {
 }
 
 /// The plan to fence (`Kind::Fence`) or power on (`Kind::Unfence`) `node`.
-pub(super) async fn plan(ctx: &Context<'_>, kind: Kind, node: &str) -> Result<Plan, WorkflowError> {
+async fn fence_plan(ctx: &Context<'_>, kind: Kind, node: &str) -> Result<Plan, WorkflowError> {
     let levels = levels_of(ctx.environment, node);
     if levels.is_empty() {
         let mut nodes: Vec<&str> = ctx
@@ -287,7 +288,7 @@ pub(super) async fn plan(ctx: &Context<'_>, kind: Kind, node: &str) -> Result<Pl
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Fence(Fencing {
+        detail: Detail::Node(Fencing {
             node: node.to_owned(),
             levels,
         }),
@@ -443,6 +444,85 @@ pub(super) async fn execute(
         effect_millis: None,
         lines,
     })
+}
+
+/// The node target kind: a node named by its fence devices.
+pub struct NodeTarget;
+
+impl TargetKind for NodeTarget {
+    const NAME: &'static str = "node with fence devices";
+    const SYNTAX: &'static str = "node";
+    const KINDS: &'static [Kind] = &[Kind::Fence, Kind::Unfence];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Fencing;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        env.fence.iter().any(|d| d.node == target)
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(fence_plan(ctx, kind, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Fencing,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(super::locked(
+            ctx,
+            plan,
+            operator,
+            execute(ctx, plan, detail, confirmed, operator),
+        ))
+    }
+
+    fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Fence => Ok(Kind::Unfence),
+            Kind::Unfence => Ok(Kind::Fence),
+            other => Err(format!("{} is not a node workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut nodes: Vec<&str> = at
+                .environment
+                .fence
+                .iter()
+                .map(|d| d.node.as_str())
+                .collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            let mut found = Found::default();
+            for n in nodes {
+                for kind in [Kind::Fence, Kind::Unfence] {
+                    found.0.push(Offer {
+                        kind,
+                        target: n.to_owned(),
+                        label: format!(
+                            "{} node {n} ({})",
+                            kind.as_str(),
+                            if kind == Kind::Fence {
+                                "power off through its fence devices"
+                            } else {
+                                "power on"
+                            }
+                        ),
+                        instance: None,
+                    });
+                }
+            }
+            found
+        })
+    }
 }
 
 #[cfg(test)]

@@ -100,8 +100,12 @@ impl Journal {
         // writer rather than fail.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| format!("journal {}: {e}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+        // Switching a new file to WAL takes a lock SQLite does not wait for through the
+        // busy handler: consoles creating one journal at once retry here, bounded.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              CREATE TABLE IF NOT EXISTS runs (
                  id INTEGER PRIMARY KEY,
@@ -115,7 +119,18 @@ impl Journal {
                  seq INTEGER NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL,
                  outcome TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
              CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);",
-        )
+            ) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                done => break done,
+            }
+        }
         .map_err(|e| format!("journal {}: {e}", path.display()))?;
         // Columns added after the first release: who runs it (host, pid) and what the
         // target was before, so an interrupted run can be recognised and undone.

@@ -13,8 +13,9 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
-use crate::config::SourceConfig;
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
+use crate::config::{Environment, SourceConfig};
 use crate::model::Health;
 use crate::sources::kubernetes::{KubernetesConfig, kube_words, pod_health, service_of};
 use crate::time::Timestamp;
@@ -295,4 +296,139 @@ pub(super) async fn execute(
             m.name
         ),
     )
+}
+
+/// The Kubernetes target kind: a node (`kubernetes-source/node`) or a pod (`kubernetes-source/namespace/pod`).
+pub struct KubeTarget;
+
+impl TargetKind for KubeTarget {
+    const NAME: &'static str = "Kubernetes node or pod";
+    const SYNTAX: &'static str = "kubernetes-source/node or kubernetes-source/namespace/pod";
+    const KINDS: &'static [Kind] = &[Kind::Cordon, Kind::Uncordon, Kind::DeletePod];
+    const DRILL: OnDrill = OnDrill::No(
+        "the drill has no Kubernetes cluster; its instances are practised as HAProxy servers and fenced nodes",
+    );
+    type Detail = Move;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (source, parts) = target::source_part(target);
+        (2..=3).contains(&parts)
+            && target::has_source(env, source, |s| matches!(s, SourceConfig::Kubernetes(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(plan(ctx, kind, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Move,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(super::locked(
+            ctx,
+            plan,
+            operator,
+            execute(ctx, plan, detail, confirmed, operator),
+        ))
+    }
+
+    fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Cordon => Ok(Kind::Uncordon),
+            Kind::Uncordon => Ok(Kind::Cordon),
+            Kind::DeletePod => {
+                Err("a deleted pod has no inverse: its controller replaced it".to_owned())
+            }
+            other => Err(format!("{} is not a Kubernetes workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut found = Found::default();
+            for s in &at.environment.source {
+                let SourceConfig::Kubernetes(k) = s else {
+                    continue;
+                };
+                match offers_of(k).await {
+                    Ok(mut o) => found.0.append(&mut o),
+                    Err(e) => found.1.push(format!("{}: {e}", k.name)),
+                }
+            }
+            found
+        })
+    }
+}
+
+/// Most pods offered per Kubernetes source (a palette of 10,000 pods helps nobody;
+/// the CLI takes any pod).
+const MAX_POD_OFFERS: usize = 500;
+
+/// Cordon or uncordon each node; delete each pod (up to [`MAX_POD_OFFERS`]).
+async fn offers_of(cfg: &KubernetesConfig) -> Result<Vec<Offer>, String> {
+    let client = crate::sources::kubernetes::client(cfg).await?;
+    let mut offers = Vec::new();
+    let nodes: Api<Node> = Api::all(client.clone());
+    for n in nodes
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| kube_words(&e))?
+        .items
+    {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let kind = if cordoned(&n) {
+            Kind::Uncordon
+        } else {
+            Kind::Cordon
+        };
+        offers.push(Offer {
+            kind,
+            target: format!("{}/{name}", cfg.name),
+            label: format!("{} node {name} on {}", kind.as_str(), cfg.name),
+            instance: None,
+        });
+    }
+    let namespaces: Vec<Option<&str>> = if cfg.namespaces.is_empty() {
+        vec![None]
+    } else {
+        cfg.namespaces.iter().map(|n| Some(n.as_str())).collect()
+    };
+    let mut pods = 0;
+    for ns in namespaces {
+        let api: Api<Pod> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let list = api
+            .list(&ListParams::default().limit(u32::try_from(MAX_POD_OFFERS).unwrap_or(500)))
+            .await
+            .map_err(|e| kube_words(&e))?;
+        for p in list.items {
+            if pods >= MAX_POD_OFFERS {
+                break;
+            }
+            pods += 1;
+            let (ns, name) = (
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata.name.clone().unwrap_or_default(),
+            );
+            offers.push(Offer {
+                kind: Kind::DeletePod,
+                target: format!("{}/{ns}/{name}", cfg.name),
+                label: format!(
+                    "delete-pod {ns}/{name} on {} (its controller replaces it)",
+                    cfg.name
+                ),
+                instance: Some(format!("{ns}/{name}")),
+            });
+        }
+    }
+    Ok(offers)
 }

@@ -17,8 +17,9 @@
 
 use std::time::Duration;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
-use crate::config::SourceConfig;
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
+use crate::config::{Environment, SourceConfig};
 use crate::model::DbRole;
 use crate::sources::patroni::{ClusterView, PatroniConfig, get_text, parse_cluster, parse_member};
 use crate::time::Timestamp;
@@ -252,7 +253,7 @@ pub(super) async fn plan(
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Switchover(Switch {
+        detail: Detail::Patroni(Planned::Switch(Switch {
             source: source.to_owned(),
             leader: leader_name,
             candidate: candidate.to_owned(),
@@ -267,7 +268,7 @@ pub(super) async fn plan(
                     api: m.api_url.as_deref().map(base),
                 })
                 .collect(),
-        }),
+        })),
     })
 }
 
@@ -476,17 +477,6 @@ pub struct Rejoin {
     pub member: String,
 }
 
-/// Whether `target` (`source/member`) names a Patroni source.
-pub(super) fn is_patroni(ctx: &Context<'_>, target: &str) -> bool {
-    let (source, rest) = target.split_once('/').unwrap_or((target, ""));
-    !rest.contains('/')
-        && ctx
-            .environment
-            .source
-            .iter()
-            .any(|s| matches!(s, SourceConfig::Patroni(p) if p.name == source))
-}
-
 /// The plan of reintegrating a database member (an old primary after a failover): it
 /// must come back as a streaming replica of the current leader, within the lag limit.
 /// Patroni does the rejoin (with `pg_rewind`); this verifies it, and says so loudly when
@@ -531,10 +521,10 @@ pub(super) async fn rejoin_plan(ctx: &Context<'_>, target: &str) -> Result<Plan,
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Rejoin(Rejoin {
+        detail: Detail::Patroni(Planned::Rejoin(Rejoin {
             source: source.to_owned(),
             member: member.to_owned(),
-        }),
+        })),
     })
 }
 
@@ -593,4 +583,116 @@ pub(super) async fn rejoin_execute(
             rj.member
         ),
     )
+}
+
+/// What a Patroni plan acts on: a change of primary, or a member's return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Planned {
+    /// A switchover or failover.
+    Switch(Switch),
+    /// A member verified back as a replica (`reintegrate`).
+    Rejoin(Rejoin),
+}
+
+/// The Patroni member target kind (`patroni-source/member`).
+pub struct PatroniTarget;
+
+impl TargetKind for PatroniTarget {
+    const NAME: &'static str = "Patroni member";
+    const SYNTAX: &'static str = "patroni-source/member";
+    const KINDS: &'static [Kind] = &[Kind::Switchover, Kind::Failover, Kind::Reintegrate];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Planned;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (source, parts) = target::source_part(target);
+        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Patroni(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        if kind == Kind::Reintegrate {
+            Box::pin(rejoin_plan(ctx, target))
+        } else {
+            Box::pin(plan(ctx, kind, target))
+        }
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Planned,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        match detail {
+            Planned::Switch(sw) => Box::pin(run(ctx, plan, sw, confirmed, operator)),
+            Planned::Rejoin(rj) => Box::pin(super::locked(
+                ctx,
+                plan,
+                operator,
+                rejoin_execute(ctx, plan, rj, confirmed, operator),
+            )),
+        }
+    }
+
+    fn inverse(kind: Kind, before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Switchover | Kind::Failover => Err(format!(
+                "a switchover or failover is undone by a switchover back ({before}); plan it, the run stays as it is"
+            )),
+            Kind::Reintegrate => Err(
+                "a member's return as a replica has no inverse: it changes nothing on the cluster"
+                    .to_owned(),
+            ),
+            other => Err(format!("{} is not a Patroni workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut found = Found::default();
+            let client = match crate::sources::http::client(at.timeout) {
+                Ok(c) => c,
+                Err(e) => {
+                    found.1.push(e);
+                    return found;
+                }
+            };
+            for s in &at.environment.source {
+                let SourceConfig::Patroni(p) = s else {
+                    continue;
+                };
+                match read_cluster(p, &client, at.timeout).await {
+                    Err(e) => found.1.push(format!("{}: {e}", p.name)),
+                    Ok(c) => {
+                        for m in c.members.iter().filter(|m| m.role != "leader") {
+                            found.0.push(Offer {
+                                kind: Kind::Switchover,
+                                target: format!("{}/{}", p.name, m.name),
+                                label: format!(
+                                    "switchover {}: make {} ({}) the primary",
+                                    p.name, m.name, m.role
+                                ),
+                                instance: None,
+                            });
+                            found.0.push(Offer {
+                                kind: Kind::Failover,
+                                target: format!("{}/{}", p.name, m.name),
+                                label: format!(
+                                    "failover {}: promote {} ({}); the leader is not healthy",
+                                    p.name, m.name, m.role
+                                ),
+                                instance: None,
+                            });
+                        }
+                    }
+                }
+            }
+            found
+        })
+    }
 }

@@ -18,8 +18,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
-use crate::config::SourceConfig;
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
+use crate::config::{Environment, SourceConfig};
 use crate::sources::http::get_ok;
 use crate::sources::traefik::TraefikConfig;
 use crate::time::Timestamp;
@@ -305,7 +306,7 @@ pub(super) async fn plan(
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Reroute(Reroute {
+        detail: Detail::Router(Reroute {
             source: source.to_owned(),
             router: router.to_owned(),
             from: in_file,
@@ -438,6 +439,78 @@ async fn execute(
         effect_millis: None,
         lines,
     })
+}
+
+/// The Traefik router target kind (`traefik-source/router`).
+pub struct RouterTarget;
+
+impl TargetKind for RouterTarget {
+    const NAME: &'static str = "Traefik router";
+    const SYNTAX: &'static str = "traefik-source/router";
+    const KINDS: &'static [Kind] = &[Kind::Fallback, Kind::Restore];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Reroute;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (source, parts) = target::source_part(target);
+        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Traefik(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(plan(ctx, kind, target))
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Reroute,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        Box::pin(run(ctx, plan, detail, confirmed, operator))
+    }
+
+    fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Fallback => Ok(Kind::Restore),
+            Kind::Restore => Ok(Kind::Fallback),
+            other => Err(format!("{} is not a router workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut found = Found::default();
+            for s in &at.environment.source {
+                let SourceConfig::Traefik(t) = s else {
+                    continue;
+                };
+                if t.dynamic_file.is_none() {
+                    continue;
+                }
+                for r in &t.routes {
+                    for (kind, to) in [(Kind::Fallback, &r.fallback), (Kind::Restore, &r.primary)] {
+                        found.0.push(Offer {
+                            kind,
+                            target: format!("{}/{}", t.name, r.router),
+                            label: format!(
+                                "{} router {} on {}: send it to {to}",
+                                kind.as_str(),
+                                r.router,
+                                t.name
+                            ),
+                            instance: None,
+                        });
+                    }
+                }
+            }
+            found
+        })
+    }
 }
 
 #[cfg(test)]

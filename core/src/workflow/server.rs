@@ -1,14 +1,17 @@
-//! Workflows on an HAProxy server through the runtime API: `drain`, `maint`, `ready`.
+//! The HAProxy server target (`gateway/backend/server`), through the runtime API:
+//! `drain`, `maint`, `ready`, and `reintegrate` (a canary ramp, [`super::canary`]).
 //! The plan reads the backend fresh (`show stat`); the run re-reads the server, sends
 //! one `set server ... state ...`, and verifies it on HAProxy, putting it back when it
-//! does not show within 10 s.
+//! does not show within 10 s. Offered: what changes each server's state now.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Context, Detail, GuardResult, Kind, Plan, Report, WorkflowError};
+use super::canary::{self, Ramp};
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::{Environment, SourceConfig};
 use crate::sources::haproxy::{RowKind, StatRow, parse_stat_csv, runtime_command};
 use crate::time::Timestamp;
@@ -159,7 +162,7 @@ pub(super) async fn plan(
         made_at: now,
         overrides: Vec::new(),
         approver: None,
-        detail: Detail::Server(target.clone()),
+        detail: Detail::Server(Planned::Set(target.clone())),
     })
 }
 
@@ -168,19 +171,8 @@ fn effect(kind: Kind) -> &'static str {
     match kind {
         Kind::Drain => "DRAIN",
         Kind::Maint => "MAINT",
-        Kind::Ready
-        | Kind::Reintegrate
-        | Kind::Fallback
-        | Kind::Restore
-        | Kind::Switchover
-        | Kind::Failover
-        | Kind::Fence
-        | Kind::Unfence
-        | Kind::Cordon
-        | Kind::Uncordon
-        | Kind::DeletePod
-        | Kind::EtcdRemove
-        | Kind::Runbook => "UP",
+        // `ready`; the other workflows never reach a server.
+        _ => "UP",
     }
 }
 
@@ -345,4 +337,145 @@ async fn execute(
         effect_millis: None,
         lines,
     })
+}
+
+/// What a server plan acts on: one state change, or a canary ramp back in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Planned {
+    /// `set server ... state ...`.
+    Set(Target),
+    /// A canary ramp (`reintegrate`).
+    Ramp(Ramp),
+}
+
+/// The HAProxy server target kind.
+pub struct ServerTarget;
+
+impl TargetKind for ServerTarget {
+    const NAME: &'static str = "HAProxy server";
+    const SYNTAX: &'static str = "gateway/backend/server";
+    const KINDS: &'static [Kind] = &[Kind::Drain, Kind::Maint, Kind::Ready, Kind::Reintegrate];
+    const DRILL: OnDrill = OnDrill::Practised;
+    type Detail = Planned;
+
+    fn owns(env: &Environment, target: &str) -> bool {
+        let (gateway, parts) = target::source_part(target);
+        parts == 3 && target::has_source(env, gateway, |s| matches!(s, SourceConfig::Haproxy(_)))
+    }
+
+    fn plan<'a>(
+        ctx: &'a Context<'_>,
+        kind: Kind,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Plan, WorkflowError>> {
+        Box::pin(async move {
+            let t = Target::parse(target)?;
+            if kind == Kind::Reintegrate {
+                canary::plan(ctx, &t).await
+            } else {
+                plan(ctx, kind, &t).await
+            }
+        })
+    }
+
+    fn run<'a>(
+        ctx: &'a Context<'_>,
+        plan: &'a Plan,
+        detail: &'a Planned,
+        confirmed: Timestamp,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+        match detail {
+            Planned::Set(t) => Box::pin(run(ctx, plan, t, confirmed, operator)),
+            Planned::Ramp(r) => Box::pin(canary::run(ctx, plan, r, confirmed, operator)),
+        }
+    }
+
+    fn inverse(kind: Kind, before: &str) -> Result<Kind, String> {
+        match kind {
+            Kind::Drain | Kind::Maint | Kind::Ready | Kind::Reintegrate => {
+                Kind::parse(restore_command(before)).map_err(|e| e.to_string())
+            }
+            other => Err(format!("{} is not a server workflow", other.as_str())),
+        }
+    }
+
+    fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut found = Found::default();
+            for (h, rows) in stat_rows(at, &mut found.1).await {
+                for r in rows.iter().filter(|r| r.kind == RowKind::Server) {
+                    for kind in server_kinds(&r.status) {
+                        found.0.push(Offer {
+                            kind,
+                            target: format!("{h}/{}/{}", r.proxy, r.name),
+                            label: format!(
+                                "{} {}/{} ({}) on {h}",
+                                kind.as_str(),
+                                r.proxy,
+                                r.name,
+                                r.status
+                            ),
+                            instance: r.addr.clone(),
+                        });
+                    }
+                }
+            }
+            found
+        })
+    }
+}
+
+/// Every HAProxy source's `show stat` over its runtime API (sources without a socket
+/// are skipped: the stats page cannot act); a source that cannot be read adds its
+/// error in words to `errors`.
+pub(super) async fn stat_rows(
+    at: &Reach<'_>,
+    errors: &mut Vec<String>,
+) -> Vec<(String, Vec<StatRow>)> {
+    let mut out = Vec::new();
+    for s in &at.environment.source {
+        let SourceConfig::Haproxy(h) = s else {
+            continue;
+        };
+        let Some(socket) = &h.socket else { continue };
+        match runtime_command(socket, "show stat", at.timeout)
+            .await
+            .and_then(|text| parse_stat_csv(&text).map_err(|e| e.to_string()))
+        {
+            Ok(rows) => out.push((h.name.clone(), rows)),
+            Err(e) => errors.push(format!("{}: {e}", h.name)),
+        }
+    }
+    out
+}
+
+/// The server workflows that change something for a server in `status`.
+fn server_kinds(status: &str) -> Vec<Kind> {
+    if status.starts_with("MAINT") {
+        vec![Kind::Reintegrate, Kind::Ready]
+    } else if status.starts_with("DRAIN") {
+        vec![Kind::Reintegrate, Kind::Ready, Kind::Maint]
+    } else if status.starts_with("UP") || status == "no check" {
+        vec![Kind::Drain, Kind::Maint]
+    } else {
+        vec![Kind::Maint, Kind::Ready]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_is_offered_what_changes_it() {
+        assert_eq!(server_kinds("UP"), [Kind::Drain, Kind::Maint]);
+        assert_eq!(server_kinds("UP 1/2"), [Kind::Drain, Kind::Maint]);
+        assert_eq!(server_kinds("MAINT"), [Kind::Reintegrate, Kind::Ready]);
+        assert_eq!(
+            server_kinds("DRAIN"),
+            [Kind::Reintegrate, Kind::Ready, Kind::Maint]
+        );
+        assert_eq!(server_kinds("DOWN"), [Kind::Maint, Kind::Ready]);
+    }
 }
