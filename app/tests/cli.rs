@@ -1,4 +1,5 @@
-//! The CLI, run as a process: `status`, `watch`, and bad configuration.
+//! The CLI, run as a process: `status`, `watch`, workflows, notes, sessions, bad
+//! configuration, and what each subcommand's help offers.
 
 use std::process::Command;
 
@@ -695,4 +696,103 @@ password_env = "SB_TEST_ETCD_PASSWORD"
         "--json",
     ]);
     assert!(!String::from_utf8_lossy(&info.stdout).contains(secret));
+}
+
+/// Options that only the window means (the bare command); `replay` opens a window too,
+/// and has the first four.
+const WINDOW_ONLY: [&str; 10] = [
+    "--layout",
+    "--renderer",
+    "--theme",
+    "--exit-after",
+    "--wall",
+    "--rotate",
+    "--no-record",
+    "--keep-hours",
+    "--keep-mb",
+    "--segment-minutes",
+];
+
+/// `switchboard ARGS --help`.
+fn help(args: &[&str]) -> String {
+    let out = run_ok(&[args, &["--help"]].concat());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The subcommands a help text lists (under `Commands:`), but `help`.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `help` offers the option `flag` (the whole name: `--record` is not
+/// `--record-to`).
+fn offers(help: &str, flag: &str) -> bool {
+    help.match_indices(flag).any(|(at, _)| {
+        let before = help[..at].chars().next_back();
+        let after = help[at + flag.len()..].chars().next();
+        before.is_none_or(char::is_whitespace)
+            && after.is_none_or(|c| !(c.is_alphanumeric() || c == '-'))
+    })
+}
+
+#[test]
+fn each_subcommand_shows_only_its_own_options() {
+    let top = help(&[]);
+    for flag in WINDOW_ONLY {
+        assert!(offers(&top, flag), "the window lacks {flag}:\n{top}");
+    }
+    let mut walk: Vec<Vec<String>> = subcommands(&top).into_iter().map(|c| vec![c]).collect();
+    let mut seen = 0;
+    while let Some(path) = walk.pop() {
+        let args: Vec<&str> = path.iter().map(String::as_str).collect();
+        let text = help(&args);
+        seen += 1;
+        for c in subcommands(&text) {
+            walk.push([path.clone(), vec![c]].concat());
+        }
+        // `replay FILE` without --at or --export is the replay window.
+        let window_too = args == ["replay"];
+        for (k, flag) in WINDOW_ONLY.iter().enumerate() {
+            let expected = window_too && k < 4;
+            assert_eq!(
+                offers(&text, flag),
+                expected,
+                "`switchboard {} --help` and {flag}:\n{text}",
+                args.join(" ")
+            );
+        }
+        // What every command reads stays on every command.
+        for flag in ["--config", "--data-dir", "--drill", "--environment"] {
+            assert!(offers(&text, flag), "`{}` lacks {flag}", args.join(" "));
+        }
+    }
+    assert!(seen > 20, "walked only {seen} subcommands");
+    // Given before a subcommand, window options are still taken (and mean nothing there),
+    // as scripts wrote them; after it, they are an error of usage.
+    fails_with(
+        &[
+            "--layout",
+            "wall",
+            "--theme",
+            "dark",
+            "--no-record",
+            "session",
+            "info",
+            "/nonexistent",
+        ],
+        1,
+        "/nonexistent",
+    );
+    fails_with(
+        &["status", "--layout", "wall"],
+        2,
+        "unexpected argument '--layout'",
+    );
 }

@@ -145,7 +145,7 @@ pub fn at(file: &Path, moment: &str, json: bool) -> Result<(), String> {
         );
     } else {
         println!("REPLAY of {} as of {}", file.display(), at.to_rfc3339());
-        crate::print_status(&report);
+        super::headless::print_status(&report);
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! command line (the same `notes.sqlite` the window uses).
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -15,7 +16,10 @@ macro_rules! outln {
     }};
 }
 use switchboard_core::store::{NewNote, Objectives, Store};
-use switchboard_core::{Clock as _, SystemClock};
+use switchboard_core::{Clock as _, Config, SystemClock};
+
+use super::args::Common;
+use super::setup::data_dir;
 
 /// `switchboard notes ...`.
 #[derive(Subcommand, Debug)]
@@ -363,4 +367,57 @@ pub fn incident(
         }
     }
     Ok(())
+}
+
+/// `switchboard notes [--where] ...` on the data directory's `notes.sqlite`: 0 done,
+/// 1 failed, 2 no data directory or no action.
+pub fn notes_command(c: &Common, where_is: bool, action: Option<&NotesCmd>) -> ExitCode {
+    let Some(dir) = data_dir(c) else {
+        eprintln!("switchboard: no data directory for the notes (give --data-dir)");
+        return ExitCode::from(2);
+    };
+    let path = dir.join("notes.sqlite");
+    match (where_is, action) {
+        (true, _) => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        (false, Some(cmd)) => match notes(&path, cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                ExitCode::from(1)
+            }
+        },
+        (false, None) => {
+            eprintln!("switchboard: notes add|list|search, or --where");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `switchboard incident ...` on the data directory's `notes.sqlite`, in `--environment`
+/// (else the configuration's first): 0 done, 1 failed, 2 no data directory.
+pub fn incident_command(c: &Common, config: &Config, action: &IncidentCmd) -> ExitCode {
+    let Some(dir) = data_dir(c) else {
+        eprintln!("switchboard: no data directory for the incidents (give --data-dir)");
+        return ExitCode::from(2);
+    };
+    let chosen = match &c.environment {
+        Some(n) => config.environment.iter().find(|e| &e.name == n),
+        None => config.environment.first(),
+    };
+    let env = c
+        .environment
+        .clone()
+        .or_else(|| chosen.map(|e| e.name.clone()))
+        .unwrap_or_else(|| "none".into());
+    let objectives = chosen.map(|e| e.objectives.clone()).unwrap_or_default();
+    match incident(&dir.join("notes.sqlite"), &env, &objectives, action) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,11 @@
+//! The binary's commands, one module per job: the argument definitions, what every
+//! command starts from, the window, the headless engine commands, workflows, notes and
+//! incidents, session files. `main.rs` parses and dispatches.
+
+pub mod args;
+pub mod headless;
+pub mod notes;
+pub mod session;
+pub mod setup;
+pub mod window;
+pub mod workflow;
