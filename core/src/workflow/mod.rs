@@ -15,7 +15,7 @@
 //! ([`runbook`]), DNS records ([`dns`]) and the drill's simulated fleet ([`drill`]). A target string is
 //! resolved once to the kind that owns it ([`target::resolve`]).
 //!
-//! The guards every workflow has ([`guards`]):
+//! The guards every workflow has (`guards.rs`):
 //! - read-only: a read-only environment, a wall or a replay cannot start anything (no
 //!   override);
 //! - dampening: the same target acted on 3 times within 60 s is handed to a human;

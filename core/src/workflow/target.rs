@@ -1,5 +1,5 @@
 //! The target registry: every kind of thing a workflow acts on, one module each, and
-//! one table ([`registry!`]'s invocation at the bottom) that lists them.
+//! one table (the `registry!` invocation at the bottom) that lists them.
 //!
 //! A target kind (an HAProxy server, a Traefik router, a Patroni member, a node with
 //! fence devices...) implements [`TargetKind`]: which workflows it takes, how its
