@@ -1,0 +1,10 @@
+//! GUI tests: the real console on a real engine, driven through AccessKit by
+//! `egui_kittest` (no display or GPU needed). One test binary; each module holds the
+//! tests of one job, and `helpers` the harness and engines they share.
+
+mod helpers;
+mod incidents;
+mod layout;
+mod panels;
+mod wall;
+mod workflows;
