@@ -394,12 +394,8 @@ impl TargetKind for DnsRecordTarget {
                     found.0.push(Offer {
                         kind,
                         target: format!("{}/{}", d.name, rec.name),
-                        label: format!(
-                            "{} {} ({}) to {to}",
-                            kind.as_str(),
-                            d.fqdn(&rec.name),
-                            dns::describe(&now)
-                        ),
+                        // The plan shows what it is now; one line in the palette.
+                        label: format!("{} {} to {to}", kind.as_str(), d.fqdn(&rec.name)),
                         instance: None,
                     });
                 }
