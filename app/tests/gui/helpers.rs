@@ -40,11 +40,13 @@ pub(crate) fn harness(console: Console) -> Harness<'static, Console> {
 }
 
 /// A drill that steps once a minute, in an environment whose sources turn stale after
-/// 0.5 s: after its inventory it falls silent.
+/// 2 s: after its inventory it falls silent.
 pub(crate) fn silent_drill() -> Config {
     Config {
         environment: vec![Environment {
-            stale_after_millis: 500,
+            // Long enough for a loaded machine's first frames to see the tiles live
+            // before they turn stale (the wall test watches that turn).
+            stale_after_millis: 2000,
             ..Environment::new("t", vec![SourceConfig::Drill(DrillConfig::silent())])
         }],
     }
