@@ -306,8 +306,9 @@ impl TargetKind for BackendTarget {
     type Detail = Failover;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (gateway, parts) = target::source_part(target);
-        parts == 2 && target::has_source(env, gateway, |s| matches!(s, SourceConfig::Haproxy(_)))
+        target::owned_by_source(env, target, 2..=2, |s| {
+            matches!(s, SourceConfig::Haproxy(_))
+        })
     }
 
     fn plan<'a>(
@@ -329,11 +330,7 @@ impl TargetKind for BackendTarget {
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
-        match kind {
-            Kind::Fallback => Ok(Kind::Restore),
-            Kind::Restore => Ok(Kind::Fallback),
-            other => Err(format!("{} is not a backend workflow", other.as_str())),
-        }
+        target::opposite(kind, [Kind::Fallback, Kind::Restore], "backend")
     }
 
     fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {

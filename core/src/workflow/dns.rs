@@ -329,8 +329,7 @@ impl TargetKind for DnsRecordTarget {
     type Detail = Move;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (source, parts) = target::source_part(target);
-        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Dns(_)))
+        target::owned_by_source(env, target, 2..=2, |s| matches!(s, SourceConfig::Dns(_)))
     }
 
     fn plan<'a>(
@@ -348,20 +347,16 @@ impl TargetKind for DnsRecordTarget {
         confirmed: Timestamp,
         operator: &'a str,
     ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
-        Box::pin(super::locked(
+        target::under_lock(
             ctx,
             plan,
             operator,
             execute(ctx, plan, detail, confirmed, operator),
-        ))
+        )
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
-        match kind {
-            Kind::DnsFailover => Ok(Kind::DnsRestore),
-            Kind::DnsRestore => Ok(Kind::DnsFailover),
-            other => Err(format!("{} is not a DNS workflow", other.as_str())),
-        }
+        target::opposite(kind, [Kind::DnsFailover, Kind::DnsRestore], "DNS")
     }
 
     fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {

@@ -233,8 +233,7 @@ impl TargetKind for EtcdMemberTarget {
     type Detail = Removal;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (source, parts) = target::source_part(target);
-        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Etcd(_)))
+        target::owned_by_source(env, target, 2..=2, |s| matches!(s, SourceConfig::Etcd(_)))
     }
 
     fn plan<'a>(
@@ -252,12 +251,12 @@ impl TargetKind for EtcdMemberTarget {
         confirmed: Timestamp,
         operator: &'a str,
     ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
-        Box::pin(super::locked(
+        target::under_lock(
             ctx,
             plan,
             operator,
             execute(ctx, plan, detail, confirmed, operator),
-        ))
+        )
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use super::target::{BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::Environment;
 use crate::time::Timestamp;
@@ -475,20 +475,16 @@ impl TargetKind for NodeTarget {
         confirmed: Timestamp,
         operator: &'a str,
     ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
-        Box::pin(super::locked(
+        target::under_lock(
             ctx,
             plan,
             operator,
             execute(ctx, plan, detail, confirmed, operator),
-        ))
+        )
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
-        match kind {
-            Kind::Fence => Ok(Kind::Unfence),
-            Kind::Unfence => Ok(Kind::Fence),
-            other => Err(format!("{} is not a node workflow", other.as_str())),
-        }
+        target::opposite(kind, [Kind::Fence, Kind::Unfence], "node")
     }
 
     fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {

@@ -311,9 +311,9 @@ impl TargetKind for KubeTarget {
     type Detail = Move;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (source, parts) = target::source_part(target);
-        (2..=3).contains(&parts)
-            && target::has_source(env, source, |s| matches!(s, SourceConfig::Kubernetes(_)))
+        target::owned_by_source(env, target, 2..=3, |s| {
+            matches!(s, SourceConfig::Kubernetes(_))
+        })
     }
 
     fn plan<'a>(
@@ -331,12 +331,12 @@ impl TargetKind for KubeTarget {
         confirmed: Timestamp,
         operator: &'a str,
     ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
-        Box::pin(super::locked(
+        target::under_lock(
             ctx,
             plan,
             operator,
             execute(ctx, plan, detail, confirmed, operator),
-        ))
+        )
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {

@@ -605,8 +605,9 @@ impl TargetKind for PatroniTarget {
     type Detail = Planned;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (source, parts) = target::source_part(target);
-        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Patroni(_)))
+        target::owned_by_source(env, target, 2..=2, |s| {
+            matches!(s, SourceConfig::Patroni(_))
+        })
     }
 
     fn plan<'a>(

@@ -452,8 +452,9 @@ impl TargetKind for RouterTarget {
     type Detail = Reroute;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (source, parts) = target::source_part(target);
-        parts == 2 && target::has_source(env, source, |s| matches!(s, SourceConfig::Traefik(_)))
+        target::owned_by_source(env, target, 2..=2, |s| {
+            matches!(s, SourceConfig::Traefik(_))
+        })
     }
 
     fn plan<'a>(
@@ -475,11 +476,7 @@ impl TargetKind for RouterTarget {
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
-        match kind {
-            Kind::Fallback => Ok(Kind::Restore),
-            Kind::Restore => Ok(Kind::Fallback),
-            other => Err(format!("{} is not a router workflow", other.as_str())),
-        }
+        target::opposite(kind, [Kind::Fallback, Kind::Restore], "router")
     }
 
     fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {

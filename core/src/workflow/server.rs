@@ -359,8 +359,9 @@ impl TargetKind for ServerTarget {
     type Detail = Planned;
 
     fn owns(env: &Environment, target: &str) -> bool {
-        let (gateway, parts) = target::source_part(target);
-        parts == 3 && target::has_source(env, gateway, |s| matches!(s, SourceConfig::Haproxy(_)))
+        target::owned_by_source(env, target, 3..=3, |s| {
+            matches!(s, SourceConfig::Haproxy(_))
+        })
     }
 
     fn plan<'a>(

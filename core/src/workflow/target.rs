@@ -291,20 +291,38 @@ pub(crate) fn not_practised(kind: Kind) -> WorkflowError {
     ))
 }
 
-/// The first part of a `source/rest` target and the number of its parts, for the
-/// target kinds owned by a source.
-pub(crate) fn source_part(target: &str) -> (&str, usize) {
-    let first = target.split('/').next().unwrap_or_default();
-    (first, target.split('/').count())
-}
-
-/// Whether `env` has a source named `name` for which `is` holds.
-pub(crate) fn has_source(
+/// Whether `target` is `source/…` with `parts` parts in all, and `env` has a source of
+/// that name for which `is` holds: how a source-owned target kind owns its targets.
+pub(crate) fn owned_by_source(
     env: &Environment,
-    name: &str,
+    target: &str,
+    parts: std::ops::RangeInclusive<usize>,
     is: impl Fn(&crate::config::SourceConfig) -> bool,
 ) -> bool {
-    env.source.iter().any(|s| s.name() == name && is(s))
+    let source = target.split('/').next().unwrap_or_default();
+    parts.contains(&target.split('/').count())
+        && env.source.iter().any(|s| s.name() == source && is(s))
+}
+
+/// The other one of a pair of workflows that undo each other (`fence` and `unfence`);
+/// `of` names the target kind in the refusal of a workflow outside the pair.
+pub(crate) fn opposite(kind: Kind, pair: [Kind; 2], of: &str) -> Result<Kind, String> {
+    match pair {
+        [a, b] if kind == a => Ok(b),
+        [a, b] if kind == b => Ok(a),
+        _ => Err(format!("{} is not a {of} workflow", kind.as_str())),
+    }
+}
+
+/// `work` (a run's journaled steps) while holding the target's cross-console lock,
+/// boxed for the registry.
+pub(crate) fn under_lock<'a>(
+    ctx: &'a Context<'_>,
+    plan: &'a Plan,
+    operator: &'a str,
+    work: impl Future<Output = Result<Report, WorkflowError>> + Send + 'a,
+) -> BoxFuture<'a, Result<Report, WorkflowError>> {
+    Box::pin(super::locked(ctx, plan, operator, work))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::target::{BoxFuture, Found, OnDrill, Reach, TargetKind};
+use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::{Environment, SourceConfig};
 use crate::time::Timestamp;
@@ -541,12 +541,12 @@ impl TargetKind for RunbookTarget {
         confirmed: Timestamp,
         operator: &'a str,
     ) -> BoxFuture<'a, Result<Report, WorkflowError>> {
-        Box::pin(super::locked(
+        target::under_lock(
             ctx,
             plan,
             operator,
             execute(ctx, plan, detail, confirmed, operator),
-        ))
+        )
     }
 
     fn inverse(kind: Kind, _before: &str) -> Result<Kind, String> {
