@@ -221,7 +221,10 @@ impl Console {
                 }
             }
             LayoutCommand::Remove(name) => self.remove_layout(name),
-            LayoutCommand::Edited => self.layout_dirty = true,
+            LayoutCommand::SetTree(tree) => {
+                self.tree = *tree;
+                self.layout_dirty = true;
+            }
         }
     }
 

@@ -455,11 +455,17 @@ impl Console {
                 notebook: self.notebook.as_ref(),
                 edited: false,
             };
-            self.tree.ui(&mut behavior, ui);
-            // The tiles widget edits the tree in place (a drag, a closed tab); keeping
-            // the edit is a command like any other.
+            // A frame reads the layout: the tiles widget edits a copy (a copy of a
+            // normal layout costs about a microsecond), and an edit is a command like
+            // any other.
+            let mut tree = self.tree.clone();
+            tree.ui(&mut behavior, ui);
             if behavior.edited {
-                ctx.push(UiCommand::Layout(panels::LayoutCommand::Edited));
+                // First of the frame's commands: the widget edited the layout during the
+                // frame, so a menu's change to it (Show a pane, a preset) goes on top,
+                // as when the widget edited the layout in place.
+                let edit = UiCommand::Layout(panels::LayoutCommand::SetTree(Box::new(tree)));
+                commands.borrow_mut().insert(0, edit);
             }
         });
         // Windows stay below the top bar: the safety valve is never covered.
