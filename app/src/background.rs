@@ -48,6 +48,17 @@ impl<T: Send + 'static> Jobs<T> {
         }
     }
 
+    /// Asks the window for a repaint (once it is known): a waker for work that lands
+    /// outside this queue, such as the workflow desk's.
+    pub fn repainter(&self) -> impl Fn() + Send + Sync + 'static {
+        let repaint = Arc::clone(&self.repaint);
+        move || {
+            if let Some(ctx) = repaint.get() {
+                ctx.request_repaint();
+            }
+        }
+    }
+
     /// A handle that starts jobs answering into this queue, for code that runs later
     /// (a screenshot callback).
     pub fn spawner(&self) -> Spawner<T> {

@@ -10,6 +10,10 @@
 //!   editor keeps the text and tries again.
 //! - A store that cannot be opened (read-only or missing directory, disk full) is
 //!   tried again on the next request, so the console recovers once the cause is gone.
+//! - The requests wait in a bounded queue ([`CAPACITY`]). When the store falls that far
+//!   behind (a disk that hangs), a request is handed back refused, with why in words,
+//!   and the window never waits: a refused save is shown as not saved and its text stays
+//!   in the editor, which tries again; a refused change is said in the top bar.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,11 @@ use switchboard_core::store::{
 };
 use switchboard_core::workflow::Journal;
 use switchboard_core::{State, Timestamp};
+
+/// How many requests may wait for the store thread; one more is refused (see
+/// [`Notebook::send`]). The thread takes every waiting request at once, so this is
+/// reached only when it is stuck: about a minute of typing and syncing.
+pub const CAPACITY: usize = 64;
 
 /// A note being written, as the editor sends it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +96,16 @@ pub enum Request {
     },
 }
 
+/// A request the store thread did not take, handed back with why, in words for the
+/// operator.
+#[derive(Debug)]
+pub struct Refused {
+    /// The request, not carried out.
+    pub request: Request,
+    /// Why: the store is behind, or its thread has stopped.
+    pub why: String,
+}
+
 /// How a draft's last save went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SaveState {
@@ -134,7 +153,7 @@ pub struct Shelf {
 
 /// The window's handle on the store thread.
 pub struct Notebook {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::SyncSender<Request>,
     shelf: Arc<Mutex<Arc<Shelf>>>,
     pending: Arc<AtomicUsize>,
     last_sync: Option<Instant>,
@@ -151,22 +170,17 @@ impl Notebook {
         environment: String,
         objectives: Objectives,
     ) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let shelf = Arc::new(Mutex::new(Arc::new(Shelf {
-            path: path.clone(),
-            ..Shelf::default()
-        })));
-        let pending = Arc::new(AtomicUsize::new(0));
+        let (notebook, rx) = Self::unstarted(path.clone());
         let worker = Worker {
-            path: path.clone(),
+            path,
             journal_path: journal,
             journal: None,
             environment,
             objectives,
             store: None,
             last_open_attempt: None,
-            shelf: Arc::clone(&shelf),
-            pending: Arc::clone(&pending),
+            shelf: Arc::clone(&notebook.shelf),
+            pending: Arc::clone(&notebook.pending),
             drafts: HashMap::new(),
             focus: None,
             query: None,
@@ -177,14 +191,25 @@ impl Notebook {
         if let Err(e) = spawned {
             tracing::error!("the notes thread did not start: {e}");
         }
-        Self {
+        notebook
+    }
+
+    /// The window's side of a store at `path`, and the queue its thread would read.
+    fn unstarted(path: PathBuf) -> (Self, mpsc::Receiver<Request>) {
+        let (tx, rx) = mpsc::sync_channel(CAPACITY);
+        let shelf = Arc::new(Mutex::new(Arc::new(Shelf {
+            path: path.clone(),
+            ..Shelf::default()
+        })));
+        let notebook = Self {
             tx,
             shelf,
-            pending,
+            pending: Arc::new(AtomicUsize::new(0)),
             last_sync: None,
             next_draft: AtomicU64::new(1),
             path,
-        }
+        };
+        (notebook, rx)
     }
 
     /// Where the store lives.
@@ -204,12 +229,22 @@ impl Notebook {
         self.pending.load(Ordering::Acquire) > 0
     }
 
-    /// Sends a request.
-    pub fn send(&self, r: Request) {
+    /// Sends a request, or hands it back refused when [`CAPACITY`] requests are still
+    /// waiting (or the store thread has stopped): never waits.
+    pub fn send(&self, r: Request) -> Result<(), Box<Refused>> {
         self.pending.fetch_add(1, Ordering::AcqRel);
-        if self.tx.send(r).is_err() {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
-        }
+        let (request, why) = match self.tx.try_send(r) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::TrySendError::Full(r)) => (
+                r,
+                format!("the note store is behind ({CAPACITY} requests waiting)"),
+            ),
+            Err(mpsc::TrySendError::Disconnected(r)) => {
+                (r, "the note store has stopped".to_owned())
+            }
+        };
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        Err(Box::new(Refused { request, why }))
     }
 
     /// A new draft id.
@@ -226,7 +261,8 @@ impl Notebook {
             return;
         }
         self.last_sync = Some(Instant::now());
-        self.send(Request::Sync(Arc::clone(state)));
+        // Refused, it is no loss: the next offer carries a newer state.
+        self.send(Request::Sync(Arc::clone(state))).ok();
     }
 }
 
@@ -506,4 +542,45 @@ fn export(
         "postmortem of incident #{incident} written to {}",
         path.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(body: &str) -> Draft {
+        Draft {
+            id: 1,
+            existing: None,
+            incident: None,
+            entity: None,
+            pinned_at: Timestamp(0),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_hands_the_note_back_and_takes_it_once_there_is_room() {
+        let (nb, rx) = Notebook::unstarted(PathBuf::from("notes.sqlite"));
+        for _ in 0..CAPACITY {
+            nb.send(Request::Focus(None)).expect("room");
+        }
+        let at = Timestamp(1);
+        let refused = nb
+            .send(Request::Save(draft("the primary is back"), at))
+            .expect_err("full");
+        assert_eq!(
+            refused.request,
+            Request::Save(draft("the primary is back"), at),
+            "the note comes back whole"
+        );
+        assert!(refused.why.contains("behind"), "{}", refused.why);
+        assert_eq!(nb.pending.load(Ordering::Acquire), CAPACITY, "counted once");
+        // The store thread takes one: there is room again.
+        rx.recv().expect("a request");
+        nb.send(refused.request).expect("room again");
+        drop(rx);
+        let gone = nb.send(Request::Focus(None)).expect_err("no thread");
+        assert!(gone.why.contains("stopped"), "{}", gone.why);
+    }
 }

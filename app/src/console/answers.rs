@@ -1,6 +1,7 @@
-//! The answers of the window's jobs (layouts, the theme, dialogs, sessions, PNGs), as
-//! plain values, and where each lands: the frame takes them from the one job queue
-//! ([`crate::background::Jobs`]) for a few milliseconds at most and applies them here.
+//! The answers of the window's jobs (layouts, the theme, dialogs, sessions, PNGs,
+//! take-overs of interrupted runs), as plain values, and where each lands: the frame
+//! takes them from the one job queue ([`crate::background::Jobs`]) for a few
+//! milliseconds at most and applies them here.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -57,6 +58,8 @@ pub(super) enum Answer {
     SessionSaved(Result<String, String>),
     /// The view exported as a PNG: the file, or why not.
     PngWritten(Result<PathBuf, String>),
+    /// A take-over of an interrupted run: the job it planned, or why it was refused.
+    TakenOver(Result<u64, String>),
     /// Something to tell the operator (a replay started), or an error.
     Said(Result<String, String>),
 }
@@ -123,6 +126,8 @@ impl Console {
                 Ok(p) => format!("view saved as {}", p.display()),
                 Err(e) => e,
             }),
+            Answer::TakenOver(Ok(job)) => self.workflows.focus(job),
+            Answer::TakenOver(Err(e)) => self.say(e),
             Answer::Said(text) => self.say(text.unwrap_or_else(|e| e)),
         }
     }

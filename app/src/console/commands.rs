@@ -9,6 +9,7 @@ use switchboard_core::{Intent, Timestamp};
 
 use super::answers::Answer;
 use super::{Console, Wall};
+use crate::notebook::{self, Request};
 use crate::panels::{self, FileCommand, LayoutCommand, PanelCtx, UiCommand};
 use crate::{layout, palette, png_export, theme};
 
@@ -220,8 +221,43 @@ impl Console {
                 }
             }
             LayoutCommand::Remove(name) => self.remove_layout(name),
-            LayoutCommand::Edited => self.layout_dirty = true,
+            LayoutCommand::SetTree(tree) => {
+                self.tree = *tree;
+                self.layout_dirty = true;
+            }
         }
+    }
+
+    /// Tells the operator what the note store did not take (it is behind, or stopped):
+    /// a save shows as not saved in the editor, which keeps the text and tries again;
+    /// what the incidents page shows is asked for again at the next frame; a change is
+    /// said in the top bar, to be done again.
+    fn note_refused(&mut self, refused: notebook::Refused) {
+        let notebook::Refused { request, why } = refused;
+        let what = match request {
+            Request::Save(draft, _) => {
+                self.incidents.save_refused(draft.id, draft.body, why);
+                return;
+            }
+            // Nothing is lost: the next offer carries a newer state.
+            Request::Sync(_) => return,
+            Request::Focus(_) | Request::Search(_) => {
+                self.incidents.resend_view();
+                return;
+            }
+            Request::Status(id, status, _) => {
+                format!("incident #{id} was not set to {status}")
+            }
+            Request::Severity(id, sev, _) => {
+                format!("the severity of incident #{id} was not set to Sev{sev}")
+            }
+            Request::Mark { .. } => "the timeline entry was not marked".to_owned(),
+            Request::Open { title, .. } => format!("incident \"{title}\" was not opened"),
+            Request::Export { incident, .. } => {
+                format!("the postmortem of incident #{incident} was not written")
+            }
+        };
+        self.say(format!("{why}: {what}. Try again in a moment."));
     }
 
     /// Shows `text` in the top bar for a few seconds.
@@ -263,8 +299,8 @@ impl Console {
                 UiCommand::Palette => self.open_palette(),
                 UiCommand::Desk(c) => self.apply_desk(c),
                 UiCommand::Notebook(r) => {
-                    if let Some(nb) = &self.notebook {
-                        nb.send(r);
+                    if let Some(Err(refused)) = self.notebook.as_ref().map(|nb| nb.send(r)) {
+                        self.note_refused(*refused);
                     }
                 }
                 UiCommand::Intent(i) => {

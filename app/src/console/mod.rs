@@ -14,6 +14,7 @@ mod toasts;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::Color32;
@@ -71,7 +72,9 @@ pub struct Console {
     show_help: bool,
     fixed_now: Option<Timestamp>,
     data_dir: Option<PathBuf>,
-    desk: Option<Desk>,
+    desk: Option<Arc<Desk>>,
+    /// Rung by the desk's waker: take-over jobs wait on it for the desk's answer.
+    desk_bell: Arc<desk::DeskBell>,
     workflows: WorkflowsView,
     notebook: Option<notebook::Notebook>,
     incidents: IncidentsView,
@@ -84,7 +87,7 @@ pub struct Console {
     /// Important events shown for a few seconds at the bottom right.
     toasts: toasts::Toasts,
     /// The newest log entry already considered for a toast.
-    toasted: Option<std::sync::Arc<switchboard_core::LogEntry>>,
+    toasted: Option<Arc<switchboard_core::LogEntry>>,
     /// A wall cycling through environments and layouts.
     rotation: Option<rotation::Rotation>,
     /// The name typed in Layout → Save as.
@@ -150,6 +153,7 @@ impl Console {
             fixed_now: opts.fixed_now,
             data_dir: opts.data_dir,
             desk: None,
+            desk_bell: Arc::new(desk::DeskBell::default()),
             workflows: WorkflowsView::default(),
             notebook: None,
             incidents: IncidentsView::default(),
@@ -292,17 +296,25 @@ impl Console {
         self.incidents.editor_text()
     }
 
-    /// Lets this console plan and run workflows through `desk`.
+    /// Lets this console plan and run workflows through `desk`. Sets the desk's waker:
+    /// a change on the desk repaints the window, and a take-over's answer comes back
+    /// through the window's job queue.
     #[must_use]
     pub fn with_desk(mut self, desk: Desk) -> Self {
+        let repaint = self.jobs.repainter();
+        let bell = Arc::clone(&self.desk_bell);
+        desk.set_waker(move || {
+            repaint();
+            bell.ring();
+        });
         desk.refresh_offers();
-        self.desk = Some(desk);
+        self.desk = Some(Arc::new(desk));
         self
     }
 
     /// The workflow desk, if this console has one.
     pub fn desk(&self) -> Option<&Desk> {
-        self.desk.as_ref()
+        self.desk.as_deref()
     }
 
     /// The engine this console shows.
@@ -436,18 +448,24 @@ impl Console {
                 backends: &mut self.backends,
                 metrics: &mut self.metrics,
                 events: &mut self.events,
-                desk: self.desk.as_ref(),
+                desk: self.desk.as_deref(),
                 desk_now,
                 workflows: &mut self.workflows,
                 incidents: &mut self.incidents,
                 notebook: self.notebook.as_ref(),
                 edited: false,
             };
-            self.tree.ui(&mut behavior, ui);
-            // The tiles widget edits the tree in place (a drag, a closed tab); keeping
-            // the edit is a command like any other.
+            // A frame reads the layout: the tiles widget edits a copy (a copy of a
+            // normal layout costs about a microsecond), and an edit is a command like
+            // any other.
+            let mut tree = self.tree.clone();
+            tree.ui(&mut behavior, ui);
             if behavior.edited {
-                ctx.push(UiCommand::Layout(panels::LayoutCommand::Edited));
+                // First of the frame's commands: the widget edited the layout during the
+                // frame, so a menu's change to it (Show a pane, a preset) goes on top,
+                // as when the widget edited the layout in place.
+                let edit = UiCommand::Layout(panels::LayoutCommand::SetTree(Box::new(tree)));
+                commands.borrow_mut().insert(0, edit);
             }
         });
         // Windows stay below the top bar: the safety valve is never covered.
@@ -474,12 +492,6 @@ impl Console {
         }
 
         if let Some(desk) = &self.desk {
-            if let Some(id) = desk.take_focus() {
-                self.workflows.focus(id);
-            }
-            if let Some(e) = desk.take_error() {
-                self.message = Some((e, Instant::now()));
-            }
             panels::wizard_ui(ui.ctx(), area, &ctx, desk_now, desk, &mut self.workflows);
         }
         if self.workflows.palette {
@@ -495,7 +507,7 @@ impl Console {
                 area,
                 &ctx,
                 desk_now,
-                self.desk.as_ref(),
+                self.desk.as_deref(),
                 &mut self.workflows,
                 &list,
             ) {

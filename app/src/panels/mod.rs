@@ -127,8 +127,8 @@ pub enum DeskCommand {
     RefreshHistory,
 }
 
-/// What the Layout menu and the palette ask of layouts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the Layout menu, the palette and the tiles widget ask of layouts.
+#[derive(Clone, Debug, PartialEq)]
 pub enum LayoutCommand {
     /// Put a preset, or one of the operator's named layouts, on screen.
     Load(String),
@@ -136,8 +136,9 @@ pub enum LayoutCommand {
     SaveAs(String),
     /// Remove the operator's layout of this name.
     Remove(String),
-    /// The operator edited the layout on screen (keep it in the layout file).
-    Edited,
+    /// The operator edited the layout on screen (a drag, a resize, a tab chosen): this
+    /// is the edited layout, to put on screen and keep in the layout file.
+    SetTree(Box<egui_tiles::Tree<crate::layout::Pane>>),
 }
 
 /// Which form a file dialog fills in.

@@ -37,6 +37,8 @@ pub struct IncidentsView {
     sent_focus: (bool, Option<i64>),
     query: String,
     sent_query: String,
+    /// The store refused the search: ask again.
+    resend_search: bool,
     show_hidden: bool,
     starred_only: bool,
     new_title: Option<(String, u8)>,
@@ -50,6 +52,13 @@ impl IncidentsView {
     /// Exports go to this directory by default.
     pub fn set_export_dir(&mut self, dir: Option<PathBuf>) {
         self.export_dir = dir;
+    }
+
+    /// The store did not take the focus or the search (it is behind): both are asked
+    /// for again at the next frame.
+    pub fn resend_view(&mut self) {
+        self.sent_focus = (false, None);
+        self.resend_search = true;
     }
 
     /// Shows incident `id`'s page.
@@ -198,7 +207,8 @@ fn toolbar_ui(
                     .desired_width(220.0),
             )
             .labelled_by(label.id);
-        if search.changed() || view.query != view.sent_query {
+        let resend = std::mem::take(&mut view.resend_search);
+        if resend || search.changed() || view.query != view.sent_query {
             view.sent_query.clone_from(&view.query);
             ctx.push(UiCommand::Notebook(Request::Search(view.query.clone())));
         }

@@ -33,11 +33,16 @@ pub struct NoteEditor {
     sent: Option<(String, Instant)>,
     changed_at: Option<Instant>,
     focus: bool,
+    /// The last save the store did not take (it is behind): its text and why. Shown
+    /// like a failed save, and tried again like one.
+    refused: Option<SaveState>,
 }
 
 impl NoteEditor {
-    fn saved<'a>(&self, published: &'a Shelf) -> Option<&'a SaveState> {
-        published.saves.get(&self.draft)
+    fn saved<'a>(&'a self, published: &'a Shelf) -> Option<&'a SaveState> {
+        self.refused
+            .as_ref()
+            .or_else(|| published.saves.get(&self.draft))
     }
 
     /// Whether the text on screen is on disk.
@@ -60,6 +65,16 @@ impl IncidentsView {
     pub fn chosen(&mut self, file: Option<PathBuf>) {
         if let Some(form) = &mut self.export {
             form.file.chosen(file);
+        }
+    }
+
+    /// The store did not take draft `draft`'s save of `body` (why): the editor shows it
+    /// as not saved, keeps the text and tries again.
+    pub fn save_refused(&mut self, draft: u64, body: String, why: String) {
+        if let Some(ed) = &mut self.editor
+            && ed.draft == draft
+        {
+            ed.refused = Some(SaveState::Failed(body, why));
         }
     }
 
@@ -94,6 +109,7 @@ impl IncidentsView {
             sent: None,
             changed_at: None,
             focus: true,
+            refused: None,
         });
     }
 
@@ -111,6 +127,7 @@ impl IncidentsView {
             sent: Some((n.body.clone(), Instant::now())),
             changed_at: None,
             focus: true,
+            refused: None,
         });
     }
 }
@@ -166,6 +183,8 @@ fn editor_window_ui(
             },
             pctx.now,
         )));
+        // Taken, unless the console hands it back refused after this frame.
+        ed.refused = None;
         ed.sent = Some((ed.text.clone(), Instant::now()));
     }
     let saved = ed.is_saved(shelf);
@@ -335,4 +354,44 @@ fn swap_ext(path: &str, ext: &str) -> String {
         .with_extension(ext)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_save_shows_as_not_saved_and_keeps_the_text() {
+        let mut view = IncidentsView {
+            editor: Some(NoteEditor {
+                draft: 3,
+                existing: None,
+                incident: None,
+                entity: None,
+                pinned_at: Timestamp(0),
+                text: "the primary is back".into(),
+                sent: Some(("the primary is back".into(), Instant::now())),
+                changed_at: None,
+                focus: false,
+                refused: None,
+            }),
+            ..IncidentsView::default()
+        };
+        let shelf = Shelf::default();
+        // Another draft's refusal is not this one's.
+        view.save_refused(4, "other".into(), "busy".into());
+        let ed = view.editor.as_ref().expect("open");
+        assert_eq!(ed.saved(&shelf), None);
+        view.save_refused(3, "the primary is back".into(), "busy".into());
+        let ed = view.editor.as_ref().expect("open");
+        assert_eq!(
+            ed.saved(&shelf),
+            Some(&SaveState::Failed(
+                "the primary is back".into(),
+                "busy".into()
+            ))
+        );
+        assert!(!ed.is_saved(&shelf), "not on disk: Done stays off");
+        assert_eq!(view.editor_text(), Some("the primary is back"));
+    }
 }
