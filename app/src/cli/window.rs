@@ -135,8 +135,7 @@ pub fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
             );
         }
         if let Some(desk) = desk {
-            let ctx = egui_ctx.clone();
-            desk.set_waker(move || ctx.request_repaint());
+            // with_desk sets the desk's waker itself (a repaint, and the take-over's bell).
             console = console.with_desk(desk);
         }
         if let Some(r) = rotation {
