@@ -325,21 +325,46 @@ impl Config {
 
     /// One etcd source from `ETCDCTL_ENDPOINTS` (comma-separated), if set.
     pub fn from_etcdctl_env() -> Option<Self> {
-        let raw = std::env::var("ETCDCTL_ENDPOINTS").ok()?;
-        let endpoints: Vec<String> = raw
+        Self::from_etcdctl_vars(|name| std::env::var(name).ok())
+    }
+
+    /// One etcd source from etcdctl's variables as `var` reads them: `ETCDCTL_ENDPOINTS`,
+    /// `ETCDCTL_CACERT`, `ETCDCTL_CERT`, `ETCDCTL_KEY` (files, as etcdctl takes them),
+    /// `ETCDCTL_USER` (`user:password`, read by name when connecting, never copied) and
+    /// `ETCDCTL_INSECURE_SKIP_TLS_VERIFY`. As etcdctl does, bare `host:port` endpoints
+    /// speak TLS when a TLS variable is set.
+    pub fn from_etcdctl_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let tls = crate::sources::TlsSettings {
+            ca_file: set("ETCDCTL_CACERT"),
+            cert_file: set("ETCDCTL_CERT"),
+            key_file: set("ETCDCTL_KEY"),
+            server_name: None,
+            insecure_skip_verify: set("ETCDCTL_INSECURE_SKIP_TLS_VERIFY")
+                .is_some_and(|v| v.trim() == "true"),
+        };
+        let with_tls = tls != crate::sources::TlsSettings::default();
+        let endpoints: Vec<String> = set("ETCDCTL_ENDPOINTS")?
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map(str::to_owned)
+            .map(|e| {
+                if with_tls && !e.contains("://") {
+                    format!("https://{e}")
+                } else {
+                    e.to_owned()
+                }
+            })
             .collect();
         if endpoints.is_empty() {
             return None;
         }
+        let https = endpoints.iter().any(|e| e.starts_with("https://"));
+        let mut etcd = EtcdConfig::new("etcd", endpoints);
+        etcd.tls = (with_tls || https).then_some(tls);
+        etcd.user_env = set("ETCDCTL_USER").map(|_| "ETCDCTL_USER".to_owned());
         Some(Self {
-            environment: vec![Environment::new(
-                "local",
-                vec![SourceConfig::Etcd(EtcdConfig::new("etcd", endpoints))],
-            )],
+            environment: vec![Environment::new("local", vec![SourceConfig::Etcd(etcd)])],
         })
     }
 
@@ -483,6 +508,46 @@ username_env = "ETCD_USER"
             .expect_err("missing")
             .to_string();
         assert!(err.contains("/nonexistent/switchboard.toml"), "{err}");
+    }
+
+    /// etcdctl's variables alone make a TLS source with the same files and the user by
+    /// reference; its password never lands in the configuration.
+    #[test]
+    fn etcdctl_variables_alone_give_a_tls_source() {
+        let vars = |name: &str| {
+            match name {
+                "ETCDCTL_ENDPOINTS" => Some("10.0.0.1:2379, https://10.0.0.2:2379"),
+                "ETCDCTL_CACERT" => Some("/etc/etcd/ca.pem"),
+                "ETCDCTL_CERT" => Some("/etc/etcd/client.pem"),
+                "ETCDCTL_KEY" => Some("/etc/etcd/client-key.pem"),
+                "ETCDCTL_USER" => Some("root:s3cret"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let cfg = Config::from_etcdctl_vars(vars).expect("a config");
+        let SourceConfig::Etcd(etcd) = &cfg.environment[0].source[0] else {
+            panic!("etcd")
+        };
+        assert_eq!(
+            etcd.endpoints,
+            ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
+        );
+        let tls = etcd.tls.as_ref().expect("tls");
+        assert_eq!(tls.ca_file.as_deref(), Some("/etc/etcd/ca.pem"));
+        assert_eq!(tls.key_file.as_deref(), Some("/etc/etcd/client-key.pem"));
+        assert_eq!(etcd.user_env.as_deref(), Some("ETCDCTL_USER"));
+        assert!(!cfg.to_toml().contains("s3cret"), "{}", cfg.to_toml());
+        let plain = Config::from_etcdctl_vars(|n| {
+            (n == "ETCDCTL_ENDPOINTS").then(|| "127.0.0.1:2379".to_owned())
+        })
+        .expect("plain");
+        let SourceConfig::Etcd(etcd) = &plain.environment[0].source[0] else {
+            panic!("etcd")
+        };
+        assert_eq!(etcd.endpoints, ["127.0.0.1:2379"]);
+        assert!(etcd.tls.is_none());
+        assert!(Config::from_etcdctl_vars(|_| None).is_none());
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! How a source reaches its system: the one place its connection settings live.
 //!
-//! Today that is the time bound alone. The TLS, authentication and proxy settings every
-//! source will take are to be declared here, once, so the HTTP client below (and the
-//! gRPC and PostgreSQL clients after it) read them from one type, and every source and
-//! workflow that talks to the same system agrees on how.
+//! The time bound, and [`TlsSettings`]: what to trust and what client certificate to
+//! present, with verification on unless a person turns it off. The etcd source and every
+//! workflow that talks to the same etcd (the lock, member removal) read them from its
+//! configuration; the HTTP, gRPC and PostgreSQL clients are to take the same type.
+//! [`error_words`] turns a connection's error chain (rustls' and tonic's words) into an
+//! operator's.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The most a certificate or key file may hold: a chain is a few kilobytes.
+const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// How to reach a system.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,4 +43,159 @@ impl Connection {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e:#}"))
     }
+}
+
+/// TLS to a server: what to trust, the client certificate to present, and the name to
+/// check. Files are read when a connection is made; a key file is a secret by path and
+/// is never copied anywhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The CA certificates (PEM) the server's certificate must chain to; the system's
+    /// roots when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The client certificate (PEM) to present, for servers that require one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    /// Its private key (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// The name the server's certificate must hold, when it is not the URL's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Skip verifying the server's certificate. Only ever set by a person, explicitly;
+    /// the console then marks the source INSECURE.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+}
+
+impl TlsSettings {
+    /// The CA file's bytes, if one is set.
+    pub fn ca_pem(&self) -> Result<Option<Vec<u8>>, String> {
+        self.ca_file
+            .as_deref()
+            .map(|p| read_pem(p, "CA file (tls.ca_file)"))
+            .transpose()
+    }
+
+    /// The client certificate and key, if set (both or neither).
+    pub fn identity_pem(&self) -> Result<Option<ClientIdentity>, String> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Ok(Some(ClientIdentity {
+                cert_pem: read_pem(c, "client certificate (tls.cert_file)")?,
+                key_pem: read_pem(k, "client key (tls.key_file)")?,
+            })),
+            (None, None) => Ok(None),
+            _ => Err("a client certificate needs both tls.cert_file and tls.key_file".into()),
+        }
+    }
+}
+
+/// A client certificate and its key, as read for one connection.
+pub struct ClientIdentity {
+    /// The certificate chain (PEM).
+    pub cert_pem: Vec<u8>,
+    /// The private key (PEM): a secret, never shown.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity").finish_non_exhaustive()
+    }
+}
+
+/// A PEM file, bounded in size, or why not in words (the path last).
+fn read_pem(path: &str, what: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read the {what}: {e} ({path})"))?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(format!(
+            "the {what} is larger than 1 MB: is it a PEM file? ({path})"
+        ));
+    }
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(format!("the {what} is not PEM ({path})"));
+    }
+    Ok(bytes)
+}
+
+/// [`error_words`] for a connection made with `tls`: a server that closes the
+/// connection right after the handshake, when no client certificate was presented, is
+/// most likely one that requires one (TLS 1.3 lets the client finish its handshake
+/// before the server checks, so no alert names it).
+pub fn error_words_for(
+    err: &(dyn std::error::Error + 'static),
+    tls: Option<&TlsSettings>,
+) -> String {
+    let all = chain(err);
+    if let Some(words) = known(&all) {
+        return format!("{words} ({all})");
+    }
+    let closed = [
+        "connection closed",
+        "broken pipe",
+        "BrokenPipe",
+        "Connection reset",
+        "ConnectionReset",
+    ]
+    .iter()
+    .any(|n| all.contains(n));
+    match tls {
+        Some(t) if closed && t.cert_file.is_none() => format!(
+            "the server closed the connection after the TLS handshake: it likely requires a client certificate, and none is set (tls.cert_file and tls.key_file) ({all})"
+        ),
+        _ => all,
+    }
+}
+
+/// An error and its causes, in an operator's words where the cause is a known TLS
+/// failure ("certificate not trusted", "the server requires a client certificate"...),
+/// else the chain as the libraries word it.
+pub fn error_words(err: &(dyn std::error::Error + 'static)) -> String {
+    let all = chain(err);
+    match known(&all) {
+        Some(words) => format!("{words} ({all})"),
+        None => all,
+    }
+}
+
+/// An error and its causes, each said once.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = vec![err.to_string()];
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        cause = c.source();
+    }
+    chain.join(": ")
+}
+
+/// The operator's words for a known TLS failure in `all`, an error chain.
+fn known(all: &str) -> Option<&'static str> {
+    let has = |needle: &str| all.contains(needle);
+    Some(if has("UnknownIssuer") {
+        "certificate not trusted: the server's certificate is not signed by a CA this console trusts (tls.ca_file)"
+    } else if has("NotValidForName") {
+        "the server's certificate is not for this name (connect by a name it holds, or set tls.server_name)"
+    } else if has("Expired") && has("certificate") {
+        "the server's certificate has expired"
+    } else if has("CertificateRequired") || has("certificate required") {
+        "the server requires a client certificate (tls.cert_file and tls.key_file)"
+    } else if has("UnknownCA") || has("unknown ca") {
+        "the server does not trust this console's client certificate"
+    } else if has("BadCertificate") || has("bad certificate") {
+        "the server refused this console's client certificate"
+    } else if has("InvalidContentType") || has("CorruptMessage") {
+        "the server does not speak TLS here (an http:// endpoint?)"
+    } else {
+        return None;
+    })
 }

@@ -17,7 +17,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{AlarmAction, AlarmType, Client, ConnectOptions};
+use etcd_client::{
+    AlarmAction, AlarmType, Certificate, Client, ConnectOptions, Identity, TlsOptions,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -45,6 +47,14 @@ pub struct EtcdConfig {
     /// Name of the environment variable holding the password (never the password itself).
     #[serde(default)]
     pub password_env: Option<String>,
+    /// Name of one environment variable holding `user:password`, as etcdctl's
+    /// `ETCDCTL_USER` does (instead of `username_env` and `password_env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_env: Option<String>,
+    /// TLS: the CA to trust, the client certificate to present. `https://` endpoints
+    /// without it trust the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
 }
 
 impl crate::sources::Settings for EtcdConfig {
@@ -74,6 +84,8 @@ impl EtcdConfig {
             timeout_millis: default_timeout(),
             username_env: None,
             password_env: None,
+            user_env: None,
+            tls: None,
         }
     }
 }
@@ -109,16 +121,64 @@ pub(crate) fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
         .with_connect_timeout(t)
         .with_timeout(t)
         .with_keep_alive(t, t);
-    match (&cfg.username_env, &cfg.password_env) {
-        (Some(u), Some(p)) => {
+    match (&cfg.username_env, &cfg.password_env, &cfg.user_env) {
+        (Some(u), Some(p), None) => {
             let user = std::env::var(u)
                 .map_err(|_| format!("environment variable {u} (etcd user) is not set"))?;
             let pass = std::env::var(p)
                 .map_err(|_| format!("environment variable {p} (etcd password) is not set"))?;
             opts = opts.with_user(user, pass);
         }
-        (None, None) => {}
+        (None, None, Some(v)) => {
+            let both = std::env::var(v)
+                .map_err(|_| format!("environment variable {v} (etcd user:password) is not set"))?;
+            let (user, pass) = both
+                .split_once(':')
+                .ok_or_else(|| format!("environment variable {v} is not user:password"))?;
+            opts = opts.with_user(user, pass);
+        }
+        (None, None, None) => {}
+        (_, _, Some(_)) => {
+            return Err(
+                "etcd auth: give user_env, or username_env and password_env, not both".to_owned(),
+            );
+        }
         _ => return Err("etcd auth needs both username_env and password_env".to_owned()),
+    }
+    let https = cfg
+        .endpoints
+        .iter()
+        .any(|e| normalize_endpoint(e).starts_with("https://"));
+    match &cfg.tls {
+        // Settings for TLS on http:// endpoints would silently go unused.
+        Some(_) if !https => {
+            return Err(format!(
+                "etcd source {}: tls is set but the endpoints are http://; write them https://",
+                cfg.name
+            ));
+        }
+        Some(tls) => {
+            if tls.insecure_skip_verify {
+                return Err(format!(
+                    "etcd source {}: insecure_skip_verify is not supported for etcd; give its CA in tls.ca_file",
+                    cfg.name
+                ));
+            }
+            let mut t = TlsOptions::new();
+            match tls.ca_pem()? {
+                Some(ca) => t = t.ca_certificate(Certificate::from_pem(ca)),
+                None => t = t.with_native_roots(),
+            }
+            if let Some(id) = tls.identity_pem()? {
+                t = t.identity(Identity::from_pem(id.cert_pem, id.key_pem));
+            }
+            if let Some(name) = &tls.server_name {
+                t = t.domain_name(name.clone());
+            }
+            opts = opts.with_tls(t);
+        }
+        None if https => opts = opts.with_tls(TlsOptions::new().with_native_roots()),
+        None => {}
     }
     Ok(opts)
 }
@@ -170,6 +230,7 @@ pub async fn run(cfg: EtcdConfig, emitter: Emitter) {
             poll: Duration::from_millis(cfg.poll_interval_millis.max(50)),
             timeout: Duration::from_millis(cfg.timeout_millis.max(50)),
             opts: opts.clone(),
+            tls: cfg.tls.clone(),
             last_name: None,
         };
         tasks.spawn(poller.run());
@@ -307,6 +368,8 @@ struct Poller {
     poll: Duration,
     timeout: Duration,
     opts: ConnectOptions,
+    /// The TLS settings, for words about a refused connection.
+    tls: Option<crate::sources::TlsSettings>,
     last_name: Option<MemberId>,
 }
 
@@ -358,7 +421,10 @@ impl Poller {
             let client = match connected {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
-                    if !self.report_unreachable(format!("{e}")).await {
+                    if !self
+                        .report_unreachable(crate::sources::error_words_for(&e, self.tls.as_ref()))
+                        .await
+                    {
                         return;
                     }
                     tokio::time::sleep(backoff.next_delay()).await;
@@ -417,7 +483,7 @@ impl Poller {
             }
             let status = match tokio::time::timeout(self.timeout, client.status()).await {
                 Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Some(format!("{e}")),
+                Ok(Err(e)) => return Some(crate::sources::error_words_for(&e, self.tls.as_ref())),
                 Err(_) => {
                     return Some(format!(
                         "status timed out after {} ms",

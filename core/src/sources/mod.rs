@@ -39,7 +39,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-pub use self::connection::Connection;
+pub use self::connection::{Connection, TlsSettings, error_words, error_words_for};
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};

@@ -76,6 +76,8 @@ pub fn rig_etcd() -> switchboard_core::SourceConfig {
         timeout_millis: 1000,
         username_env: None,
         password_env: None,
+        user_env: None,
+        tls: None,
     })
 }
 

@@ -6,7 +6,9 @@
 //! Runs when `SWITCHBOARD_RIG` names `etcd` (as `tests/check.sh` sets after starting the
 //! rig); otherwise it says it was skipped. Named, a missing server is a failure.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod tls;
 
 use common::{rig, rig_has};
 
