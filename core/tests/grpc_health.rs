@@ -76,6 +76,23 @@ fn server() -> (String, mpsc::Sender<Cmd>) {
 }
 
 fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
+    engine_on(grpc_config(name, endpoint, service))
+}
+
+fn grpc_config(name: &str, endpoint: &str, service: &str) -> GrpcHealthConfig {
+    GrpcHealthConfig {
+        name: name.into(),
+        endpoint: endpoint.into(),
+        service: service.into(),
+        timeout_millis: 1000,
+        interval_millis: 1000,
+        topology_service: None,
+        instance: Some(name.into()),
+        tls: None,
+    }
+}
+
+fn engine_on(source: GrpcHealthConfig) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
@@ -86,15 +103,7 @@ fn engine(name: &str, endpoint: &str, service: &str) -> EngineHandle {
             name: "t".into(),
             read_only: false,
             stale_after_millis: 5000,
-            source: vec![SourceConfig::GrpcHealth(GrpcHealthConfig {
-                name: name.into(),
-                endpoint: endpoint.into(),
-                service: service.into(),
-                timeout_millis: 1000,
-                interval_millis: 1000,
-                topology_service: None,
-                instance: Some(name.into()),
-            })],
+            source: vec![SourceConfig::GrpcHealth(source)],
         }],
     };
     switchboard_core::start(&EngineOptions::new(cfg)).expect("engine")
@@ -191,6 +200,48 @@ fn etcd_serves_grpc_health() {
     }
     let e = engine("etcd-health", "127.0.0.1:12379", "");
     wait(&e, "etcd-health", Health::Healthy, "SERVING");
+}
+
+/// etcd's own `grpc.health.v1` on the rig's TLS-only etcd: with its CA and a client
+/// certificate it is healthy; without the client certificate the source says why.
+#[test]
+fn etcd_over_tls_serves_grpc_health_with_a_client_certificate() {
+    if !rig_has("etcdtls") {
+        eprintln!("skipped: the rig's TLS etcd is not running (tests/check.sh starts it)");
+        return;
+    }
+    let dir = std::path::PathBuf::from(
+        std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()),
+    )
+    .join("tls");
+    let file = |n: &str| Some(dir.join(n).display().to_string());
+    let with = |name: &str, tls: switchboard_core::sources::TlsSettings| {
+        let mut cfg = grpc_config(name, "https://127.0.0.1:42379", "");
+        cfg.tls = Some(tls);
+        engine_on(cfg)
+    };
+    let right = switchboard_core::sources::TlsSettings {
+        ca_file: file("ca.pem"),
+        cert_file: file("client.pem"),
+        key_file: file("client-key.pem"),
+        ..Default::default()
+    };
+    let e = with("etcd-tls-health", right.clone());
+    wait(&e, "etcd-tls-health", Health::Healthy, "SERVING");
+    let no_client = with(
+        "etcd-tls-no-client",
+        switchboard_core::sources::TlsSettings {
+            cert_file: None,
+            key_file: None,
+            ..right
+        },
+    );
+    wait(
+        &no_client,
+        "etcd-tls-no-client",
+        Health::Unhealthy,
+        "client certificate",
+    );
 }
 
 /// grpcio's reference `HealthServicer` (the rig's `grpchealth`, a Python server): the

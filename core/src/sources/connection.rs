@@ -92,6 +92,30 @@ impl TlsSettings {
     }
 }
 
+/// tonic's TLS settings (gRPC: etcd, gRPC health) from `tls`: its CA, or the system's
+/// roots; its client certificate; its server name.
+pub fn tonic_tls(tls: &TlsSettings) -> Result<tonic::transport::ClientTlsConfig, String> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    if tls.insecure_skip_verify {
+        return Err(
+            "insecure_skip_verify is not supported for gRPC connections; give the server's CA in tls.ca_file"
+                .into(),
+        );
+    }
+    let mut t = ClientTlsConfig::new();
+    match tls.ca_pem()? {
+        Some(ca) => t = t.ca_certificate(Certificate::from_pem(ca)),
+        None => t = t.with_native_roots(),
+    }
+    if let Some(id) = tls.identity_pem()? {
+        t = t.identity(Identity::from_pem(id.cert_pem, id.key_pem));
+    }
+    if let Some(name) = &tls.server_name {
+        t = t.domain_name(name.clone());
+    }
+    Ok(t)
+}
+
 /// A client certificate and its key, as read for one connection.
 pub struct ClientIdentity {
     /// The certificate chain (PEM).
@@ -132,9 +156,19 @@ pub fn error_words_for(
     err: &(dyn std::error::Error + 'static),
     tls: Option<&TlsSettings>,
 ) -> String {
+    tls_words_for(err, tls).unwrap_or_else(|| chain(err))
+}
+
+/// The operator's words for `err` when it is a TLS failure of a connection made with
+/// `tls` (see [`error_words_for`]), with the chain after them; `None` for other errors,
+/// which the caller words itself.
+pub fn tls_words_for(
+    err: &(dyn std::error::Error + 'static),
+    tls: Option<&TlsSettings>,
+) -> Option<String> {
     let all = chain(err);
     if let Some(words) = known(&all) {
-        return format!("{words} ({all})");
+        return Some(format!("{words} ({all})"));
     }
     let closed = [
         "connection closed",
@@ -146,10 +180,10 @@ pub fn error_words_for(
     .iter()
     .any(|n| all.contains(n));
     match tls {
-        Some(t) if closed && t.cert_file.is_none() => format!(
+        Some(t) if closed && t.cert_file.is_none() => Some(format!(
             "the server closed the connection after the TLS handshake: it likely requires a client certificate, and none is set (tls.cert_file and tls.key_file) ({all})"
-        ),
-        _ => all,
+        )),
+        _ => None,
     }
 }
 

@@ -17,9 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{
-    AlarmAction, AlarmType, Certificate, Client, ConnectOptions, Identity, TlsOptions,
-};
+use etcd_client::{AlarmAction, AlarmType, Client, ConnectOptions, TlsOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -158,23 +156,8 @@ pub(crate) fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
             ));
         }
         Some(tls) => {
-            if tls.insecure_skip_verify {
-                return Err(format!(
-                    "etcd source {}: insecure_skip_verify is not supported for etcd; give its CA in tls.ca_file",
-                    cfg.name
-                ));
-            }
-            let mut t = TlsOptions::new();
-            match tls.ca_pem()? {
-                Some(ca) => t = t.ca_certificate(Certificate::from_pem(ca)),
-                None => t = t.with_native_roots(),
-            }
-            if let Some(id) = tls.identity_pem()? {
-                t = t.identity(Identity::from_pem(id.cert_pem, id.key_pem));
-            }
-            if let Some(name) = &tls.server_name {
-                t = t.domain_name(name.clone());
-            }
+            let t = crate::sources::tonic_tls(tls)
+                .map_err(|e| format!("etcd source {}: {e}", cfg.name))?;
             opts = opts.with_tls(t);
         }
         None if https => opts = opts.with_tls(TlsOptions::new().with_native_roots()),

@@ -26,7 +26,7 @@ use crate::model::{Health, InstanceId, ServiceId, SourceStatus};
 pub struct GrpcHealthConfig {
     /// Source name.
     pub name: String,
-    /// `host:port` or `http://host:port`.
+    /// `host:port`, `http://host:port`, or `https://host:port` for TLS.
     pub endpoint: String,
     /// The gRPC service to ask about ("" = the server as a whole).
     #[serde(default)]
@@ -43,6 +43,10 @@ pub struct GrpcHealthConfig {
     /// The instance's name (default: the endpoint's `host:port`).
     #[serde(default)]
     pub instance: Option<String>,
+    /// TLS: the CA to trust and the client certificate to present (an `https://`
+    /// endpoint without it trusts the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
 }
 
 impl crate::sources::Settings for GrpcHealthConfig {}
@@ -118,6 +122,31 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             return;
         }
     };
+    let https = url(&cfg.endpoint).starts_with("https://");
+    let tls = match (&cfg.tls, https) {
+        (Some(t), true) => crate::sources::tonic_tls(t),
+        (None, true) => crate::sources::tonic_tls(&crate::sources::TlsSettings::default()),
+        (Some(_), false) => Err(format!(
+            "tls is set but the endpoint {:?} is not https://",
+            cfg.endpoint
+        )),
+        (None, false) => Ok(tonic::transport::ClientTlsConfig::new()),
+    };
+    let endpoint = match tls.and_then(|t| {
+        if https {
+            endpoint
+                .tls_config(t)
+                .map_err(|e| crate::sources::error_words(&e))
+        } else {
+            Ok(endpoint)
+        }
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
+    };
     let what = if cfg.service.is_empty() {
         "the server".to_owned()
     } else {
@@ -153,7 +182,13 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             Ok(c) => c,
             Err(e) => {
                 if !target
-                    .report(Health::Unhealthy, format!("cannot connect: {e}"))
+                    .report(
+                        Health::Unhealthy,
+                        format!(
+                            "cannot connect: {}",
+                            crate::sources::error_words_for(&e, cfg.tls.as_ref())
+                        ),
+                    )
                     .await
                 {
                     return;
@@ -184,7 +219,14 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
                 "SERVICE_UNKNOWN: the server does not know this service ({})",
                 s.message()
             )),
-            Err(s) => Some(format!("Watch refused: {} {}", s.code(), s.message())),
+            Err(s) => Some(format!(
+                "Watch refused: {}",
+                crate::sources::tls_words_for(&s, cfg.tls.as_ref()).unwrap_or_else(|| format!(
+                    "{} {}",
+                    s.code(),
+                    s.message()
+                ))
+            )),
         };
         let Some(error) = outcome else { return };
         if !target.report(Health::Unhealthy, error).await {

@@ -39,7 +39,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-pub use self::connection::{Connection, TlsSettings, error_words, error_words_for};
+pub use self::connection::{
+    Connection, TlsSettings, error_words, error_words_for, tls_words_for, tonic_tls,
+};
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
