@@ -208,7 +208,50 @@ pub async fn serial(server: SocketAddr, zone: &Name, timeout: Duration) -> Resul
 
 /// A name as shown: without its final dot.
 pub fn bare(n: &Name) -> String {
-    n.to_ascii().trim_end_matches('.').to_owned()
+    n.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A record's value as the console compares it: an address printed back in its canonical
+/// form (`2001:DB8:0::1` -> `2001:db8::1`), a name in lower case without its final dot.
+pub fn canonical(rtype: RecordType, value: &str) -> Result<String, String> {
+    let v = value.trim();
+    match rtype {
+        RecordType::A => v
+            .parse::<std::net::Ipv4Addr>()
+            .map(|a| a.to_string())
+            .map_err(|_| format!("{v:?} is not an IPv4 address")),
+        RecordType::AAAA => v
+            .parse::<std::net::Ipv6Addr>()
+            .map(|a| a.to_string())
+            .map_err(|_| format!("{v:?} is not an IPv6 address")),
+        _ => {
+            let n = v.trim_end_matches('.').to_ascii_lowercase();
+            if n.is_empty() {
+                Err("an empty name".to_owned())
+            } else {
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// A configured value (a name, or addresses separated by commas) as the sorted set of
+/// canonical values it stands for; a CNAME has exactly one.
+pub fn values(rtype: RecordType, text: &str) -> Result<Vec<String>, String> {
+    let mut out = text
+        .split(',')
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| canonical(rtype, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    match (rtype, out.len()) {
+        (_, 0) => Err(format!("{text:?} gives no value")),
+        (RecordType::CNAME, n) if n > 1 => {
+            Err(format!("a CNAME has one value, not {n} ({text:?})"))
+        }
+        _ => Ok(out),
+    }
 }
 
 fn record_set(name: &Name, answer: &Answer) -> Result<RecordSet, String> {
@@ -231,6 +274,28 @@ fn record_set(name: &Name, answer: &Answer) -> Result<RecordSet, String> {
     Ok(set)
 }
 
+/// Why an update did not go through, and whether the zone may have changed anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwapError {
+    /// Nothing was sent, or the server answered that it refused: the zone is as it was.
+    NotApplied(String),
+    /// The update was sent but its outcome is not known (no answer, a cut answer, a
+    /// success whose signature does not verify): the server may have applied it.
+    Unknown(String),
+}
+
+impl std::fmt::Display for SwapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotApplied(e) => write!(f, "not applied: {e}"),
+            Self::Unknown(e) => write!(
+                f,
+                "it may have been applied ({e}): check the record on the primary before trying again"
+            ),
+        }
+    }
+}
+
 /// Replaces `name`'s record set `from` with `to` on the zone's primary `server`, in one
 /// RFC 2136 update signed with `key`: prerequisite "the set is `from`", then delete it
 /// and add `to`. Refused by the server, in its words, when the set changed since.
@@ -242,37 +307,45 @@ pub async fn swap(
     to: &Answer,
     key: &TsigKey,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), SwapError> {
+    use SwapError::{NotApplied, Unknown};
     if !zone.zone_of(name) {
-        return Err(format!("{} is not in zone {}", bare(name), bare(zone)));
+        return Err(NotApplied(format!(
+            "{} is not in zone {}",
+            bare(name),
+            bare(zone)
+        )));
     }
     let mut update = update_message::compare_and_swap(
-        record_set(name, from)?,
-        record_set(name, to)?,
+        record_set(name, from).map_err(NotApplied)?,
+        record_set(name, to).map_err(NotApplied)?,
         zone.clone(),
         false,
     );
     debug_assert_eq!(update.metadata.op_code, OpCode::Update);
-    let signer = key.signer()?;
+    let signer = key.signer().map_err(NotApplied)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut verifier = update
         .finalize(&signer, now)
-        .map_err(|e| format!("cannot sign the update with key {}: {e}", key.name))?;
-    let bytes = exchange(server, &update, timeout).await?;
-    let answer =
-        Message::from_vec(&bytes).map_err(|e| format!("{server}: the answer is not DNS ({e})"))?;
+        .map_err(|e| NotApplied(format!("cannot sign the update with key {}: {e}", key.name)))?;
+    let bytes = exchange(server, &update, timeout).await.map_err(Unknown)?;
+    let answer = Message::from_vec(&bytes)
+        .map_err(|e| Unknown(format!("{server}: the answer is not DNS ({e})")))?;
     if answer.metadata.response_code != ResponseCode::NoError {
-        return Err(format!(
+        return Err(NotApplied(format!(
             "{server}: {}",
             rcode_words(answer.metadata.response_code)
-        ));
+        )));
     }
     // A success must come from a server holding the key: check its signature.
     if let Some(v) = verifier.as_mut() {
-        v.verify(&bytes)
-            .map_err(|e| format!("{server}: the answer's TSIG signature does not verify ({e})"))?;
+        v.verify(&bytes).map_err(|e| {
+            Unknown(format!(
+                "{server}: the answer's TSIG signature does not verify ({e})"
+            ))
+        })?;
     }
     Ok(())
 }
@@ -314,6 +387,27 @@ mod tests {
             !format!("{key:?}").contains("115"),
             "no secret bytes: {key:?}"
         );
+    }
+
+    /// Configured values compare with what servers answer: addresses in their canonical
+    /// form, names in lower case without the final dot, a CNAME with one value only.
+    #[test]
+    fn configured_values_are_compared_as_servers_answer_them() {
+        assert_eq!(
+            values(RecordType::AAAA, "2001:DB8:0::1, 2001:db8::2").expect("v6"),
+            ["2001:db8::1", "2001:db8::2"]
+        );
+        assert_eq!(
+            values(RecordType::A, " 10.0.0.2,10.0.0.1,10.0.0.1 ").expect("v4"),
+            ["10.0.0.1", "10.0.0.2"]
+        );
+        assert_eq!(
+            values(RecordType::CNAME, "EU-Central.Example.COM.").expect("cname"),
+            ["eu-central.example.com"]
+        );
+        assert!(values(RecordType::CNAME, "a.example, b.example").is_err());
+        assert!(values(RecordType::A, "10.0.0.300").is_err());
+        assert!(values(RecordType::A, " , ").is_err());
     }
 
     #[test]

@@ -134,16 +134,12 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
     })?;
     let reads = read_all(cfg, rec, ctx.timeout).await?;
     let from = agreed(&reads).map_err(|e| WorkflowError::Target(format!("{}: {e}", rec.name)))?;
+    let rtype = dns::record_type(&rec.rtype).map_err(WorkflowError::Usage)?;
     let to = Answer {
         rtype: from.rtype.clone(),
-        values: {
-            let mut v: Vec<String> = want
-                .split(',')
-                .map(|s| s.trim().trim_end_matches('.').to_owned())
-                .collect();
-            v.sort();
-            v
-        },
+        values: dns::values(rtype, want).map_err(|e| {
+            WorkflowError::Usage(format!("record {} of {}: {e}", rec.name, cfg.name))
+        })?,
         ttl_secs: rec.ttl_secs,
     };
     let now = ctx.clock.now();
@@ -177,6 +173,20 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
         },
     };
     guards.push(check);
+    // Checked now, not after the confirmation: an update that cannot be signed is refused
+    // before anyone types the name.
+    guards.push(match cfg.tsig_key() {
+        Ok(key) => GuardResult {
+            name: "signing key",
+            ok: true,
+            reason: format!("TSIG key {} ({}) is readable", key.name, key.algorithm),
+        },
+        Err(e) => GuardResult {
+            name: "signing key",
+            ok: false,
+            reason: e,
+        },
+    });
     let servers = reads.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>();
     let fqdn = cfg.fqdn(&rec.name);
     Ok(Plan {
@@ -250,14 +260,22 @@ async fn execute(
         &step,
     )?;
     if let Err(e) = dns::swap(primary, &zone, &name, &m.from, &m.to, &key, ctx.timeout).await {
-        journaled.step("act", &format!("update {}", m.name), "failed", &e)?;
-        return journaled.needs_human(lines, format!("the update was not applied: {e}"));
+        journaled.step(
+            "act",
+            &format!("update {}", m.name),
+            "failed",
+            &e.to_string(),
+        )?;
+        return journaled.needs_human(lines, format!("the update of {}: {e}", m.name));
     }
     journaled.step("act", &format!("update {}", m.name), "ok", &step)?;
     lines.push(format!("{primary} took the update: {step}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
     let (effect, seen) = loop {
-        let reads = read_all(cfg, rec, ctx.timeout).await?;
+        let reads = match read_all(cfg, rec, ctx.timeout).await {
+            Ok(r) => r,
+            Err(e) => break (None, e.to_string()),
+        };
         let lagging: Vec<String> = reads
             .iter()
             .filter(|(_, r)| !matches!(r, Ok(Some(a)) if a.values == m.to.values))
@@ -280,6 +298,9 @@ async fn execute(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let mut failed_line = format!(
+        "not every server answered the new value within {VERIFY_SECS} s ({seen}); the update was reversed"
+    );
     if effect.is_none() {
         // Reverse it: the same compare-and-swap the other way, so nothing is left half-done.
         let back = dns::swap(primary, &zone, &name, &m.to, &m.from, &key, ctx.timeout).await;
@@ -287,8 +308,17 @@ async fn execute(
             "rollback",
             &format!("update {} back", m.name),
             if back.is_ok() { "ok" } else { "failed" },
-            &back.err().unwrap_or_else(|| dns::describe(&m.from)),
+            &back
+                .as_ref()
+                .map_or_else(ToString::to_string, |()| dns::describe(&m.from)),
         )?;
+        if let Err(e) = back {
+            failed_line = format!(
+                "not every server answered the new value within {VERIFY_SECS} s ({seen}); reversing it failed ({e}): {} may still be {} on {primary}",
+                m.name,
+                dns::describe(&m.to)
+            );
+        }
     }
     let follow = effect.map(|at| {
         let by = at
@@ -301,7 +331,10 @@ async fn execute(
         )
     });
     journaled.verified(
-        &format!("every authoritative server answers {}", dns::describe(&m.to)),
+        &format!(
+            "every authoritative server answers {}",
+            dns::describe(&m.to)
+        ),
         &seen,
         effect,
         confirmed,
@@ -312,7 +345,7 @@ async fn execute(
             dns::describe(&m.to),
             follow.unwrap_or_default()
         ),
-        format!("not every server answered the new value within {VERIFY_SECS} s ({seen}); the update was reversed"),
+        failed_line,
     )
 }
 
@@ -376,10 +409,12 @@ impl TargetKind for DnsRecordTarget {
                             continue;
                         }
                     };
+                    let rtype = dns::record_type(&rec.rtype).ok();
                     let on_standby = rec
                         .standby
                         .as_deref()
-                        .is_some_and(|s| now.values.iter().any(|v| s.trim_end_matches('.') == v));
+                        .zip(rtype)
+                        .is_some_and(|(s, t)| dns::values(t, s).is_ok_and(|v| v == now.values));
                     let (kind, to) = if on_standby {
                         (Kind::DnsRestore, rec.primary.as_deref())
                     } else {
