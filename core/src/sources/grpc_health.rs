@@ -178,19 +178,23 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         service: cfg.service.clone(),
     };
     loop {
-        let channel = match endpoint.connect().await {
+        // connect_timeout bounds the TCP connect only; the TLS and HTTP/2 handshakes are
+        // bounded here, so a server that accepts and then stalls cannot hang the source.
+        let connected = match tokio::time::timeout(timeout, endpoint.connect()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(format!(
+                "cannot connect: {}",
+                crate::sources::error_words_for(&e, cfg.tls.as_ref())
+            )),
+            Err(_) => Err(format!(
+                "cannot connect: no handshake within {} ms",
+                timeout.as_millis()
+            )),
+        };
+        let channel = match connected {
             Ok(c) => c,
-            Err(e) => {
-                if !target
-                    .report(
-                        Health::Unhealthy,
-                        format!(
-                            "cannot connect: {}",
-                            crate::sources::error_words_for(&e, cfg.tls.as_ref())
-                        ),
-                    )
-                    .await
-                {
+            Err(why) => {
+                if !target.report(Health::Unhealthy, why).await {
                     return;
                 }
                 tokio::time::sleep(backoff.next_delay()).await;
@@ -198,7 +202,15 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             }
         };
         let mut client = HealthClient::new(channel);
-        let outcome = match client.watch(request()).await {
+        let answered = tokio::time::timeout(timeout, client.watch(request()))
+            .await
+            .unwrap_or_else(|_| {
+                Err(tonic::Status::deadline_exceeded(format!(
+                    "no answer to Watch within {} ms",
+                    timeout.as_millis()
+                )))
+            });
+        let outcome = match answered {
             Ok(resp) => {
                 backoff.reset();
                 watch(&mut target, resp.into_inner()).await
