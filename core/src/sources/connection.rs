@@ -116,6 +116,23 @@ pub fn tonic_tls(tls: &TlsSettings) -> Result<tonic::transport::ClientTlsConfig,
     Ok(t)
 }
 
+/// The TLS a gRPC connection to endpoints that are `https` (or not) takes from `tls`:
+/// none for plain endpoints, the system's roots for `https` without settings. Settings
+/// on plain endpoints are refused rather than silently unused.
+pub fn tonic_tls_for(
+    https: bool,
+    tls: Option<&TlsSettings>,
+) -> Result<Option<tonic::transport::ClientTlsConfig>, String> {
+    match (tls, https) {
+        (Some(_), false) => {
+            Err("tls is set but the endpoints are http://; write them https://".into())
+        }
+        (Some(t), true) => tonic_tls(t).map(Some),
+        (None, true) => tonic_tls(&TlsSettings::default()).map(Some),
+        (None, false) => Ok(None),
+    }
+}
+
 /// A client certificate and its key, as read for one connection.
 pub struct ClientIdentity {
     /// The certificate chain (PEM).
@@ -132,18 +149,26 @@ impl std::fmt::Debug for ClientIdentity {
 
 /// A PEM file, bounded in size, or why not in words (the path last).
 fn read_pem(path: &str, what: &str) -> Result<Vec<u8>, String> {
+    let bytes = read_small(path, MAX_PEM_BYTES, what)?;
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(format!("the {what} is not PEM ({path})"));
+    }
+    Ok(bytes)
+}
+
+/// A small file (a certificate, a key, a secret) read whole, at most `max_bytes`, or
+/// why not in words (the path last): a path pointing at the wrong file cannot fill
+/// memory.
+pub(crate) fn read_small(path: &str, max_bytes: u64, what: &str) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
+        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
         .map_err(|e| format!("cannot read the {what}: {e} ({path})"))?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
+    if bytes.len() as u64 > max_bytes {
         return Err(format!(
-            "the {what} is larger than 1 MB: is it a PEM file? ({path})"
+            "the {what} is larger than {max_bytes} bytes: is it the right file? ({path})"
         ));
-    }
-    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        return Err(format!("the {what} is not PEM ({path})"));
     }
     Ok(bytes)
 }

@@ -176,14 +176,12 @@ impl DnsConfig {
             )
         })?;
         let secret = match (&t.secret_file, &t.secret_env) {
-            (Some(path), _) => {
-                use std::io::Read as _;
-                let mut text = String::new();
-                std::fs::File::open(path)
-                    .and_then(|f| f.take(MAX_SECRET_BYTES).read_to_string(&mut text))
-                    .map_err(|e| format!("cannot read the TSIG secret file: {e} ({path})"))?;
-                text
-            }
+            (Some(path), _) => String::from_utf8(crate::sources::read_small(
+                path,
+                MAX_SECRET_BYTES,
+                "TSIG secret file (tsig.secret_file)",
+            )?)
+            .map_err(|_| format!("the TSIG secret file is not text ({path})"))?,
             (None, Some(var)) => std::env::var(var).map_err(|_| {
                 format!("the environment variable {var} (tsig secret_env) is not set")
             })?,

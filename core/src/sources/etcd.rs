@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{AlarmAction, AlarmType, Client, ConnectOptions, TlsOptions};
+use etcd_client::{AlarmAction, AlarmType, Client, ConnectOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
@@ -147,21 +147,10 @@ pub(crate) fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
         .endpoints
         .iter()
         .any(|e| normalize_endpoint(e).starts_with("https://"));
-    match &cfg.tls {
-        // Settings for TLS on http:// endpoints would silently go unused.
-        Some(_) if !https => {
-            return Err(format!(
-                "etcd source {}: tls is set but the endpoints are http://; write them https://",
-                cfg.name
-            ));
-        }
-        Some(tls) => {
-            let t = crate::sources::tonic_tls(tls)
-                .map_err(|e| format!("etcd source {}: {e}", cfg.name))?;
-            opts = opts.with_tls(t);
-        }
-        None if https => opts = opts.with_tls(TlsOptions::new().with_native_roots()),
-        None => {}
+    if let Some(t) = crate::sources::tonic_tls_for(https, cfg.tls.as_ref())
+        .map_err(|e| format!("etcd source {}: {e}", cfg.name))?
+    {
+        opts = opts.with_tls(t);
     }
     Ok(opts)
 }

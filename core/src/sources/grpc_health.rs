@@ -123,30 +123,21 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         }
     };
     let https = url(&cfg.endpoint).starts_with("https://");
-    let tls = match (&cfg.tls, https) {
-        (Some(t), true) => crate::sources::tonic_tls(t),
-        (None, true) => crate::sources::tonic_tls(&crate::sources::TlsSettings::default()),
-        (Some(_), false) => Err(format!(
-            "tls is set but the endpoint {:?} is not https://",
-            cfg.endpoint
-        )),
-        (None, false) => Ok(tonic::transport::ClientTlsConfig::new()),
-    };
-    let endpoint = match tls.and_then(|t| {
-        if https {
-            endpoint
+    let endpoint =
+        match crate::sources::tonic_tls_for(https, cfg.tls.as_ref()).and_then(|t| match t {
+            Some(t) => endpoint
                 .tls_config(t)
-                .map_err(|e| crate::sources::error_words(&e))
-        } else {
-            Ok(endpoint)
-        }
-    }) {
-        Ok(e) => e,
-        Err(e) => {
-            emitter.status(SourceStatus::Down, Some(e)).await;
-            return;
-        }
-    };
+                .map_err(|e| crate::sources::error_words(&e)),
+            None => Ok(endpoint),
+        }) {
+            Ok(e) => e,
+            Err(e) => {
+                emitter
+                    .status(SourceStatus::Down, Some(format!("{e} ({})", cfg.endpoint)))
+                    .await;
+                return;
+            }
+        };
     let what = if cfg.service.is_empty() {
         "the server".to_owned()
     } else {

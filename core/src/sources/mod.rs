@@ -39,8 +39,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
+pub(crate) use self::connection::read_small;
 pub use self::connection::{
-    Connection, TlsSettings, error_words, error_words_for, tls_words_for, tonic_tls,
+    Connection, TlsSettings, error_words, error_words_for, tls_words_for, tonic_tls, tonic_tls_for,
 };
 
 use crate::event::{Event, EventBody};
