@@ -87,15 +87,43 @@ impl Drop for Reset {
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-#[test]
-fn the_source_reports_each_servers_answer_and_serial() {
+/// The rig's BIND9 to this test alone (the tests move one record), or `None` when it is
+/// not running (the test is skipped, and says so).
+fn bind9() -> Option<std::sync::MutexGuard<'static, ()>> {
     if !rig_has("bind9") {
         eprintln!("skipped: the rig's BIND9 is not running (tests/check.sh starts it)");
-        return;
+        return None;
     }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// The plan of `kind` on the rig's `www`.
+fn plan_www(
+    rt: &tokio::runtime::Runtime,
+    ctx: &workflow::Context<'_>,
+    kind: Kind,
+) -> workflow::Plan {
+    rt.block_on(workflow::plan(ctx, kind, "public/www"))
+        .expect("plan")
+}
+
+/// Runs `plan`, confirmed with the full name.
+fn run_www(
+    rt: &tokio::runtime::Runtime,
+    ctx: &workflow::Context<'_>,
+    plan: &workflow::Plan,
+) -> workflow::Report {
+    rt.block_on(workflow::run(ctx, plan, "www.switchboard.test", "rig-test"))
+        .expect("a report")
+}
+
+#[test]
+fn the_source_reports_each_servers_answer_and_serial() {
+    let Some(_one) = bind9() else { return };
     let secret = rig_dir().join("bind9/tsig.secret");
     let engine = common::engine_with(SourceConfig::Dns(source(&secret.display().to_string())));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -139,13 +167,7 @@ fn the_source_reports_each_servers_answer_and_serial() {
 
 #[test]
 fn failover_and_restore_of_a_public_name_on_both_servers() {
-    if !rig_has("bind9") {
-        eprintln!("skipped: the rig's BIND9 is not running (tests/check.sh starts it)");
-        return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(_one) = bind9() else { return };
     let _reset = Reset;
     let secret = rig_dir().join("bind9/tsig.secret");
     let env = env(&secret.display().to_string());
@@ -154,9 +176,7 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     assert_eq!(dig("5301"), "primary-region.switchboard.test");
 
-    let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsFailover, "public/www"))
-        .expect("plan");
+    let plan = plan_www(&rt, &ctx, Kind::DnsFailover);
     assert!(plan.allowed(), "{:?}", plan.refusals());
     assert_eq!(plan.before, "CNAME primary-region.switchboard.test");
     assert_eq!(plan.confirm_as, "www.switchboard.test");
@@ -169,14 +189,7 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
     );
 
     let t0 = Instant::now();
-    let report = rt
-        .block_on(workflow::run(
-            &ctx,
-            &plan,
-            "www.switchboard.test",
-            "rig-test",
-        ))
-        .expect("run");
+    let report = run_www(&rt, &ctx, &plan);
     let took = t0.elapsed();
     assert_eq!(report.outcome, "done", "{:?}", report.lines);
     assert_eq!(dig("5301"), "standby-region.switchboard.test");
@@ -193,19 +206,10 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
     );
 
     // Changed behind the plan's back: the compare-and-swap refuses, nothing is written.
-    let restore = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsRestore, "public/www"))
-        .expect("plan");
+    let restore = plan_www(&rt, &ctx, Kind::DnsRestore);
     assert!(restore.allowed(), "{:?}", restore.refusals());
     common::rig(&["bind9-reset"]);
-    let stale = rt
-        .block_on(workflow::run(
-            &ctx,
-            &restore,
-            "www.switchboard.test",
-            "rig-test",
-        ))
-        .expect("a report");
+    let stale = run_www(&rt, &ctx, &restore);
     assert_eq!(stale.outcome, "needs_human", "{:?}", stale.lines);
     assert!(
         stale.lines.iter().any(|l| l.contains("NXRRSET")),
@@ -214,21 +218,10 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
     );
 
     // Back to the standby by hand-free means, then restore through the workflow.
-    let again = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsFailover, "public/www"))
-        .expect("plan");
-    let r = rt
-        .block_on(workflow::run(
-            &ctx,
-            &again,
-            "www.switchboard.test",
-            "rig-test",
-        ))
-        .expect("run");
+    let again = plan_www(&rt, &ctx, Kind::DnsFailover);
+    let r = run_www(&rt, &ctx, &again);
     assert_eq!(r.outcome, "done", "{:?}", r.lines);
-    let mut back = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsRestore, "public/www"))
-        .expect("plan");
+    let mut back = plan_www(&rt, &ctx, Kind::DnsRestore);
     // The fourth move of one name within a minute is a human's call: dampening refuses
     // it until someone says why, and the why is journaled.
     assert!(!back.allowed(), "dampening holds the fourth run");
@@ -237,22 +230,13 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
         "rig test: putting www back after the refusal test",
     )
     .expect("override");
-    let r = rt
-        .block_on(workflow::run(
-            &ctx,
-            &back,
-            "www.switchboard.test",
-            "rig-test",
-        ))
-        .expect("run");
+    let r = run_www(&rt, &ctx, &back);
     assert_eq!(r.outcome, "done", "{:?}", r.lines);
     assert_eq!(dig("5301"), "primary-region.switchboard.test");
     assert_eq!(dig("5302"), "primary-region.switchboard.test");
 
     // Nothing to do: refused by its own guard.
-    let noop = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsRestore, "public/www"))
-        .expect("plan");
+    let noop = plan_www(&rt, &ctx, Kind::DnsRestore);
     assert!(
         noop.refusals()
             .iter()
@@ -264,13 +248,7 @@ fn failover_and_restore_of_a_public_name_on_both_servers() {
 
 #[test]
 fn a_wrong_key_is_refused_in_words_and_changes_nothing() {
-    if !rig_has("bind9") {
-        eprintln!("skipped: the rig's BIND9 is not running (tests/check.sh starts it)");
-        return;
-    }
-    let _one = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(_one) = bind9() else { return };
     let _reset = Reset;
     let dir = tempfile::tempdir().expect("dir");
     let wrong = dir.path().join("wrong.secret");
@@ -280,17 +258,8 @@ fn a_wrong_key_is_refused_in_words_and_changes_nothing() {
     let (_jdir, journal) = common::journal();
     let ctx = common::workflow_ctx(&env, &journal);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let plan = rt
-        .block_on(workflow::plan(&ctx, Kind::DnsFailover, "public/www"))
-        .expect("plan");
-    let report = rt
-        .block_on(workflow::run(
-            &ctx,
-            &plan,
-            "www.switchboard.test",
-            "rig-test",
-        ))
-        .expect("a report");
+    let plan = plan_www(&rt, &ctx, Kind::DnsFailover);
+    let report = run_www(&rt, &ctx, &plan);
     assert_eq!(report.outcome, "needs_human", "{:?}", report.lines);
     let said = report.lines.join("\n");
     assert!(said.contains("NOTAUTH") && said.contains("TSIG"), "{said}");
