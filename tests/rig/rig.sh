@@ -30,12 +30,13 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # (fence_redfish) and two fence_dummy status files. `bind9` is two BIND9 servers, a
 # primary and a secondary, for the zone switchboard.test. `etcdtls` is a second 3-member
 # etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
-# starts after bind9.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni)
+# starts after bind9. `patronitls` is a Patroni cluster on `etcdtls` (selecting it adds
+# etcdtls) with TLS REST and authentication, PostgreSQL hostssl only; it starts last.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni patronitls)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus)
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus patronitls1 patronitls2 patronitls3)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -69,6 +70,8 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/prometheus.sh"
 # shellcheck source=lib/patroni.sh
 . "$RIG_DIR/lib/patroni.sh"
+# shellcheck source=lib/patronitls.sh
+. "$RIG_DIR/lib/patronitls.sh"
 
 # ---------------------------------------------------------------- subcommands
 
@@ -88,6 +91,7 @@ cmd_install() {
     command -v curl >/dev/null || apt_install curl
     install_optional patroni_install "patroni and postgresql-15"
   fi
+  if selected patronitls; then install_optional patronitls_install "etcd, openssl, curl, patroni and postgresql-15"; fi
 }
 
 cmd_start() {
@@ -98,7 +102,7 @@ cmd_start() {
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
     "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
-    "$RIG"/etcdtls[123] "$RIG"/tls
+    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/pgtls
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -110,6 +114,10 @@ cmd_start() {
   for c in haproxy traefik envoy grpchealth fence bind9 etcdtls; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
+  if selected patronitls; then
+    if failed etcdtls; then log "warning: patronitls left out: etcdtls did not start"; FAILED+=(patronitls)
+    else try patronitls_start patronitls; fi
+  fi
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
   if selected prometheus && ! failed prometheus; then try prometheus_wait prometheus; fi
   log "rig started in $(since "$t0") (RIG=$RIG); up: $(cmd_up)"
@@ -123,6 +131,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
+  patronitls_stop
   etcdtls_stop
   stop_if_any prometheus
   stop_if_any named2 named1
@@ -268,6 +277,13 @@ cmd_env() {
   # client-key.pem, other-ca.pem, expiring.pem...: tests/rig/README.md).
   echo "ETCDTLS_ENDPOINTS=$ETCDTLS_EPS"
   echo "RIG_TLS_DIR=$RIG/tls"
+  # Patroni with TLS REST (authentication) and PostgreSQL hostssl only; secrets by path.
+  echo "PATRONITLS_ENDPOINTS=https://127.0.0.1:44701,https://127.0.0.1:44702,https://127.0.0.1:44703"
+  echo "PATRONITLS_REST_USER_FILE=$RIG/pgtls/rest.user"
+  echo "PATRONITLS_REST_PASSWORD_FILE=$RIG/pgtls/rest.password"
+  echo "PGTLS_HOSTS=127.0.0.1:44711,127.0.0.1:44712,127.0.0.1:44713"
+  echo "PGTLS_PASSFILE=$RIG/pgtls/pgpass"
+  echo "PGTLS_SERVICEFILE=$RIG/pgtls/pg_service.conf"
 }
 
 valid_name() {
@@ -288,6 +304,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     bind9-reset puts the zone back as start left it
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
+  patronitls: patronitls1..3 = Patroni tnode1..3 on etcdtls, REST https 44701-44703
+    (authentication), PostgreSQL hostssl only 44711-44713; secrets in \$RIG/pgtls
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2

@@ -170,6 +170,7 @@ ports_of() {
     patroni[123]) echo "800${1#patroni}" ;;   # its REST API; PostgreSQL's 544N is the postmaster's
     named[12]) echo "$(dns_port "${1#named}") $(dns_port "${1#named}")/udp" ;;
     etcdtls[123]) echo "$(etcdtls_port "${1#etcdtls}") $(etcdtls_peer_port "${1#etcdtls}")" ;;
+    patronitls[123]) patronitls_rest_port "${1#patronitls}" ;;
   esac
 }
 
@@ -183,6 +184,7 @@ comp_procs() {
     fence) echo ipmisim sushy ;;
     bind9) echo named1 named2 ;;
     etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
+    patronitls) echo patronitls1 patronitls2 patronitls3 ;;
     *) echo "$1" ;;
   esac
 }
@@ -193,6 +195,7 @@ comp_stop() {
   if [ "$1" = patroni ]; then patroni_stop; return; fi
   if [ "$1" = fence ]; then fence_stop; return; fi
   if [ "$1" = etcdtls ]; then etcdtls_stop; return; fi
+  if [ "$1" = patronitls ]; then patronitls_stop; return; fi
   for p in $(comp_procs "$1"); do stop_if_any "$p"; done
 }
 is_core() { [[ " ${CORE[*]} " == *" $1 "* ]]; }
@@ -218,6 +221,9 @@ select_components() {
   done
   if [[ " $want " == *" patroni "* && " $want " != *" etcd "* ]]; then
     log "patroni needs etcd (its DCS): selecting etcd too"; want+=" etcd"
+  fi
+  if [[ " $want " == *" patronitls "* && " $want " != *" etcdtls "* ]]; then
+    log "patronitls needs etcdtls (its DCS): selecting etcdtls too"; want+=" etcdtls"
   fi
   SELECTED=()   # keep start order whatever order they were named in
   for k in "${COMPONENTS[@]}"; do if [[ " $want " == *" $k "* ]]; then SELECTED+=("$k"); fi; done
