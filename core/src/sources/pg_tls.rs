@@ -94,36 +94,43 @@ pub async fn connect(params: &Params, timeout: Duration) -> Result<Connected, St
     };
     let said = |e: Failure| format!("{} ({what})", e.words(note.as_deref()));
     match (mode, &tls) {
-        (SslMode::Disable, _) | (_, None) => plain(&config).await.map_err(said),
-        (SslMode::Allow, Some(t)) => match plain(&config).await {
-            Err(first) if first.server_refused() => attempt(&config, t, DriverMode::Require)
-                .await
-                .map_err(|second| {
+        (SslMode::Disable, _) | (_, None) => plain(&config, timeout).await.map_err(said),
+        (SslMode::Allow, Some(t)) => match plain(&config, timeout).await {
+            Err(first) if first.server_refused() => {
+                attempt(&config, t, DriverMode::Require, timeout)
+                    .await
+                    .map_err(|second| {
+                        format!(
+                            "{}; then over TLS: {}",
+                            said(first),
+                            second.words(note.as_deref())
+                        )
+                    })
+            }
+            other => other.map_err(said),
+        },
+        (SslMode::Prefer, Some(t)) => {
+            match attempt(&config, t, DriverMode::Prefer, timeout).await {
+                Err(first) if first.tls_tried => plain(&config, timeout).await.map_err(|second| {
                     format!(
-                        "{}; then over TLS: {}",
+                        "{}; then without TLS: {}",
                         said(first),
                         second.words(note.as_deref())
                     )
                 }),
-            other => other.map_err(said),
-        },
-        (SslMode::Prefer, Some(t)) => match attempt(&config, t, DriverMode::Prefer).await {
-            Err(first) if first.tls_tried => plain(&config).await.map_err(|second| {
-                format!(
-                    "{}; then without TLS: {}",
-                    said(first),
-                    second.words(note.as_deref())
-                )
-            }),
-            other => other.map_err(said),
-        },
-        (_, Some(t)) => attempt(&config, t, DriverMode::Require).await.map_err(said),
+                other => other.map_err(said),
+            }
+        }
+        (_, Some(t)) => attempt(&config, t, DriverMode::Require, timeout)
+            .await
+            .map_err(said),
     }
 }
 
 /// One failed attempt, with what is needed to word it.
 struct Failure {
-    error: tokio_postgres::Error,
+    /// The driver's error, or how long the attempt was given when it timed out.
+    error: Result<tokio_postgres::Error, Duration>,
     /// The handshake was started (the server said yes to TLS).
     tls_tried: bool,
     /// rustls' own error, when the handshake failed.
@@ -137,7 +144,7 @@ struct Failure {
 impl Failure {
     /// The server itself refused (`pg_hba`, authentication), as opposed to the network.
     fn server_refused(&self) -> bool {
-        self.error.as_db_error().is_some()
+        self.error.as_ref().is_ok_and(|e| e.as_db_error().is_some())
     }
 
     fn words(&self, note: Option<&str>) -> String {
@@ -145,7 +152,21 @@ impl Failure {
         if let Some(e) = &self.tls_error {
             return tls_words(e, self.roots.as_deref());
         }
-        if let Some(db) = self.error.as_db_error() {
+        let error = match &self.error {
+            Ok(e) => e,
+            Err(bound) => {
+                let stage = if self.tls_tried {
+                    "the TLS handshake or the login"
+                } else {
+                    "the connection or the login"
+                };
+                return format!(
+                    "no answer within {} ms ({stage} did not finish)",
+                    bound.as_millis()
+                );
+            }
+        };
+        if let Some(db) = error.as_db_error() {
             if db.message().contains("no encryption") {
                 return format!(
                     "the server requires TLS (hostssl only): set sslmode to require, verify-ca or verify-full (PostgreSQL says: {})",
@@ -153,11 +174,11 @@ impl Failure {
                 );
             }
             if db.code() == &tokio_postgres::error::SqlState::INVALID_PASSWORD {
-                return format!("{}{note}", super::pg::words(&self.error));
+                return format!("{}{note}", super::pg::words(error));
             }
-            return super::pg::words(&self.error);
+            return super::pg::words(error);
         }
-        let text = super::pg::words(&self.error);
+        let text = super::pg::words(error);
         if text.contains("password missing") {
             return format!(
                 "the server asks for a password and none is set (password, PGPASSWORD or a line in the password file){note}"
@@ -218,12 +239,15 @@ fn bare_name(presented: &str) -> &str {
         .map_or(presented, |inner| inner.trim_matches('"'))
 }
 
-/// A plaintext attempt.
-async fn plain(config: &tokio_postgres::Config) -> Result<Connected, Failure> {
+/// A plaintext attempt, bounded by `bound` (connect, startup and login).
+async fn plain(config: &tokio_postgres::Config, bound: Duration) -> Result<Connected, Failure> {
     let mut c = config.clone();
     c.ssl_mode(DriverMode::Disable);
-    match c.connect(tokio_postgres::NoTls).await {
-        Ok((client, connection)) => {
+    let result = tokio::time::timeout(bound, c.connect(tokio_postgres::NoTls))
+        .await
+        .map_err(|_| bound);
+    match result {
+        Ok(Ok((client, connection))) => {
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away.
                 connection.await.ok();
@@ -236,8 +260,15 @@ async fn plain(config: &tokio_postgres::Config) -> Result<Connected, Failure> {
                 },
             })
         }
-        Err(error) => Err(Failure {
-            error,
+        Ok(Err(error)) => Err(Failure {
+            error: Ok(error),
+            tls_tried: false,
+            tls_error: None,
+            roots: None,
+            mode: None,
+        }),
+        Err(bound) => Err(Failure {
+            error: Err(bound),
             tls_tried: false,
             tls_error: None,
             roots: None,
@@ -246,11 +277,13 @@ async fn plain(config: &tokio_postgres::Config) -> Result<Connected, Failure> {
     }
 }
 
-/// An attempt with TLS (`Prefer`: plaintext if the server says it has none).
+/// An attempt with TLS (`Prefer`: plaintext if the server says it has none), bounded
+/// by `bound` (connect, handshake, startup and login).
 async fn attempt(
     config: &tokio_postgres::Config,
     tls: &PgTls,
     driver: DriverMode,
+    bound: Duration,
 ) -> Result<Connected, Failure> {
     let mut c = config.clone();
     c.ssl_mode(driver);
@@ -259,7 +292,11 @@ async fn attempt(
         config: Arc::clone(&tls.config),
         state: Arc::clone(&state),
     };
-    let result = c.connect(make).await;
+    let result = match tokio::time::timeout(bound, c.connect(make)).await {
+        Ok(Ok(connected)) => Ok(connected),
+        Ok(Err(e)) => Err(Ok(e)),
+        Err(_) => Err(Err(bound)),
+    };
     let hs = state.lock().unwrap_or_else(PoisonError::into_inner).clone();
     match result {
         Ok((client, connection)) => {
@@ -720,6 +757,39 @@ mod tests {
         let p = Params::resolve("host=h sslmode=require", &env).expect("params");
         let t = PgTls::new(&p, SslMode::Require).expect("require without roots");
         assert!(!t.verified);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_on_in_time() {
+        // Accepts the connection, reads nothing, says nothing.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let held = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                kept.push(s);
+            }
+        });
+        let env: super::super::libpq::Env = [("USER", "u")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let p = Params::resolve(&format!("host=127.0.0.1 port={port} sslmode=require"), &env)
+            .expect("params");
+        let started = std::time::Instant::now();
+        let err = connect(&p, Duration::from_millis(300))
+            .await
+            .err()
+            .unwrap_or_default();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(err.starts_with("no answer within 300 ms"), "{err}");
+        held.abort();
     }
 
     #[test]
