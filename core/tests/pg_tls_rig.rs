@@ -355,7 +355,18 @@ fn the_source_and_every_members_connection_come_up_verified() {
             "{}",
             member.what()
         );
-        assert!(member.server_certificate().is_some());
+        // The rig's server certificate is valid for 825 days from its start.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let left_days = member
+            .server_certificate_not_after()
+            .map(|t| (t - i64::try_from(now).expect("secs")) / 86_400);
+        assert!(
+            left_days.is_some_and(|d| (820..=825).contains(&d)),
+            "{left_days:?}"
+        );
         if !status.in_recovery {
             primaries += 1;
         }

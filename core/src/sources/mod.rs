@@ -13,6 +13,7 @@
 //! kind is a module here plus that line.
 
 mod backoff;
+pub mod cert_dates;
 mod changes;
 mod connection;
 pub mod consul;

@@ -109,6 +109,12 @@ impl PgConn {
         self.tls.as_ref()?.server_certificate.as_deref()
     }
 
+    /// When the server's certificate (last TLS connection) stops being valid, Unix
+    /// seconds.
+    pub fn server_certificate_not_after(&self) -> Option<i64> {
+        super::cert_dates::not_after_unix_secs(self.server_certificate()?)
+    }
+
     /// Reads the server's status, connecting first when needed, within `timeout`.
     pub async fn poll(&mut self, timeout: Duration) -> Result<PgStatus, String> {
         let what = self.what.clone();

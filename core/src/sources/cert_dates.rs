@@ -1,0 +1,113 @@
+//! When a certificate stops being valid: its `notAfter`, read straight from the DER.
+//!
+//! An expired certificate is a common cause of the outages the console is opened for, so
+//! each TLS connection can tell how long its server's certificate has left. Only the
+//! validity field is needed, so this walks the few DER elements before it rather than
+//! pulling in an X.509 parser; anything unexpected gives `None`, never a panic.
+
+/// The certificate's `notAfter` as Unix seconds, or `None` if `der` is not a
+/// certificate this reader understands.
+pub fn not_after_unix_secs(der: &[u8]) -> Option<i64> {
+    let (tag, cert, _) = tlv(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, tbs, _) = tlv(cert)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut rest = tbs;
+    // [0] version, present from v2 on.
+    if rest.first() == Some(&0xA0) {
+        rest = tlv(rest)?.2;
+    }
+    // serialNumber, signature algorithm, issuer.
+    for want in [0x02, 0x30, 0x30] {
+        let (tag, _, after) = tlv(rest)?;
+        if tag != want {
+            return None;
+        }
+        rest = after;
+    }
+    let (tag, validity, _) = tlv(rest)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (_, _, after_not_before) = tlv(validity)?;
+    let (tag, not_after, _) = tlv(after_not_before)?;
+    time(tag, not_after)
+}
+
+/// One DER element: its tag, its content and what follows it.
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, b.get(header..end)?, b.get(end..)?))
+}
+
+/// `UTCTime` (`YYMMDDHHMMSSZ`, years 1950-2049) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`)
+/// as Unix seconds.
+fn time(tag: u8, v: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(v).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i64 = s.get(..2)?.parse().ok()?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..)?)
+        }
+        0x18 => (s.get(..4)?.parse().ok()?, s.get(4..)?),
+        _ => return None,
+    };
+    let field = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_time_forms_read_as_unix_seconds() {
+        assert_eq!(time(0x17, b"250102000000Z"), Some(1_735_776_000));
+        assert_eq!(time(0x18, b"20250102000000Z"), Some(1_735_776_000));
+        assert_eq!(time(0x17, b"700101000001Z"), Some(1));
+        assert_eq!(time(0x18, b"20000229120000Z"), Some(951_825_600));
+        assert_eq!(time(0x17, b"2501020000Z"), None);
+    }
+
+    #[test]
+    fn garbage_is_none_not_a_panic() {
+        assert_eq!(not_after_unix_secs(b""), None);
+        assert_eq!(
+            not_after_unix_secs(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
+        assert_eq!(not_after_unix_secs(&[0x30, 0x03, 0x30, 0x01]), None);
+    }
+}
