@@ -46,12 +46,39 @@ fn password() -> String {
         .to_owned()
 }
 
+/// The variables the sources' `dsn_env` name (set once, before any test here dials):
+/// the primary of the cluster by its certificate login, wherever it is (every member,
+/// `target_session_attrs=read-write`), and the same by password with the wrong CA.
+const PRIMARY_BY_CERT: &str = "SWITCHBOARD_RIG_PGTLS_PRIMARY";
+const PRIMARY_WRONG_CA: &str = "SWITCHBOARD_RIG_PGTLS_WRONG_CA";
+
 fn skipped() -> bool {
-    if rig_has("patronitls") {
-        return false;
+    static SET: std::sync::Once = std::sync::Once::new();
+    if !rig_has("patronitls") {
+        eprintln!("skipped: SWITCHBOARD_RIG does not name patronitls");
+        return true;
     }
-    eprintln!("skipped: SWITCHBOARD_RIG does not name patronitls");
-    true
+    SET.call_once(|| {
+        let every = "host=127.0.0.1,127.0.0.1,127.0.0.1 port=44711,44712,44713 dbname=postgres target_session_attrs=read-write";
+        set_env(
+            PRIMARY_BY_CERT,
+            &format!(
+                "{every} user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+                tls("ca.pem"),
+                tls("pgcert.pem"),
+                tls("pgcert-key.pem")
+            ),
+        );
+        set_env(
+            PRIMARY_WRONG_CA,
+            &format!(
+                "{every} user=sbpass password={} sslmode=verify-full sslrootcert={}",
+                password(),
+                tls("other-ca.pem")
+            ),
+        );
+    });
+    false
 }
 
 /// An environment with nothing of libpq's in it: no home (so no `~/.pgpass` or
@@ -417,14 +444,8 @@ fn terminate_sessions_runs_over_tls() {
             c
         })
         .collect();
-    // The runbook reaches the database by the certificate login, verify-full.
-    let var = "SWITCHBOARD_RIG_PGTLS_DSN";
-    let dsn = format!(
-        "host=127.0.0.1 port={primary} dbname=postgres user=sbcert {full} sslcert={} sslkey={}",
-        tls("pgcert.pem"),
-        tls("pgcert-key.pem")
-    );
-    set_env(var, &dsn);
+    // The runbook reaches the primary by the certificate login, verify-full.
+    let var = PRIMARY_BY_CERT;
     let dir = tempfile::tempdir().expect("dir");
     let book = dir.path().join("leak.toml");
     std::fs::write(
@@ -510,9 +531,62 @@ idle_in_transaction = true
     assert_eq!(gone, 5, "every leaked session was cut");
 }
 
+#[test]
+fn a_postgres_source_watches_the_primary_over_tls() {
+    use switchboard_core::SourceConfig;
+    use switchboard_core::sources::postgres::PostgresConfig;
+    if skipped() {
+        return;
+    }
+    let source = |name: &str, var: &str| {
+        SourceConfig::Postgres(PostgresConfig {
+            name: name.into(),
+            dsn_env: var.into(),
+            cluster: Some(name.into()),
+            member: Some("primary".into()),
+            service: None,
+            interval_millis: 250,
+            timeout_millis: 3000,
+        })
+    };
+    let good = common::engine_with(source("pgtls", PRIMARY_BY_CERT));
+    let s = good.wait_for(Duration::from_secs(15), |s| {
+        s.databases.get("pgtls").is_some_and(|d| {
+            d.members
+                .values()
+                .any(|m| m.sessions.is_some() && m.writable == Some(true))
+        })
+    });
+    let m = s
+        .databases
+        .get("pgtls")
+        .and_then(|d| d.members.values().next());
+    assert!(
+        m.is_some_and(|m| m.sessions.is_some() && m.writable == Some(true)),
+        "{m:?}"
+    );
+    let bad = common::engine_with(source("pgtls-wrong-ca", PRIMARY_WRONG_CA));
+    let s = bad.wait_for(Duration::from_secs(15), |s| {
+        s.databases
+            .get("pgtls-wrong-ca")
+            .is_some_and(|d| d.members.values().any(|m| m.server_detail.is_some()))
+    });
+    let detail = s
+        .databases
+        .get("pgtls-wrong-ca")
+        .and_then(|d| d.members.values().find_map(|m| m.server_detail.clone()))
+        .unwrap_or_default();
+    refused(&detail, "certificate not trusted");
+    let everything = format!("{s:?}");
+    assert!(
+        !everything.contains(&password()),
+        "the password is in the state"
+    );
+}
+
 #[allow(unsafe_code)]
 fn set_env(name: &str, value: &str) {
-    // SAFETY: only this test sets a variable, once, before it starts any runtime work
-    // that reads it; the other tests here pass their environment explicitly.
+    // SAFETY: called once, under a Once that every test here passes before it dials;
+    // no other thread of this binary reads the environment meanwhile.
     unsafe { std::env::set_var(name, value) };
 }
