@@ -181,6 +181,7 @@ cmd_restart() {
     etcd[123]) etcd_restart "${n#etcd}"; return ;;
     patroni[123]) patroni_restart "${n#patroni}"; return ;;
     etcdtls[123]) etcdtls_restart "${n#etcdtls}"; return ;;
+    patronitls[123]) patronitls_restart "${n#patronitls}"; return ;;
   esac
   local ports=(); read -ra ports <<<"$(ports_of "$n")"
   if alive "$n"; then cmd_kill "$n"; waitfor 5 ports_free "${ports[@]}" 2>/dev/null || true; fi

@@ -199,6 +199,27 @@ patronitls_start() {
   log "patronitls: primary tnode$(patronitls_leader) and 2 replicas streaming over TLS after $(since "$t0")"
 }
 
+# patronitls_member_ready I: PostgreSQL runs and member I is the primary, or a replica
+# streaming WAL (see patroni_member_ready in lib/patroni.sh for why both checks).
+patronitls_member_ready() {
+  running "patronitls$1" || return 125
+  [ "$(pt_code /health "$1")" = 200 ] || return 1
+  [ "$(pt_code /primary "$1")" = 200 ] && return 0
+  [ "$(pt_code /replica "$1")" = 200 ] &&
+    [ "$(pt_sql "$1" "select status from pg_stat_wal_receiver")" = streaming ]
+}
+patronitls_restart() {   # patronitls_restart I: start member I again (after a kill or a crash)
+  local i=$1 t0
+  t0=$(now_ms)
+  [ -e "$RIG/pgtls/tnode$i.yml" ] || die "no $RIG/pgtls/tnode$i.yml; run 'rig.sh start patronitls' first"
+  if alive "patronitls$i"; then cmd_kill "patronitls$i"; waitfor 5 ports_free "$(patronitls_rest_port "$i")" 2>/dev/null || true; fi
+  # Only the REST port: a postmaster left running keeps its port, and Patroni adopts it.
+  check_ports_free "$(patronitls_rest_port "$i")" || die "cannot restart patronitls$i"
+  patronitls_launch "$i"
+  waitfor 90 patronitls_member_ready "$i" || { show_log_tail "patronitls$i"; die "patronitls$i did not come back"; }
+  log "patronitls$i: back as $(if [ "$(pt_code /primary "$i")" = 200 ]; then echo primary; else echo replica; fi) after $(since "$t0")"
+}
+
 # patronitls_pm_pid I: the live postmaster of member I (see pm_pid in lib/patroni.sh).
 patronitls_pm_pid() {
   local f=$RIG/pgtls/tnode$1/data/postmaster.pid pid st
