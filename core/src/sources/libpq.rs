@@ -350,8 +350,12 @@ impl Params {
                 .unwrap_or(default)
                 .to_owned()
         };
-        let mut host = first("host", "localhost");
-        if host.starts_with('/') {
+        // libpq matches the host as given, else the address; a socket is "localhost".
+        let mut host = match self.get("host") {
+            Some(_) => first("host", "localhost"),
+            None => first("hostaddr", "localhost"),
+        };
+        if host.starts_with('/') || host.starts_with('@') {
             host = "localhost".into();
         }
         let want = [
