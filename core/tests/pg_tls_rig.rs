@@ -155,6 +155,15 @@ fn every_sslmode_against_a_hostssl_only_server() {
         (format!("sslmode=require {ca}"), PgTlsMode::Verified),
         (format!("sslmode=verify-ca {ca}"), PgTlsMode::Verified),
         (format!("sslmode=verify-full {ca}"), PgTlsMode::Verified),
+        // SCRAM-SHA-256-PLUS: the login bound to the server's certificate.
+        (
+            format!("sslmode=verify-full {ca} channel_binding=require"),
+            PgTlsMode::Verified,
+        ),
+        (
+            "sslmode=require channel_binding=require".to_owned(),
+            PgTlsMode::Unverified,
+        ),
     ];
     for (opts, want) in cases {
         let c = connect(&rt, &sbpass(&opts), &e).unwrap_or_else(|e| panic!("{opts}: {e}"));

@@ -112,7 +112,7 @@ impl PgConn {
     /// When the server's certificate (last TLS connection) stops being valid, Unix
     /// seconds.
     pub fn server_certificate_not_after(&self) -> Option<i64> {
-        super::cert_dates::not_after_unix_secs(self.server_certificate()?)
+        super::cert_fields::not_after_unix_secs(self.server_certificate()?)
     }
 
     /// Reads the server's status, connecting first when needed, within `timeout`.

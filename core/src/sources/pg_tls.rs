@@ -15,8 +15,9 @@
 //! operator's words ("the server requires TLS (hostssl only)", "certificate not
 //! trusted", "the server's certificate is for ..., not ...").
 //!
-//! SCRAM channel binding is not offered (`tls-server-end-point` needs the certificate's
-//! own hash algorithm); `channel_binding=require` therefore fails with the driver's words.
+//! SCRAM logins over TLS bind the session to the server's certificate
+//! (`SCRAM-SHA-256-PLUS`, `tls-server-end-point`), as libpq does by default, so a server
+//! that only relays the login cannot reuse it; `channel_binding=require` insists on it.
 
 use std::future::Future;
 use std::io;
@@ -671,7 +672,8 @@ where
                         .and_then(|c| c.first())
                         .map(|c| c.as_ref().to_vec());
                     record(&mut |h| h.leaf.clone_from(&leaf));
-                    Ok(RustlsStream(Box::new(s)))
+                    let binding = leaf.as_deref().and_then(end_point);
+                    Ok(RustlsStream(Box::new(s), binding))
                 }
                 Err(e) => {
                     let tls = e
@@ -686,8 +688,19 @@ where
     }
 }
 
-/// A TLS session to the server.
-pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>);
+/// `tls-server-end-point` of a certificate: its hash by its signature's hash.
+fn end_point(der: &[u8]) -> Option<Vec<u8>> {
+    use super::cert_fields::EndPointHash;
+    let alg = match super::cert_fields::end_point_hash(der)? {
+        EndPointHash::Sha256 => &ring::digest::SHA256,
+        EndPointHash::Sha384 => &ring::digest::SHA384,
+        EndPointHash::Sha512 => &ring::digest::SHA512,
+    };
+    Some(ring::digest::digest(alg, der).as_ref().to_vec())
+}
+
+/// A TLS session to the server, and its channel binding data when there is one.
+pub struct RustlsStream<S>(Box<tokio_rustls::client::TlsStream<S>>, Option<Vec<u8>>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
     fn poll_read(
@@ -719,7 +732,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        self.1
+            .clone()
+            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
 }
 

@@ -1,9 +1,12 @@
-//! When a certificate stops being valid: its `notAfter`, read straight from the DER.
+//! The two things the console needs from a server's certificate, read straight from
+//! the DER: when it stops being valid (`notAfter`), and the hash its signature uses.
 //!
 //! An expired certificate is a common cause of the outages the console is opened for, so
-//! each TLS connection can tell how long its server's certificate has left. Only the
-//! validity field is needed, so this walks the few DER elements before it rather than
-//! pulling in an X.509 parser; anything unexpected gives `None`, never a panic.
+//! each TLS connection can tell how long its server's certificate has left. SCRAM's
+//! channel binding (`tls-server-end-point`, RFC 5929) hashes the certificate with its
+//! own signature's hash. Only these fields are needed, so this walks the few DER
+//! elements before them rather than pulling in an X.509 parser; anything unexpected
+//! gives `None`, never a panic.
 
 /// The certificate's `notAfter` as Unix seconds, or `None` if `der` is not a
 /// certificate this reader understands.
@@ -36,6 +39,57 @@ pub fn not_after_unix_secs(der: &[u8]) -> Option<i64> {
     let (_, _, after_not_before) = tlv(validity)?;
     let (tag, not_after, _) = tlv(after_not_before)?;
     time(tag, not_after)
+}
+
+/// The hash of `tls-server-end-point` for a certificate: its signature's hash, with
+/// MD5 and SHA-1 raised to SHA-256 (RFC 5929 section 4.1); `None` when the signature
+/// names no hash this reader knows (Ed25519, RSA-PSS, SHA-224), and then no binding is
+/// offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndPointHash {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// Signature algorithm OIDs (DER content) without their last arc: PKCS #1 RSA
+/// (1.2.840.113549.1.1.x) and ECDSA with SHA-2 (1.2.840.10045.4.3.x); ECDSA with SHA-1
+/// whole (1.2.840.10045.4.1).
+const RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01];
+const ECDSA_SHA2: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03];
+const ECDSA_SHA1: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01];
+
+/// The hash channel binding uses for the certificate `der`.
+pub fn end_point_hash(der: &[u8]) -> Option<EndPointHash> {
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
+    let (tag, cert, _) = tlv(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (_, _, after_tbs) = tlv(cert)?;
+    let (tag, alg, _) = tlv(after_tbs)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, oid, _) = tlv(alg)?;
+    if tag != 0x06 {
+        return None;
+    }
+    if oid == ECDSA_SHA1 {
+        return Some(EndPointHash::Sha256);
+    }
+    let (family, last) = oid.split_at(oid.len().checked_sub(1)?);
+    match (family, last) {
+        // md5, sha1, sha256 WithRSAEncryption; ecdsa-with-SHA256. (SHA-224 signatures
+        // would need SHA-224, which ring lacks: no binding for them.)
+        (RSA, [0x04 | 0x05 | 0x0B]) | (ECDSA_SHA2, [0x02]) => Some(EndPointHash::Sha256),
+        (RSA, [0x0C]) | (ECDSA_SHA2, [0x03]) => Some(EndPointHash::Sha384),
+        (RSA, [0x0D]) | (ECDSA_SHA2, [0x04]) => Some(EndPointHash::Sha512),
+        _ => None,
+    }
 }
 
 /// One DER element: its tag, its content and what follows it.
@@ -103,6 +157,8 @@ mod tests {
 
     #[test]
     fn garbage_is_none_not_a_panic() {
+        assert_eq!(end_point_hash(b""), None);
+        assert_eq!(end_point_hash(&[0x30, 0x02, 0x30, 0x00]), None);
         assert_eq!(not_after_unix_secs(b""), None);
         assert_eq!(
             not_after_unix_secs(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
