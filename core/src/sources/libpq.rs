@@ -444,13 +444,32 @@ pub fn parse(dsn: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(opts)
 }
 
+/// libpq options this console refuses rather than ignores: each would weaken or change
+/// what the connection checks, or is not a monitoring connection.
+const REFUSED: &[&str] = &[
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+    "sslcertmode",
+    "requirepeer",
+    "require_auth",
+    "replication",
+    "gssdelegation",
+    "sslkeylogfile",
+];
+
+/// An option name is one this reader takes. Unknown names are not repeated: a stray
+/// word may be part of an unquoted password.
 fn check_key(k: &str) -> Result<(), String> {
     if PASSED.contains(&k) || OWN.contains(&k) || IGNORED.contains(&k) {
         Ok(())
+    } else if REFUSED.contains(&k) {
+        Err(format!("the connection option {k:?} is not supported here"))
     } else {
-        Err(format!(
-            "the connection option {k:?} is unknown or not supported here"
-        ))
+        Err(
+            "the connection string has an option name libpq does not know (a value with a space needs single quotes)"
+                .into(),
+        )
     }
 }
 
@@ -477,9 +496,11 @@ fn parse_kv(s: &str) -> Result<BTreeMap<String, String>, String> {
             it.next();
         }
         if it.next() != Some('=') {
-            return Err(format!(
-                "the connection string does not parse: missing \"=\" after {key:?}"
-            ));
+            // The word is not repeated: it may be part of an unquoted password.
+            return Err(
+                "the connection string does not parse: a word without \"=\" (a value with a space needs single quotes)"
+                    .into(),
+            );
         }
         while it.peek().is_some_and(|c| c.is_whitespace()) {
             it.next();
@@ -494,7 +515,7 @@ fn parse_kv(s: &str) -> Result<BTreeMap<String, String>, String> {
                     Some(c) => value.push(c),
                     None => {
                         return Err(format!(
-                            "the connection string does not parse: unterminated quoted value of {key:?}"
+                            "the connection string does not parse: the quoted value of {key:?} is not closed"
                         ));
                     }
                 }
@@ -706,9 +727,15 @@ mod tests {
         assert_eq!(o["port"], "5433");
         assert_eq!(o["password"], r"it's a \ secret");
         assert_eq!(o["sslmode"], "verify-full");
-        let err = parse("host=db1 sslpassword=hunter2").expect_err("unknown");
+        let err = parse("host=db1 sslpassword=hunter2").expect_err("refused");
         assert!(err.contains("sslpassword"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+        // An unquoted password with a space: no part of it is repeated.
+        for dsn in ["host=db1 password=hun ter2", "host=db1 password=hun ter2=x"] {
+            let err = parse(dsn).expect_err("stray word");
+            assert!(!err.contains("ter2"), "{err}");
+            assert!(err.contains("single quotes"), "{err}");
+        }
     }
 
     #[test]
@@ -840,5 +867,21 @@ mod tests {
         let shown = format!("{p:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(p.at("10.0.0.5", 5441).describe(), "10.0.0.5:5441");
+    }
+
+    #[test]
+    fn a_members_connection_keeps_the_tls_settings() {
+        let p = Params::resolve(
+            "postgresql://u@vip:5000/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem&sslkey=/k.pem&hostaddr=10.0.0.1",
+            &Env::new(),
+        )
+        .expect("resolve");
+        let m = p.at("10.0.0.7", 5433);
+        assert_eq!(m.sslmode(), SslMode::VerifyFull);
+        for k in ["sslrootcert", "sslcert", "sslkey", "user", "dbname"] {
+            assert_eq!(m.get(k), p.get(k), "{k}");
+        }
+        assert_eq!(m.get("host"), Some("10.0.0.7"));
+        assert_eq!(m.get("hostaddr"), None);
     }
 }
