@@ -66,6 +66,14 @@ export SWITCHBOARD_RIG=$RIG_COMPONENTS
 # The rig's simulated BMCs' password (ipmi_sim, sushy-emulator; tests/rig/README.md):
 # the fence tests hand it to the agents from the environment, as a real config would.
 export SWITCHBOARD_RIG_BMC_PASSWORD=secret
+# The TLS Patroni's secrets, random at each start (tests/rig/README.md), by name, as a
+# config's password_env reads them: the REST API's password and sbpass's.
+PGTLS_SECRETS=${RIG:-/tmp/switchboard-rig}/pgtls
+if [ -s "$PGTLS_SECRETS/rest.password" ]; then
+  SWITCHBOARD_RIG_PATRONI_REST_PASSWORD=$(cat "$PGTLS_SECRETS/rest.password")
+  SWITCHBOARD_RIG_PG_PASSWORD=$(cat "$PGTLS_SECRETS/sbpass.password")
+  export SWITCHBOARD_RIG_PATRONI_REST_PASSWORD SWITCHBOARD_RIG_PG_PASSWORD
+fi
 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
 
 step "real window under Xvfb"

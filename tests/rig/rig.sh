@@ -280,6 +280,7 @@ cmd_env() {
   echo "RIG_TLS_DIR=$RIG/tls"
   # Patroni with TLS REST (authentication) and PostgreSQL hostssl only; secrets by path.
   echo "PATRONITLS_ENDPOINTS=https://127.0.0.1:44701,https://127.0.0.1:44702,https://127.0.0.1:44703"
+  echo "PATRONITLS_REST_USER=patroni"
   echo "PATRONITLS_REST_USER_FILE=$RIG/pgtls/rest.user"
   echo "PATRONITLS_REST_PASSWORD_FILE=$RIG/pgtls/rest.password"
   echo "PGTLS_HOSTS=127.0.0.1:44711,127.0.0.1:44712,127.0.0.1:44713"
