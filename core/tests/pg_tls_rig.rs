@@ -1,8 +1,8 @@
 //! PostgreSQL over TLS on the rig's `patronitls` cluster (PostgreSQL 15, `ssl = on`,
 //! `pg_hba` `hostssl` only, a login by password and one by client certificate, a private
 //! CA): every `sslmode` as libpq has it, a wrong server name and a wrong CA each refused
-//! in their own words, the two logins, libpq's variables alone (`PGSSLMODE`,
-//! `PGPASSFILE`, `PGSERVICE`), the `postgres` source's connection and the Patroni
+//! in their own words, an expired server certificate (the rig's `pgexpired`) too, the two
+//! logins, libpq's variables alone (`PGSSLMODE`, `PGPASSFILE`, `PGSERVICE`), the `postgres` source's connection and the Patroni
 //! members' connections verified, and the Sev-0 runbook's `terminate_sessions` over
 //! TLS. No message may hold a password.
 //!
@@ -232,6 +232,42 @@ fn a_wrong_name_and_a_wrong_ca_are_refused_in_their_words() {
         .err()
         .unwrap_or_default();
     refused(&err, "root certificate file");
+}
+
+#[test]
+fn an_expired_server_certificate_is_refused_in_words() {
+    if skipped() {
+        return;
+    }
+    let rt = runtime();
+    let e = env(&[]);
+    // pgexpired: a lone PostgreSQL whose certificate, from the rig's CA, expired
+    // yesterday.
+    let base = "host=127.0.0.1 port=44720 dbname=postgres user=postgres";
+    let ca = format!("sslrootcert={}", tls("ca.pem"));
+    for mode in ["verify-full", "verify-ca"] {
+        let err = connect(&rt, &format!("{base} sslmode={mode} {ca}"), &e)
+            .err()
+            .unwrap_or_default();
+        refused(&err, "the server's certificate has expired");
+    }
+    // Without a root certificate nothing is checked: up, and said to be unverified;
+    // its notAfter is in the past.
+    let c = connect(&rt, &format!("{base} sslmode=require"), &e).expect("require");
+    assert_eq!(c.tls.mode, PgTlsMode::Unverified);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let not_after = c
+        .tls
+        .server_certificate
+        .as_deref()
+        .and_then(switchboard_core::sources::cert_fields::not_after_unix_secs);
+    assert!(
+        not_after.is_some_and(|t| t < i64::try_from(now).expect("secs")),
+        "{not_after:?}"
+    );
 }
 
 #[test]

@@ -36,7 +36,7 @@ COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus patronitls1 patronitls2 patronitls3)
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus patronitls1 patronitls2 patronitls3 pgexpired)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -286,6 +286,7 @@ cmd_env() {
   echo "PGTLS_HOSTS=127.0.0.1:44711,127.0.0.1:44712,127.0.0.1:44713"
   echo "PGTLS_PASSFILE=$RIG/pgtls/pgpass"
   echo "PGTLS_SERVICEFILE=$RIG/pgtls/pg_service.conf"
+  echo "PGTLS_EXPIRED=127.0.0.1:$PGEXPIRED_PORT"
 }
 
 valid_name() {
@@ -307,7 +308,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
   patronitls: patronitls1..3 = Patroni tnode1..3 on etcdtls, REST https 44701-44703
-    (authentication), PostgreSQL hostssl only 44711-44713; secrets in \$RIG/pgtls
+    (authentication), PostgreSQL hostssl only 44711-44713; secrets in \$RIG/pgtls;
+    pgexpired = a lone PostgreSQL on 44720 whose certificate has expired
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2

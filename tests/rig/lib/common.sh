@@ -171,6 +171,7 @@ ports_of() {
     named[12]) echo "$(dns_port "${1#named}") $(dns_port "${1#named}")/udp" ;;
     etcdtls[123]) echo "$(etcdtls_port "${1#etcdtls}") $(etcdtls_peer_port "${1#etcdtls}")" ;;
     patronitls[123]) patronitls_rest_port "${1#patronitls}" ;;
+    pgexpired) echo "$PGEXPIRED_PORT" ;;
   esac
 }
 
@@ -184,7 +185,7 @@ comp_procs() {
     fence) echo ipmisim sushy ;;
     bind9) echo named1 named2 ;;
     etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
-    patronitls) echo patronitls1 patronitls2 patronitls3 ;;
+    patronitls) echo patronitls1 patronitls2 patronitls3 pgexpired ;;
     *) echo "$1" ;;
   esac
 }

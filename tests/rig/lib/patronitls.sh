@@ -12,6 +12,9 @@
 #           PGPASSFILE line) and $RIG/pgtls/sbpass.password, never in `rig.sh env`
 #   sbcert  by client certificate (pg_hba `cert`): $RIG/tls/pgcert.pem (CN sbcert)
 # $RIG/pgtls/pg_service.conf holds a service `pgtls` (verify-full, sbpass) for PGSERVICE.
+# Beside the cluster, a lone PostgreSQL 15 (process pgexpired) on 127.0.0.1:44720 serves
+# a certificate from the rig's CA that expired yesterday (tls/pgexpired.pem): the
+# expired-certificate case on a real server (login: postgres, trust, over TLS only).
 # The REST API's user and password are in $RIG/pgtls/rest.user / rest.password.
 
 PATRONITLS_REST_PORTS=(44701 44702 44703)
@@ -182,11 +185,46 @@ patronitls_initialize_taken() {
   [ -n "$(etcdtls_ctl "$ETCDTLS_EPS" get --keys-only /service/pgtls/initialize)" ]
 }
 
+PGEXPIRED_PORT=44720
+# pgexpired_start: initdb, the expired certificate, TLS only, start, wait for it.
+pgexpired_start() {
+  local d=$RIG/pgtls/expired t=$RIG/tls
+  if [ ! -s "$t/pgexpired.pem" ]; then
+    # notAfter yesterday (production.md section 0: `-days -1`).
+    ( cd "$t" && umask 077 &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pgexpired-key.pem \
+          -out pgexpired.csr -subj /CN=pgexpired &&
+        openssl x509 -req -in pgexpired.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days -1 \
+          -out pgexpired.pem -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$TLS_SANS") &&
+        rm -f pgexpired.csr ca.srl && chmod 644 pgexpired.pem && chmod 600 pgexpired-key.pem
+    ) >>"$RIG/tls.log" 2>&1 || { show_log_tail tls; die "openssl could not make the expired certificate"; }
+  fi
+  mkdir -p "$d"
+  cp "$t/pgexpired.pem" "$t/pgexpired-key.pem" "$d/"
+  chown -R postgres:postgres "$d"; chmod 700 "$d"
+  as_postgres "$PG_BIN/initdb" -D "$d/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 \
+    --locale=C.UTF-8 >>"$RIG/pgexpired.log" 2>&1 || { show_log_tail pgexpired; die "initdb failed for pgexpired"; }
+  cat >> "$d/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGEXPIRED_PORT
+unix_socket_directories = '$d'
+ssl = on
+ssl_cert_file = '$d/pgexpired.pem'
+ssl_key_file = '$d/pgexpired-key.pem'
+max_connections = 20
+CONF
+  printf '%s\n' "local all all peer" "hostssl all postgres 127.0.0.1/32 trust" \
+    "hostnossl all all 0.0.0.0/0 reject" > "$d/data/pg_hba.conf"
+  bg pgexpired "${AS_POSTGRES[@]}" "$PG_BIN/postgres" -D "$d/data"
+  waitfor 20 pgexpired_ready || { show_log_tail pgexpired; die "pgexpired did not accept connections"; }
+}
+pgexpired_ready() { running pgexpired || return 125; "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGEXPIRED_PORT"; }
+
 patronitls_start() {
   local t0 i
   t0=$(now_ms)
   # shellcheck disable=SC2046  # a list of port numbers
-  check_ports_free $(patronitls_ports) || die "cannot start patronitls"
+  check_ports_free $(patronitls_ports) "$PGEXPIRED_PORT" || die "cannot start patronitls"
   alive etcdtls1 || die "patronitls needs etcdtls (its DCS), which is not running"
   patronitls_config
   patronitls_launch 1
@@ -197,6 +235,8 @@ patronitls_start() {
     die "patronitls: no primary with two replicas streaming over TLS"
   fi
   log "patronitls: primary tnode$(patronitls_leader) and 2 replicas streaming over TLS after $(since "$t0")"
+  pgexpired_start
+  log "patronitls: and pgexpired (an expired certificate) after $(since "$t0")"
 }
 
 # patronitls_member_ready I: PostgreSQL runs and member I is the primary, or a replica
@@ -236,7 +276,7 @@ patronitls_pm_pid() {
 # shutdown (SIGINT), SIGKILL after 10 s.
 patronitls_stop() {
   local i pid pids=()
-  stop_if_any patronitls1 patronitls2 patronitls3
+  stop_if_any pgexpired patronitls1 patronitls2 patronitls3
   for i in 1 2 3; do
     pid=$(patronitls_pm_pid "$i") || continue
     kill -INT "$pid" 2>/dev/null || true; pids+=("$pid")
