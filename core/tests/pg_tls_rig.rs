@@ -2,9 +2,9 @@
 //! `pg_hba` `hostssl` only, a login by password and one by client certificate, a private
 //! CA): every `sslmode` as libpq has it, a wrong server name and a wrong CA each refused
 //! in their own words, an expired server certificate (the rig's `pgexpired`) too, the two
-//! logins, libpq's variables alone (`PGSSLMODE`, `PGPASSFILE`, `PGSERVICE`), the `postgres` source's connection and the Patroni
-//! members' connections verified, and the Sev-0 runbook's `terminate_sessions` over
-//! TLS. No message may hold a password.
+//! logins, libpq's variables alone (`PGSSLMODE`, `PGPASSFILE`, `PGSERVICE`), the
+//! `postgres` source's connection and the Patroni members' connections verified, and the
+//! Sev-0 runbook's `terminate_sessions` over TLS. No message may hold a password.
 //!
 //! Runs when `SWITCHBOARD_RIG` names `patronitls` (and `etcdtls`, its DCS, for the
 //! runbook's lock); `prefer` against the plaintext rig is checked when it names
