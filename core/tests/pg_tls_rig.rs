@@ -249,7 +249,10 @@ fn an_expired_server_certificate_is_refused_in_words() {
         let err = connect(&rt, &format!("{base} sslmode={mode} {ca}"), &e)
             .err()
             .unwrap_or_default();
-        refused(&err, "the server's certificate has expired");
+        refused(
+            &err,
+            "the server's certificate has expired: it was valid until 20",
+        );
     }
     // Without a root certificate nothing is checked: up, and said to be unverified;
     // its notAfter is in the past.

@@ -131,6 +131,26 @@ fn time(tag: u8, v: &[u8]) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
+/// Unix seconds as a UTC date and time for messages: `2026-12-05 06:05 UTC`.
+pub fn utc_text(unix_secs: i64) -> String {
+    let (days, secs) = (unix_secs.div_euclid(86_400), unix_secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -153,6 +173,13 @@ mod tests {
         assert_eq!(time(0x17, b"700101000001Z"), Some(1));
         assert_eq!(time(0x18, b"20000229120000Z"), Some(951_825_600));
         assert_eq!(time(0x17, b"2501020000Z"), None);
+    }
+
+    #[test]
+    fn dates_read_back_as_text() {
+        assert_eq!(utc_text(1_735_776_000), "2025-01-02 00:00 UTC");
+        assert_eq!(utc_text(951_825_600 + 61), "2000-02-29 12:01 UTC");
+        assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! roots), and the client certificate (`sslcert`/`sslkey` or libpq's default files, the
 //! key refused when others can read it). Files are read bounded in size.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject as _;
@@ -27,6 +27,9 @@ pub(super) struct PgTls {
     pub(super) roots: String,
     /// The sslmode it was made for.
     pub(super) mode: SslMode,
+    /// The last certificate the server presented, kept even when it was refused (an
+    /// expired one's date is what the operator needs).
+    pub(super) seen: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
 impl PgTls {
@@ -59,6 +62,7 @@ impl PgTls {
             }
         };
         let verified = roots.is_some();
+        let seen = Arc::new(Mutex::new(None));
         let checker: Arc<dyn ServerCertVerifier> = match roots {
             Some(roots) => {
                 let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -79,7 +83,10 @@ impl PgTls {
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("cannot set up TLS: {e}"))?
             .dangerous()
-            .with_custom_certificate_verifier(checker);
+            .with_custom_certificate_verifier(Arc::new(Seen {
+                inner: checker,
+                last: Arc::clone(&seen),
+            }));
         let mut config = match identity(params, &home_file)? {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
                 format!("the client certificate (sslcert) and key (sslkey) do not go together: {e}")
@@ -93,6 +100,7 @@ impl PgTls {
             verified,
             roots: from,
             mode,
+            seen,
         })
     }
 }
@@ -194,6 +202,50 @@ fn check_key_mode(path: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Another check, keeping the certificate it was shown.
+#[derive(Debug)]
+struct Seen {
+    inner: Arc<dyn ServerCertVerifier>,
+    last: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl ServerCertVerifier for Seen {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(end_entity.to_vec());
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// The chain is checked, the name is not: libpq's `verify-ca` (and `require` or

@@ -129,6 +129,8 @@ struct Failure {
     tls_error: Option<rustls::Error>,
     /// Where the roots came from, for "not trusted" (e.g. `sslrootcert /etc/ca.pem`).
     roots: Option<String>,
+    /// The refused certificate's `notAfter` (Unix seconds), for "expired on ...".
+    not_after: Option<i64>,
     /// The sslmode of a TLS attempt, for "... and sslmode=require requires it".
     mode: Option<SslMode>,
 }
@@ -142,7 +144,7 @@ impl Failure {
     fn words(&self, note: Option<&str>) -> String {
         let note = note.map(|n| format!(" ({n})")).unwrap_or_default();
         if let Some(e) = &self.tls_error {
-            return tls_words(e, self.roots.as_deref());
+            return tls_words(e, self.roots.as_deref(), self.not_after);
         }
         let error = match &self.error {
             Ok(e) => e,
@@ -187,7 +189,7 @@ impl Failure {
 }
 
 /// The operator's words for a failed handshake.
-fn tls_words(e: &rustls::Error, roots: Option<&str>) -> String {
+fn tls_words(e: &rustls::Error, roots: Option<&str>, not_after: Option<i64>) -> String {
     let roots = roots.unwrap_or("the trusted roots");
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
@@ -202,9 +204,13 @@ fn tls_words(e: &rustls::Error, roots: Option<&str>) -> String {
             CertificateError::NotValidForName => {
                 "the server's certificate is not for the host connected to (connect by a name it holds)".into()
             }
-            other if format!("{other:?}").contains("Expired") => {
-                format!("the server's certificate has expired ({e})")
-            }
+            other if format!("{other:?}").contains("Expired") => match not_after {
+                Some(t) => format!(
+                    "the server's certificate has expired: it was valid until {} ({e})",
+                    super::cert_fields::utc_text(t)
+                ),
+                None => format!("the server's certificate has expired ({e})"),
+            },
             _ => format!("the server's certificate was refused: {e}"),
         },
         rustls::Error::AlertReceived(a) => {
@@ -257,6 +263,7 @@ async fn plain(config: &tokio_postgres::Config, bound: Duration) -> Result<Conne
             tls_tried: false,
             tls_error: None,
             roots: None,
+            not_after: None,
             mode: None,
         }),
         Err(bound) => Err(Failure {
@@ -264,6 +271,7 @@ async fn plain(config: &tokio_postgres::Config, bound: Duration) -> Result<Conne
             tls_tried: false,
             tls_error: None,
             roots: None,
+            not_after: None,
             mode: None,
         }),
     }
@@ -313,6 +321,12 @@ async fn attempt(
             tls_tried: hs.tried,
             tls_error: hs.failure,
             roots: Some(tls.roots.clone()),
+            not_after: tls
+                .seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_deref()
+                .and_then(super::cert_fields::not_after_unix_secs),
             mode: Some(tls.mode),
         }),
     }
@@ -364,7 +378,7 @@ mod tests {
                 "DnsName(\"localhost\")".into(),
             ],
         });
-        let w = tls_words(&e, None);
+        let w = tls_words(&e, None, None);
         assert!(
             w.starts_with("the server's certificate is for 127.0.0.1, localhost, not db.wrong"),
             "{w}"
