@@ -97,11 +97,16 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, String> {
 /// The facts of the first certificate in a PEM file (the leaf of a chain), or why not.
 pub fn pem_file_facts(path: &str, what: &str) -> Result<CertFacts, String> {
     let bytes = super::connection::read_small(path, 1 << 20, what)?;
-    let first = CertificateDer::pem_slice_iter(&bytes)
+    pem_facts(&bytes, what).map_err(|e| format!("{e} ({path})"))
+}
+
+/// The facts of the first certificate in PEM text (the leaf of a chain), or why not.
+pub fn pem_facts(pem: &[u8], what: &str) -> Result<CertFacts, String> {
+    let first = CertificateDer::pem_slice_iter(pem)
         .next()
-        .ok_or_else(|| format!("the {what} holds no certificate ({path})"))?
-        .map_err(|e| format!("the {what} is not a PEM certificate: {e} ({path})"))?;
-    cert_facts(&first).map_err(|e| format!("{e} ({path})"))
+        .ok_or_else(|| format!("the {what} holds no certificate"))?
+        .map_err(|e| format!("the {what} is not a PEM certificate: {e}"))?;
+    cert_facts(&first)
 }
 
 /// Reads the certificate the server at `endpoint` presents, within `timeout`.
@@ -165,6 +170,24 @@ pub async fn watch(probe: Probe, emitter: Emitter) {
             transport.client_cert_not_after = Some(f.not_after);
         }
     }
+    let read = probe.https || probe.preamble != Preamble::None;
+    let endpoints = if read {
+        probe.endpoints.clone()
+    } else {
+        Vec::new()
+    };
+    report(transport, &endpoints, &probe, &emitter).await;
+}
+
+/// Says `transport`, then reads the server certificate of each of `endpoints` (none:
+/// nothing to read) hourly and says it again whenever it changes. Ends when the
+/// engine stops.
+pub async fn report(
+    mut transport: Transport,
+    endpoints: &[String],
+    probe: &Probe,
+    emitter: &Emitter,
+) {
     if !emitter
         .emit(EventBody::SourceTransport {
             transport: transport.clone(),
@@ -173,14 +196,14 @@ pub async fn watch(probe: Probe, emitter: Emitter) {
     {
         return;
     }
-    if !probe.https && probe.preamble == Preamble::None {
+    if endpoints.is_empty() {
         return;
     }
     loop {
         // Every endpoint, keeping the certificate that expires first: one member of a
         // cluster with a forgotten renewal is the one to show.
         let mut read: Option<(CertFacts, &str)> = None;
-        for endpoint in &probe.endpoints {
+        for endpoint in endpoints {
             if let Ok(f) =
                 server_cert(endpoint, probe.tls.as_ref(), probe.preamble, probe.timeout).await
                 && read.as_ref().is_none_or(|(r, _)| f.not_after < r.not_after)
