@@ -3,7 +3,7 @@
 //! presenting a certificate that expired yesterday. The right settings are healthy and
 //! verified; a wrong CA, a missing client certificate, a wrong server name and the
 //! expired certificate each say so in their own words; the expired one's date shows as
-//! an error on the source.
+//! an error on the source, which, failing, keeps reporting and never turns stale.
 //!
 //! Runs when `SWITCHBOARD_RIG` names `grpctls`.
 
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::rig_has;
-use switchboard_core::model::{Health, TlsMode};
+use switchboard_core::model::{Health, SourceStatus, TlsMode};
 use switchboard_core::sources::TlsSettings;
 use switchboard_core::sources::grpc_health::GrpcHealthConfig;
 use switchboard_core::{EngineHandle, SourceConfig, State};
@@ -146,6 +146,11 @@ fn mutual_tls_is_verified_and_each_wrong_setting_says_why() {
             .any(|c| c.error && c.words.contains("server certificate expired on")),
         "{concerns:?}"
     );
+    // Failing and backing off, the source still reports: it never turns stale.
+    std::thread::sleep(Duration::from_secs(7));
+    let s = expired.snapshot();
+    let status = s.sources.get("grpc-expired").map(|src| src.status);
+    assert_eq!(status, Some(SourceStatus::Up), "{:?}", s.sources);
     for line in said {
         eprintln!("gRPC health over TLS, {line}");
     }
