@@ -49,7 +49,22 @@ pub struct GrpcHealthConfig {
     pub tls: Option<crate::sources::TlsSettings>,
 }
 
-impl crate::sources::Settings for GrpcHealthConfig {}
+impl crate::sources::Settings for GrpcHealthConfig {
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        // No transport to watch when the source refuses its settings (gRPC takes no
+        // insecure_skip_verify): it reports itself down with the reason instead.
+        if self.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            return None;
+        }
+        Some(crate::sources::transport::Probe {
+            endpoints: vec![self.endpoint.clone()],
+            tls: self.tls.clone(),
+            https: self.endpoint.starts_with("https://"),
+            preamble: crate::sources::transport::Preamble::None,
+            timeout: Duration::from_millis(self.timeout_millis),
+        })
+    }
+}
 
 const fn default_timeout() -> u64 {
     1000
@@ -104,6 +119,22 @@ impl Target {
                 detail: Some(detail),
             })
             .await
+    }
+
+    /// Waits `delay` before the next attempt, saying every second that the source is
+    /// alive: it is reporting (the target's failure), not silent, so it must not turn
+    /// stale while it backs off. Returns `false` once the engine stopped.
+    async fn rest(&self, delay: Duration) -> bool {
+        let mut left = delay;
+        while !left.is_zero() {
+            let step = left.min(Duration::from_secs(1));
+            tokio::time::sleep(step).await;
+            left = left.saturating_sub(step);
+            if !left.is_zero() && !self.emitter.status(SourceStatus::Up, None).await {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -188,7 +219,9 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
                 if !target.report(Health::Unhealthy, why).await {
                     return;
                 }
-                tokio::time::sleep(backoff.next_delay()).await;
+                if !target.rest(backoff.next_delay()).await {
+                    return;
+                }
                 continue;
             }
         };
@@ -235,7 +268,9 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         if !target.report(Health::Unhealthy, error).await {
             return;
         }
-        tokio::time::sleep(backoff.next_delay()).await;
+        if !target.rest(backoff.next_delay()).await {
+            return;
+        }
     }
 }
 

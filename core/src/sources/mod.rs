@@ -36,6 +36,7 @@ pub mod postgres;
 pub mod prometheus;
 mod table;
 pub mod traefik;
+pub mod transport;
 
 use std::sync::Arc;
 
@@ -58,6 +59,13 @@ pub trait Settings {
     /// that name the source.
     fn validate(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Its endpoints and TLS settings, for the transport watcher (`transport.rs`) that
+    /// reports whether its connection is verified, INSECURE or plaintext and when its
+    /// certificates expire; `None` for a source with nothing to watch.
+    fn probe(&self) -> Option<transport::Probe> {
+        None
     }
 }
 
@@ -131,6 +139,11 @@ impl Emitter {
             .send(Event::new(at, self.source.clone(), body))
             .await
             .is_ok()
+    }
+
+    /// Resolves once the engine has stopped listening.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
     }
 
     /// Reports the source's own status.
