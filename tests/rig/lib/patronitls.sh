@@ -13,7 +13,7 @@
 #   sbcert  by client certificate (pg_hba `cert`): $RIG/tls/pgcert.pem (CN sbcert)
 # $RIG/pgtls/pg_service.conf holds a service `pgtls` (verify-full, sbpass) for PGSERVICE.
 # Beside the cluster, a lone PostgreSQL 15 (process pgexpired) on 127.0.0.1:44720 serves
-# a certificate from the rig's CA that expired yesterday (tls/pgexpired.pem): the
+# a certificate from the rig's CA that expired yesterday (tls/expired.pem): the
 # expired-certificate case on a real server (login: postgres, trust, over TLS only).
 # The REST API's user and password are in $RIG/pgtls/rest.user / rest.password.
 
@@ -186,21 +186,12 @@ patronitls_initialize_taken() {
 }
 
 PGEXPIRED_PORT=44720
-# pgexpired_start: initdb, the expired certificate, TLS only, start, wait for it.
+# pgexpired_start: initdb, the PKI's expired certificate, TLS only, start, wait for it.
 pgexpired_start() {
   local d=$RIG/pgtls/expired t=$RIG/tls
-  if [ ! -s "$t/pgexpired.pem" ]; then
-    # notAfter yesterday (production.md section 0: `-days -1`).
-    ( cd "$t" && umask 077 &&
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pgexpired-key.pem \
-          -out pgexpired.csr -subj /CN=pgexpired &&
-        openssl x509 -req -in pgexpired.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days -1 \
-          -out pgexpired.pem -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$TLS_SANS") &&
-        rm -f pgexpired.csr ca.srl && chmod 644 pgexpired.pem && chmod 600 pgexpired-key.pem
-    ) >>"$RIG/tls.log" 2>&1 || { show_log_tail tls; die "openssl could not make the expired certificate"; }
-  fi
   mkdir -p "$d"
-  cp "$t/pgexpired.pem" "$t/pgexpired-key.pem" "$d/"
+  # The PKI's certificate that expired yesterday (lib/tls.sh).
+  cp "$t/expired.pem" "$d/pgexpired.pem"; cp "$t/expired-key.pem" "$d/pgexpired-key.pem"
   chown -R postgres:postgres "$d"; chmod 700 "$d"
   as_postgres "$PG_BIN/initdb" -D "$d/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 \
     --locale=C.UTF-8 >>"$RIG/pgexpired.log" 2>&1 || { show_log_tail pgexpired; die "initdb failed for pgexpired"; }
