@@ -20,6 +20,7 @@ use common::rig_has;
 use switchboard_core::sources::libpq::{Env, Params};
 use switchboard_core::sources::pg::PgConn;
 use switchboard_core::sources::pg_tls::{self, Connected, PgTlsMode};
+use switchboard_core::{Clock as _, SystemClock};
 
 /// The members' PostgreSQL ports.
 const PORTS: [u16; 3] = [44711, 44712, 44713];
@@ -258,17 +259,14 @@ fn an_expired_server_certificate_is_refused_in_words() {
     // its notAfter is in the past.
     let c = connect(&rt, &format!("{base} sslmode=require"), &e).expect("require");
     assert_eq!(c.tls.mode, PgTlsMode::Unverified);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
     let not_after = c
         .tls
         .server_certificate
         .as_deref()
-        .and_then(switchboard_core::sources::cert_fields::not_after_unix_secs);
+        .and_then(|der| switchboard_core::sources::transport::cert_facts(der).ok())
+        .map(|facts| facts.not_after);
     assert!(
-        not_after.is_some_and(|t| t < i64::try_from(now).expect("secs")),
+        not_after.is_some_and(|t| t < SystemClock.now()),
         "{not_after:?}"
     );
 }
@@ -431,13 +429,9 @@ fn the_source_and_every_members_connection_come_up_verified() {
             member.what()
         );
         // The rig's server certificate is valid for 825 days from its start.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
         let left_days = member
             .server_certificate_not_after()
-            .map(|t| (t - i64::try_from(now).expect("secs")) / 86_400);
+            .map(|t| t.millis_since(SystemClock.now()) / 86_400_000);
         assert!(
             left_days.is_some_and(|d| (820..=825).contains(&d)),
             "{left_days:?}"

@@ -13,7 +13,6 @@
 //! kind is a module here plus that line.
 
 mod backoff;
-pub mod cert_fields;
 mod changes;
 mod connection;
 pub mod consul;

@@ -109,10 +109,11 @@ impl PgConn {
         self.tls.as_ref()?.server_certificate.as_deref()
     }
 
-    /// When the server's certificate (last TLS connection) stops being valid, Unix
-    /// seconds.
-    pub fn server_certificate_not_after(&self) -> Option<i64> {
-        super::cert_fields::not_after_unix_secs(self.server_certificate()?)
+    /// When the server's certificate (last TLS connection) stops being valid.
+    pub fn server_certificate_not_after(&self) -> Option<crate::time::Timestamp> {
+        super::transport::cert_facts(self.server_certificate()?)
+            .ok()
+            .map(|facts| facts.not_after)
     }
 
     /// Reads the server's status, connecting first when needed, within `timeout`.

@@ -129,8 +129,8 @@ struct Failure {
     tls_error: Option<rustls::Error>,
     /// Where the roots came from, for "not trusted" (e.g. `sslrootcert /etc/ca.pem`).
     roots: Option<String>,
-    /// The refused certificate's `notAfter` (Unix seconds), for "expired on ...".
-    not_after: Option<i64>,
+    /// The refused certificate's `notAfter`, for "valid until ...".
+    not_after: Option<crate::time::Timestamp>,
     /// The sslmode of a TLS attempt, for "... and sslmode=require requires it".
     mode: Option<SslMode>,
 }
@@ -189,7 +189,11 @@ impl Failure {
 }
 
 /// The operator's words for a failed handshake.
-fn tls_words(e: &rustls::Error, roots: Option<&str>, not_after: Option<i64>) -> String {
+fn tls_words(
+    e: &rustls::Error,
+    roots: Option<&str>,
+    not_after: Option<crate::time::Timestamp>,
+) -> String {
     let roots = roots.unwrap_or("the trusted roots");
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
@@ -206,8 +210,7 @@ fn tls_words(e: &rustls::Error, roots: Option<&str>, not_after: Option<i64>) -> 
             }
             other if format!("{other:?}").contains("Expired") => match not_after {
                 Some(t) => format!(
-                    "the server's certificate has expired: it was valid until {} ({e})",
-                    super::cert_fields::utc_text(t)
+                    "the server's certificate has expired: it was valid until {t} ({e})"
                 ),
                 None => format!("the server's certificate has expired ({e})"),
             },
@@ -326,7 +329,8 @@ async fn attempt(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .as_deref()
-                .and_then(super::cert_fields::not_after_unix_secs),
+                .and_then(|der| super::transport::cert_facts(der).ok())
+                .map(|facts| facts.not_after),
             mode: Some(tls.mode),
         }),
     }

@@ -100,13 +100,22 @@ where
     }
 }
 
-/// `tls-server-end-point` of a certificate: its hash by its signature's hash.
+/// `tls-server-end-point` of a certificate (RFC 5929): the certificate hashed with its
+/// signature's hash, MD5 and SHA-1 raised to SHA-256; `None` (no binding offered) when
+/// the signature names no hash ring has (Ed25519, RSA-PSS, SHA-224).
 fn end_point(der: &[u8]) -> Option<Vec<u8>> {
-    use crate::sources::cert_fields::EndPointHash;
-    let alg = match crate::sources::cert_fields::end_point_hash(der)? {
-        EndPointHash::Sha256 => &ring::digest::SHA256,
-        EndPointHash::Sha384 => &ring::digest::SHA384,
-        EndPointHash::Sha512 => &ring::digest::SHA512,
+    use x509_cert::der::Decode as _;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let alg = match cert.signature_algorithm.oid.to_string().as_str() {
+        // md5, sha1, sha256 WithRSAEncryption; ecdsa-with-SHA1, ecdsa-with-SHA256.
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.2" => &ring::digest::SHA256,
+        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => &ring::digest::SHA384,
+        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => &ring::digest::SHA512,
+        _ => return None,
     };
     Some(ring::digest::digest(alg, der).as_ref().to_vec())
 }
