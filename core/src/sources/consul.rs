@@ -53,9 +53,37 @@ pub struct ConsulConfig {
     /// How long Consul may hold a blocking query, in seconds.
     #[serde(default = "default_wait")]
     pub wait_secs: u64,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for ConsulConfig {}
+impl crate::sources::Settings for ConsulConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "consul", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: self.address.iter().map(String::as_str).collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+        })
+    }
+}
 
 const fn default_interval() -> u64 {
     1000
@@ -341,29 +369,23 @@ pub fn check_events(checks: &[Check]) -> Vec<EventBody> {
 
 /// An HTTP answer: status, `X-Consul-Index`, body.
 async fn get(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     url: &str,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, Option<u64>, String), String> {
-    let mut req = client.get(url).timeout(timeout);
+    let mut req = client.get(url)?.timeout(timeout);
     if let Some(t) = token {
         req = req.header("X-Consul-Token", t);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
+    let resp = req.send().await.map_err(|e| client.describe(&e, timeout))?;
     let status = resp.status().as_u16();
     let index = resp
         .headers()
         .get("X-Consul-Index")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
+    let body = client.body(resp, timeout).await?;
     Ok((status, index, body))
 }
 
@@ -381,7 +403,7 @@ fn refusal(status: u16, body: &str, url: &str) -> String {
 pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
     let wait = Duration::from_secs(cfg.wait_secs.clamp(1, 600));
-    let client = match super::Connection::new(wait + timeout).http_client() {
+    let client = match super::http::client_of(&cfg, wait + timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -437,7 +459,7 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
 
 /// One Consul agent's view of the servers, polled.
 struct Agent {
-    client: reqwest::Client,
+    client: super::HttpClient,
     base: String,
     token: Option<String>,
     timeout: Duration,
@@ -523,7 +545,7 @@ impl Poll for Agent {
 
 /// The blocking query on every check, until the engine stops.
 async fn watch_checks(
-    client: reqwest::Client,
+    client: super::HttpClient,
     base: String,
     token: Option<String>,
     wait: Duration,

@@ -41,8 +41,10 @@ use tokio::sync::mpsc;
 pub use self::backoff::Backoff;
 pub(crate) use self::connection::read_small;
 pub use self::connection::{
-    Connection, TlsSettings, error_words, error_words_for, tls_words_for, tonic_tls, tonic_tls_for,
+    AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
+    error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
 };
+pub use self::http::{HttpClient, ProxyEnv};
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
@@ -55,6 +57,13 @@ pub trait Settings {
     /// that name the source.
     fn validate(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// How the source reaches its target over HTTP (its URLs, `tls`, `auth` and `proxy`
+    /// fields), for code that does not know its kind: client building, the transport
+    /// and certificate report. `None` for sources that do not speak HTTP.
+    fn reach(&self) -> Option<ReachSettings<'_>> {
+        None
     }
 }
 

@@ -62,9 +62,37 @@ pub struct PatroniConfig {
     /// for quorum first (a failover decided from the minority side splits the brain).
     #[serde(default)]
     pub dcs: Option<String>,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for PatroniConfig {}
+impl crate::sources::Settings for PatroniConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "patroni", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: self.endpoints.iter().map(String::as_str).collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+        })
+    }
+}
 
 const fn default_interval() -> u64 {
     1000
@@ -331,7 +359,7 @@ fn member_name(endpoint: &str, own: Option<&MemberView>, cluster: Option<&Cluste
 /// `GET url`: the body whatever the status (Patroni answers `/patroni` with 503 and the
 /// JSON body when PostgreSQL is down).
 pub(crate) async fn get_text(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     url: &str,
     timeout: Duration,
 ) -> Result<String, String> {
@@ -404,7 +432,7 @@ pub fn to_events(
 /// Runs the Patroni source until the engine stops.
 pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::Connection::new(timeout).http_client() {
+    let client = match super::http::client_of(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -451,7 +479,7 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
 /// A Patroni cluster's members, polled.
 struct Members {
     cfg: PatroniConfig,
-    client: reqwest::Client,
+    client: super::HttpClient,
     timeout: Duration,
     endpoints: Vec<String>,
     /// The timeline history, and the timeline it was read for.
