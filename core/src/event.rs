@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     BreakerConfig, BreakerId, BreakerState, ClusterId, ClusterKind, DbRole, Health, InstanceId,
     MemberId, MetricUnit, RouteId, ServiceId, ServiceRole, SourceId, SourceKind, SourceStatus,
+    Transport,
 };
 use crate::time::Timestamp;
 
@@ -284,11 +285,17 @@ pub enum EventBody {
         /// What.
         intent: Intent,
     },
+    /// How the source's connection is secured, and when its certificates expire: said
+    /// when the source starts and whenever it learns more (a server certificate read).
+    SourceTransport {
+        /// Its TLS and certificates.
+        transport: Transport,
+    },
 }
 
 impl EventBody {
     /// Every variant's serde tag: the kinds this build reads from a session file.
-    pub const KIND_NAMES: [&'static str; 22] = [
+    pub const KIND_NAMES: [&'static str; 23] = [
         "source_status",
         "service",
         "edge",
@@ -311,6 +318,7 @@ impl EventBody {
         "notice",
         "fault_injected",
         "intent",
+        "source_transport",
     ];
 
     /// The serde tag of this variant (`member_status`), used as the session file's kind column.
@@ -338,13 +346,16 @@ impl EventBody {
             Self::Notice { .. } => "notice",
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
+            Self::SourceTransport { .. } => "source_transport",
         }
     }
 
     /// Names of the things this event concerns (services, instances, clusters...).
     pub fn subjects(&self) -> Vec<&str> {
         match self {
-            Self::SourceStatus { .. } | Self::FaultInjected { .. } => Vec::new(),
+            Self::SourceStatus { .. }
+            | Self::SourceTransport { .. }
+            | Self::FaultInjected { .. } => Vec::new(),
             Self::Service { service, .. }
             | Self::Replicas { service, .. }
             | Self::Pool { service, .. }

@@ -193,6 +193,24 @@ pub struct SourceReport {
     pub age_secs: f64,
     /// Why it is down or stale.
     pub detail: Option<String>,
+    /// `verified`, `insecure` or `plaintext`; absent until the source says (the drill
+    /// never does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<&'static str>,
+    /// Whole days until the server's certificate expires, negative once it has;
+    /// absent until the certificate has been read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_expires_in_days: Option<i64>,
+    /// When the server's certificate expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_expires_at: Option<String>,
+    /// Whole days until the client certificate this console presents expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_expires_in_days: Option<i64>,
+    /// What is wrong with the connection's security (INSECURE, a certificate expired
+    /// or expiring within 14 days), worst first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_concerns: Vec<String>,
 }
 
 /// An incident.
@@ -320,12 +338,24 @@ impl StatusReport {
         let sources = state
             .sources
             .iter()
-            .map(|(name, s)| SourceReport {
-                name: name.to_string(),
-                kind: s.kind.as_str(),
-                status: s.status.as_str(),
-                age_secs: (now.millis_since(s.last_event_at).max(0) as f64 / 1000.0),
-                detail: s.detail.clone(),
+            .map(|(name, s)| {
+                let t = state.transport(name.as_str());
+                SourceReport {
+                    name: name.to_string(),
+                    kind: s.kind.as_str(),
+                    status: s.status.as_str(),
+                    age_secs: (now.millis_since(s.last_event_at).max(0) as f64 / 1000.0),
+                    detail: s.detail.clone(),
+                    tls: t.map(|t| t.tls.as_str()),
+                    cert_expires_in_days: t.and_then(|t| t.server_cert_days(now)),
+                    cert_expires_at: t
+                        .and_then(|t| t.server_cert_not_after)
+                        .map(Timestamp::to_rfc3339),
+                    client_cert_expires_in_days: t.and_then(|t| t.client_cert_days(now)),
+                    tls_concerns: t
+                        .map(|t| t.concerns(now).into_iter().map(|c| c.words).collect())
+                        .unwrap_or_default(),
+                }
             })
             .collect();
         let incidents = state

@@ -1,6 +1,8 @@
-//! Status bar: each source's status and freshness, what is being recorded, and the mode.
+//! Status bar: each source's status and freshness, its connection's security (INSECURE,
+//! a certificate expired or expiring soon), what is being recorded, and the mode.
 
-use switchboard_core::model::SourceStatus;
+use switchboard_core::Timestamp;
+use switchboard_core::model::{SourceStatus, TlsMode, Transport};
 
 use super::PanelCtx;
 use crate::theme::{self, format_age, source_style};
@@ -37,8 +39,20 @@ pub fn status_bar_ui(
                 },
                 text,
             );
-            if let Some(d) = &s.detail {
-                label.on_hover_text(d);
+            let transport = ctx.state.transport(name.as_str());
+            let hover = [
+                s.detail.clone(),
+                transport.map(|t| transport_words(t, ctx.now)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n");
+            if !hover.is_empty() {
+                label.on_hover_text(&hover);
+            }
+            if let Some(t) = transport {
+                transport_mark_ui(ui, t, ctx.now).on_hover_text(hover);
             }
             ui.separator();
         }
@@ -52,4 +66,60 @@ pub fn status_bar_ui(
             };
         });
     });
+}
+
+/// The source's transport in a few words beside its name: INSECURE, a certificate
+/// expired or expiring within two weeks, or `plaintext`; nothing for verified TLS with
+/// distant expiry (the hover says it).
+fn transport_mark_ui(ui: &mut egui::Ui, t: &Transport, now: Timestamp) -> egui::Response {
+    let concerns = t.concerns(now);
+    let expired = concerns
+        .iter()
+        .any(|c| c.error && c.words.contains("expired"));
+    let soonest = [t.server_cert_days(now), t.client_cert_days(now)]
+        .into_iter()
+        .flatten()
+        .min();
+    let (color, word) = if t.tls == TlsMode::Insecure {
+        (theme::BAD, "INSECURE".to_owned())
+    } else if expired {
+        (theme::BAD, "CERT EXPIRED".to_owned())
+    } else if let (false, Some(days)) = (concerns.is_empty(), soonest) {
+        (theme::WARN, format!("cert {days} d"))
+    } else if t.tls == TlsMode::Plaintext {
+        (theme::STALE, "plaintext".to_owned())
+    } else {
+        return ui.weak("TLS");
+    };
+    ui.label(egui::RichText::new(word).color(color).strong())
+}
+
+/// The hover text for a source's transport: the mode, then each certificate's date.
+fn transport_words(t: &Transport, now: Timestamp) -> String {
+    let mut lines = vec![match t.tls {
+        TlsMode::Verified => "TLS, server verified".to_owned(),
+        TlsMode::Insecure => {
+            "INSECURE: TLS without checking the server (insecure_skip_verify)".to_owned()
+        }
+        TlsMode::Plaintext => "plaintext: no TLS".to_owned(),
+    }];
+    let date = |at: Timestamp| at.to_rfc3339().get(..10).unwrap_or_default().to_owned();
+    if let (Some(at), Some(days)) = (t.server_cert_not_after, t.server_cert_days(now)) {
+        lines.push(format!(
+            "server certificate expires {} ({days} days){}",
+            date(at),
+            t.server_cert_subject
+                .as_ref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let (Some(at), Some(days)) = (t.client_cert_not_after, t.client_cert_days(now)) {
+        lines.push(format!(
+            "client certificate expires {} ({days} days)",
+            date(at)
+        ));
+    }
+    lines.extend(t.concerns(now).into_iter().map(|c| c.words));
+    lines.join("\n")
 }

@@ -107,6 +107,37 @@ fn banners(ctx: &PanelCtx<'_>, s: &switchboard_core::State) -> Vec<Banner> {
                 .join(" · "),
         });
     }
+    // Connections an operator must know about: INSECURE, certificates expired or
+    // expiring (the outage may be the certificate).
+    let mut insecure = Vec::new();
+    let mut expired = Vec::new();
+    let mut expiring = Vec::new();
+    for (id, t) in &s.transports {
+        for c in t.concerns(ctx.now) {
+            let list = if !c.error {
+                &mut expiring
+            } else if c.words.starts_with("INSECURE") {
+                &mut insecure
+            } else {
+                &mut expired
+            };
+            list.push(format!("{id}: {}", c.words));
+        }
+    }
+    for (list, color, glyph, word) in [
+        (insecure, theme::BAD, Glyph::Cross, "INSECURE"),
+        (expired, theme::BAD, Glyph::Cross, "CERTIFICATE EXPIRED"),
+        (expiring, theme::WARN, Glyph::Ring, "CERTIFICATE EXPIRING"),
+    ] {
+        if !list.is_empty() {
+            out.push(Banner {
+                color,
+                glyph,
+                word,
+                text: list.join(" · "),
+            });
+        }
+    }
     if let Some(i) = s.open_incident() {
         out.push(Banner {
             color: theme::BAD,

@@ -6,5 +6,6 @@ mod helpers;
 mod incidents;
 mod layout;
 mod panels;
+mod transport;
 mod wall;
 mod workflows;

@@ -16,7 +16,8 @@ macro_rules! source_start {
         example: $example:literal
         $(, start: $start:path)?;
     )*) => {
-        /// Starts the source `cfg` describes on `runtime`, sending through `emitter`.
+        /// Starts the source `cfg` describes on `runtime`, sending through `emitter`,
+        /// with its transport watcher beside it when it has endpoints to watch.
         /// A source never panics the engine: whatever goes wrong, it reports itself down.
         pub(super) fn start_source(
             cfg: SourceConfig,
@@ -24,7 +25,12 @@ macro_rules! source_start {
             runtime: &tokio::runtime::Handle,
         ) -> Started {
             match cfg {
-                $(SourceConfig::$variant(c) => start_arm!(runtime, c, emitter, $module $(, $start)?),)*
+                $(SourceConfig::$variant(c) => {
+                    if let Some(probe) = crate::sources::Settings::probe(&c) {
+                        runtime.spawn(crate::sources::transport::watch(probe, emitter.clone()));
+                    }
+                    start_arm!(runtime, c, emitter, $module $(, $start)?)
+                })*
             }
         }
     };

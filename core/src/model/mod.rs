@@ -5,9 +5,11 @@
 
 mod ids;
 mod kinds;
+mod transport;
 
 pub use self::ids::{BreakerId, ClusterId, InstanceId, MemberId, RouteId, ServiceId, SourceId};
 pub use self::kinds::{
     BreakerConfig, BreakerState, ClusterKind, DbRole, Feed, Feeds, Health, MetricUnit, QuorumState,
     ServiceRole, SourceKind, SourceStatus,
 };
+pub use self::transport::{CERT_WARN_DAYS, Concern, TlsMode, Transport};

@@ -114,6 +114,8 @@ pub struct ReachSettings<'a> {
     pub auth: Option<&'a AuthSettings>,
     /// Which proxy its requests go through.
     pub proxy: &'a ProxySetting,
+    /// Its bound on connecting and on each request.
+    pub timeout: Duration,
 }
 
 /// Which forward proxy a source's requests go through: `proxy = true` (the default) the
@@ -452,6 +454,7 @@ mod tests {
             tls,
             auth,
             proxy: &ProxySetting::Env(true),
+            timeout: Duration::from_secs(1),
         }
     }
 

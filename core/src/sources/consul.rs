@@ -81,6 +81,7 @@ impl crate::sources::Settings for ConsulConfig {
             tls: self.tls.as_ref(),
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
         })
     }
 }

@@ -62,6 +62,21 @@ impl crate::sources::Settings for EtcdConfig {
         }
         Ok(())
     }
+
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        // No transport to watch when the source refuses its settings (gRPC takes no
+        // insecure_skip_verify): it reports itself down with the reason instead.
+        if self.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            return None;
+        }
+        Some(crate::sources::transport::Probe {
+            endpoints: self.endpoints.clone(),
+            tls: self.tls.clone(),
+            https: self.endpoints.iter().any(|e| e.starts_with("https://")),
+            preamble: crate::sources::transport::Preamble::None,
+            timeout: Duration::from_millis(self.timeout_millis),
+        })
+    }
 }
 
 const fn default_poll() -> u64 {

@@ -49,7 +49,22 @@ pub struct GrpcHealthConfig {
     pub tls: Option<crate::sources::TlsSettings>,
 }
 
-impl crate::sources::Settings for GrpcHealthConfig {}
+impl crate::sources::Settings for GrpcHealthConfig {
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        // No transport to watch when the source refuses its settings (gRPC takes no
+        // insecure_skip_verify): it reports itself down with the reason instead.
+        if self.tls.as_ref().is_some_and(|t| t.insecure_skip_verify) {
+            return None;
+        }
+        Some(crate::sources::transport::Probe {
+            endpoints: vec![self.endpoint.clone()],
+            tls: self.tls.clone(),
+            https: self.endpoint.starts_with("https://"),
+            preamble: crate::sources::transport::Preamble::None,
+            timeout: Duration::from_millis(self.timeout_millis),
+        })
+    }
+}
 
 const fn default_timeout() -> u64 {
     1000

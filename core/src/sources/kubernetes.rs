@@ -32,9 +32,9 @@ use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt as _};
 use serde::{Deserialize, Serialize};
 
-use super::Emitter;
+use super::{Emitter, transport};
 use crate::event::EventBody;
-use crate::model::{Health, InstanceId, ServiceId, SourceStatus};
+use crate::model::{Health, InstanceId, ServiceId, SourceStatus, TlsMode, Transport};
 
 /// Configuration of one Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,13 +341,29 @@ pub(crate) fn kube_words(e: &kube::Error) -> String {
     }
 }
 
+/// The most a kubeconfig file may hold: a large one is a few hundred kilobytes.
+const MAX_KUBECONFIG_BYTES: u64 = 4 << 20;
+
 /// The client for a config.
 pub(crate) async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
+    Client::try_from(config(cfg).await?).map_err(|e| format!("Kubernetes client: {e}"))
+}
+
+/// The kube client's settings from the kubeconfig (`kubeconfig`, else `KUBECONFIG`'s
+/// files, else `~/.kube/config`) and context, with its auth: client certificates,
+/// tokens, exec plugins (`kubelogin` and cloud CLIs) and OIDC with refresh; its
+/// `proxy-url`, else `HTTPS_PROXY`.
+async fn config(cfg: &KubernetesConfig) -> Result<kube::Config, String> {
     let options = kube::config::KubeConfigOptions {
         context: cfg.context.clone(),
         ..Default::default()
     };
-    let config = match &cfg.kubeconfig {
+    // kube reads the files whole; a path pointing at the wrong file must not fill
+    // memory, so each is checked first.
+    for path in kubeconfig_paths(cfg.kubeconfig.as_deref()) {
+        check_size(&path)?;
+    }
+    match &cfg.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| format!("cannot read the kubeconfig {path}: {e}"))?;
@@ -355,8 +371,69 @@ pub(crate) async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
         }
         None => kube::Config::from_kubeconfig(&options).await,
     }
-    .map_err(|e| format!("kubeconfig: {e}"))?;
-    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+    .map_err(|e| format!("kubeconfig: {e}"))
+}
+
+/// The files the kubeconfig is read from, as kube reads them.
+fn kubeconfig_paths(configured: Option<&str>) -> Vec<std::path::PathBuf> {
+    if let Some(p) = configured {
+        return vec![p.into()];
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<_> = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            return paths;
+        }
+    }
+    directories::BaseDirs::new()
+        .map(|d| vec![d.home_dir().join(".kube").join("config")])
+        .unwrap_or_default()
+}
+
+/// A kubeconfig that is there must be a file of at most [`MAX_KUBECONFIG_BYTES`]; one
+/// that is not there is kube's to report.
+fn check_size(path: &std::path::Path) -> Result<(), String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Err(format!("the kubeconfig is not a file ({})", path.display()));
+    }
+    if meta.len() > MAX_KUBECONFIG_BYTES {
+        return Err(format!(
+            "the kubeconfig is larger than {MAX_KUBECONFIG_BYTES} bytes: is it the right file? ({})",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The transport a kube client on `config` uses: verified TLS, INSECURE
+/// (`insecure-skip-tls-verify`) or plaintext, and the client certificate's expiry.
+fn transport_of(config: &kube::Config) -> Transport {
+    let https = config.cluster_url.scheme_str() == Some("https");
+    let mut t = Transport::new(match (https, config.accept_invalid_certs) {
+        (false, _) => TlsMode::Plaintext,
+        (true, true) => TlsMode::Insecure,
+        (true, false) => TlsMode::Verified,
+    });
+    let what = "client certificate (kubeconfig)";
+    let auth = &config.auth_info;
+    let facts = if let Some(data) = &auth.client_certificate_data {
+        data_encoding::BASE64
+            .decode(data.trim().as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|pem| transport::pem_facts(&pem, what))
+            .ok()
+    } else {
+        auth.client_certificate
+            .as_deref()
+            .and_then(|p| transport::pem_file_facts(p, what).ok())
+    };
+    t.client_cert_not_after = facts.map(|f| f.not_after);
+    t
 }
 
 /// An API for `K` in each watched namespace (or cluster-wide).
@@ -377,7 +454,9 @@ where
 
 /// A watcher error in operator words (401/403 named as such).
 fn words(e: &watcher::Error) -> String {
-    let text = e.to_string();
+    // The whole chain, TLS failures in an operator's words: kube's own text stops at
+    // "client error (Connect)".
+    let text = super::connection::error_words(e);
     let inner = match e {
         watcher::Error::InitialListFailed(k)
         | watcher::Error::WatchStartFailed(k)
@@ -400,7 +479,26 @@ fn words(e: &watcher::Error) -> String {
 
 /// Runs the Kubernetes source until the engine stops.
 pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
-    let client = match client(&cfg).await {
+    let client = match config(&cfg).await.and_then(|config| {
+        let transport = transport_of(&config);
+        let probe = transport::Probe {
+            endpoints: vec![config.cluster_url.to_string()],
+            tls: None,
+            https: transport.tls != TlsMode::Plaintext,
+            preamble: transport::Preamble::None,
+            timeout: config.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        };
+        let reporter = emitter.clone();
+        tokio::spawn(async move {
+            let read = if probe.https {
+                probe.endpoints.clone()
+            } else {
+                Vec::new()
+            };
+            transport::report(transport, &read, &probe, &reporter).await;
+        });
+        Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+    }) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;

@@ -33,6 +33,7 @@ pub mod postgres;
 pub mod prometheus;
 mod table;
 pub mod traefik;
+pub mod transport;
 
 use std::sync::Arc;
 
@@ -64,6 +65,21 @@ pub trait Settings {
     /// and certificate report. `None` for sources that do not speak HTTP.
     fn reach(&self) -> Option<ReachSettings<'_>> {
         None
+    }
+
+    /// Its endpoints and TLS settings, for the transport watcher (`transport.rs`) that
+    /// reports whether its connection is verified, INSECURE or plaintext and when its
+    /// certificates expire; `None` for a source with nothing to watch. An HTTP source's
+    /// comes from its [`Settings::reach`].
+    fn probe(&self) -> Option<transport::Probe> {
+        let reach = self.reach().filter(|r| !r.urls.is_empty())?;
+        Some(transport::Probe {
+            endpoints: reach.urls.iter().map(|u| (*u).to_owned()).collect(),
+            tls: reach.tls.cloned(),
+            https: reach.urls.iter().any(|u| u.starts_with("https://")),
+            preamble: transport::Preamble::None,
+            timeout: reach.timeout,
+        })
     }
 }
 
@@ -137,6 +153,11 @@ impl Emitter {
             .send(Event::new(at, self.source.clone(), body))
             .await
             .is_ok()
+    }
+
+    /// Resolves once the engine has stopped listening.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
     }
 
     /// Reports the source's own status.

@@ -84,6 +84,7 @@ impl crate::sources::Settings for PrometheusConfig {
             tls: self.tls.as_ref(),
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 600.0)),
         })
     }
 }

@@ -55,6 +55,11 @@ impl State {
             self.topology_version,
             self.log,
         );
+        // Only when there are any, so a state without them (every state recorded
+        // before they existed) keeps its fingerprint and old keyframes still check.
+        if !self.transports.is_empty() {
+            let _ = write!(h, "|{:?}", self.transports);
+        }
         format!("{:016x}", h.0)
     }
 }

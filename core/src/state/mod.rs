@@ -18,6 +18,7 @@ mod incident;
 mod quorum;
 mod series;
 mod snapshot;
+mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -337,6 +338,10 @@ pub struct State {
     pub topology_version: u64,
     /// Notable changes, newest last, at most 2000.
     pub log: Arc<VecDeque<Arc<LogEntry>>>,
+    /// Each source's connection security, once it said it. Written to snapshots after
+    /// the rest (see `snapshot.rs`), so snapshots made before it existed still read.
+    #[serde(skip)]
+    pub transports: BTreeMap<SourceId, crate::model::Transport>,
 }
 
 impl State {
@@ -714,6 +719,7 @@ impl State {
                     format!("drill fault injected: {description}"),
                 );
             }
+            EventBody::SourceTransport { transport } => self.source_transport(ev, transport),
             EventBody::Intent { operator, intent } => match intent {
                 Intent::AckIncident { incident } => {
                     self.incidents.ack(*incident, operator);

@@ -2,26 +2,60 @@
 //! can start from the state the console had instead of from nothing: the flight
 //! recorder's rolling segments each begin with one. A snapshot read back has the same
 //! fingerprint ([`State::digest`]) as the state written, and the session checks it.
+//!
+//! postcard writes fields by position, with no names, so a field added to the state
+//! would make every snapshot written before it unreadable. Fields added since the first
+//! format are therefore written after the state, as a trailer read only when present:
+//! a snapshot from an older build ends where the state ends and reads with them empty.
+//! A further field goes at the end of [`Trailer`] the same way, behind its own
+//! presence check.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use super::State;
+use crate::model::{SourceId, Transport};
+
+/// What a snapshot holds after the state's own fields.
+#[derive(Serialize, Deserialize)]
+struct Trailer {
+    transports: BTreeMap<SourceId, Transport>,
+}
 
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
-        postcard::to_stdvec(self).unwrap_or_default()
+        let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
+        if !self.transports.is_empty() {
+            let trailer = Trailer {
+                transports: self.transports.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&trailer).unwrap_or_default());
+        }
+        bytes
     }
 
-    /// A state from [`State::to_snapshot`]'s bytes.
+    /// A state from [`State::to_snapshot`]'s bytes (of this build or an older one).
     pub fn from_snapshot(bytes: &[u8]) -> Result<Self, String> {
-        postcard::from_bytes(bytes).map_err(|e| format!("the state snapshot is damaged: {e}"))
+        let damaged = |e: postcard::Error| format!("the state snapshot is damaged: {e}");
+        let (mut state, rest): (Self, _) = postcard::take_from_bytes(bytes).map_err(damaged)?;
+        if !rest.is_empty() {
+            let trailer: Trailer = postcard::from_bytes(rest).map_err(damaged)?;
+            state.transports = trailer.transports;
+        }
+        Ok(state)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::event::{Event, EventBody};
+    use crate::model::{SourceId, TlsMode, Transport};
     use crate::sources::drill::simulate;
     use crate::state::State;
+    use crate::time::Timestamp;
 
     /// A drill run's state (incidents, breakers with their windows, histories, the
     /// log) survives the round trip exactly, and folding on from either gives the same.
@@ -40,5 +74,28 @@ mod tests {
         b.apply_all(tail);
         assert_eq!(b.digest(), a.digest(), "the same future");
         assert!(State::from_snapshot(&bytes[..bytes.len() / 2]).is_err());
+    }
+
+    /// The transports ride in the trailer; a snapshot without one (an older build's)
+    /// reads with none, and a cut trailer is damage, not silence.
+    #[test]
+    fn transports_round_trip_and_older_snapshots_still_read() {
+        let mut a = State::default();
+        a.apply_all(&simulate(1, 30, 40));
+        let old = a.to_snapshot();
+        let mut t = Transport::new(TlsMode::Verified);
+        t.server_cert_not_after = Some(Timestamp(1_900_000_000_000));
+        a.apply(&Event::new(
+            a.now,
+            SourceId::from("etcd"),
+            EventBody::SourceTransport { transport: t },
+        ));
+        let bytes = a.to_snapshot();
+        let b = State::from_snapshot(&bytes).expect("read back");
+        assert_eq!(b, a);
+        assert_eq!(b.digest(), a.digest());
+        let before = State::from_snapshot(&old).expect("an older snapshot");
+        assert!(before.transports.is_empty());
+        assert!(State::from_snapshot(&bytes[..bytes.len() - 2]).is_err());
     }
 }

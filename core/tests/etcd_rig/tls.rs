@@ -207,3 +207,54 @@ fn etcdctl_variables_alone_reach_the_tls_cluster_and_its_lock() {
         .expect("read over TLS");
     assert_eq!(by, None, "released");
 }
+
+/// The source says its connection is verified TLS, and the certificate that expires
+/// first among the members (mt3's, three days) with its endpoint; `status --json` says
+/// the same; the log warns once.
+#[test]
+fn the_transport_is_verified_and_the_member_certificate_expiring_first_is_shown() {
+    if !rig_has("etcdtls") {
+        eprintln!("skipped: the rig's TLS etcd is not running (tests/check.sh starts it)");
+        return;
+    }
+    let engine = engine(Config {
+        environment: vec![Environment::new(
+            "rig",
+            vec![SourceConfig::Etcd(source(right()))],
+        )],
+    });
+    let s = engine.wait_for(Duration::from_secs(15), |s| {
+        s.transport("tls-etcd")
+            .is_some_and(|t| t.server_cert_not_after.is_some())
+    });
+    let t = s
+        .transport("tls-etcd")
+        .expect("the source said its transport");
+    assert_eq!(t.tls, switchboard_core::model::TlsMode::Verified);
+    let subject = t.server_cert_subject.clone().unwrap_or_default();
+    assert!(
+        subject.contains("CN=etcd.rig.test") && subject.ends_with("https://127.0.0.1:62379"),
+        "{subject}"
+    );
+    let report =
+        serde_json::to_value(switchboard_core::StatusReport::new(&s, s.now)).expect("json");
+    let src = &report["sources"][0];
+    assert_eq!(src["tls"], "verified", "{src}");
+    assert_eq!(src["cert_expires_in_days"], 2, "{src}");
+    assert!(
+        src["client_cert_expires_in_days"].as_i64().unwrap_or(0) > 800,
+        "{src}"
+    );
+    let concerns = src["tls_concerns"].to_string();
+    assert!(
+        concerns.contains("the server certificate expires in 2 days"),
+        "{concerns}"
+    );
+    let warned = s
+        .log
+        .iter()
+        .filter(|e| e.message.contains("certificate expires in"))
+        .count();
+    assert_eq!(warned, 1, "{:?}", s.log);
+    eprintln!("etcd TLS transport: {concerns}");
+}

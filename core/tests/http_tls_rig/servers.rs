@@ -3,7 +3,7 @@
 //! (HAProxy's mutual-TLS port) a missing client certificate are each refused in their
 //! own words; `insecure_skip_verify` gets through a certificate nobody vouches for.
 
-use switchboard_core::model::Health;
+use switchboard_core::model::{Health, TlsMode};
 use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::sources::prometheus::{PrometheusConfig, QueryConfig};
 use switchboard_core::sources::traefik::TraefikConfig;
@@ -53,6 +53,45 @@ pub(super) fn up_with(source: SourceConfig, name: &str, data: impl Fn(&State) ->
         "{name}: {detail}"
     );
     no_secret_in(&format!("{:?} {detail}", s.sources));
+}
+
+/// The transport watcher's report on `name`: mode and the server certificate's subject.
+fn transport(s: &State, name: &str) -> Option<(TlsMode, Option<String>)> {
+    s.transports
+        .get(name)
+        .filter(|t| t.server_cert_not_after.is_some())
+        .map(|t| (t.tls, t.server_cert_subject.clone()))
+}
+
+#[test]
+fn an_http_source_reports_its_transport_verified_or_insecure() {
+    if skip_unless("prometheustls") {
+        return;
+    }
+    let auth = || Some(basic("prom", "prometheus"));
+    for (name, tls, mode) in [
+        ("prom-tr-ok", right_ca(), TlsMode::Verified),
+        (
+            "prom-tr-insecure",
+            TlsSettings {
+                insecure_skip_verify: true,
+                ..TlsSettings::default()
+            },
+            TlsMode::Insecure,
+        ),
+    ] {
+        let (_, detail, s) = outcome(prometheus(name, tls, auth()), name, &|s| {
+            transport(s, name).is_some()
+        });
+        let seen = transport(&s, name);
+        assert_eq!(seen.as_ref().map(|t| t.0), Some(mode), "{name}: {detail}");
+        assert!(
+            seen.and_then(|t| t.1)
+                .is_some_and(|subject| subject.contains("etcd.rig.test")),
+            "{name}: {:?}",
+            s.transports.get(name)
+        );
+    }
 }
 
 #[test]

@@ -2,8 +2,10 @@
 # etcdtls: a second 3-member etcd as production runs it: TLS only, client certificates
 # required (--client-cert-auth), peer TLS with peer certificates too. Members mt1..mt3
 # (processes etcdtls1..3), client ports 42379/52379/62379, peer ports 42380/52380/62380,
-# data in $RIG/etcdtlsN, certificates from lib/tls.sh in $RIG/tls. Launch, readiness,
-# start, restart of one member, stop (followers first, as lib/etcd.sh explains).
+# data in $RIG/etcdtlsN, certificates from lib/tls.sh in $RIG/tls. Member mt3 serves
+# clients the certificate that expires in 3 days (expiring.pem, same names and CA), as
+# one forgotten renewal in a cluster does. Launch, readiness, start, restart of one
+# member, stop (followers first, as lib/etcd.sh explains).
 
 ETCDTLS_CLUSTER="mt1=https://127.0.0.1:42380,mt2=https://127.0.0.1:52380,mt3=https://127.0.0.1:62380"
 ETCDTLS_EPS="https://127.0.0.1:42379,https://127.0.0.1:52379,https://127.0.0.1:62379"
@@ -12,13 +14,14 @@ etcdtls_port() { echo "$(( $1 + 3 ))2379"; }        # member I's client port
 etcdtls_peer_port() { echo "$(( $1 + 3 ))2380"; }   # and its peer port
 
 etcdtls_launch() {   # etcdtls_launch I: start member mtI (same flags for first start and restart)
-  local i=$1 t=$RIG/tls c p
+  local i=$1 t=$RIG/tls c p cert=server
   c=$(etcdtls_port "$i"); p=$(etcdtls_peer_port "$i")
+  if [ "$i" = 3 ]; then cert=expiring; fi
   bg "etcdtls$i" etcd --name "mt$i" --data-dir "$RIG/etcdtls$i" \
     --listen-client-urls "https://127.0.0.1:$c" --advertise-client-urls "https://127.0.0.1:$c" \
     --listen-peer-urls "https://127.0.0.1:$p" --initial-advertise-peer-urls "https://127.0.0.1:$p" \
     --initial-cluster "$ETCDTLS_CLUSTER" --initial-cluster-token switchboard-rig-tls --initial-cluster-state new \
-    --client-cert-auth --trusted-ca-file "$t/ca.pem" --cert-file "$t/server.pem" --key-file "$t/server-key.pem" \
+    --client-cert-auth --trusted-ca-file "$t/ca.pem" --cert-file "$t/$cert.pem" --key-file "$t/$cert-key.pem" \
     --peer-client-cert-auth --peer-trusted-ca-file "$t/ca.pem" \
     --peer-cert-file "$t/server.pem" --peer-key-file "$t/server-key.pem"
 }

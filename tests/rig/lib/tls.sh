@@ -8,7 +8,7 @@
 #                                  serverAuth + clientAuth (etcd peers present it as a client)
 #   client.pem client-key.pem      CN switchboard, clientAuth
 #   expiring.pem expiring-key.pem  a server certificate like server.pem that expires in
-#                                  3 days (no server uses it yet)
+#                                  3 days (etcdtls member mt3 serves it)
 #   other-ca.pem other-ca-key.pem  a second, unrelated CA: the wrong CA for tests
 
 TLS_SANS="IP:127.0.0.1,DNS:localhost,DNS:etcd.rig.test"

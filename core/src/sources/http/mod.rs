@@ -137,7 +137,9 @@ impl HttpClient {
         if e.is_timeout() {
             return describe(e, timeout);
         }
-        match super::tls_words_for(e, self.tls.as_ref()) {
+        // reqwest's own top line repeats the URL, which is said once, last.
+        let cause: &(dyn std::error::Error + 'static) = std::error::Error::source(e).unwrap_or(e);
+        match super::tls_words_for(cause, self.tls.as_ref()) {
             Some(words) => match e.url() {
                 Some(url) => format!("{words} ({})", redact_url(url.as_str())),
                 None => words,
@@ -210,7 +212,7 @@ pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         "request failed"
     };
     // A tunnel's failure is the proxy's, in its own words (407 and the rest).
-    let chain = super::error_words(e);
+    let chain = super::error_words(std::error::Error::source(e).unwrap_or(e));
     if let Some(words) = chain.contains("tunnel error").then_some(chain) {
         return match e.url() {
             Some(url) => format!("{words} ({})", redact_url(url.as_str())),

@@ -90,6 +90,7 @@ impl crate::sources::Settings for PatroniConfig {
             tls: self.tls.as_ref(),
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
         })
     }
 }
