@@ -316,3 +316,33 @@ fn a_password_in_a_url_is_refused_before_anything_is_asked() {
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn the_readme_s_worked_production_config_parses_and_validates() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Connecting to production")
+        .nth(1)
+        .expect("the README has a Connecting to production section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block");
+    let text = format!("[[environment]]\nname = \"prod\"\n{block}");
+    let cfg = switchboard_core::Config::parse(&text, std::path::Path::new("README.md"))
+        .unwrap_or_else(|e| panic!("the README's example: {e}"));
+    let sources = &cfg.environment[0].source;
+    assert_eq!(sources.len(), 3);
+    for s in sources {
+        let reach = switchboard_core::sources::Settings::reach(match s {
+            SourceConfig::Prometheus(c) => c as &dyn switchboard_core::sources::Settings,
+            SourceConfig::Haproxy(c) => c,
+            SourceConfig::Traefik(c) => c,
+            _ => panic!("unexpected kind"),
+        })
+        .expect("an HTTP source");
+        assert!(reach.tls.is_some() && reach.auth.is_some(), "{}", s.name());
+    }
+}
