@@ -19,7 +19,15 @@
 //!
 //! The ACL token comes from the environment variable named by `token_env`
 //! (`CONSUL_HTTP_TOKEN` by default) and is sent as `X-Consul-Token`; it is never logged.
-//! A 403 (`ACL not found`, `Permission denied`) is a clear per-source error.
+//! A token in `auth` (`token_file`, read again when it rotates) goes as a bearer token
+//! instead. A 403 (`ACL not found`, `Permission denied`) is a clear per-source error.
+//!
+//! What the config leaves out is taken from the consul CLI's own variables, so an
+//! engineer's shell works as `consul` would ([`ConsulConfig::with_consul_vars`]):
+//! `CONSUL_HTTP_ADDR` (`https://…`, or a bare address that speaks TLS when
+//! `CONSUL_HTTP_SSL=true`), `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`,
+//! `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL_VERIFY=false` (insecure, explicitly),
+//! `CONSUL_HTTP_TOKEN` and `CONSUL_HTTP_TOKEN_FILE`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -68,6 +76,55 @@ pub struct ConsulConfig {
     pub proxy: crate::sources::ProxySetting,
 }
 
+impl ConsulConfig {
+    /// This config with what it leaves out taken from the consul CLI's variables as
+    /// `var` reads them (see the module's docs); what it sets wins. Paths and variable
+    /// names only: no secret is copied into the config.
+    #[must_use]
+    pub fn with_consul_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let ssl = set("CONSUL_HTTP_SSL").is_some_and(|v| v == "true" || v == "1");
+        if self.address.is_none() {
+            self.address = set("CONSUL_HTTP_ADDR").map(|a| {
+                if a.contains("://") {
+                    a
+                } else if ssl {
+                    format!("https://{a}")
+                } else {
+                    format!("http://{a}")
+                }
+            });
+        }
+        let https = self
+            .address
+            .as_deref()
+            .is_some_and(|a| a.starts_with("https://"));
+        if self.tls.is_none() && https {
+            let tls = crate::sources::TlsSettings {
+                ca_file: set("CONSUL_CACERT"),
+                cert_file: set("CONSUL_CLIENT_CERT"),
+                key_file: set("CONSUL_CLIENT_KEY"),
+                server_name: set("CONSUL_TLS_SERVER_NAME"),
+                insecure_skip_verify: set("CONSUL_HTTP_SSL_VERIFY")
+                    .is_some_and(|v| v == "false" || v == "0"),
+            };
+            self.tls = (tls != crate::sources::TlsSettings::default()).then_some(tls);
+        }
+        let token_var = self.token_env.as_deref().unwrap_or("CONSUL_HTTP_TOKEN");
+        if self.auth.is_none() && set(token_var).is_none() {
+            self.auth = set("CONSUL_HTTP_TOKEN_FILE").map(|path| crate::sources::AuthSettings {
+                token_file: Some(path),
+                ..crate::sources::AuthSettings::default()
+            });
+        }
+        self
+    }
+}
+
 impl crate::sources::Settings for ConsulConfig {
     fn validate(&self) -> Result<(), String> {
         self.reach()
@@ -83,6 +140,13 @@ impl crate::sources::Settings for ConsulConfig {
             proxy: &self.proxy,
             timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
         })
+    }
+
+    /// As every HTTP source's, with the consul CLI's variables applied first, so a
+    /// Consul reached through `CONSUL_HTTP_ADDR` and `CONSUL_CACERT` is watched too.
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        let cfg = self.clone().with_consul_vars(|n| std::env::var(n).ok());
+        crate::sources::probe_of(&cfg)
     }
 }
 
@@ -402,6 +466,7 @@ fn refusal(status: u16, body: &str, url: &str) -> String {
 
 /// Runs the Consul source until the engine stops.
 pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
+    let cfg = cfg.with_consul_vars(|n| std::env::var(n).ok());
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
     let wait = Duration::from_secs(cfg.wait_secs.clamp(1, 600));
     let client = match super::http::client_of(&cfg, wait + timeout) {
@@ -426,7 +491,10 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
         .token_env
         .clone()
         .unwrap_or_else(|| "CONSUL_HTTP_TOKEN".to_owned());
-    let token = std::env::var(&token_var).ok().filter(|t| !t.is_empty());
+    // A token in `auth` goes as a bearer token; never two tokens at once.
+    let token = std::env::var(&token_var)
+        .ok()
+        .filter(|t| !t.is_empty() && cfg.auth.is_none());
     let cluster = ClusterId::new(&cfg.name);
 
     let checks = tokio::spawn(watch_checks(

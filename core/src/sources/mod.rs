@@ -72,15 +72,21 @@ pub trait Settings {
     /// certificates expire; `None` for a source with nothing to watch. An HTTP source's
     /// comes from its [`Settings::reach`].
     fn probe(&self) -> Option<transport::Probe> {
-        let reach = self.reach().filter(|r| !r.urls.is_empty())?;
-        Some(transport::Probe {
-            endpoints: reach.urls.iter().map(|u| (*u).to_owned()).collect(),
-            tls: reach.tls.cloned(),
-            https: reach.urls.iter().any(|u| u.starts_with("https://")),
-            preamble: transport::Preamble::None,
-            timeout: reach.timeout,
-        })
+        probe_of(self)
     }
+}
+
+/// The transport watcher's probe of an HTTP source: its [`Settings::reach`]'s URLs and
+/// TLS settings; `None` when it has no URL (a socket, an address from the environment).
+pub fn probe_of(cfg: &(impl Settings + ?Sized)) -> Option<transport::Probe> {
+    let reach = cfg.reach().filter(|r| !r.urls.is_empty())?;
+    Some(transport::Probe {
+        endpoints: reach.urls.iter().map(|u| (*u).to_owned()).collect(),
+        tls: reach.tls.cloned(),
+        https: reach.urls.iter().any(|u| u.starts_with("https://")),
+        preamble: transport::Preamble::None,
+        timeout: reach.timeout,
+    })
 }
 
 /// Runs a poll bounded by `timeout`; running out of time is an error that says so,
