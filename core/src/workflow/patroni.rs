@@ -115,7 +115,7 @@ pub(super) async fn plan(
         })?;
     let cfg = config(ctx, source)?;
     let client =
-        crate::sources::http::client_of(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
     let now = ctx.clock.now();
     let mut guards = super::common_guards(ctx, target, now).await?;
@@ -283,7 +283,7 @@ pub(super) async fn run(
 ) -> Result<Report, WorkflowError> {
     let cfg = config(ctx, &sw.source)?;
     let client =
-        crate::sources::http::client_of(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let now = read_cluster(cfg, &client, ctx.timeout).await?;
     if now.leader().unwrap_or_default() != sw.leader {
         let name = |l: &str| {
@@ -493,7 +493,7 @@ pub(super) async fn rejoin_plan(ctx: &Context<'_>, target: &str) -> Result<Plan,
     })?;
     let cfg = config(ctx, source)?;
     let client =
-        crate::sources::http::client_of(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
     let m = cluster
         .members
@@ -545,7 +545,7 @@ pub(super) async fn rejoin_execute(
 ) -> Result<Report, WorkflowError> {
     let cfg = config(ctx, &rj.source)?;
     let client =
-        crate::sources::http::client_of(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
     let what = format!("{} rejoins as a replica", rj.member);
     let mut lines = Vec::new();
@@ -668,7 +668,7 @@ impl TargetKind for PatroniTarget {
                 let SourceConfig::Patroni(p) = s else {
                     continue;
                 };
-                let client = match crate::sources::http::client_of(p, at.timeout) {
+                let client = match crate::sources::patroni::client(p, at.timeout) {
                     Ok(c) => c,
                     Err(e) => {
                         found.1.push(format!("{}: {e}", p.name));

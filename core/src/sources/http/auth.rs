@@ -19,6 +19,13 @@ const MAX_SECRET_BYTES: u64 = 64 * 1024;
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(String);
 
+impl Secret {
+    /// `value`, hidden from now on.
+    pub(crate) const fn new(value: String) -> Self {
+        Self(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<hidden>")

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::connection::{Connection, ReachSettings, redact_url, refusal_words};
 
+pub(crate) use self::auth::Secret;
 pub use self::proxy::ProxyEnv;
 
 /// The most an answer's body may hold: Envoy's `/stats` of a large mesh is a few
@@ -91,6 +92,13 @@ impl HttpClient {
             auth,
             tls: connection.tls.clone(),
         })
+    }
+
+    /// This client sending `username` and `password` as basic authentication instead of
+    /// its own credentials (a Patroni YAML's `restapi.authentication`).
+    pub(crate) fn with_basic_auth(mut self, username: String, password: Secret) -> Self {
+        self.auth = Some(Arc::new(auth::Credentials::Basic { username, password }));
+        self
     }
 
     /// A `GET url` with the credentials, or why they cannot be had.

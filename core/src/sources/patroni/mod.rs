@@ -29,8 +29,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod ctl;
 mod servers;
 
+pub use self::ctl::client;
 use self::servers::Servers;
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
@@ -62,6 +64,11 @@ pub struct PatroniConfig {
     /// for quorum first (a failover decided from the minority side splits the brain).
     #[serde(default)]
     pub dcs: Option<String>,
+    /// A Patroni YAML (a member's, or a stand-alone one for patronictl) to take the REST
+    /// client's settings from where `tls` and `auth` are left out: the `ctl` section's
+    /// `cacert`, `certfile`, `keyfile`, `insecure`, and the REST `authentication`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patroni_yml: Option<String>,
     /// TLS to the target: its CA, a client certificate, the name its certificate holds
     /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +89,13 @@ impl crate::sources::Settings for PatroniConfig {
         self.reach()
             .map_or(Ok(()), |r| crate::sources::check_reach(&r))
             .map_err(|e| format!("{} source {:?}: {e}", "patroni", self.name))
+    }
+
+    /// As every HTTP source's, with the TLS its Patroni YAML gives when `tls` is left out.
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        let mut cfg = self.clone();
+        cfg.tls = ctl::effective_tls(self);
+        crate::sources::probe_of(&cfg)
     }
 
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
@@ -433,7 +447,7 @@ pub fn to_events(
 /// Runs the Patroni source until the engine stops.
 pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::http::client_of(&cfg, timeout) {
+    let client = match client(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
