@@ -43,6 +43,7 @@ fn stats_with(vars: &[(&str, String)], proxy: ProxySetting) -> Result<u16, Strin
     connection.auth = Some(basic("admin", "haproxy"));
     connection.proxy = proxy;
     let client = HttpClient::with_proxy_env(&connection, &env)?;
+    no_secret_in(&format!("{client:?}"));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let resp = client

@@ -48,11 +48,22 @@ pub fn client_of(cfg: &impl super::Settings, timeout: Duration) -> Result<HttpCl
 /// An HTTP client with one source's TLS, credentials and proxy use. Cheap to clone.
 /// Requests are made through [`HttpClient::get`] and [`HttpClient::request`], which add
 /// the credentials (reading a rotated token file again).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     auth: Option<Arc<auth::Credentials>>,
     tls: Option<super::TlsSettings>,
+}
+
+/// Leaves reqwest's client out: its `Debug` lists its proxies, and a proxy URL may hold
+/// a password.
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
