@@ -346,3 +346,55 @@ fn the_readme_s_worked_production_config_parses_and_validates() {
         assert!(reach.tls.is_some() && reach.auth.is_some(), "{}", s.name());
     }
 }
+
+fn probe(name: &str, auth: Option<AuthSettings>) -> SourceConfig {
+    SourceConfig::HttpProbe(switchboard_core::sources::http_probe::HttpProbeConfig {
+        name: name.into(),
+        url: "https://127.0.0.1:44690/-/healthy".into(),
+        interval_secs: 0.2,
+        timeout_secs: 2.0,
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+        service: Some(name.into()),
+        instance: Some(name.into()),
+        tls: Some(right_ca()),
+        auth,
+        proxy: ProxySetting::Env(false),
+    })
+}
+
+/// The probed instance's health and detail.
+fn probed(s: &State, name: &str) -> Option<(Health, String)> {
+    s.instances
+        .get(name)
+        .map(|i| (i.health, i.detail.as_deref().unwrap_or_default().to_owned()))
+}
+
+#[test]
+fn an_http_probe_over_tls_with_basic_auth() {
+    if skip_unless("prometheustls") {
+        return;
+    }
+    // Prometheus' web config protects every path, /-/healthy included.
+    let (_, _, s) = outcome(
+        probe("probe-ok", Some(basic("prom", "prometheus"))),
+        "probe-ok",
+        &|s| probed(s, "probe-ok").is_some_and(|p| p.0 == Health::Healthy),
+    );
+    assert_eq!(
+        probed(&s, "probe-ok").map(|p| p.0),
+        Some(Health::Healthy),
+        "{:?}",
+        probed(&s, "probe-ok")
+    );
+    let (_, _, s) = outcome(probe("probe-401", None), "probe-401", &|s| {
+        probed(s, "probe-401").is_some_and(|p| p.0 == Health::Unhealthy)
+    });
+    let (health, detail) = probed(&s, "probe-401").unwrap_or((Health::Healthy, String::new()));
+    assert_eq!(health, Health::Unhealthy, "{detail}");
+    assert!(
+        detail.starts_with("authentication refused (401)"),
+        "{detail}"
+    );
+    no_secret_in(&format!("{:?}", s.instances));
+}
