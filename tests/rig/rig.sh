@@ -32,7 +32,8 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
 # starts after bind9. The HTTP servers of production's shape follow, on the same PKI:
 # `prometheustls` (TLS + basic auth, 44690), `haproxytls` (stats over TLS with `stats
-# auth` on 44640, mutual TLS on 44641, its servers on 44643/44644), `traefiktls` (API on
+# auth` on 44640, mutual TLS on 44641, an expired certificate on 44642, its servers on
+# 44643/44644), `traefiktls` (API on
 # a TLS entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
 # (tinyproxy on 44628, and 44629 with BasicAuth); passwords in $RIG/httptls.
 COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni
@@ -326,7 +327,7 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     bind9-reset puts the zone back as start left it
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
-  prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641), traefiktls
+  prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
     (API https 44660), proxy (tinyproxy 44628; proxyauth 44629 with BasicAuth):
     basic auth everywhere, passwords in \$RIG/httptls (rig.sh env)
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT

@@ -220,6 +220,17 @@ fn haproxy_stats_over_tls_and_mutual_tls_with_stats_auth() {
         rows,
     );
 
+    // A certificate past its date, signed by the right CA.
+    let expired = "https://127.0.0.1:44642/stats;csv";
+    let said = refused(
+        haproxy("lb-expired", expired, right_ca(), auth()),
+        "lb-expired",
+    );
+    assert!(
+        said.starts_with("the server's certificate has expired"),
+        "{said}"
+    );
+
     // Mutual TLS: no client certificate, then the rig's.
     let said = refused(
         haproxy("lb-nocert", MTLS_STATS, right_ca(), auth()),
