@@ -3,35 +3,20 @@
 # 4): user admin, password in $RIG/httptls/haproxy.password.
 #   44640  stats over TLS + basic auth (/stats)
 #   44641  the same, also requiring a client certificate signed by the rig's CA
-#   44642  the same stats, with a certificate that expired yesterday (signed by the
-#          rig's CA, SANs as server.pem): the "expired" case
+#   44642  the same stats, with lib/tls.sh's expired.pem (signed by the rig's CA,
+#          SANs as server.pem, notAfter yesterday): the "expired" case
 #   44643, 44644  two plain HTTP frontends that answer 200 "ok": the servers app1 and
 #          app2 of backend be_app (checked every second), so the stats have rows
 # One process; config in $RIG/httptls/haproxy.cfg.
 
 HAPROXYTLS_PORTS=(44640 44641 44642 44643 44644)
 
-# haproxytls_expired: $RIG/httptls/expired.pem (certificate + key), valid until
-# yesterday (`-days -1`, production.md section 0), signed by the rig's CA.
-haproxytls_expired() {
-  local d=$RIG/httptls
-  (
-    cd "$d" && umask 077
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout expired-key.pem \
-      -out expired.csr -subj /CN=etcd.rig.test &&
-    openssl x509 -req -in expired.csr -CA "$RIG/tls/ca.pem" -CAkey "$RIG/tls/ca-key.pem" \
-      -CAcreateserial -CAserial expired.srl -days -1 -out expired-cert.pem \
-      -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$TLS_SANS") &&
-    cat expired-cert.pem expired-key.pem > expired.pem && rm -f expired.csr expired.srl
-  ) >"$RIG/httptls/openssl.log" 2>&1 || { cat "$RIG/httptls/openssl.log" >&2; die "openssl could not make the expired certificate"; }
-}
-
 haproxytls_config() {
   local d=$RIG/httptls t=$RIG/tls
   mkdir -p "$d"
   # HAProxy takes the certificate and its key in one file.
-  ( umask 077; cat "$t/server.pem" "$t/server-key.pem" > "$d/haproxy-server.pem" )
-  haproxytls_expired
+  ( umask 077; cat "$t/server.pem" "$t/server-key.pem" > "$d/haproxy-server.pem"
+    cat "$t/expired.pem" "$t/expired-key.pem" > "$d/haproxy-expired.pem" )
   # `stats auth` needs the password in the config: the file is mode 600, like the key.
   ( umask 077; cat > "$d/haproxy.cfg" <<CFG
 global
@@ -54,7 +39,7 @@ frontend stats_mtls
     stats show-legends
     stats auth admin:$(cat "$(http_secret haproxy)")
 frontend stats_expired
-    bind 127.0.0.1:44642 ssl crt $d/expired.pem
+    bind 127.0.0.1:44642 ssl crt $d/haproxy-expired.pem
     stats enable
     stats uri /stats
     stats auth admin:$(cat "$(http_secret haproxy)")
