@@ -159,3 +159,51 @@ fn a_proxy_that_wants_credentials_says_407_and_takes_them_from_its_url() {
     assert!(err.contains("the proxy URL holds credentials"), "{err}");
     no_secret_in(&err);
 }
+
+/// Requests for `http://127.0.0.1:44643/` in the open proxy's access log so far.
+fn forwarded() -> usize {
+    let log = rig_dir().join("httptls").join("proxy-access.log");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("GET http://127.0.0.1:44643/ "))
+        .count()
+}
+
+/// GET HAProxy's plain app frontend with the environment `vars`: the status.
+fn plain_with(vars: &[(&str, &str)]) -> Result<u16, String> {
+    let env = ProxyEnv::from_vars(|n| {
+        vars.iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| (*v).to_owned())
+    });
+    let client = HttpClient::with_proxy_env(&Connection::new(Duration::from_secs(3)), &env)?;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let resp = client
+            .get("http://127.0.0.1:44643/")?
+            .send()
+            .await
+            .map_err(|e| client.describe(&e, Duration::from_secs(3)))?;
+        Ok(resp.status().as_u16())
+    })
+}
+
+#[test]
+fn plain_http_goes_through_http_proxy_but_not_the_uppercase_one() {
+    if skip_unless("proxy") || skip_unless("haproxytls") {
+        return;
+    }
+    let before = forwarded();
+    assert_eq!(
+        plain_with(&[("http_proxy", "http://127.0.0.1:44628")]),
+        Ok(200)
+    );
+    assert_eq!(forwarded(), before + 1, "http_proxy was not used");
+    // curl ignores HTTP_PROXY (a CGI request can set it); so does the console.
+    assert_eq!(
+        plain_with(&[("HTTP_PROXY", "http://127.0.0.1:44628")]),
+        Ok(200)
+    );
+    assert_eq!(forwarded(), before + 1, "HTTP_PROXY was used");
+}
