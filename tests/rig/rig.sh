@@ -245,6 +245,18 @@ cmd_restart() {
       [ -s "$RIG/bind9/primary/named.conf" ] || die "no $RIG/bind9; run 'rig.sh start bind9' first"
       named_launch "${n#named}"
       waitfor 20 named_ready "${n#named}" || { show_log_tail "$n"; die "$n did not come back"; } ;;
+    haproxytls)
+      [ -e "$RIG/httptls/haproxy.cfg" ] || die "no $RIG/httptls; run 'rig.sh start haproxytls' first"
+      haproxytls_launch; waitfor 15 haproxytls_checked || die "haproxytls did not come back" ;;
+    traefiktls)
+      [ -e "$RIG/httptls/traefik.yml" ] || die "no $RIG/httptls; run 'rig.sh start traefiktls' first"
+      traefiktls_launch; waitfor 30 traefiktls_loaded || die "traefiktls did not come back" ;;
+    prometheustls)
+      [ -e "$RIG/httptls/prometheus-web.yml" ] || die "no $RIG/httptls; run 'rig.sh start prometheustls' first"
+      prometheustls_launch; waitfor 20 prometheustls_ready || die "prometheustls did not come back" ;;
+    proxy|proxyauth)
+      [ -e "$RIG/httptls/$n.conf" ] || die "no $RIG/httptls/$n.conf; run 'rig.sh start proxy' first"
+      proxy_launch "$n"; waitfor 10 proxy_ready "$n" "$(ports_of "$n")" || die "$n did not come back" ;;
     *) die "restart of $n is not implemented" ;;
   esac
   log "$n: back after $(since "$t0")"
