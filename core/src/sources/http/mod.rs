@@ -130,7 +130,7 @@ impl HttpClient {
         }
     }
 
-    /// The body of `resp` as text, at most [`MAX_BODY_BYTES`]: a target that answers
+    /// The body of `resp` as text, at most `MAX_BODY_BYTES`: a target that answers
     /// without end cannot fill memory.
     pub async fn body(
         &self,
@@ -150,7 +150,7 @@ impl HttpClient {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// A failure of one of this client's requests in words (see [`describe`]), naming
+    /// A failure of one of this client's requests in words (as `describe` says it), naming
     /// a TLS failure by its cause as the source's TLS settings explain it.
     pub fn describe(&self, e: &reqwest::Error, timeout: Duration) -> String {
         if e.is_timeout() {
