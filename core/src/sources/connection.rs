@@ -122,13 +122,34 @@ pub struct ReachSettings<'a> {
 /// environment's (`https_proxy`, `http_proxy`, `NO_PROXY` as curl reads them),
 /// `proxy = false` none, `proxy = "http://host:port"` that one for this source only
 /// (without credentials: a config names secrets, it does not hold them).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ProxySetting {
     /// `true`: the environment's proxy variables; `false`: direct.
     Env(bool),
     /// This proxy, whatever the environment says.
     Url(String),
+}
+
+/// Read by hand, so that a wrong value is refused in words ("true, false or a proxy
+/// URL") rather than serde's "did not match any variant".
+impl<'de> Deserialize<'de> for ProxySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ProxySetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true (the environment's proxy), false (direct) or a proxy URL")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<ProxySetting, E> {
+                Ok(ProxySetting::Env(on))
+            }
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<ProxySetting, E> {
+                Ok(ProxySetting::Url(url.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Default for ProxySetting {
@@ -605,6 +626,30 @@ mod tests {
                 .expect_err("empty")
                 .starts_with("auth is empty")
         );
+    }
+
+    #[test]
+    fn proxy_is_true_false_or_a_url() {
+        #[derive(Deserialize)]
+        struct C {
+            proxy: ProxySetting,
+        }
+        let p = |t: &str| toml::from_str::<C>(t).map(|c| c.proxy);
+        assert_eq!(p("proxy = false").ok(), Some(ProxySetting::Env(false)));
+        assert_eq!(
+            p("proxy = \"http://p:3128\"").ok(),
+            Some(ProxySetting::Url("http://p:3128".into()))
+        );
+        let err = p("proxy = 3")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("true (the environment's proxy), false (direct) or a proxy URL"),
+            "{err}"
+        );
+        let shown = format!("{:?}", ProxySetting::Url("http://u:pw@p:3128".into()));
+        assert!(!shown.contains("pw"), "{shown}");
     }
 
     #[test]
