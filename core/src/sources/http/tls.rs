@@ -29,8 +29,8 @@ pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientC
         Arc::new(Unverified {
             provider: provider.clone(),
         })
-    } else {
-        let roots = Arc::new(roots(tls)?);
+    } else if let Some(roots) = roots(tls)? {
+        let roots = Arc::new(roots);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
@@ -43,6 +43,11 @@ pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientC
             }),
             None => webpki,
         }
+    } else {
+        // No CA file and no system CAs: plain http:// still works; https:// says why not.
+        Arc::new(NoRoots {
+            provider: provider.clone(),
+        })
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -69,8 +74,9 @@ pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientC
     Ok(config)
 }
 
-/// The CAs to trust: the CA file's, else the system's.
-fn roots(tls: &TlsSettings) -> Result<RootCertStore, String> {
+/// The CAs to trust: the CA file's, else the system's; `None` when the system has none
+/// (a minimal container without ca-certificates).
+fn roots(tls: &TlsSettings) -> Result<Option<RootCertStore>, String> {
     let mut roots = RootCertStore::empty();
     if let Some(pem) = tls.ca_pem()? {
         let path = tls.ca_file.as_deref().unwrap_or_default();
@@ -90,12 +96,65 @@ fn roots(tls: &TlsSettings) -> Result<RootCertStore, String> {
         let found = rustls_native_certs::load_native_certs();
         let (added, _) = roots.add_parsable_certificates(found.certs);
         if added == 0 {
-            return Err(
-                "no system CA certificates found; give the server's CA in tls.ca_file".into(),
-            );
+            return Ok(None);
         }
     }
-    Ok(roots)
+    Ok(Some(roots))
+}
+
+/// No CA to verify against: every server certificate is refused, saying so.
+#[derive(Debug)]
+struct NoRoots {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "no system CA certificates found; give the server's CA in tls.ca_file".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Verification against a fixed name (`tls.server_name`) instead of the URL's host:
