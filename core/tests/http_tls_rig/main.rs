@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod proxy;
+mod route;
 mod secrets;
 mod servers;
 mod token;

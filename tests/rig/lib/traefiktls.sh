@@ -3,7 +3,9 @@
 # basicAuth (production.md section 5): user admin, password in
 # $RIG/httptls/traefik.password, on 127.0.0.1:44660 (/api/...). A service appsvc with
 # two servers (haproxytls' app frontends 44643/44644, health-checked every second)
-# gives the API something to report. Configs in $RIG/httptls/traefik{,-dyn}.yml.
+# gives the API something to report; router app goes to it, and fallbacksvc (44644
+# only) is its fallback for the route workflows. Configs in
+# $RIG/httptls/traefik{,-dyn}.yml.
 
 TRAEFIKTLS_PORT=44660
 
@@ -42,6 +44,12 @@ http:
         healthCheck: { path: /, interval: 1s, timeout: 1s }
         servers:
           - url: "http://127.0.0.1:44643"
+          - url: "http://127.0.0.1:44644"
+    # The fallback of router app (the console's fallback/restore workflows over TLS).
+    fallbacksvc:
+      loadBalancer:
+        healthCheck: { path: /, interval: 1s, timeout: 1s }
+        servers:
           - url: "http://127.0.0.1:44644"
 tls:
   stores:

@@ -76,7 +76,7 @@ impl crate::sources::Settings for TraefikConfig {
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: std::iter::once(self.api.as_str())
-                .chain(self.metrics.as_deref())
+                .chain(self.metrics.as_deref().filter(|m| !m.is_empty()))
                 .collect(),
             tls: self.tls.as_ref(),
             auth: self.auth.as_ref(),
