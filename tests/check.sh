@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR=never
 export RIG=${RIG:-/tmp/switchboard-rig}
 # The real servers the tests use; named, so a server that fails to install or start
 # fails the run instead of skipping its tests.
-RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni patronitls"}
+RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni prometheustls haproxytls traefiktls proxy patronitls"}
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install system packages"
@@ -63,6 +63,9 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}; chmod 700 "$XDG_RUNTIME
 unset DISPLAY WAYLAND_DISPLAY UPDATE_SNAPSHOTS
 # Each rig test runs when its component is named here.
 export SWITCHBOARD_RIG=$RIG_COMPONENTS
+# The HTTP sources take the proxy variables as curl does, loopback included: a CI
+# machine behind a proxy must still reach the rig directly.
+export NO_PROXY=${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost no_proxy=${no_proxy:+$no_proxy,}127.0.0.1,localhost
 # The rig's simulated BMCs' password (ipmi_sim, sushy-emulator; tests/rig/README.md):
 # the fence tests hand it to the agents from the environment, as a real config would.
 export SWITCHBOARD_RIG_BMC_PASSWORD=secret

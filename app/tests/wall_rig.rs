@@ -54,6 +54,9 @@ fn a_wall_survives_its_gateway_dying_and_coming_back() {
         stats_url: None,
         interval_millis: 100,
         timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     });
     // As `switchboard --wall` does.
     source.poll_at_most_every(Duration::from_secs(1));

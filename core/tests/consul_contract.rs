@@ -121,6 +121,9 @@ fn engine(addr: &str, token_env: &str, token: &str) -> EngineHandle {
         interval_millis: 100,
         timeout_millis: 1000,
         wait_secs: 5,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }))
 }
 

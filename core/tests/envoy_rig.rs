@@ -50,6 +50,9 @@ fn backend_death_on_a_real_envoy() {
         admin: "http://127.0.0.1:9901".into(),
         interval_millis: 100,
         timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();
@@ -95,6 +98,9 @@ fn a_reached_threshold_opens_the_breaker_at_capacity() {
         admin: "http://127.0.0.1:9901".into(),
         interval_millis: 100,
         timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }));
     let id = "envoy-cap/slowsvc";
     let breaker = |s: &State| {

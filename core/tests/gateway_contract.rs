@@ -60,6 +60,9 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             admin: format!("http://{addr}{base}"),
             interval_millis: 100,
             timeout_millis: 1000,
+            tls: None,
+            auth: None,
+            proxy: switchboard_core::sources::ProxySetting::default(),
         })
     };
     let traefik = |name: &str, base: &str| {
@@ -71,6 +74,9 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             metrics: None,
             dynamic_file: None,
             routes: Vec::new(),
+            tls: None,
+            auth: None,
+            proxy: switchboard_core::sources::ProxySetting::default(),
         })
     };
     vec![

@@ -54,6 +54,9 @@ fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> Engi
                 stats_url,
                 interval_millis: 100,
                 timeout_millis: 1000,
+                tls: None,
+                auth: None,
+                proxy: switchboard_core::sources::ProxySetting::default(),
             })],
         }],
     };

@@ -67,6 +67,9 @@ fn probe(addr: &str, path: &str) -> SourceConfig {
             .into(),
         ),
         instance: Some(path.trim_start_matches('/').into()),
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     })
 }
 

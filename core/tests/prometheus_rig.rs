@@ -30,6 +30,9 @@ fn prometheus(name: &str, query: Vec<QueryConfig>, series: Vec<SeriesConfig>) ->
         timeout_secs: 2.0,
         query,
         series,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     })
 }
 

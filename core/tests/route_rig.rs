@@ -45,6 +45,9 @@ fn env() -> Environment {
             primary: "websvc".into(),
             fallback: "fallbacksvc".into(),
         }],
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     })];
     if rig_has("etcd") {
         source.push(common::rig_etcd());

@@ -81,6 +81,9 @@ fn traefik_breaker_state_is_inferred_from_its_metrics() {
         metrics: None,
         dynamic_file: None,
         routes: Vec::new(),
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let log = traffic(Arc::clone(&stop));

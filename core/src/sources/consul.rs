@@ -19,7 +19,15 @@
 //!
 //! The ACL token comes from the environment variable named by `token_env`
 //! (`CONSUL_HTTP_TOKEN` by default) and is sent as `X-Consul-Token`; it is never logged.
-//! A 403 (`ACL not found`, `Permission denied`) is a clear per-source error.
+//! A token in `auth` (`token_file`, read again when it rotates) goes as a bearer token
+//! instead. A 403 (`ACL not found`, `Permission denied`) is a clear per-source error.
+//!
+//! What the config leaves out is taken from the consul CLI's own variables, so an
+//! engineer's shell works as `consul` would ([`ConsulConfig::with_consul_vars`]):
+//! `CONSUL_HTTP_ADDR` (`https://…`, or a bare address that speaks TLS when
+//! `CONSUL_HTTP_SSL=true`), `CONSUL_CACERT`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`,
+//! `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL_VERIFY=false` (insecure, explicitly),
+//! `CONSUL_HTTP_TOKEN` and `CONSUL_HTTP_TOKEN_FILE`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,9 +61,94 @@ pub struct ConsulConfig {
     /// How long Consul may hold a blocking query, in seconds.
     #[serde(default = "default_wait")]
     pub wait_secs: u64,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for ConsulConfig {}
+impl ConsulConfig {
+    /// This config with what it leaves out taken from the consul CLI's variables as
+    /// `var` reads them (see the module's docs); what it sets wins. Paths and variable
+    /// names only: no secret is copied into the config.
+    #[must_use]
+    pub fn with_consul_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let ssl = set("CONSUL_HTTP_SSL").is_some_and(|v| v == "true" || v == "1");
+        if self.address.is_none() {
+            self.address = set("CONSUL_HTTP_ADDR").map(|a| {
+                if a.contains("://") {
+                    a
+                } else if ssl {
+                    format!("https://{a}")
+                } else {
+                    format!("http://{a}")
+                }
+            });
+        }
+        let https = self
+            .address
+            .as_deref()
+            .is_some_and(|a| a.starts_with("https://"));
+        if self.tls.is_none() && https {
+            let tls = crate::sources::TlsSettings {
+                ca_file: set("CONSUL_CACERT"),
+                cert_file: set("CONSUL_CLIENT_CERT"),
+                key_file: set("CONSUL_CLIENT_KEY"),
+                server_name: set("CONSUL_TLS_SERVER_NAME"),
+                insecure_skip_verify: set("CONSUL_HTTP_SSL_VERIFY")
+                    .is_some_and(|v| v == "false" || v == "0"),
+            };
+            self.tls = (tls != crate::sources::TlsSettings::default()).then_some(tls);
+        }
+        let token_var = self.token_env.as_deref().unwrap_or("CONSUL_HTTP_TOKEN");
+        if self.auth.is_none() && set(token_var).is_none() {
+            self.auth = set("CONSUL_HTTP_TOKEN_FILE").map(|path| crate::sources::AuthSettings {
+                token_file: Some(path),
+                ..crate::sources::AuthSettings::default()
+            });
+        }
+        self
+    }
+}
+
+impl crate::sources::Settings for ConsulConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "consul", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: self.address.iter().map(String::as_str).collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+        })
+    }
+
+    /// As every HTTP source's, with the consul CLI's variables applied first, so a
+    /// Consul reached through `CONSUL_HTTP_ADDR` and `CONSUL_CACERT` is watched too.
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        let cfg = self.clone().with_consul_vars(|n| std::env::var(n).ok());
+        crate::sources::probe_of(&cfg)
+    }
+}
 
 const fn default_interval() -> u64 {
     1000
@@ -341,29 +434,23 @@ pub fn check_events(checks: &[Check]) -> Vec<EventBody> {
 
 /// An HTTP answer: status, `X-Consul-Index`, body.
 async fn get(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     url: &str,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(u16, Option<u64>, String), String> {
-    let mut req = client.get(url).timeout(timeout);
+    let mut req = client.get(url)?.timeout(timeout);
     if let Some(t) = token {
         req = req.header("X-Consul-Token", t);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
+    let resp = req.send().await.map_err(|e| client.describe(&e, timeout))?;
     let status = resp.status().as_u16();
     let index = resp
         .headers()
         .get("X-Consul-Index")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| super::http::describe(&e, timeout))?;
+    let body = client.body(resp, timeout).await?;
     Ok((status, index, body))
 }
 
@@ -379,9 +466,10 @@ fn refusal(status: u16, body: &str, url: &str) -> String {
 
 /// Runs the Consul source until the engine stops.
 pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
+    let cfg = cfg.with_consul_vars(|n| std::env::var(n).ok());
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
     let wait = Duration::from_secs(cfg.wait_secs.clamp(1, 600));
-    let client = match super::Connection::new(wait + timeout).http_client() {
+    let client = match super::http::client_of(&cfg, wait + timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -403,7 +491,10 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
         .token_env
         .clone()
         .unwrap_or_else(|| "CONSUL_HTTP_TOKEN".to_owned());
-    let token = std::env::var(&token_var).ok().filter(|t| !t.is_empty());
+    // A token in `auth` goes as a bearer token; never two tokens at once.
+    let token = std::env::var(&token_var)
+        .ok()
+        .filter(|t| !t.is_empty() && cfg.auth.is_none());
     let cluster = ClusterId::new(&cfg.name);
 
     let checks = tokio::spawn(watch_checks(
@@ -437,7 +528,7 @@ pub async fn run(cfg: ConsulConfig, emitter: Emitter) {
 
 /// One Consul agent's view of the servers, polled.
 struct Agent {
-    client: reqwest::Client,
+    client: super::HttpClient,
     base: String,
     token: Option<String>,
     timeout: Duration,
@@ -523,7 +614,7 @@ impl Poll for Agent {
 
 /// The blocking query on every check, until the engine stops.
 async fn watch_checks(
-    client: reqwest::Client,
+    client: super::HttpClient,
     base: String,
     token: Option<String>,
     wait: Duration,

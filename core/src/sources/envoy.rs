@@ -44,9 +44,38 @@ pub struct EnvoyConfig {
     /// Bound on each request, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for EnvoyConfig {}
+impl crate::sources::Settings for EnvoyConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "envoy", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: vec![self.admin.as_str()],
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+        })
+    }
+}
 
 const fn default_interval() -> u64 {
     250
@@ -327,7 +356,7 @@ pub fn to_events(
 /// Runs the Envoy source until the engine stops.
 pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     let connection = Connection::new(Duration::from_millis(cfg.timeout_millis.max(10)));
-    let client = match connection.http_client() {
+    let client = match super::http::client_of(&cfg, connection.timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -360,7 +389,7 @@ struct Admin {
     base: String,
     clusters_url: String,
     stats_url: String,
-    client: reqwest::Client,
+    client: super::HttpClient,
     timeout: Duration,
     gateway: ServiceId,
 }

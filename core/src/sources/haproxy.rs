@@ -49,6 +49,19 @@ pub struct HaproxyConfig {
     /// Bound on each poll, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
 impl crate::sources::Settings for HaproxyConfig {
@@ -59,7 +72,19 @@ impl crate::sources::Settings for HaproxyConfig {
                 self.name
             ));
         }
-        Ok(())
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("haproxy source {:?}: {e}", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: self.stats_url.iter().map(String::as_str).collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+        })
     }
 }
 
@@ -356,7 +381,11 @@ pub async fn runtime_command(
     super::bounded(timeout, socket, answer).await
 }
 
-async fn fetch(ep: &Endpoint, http: &reqwest::Client, timeout: Duration) -> Result<String, String> {
+async fn fetch(
+    ep: &Endpoint,
+    http: &super::HttpClient,
+    timeout: Duration,
+) -> Result<String, String> {
     match ep {
         Endpoint::Unix(path) => runtime_command(path, "show stat", timeout).await,
         Endpoint::Tcp(addr) => {
@@ -376,7 +405,7 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
         }
     };
     let connection = Connection::new(Duration::from_millis(cfg.timeout_millis.max(10)));
-    let http = match connection.http_client() {
+    let http = match super::http::client_of(&cfg, connection.timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -404,7 +433,7 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
 /// One HAProxy's stats, polled.
 struct Stats {
     ep: Endpoint,
-    http: reqwest::Client,
+    http: super::HttpClient,
     timeout: Duration,
     gateway: ServiceId,
 }

@@ -52,9 +52,38 @@ pub struct HttpProbeConfig {
     /// The instance's name (default: the URL's `host:port`).
     #[serde(default)]
     pub instance: Option<String>,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for HttpProbeConfig {}
+impl crate::sources::Settings for HttpProbeConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "httpprobe", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: vec![self.url.as_str()],
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.05, 600.0)),
+        })
+    }
+}
 
 const fn default_interval() -> f64 {
     5.0
@@ -297,7 +326,7 @@ fn host_port(url: &str) -> String {
 /// Runs one probe until the engine stops.
 pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.05, 600.0));
-    let client = match super::Connection::new(timeout).http_client() {
+    let client = match super::http::client_of(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -321,23 +350,28 @@ pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
         ticker.tick().await;
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(timeout, async {
-            let resp = client.get(&cfg.url).send().await?;
+            let req = match client.get(&cfg.url) {
+                Ok(req) => req,
+                Err(words) => return Err(words),
+            };
+            let resp = req.send().await.map_err(|e| client.describe(&e, timeout))?;
+            super::http::refused(resp.status(), &cfg.url)?;
             let status = resp.status().as_u16();
             let ct = resp
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, ct, body))
+            let body = client.body(resp, timeout).await?;
+            Ok::<_, String>((status, ct, body))
         })
         .await
         {
             Ok(Ok((status, ct, body))) => judge(status, ct.as_deref(), &body),
-            Ok(Err(e)) => ProbeResult {
+            Ok(Err(words)) => ProbeResult {
                 ok: false,
                 degraded: false,
-                detail: super::http::describe(&e, timeout),
+                detail: words,
                 saturation_pct: None,
             },
             Err(_) => ProbeResult {

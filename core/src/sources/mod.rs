@@ -44,8 +44,10 @@ use tokio::sync::mpsc;
 pub use self::backoff::Backoff;
 pub(crate) use self::connection::read_small;
 pub use self::connection::{
-    Connection, TlsSettings, error_words, error_words_for, tls_words_for, tonic_tls, tonic_tls_for,
+    AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
+    error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
 };
+pub use self::http::{HttpClient, ProxyEnv};
 
 use crate::event::{Event, EventBody};
 use crate::model::{SourceId, SourceKind, SourceStatus};
@@ -60,12 +62,33 @@ pub trait Settings {
         Ok(())
     }
 
-    /// Its endpoints and TLS settings, for the transport watcher (`transport.rs`) that
-    /// reports whether its connection is verified, INSECURE or plaintext and when its
-    /// certificates expire; `None` for a source with nothing to watch.
-    fn probe(&self) -> Option<transport::Probe> {
+    /// How the source reaches its target over HTTP (its URLs, `tls`, `auth` and `proxy`
+    /// fields), for code that does not know its kind: client building, the transport
+    /// and certificate report. `None` for sources that do not speak HTTP.
+    fn reach(&self) -> Option<ReachSettings<'_>> {
         None
     }
+
+    /// Its endpoints and TLS settings, for the transport watcher (`transport.rs`) that
+    /// reports whether its connection is verified, INSECURE or plaintext and when its
+    /// certificates expire; `None` for a source with nothing to watch. An HTTP source's
+    /// comes from its [`Settings::reach`].
+    fn probe(&self) -> Option<transport::Probe> {
+        probe_of(self)
+    }
+}
+
+/// The transport watcher's probe of an HTTP source: its [`Settings::reach`]'s URLs and
+/// TLS settings; `None` when it has no URL (a socket, an address from the environment).
+pub fn probe_of(cfg: &(impl Settings + ?Sized)) -> Option<transport::Probe> {
+    let reach = cfg.reach().filter(|r| !r.urls.is_empty())?;
+    Some(transport::Probe {
+        endpoints: reach.urls.iter().map(|u| (*u).to_owned()).collect(),
+        tls: reach.tls.cloned(),
+        https: reach.urls.iter().any(|u| u.starts_with("https://")),
+        preamble: transport::Preamble::None,
+        timeout: reach.timeout,
+    })
 }
 
 /// Runs a poll bounded by `timeout`; running out of time is an error that says so,

@@ -56,9 +56,38 @@ pub struct PrometheusConfig {
     /// Series sampled for plots.
     #[serde(default)]
     pub series: Vec<SeriesConfig>,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for PrometheusConfig {}
+impl crate::sources::Settings for PrometheusConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "prometheus", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: vec![self.url.as_str()],
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 600.0)),
+        })
+    }
+}
 
 /// One named query sampled as a metric series of a service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -266,7 +295,7 @@ impl Job<'_> {
 /// queries report Prometheus' state.
 async fn backfill(
     cfg: &PrometheusConfig,
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     timeout: Duration,
     emitter: &Emitter,
 ) -> bool {
@@ -329,7 +358,7 @@ async fn backfill(
 /// Runs the Prometheus source until the engine stops.
 pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
     let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
-    let client = match super::Connection::new(timeout).http_client() {
+    let client = match super::http::client_of(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -382,7 +411,7 @@ pub async fn run(cfg: PrometheusConfig, emitter: Emitter) {
 struct Queries {
     cfg: PrometheusConfig,
     url: String,
-    client: reqwest::Client,
+    client: super::HttpClient,
     timeout: Duration,
 }
 

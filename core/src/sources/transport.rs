@@ -12,7 +12,7 @@
 //! requires one does not log a refused client every hour.
 //!
 //! Everything here is bounded: the connect and the handshake by the source's timeout,
-//! the files by [`super::connection`]'s reader.
+//! the files by `super::connection`'s reader.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -81,7 +81,7 @@ fn not_a_member(name: &str, cluster: &ClusterView) -> String {
 /// `/cluster` from the first member that answers.
 pub(super) async fn read_cluster(
     cfg: &PatroniConfig,
-    client: &reqwest::Client,
+    client: &crate::sources::HttpClient,
     timeout: Duration,
 ) -> Result<ClusterView, WorkflowError> {
     let mut last = String::from("no endpoints configured");
@@ -114,7 +114,8 @@ pub(super) async fn plan(
             WorkflowError::Usage(format!("target {target:?} is not patroni-source/candidate"))
         })?;
     let cfg = config(ctx, source)?;
-    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let client =
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
     let now = ctx.clock.now();
     let mut guards = super::common_guards(ctx, target, now).await?;
@@ -281,7 +282,8 @@ pub(super) async fn run(
     operator: &str,
 ) -> Result<Report, WorkflowError> {
     let cfg = config(ctx, &sw.source)?;
-    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let client =
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let now = read_cluster(cfg, &client, ctx.timeout).await?;
     if now.leader().unwrap_or_default() != sw.leader {
         let name = |l: &str| {
@@ -341,7 +343,7 @@ fn askers(sw: &Switch, cfg: &PatroniConfig) -> Vec<(String, Asker)> {
 /// Who takes writes now: (member, writable).
 async fn writers(
     askers: &mut [(String, Asker)],
-    client: &reqwest::Client,
+    client: &crate::sources::HttpClient,
     timeout: Duration,
 ) -> Vec<(String, Result<bool, String>)> {
     let mut out = Vec::new();
@@ -364,7 +366,7 @@ async fn execute(
     plan: &Plan,
     sw: &Switch,
     cfg: &PatroniConfig,
-    client: &reqwest::Client,
+    client: &crate::sources::HttpClient,
     confirmed: Timestamp,
     operator: &str,
 ) -> Result<Report, WorkflowError> {
@@ -387,8 +389,10 @@ async fn execute(
         )
     };
     let asked = std::time::Instant::now();
+    let url = format!("{}/{path}", sw.leader_api);
     let posted = client
-        .post(format!("{}/{path}", sw.leader_api))
+        .request(reqwest::Method::POST, &url)
+        .map_err(WorkflowError::Target)?
         .timeout(Duration::from_secs(VERIFY_SECS))
         .header("Content-Type", "application/json")
         .body(body.to_string())
@@ -397,17 +401,19 @@ async fn execute(
     let (ok, said) = match posted {
         Ok(r) => {
             let status = r.status();
-            let text = r.text().await.unwrap_or_default();
+            let text = client.body(r, ctx.timeout).await.unwrap_or_default();
+            let words = crate::sources::refusal_words(status.as_u16(), &url)
+                .map_or_else(String::new, |w| format!("{w}; "));
             (
                 status.is_success(),
                 format!(
-                    "HTTP {status} after {} ms: {}",
+                    "{words}HTTP {status} after {} ms: {}",
                     asked.elapsed().as_millis(),
                     text.trim()
                 ),
             )
         }
-        Err(e) => (false, crate::sources::http::describe(&e, ctx.timeout)),
+        Err(e) => (false, client.describe(&e, ctx.timeout)),
     };
     journaled.step("after", &action, if ok { "ok" } else { "failed" }, &said)?;
     let mut lines = vec![format!("Patroni: {said}")];
@@ -486,7 +492,8 @@ pub(super) async fn rejoin_plan(ctx: &Context<'_>, target: &str) -> Result<Plan,
         WorkflowError::Usage(format!("target {target:?} is not patroni-source/member"))
     })?;
     let cfg = config(ctx, source)?;
-    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let client =
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let cluster = read_cluster(cfg, &client, ctx.timeout).await?;
     let m = cluster
         .members
@@ -537,7 +544,8 @@ pub(super) async fn rejoin_execute(
     operator: &str,
 ) -> Result<Report, WorkflowError> {
     let cfg = config(ctx, &rj.source)?;
-    let client = crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
+    let client =
+        crate::sources::patroni::client(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
     let journaled = super::Journaled::start(ctx, plan, operator, confirmed)?;
     let what = format!("{} rejoins as a replica", rj.member);
     let mut lines = Vec::new();
@@ -656,16 +664,16 @@ impl TargetKind for PatroniTarget {
     fn offers<'a>(at: &'a Reach<'a>) -> BoxFuture<'a, Found> {
         Box::pin(async move {
             let mut found = Found::default();
-            let client = match crate::sources::http::client(at.timeout) {
-                Ok(c) => c,
-                Err(e) => {
-                    found.1.push(e);
-                    return found;
-                }
-            };
             for s in &at.environment.source {
                 let SourceConfig::Patroni(p) = s else {
                     continue;
+                };
+                let client = match crate::sources::patroni::client(p, at.timeout) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        found.1.push(format!("{}: {e}", p.name));
+                        continue;
+                    }
                 };
                 match read_cluster(p, &client, at.timeout).await {
                     Err(e) => found.1.push(format!("{}: {e}", p.name)),

@@ -21,6 +21,7 @@ use std::time::Duration;
 use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::{Environment, SourceConfig};
+use crate::sources::HttpClient;
 use crate::sources::http::get_ok;
 use crate::sources::traefik::TraefikConfig;
 use crate::time::Timestamp;
@@ -134,14 +135,34 @@ pub fn write_atomically(file: &Path, text: &str) -> Result<(), String> {
     })
 }
 
+/// The client for the Traefik source whose API is `api`: its TLS, credentials and
+/// proxy use (a plain client when no source of `sources` has that API any more).
+fn api_client(
+    sources: &[SourceConfig],
+    api: &str,
+    timeout: Duration,
+) -> Result<HttpClient, String> {
+    match sources.iter().find_map(|s| match s {
+        SourceConfig::Traefik(t) if t.api == api => Some(t),
+        _ => None,
+    }) {
+        Some(t) => crate::sources::http::client_of(t, timeout),
+        None => crate::sources::http::client(timeout),
+    }
+}
+
 /// The router's service as Traefik runs it (without its `@provider`).
-async fn running_service(api: &str, router: &str, timeout: Duration) -> Result<String, String> {
-    let client = crate::sources::http::client(timeout)?;
+async fn running_service(
+    client: &HttpClient,
+    api: &str,
+    router: &str,
+    timeout: Duration,
+) -> Result<String, String> {
     let url = format!(
         "{}/api/http/routers/{router}@file",
         api.trim_end_matches('/')
     );
-    let text = get_ok(&client, &url, timeout).await?;
+    let text = get_ok(client, &url, timeout).await?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))?;
     v.get("service")
@@ -157,18 +178,19 @@ async fn running_service(api: &str, router: &str, timeout: Duration) -> Result<S
 
 /// How many servers of `service` are up, and how that was learnt: Traefik's own
 /// health check when the service is in use; else each server asked directly (Traefik
-/// checks a service only once a router uses it), at its health-check path or `/`.
+/// checks a service only once a router uses it), at its health-check path or `/`
+/// (with a plain client: Traefik's credentials are not its servers').
 async fn service_up(
+    client: &HttpClient,
     api: &str,
     service: &str,
     timeout: Duration,
 ) -> Result<(usize, String), String> {
-    let client = crate::sources::http::client(timeout)?;
     let url = format!(
         "{}/api/http/services/{service}@file",
         api.trim_end_matches('/')
     );
-    let text = get_ok(&client, &url, timeout)
+    let text = get_ok(client, &url, timeout)
         .await
         .map_err(|e| format!("Traefik has no service {service}@file ({e})"))?;
     let v: serde_json::Value =
@@ -199,10 +221,11 @@ async fn service_up(
     if servers.is_empty() {
         return Err(format!("{service} has no servers Traefik lists"));
     }
+    let plain = crate::sources::http::client(timeout)?;
     let mut up = 0;
     for s in &servers {
         let probe = format!("{}{path}", s.trim_end_matches('/'));
-        if get_ok(&client, &probe, timeout).await.is_ok() {
+        if get_ok(&plain, &probe, timeout).await.is_ok() {
             up += 1;
         }
     }
@@ -250,7 +273,9 @@ pub(super) async fn plan(
     let text = std::fs::read_to_string(&file)
         .map_err(|e| WorkflowError::Target(format!("cannot read {}: {e}", file.display())))?;
     let in_file = service_in(&text, is_toml(&file), router).map_err(WorkflowError::Target)?;
-    let running = running_service(&cfg.api, router, ctx.timeout).await;
+    let client =
+        crate::sources::http::client_of(cfg, ctx.timeout).map_err(WorkflowError::Target)?;
+    let running = running_service(&client, &cfg.api, router, ctx.timeout).await;
     let to = if kind == Kind::Fallback {
         route.fallback.clone()
     } else {
@@ -278,7 +303,7 @@ pub(super) async fn plan(
             format!("{router} goes to {in_file} now")
         },
     });
-    let up = service_up(&cfg.api, &to, ctx.timeout).await;
+    let up = service_up(&client, &cfg.api, &to, ctx.timeout).await;
     guards.push(GuardResult {
         name: "destination healthy",
         ok: up.as_ref().is_ok_and(|(n, _)| *n > 0),
@@ -379,11 +404,16 @@ async fn execute(
         return journaled.needs_human(lines, format!("{e}; the file is as it was"));
     }
     lines.push(format!("wrote {}", r.file.display()));
+    let client = api_client(&ctx.environment.source, &r.api, ctx.timeout);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
     let mut seen = String::new();
     let mut effect = None;
     while tokio::time::Instant::now() < deadline {
-        match running_service(&r.api, &r.router, ctx.timeout).await {
+        let running = match &client {
+            Ok(c) => running_service(c, &r.api, &r.router, ctx.timeout).await,
+            Err(e) => Err(e.clone()),
+        };
+        match running {
             Ok(s) if s == r.to => {
                 effect = Some(ctx.clock.now());
                 seen = s;

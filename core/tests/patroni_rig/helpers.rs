@@ -38,6 +38,10 @@ fn patroni_source(name: &str) -> SourceConfig {
         timeout_millis: 1000,
         dsn_env: Some(DSN_ENV.into()),
         dcs: Some("etcd".into()),
+        patroni_yml: None,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
     })
 }
 

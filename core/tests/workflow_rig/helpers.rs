@@ -32,6 +32,9 @@ pub(crate) fn env(read_only: bool) -> Environment {
             stats_url: None,
             interval_millis: 100,
             timeout_millis: 1000,
+            tls: None,
+            auth: None,
+            proxy: switchboard_core::sources::ProxySetting::default(),
         })],
     }
 }

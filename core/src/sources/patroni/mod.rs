@@ -29,8 +29,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod ctl;
 mod servers;
 
+pub use self::ctl::client;
 use self::servers::Servers;
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
@@ -62,9 +64,50 @@ pub struct PatroniConfig {
     /// for quorum first (a failover decided from the minority side splits the brain).
     #[serde(default)]
     pub dcs: Option<String>,
+    /// A Patroni YAML (a member's, or a stand-alone one for patronictl) to take the REST
+    /// client's settings from where `tls` and `auth` are left out: the `ctl` section's
+    /// `cacert`, `certfile`, `keyfile`, `insecure`, and the REST `authentication`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patroni_yml: Option<String>,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for PatroniConfig {}
+impl crate::sources::Settings for PatroniConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "patroni", self.name))
+    }
+
+    /// As every HTTP source's, with the TLS its Patroni YAML gives when `tls` is left out.
+    fn probe(&self) -> Option<crate::sources::transport::Probe> {
+        let mut cfg = self.clone();
+        cfg.tls = ctl::effective_tls(self);
+        crate::sources::probe_of(&cfg)
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: self.endpoints.iter().map(String::as_str).collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+        })
+    }
+}
 
 const fn default_interval() -> u64 {
     1000
@@ -331,7 +374,7 @@ fn member_name(endpoint: &str, own: Option<&MemberView>, cluster: Option<&Cluste
 /// `GET url`: the body whatever the status (Patroni answers `/patroni` with 503 and the
 /// JSON body when PostgreSQL is down).
 pub(crate) async fn get_text(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     url: &str,
     timeout: Duration,
 ) -> Result<String, String> {
@@ -404,7 +447,7 @@ pub fn to_events(
 /// Runs the Patroni source until the engine stops.
 pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::Connection::new(timeout).http_client() {
+    let client = match client(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -451,7 +494,7 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
 /// A Patroni cluster's members, polled.
 struct Members {
     cfg: PatroniConfig,
-    client: reqwest::Client,
+    client: super::HttpClient,
     timeout: Duration,
     endpoints: Vec<String>,
     /// The timeline history, and the timeline it was read for.

@@ -51,9 +51,40 @@ pub struct TraefikConfig {
     /// Routers that have a fallback service.
     #[serde(default)]
     pub routes: Vec<TraefikRoute>,
+    /// TLS to the target: its CA, a client certificate, the name its certificate holds
+    /// (`https://` URLs only; verification is on unless `insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::TlsSettings>,
+    /// Credentials, basic or bearer, by environment variable name or file path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::AuthSettings>,
+    /// The forward proxy: `true` (default) the environment's, `false` none, or a URL.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sources::ProxySetting::is_default"
+    )]
+    pub proxy: crate::sources::ProxySetting,
 }
 
-impl crate::sources::Settings for TraefikConfig {}
+impl crate::sources::Settings for TraefikConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.reach()
+            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+            .map_err(|e| format!("{} source {:?}: {e}", "traefik", self.name))
+    }
+
+    fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
+        Some(crate::sources::ReachSettings {
+            urls: std::iter::once(self.api.as_str())
+                .chain(self.metrics.as_deref().filter(|m| !m.is_empty()))
+                .collect(),
+            tls: self.tls.as_ref(),
+            auth: self.auth.as_ref(),
+            proxy: &self.proxy,
+            timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+        })
+    }
+}
 
 /// A router with a fallback: `fallback` sends it to `fallback`, `restore` back to
 /// `primary`.
@@ -371,7 +402,7 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData, breakers: &[RouterBreaker])
 
 /// Reads Traefik's response counters.
 async fn fetch_codes(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     url: &str,
     timeout: Duration,
 ) -> Result<infer::Codes, String> {
@@ -420,7 +451,7 @@ fn detail_line(
 /// Runs the Traefik source until the engine stops.
 pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
     let timeout = Duration::from_millis(cfg.timeout_millis.max(10));
-    let client = match super::Connection::new(timeout).http_client() {
+    let client = match super::http::client_of(&cfg, timeout) {
         Ok(c) => c,
         Err(e) => {
             emitter.status(SourceStatus::Down, Some(e)).await;
@@ -462,7 +493,7 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
 /// One Traefik's API and response counters, polled.
 struct Api {
     gateway: ServiceId,
-    client: reqwest::Client,
+    client: super::HttpClient,
     timeout: Duration,
     url: String,
     metrics_url: Option<String>,

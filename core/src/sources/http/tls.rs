@@ -1,0 +1,256 @@
+//! The rustls configuration of an HTTP client, from a source's [`TlsSettings`].
+//!
+//! reqwest takes a CA and a client identity, but it cannot check the server's
+//! certificate against another name than the URL's host, so the configuration is made
+//! here and handed to reqwest whole: the roots (the CA file, else the system's), the
+//! client certificate, a verifier that checks `server_name` when one is set, and, only
+//! when a person set `insecure_skip_verify`, one that accepts any certificate (the
+//! handshake's signatures are still checked, so the session is at least with the holder
+//! of the certificate shown).
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::sources::TlsSettings;
+
+/// The client configuration for `tls` (the system's roots and the URL's host when
+/// `None`), speaking HTTP/2 or HTTP/1.1, on the ring provider.
+pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let default = TlsSettings::default();
+    let tls = tls.unwrap_or(&default);
+    let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
+        Arc::new(Unverified {
+            provider: provider.clone(),
+        })
+    } else if let Some(roots) = roots(tls)? {
+        let roots = Arc::new(roots);
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
+        match &tls.server_name {
+            Some(name) => Arc::new(Named {
+                inner: webpki,
+                name: ServerName::try_from(name.clone()).map_err(|_| {
+                    format!("tls.server_name is not a host name or an IP address ({name})")
+                })?,
+            }),
+            None => webpki,
+        }
+    } else {
+        // No CA file and no system CAs: plain http:// still works; https:// says why not.
+        Arc::new(NoRoots {
+            provider: provider.clone(),
+        })
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match tls.identity_pem()? {
+        Some(id) => {
+            let what = "client certificate (tls.cert_file)";
+            let certs = CertificateDer::pem_slice_iter(&id.cert_pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("the {what} is not a PEM certificate: {e}"))?;
+            // The key's own error could quote it: say only that it is unreadable.
+            let key = PrivateKeyDer::from_pem_slice(&id.key_pem).map_err(|_| {
+                "the client key (tls.key_file) holds no PEM private key it can read".to_owned()
+            })?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("the client certificate and key do not go together: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The CAs to trust: the CA file's, else the system's; `None` when the system has none
+/// (a minimal container without ca-certificates).
+fn roots(tls: &TlsSettings) -> Result<Option<RootCertStore>, String> {
+    let mut roots = RootCertStore::empty();
+    if let Some(pem) = tls.ca_pem()? {
+        let path = tls.ca_file.as_deref().unwrap_or_default();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert =
+                cert.map_err(|e| format!("the CA file (tls.ca_file) is not PEM: {e} ({path})"))?;
+            roots.add(cert).map_err(|e| {
+                format!("the CA file (tls.ca_file) holds a bad certificate: {e} ({path})")
+            })?;
+        }
+        if roots.is_empty() {
+            return Err(format!(
+                "the CA file (tls.ca_file) holds no certificate ({path})"
+            ));
+        }
+    } else {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Ok(None);
+        }
+    }
+    Ok(Some(roots))
+}
+
+/// No CA to verify against: every server certificate is refused, saying so.
+#[derive(Debug)]
+struct NoRoots {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "no system CA certificates found; give the server's CA in tls.ca_file".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Verification against a fixed name (`tls.server_name`) instead of the URL's host:
+/// for servers reached by an address their certificate does not hold.
+#[derive(Debug)]
+struct Named {
+    inner: Arc<WebPkiServerVerifier>,
+    name: ServerName<'static>,
+}
+
+impl ServerCertVerifier for Named {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _url_host: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `insecure_skip_verify`: any certificate is accepted; the handshake's signatures are
+/// still checked against it.
+#[derive(Debug)]
+struct Unverified {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
