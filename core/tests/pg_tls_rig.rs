@@ -52,6 +52,9 @@ fn password() -> String {
 /// `target_session_attrs=read-write`), and the same by password with the wrong CA.
 const PRIMARY_BY_CERT: &str = "SWITCHBOARD_RIG_PGTLS_PRIMARY";
 const PRIMARY_WRONG_CA: &str = "SWITCHBOARD_RIG_PGTLS_WRONG_CA";
+/// A Patroni source's `dsn_env`: member 1 by the certificate login, verify-full; the
+/// source dials every member with it.
+const MEMBERS_BY_CERT: &str = "SWITCHBOARD_RIG_PGTLS_MEMBERS";
 
 fn skipped() -> bool {
     static SET: std::sync::Once = std::sync::Once::new();
@@ -65,6 +68,15 @@ fn skipped() -> bool {
             PRIMARY_BY_CERT,
             &format!(
                 "{every} user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+                tls("ca.pem"),
+                tls("pgcert.pem"),
+                tls("pgcert-key.pem")
+            ),
+        );
+        set_env(
+            MEMBERS_BY_CERT,
+            &format!(
+                "host=127.0.0.1 port=44711 dbname=postgres user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
                 tls("ca.pem"),
                 tls("pgcert.pem"),
                 tls("pgcert-key.pem")
@@ -623,6 +635,62 @@ fn a_postgres_source_watches_the_primary_over_tls() {
     assert!(
         !everything.contains(&password()),
         "the password is in the state"
+    );
+}
+
+#[test]
+fn a_patroni_source_asks_every_members_postgresql_over_verified_tls() {
+    use switchboard_core::SourceConfig;
+    use switchboard_core::sources::patroni::PatroniConfig;
+    if skipped() {
+        return;
+    }
+    // The REST API over TLS (GETs need no password), the members' PostgreSQL by the
+    // certificate login, each checked against the host /cluster gives for it.
+    let engine = common::engine_with(SourceConfig::Patroni(PatroniConfig {
+        name: "pgtls-patroni".into(),
+        endpoints: (1..=3)
+            .map(|n| format!("https://127.0.0.1:4470{n}"))
+            .collect(),
+        cluster: Some("pgtls-patroni".into()),
+        interval_millis: 250,
+        timeout_millis: 3000,
+        dsn_env: Some(MEMBERS_BY_CERT.into()),
+        dcs: None,
+        patroni_yml: None,
+        tls: Some(switchboard_core::sources::TlsSettings {
+            ca_file: Some(tls("ca.pem")),
+            ..Default::default()
+        }),
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+    }));
+    let asked = |s: &switchboard_core::State| {
+        s.databases.get("pgtls-patroni").map(|d| {
+            let writable: Vec<Option<bool>> = d.members.values().map(|m| m.writable).collect();
+            (
+                d.members.len(),
+                d.members.values().filter(|m| m.sessions.is_some()).count(),
+                writable.iter().filter(|w| **w == Some(true)).count(),
+                writable.iter().filter(|w| **w == Some(false)).count(),
+            )
+        })
+    };
+    let s = engine.wait_for(Duration::from_secs(20), |s| asked(s) == Some((3, 3, 1, 2)));
+    let details: Vec<_> = s
+        .databases
+        .get("pgtls-patroni")
+        .map(|d| {
+            d.members
+                .values()
+                .map(|m| m.server_detail.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        asked(&s),
+        Some((3, 3, 1, 2)),
+        "members, asked, writable, in recovery; server details: {details:?}"
     );
 }
 
