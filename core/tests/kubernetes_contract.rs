@@ -177,6 +177,7 @@ fn engine(path: String) -> switchboard_core::EngineHandle {
         context: Some("fake".into()),
         namespaces: vec!["kube-system".into()],
         kubeconfig: Some(path),
+        proxy: switchboard_core::sources::ProxySetting::default(),
     }))
 }
 
@@ -334,6 +335,7 @@ fn scale_patches_replicas_and_waits_until_they_are_ready() {
         context: Some("fake".into()),
         namespaces: Vec::new(),
         kubeconfig: Some(kubeconfig(dir.path(), &addr)),
+        proxy: switchboard_core::sources::ProxySetting::default(),
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     for n in [0, 2, 3] {
@@ -482,6 +484,7 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
             context: Some("fake".into()),
             namespaces: vec!["kube-system".into()],
             kubeconfig: Some(kubeconfig(dir.path(), &addr)),
+            proxy: switchboard_core::sources::ProxySetting::default(),
         })],
         fence: Vec::new(),
         runbook: Vec::new(),

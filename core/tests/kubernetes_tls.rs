@@ -7,7 +7,9 @@
 //! The kube crate's client, kubeconfig reader, exec support and TLS are real.
 //!
 //! Shown: verified TLS with the server certificate's days; the exec token; a wrong CA
-//! refused in words; `insecure-skip-tls-verify` up and marked INSECURE.
+//! refused in words; `insecure-skip-tls-verify` up and marked INSECURE; with the rig's
+//! `proxy` (tinyproxy, whose access log is the proof), the kubeconfig's `proxy-url`
+//! carries the client and the certificate read, and `proxy = false` goes direct.
 
 mod common;
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::model::{SourceStatus, TlsMode};
+use switchboard_core::sources::ProxySetting;
 use switchboard_core::sources::kubernetes::KubernetesConfig;
 use switchboard_core::{SourceConfig, State};
 
@@ -181,6 +184,11 @@ fn serve(dir: &Path) -> String {
 /// A kubeconfig for the fake at `addr` trusting `ca` (or skipping verification), whose
 /// user gets its token from an exec plugin (a shell script printing an `ExecCredential`).
 fn kubeconfig(dir: &Path, addr: &str, ca: Option<&str>) -> String {
+    kubeconfig_via(dir, addr, ca, None)
+}
+
+/// [`kubeconfig`], its cluster reached through `proxy_url` when given.
+fn kubeconfig_via(dir: &Path, addr: &str, ca: Option<&str>, proxy_url: Option<&str>) -> String {
     let plugin = dir.join("token-plugin.sh");
     std::fs::write(
         &plugin,
@@ -193,7 +201,15 @@ fn kubeconfig(dir: &Path, addr: &str, ca: Option<&str>) -> String {
         Some(ca) => format!("certificate-authority: {}", dir.join(ca).display()),
         None => "insecure-skip-tls-verify: true".to_owned(),
     };
-    let path = dir.join(format!("kubeconfig-{}", ca.unwrap_or("insecure")));
+    let trust = match proxy_url {
+        Some(p) => format!("{trust}\n    proxy-url: {p}"),
+        None => trust,
+    };
+    let path = dir.join(format!(
+        "kubeconfig-{}-{}",
+        ca.unwrap_or("insecure"),
+        proxy_url.is_some()
+    ));
     std::fs::write(
         &path,
         format!(
@@ -210,11 +226,16 @@ fn kubeconfig(dir: &Path, addr: &str, ca: Option<&str>) -> String {
 }
 
 fn engine(kubeconfig: String) -> switchboard_core::EngineHandle {
+    engine_via(kubeconfig, ProxySetting::default())
+}
+
+fn engine_via(kubeconfig: String, proxy: ProxySetting) -> switchboard_core::EngineHandle {
     common::engine_with(SourceConfig::Kubernetes(KubernetesConfig {
         name: "k8s".into(),
         context: None,
         namespaces: vec!["kube-system".into()],
         kubeconfig: Some(kubeconfig),
+        proxy,
     }))
 }
 
@@ -306,4 +327,62 @@ fn pki_other(dir: &Path) {
             "/CN=other CA",
         ],
     );
+}
+
+/// CONNECTs to 127.0.0.1:`port` in the rig's open tinyproxy's access log so far.
+fn connects(port: &str) -> usize {
+    let rig = std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into());
+    let log = Path::new(&rig).join("httptls").join("proxy-access.log");
+    let needle = format!("CONNECT 127.0.0.1:{port} ");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+#[test]
+fn the_kubeconfig_proxy_url_carries_the_client_and_proxy_false_goes_direct() {
+    if !common::rig_has("proxy") {
+        eprintln!("skipped: the rig's forward proxy is not running (tests/check.sh starts it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    pki(dir.path(), "ca", 30);
+    let addr = serve(dir.path());
+    let port = addr.rsplit(':').next().unwrap_or_default().to_owned();
+    let kc = kubeconfig_via(
+        dir.path(),
+        &addr,
+        Some("ca.pem"),
+        Some("http://127.0.0.1:44628"),
+    );
+
+    let before = connects(&port);
+    let engine = engine(kc.clone());
+    let s = engine.wait_for(Duration::from_secs(20), |s| {
+        pods(s) > 0
+            && s.transport("k8s")
+                .is_some_and(|t| t.server_cert_not_after.is_some())
+    });
+    assert!(pods(&s) > 0, "listed through the proxy: {:?}", s.sources);
+    assert!(
+        s.transport("k8s")
+            .is_some_and(|t| t.server_cert_not_after.is_some()),
+        "the certificate read through the proxy too"
+    );
+    drop(engine);
+    let through = connects(&port) - before;
+    assert!(
+        through >= 2,
+        "the client's and the handshake's CONNECTs: {through}"
+    );
+
+    let before = connects(&port);
+    let engine = engine_via(kc, ProxySetting::Env(false));
+    let s = engine.wait_for(Duration::from_secs(20), |s| pods(s) > 0);
+    assert!(pods(&s) > 0, "{:?}", s.sources);
+    drop(engine);
+    assert_eq!(connects(&port), before, "proxy = false goes direct");
+    eprintln!("kubernetes through the kubeconfig's proxy-url: {through} CONNECTs");
 }

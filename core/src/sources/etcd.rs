@@ -75,6 +75,8 @@ impl crate::sources::Settings for EtcdConfig {
             https: self.endpoints.iter().any(|e| e.starts_with("https://")),
             preamble: crate::sources::transport::Preamble::None,
             timeout: Duration::from_millis(self.timeout_millis),
+            // gRPC goes direct: tonic takes no proxy.
+            proxy: crate::sources::ProxySetting::Env(false),
         })
     }
 }

@@ -62,6 +62,8 @@ impl crate::sources::Settings for GrpcHealthConfig {
             https: self.endpoint.starts_with("https://"),
             preamble: crate::sources::transport::Preamble::None,
             timeout: Duration::from_millis(self.timeout_millis),
+            // gRPC goes direct: tonic takes no proxy.
+            proxy: crate::sources::ProxySetting::Env(false),
         })
     }
 }

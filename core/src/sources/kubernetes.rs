@@ -32,6 +32,8 @@ use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt as _};
 use serde::{Deserialize, Serialize};
 
+use super::connection::{ProxySetting, redact_url};
+use super::http::ProxyEnv;
 use super::{Emitter, transport};
 use crate::event::EventBody;
 use crate::model::{Health, InstanceId, ServiceId, SourceStatus, TlsMode, Transport};
@@ -51,6 +53,11 @@ pub struct KubernetesConfig {
     /// A kubeconfig file (default: `KUBECONFIG`, else `~/.kube/config`).
     #[serde(default)]
     pub kubeconfig: Option<String>,
+    /// `false` to go direct; a URL for this cluster's own proxy; by default the
+    /// kubeconfig's `proxy-url`, else `HTTPS_PROXY` as curl reads it (`NO_PROXY`
+    /// honoured, which kube alone does not).
+    #[serde(default, skip_serializing_if = "ProxySetting::is_default")]
+    pub proxy: ProxySetting,
 }
 
 impl crate::sources::Settings for KubernetesConfig {}
@@ -363,15 +370,51 @@ async fn config(cfg: &KubernetesConfig) -> Result<kube::Config, String> {
     for path in kubeconfig_paths(cfg.kubeconfig.as_deref()) {
         check_size(&path)?;
     }
-    match &cfg.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read the kubeconfig {path}: {e}"))?;
-            kube::Config::from_custom_kubeconfig(kc, &options).await
+    let kc = match &cfg.kubeconfig {
+        Some(path) => kube::config::Kubeconfig::read_from(path)
+            .map_err(|e| format!("cannot read the kubeconfig {path}: {e}"))?,
+        None => kube::config::Kubeconfig::read().map_err(|e| format!("kubeconfig: {e}"))?,
+    };
+    let own_proxy = cluster_proxy_url(&kc, cfg.context.as_deref());
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| format!("kubeconfig: {e}"))?;
+    // kube takes HTTPS_PROXY when the kubeconfig names no proxy, but not NO_PROXY:
+    // the environment's proxy is picked here as for every other source.
+    let proxy = match (&cfg.proxy, own_proxy) {
+        (ProxySetting::Env(true), Some(own)) => Some(own),
+        (setting, _) => {
+            ProxyEnv::from_process().proxy_for(setting, &config.cluster_url.to_string())
         }
-        None => kube::Config::from_kubeconfig(&options).await,
-    }
-    .map_err(|e| format!("kubeconfig: {e}"))
+    };
+    config.proxy_url = proxy
+        .map(|p| {
+            p.parse::<http::Uri>()
+                .map_err(|_| format!("the proxy is not a URL ({})", redact_url(&p)))
+        })
+        .transpose()?;
+    Ok(config)
+}
+
+/// The `proxy-url` of the cluster the context (or the current one) names, if any.
+fn cluster_proxy_url(kc: &kube::config::Kubeconfig, context: Option<&str>) -> Option<String> {
+    let context = context.or(kc.current_context.as_deref())?;
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    kc.clusters
+        .iter()
+        .find(|c| c.name == cluster)?
+        .cluster
+        .as_ref()?
+        .proxy_url
+        .clone()
+        .filter(|p| !p.is_empty())
 }
 
 /// The files the kubeconfig is read from, as kube reads them.
@@ -487,6 +530,12 @@ pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
             https: transport.tls != TlsMode::Plaintext,
             preamble: transport::Preamble::None,
             timeout: config.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            proxy: config
+                .proxy_url
+                .as_ref()
+                .map_or(ProxySetting::Env(false), |p| {
+                    ProxySetting::Url(p.to_string())
+                }),
         };
         let reporter = emitter.clone();
         tokio::spawn(async move {

@@ -88,6 +88,7 @@ pub fn probe_of(cfg: &(impl Settings + ?Sized)) -> Option<transport::Probe> {
         https: reach.urls.iter().any(|u| u.starts_with("https://")),
         preamble: transport::Preamble::None,
         timeout: reach.timeout,
+        proxy: reach.proxy.clone(),
     })
 }
 

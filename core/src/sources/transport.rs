@@ -24,7 +24,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::io::AsyncWriteExt as _;
 
 use super::Emitter;
-use super::connection::TlsSettings;
+use super::connection::{ProxySetting, TlsSettings, redact_url};
+use super::http::ProxyEnv;
 use crate::event::EventBody;
 use crate::model::{TlsMode, Transport};
 use crate::time::Timestamp;
@@ -47,6 +48,9 @@ pub struct Probe {
     pub preamble: Preamble,
     /// Bound on connecting and on the handshake.
     pub timeout: Duration,
+    /// The proxy the source's own requests go through, which the handshake takes too
+    /// (`CONNECT`), so a certificate behind a proxy-only network is still read.
+    pub proxy: ProxySetting,
 }
 
 /// What a protocol says before its TLS handshake.
@@ -115,6 +119,7 @@ pub async fn server_cert(
     tls: Option<&TlsSettings>,
     preamble: Preamble,
     timeout: Duration,
+    via: Option<&str>,
 ) -> Result<CertFacts, String> {
     let (host, port) = host_port(endpoint)?;
     let name = tls
@@ -125,9 +130,12 @@ pub async fn server_cert(
     let seen = Arc::new(Reader::default());
     let config = client_config(tls, Arc::clone(&seen))?;
     let read = async {
-        let mut tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot connect: {e} ({endpoint})"))?;
+        let mut tcp = match via {
+            Some(proxy) => tunnel(proxy, &host, port).await?,
+            None => tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map_err(|e| format!("cannot connect: {e} ({endpoint})"))?,
+        };
         if preamble == Preamble::Postgres {
             postgres_ssl_request(&mut tcp, endpoint).await?;
         }
@@ -203,9 +211,17 @@ pub async fn report(
         // Every endpoint, keeping the certificate that expires first: one member of a
         // cluster with a forgotten renewal is the one to show.
         let mut read: Option<(CertFacts, &str)> = None;
+        let proxies = ProxyEnv::from_process();
         for endpoint in endpoints {
-            if let Ok(f) =
-                server_cert(endpoint, probe.tls.as_ref(), probe.preamble, probe.timeout).await
+            let via = proxies.proxy_for(&probe.proxy, endpoint);
+            let cert = server_cert(
+                endpoint,
+                probe.tls.as_ref(),
+                probe.preamble,
+                probe.timeout,
+                via.as_deref(),
+            );
+            if let Ok(f) = cert.await
                 && read.as_ref().is_none_or(|(r, _)| f.not_after < r.not_after)
             {
                 read = Some((f, endpoint));
@@ -267,6 +283,69 @@ fn host_port(endpoint: &str) -> Result<(String, u16), String> {
         return Err(format!("{endpoint:?} has no host"));
     }
     Ok((host.to_owned(), port))
+}
+
+/// A TCP connection to `host:port` through the HTTP proxy `proxy` (`CONNECT`), with
+/// the proxy URL's `user:password` as basic auth; the proxy's answer is read up to its
+/// blank line, at most 8 KiB.
+async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<tokio::net::TcpStream, String> {
+    use tokio::io::AsyncReadExt as _;
+    let shown = redact_url(proxy);
+    let (proxy_host, proxy_port) = host_port(proxy)?;
+    let authority = proxy
+        .split_once("://")
+        .map_or(proxy, |(_, r)| r)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let auth = authority.rsplit_once('@').map(|(userinfo, _)| {
+        format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            data_encoding::BASE64.encode(userinfo.as_bytes())
+        )
+    });
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut tcp = tokio::net::TcpStream::connect((proxy_host.as_str(), proxy_port))
+        .await
+        .map_err(|e| format!("cannot connect to the proxy: {e} ({shown})"))?;
+    let request = format!(
+        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{}\r\n",
+        auth.unwrap_or_default()
+    );
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("the proxy closed the connection: {e} ({shown})"))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= 8192 {
+            return Err(format!("the proxy's answer has no end ({shown})"));
+        }
+        let n = tcp
+            .read(&mut byte)
+            .await
+            .map_err(|e| format!("the proxy closed the connection: {e} ({shown})"))?;
+        if n == 0 {
+            return Err(format!("the proxy closed the connection ({shown})"));
+        }
+        head.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    match status.as_str() {
+        "200" => Ok(tcp),
+        "407" => Err(format!(
+            "the proxy refused the CONNECT (407): it needs credentials ({shown})"
+        )),
+        other => Err(format!("the proxy refused the CONNECT ({other}) ({shown})")),
+    }
 }
 
 /// PostgreSQL's `SSLRequest`: the server answers `S` and then speaks TLS, or `N`.
@@ -414,6 +493,7 @@ mod tests {
             https: true,
             preamble: Preamble::None,
             timeout: Duration::from_secs(1),
+            proxy: ProxySetting::Env(false),
         };
         assert_eq!(p.mode(), TlsMode::Verified);
         p.tls = Some(TlsSettings {

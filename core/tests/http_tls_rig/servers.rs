@@ -342,11 +342,24 @@ fn the_readme_s_worked_production_config_parses_and_validates() {
         .split("## Connecting to production")
         .nth(1)
         .expect("the README has a Connecting to production section");
-    let block = section
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let blocks: Vec<&str> = section
         .split("```toml\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("a toml block");
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(
+        blocks.len() >= 3,
+        "the section's worked configs: {}",
+        blocks.len()
+    );
+    // Every worked config of the section parses and validates.
+    for block in &blocks[1..] {
+        let text = format!("[[environment]]\nname = \"prod\"\n{block}");
+        switchboard_core::Config::parse(&text, std::path::Path::new("README.md"))
+            .unwrap_or_else(|e| panic!("the README's example: {e}\n{block}"));
+    }
+    let block = blocks[0];
     let text = format!("[[environment]]\nname = \"prod\"\n{block}");
     let cfg = switchboard_core::Config::parse(&text, std::path::Path::new("README.md"))
         .unwrap_or_else(|e| panic!("the README's example: {e}"));

@@ -62,6 +62,31 @@ impl ProxyEnv {
         }
     }
 
+    /// The proxy a request to `url` goes through under `setting`, as curl picks it
+    /// (`NO_PROXY` honoured for the environment's proxies); `None` to go direct. For
+    /// the clients that reqwest does not build: kube's, and the transport watcher's
+    /// handshake.
+    pub fn proxy_for(&self, setting: &ProxySetting, url: &str) -> Option<String> {
+        match setting {
+            ProxySetting::Env(false) => None,
+            ProxySetting::Url(u) => Some(with_scheme(u)),
+            ProxySetting::Env(true) => {
+                let uri: http::Uri = url.parse().ok()?;
+                let mut m = hyper_util::client::proxy::matcher::Matcher::builder();
+                if let Some(p) = &self.https {
+                    m = m.https(with_scheme(p));
+                }
+                if let Some(p) = &self.http {
+                    m = m.http(with_scheme(p));
+                }
+                if let Some(no) = &self.no_proxy {
+                    m = m.no(no.clone());
+                }
+                m.build().intercept(&uri).map(|i| i.uri().to_string())
+            }
+        }
+    }
+
     /// `builder` with the proxies `setting` picks: this environment's, none, or the
     /// source's own (for every URL, `NO_PROXY` aside: it was named for this source).
     pub(super) fn apply(
@@ -131,6 +156,35 @@ mod tests {
         assert_eq!(
             (e.https.as_deref(), e.http.as_deref()),
             (Some("http://all:1"), Some("http://h:1"))
+        );
+    }
+
+    #[test]
+    fn the_proxy_for_a_url_honours_no_proxy_and_the_setting() {
+        let e = env(&[
+            ("https_proxy", "http://p:3128"),
+            ("NO_PROXY", "10.0.0.0/8,.internal"),
+        ]);
+        let on = ProxySetting::Env(true);
+        assert_eq!(
+            e.proxy_for(&on, "https://api.example.com:6443").as_deref(),
+            Some("http://p:3128/")
+        );
+        assert_eq!(e.proxy_for(&on, "https://10.1.2.3:6443"), None);
+        assert_eq!(e.proxy_for(&on, "https://k8s.prod.internal"), None);
+        assert_eq!(
+            e.proxy_for(&on, "http://api.example.com"),
+            None,
+            "no http_proxy"
+        );
+        assert_eq!(
+            e.proxy_for(&ProxySetting::Env(false), "https://api.example.com"),
+            None
+        );
+        assert_eq!(
+            e.proxy_for(&ProxySetting::Url("q:8080".into()), "https://10.1.2.3")
+                .as_deref(),
+            Some("http://q:8080")
         );
     }
 
