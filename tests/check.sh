@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR=never
 export RIG=${RIG:-/tmp/switchboard-rig}
 # The real servers the tests use; named, so a server that fails to install or start
 # fails the run instead of skipping its tests.
-RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni prometheustls haproxytls traefiktls proxy"}
+RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni prometheustls haproxytls traefiktls proxy patronitls"}
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install system packages"
@@ -69,6 +69,14 @@ export NO_PROXY=${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost no_proxy=${no_proxy:+
 # The rig's simulated BMCs' password (ipmi_sim, sushy-emulator; tests/rig/README.md):
 # the fence tests hand it to the agents from the environment, as a real config would.
 export SWITCHBOARD_RIG_BMC_PASSWORD=secret
+# The TLS Patroni's secrets, random at each start (tests/rig/README.md), by name, as a
+# config's password_env reads them: the REST API's password and sbpass's.
+PGTLS_SECRETS=${RIG:-/tmp/switchboard-rig}/pgtls
+if [ -s "$PGTLS_SECRETS/rest.password" ]; then
+  SWITCHBOARD_RIG_PATRONI_REST_PASSWORD=$(cat "$PGTLS_SECRETS/rest.password")
+  SWITCHBOARD_RIG_PG_PASSWORD=$(cat "$PGTLS_SECRETS/sbpass.password")
+  export SWITCHBOARD_RIG_PATRONI_REST_PASSWORD SWITCHBOARD_RIG_PG_PASSWORD
+fi
 cargo test --workspace --all-targets --locked -- --nocapture 2>&1 | tee "$CARGO_TARGET_DIR/test-output.txt"
 
 step "real window under Xvfb"

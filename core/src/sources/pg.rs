@@ -8,10 +8,15 @@
 //! `pg_stat_activity`: client sessions by state (active, idle, idle in transaction,
 //! waiting on a lock) and the age of the oldest open transaction other than ours.
 //! Needs a role with `pg_monitor` (or superuser) to see other users' sessions.
+//!
+//! The connection string is read as libpq reads it (`sslmode`, `sslrootcert`, service
+//! and password files, `PG*` variables: [`super::libpq`]) and the connection made with
+//! libpq's TLS rules ([`super::pg_tls`]); [`PgConn::tls_mode`] says what it ended in.
 
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
+use super::libpq::Params;
+use super::pg_tls::{PgTlsMode, TlsOutcome};
 
 /// What one poll of a server says.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,52 +54,66 @@ FROM pg_stat_activity";
 
 /// A server and its one connection.
 pub struct PgConn {
-    config: tokio_postgres::Config,
+    params: Params,
     client: Option<tokio_postgres::Client>,
+    tls: Option<TlsOutcome>,
     what: String,
 }
 
 impl PgConn {
-    /// A server from a connection string (`postgresql://user:pass@host:port/db` or
-    /// `host=... port=...`). The error never repeats the string: it may hold a password.
+    /// A server from a connection string (`postgresql://user@host:port/db?sslmode=...` or
+    /// `host=... sslmode=verify-full ...`), completed from the process's `PG*`
+    /// variables, service and password files as libpq would (see [`super::libpq`]). The
+    /// error never repeats the string: it may hold a password.
     pub fn new(dsn: &str) -> Result<Self, String> {
-        let config: tokio_postgres::Config = dsn
-            .parse()
-            .map_err(|e| format!("the connection string does not parse: {e}"))?;
-        Ok(Self::with_config(config))
+        Self::with_env(dsn, &super::libpq::process_env())
     }
 
-    /// A server from a parsed config.
-    pub fn with_config(mut config: tokio_postgres::Config) -> Self {
-        config.application_name("switchboard");
-        let what = describe(&config);
+    /// As [`PgConn::new`], with the environment given (a snapshot, or a test's own).
+    pub fn with_env(dsn: &str, env: &super::libpq::Env) -> Result<Self, String> {
+        Ok(Self::with_params(Params::resolve(dsn, env)?))
+    }
+
+    /// A server from completed parameters.
+    pub fn with_params(params: Params) -> Self {
+        let what = params.describe();
         Self {
-            config,
+            params,
             client: None,
+            tls: None,
             what,
         }
     }
 
-    /// The same credentials and database on another host and port.
+    /// The same credentials, database and TLS settings (sslmode, root and client
+    /// certificates) on another host and port: a cluster member's server.
     #[must_use]
     pub fn at(&self, host: &str, port: u16) -> Self {
-        let mut c = tokio_postgres::Config::new();
-        if let Some(u) = self.config.get_user() {
-            c.user(u);
-        }
-        if let Some(p) = self.config.get_password() {
-            c.password(p);
-        }
-        if let Some(d) = self.config.get_dbname() {
-            c.dbname(d);
-        }
-        c.host(host).port(port);
-        Self::with_config(c)
+        Self::with_params(self.params.at(host, port))
     }
 
     /// `host:port` of the server, for messages (never the password).
     pub fn what(&self) -> &str {
         &self.what
+    }
+
+    /// What the current (or last) connection ended in: verified TLS, unverified TLS or
+    /// plaintext (a `prefer` that fell back says so here). `None` before the first
+    /// connection.
+    pub fn tls_mode(&self) -> Option<PgTlsMode> {
+        self.tls.as_ref().map(|t| t.mode)
+    }
+
+    /// The server's certificate (DER) of the last TLS connection, for its expiry.
+    pub fn server_certificate(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.server_certificate.as_deref()
+    }
+
+    /// When the server's certificate (last TLS connection) stops being valid.
+    pub fn server_certificate_not_after(&self) -> Option<crate::time::Timestamp> {
+        super::transport::cert_facts(self.server_certificate()?)
+            .ok()
+            .map(|facts| facts.not_after)
     }
 
     /// Reads the server's status, connecting first when needed, within `timeout`.
@@ -120,17 +139,11 @@ impl PgConn {
             .as_ref()
             .is_none_or(tokio_postgres::Client::is_closed)
         {
-            let mut config = self.config.clone();
-            config.connect_timeout(timeout);
-            let (client, connection) = config
-                .connect(NoTls)
+            let c = super::pg_tls::connect(&self.params, timeout)
                 .await
-                .map_err(|e| format!("cannot connect: {} ({})", words(&e), self.what))?;
-            tokio::spawn(async move {
-                // Ends when the client is dropped or the server goes away.
-                let _ = connection.await;
-            });
-            self.client = Some(client);
+                .map_err(|e| format!("cannot connect: {e}"))?;
+            self.tls = Some(c.tls);
+            self.client = Some(c.client);
         }
         let Some(client) = self.client.as_ref() else {
             return Err(format!("not connected ({})", self.what));
@@ -151,19 +164,6 @@ impl PgConn {
             oldest_xact_secs: row.get::<_, Option<f64>>(7),
         })
     }
-}
-
-/// `host:port` of a config.
-fn describe(c: &tokio_postgres::Config) -> String {
-    let host = c.get_hosts().first().map_or_else(
-        || "localhost".to_owned(),
-        |h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        },
-    );
-    let port = c.get_ports().first().copied().unwrap_or(5432);
-    format!("{host}:{port}")
 }
 
 /// A driver error in operator words: the server's own message when it sent one
@@ -204,11 +204,19 @@ mod tests {
 
     #[test]
     fn the_description_names_host_and_port_only() {
-        let c = PgConn::new("postgresql://u:hunter2@10.0.0.5:5441/postgres").expect("dsn");
+        let c = PgConn::with_env(
+            "postgresql://u:hunter2@10.0.0.5:5441/postgres",
+            &std::collections::BTreeMap::default(),
+        )
+        .expect("dsn");
         assert_eq!(c.what(), "10.0.0.5:5441");
         let other = c.at("127.0.0.1", 5443);
         assert_eq!(other.what(), "127.0.0.1:5443");
-        let kv = PgConn::new("host=db.internal user=u password=p").expect("dsn");
+        let kv = PgConn::with_env(
+            "host=db.internal user=u password=p",
+            &std::collections::BTreeMap::default(),
+        )
+        .expect("dsn");
         assert_eq!(kv.what(), "db.internal:5432");
     }
 
@@ -218,7 +226,11 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let mut c = PgConn::new(&format!("postgresql://u:p@127.0.0.1:{port}/db")).expect("dsn");
+        let mut c = PgConn::with_env(
+            &format!("postgresql://u:p@127.0.0.1:{port}/db"),
+            &std::collections::BTreeMap::default(),
+        )
+        .expect("dsn");
         let err = c
             .poll(Duration::from_millis(500))
             .await

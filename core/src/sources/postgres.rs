@@ -8,7 +8,11 @@
 //! bar, so saturation shows on the service as well as on the database.
 //!
 //! The connection string comes from the environment variable named by `dsn_env`, never
-//! from the config file, and is never logged or recorded: messages name `host:port`.
+//! from the config file, and is never logged or recorded: messages name `host:port`. It
+//! is read as libpq reads it (`sslmode` up to `verify-full`, `sslrootcert`, client
+//! certificates, `service`, the password file and the `PG*` variables: see
+//! [`super::libpq`]), and the connection says whether it ended in verified TLS,
+//! unverified TLS or plaintext ([`PgConn::tls_mode`]).
 
 use std::time::Duration;
 

@@ -177,6 +177,8 @@ ports_of() {
     prometheustls) echo "$PROMTLS_PORT" ;;
     proxy) echo "$PROXY_PORT" ;;
     proxyauth) echo "$PROXYAUTH_PORT" ;;
+    patronitls[123]) patronitls_rest_port "${1#patronitls}" ;;
+    pgexpired) echo "$PGEXPIRED_PORT" ;;
   esac
 }
 
@@ -192,6 +194,7 @@ comp_procs() {
     etcdtls) echo etcdtls1 etcdtls2 etcdtls3 ;;
     grpctls) echo grpctls grpcexpired ;;
     proxy) echo proxy proxyauth ;;
+    patronitls) echo patronitls1 patronitls2 patronitls3 pgexpired ;;
     *) echo "$1" ;;
   esac
 }
@@ -202,6 +205,7 @@ comp_stop() {
   if [ "$1" = patroni ]; then patroni_stop; return; fi
   if [ "$1" = fence ]; then fence_stop; return; fi
   if [ "$1" = etcdtls ]; then etcdtls_stop; return; fi
+  if [ "$1" = patronitls ]; then patronitls_stop; return; fi
   for p in $(comp_procs "$1"); do stop_if_any "$p"; done
 }
 is_core() { [[ " ${CORE[*]} " == *" $1 "* ]]; }
@@ -227,6 +231,9 @@ select_components() {
   done
   if [[ " $want " == *" patroni "* && " $want " != *" etcd "* ]]; then
     log "patroni needs etcd (its DCS): selecting etcd too"; want+=" etcd"
+  fi
+  if [[ " $want " == *" patronitls "* && " $want " != *" etcdtls "* ]]; then
+    log "patronitls needs etcdtls (its DCS): selecting etcdtls too"; want+=" etcdtls"
   fi
   SELECTED=()   # keep start order whatever order they were named in
   for k in "${COMPONENTS[@]}"; do if [[ " $want " == *" $k "* ]]; then SELECTED+=("$k"); fi; done

@@ -1,5 +1,11 @@
 //! Every member's PostgreSQL, asked by the Patroni source itself: `pg_is_in_recovery()`
 //! is the last word on who takes writes, even when Patroni's API is dead.
+//!
+//! Each member's connection is the `dsn_env` string's at that member's host and port
+//! ([`PgConn::at`](crate::sources::pg::PgConn::at)): the same credentials, `sslmode`,
+//! root and client certificates, the member's certificate checked against the host
+//! `/cluster` gives for it, and the password file's line looked up for that host. Each
+//! connection's [`tls_mode`](crate::sources::pg::PgConn::tls_mode) says what it ended in.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

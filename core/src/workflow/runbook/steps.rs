@@ -105,15 +105,18 @@ pub(super) async fn connect(
         .ok_or_else(|| format!("no postgres source named {name:?}"))?;
     let dsn = std::env::var(&cfg.dsn_env)
         .map_err(|_| format!("the environment variable {} is not set", cfg.dsn_env))?;
-    let (client, conn) = tokio::time::timeout(
-        ctx.timeout * 5,
-        tokio_postgres::connect(&dsn, tokio_postgres::NoTls),
-    )
-    .await
-    .map_err(|_| format!("{name}: no connection within {:?}", ctx.timeout * 5))?
-    .map_err(|e| format!("{name}: {}", crate::sources::pg::words(&e)))?;
-    tokio::spawn(conn);
-    Ok(client)
+    // The source's own reading of its DSN (sslmode, TLS files, PG* variables, service
+    // and password files), so the runbook reaches the server as the source does.
+    let params =
+        crate::sources::libpq::Params::resolve(&dsn, &crate::sources::libpq::process_env())
+            .map_err(|e| format!("{name}: {e} (from {})", cfg.dsn_env))?;
+    drop(dsn);
+    let bound = ctx.timeout * 5;
+    let connected = tokio::time::timeout(bound, crate::sources::pg_tls::connect(&params, bound))
+        .await
+        .map_err(|_| format!("{name}: no connection within {bound:?}"))?
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(connected.client)
 }
 
 /// Sessions by state, in words.
