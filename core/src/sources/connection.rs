@@ -395,6 +395,8 @@ pub fn tls_words_for(
     }
     let closed = [
         "connection closed",
+        // hyper, when the server closed before the first request went out.
+        "connection was not ready",
         "broken pipe",
         "BrokenPipe",
         "Connection reset",

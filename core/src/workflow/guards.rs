@@ -59,7 +59,9 @@ pub(crate) async fn common_guards(
             Err(e) => guards.push(GuardResult {
                 name: "quorum",
                 ok: false,
-                reason: format!("{e}: acting from the minority side is refused"),
+                reason: format!(
+                    "{e}: without a linearizable read no lock can be taken, and acting from what may be the minority side is refused"
+                ),
             }),
         }
     } else {

@@ -51,7 +51,16 @@ async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
         .collect();
     Client::connect(endpoints, Some(options(cfg)?))
         .await
-        .map_err(|e| format!("etcd: {e}"))
+        .map_err(|e| words(cfg, &e))
+}
+
+/// An etcd error in an operator's words (a TLS failure named as such), for `cfg`'s
+/// settings.
+fn words(cfg: &EtcdConfig, e: &etcd_client::Error) -> String {
+    format!(
+        "etcd: {}",
+        crate::sources::error_words_for(e, cfg.tls.as_ref())
+    )
 }
 
 /// An etcd error worth asking again: right after a member dies the client may still
@@ -92,7 +101,7 @@ pub async fn holder(env: &Environment, target: &str) -> Result<Option<String>, S
         async move { c.get(k, None).await }
     })
     .await
-    .map_err(|e| format!("etcd: {e}"))?;
+    .map_err(|e| words(cfg, &e))?;
     Ok(resp
         .kvs()
         .first()
@@ -147,7 +156,7 @@ pub async fn acquire_for(
         async move { c.txn(txn).await }
     })
     .await
-    .map_err(|e| format!("etcd: {e}"))?;
+    .map_err(|e| words(cfg, &e))?;
     if resp.succeeded() {
         let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
         let keeper = tokio::spawn(keep_alive(client.clone(), lease, ttl_secs, lost.clone()));
@@ -238,8 +247,8 @@ pub async fn quorum_of(cfg: &EtcdConfig, timeout: std::time::Duration) -> (bool,
         let ask = async {
             let mut c = Client::connect([ep.clone()], Some(options(cfg)?))
                 .await
-                .map_err(|e| e.to_string())?;
-            c.status().await.map_err(|e| e.to_string())
+                .map_err(|e| words(cfg, &e))?;
+            c.status().await.map_err(|e| words(cfg, &e))
         };
         tokio::time::timeout(timeout, ask)
             .await

@@ -17,3 +17,4 @@ mod drain;
 mod etcd;
 mod fallback;
 mod helpers;
+mod tls;
