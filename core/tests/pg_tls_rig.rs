@@ -52,6 +52,9 @@ fn password() -> String {
 /// `target_session_attrs=read-write`), and the same by password with the wrong CA.
 const PRIMARY_BY_CERT: &str = "SWITCHBOARD_RIG_PGTLS_PRIMARY";
 const PRIMARY_WRONG_CA: &str = "SWITCHBOARD_RIG_PGTLS_WRONG_CA";
+/// The primary by its certificate login with `sslmode=require` and no root
+/// certificate: TLS that checks no server.
+const PRIMARY_UNCHECKED: &str = "SWITCHBOARD_RIG_PGTLS_UNCHECKED";
 /// A Patroni source's `dsn_env`: member 1 by the certificate login, verify-full; the
 /// source dials every member with it.
 const MEMBERS_BY_CERT: &str = "SWITCHBOARD_RIG_PGTLS_MEMBERS";
@@ -78,6 +81,14 @@ fn skipped() -> bool {
             &format!(
                 "host=127.0.0.1 port=44711 dbname=postgres user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
                 tls("ca.pem"),
+                tls("pgcert.pem"),
+                tls("pgcert-key.pem")
+            ),
+        );
+        set_env(
+            PRIMARY_UNCHECKED,
+            &format!(
+                "{every} user=sbcert sslmode=require sslcert={} sslkey={}",
                 tls("pgcert.pem"),
                 tls("pgcert-key.pem")
             ),
@@ -586,7 +597,7 @@ idle_in_transaction = true
 }
 
 #[test]
-fn a_postgres_source_watches_the_primary_over_tls() {
+fn a_postgres_source_watches_the_primary_over_tls_and_says_how() {
     use switchboard_core::SourceConfig;
     use switchboard_core::sources::postgres::PostgresConfig;
     if skipped() {
@@ -618,6 +629,26 @@ fn a_postgres_source_watches_the_primary_over_tls() {
     assert!(
         m.is_some_and(|m| m.sessions.is_some() && m.writable == Some(true)),
         "{m:?}"
+    );
+    // The source says its connection: verified TLS, with both certificates' dates.
+    let s = good.wait_for(Duration::from_secs(15), |s| s.transport("pgtls").is_some());
+    let t = s
+        .transport("pgtls")
+        .cloned()
+        .expect("the source's transport");
+    assert_eq!(t.tls, switchboard_core::model::TlsMode::Verified, "{t:?}");
+    assert!(t.server_cert_days(s.now).is_some_and(|d| d > 800), "{t:?}");
+    assert!(t.client_cert_days(s.now).is_some_and(|d| d > 800), "{t:?}");
+    let subject = t.server_cert_subject.clone().unwrap_or_default();
+    assert!(subject.contains("127.0.0.1:4471"), "{subject}");
+    // sslmode=require with no root certificate: TLS that checks nothing, INSECURE.
+    let unchecked = common::engine_with(source("pgtls-unchecked", PRIMARY_UNCHECKED));
+    let s = unchecked.wait_for(Duration::from_secs(15), |s| {
+        s.transport("pgtls-unchecked").is_some()
+    });
+    assert_eq!(
+        s.transport("pgtls-unchecked").map(|t| t.tls),
+        Some(switchboard_core::model::TlsMode::Insecure)
     );
     let bad = common::engine_with(source("pgtls-wrong-ca", PRIMARY_WRONG_CA));
     let s = bad.wait_for(Duration::from_secs(15), |s| {

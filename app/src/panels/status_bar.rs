@@ -98,9 +98,7 @@ fn transport_mark_ui(ui: &mut egui::Ui, t: &Transport, now: Timestamp) -> egui::
 fn transport_words(t: &Transport, now: Timestamp) -> String {
     let mut lines = vec![match t.tls {
         TlsMode::Verified => "TLS, server verified".to_owned(),
-        TlsMode::Insecure => {
-            "INSECURE: TLS without checking the server (insecure_skip_verify)".to_owned()
-        }
+        TlsMode::Insecure => "INSECURE: TLS without checking the server's certificate".to_owned(),
         TlsMode::Plaintext => "plaintext: no TLS".to_owned(),
     }];
     let date = |at: Timestamp| at.to_rfc3339().get(..10).unwrap_or_default().to_owned();

@@ -19,8 +19,8 @@ const DAY_MILLIS: i64 = 86_400_000;
 pub enum TlsMode {
     /// TLS, with the server's certificate checked against the trusted CAs and its name.
     Verified,
-    /// TLS without checking the server (`insecure_skip_verify`): anyone on the path can
-    /// pose as it.
+    /// TLS without checking the server (`insecure_skip_verify`, libpq's `require`
+    /// without a root certificate): anyone on the path can pose as it.
     Insecure,
     /// No TLS: what is said on the wire can be read and changed.
     Plaintext,
@@ -82,7 +82,7 @@ impl Transport {
         if self.tls == TlsMode::Insecure {
             out.push(Concern {
                 error: true,
-                words: "INSECURE: the server's certificate is not checked (insecure_skip_verify)"
+                words: "INSECURE: TLS without checking the server's certificate: anyone on the path can pose as the server"
                     .to_owned(),
             });
         }

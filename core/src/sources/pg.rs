@@ -109,6 +109,36 @@ impl PgConn {
         self.tls.as_ref()?.server_certificate.as_deref()
     }
 
+    /// The client certificate file the connection presents (`sslcert`), if any.
+    pub fn client_certificate_path(&self) -> Option<&str> {
+        self.params.get("sslcert").filter(|p| !p.is_empty())
+    }
+
+    /// The transport of the connection as last made (`None` before the first): its
+    /// TLS mode (libpq's `require` or `prefer` without a root certificate is TLS that
+    /// does not check the server, so INSECURE), the server's certificate's expiry, and
+    /// `client_not_after`, the client certificate's.
+    pub fn transport(
+        &self,
+        client_not_after: Option<crate::time::Timestamp>,
+    ) -> Option<crate::model::Transport> {
+        use crate::model::{TlsMode, Transport};
+        let mode = match self.tls_mode()? {
+            PgTlsMode::Verified => TlsMode::Verified,
+            PgTlsMode::Unverified => TlsMode::Insecure,
+            PgTlsMode::Plaintext => TlsMode::Plaintext,
+        };
+        let mut t = Transport::new(mode);
+        if let Some(der) = self.server_certificate()
+            && let Ok(f) = super::transport::cert_facts(der)
+        {
+            t.server_cert_not_after = Some(f.not_after);
+            t.server_cert_subject = Some(format!("{} at {}", f.subject, self.what));
+        }
+        t.client_cert_not_after = client_not_after;
+        Some(t)
+    }
+
     /// When the server's certificate (last TLS connection) stops being valid.
     pub fn server_certificate_not_after(&self) -> Option<crate::time::Timestamp> {
         super::transport::cert_facts(self.server_certificate()?)

@@ -22,7 +22,7 @@ use super::pg::PgConn;
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
 use crate::event::{EventBody, PgSessions};
-use crate::model::{ClusterId, MemberId, ServiceId, SourceStatus};
+use crate::model::{ClusterId, MemberId, ServiceId, SourceStatus, Transport};
 
 /// Configuration of one PostgreSQL server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,12 +148,22 @@ pub async fn run(cfg: PostgresConfig, emitter: Emitter) {
         backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(10), 0x96),
         report: Report::Readings,
     };
+    // The client certificate's date is read once: a file that cannot be read fails
+    // the connection with its own words.
+    let client_not_after = conn.client_certificate_path().and_then(|p| {
+        super::transport::pem_file_facts(p, "client certificate (sslcert)")
+            .ok()
+            .map(|f| f.not_after)
+    });
     let server = Server {
         conn,
         timeout,
         cluster,
         member,
         service,
+        client_not_after,
+        said: None,
+        announce: false,
     };
     drive(server, pace, &emitter).await;
 }
@@ -165,17 +175,38 @@ struct Server {
     cluster: ClusterId,
     member: MemberId,
     service: Option<ServiceId>,
+    /// When the client certificate expires, if one is presented.
+    client_not_after: Option<crate::time::Timestamp>,
+    /// The transport last said.
+    said: Option<Transport>,
+    /// The last fetch changed the transport: say it with this answer.
+    announce: bool,
 }
 
 impl Poll for Server {
     type Answer = super::pg::PgStatus;
 
     async fn fetch(&mut self) -> Result<super::pg::PgStatus, String> {
-        self.conn.poll(self.timeout).await
+        let answer = self.conn.poll(self.timeout).await;
+        // Known once connected; a reconnection may end differently (`prefer` that
+        // falls back to plaintext, a renewed certificate).
+        let now = self.conn.transport(self.client_not_after);
+        self.announce = now.is_some() && now != self.said;
+        if self.announce {
+            self.said = now;
+        }
+        answer
     }
 
     fn translate(&self, s: super::pg::PgStatus) -> Polled {
+        let state = match (&self.said, self.announce) {
+            (Some(t), true) => vec![EventBody::SourceTransport {
+                transport: t.clone(),
+            }],
+            _ => Vec::new(),
+        };
         Polled {
+            state,
             samples: status_events(&self.cluster, &self.member, self.service.as_ref(), &s),
             detail: describe_status(&s),
             ..Polled::default()
