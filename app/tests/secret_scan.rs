@@ -3,7 +3,8 @@
 //! secret's value. The secrets: the Prometheus, HAProxy-stats and Traefik passwords
 //! (by environment variable and by file, right and wrong), the forward proxy's password
 //! (inside the environment's `https_proxy` URL), a password pasted into a URL (which the
-//! configuration refuses) and the client certificate's private key.
+//! configuration refuses), the client certificate's private key, and, with the rig's
+//! TLS Patroni, its REST password and a PostgreSQL password inside a DSN.
 //!
 //! What runs: a headless recording, `status --json`, `watch --json`, the Traefik
 //! `fallback` and `restore` workflows through the TLS API (their journal), an incident
@@ -123,7 +124,7 @@ fn config(root: &Path, wrong_file: &Path) -> String {
         rig_file("tls/client-key.pem")
     );
     let dynamic = rig_file("httptls/traefik-dyn.yml");
-    let toml = format!(
+    let mut toml = format!(
         r#"[[environment]]
 name = "tls-estate"
 
@@ -191,6 +192,27 @@ service = "switchboard.Test"
         haproxy_file = rig_file("httptls/haproxy.password"),
         wrong = wrong_file.display(),
     );
+    if rig_has("patronitls") {
+        toml.push_str(&format!(
+            r#"
+[[environment.source]]
+kind = "patroni"
+name = "pg"
+endpoints = ["https://127.0.0.1:44701", "https://127.0.0.1:44702", "https://127.0.0.1:44703"]
+dsn_env = "SB_PG_DSN"
+{mtls}
+auth = {{ username = "{user}", password_file = "{rest}" }}
+proxy = false
+
+[[environment.source]]
+kind = "postgres"
+name = "pg-primary"
+dsn_env = "SB_PG_DSN"
+"#,
+            user = rig_secret("pgtls/rest.user"),
+            rest = rig_file("pgtls/rest.password"),
+        ));
+    }
     std::fs::write(root.join("config.toml"), &toml).expect("config");
     toml
 }
@@ -248,6 +270,24 @@ fn no_secret_lands_in_any_file_the_console_writes_or_anything_it_prints() {
     {
         secrets.push(("a line of the client key", vec![l.to_owned()]));
     }
+    let patroni = rig_has("patronitls");
+    let mut extra_env = Vec::new();
+    if patroni {
+        let rest = rig_secret("pgtls/rest.password");
+        let pg = rig_secret("pgtls/sbpass.password");
+        secrets.push((
+            "the Patroni REST password",
+            forms(&rig_secret("pgtls/rest.user"), &rest),
+        ));
+        secrets.push(("the PostgreSQL password", vec![pg.clone()]));
+        extra_env.push((
+            "SB_PG_DSN".to_owned(),
+            format!(
+                "host=127.0.0.1,127.0.0.1,127.0.0.1 port=44711,44712,44713 dbname=postgres user=sbpass password={pg} target_session_attrs=read-write sslmode=verify-full sslrootcert={}",
+                rig_file("tls/ca.pem")
+            ),
+        ));
+    }
 
     let mut run = Run {
         root: root.clone(),
@@ -261,7 +301,10 @@ fn no_secret_lands_in_any_file_the_console_writes_or_anything_it_prints() {
             ),
             ("NO_PROXY".into(), String::new()),
             ("no_proxy".into(), String::new()),
-        ],
+        ]
+        .into_iter()
+        .chain(extra_env)
+        .collect(),
         step: 0,
     };
 
@@ -283,7 +326,11 @@ fn no_secret_lands_in_any_file_the_console_writes_or_anything_it_prints() {
             )
         })
     };
-    for up in ["metrics", "metrics-via-proxy", "edge", "ingress"] {
+    let mut ups = vec!["metrics", "metrics-via-proxy", "edge", "ingress"];
+    if patroni {
+        ups.extend(["pg", "pg-primary"]);
+    }
+    for up in ups {
         assert_eq!(
             state(up).map(|s| s.0).as_deref(),
             Some("up"),
