@@ -193,7 +193,9 @@ service = "switchboard.Test"
         wrong = wrong_file.display(),
     );
     if rig_has("patronitls") {
-        toml.push_str(&format!(
+        use std::fmt::Write as _;
+        let _ = write!(
+            toml,
             r#"
 [[environment.source]]
 kind = "patroni"
@@ -211,7 +213,7 @@ dsn_env = "SB_PG_DSN"
 "#,
             user = rig_secret("pgtls/rest.user"),
             rest = rig_file("pgtls/rest.password"),
-        ));
+        );
     }
     std::fs::write(root.join("config.toml"), &toml).expect("config");
     toml
