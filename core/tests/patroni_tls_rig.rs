@@ -4,7 +4,12 @@
 //! guards read the REST API and the DCS over TLS, the POST carries the REST password,
 //! the lock is taken in the TLS etcd, and the result is verified by asking each
 //! member's PostgreSQL over verified TLS that exactly one takes writes. A wrong REST
-//! password stops the run in words before anything changes.
+//! password stops the run in words before anything changes. And the split brain seen
+//! through the same connections: only the leader's Patroni killed, its postmaster still
+//! takes writes while a replica is promoted; the console, asking every member's
+//! PostgreSQL over verified TLS, shows two writable servers and opens an incident.
+//!
+//! The scenarios share one cluster, so they run one at a time.
 //!
 //! Runs when `SWITCHBOARD_RIG` names `patronitls` (which brings `etcdtls`).
 
@@ -20,6 +25,31 @@ use switchboard_core::workflow::{self, Kind};
 use switchboard_core::{Environment, SourceConfig};
 
 const DSN_ENV: &str = "SWITCHBOARD_RIG_PGTLS_VERIFY_MEMBERS";
+
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The scenario's lock and the members' DSN in the environment; `None` without the rig.
+fn begin() -> Option<std::sync::MutexGuard<'static, ()>> {
+    if !common::rig_has("patronitls") {
+        eprintln!("skipped: SWITCHBOARD_RIG does not name patronitls");
+        return None;
+    }
+    let one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dsn = format!(
+        "host=127.0.0.1 port=44711 dbname=postgres user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+        rig("tls/ca.pem"),
+        rig("tls/pgcert.pem"),
+        rig("tls/pgcert-key.pem")
+    );
+    // SAFETY: the scenarios hold ONE_AT_A_TIME; nothing else reads the environment now.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var(DSN_ENV, dsn);
+    }
+    Some(one)
+}
 
 fn rig(path: &str) -> String {
     PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
@@ -130,21 +160,9 @@ fn settled(secs: u64) -> (String, String) {
 
 #[test]
 fn switchover_over_tls_with_rest_authentication_and_a_tls_dcs() {
-    if !common::rig_has("patronitls") {
-        eprintln!("skipped: SWITCHBOARD_RIG does not name patronitls");
+    let Some(_one) = begin() else {
         return;
-    }
-    let dsn = format!(
-        "host=127.0.0.1 port=44711 dbname=postgres user=sbcert sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
-        rig("tls/ca.pem"),
-        rig("tls/pgcert.pem"),
-        rig("tls/pgcert-key.pem")
-    );
-    // SAFETY: the one test of this binary; nothing else reads the environment now.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::env::set_var(DSN_ENV, dsn);
-    }
+    };
     let (old, cand) = settled(60);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (_dir, journal) = common::journal();
@@ -208,4 +226,55 @@ fn switchover_over_tls_with_rest_authentication_and_a_tls_dcs() {
         .expect("back");
     assert_eq!(back.outcome, "done", "{:?}", back.lines);
     assert_eq!(settled(60).0, old);
+}
+
+#[test]
+fn killing_only_the_leaders_patroni_shows_the_split_over_tls() {
+    let Some(_one) = begin() else {
+        return;
+    };
+    let (old, _) = settled(60);
+    let engine = switchboard_core::start(&switchboard_core::EngineOptions::new(
+        switchboard_core::Config {
+            environment: vec![env(rest_auth(rig("pgtls/rest.password")))],
+        },
+    ))
+    .expect("engine");
+    let db = |s: &switchboard_core::State| s.databases.values().next().cloned();
+    let s = engine.wait_for(Duration::from_secs(30), |s| {
+        db(s).is_some_and(|d| {
+            d.writable == 1
+                && d.members.len() == 3
+                && d.members.values().all(|m| m.writable.is_some())
+        })
+    });
+    let d = db(&s).expect("the cluster");
+    assert_eq!(d.writable, 1, "{:?}", d.members);
+    let n = old.trim_start_matches("tnode").to_owned();
+    let killed = std::time::Instant::now();
+    common::rig(&["kill", &format!("patronitls{n}")]);
+    let s = engine.wait_for(Duration::from_mins(1), |s| {
+        db(s).is_some_and(|d| d.writable >= 2)
+    });
+    let seen = killed.elapsed();
+    let d = db(&s).expect("the cluster");
+    assert!(d.writable >= 2, "a split: {:?}", d.members);
+    let old_view = &d.members[old.as_str()];
+    assert!(!old_view.reachable, "its Patroni is dead");
+    assert_eq!(
+        old_view.writable,
+        Some(true),
+        "its server, asked over TLS, still takes writes"
+    );
+    assert!(s.open_incident().is_some(), "a split is an incident");
+    eprintln!(
+        "patroni over TLS: only {old}'s Patroni killed: two writable servers seen after {} ms",
+        seen.as_millis()
+    );
+    common::rig(&["restart", &format!("patronitls{n}")]);
+    let s = engine.wait_for(Duration::from_secs(90), |s| {
+        db(s).is_some_and(|d| d.writable == 1 && d.members.values().all(|m| m.reachable))
+    });
+    assert_eq!(db(&s).map(|d| d.writable), Some(1), "one primary again");
+    settled(90);
 }

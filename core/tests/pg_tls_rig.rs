@@ -550,7 +550,7 @@ idle_in_transaction = true
         vec![
             SourceConfig::Postgres(PostgresConfig {
                 name: "orders-db".into(),
-                dsn_env: var.into(),
+                dsn_env: Some(var.into()),
                 cluster: None,
                 member: None,
                 service: None,
@@ -606,7 +606,7 @@ fn a_postgres_source_watches_the_primary_over_tls_and_says_how() {
     let source = |name: &str, var: &str| {
         SourceConfig::Postgres(PostgresConfig {
             name: name.into(),
-            dsn_env: var.into(),
+            dsn_env: Some(var.into()),
             cluster: Some(name.into()),
             member: Some("primary".into()),
             service: None,

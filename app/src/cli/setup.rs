@@ -28,7 +28,7 @@ pub fn resolve_config(c: &Common) -> anyhow::Result<Config> {
     if let Some(path) = Config::default_path().filter(|p| p.exists()) {
         return Ok(Config::load(&path)?);
     }
-    if let Some(cfg) = Config::from_etcdctl_env() {
+    if let Some(cfg) = Config::from_cli_env() {
         return Ok(cfg);
     }
     Ok(drill())

@@ -22,8 +22,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sources::consul::ConsulConfig;
 use crate::sources::drill::DrillConfig;
 use crate::sources::etcd::EtcdConfig;
+use crate::sources::postgres::PostgresConfig;
 
 mod objectives;
 mod workflow;
@@ -323,18 +325,43 @@ impl Config {
         Ok(())
     }
 
-    /// One etcd source from `ETCDCTL_ENDPOINTS` (comma-separated), if set.
-    pub fn from_etcdctl_env() -> Option<Self> {
-        Self::from_etcdctl_vars(|name| std::env::var(name).ok())
+    /// The sources an engineer's shell already names, from the process's environment
+    /// (see [`Config::from_cli_vars`]).
+    pub fn from_cli_env() -> Option<Self> {
+        Self::from_cli_vars(|name| std::env::var(name).ok())
     }
 
-    /// One etcd source from etcdctl's variables as `var` reads them: `ETCDCTL_ENDPOINTS`,
+    /// With no config file, the sources the systems' own CLIs would reach from the
+    /// variables `var` reads, in one environment `local`: an etcd source as etcdctl
+    /// (`ETCDCTL_ENDPOINTS`...), a Consul source as consul (`CONSUL_HTTP_ADDR`, and its
+    /// TLS and token variables when it connects), a PostgreSQL source as psql
+    /// (`PGSERVICE` or `PGHOST`, and the rest of libpq's variables and files when it
+    /// connects). `None` when none is set.
+    pub fn from_cli_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut sources = Vec::new();
+        if let Some(etcd) = Self::etcd_from_vars(&set) {
+            sources.push(SourceConfig::Etcd(etcd));
+        }
+        if set("CONSUL_HTTP_ADDR").is_some() {
+            sources.push(SourceConfig::Consul(ConsulConfig::from_vars("consul")));
+        }
+        if set("PGSERVICE").is_some() || set("PGHOST").is_some() {
+            sources.push(SourceConfig::Postgres(PostgresConfig::from_libpq_env(
+                "postgres",
+            )));
+        }
+        (!sources.is_empty()).then(|| Self {
+            environment: vec![Environment::new("local", sources)],
+        })
+    }
+
+    /// One etcd source from etcdctl's variables as `set` reads them: `ETCDCTL_ENDPOINTS`,
     /// `ETCDCTL_CACERT`, `ETCDCTL_CERT`, `ETCDCTL_KEY` (files, as etcdctl takes them),
     /// `ETCDCTL_USER` (`user:password`, read by name when connecting, never copied) and
     /// `ETCDCTL_INSECURE_SKIP_TLS_VERIFY`. As etcdctl does, bare `host:port` endpoints
     /// speak TLS when a TLS variable is set.
-    pub fn from_etcdctl_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    fn etcd_from_vars(set: &impl Fn(&str) -> Option<String>) -> Option<EtcdConfig> {
         let tls = crate::sources::TlsSettings {
             ca_file: set("ETCDCTL_CACERT"),
             cert_file: set("ETCDCTL_CERT"),
@@ -363,9 +390,7 @@ impl Config {
         let mut etcd = EtcdConfig::new("etcd", endpoints);
         etcd.tls = (with_tls || https).then_some(tls);
         etcd.user_env = set("ETCDCTL_USER").map(|_| "ETCDCTL_USER".to_owned());
-        Some(Self {
-            environment: vec![Environment::new("local", vec![SourceConfig::Etcd(etcd)])],
-        })
+        Some(etcd)
     }
 
     /// The drill alone.
@@ -525,7 +550,7 @@ username_env = "ETCD_USER"
             }
             .map(str::to_owned)
         };
-        let cfg = Config::from_etcdctl_vars(vars).expect("a config");
+        let cfg = Config::from_cli_vars(vars).expect("a config");
         let SourceConfig::Etcd(etcd) = &cfg.environment[0].source[0] else {
             panic!("etcd")
         };
@@ -538,7 +563,7 @@ username_env = "ETCD_USER"
         assert_eq!(tls.key_file.as_deref(), Some("/etc/etcd/client-key.pem"));
         assert_eq!(etcd.user_env.as_deref(), Some("ETCDCTL_USER"));
         assert!(!cfg.to_toml().contains("s3cret"), "{}", cfg.to_toml());
-        let plain = Config::from_etcdctl_vars(|n| {
+        let plain = Config::from_cli_vars(|n| {
             (n == "ETCDCTL_ENDPOINTS").then(|| "127.0.0.1:2379".to_owned())
         })
         .expect("plain");
@@ -547,7 +572,28 @@ username_env = "ETCD_USER"
         };
         assert_eq!(etcd.endpoints, ["127.0.0.1:2379"]);
         assert!(etcd.tls.is_none());
-        assert!(Config::from_etcdctl_vars(|_| None).is_none());
+        assert!(Config::from_cli_vars(|_| None).is_none());
+    }
+
+    #[test]
+    fn consul_and_libpq_variables_alone_give_their_sources() {
+        let cfg = Config::from_cli_vars(|n| match n {
+            "CONSUL_HTTP_ADDR" => Some("https://consul.internal:8501".to_owned()),
+            "PGSERVICE" => Some("orders".to_owned()),
+            _ => None,
+        })
+        .expect("a config");
+        let kinds: Vec<&str> = cfg.environment[0]
+            .source
+            .iter()
+            .map(|s| s.kind().as_str())
+            .collect();
+        assert_eq!(kinds, ["consul", "postgres"]);
+        let SourceConfig::Postgres(pg) = &cfg.environment[0].source[1] else {
+            panic!("postgres")
+        };
+        assert_eq!(pg.dsn_env, None, "libpq's environment alone");
+        cfg.validate().expect("valid");
     }
 
     #[test]

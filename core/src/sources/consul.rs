@@ -77,6 +77,22 @@ pub struct ConsulConfig {
 }
 
 impl ConsulConfig {
+    /// A source named `name` with nothing set: everything from the consul CLI's
+    /// variables when it connects (the no-config-file case).
+    pub fn from_vars(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            address: None,
+            token_env: None,
+            interval_millis: default_interval(),
+            timeout_millis: default_timeout(),
+            wait_secs: default_wait(),
+            tls: None,
+            auth: None,
+            proxy: crate::sources::ProxySetting::default(),
+        }
+    }
+
     /// This config with what it leaves out taken from the consul CLI's variables as
     /// `var` reads them (see the module's docs); what it sets wins. Paths and variable
     /// names only: no secret is copied into the config.

@@ -30,8 +30,11 @@ use crate::model::{ClusterId, MemberId, ServiceId, SourceStatus, Transport};
 pub struct PostgresConfig {
     /// Source name.
     pub name: String,
-    /// The environment variable holding the connection string.
-    pub dsn_env: String,
+    /// The environment variable holding the connection string; without it, libpq's
+    /// environment alone (`PGSERVICE`, `PGHOST`, `PGSSLMODE`..., the service and
+    /// password files).
+    #[serde(default)]
+    pub dsn_env: Option<String>,
     /// The database cluster it belongs to (default: the source name).
     #[serde(default)]
     pub cluster: Option<String>,
@@ -50,6 +53,33 @@ pub struct PostgresConfig {
 }
 
 impl crate::sources::Settings for PostgresConfig {}
+
+impl PostgresConfig {
+    /// A source named `name` on libpq's environment alone (the no-config-file case).
+    pub fn from_libpq_env(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            dsn_env: None,
+            cluster: None,
+            member: None,
+            service: None,
+            interval_millis: default_interval(),
+            timeout_millis: default_timeout(),
+        }
+    }
+
+    /// The connection string and where it came from, in words for messages (never the
+    /// string itself, which may hold a password): the variable `dsn_env` names, or
+    /// libpq's environment alone (an empty string) without one.
+    pub fn dsn(&self) -> Result<(String, String), String> {
+        match &self.dsn_env {
+            Some(var) => std::env::var(var)
+                .map(|dsn| (dsn, format!("from {var}")))
+                .map_err(|_| format!("the environment variable {var} (dsn_env) is not set")),
+            None => Ok((String::new(), "from libpq's environment".to_owned())),
+        }
+    }
+}
 
 const fn default_interval() -> u64 {
     2000
@@ -112,26 +142,18 @@ pub fn describe_status(s: &super::pg::PgStatus) -> String {
 
 /// Runs the PostgreSQL source until the engine stops.
 pub async fn run(cfg: PostgresConfig, emitter: Emitter) {
-    let Ok(dsn) = std::env::var(&cfg.dsn_env) else {
-        emitter
-            .status(
-                SourceStatus::Down,
-                Some(format!(
-                    "the environment variable {} (dsn_env) is not set",
-                    cfg.dsn_env
-                )),
-            )
-            .await;
-        return;
+    let (dsn, from) = match cfg.dsn() {
+        Ok(d) => d,
+        Err(e) => {
+            emitter.status(SourceStatus::Down, Some(e)).await;
+            return;
+        }
     };
     let conn = match PgConn::new(&dsn) {
         Ok(c) => c,
         Err(e) => {
             emitter
-                .status(
-                    SourceStatus::Down,
-                    Some(format!("{e} (from {})", cfg.dsn_env)),
-                )
+                .status(SourceStatus::Down, Some(format!("{e} ({from})")))
                 .await;
             return;
         }

@@ -170,7 +170,7 @@ fn etcdctl_variables_alone_reach_the_tls_cluster_and_its_lock() {
         "ETCDCTL_KEY" => Some(file("client-key.pem")),
         _ => None,
     };
-    let cfg = Config::from_etcdctl_vars(vars).expect("a config from the variables");
+    let cfg = Config::from_cli_vars(vars).expect("a config from the variables");
     let env = cfg.environment[0].clone();
     let engine = engine(cfg);
     let s = engine.wait_for(Duration::from_secs(15), |s| {

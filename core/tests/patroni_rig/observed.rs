@@ -178,7 +178,7 @@ fn idle_in_transaction_sessions_show_as_saturation() {
     unsafe_env_named("SWITCHBOARD_RIG_PG_PRIMARY", &dsn);
     let pg = common::engine_with(SourceConfig::Postgres(PostgresConfig {
         name: "pg".into(),
-        dsn_env: "SWITCHBOARD_RIG_PG_PRIMARY".into(),
+        dsn_env: Some("SWITCHBOARD_RIG_PG_PRIMARY".into()),
         cluster: Some("leak".into()),
         member: None,
         service: Some("orders".into()),
@@ -260,7 +260,7 @@ fn idle_in_transaction_sessions_show_as_saturation() {
     unsafe_env_named("SWITCHBOARD_RIG_PG_LATE", &dsn);
     let late = common::engine_with(SourceConfig::Postgres(PostgresConfig {
         name: "pg-late".into(),
-        dsn_env: "SWITCHBOARD_RIG_PG_LATE".into(),
+        dsn_env: Some("SWITCHBOARD_RIG_PG_LATE".into()),
         cluster: Some("late".into()),
         member: None,
         service: None,

@@ -83,7 +83,7 @@ target = "{route}"
         source: vec![
             SourceConfig::Postgres(PostgresConfig {
                 name: "orders-db".into(),
-                dsn_env: "SWITCHBOARD_RIG_PG_ADMIN".into(),
+                dsn_env: Some("SWITCHBOARD_RIG_PG_ADMIN".into()),
                 cluster: None,
                 member: None,
                 service: None,

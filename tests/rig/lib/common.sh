@@ -155,6 +155,22 @@ show_log_tail() { log "last lines of $RIG/$1.log:"; tail -n 15 "$RIG/$1.log" >&2
 
 # ---------------------------------------------------------------- components
 
+# The rig's ports inside Linux's ephemeral range (32768-60999 by default). A long-lived
+# outgoing connection (an etcd peer's, a scrape's) may be given one of them as its local
+# port, and a server started after it then fails with "Address already in use".
+RIG_EPHEMERAL_PORTS="32379-32380,42379-42380,44600-44899,50051,52379-52380"
+
+# reserve_rig_ports: keep the kernel from handing those ports to outgoing connections
+# (net.ipv4.ip_local_reserved_ports, added to what is reserved already).
+reserve_rig_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports now
+  [ -w "$f" ] || { log "warning: cannot reserve the rig's ports ($f is not writable)"; return 0; }
+  now=$(cat "$f")
+  case ",$now," in *",$RIG_EPHEMERAL_PORTS,"*) return 0 ;; esac
+  echo "${now:+$now,}$RIG_EPHEMERAL_PORTS" > "$f" 2>/dev/null ||
+    log "warning: cannot reserve the rig's ports in $f"
+}
+
 # ports_of NAME: the ports process NAME listens on (TCP; PORT/udp for UDP).
 ports_of() {
   case $1 in

@@ -103,13 +103,12 @@ pub(super) async fn connect(
             _ => None,
         })
         .ok_or_else(|| format!("no postgres source named {name:?}"))?;
-    let dsn = std::env::var(&cfg.dsn_env)
-        .map_err(|_| format!("the environment variable {} is not set", cfg.dsn_env))?;
+    let (dsn, from) = cfg.dsn()?;
     // The source's own reading of its DSN (sslmode, TLS files, PG* variables, service
     // and password files), so the runbook reaches the server as the source does.
     let params =
         crate::sources::libpq::Params::resolve(&dsn, &crate::sources::libpq::process_env())
-            .map_err(|e| format!("{name}: {e} (from {})", cfg.dsn_env))?;
+            .map_err(|e| format!("{name}: {e} ({from})"))?;
     drop(dsn);
     let bound = ctx.timeout * 5;
     let connected = tokio::time::timeout(bound, crate::sources::pg_tls::connect(&params, bound))
