@@ -6,6 +6,12 @@
 //! `kubelogin`, `aws eks get-token` and `gke-gcloud-auth-plugin` hand out tokens).
 //! The kube crate's client, kubeconfig reader, exec support and TLS are real.
 //!
+//! A kubeconfig's OIDC `auth-provider` with an expired id-token is refreshed from a
+//! FAKE identity provider over TLS (discovery, then the token endpoint), and the API
+//! server is asked with the new token: kube's refresher trusts the system's roots only,
+//! so the test names its CA in `SSL_CERT_FILE`, as an estate's private CA would be
+//! installed.
+//!
 //! Shown: verified TLS with the server certificate's days; the exec token; a wrong CA
 //! refused in words; `insecure-skip-tls-verify` up and marked INSECURE; with the rig's
 //! `proxy` (tinyproxy, whose access log is the proof), the kubeconfig's `proxy-url`
@@ -13,7 +19,7 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -27,6 +33,15 @@ use switchboard_core::{SourceConfig, State};
 
 const PODS: &str = include_str!("fixtures/kubernetes/podlist-kube-system-v1.36.json");
 const TOKEN: &str = "exec-plugin-token-7f3a";
+
+/// The tests of this binary, one at a time: one sets `SSL_CERT_FILE`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// `openssl` with `args` in `dir`, which must succeed.
 fn openssl(dir: &Path, args: &[&str]) {
@@ -119,9 +134,41 @@ fn send(s: &mut impl std::io::Write, status: u16, body: &str) {
     s.flush().ok();
 }
 
-/// The fake API server over TLS: the recorded pod list for a request carrying the
-/// exec plugin's token, 401 without it; watches held open; other lists empty.
-fn serve(dir: &Path) -> String {
+/// One request, lower-cased: its head, and its body as long as `Content-Length` says
+/// (64 KiB at most).
+fn read_request(s: &mut impl std::io::Read) -> String {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 8192];
+    while req.len() < 65_536 {
+        let n = s.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        req.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&req).to_lowercase();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let want = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= want {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&req).to_lowercase()
+}
+
+/// A TLS server on loopback with `dir`'s `server.pem`, answering each connection's
+/// first request (lower-cased) with `answer`; returns its address.
+fn tls_server(
+    dir: &Path,
+    answer: impl Fn(&str, &mut rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>)
+    + Send
+    + Sync
+    + 'static,
+) -> String {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
@@ -138,47 +185,61 @@ fn serve(dir: &Path) -> String {
     .with_single_cert(certs, key)
     .expect("server config");
     let config = Arc::new(config);
+    let answer = Arc::new(answer);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     std::thread::spawn(move || {
         for tcp in listener.incoming() {
             let Ok(tcp) = tcp else { continue };
-            let config = Arc::clone(&config);
+            let (config, answer) = (Arc::clone(&config), Arc::clone(&answer));
             std::thread::spawn(move || {
                 let Ok(conn) = rustls::ServerConnection::new(config) else {
                     return;
                 };
                 let mut s = rustls::StreamOwned::new(conn, tcp);
-                let mut buf = [0u8; 8192];
-                let n = s.read(&mut buf).unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
-                let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                if !req.contains(&format!("authorization: bearer {}", TOKEN.to_lowercase())) {
-                    send(
-                        &mut s,
-                        401,
-                        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#,
-                    );
-                    return;
-                }
-                if path.contains("watch=true") {
-                    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
-                        .ok();
-                    s.flush().ok();
-                    std::thread::sleep(Duration::from_secs(20));
-                } else if path.starts_with("/api/v1/namespaces/kube-system/pods") {
-                    send(&mut s, 200, PODS);
-                } else {
-                    send(
-                        &mut s,
-                        200,
-                        r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"554"},"items":[]}"#,
-                    );
-                }
+                let req = read_request(&mut s);
+                answer(&req, &mut s);
             });
         }
     });
     addr
+}
+
+/// The fake API server over TLS: the recorded pod list for a request carrying the
+/// bearer `token`, 401 without it; watches held open; other lists empty.
+fn serve_for(dir: &Path, token: String) -> String {
+    tls_server(dir, move |req, s| {
+        let path = req.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        if !req.contains(&format!("authorization: bearer {}", token.to_lowercase())) {
+            send(
+                s,
+                401,
+                r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#,
+            );
+            return;
+        }
+        if path.contains("watch=true") {
+            s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+            )
+            .ok();
+            s.flush().ok();
+            std::thread::sleep(Duration::from_secs(20));
+        } else if path.starts_with("/api/v1/namespaces/kube-system/pods") {
+            send(s, 200, PODS);
+        } else {
+            send(
+                s,
+                200,
+                r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"554"},"items":[]}"#,
+            );
+        }
+    })
+}
+
+/// [`serve_for`] the exec plugin's token.
+fn serve(dir: &Path) -> String {
+    serve_for(dir, TOKEN.to_owned())
 }
 
 /// A kubeconfig for the fake at `addr` trusting `ca` (or skipping verification), whose
@@ -248,6 +309,7 @@ fn pods(s: &State) -> usize {
 
 #[test]
 fn over_verified_tls_with_an_exec_token_the_pods_and_the_certificate_days_show() {
+    let _one = one();
     let dir = tempfile::tempdir().expect("dir");
     pki(dir.path(), "ca", 9);
     pki_other(dir.path());
@@ -343,6 +405,7 @@ fn connects(port: &str) -> usize {
 
 #[test]
 fn the_kubeconfig_proxy_url_carries_the_client_and_proxy_false_goes_direct() {
+    let _one = one();
     if !common::rig_has("proxy") {
         eprintln!("skipped: the rig's forward proxy is not running (tests/check.sh starts it)");
         return;
@@ -385,4 +448,95 @@ fn the_kubeconfig_proxy_url_carries_the_client_and_proxy_false_goes_direct() {
     drop(engine);
     assert_eq!(connects(&port), before, "proxy = false goes direct");
     eprintln!("kubernetes through the kubeconfig's proxy-url: {through} CONNECTs");
+}
+
+/// A JWT (unsigned: only its `exp` is read by the client) expiring at `exp` (Unix s).
+fn jwt(exp: u64) -> String {
+    let b64 = |v: &str| data_encoding::BASE64URL_NOPAD.encode(v.as_bytes());
+    format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+        b64(&format!(r#"{{"sub":"oncall","exp":{exp}}}"#))
+    )
+}
+
+#[test]
+fn an_expired_oidc_id_token_is_refreshed_from_the_identity_provider() {
+    let _one = one();
+    let dir = tempfile::tempdir().expect("dir");
+    pki(dir.path(), "ca", 30);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let (stale, fresh) = (jwt(now - 3600), jwt(now + 3600));
+    let api = serve_for(dir.path(), fresh.clone());
+    let refreshed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let idp_addr: Arc<std::sync::OnceLock<String>> = Arc::new(std::sync::OnceLock::new());
+    let idp = {
+        let (refreshed, me) = (Arc::clone(&refreshed), Arc::clone(&idp_addr));
+        tls_server(dir.path(), move |req, s| {
+            let me = me.get().cloned().unwrap_or_default();
+            if req.starts_with("get /.well-known/openid-configuration") {
+                send(
+                    s,
+                    200,
+                    &format!(
+                        r#"{{"issuer":"https://{me}","token_endpoint":"https://{me}/token"}}"#
+                    ),
+                );
+            } else if req.starts_with("post /token")
+                && req.contains("grant_type=refresh_token")
+                && req.contains("refresh_token=refresh-1")
+            {
+                refreshed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                send(
+                    s,
+                    200,
+                    &format!(
+                        r#"{{"id_token":"{fresh}","refresh_token":"refresh-2","token_type":"Bearer"}}"#
+                    ),
+                );
+            } else {
+                send(s, 400, r#"{"error":"invalid_request"}"#);
+            }
+        })
+    };
+    idp_addr.set(idp.clone()).expect("once");
+    let kc = dir.path().join("kubeconfig-oidc");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
+             clusters:\n- name: fake\n  cluster:\n    server: https://{api}\n    certificate-authority: {ca}\n\
+             users:\n- name: u\n  user:\n    auth-provider:\n      name: oidc\n      config:\n        \
+             client-id: switchboard\n        client-secret: not-a-secret\n        id-token: {stale}\n        \
+             refresh-token: refresh-1\n        idp-issuer-url: https://{idp}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: u\n",
+            ca = dir.path().join("ca.pem").display()
+        ),
+    )
+    .expect("kubeconfig");
+    // SAFETY: the tests of this binary hold ONE_AT_A_TIME; nothing else reads the
+    // environment while it changes.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
+    }
+    let engine = engine(kc.display().to_string());
+    let s = engine.wait_for(Duration::from_secs(20), |s| pods(s) > 0);
+    drop(engine);
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::remove_var("SSL_CERT_FILE");
+    }
+    assert!(
+        pods(&s) > 0,
+        "listed with the refreshed token: {:?}",
+        s.sources
+    );
+    assert!(
+        refreshed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the identity provider was asked"
+    );
 }

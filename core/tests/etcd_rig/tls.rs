@@ -226,9 +226,11 @@ fn the_transport_is_verified_and_the_member_certificate_expiring_first_is_shown(
             vec![SourceConfig::Etcd(source(right()))],
         )],
     });
+    // The watcher's report may come before the source's first status: wait for both.
     let s = engine.wait_for(Duration::from_secs(15), |s| {
-        s.transport("tls-etcd")
-            .is_some_and(|t| t.server_cert_not_after.is_some())
+        s.sources.contains_key("tls-etcd")
+            && s.transport("tls-etcd")
+                .is_some_and(|t| t.server_cert_not_after.is_some())
     });
     let t = s
         .transport("tls-etcd")
