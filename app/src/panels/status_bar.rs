@@ -8,64 +8,103 @@ use super::PanelCtx;
 use crate::theme::{self, format_age, source_style};
 
 /// Draws the status bar. `recording` is the session file, `read_only` why actions are off.
+///
+/// The right end (the mode, what is recorded) is laid out first and keeps its room;
+/// the sources take what is left and scroll sideways when there are more than fit, the
+/// ones in trouble first, so what matters is on screen and nothing overlaps.
 pub fn status_bar_ui(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
     recording: Option<&str>,
     read_only: Option<&str>,
 ) {
-    ui.horizontal(|ui| {
-        if ctx.state.sources.is_empty() {
-            ui.colored_label(theme::STALE, "waiting for the first report…");
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        if let Some(why) = read_only {
+            ui.colored_label(theme::INFO, format!("READ-ONLY: {why}"));
         }
-        for (name, s) in &ctx.state.sources {
-            let (color, glyph, word) = source_style(s.status);
-            let age = ctx.age_secs(s.last_event_at);
-            let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-            theme::paint_glyph(ui.painter(), r.center(), 5.0, glyph, color);
-            let text = match s.status {
-                SourceStatus::Up => format!(
-                    "{name} ({}) {word} · {} ago",
-                    s.kind.as_str(),
-                    format_age(age)
-                ),
-                _ => format!("{name} ({}) {word} {}", s.kind.as_str(), format_age(age)),
-            };
-            let label = ui.colored_label(
-                if s.status == SourceStatus::Up {
-                    ui.visuals().text_color()
-                } else {
-                    color
-                },
-                text,
-            );
-            let transport = ctx.state.transport(name.as_str());
-            let hover = [
-                s.detail.clone(),
-                transport.map(|t| transport_words(t, ctx.now)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("\n");
-            if !hover.is_empty() {
-                label.on_hover_text(&hover);
+        match recording {
+            // The file's name; its whole path on hover (a long path would push the
+            // sources off the bar).
+            Some(path) => {
+                let name = std::path::Path::new(path)
+                    .file_name()
+                    .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+                ui.weak(format!("recording to {name}")).on_hover_text(path);
             }
-            if let Some(t) = transport {
-                transport_mark_ui(ui, t, ctx.now).on_hover_text(hover);
+            None => {
+                ui.weak("not recording");
             }
-            ui.separator();
         }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if let Some(why) = read_only {
-                ui.colored_label(theme::INFO, format!("READ-ONLY: {why}"));
-            }
-            match recording {
-                Some(path) => ui.weak(format!("recording to {path}")),
-                None => ui.weak("not recording"),
-            };
+        ui.separator();
+        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            egui::ScrollArea::horizontal()
+                .id_salt("status-bar-sources")
+                .auto_shrink([false, true])
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| sources_ui(ui, ctx));
+                });
         });
     });
+}
+
+/// Each source: its glyph, name, kind, status and age, and its transport's mark.
+fn sources_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+    if ctx.state.sources.is_empty() {
+        ui.colored_label(theme::STALE, "waiting for the first report…");
+    }
+    let mut sources: Vec<_> = ctx.state.sources.iter().collect();
+    // Down first, then stale, then those whose connection is a concern, then the rest.
+    sources.sort_by_key(|(name, s)| {
+        let concern = ctx
+            .state
+            .transport(name.as_str())
+            .is_some_and(|t| !t.concerns(ctx.now).is_empty());
+        let rank = match s.status {
+            SourceStatus::Down => 0,
+            SourceStatus::Stale => 1,
+            SourceStatus::Up if concern => 2,
+            SourceStatus::Up => 3,
+        };
+        (rank, (*name).clone())
+    });
+    for (name, s) in sources {
+        let (color, glyph, word) = source_style(s.status);
+        let age = ctx.age_secs(s.last_event_at);
+        let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+        theme::paint_glyph(ui.painter(), r.center(), 5.0, glyph, color);
+        let text = match s.status {
+            SourceStatus::Up => format!(
+                "{name} ({}) {word} · {} ago",
+                s.kind.as_str(),
+                format_age(age)
+            ),
+            _ => format!("{name} ({}) {word} {}", s.kind.as_str(), format_age(age)),
+        };
+        let label = ui.colored_label(
+            if s.status == SourceStatus::Up {
+                ui.visuals().text_color()
+            } else {
+                color
+            },
+            text,
+        );
+        let transport = ctx.state.transport(name.as_str());
+        let hover = [
+            s.detail.clone(),
+            transport.map(|t| transport_words(t, ctx.now)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+        if !hover.is_empty() {
+            label.on_hover_text(&hover);
+        }
+        if let Some(t) = transport {
+            transport_mark_ui(ui, t, ctx.now).on_hover_text(hover);
+        }
+        ui.separator();
+    }
 }
 
 /// The source's transport in a few words beside its name: INSECURE, a certificate
