@@ -53,17 +53,20 @@ fn sources_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
         ui.colored_label(theme::STALE, "waiting for the first report…");
     }
     let mut sources: Vec<_> = ctx.state.sources.iter().collect();
-    // Down first, then stale, then those whose connection is a concern, then the rest.
+    // Down first, then stale, then those whose connection is in error (INSECURE, an
+    // expired certificate), then those with a warning (expiring), then the rest.
     sources.sort_by_key(|(name, s)| {
-        let concern = ctx
+        let concerns = ctx
             .state
             .transport(name.as_str())
-            .is_some_and(|t| !t.concerns(ctx.now).is_empty());
+            .map(|t| t.concerns(ctx.now))
+            .unwrap_or_default();
         let rank = match s.status {
             SourceStatus::Down => 0,
             SourceStatus::Stale => 1,
-            SourceStatus::Up if concern => 2,
-            SourceStatus::Up => 3,
+            SourceStatus::Up if concerns.iter().any(|c| c.error) => 2,
+            SourceStatus::Up if !concerns.is_empty() => 3,
+            SourceStatus::Up => 4,
         };
         (rank, (*name).clone())
     });
