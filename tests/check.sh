@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Self-sufficient on a fresh Debian 12 machine:
-# installs what it needs (apt: protoc, Xvfb and GL/Vulkan runtime, etcd), starts the
-# real test rig, runs fmt, clippy -D warnings, docs, the dependency guard and every
-# test (unit, property, GUI via egui_kittest, CLI, real etcd), takes a real-window
-# screenshot under Xvfb, builds the .deb and checks it, and stops the rig.
+# installs what it needs (apt: protoc, Xvfb and GL/Vulkan runtime, etcd, nftables for
+# the network faults), starts the real test rig, runs fmt, clippy -D warnings, docs,
+# the dependency guard and every test (unit, property, GUI via egui_kittest, CLI, real
+# servers, network faults), takes a real-window screenshot under Xvfb, builds the .deb
+# and checks it, and stops the rig.
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target, outside the clone so a
 # later run on the same machine reuses the build), RIG (rig state dir).
@@ -22,7 +23,7 @@ step "install system packages"
 PKGS="protobuf-compiler libprotobuf-dev xvfb xauth x11-utils imagemagick xdotool \
   libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libegl-mesa0 libx11-6 libx11-xcb1 \
   libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers shellcheck \
-  desktop-file-utils appstream"
+  desktop-file-utils appstream nftables"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -39,7 +40,7 @@ tests/rig/rig.sh install $RIG_COMPONENTS
 
 step "format"
 cargo fmt --all -- --check
-shellcheck -x tests/*.sh tests/rig/rig.sh tests/rig/lib/*.sh .ci/run
+shellcheck -x tests/*.sh tests/rig/rig.sh tests/rig/lib/*.sh tests/faults/*.sh .ci/run
 
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -54,7 +55,7 @@ fi
 echo "ok: no GUI crate in switchboard-core's tree"
 
 step "start the test rig"
-trap 'tests/rig/rig.sh stop || true' EXIT
+trap 'tests/faults/fault.sh clear || true; tests/rig/rig.sh stop || true' EXIT
 # shellcheck disable=SC2086
 tests/rig/rig.sh start $RIG_COMPONENTS
 

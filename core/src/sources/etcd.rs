@@ -472,6 +472,14 @@ impl Poller {
             }
             let status = match tokio::time::timeout(self.timeout, client.status()).await {
                 Ok(Ok(s)) => s,
+                // The channel's own deadline says only "Timeout expired": the same
+                // silence as ours, in the same words.
+                Ok(Err(e)) if e.to_string().contains("Timeout expired") => {
+                    return Some(format!(
+                        "status timed out after {} ms",
+                        self.timeout.as_millis()
+                    ));
+                }
                 Ok(Err(e)) => return Some(crate::sources::error_words_for(&e, self.tls.as_ref())),
                 Err(_) => {
                     return Some(format!(
