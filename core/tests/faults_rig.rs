@@ -203,3 +203,117 @@ fn ten_percent_loss_is_ridden_out_and_settles_healthy() {
         settled.as_millis()
     );
 }
+
+/// Each HTTP and gRPC source kind on its real rig server, its ports blackholed: the
+/// console says the source (or its target) failed, in words, and recovers by itself
+/// once the fault is lifted. Prints the times as a table.
+#[test]
+fn every_source_kind_fails_in_words_under_a_blackhole_and_recovers() {
+    let needed = [
+        "haproxy",
+        "traefik",
+        "envoy",
+        "prometheus",
+        "patroni",
+        "grpchealth",
+    ];
+    if !needed.iter().all(|c| rig_has(c)) {
+        eprintln!("skipped: needs the rig's {needed:?}");
+        return;
+    }
+    let Some((_one, _lifted, _etcd)) = begin() else {
+        return;
+    };
+    let kinds: [(&str, &str, &[&str]); 7] = [
+        (
+            "haproxy",
+            "stats_url = \"http://127.0.0.1:8404/stats;csv\"",
+            &["8404"],
+        ),
+        ("traefik", "api = \"http://127.0.0.1:8181\"", &["8181"]),
+        ("envoy", "admin = \"http://127.0.0.1:9901\"", &["9901"]),
+        (
+            "prometheus",
+            "url = \"http://127.0.0.1:9090\"\ninterval_secs = 1.0\n[[environment.source.query]]\nbreaker = \"b\"\nservice = \"s\"\nexpr = \"up\"",
+            &["9090"],
+        ),
+        (
+            "patroni",
+            "endpoints = [\"http://127.0.0.1:8001\", \"http://127.0.0.1:8002\", \"http://127.0.0.1:8003\"]",
+            &["8001", "8002", "8003"],
+        ),
+        (
+            "grpc_health",
+            "endpoint = \"http://127.0.0.1:50051\"",
+            &["50051"],
+        ),
+        (
+            "http_probe",
+            "url = \"http://127.0.0.1:9001/\"\ninterval_secs = 1.0",
+            &["9001"],
+        ),
+    ];
+    let mut table = Vec::new();
+    for (kind, fields, ports) in kinds {
+        let toml = format!(
+            "[[environment]]\nname = \"faults\"\n[[environment.source]]\nkind = \"{kind}\"\nname = \"under-fault\"\n{fields}\n"
+        );
+        let cfg = switchboard_core::Config::parse(&toml, std::path::Path::new("faults.toml"))
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let e =
+            switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine");
+        // A probe (gRPC health, HTTP) reports its target's failure on the target;
+        // the others go down themselves.
+        let probe = matches!(kind, "grpc_health" | "http_probe");
+        let failed = |s: &State| {
+            s.sources
+                .get("under-fault")
+                .is_some_and(|x| x.status != SourceStatus::Up)
+                || (probe
+                    && s.instances.values().any(|i| {
+                        i.source.as_str() == "under-fault"
+                            && i.health == switchboard_core::model::Health::Unhealthy
+                    }))
+        };
+        let healthy = |s: &State| {
+            s.sources
+                .get("under-fault")
+                .is_some_and(|x| x.status == SourceStatus::Up)
+                && !failed(s)
+        };
+        until(&e, Duration::from_secs(15), healthy)
+            .unwrap_or_else(|| panic!("{kind} is up first: {:?}", e.snapshot().sources));
+        fault(&[&["drop"][..], ports].concat());
+        let seen = until(&e, Duration::from_secs(20), failed)
+            .unwrap_or_else(|| panic!("{kind}: the blackhole is never seen"));
+        let s = e.snapshot();
+        let words = s
+            .sources
+            .get("under-fault")
+            .and_then(|x| x.detail.clone())
+            .filter(|d| !d.is_empty())
+            .or_else(|| {
+                s.instances
+                    .values()
+                    .find(|i| i.source.as_str() == "under-fault")
+                    .and_then(|i| i.detail.as_deref().map(str::to_owned))
+            })
+            .unwrap_or_default();
+        assert!(!words.is_empty(), "{kind}: the failure says why");
+        fault(&["clear"]);
+        let back = until(&e, Duration::from_secs(30), healthy)
+            .unwrap_or_else(|| panic!("{kind} never recovered: {:?}", e.snapshot().sources));
+        table.push(format!(
+            "| {kind} | {} ms | {} ms | {} |",
+            seen.as_millis(),
+            back.as_millis(),
+            words.split(" (").next().unwrap_or(&words)
+        ));
+    }
+    eprintln!(
+        "faults: blackhole by source kind\n| source | failure seen | recovered after lift | words |\n|---|---|---|---|"
+    );
+    for row in table {
+        eprintln!("{row}");
+    }
+}

@@ -239,7 +239,13 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         let outcome = match answered {
             Ok(resp) => {
                 backoff.reset();
-                watch(&mut target, resp.into_inner()).await
+                let liveness = Liveness {
+                    client: client.clone(),
+                    request: request(),
+                    timeout,
+                    every: Duration::from_millis(cfg.interval_millis.max(50)),
+                };
+                watch(&mut target, resp.into_inner(), liveness).await
             }
             Err(s) if s.code() == tonic::Code::Unimplemented => {
                 poll_check(
@@ -276,16 +282,49 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
     }
 }
 
+/// How a quiet `Watch` stream is checked: a `Check` on the same connection every
+/// `every`, bounded by `timeout`. A stream says nothing while nothing changes, so a
+/// connection that went silent (a partition after connect, a half-open socket) would
+/// otherwise show the last status forever. A call, unlike an HTTP/2 ping, carries data,
+/// so servers that count pings on a quiet connection as abuse (grpc's default) do not
+/// close it.
+struct Liveness {
+    client: HealthClient<tonic::transport::Channel>,
+    request: HealthCheckRequest,
+    timeout: Duration,
+    every: Duration,
+}
+
+impl Liveness {
+    /// Why the connection is gone, or `None` while it answers.
+    async fn check(&mut self) -> Option<String> {
+        match tokio::time::timeout(self.timeout, self.client.check(self.request.clone())).await {
+            Err(_) => Some(format!(
+                "the connection went silent: no answer to Check within {} ms",
+                self.timeout.as_millis()
+            )),
+            Ok(Err(s)) if s.code() == tonic::Code::Unavailable => {
+                Some(format!("the connection was lost: {}", s.message()))
+            }
+            // Any answer, even a refusal, is the server speaking.
+            Ok(_) => None,
+        }
+    }
+}
+
 /// Follows a `Watch` stream; returns why it ended, or `None` when the engine stopped.
 async fn watch(
     target: &mut Target,
     mut stream: tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+    mut liveness: Liveness,
 ) -> Option<String> {
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    let mut checked = tokio::time::Instant::now();
     loop {
         tokio::select! {
             msg = stream.message() => match msg {
                 Ok(Some(resp)) => {
+                    checked = tokio::time::Instant::now();
                     let (health, words) = status_health(resp.status());
                     if !target.report(health, format!("{words} (Watch)")).await {
                         return None;
@@ -295,6 +334,12 @@ async fn watch(
                 Err(s) => return Some(format!("Watch stream dropped: {} {}", s.code(), s.message())),
             },
             _ = heartbeat.tick() => {
+                if checked.elapsed() >= liveness.every {
+                    checked = tokio::time::Instant::now();
+                    if let Some(why) = liveness.check().await {
+                        return Some(why);
+                    }
+                }
                 // The stream is quiet while nothing changes: say the source is alive.
                 if !target.emitter.status(SourceStatus::Up, None).await {
                     return None;
