@@ -317,3 +317,59 @@ fn every_source_kind_fails_in_words_under_a_blackhole_and_recovers() {
         eprintln!("{row}");
     }
 }
+
+/// A run waiting at a manual step, its lock held in the rig's etcd, when the console
+/// is cut off from that etcd: the lease cannot be renewed, so the run stops before its
+/// next step and says why, rather than acting on while another console may take the
+/// lock.
+#[test]
+fn a_partition_from_the_locks_etcd_stops_the_run_before_its_next_step() {
+    use switchboard_core::workflow::runbook::RunbookConfig;
+    use switchboard_core::workflow::{self, Kind};
+    let Some((_one, _lifted, _etcd)) = begin() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let book = dir.path().join("hold.toml");
+    std::fs::write(
+        &book,
+        "name = \"hold\"\ntitle = \"Hold\"\ndescription = \"a manual step, then another\"\n\
+         [[step]]\nkind = \"manual\"\ntitle = \"Wait\"\ntext = \"hold the lock\"\n\
+         [[step]]\nkind = \"manual\"\ntitle = \"Never reached\"\ntext = \"after the partition\"\n",
+    )
+    .expect("runbook");
+    let env = switchboard_core::Environment {
+        runbook: vec![RunbookConfig {
+            name: "hold".into(),
+            file: Some(book.display().to_string()),
+            vars: std::collections::BTreeMap::new(),
+        }],
+        ..switchboard_core::Environment::new("faults", vec![common::rig_etcd()])
+    };
+    let (_jdir, journal) = common::journal();
+    let ctx = common::workflow_ctx(&env, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Runbook, "hold"))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    let cut = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        fault(&[&["drop"][..], &CLIENT_PORTS[..]].concat());
+        Instant::now()
+    });
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "hold", "rig-test"))
+        .expect("run");
+    let ended = Instant::now();
+    let cut_at = cut.join().expect("cut");
+    let said = report.lines.join(" | ");
+    assert_ne!(report.outcome, "done", "{said}");
+    assert!(said.contains("lease"), "the run says why: {said}");
+    assert!(!said.contains("Never reached: done"), "{said}");
+    eprintln!(
+        "faults: lock's etcd cut off during a run: stopped {} ms later ({}): {said}",
+        ended.duration_since(cut_at).as_millis(),
+        report.outcome
+    );
+}

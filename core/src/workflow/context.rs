@@ -34,6 +34,7 @@ pub struct Context<'a> {
 pub struct Control {
     cancel: Arc<AtomicBool>,
     valve: Arc<AtomicBool>,
+    lease_lost: Arc<AtomicBool>,
     rows: Arc<Mutex<Vec<StepRow>>>,
     human: Arc<Mutex<String>>,
     ack: Arc<AtomicBool>,
@@ -53,10 +54,20 @@ impl Control {
         self.cancel.store(true, Ordering::SeqCst);
     }
 
+    /// The run's lock can no longer be renewed: another console may take it, so the
+    /// run stops before its next step, as for a cancel.
+    pub fn lose_lease(&self) {
+        self.lease_lost.store(true, Ordering::SeqCst);
+    }
+
     /// Why the run must stop, if it must.
     pub fn stopped(&self) -> Option<&'static str> {
         if self.valve.load(Ordering::SeqCst) {
             Some("stopped by the safety valve")
+        } else if self.lease_lost.load(Ordering::SeqCst) {
+            Some(
+                "stopped: the lock's lease in etcd could not be renewed, so another console may act on this target",
+            )
         } else if self.cancel.load(Ordering::SeqCst) {
             Some("cancelled by the operator")
         } else {

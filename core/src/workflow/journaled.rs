@@ -224,7 +224,21 @@ pub(crate) async fn locked(
     let held = lock::acquire(ctx.environment, &plan.target, &purpose)
         .await
         .map_err(WorkflowError::Refused)?;
-    let mut result = work.await;
+    // A lease that cannot be renewed stops the run before its next step: the lock may
+    // already be another console's.
+    let mut result = match &held {
+        Some(h) => {
+            tokio::pin!(work);
+            tokio::select! {
+                r = &mut work => r,
+                () = h.lost_wait() => {
+                    ctx.control.lose_lease();
+                    work.await
+                }
+            }
+        }
+        None => work.await,
+    };
     if let Some(h) = held {
         if let Some(why) = h.lost()
             && let Ok(r) = &mut result

@@ -214,6 +214,16 @@ async fn keep_alive(
 }
 
 impl Held {
+    /// Resolves once the lease could not be renewed (checked every 100 ms).
+    pub async fn lost_wait(&self) {
+        loop {
+            if self.lost().is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Why the lease could not be renewed, once it could not: the lock may be gone.
     pub fn lost(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|l| l.clone())
