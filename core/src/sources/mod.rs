@@ -44,8 +44,9 @@ use tokio::sync::mpsc;
 pub use self::backoff::Backoff;
 pub(crate) use self::connection::read_small;
 pub use self::connection::{
-    AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
-    error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
+    AnswerLimit, AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach,
+    error_words, error_words_for, read_bounded, read_text_bounded, redact_url, refusal_words,
+    size_words, tls_words_for, tonic_tls, tonic_tls_for,
 };
 pub use self::http::{HttpClient, ProxyEnv};
 
