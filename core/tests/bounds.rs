@@ -21,6 +21,8 @@ use switchboard_core::{Config, EngineOptions, State};
 enum Answer {
     /// `200 OK`, no length, then JSON-looking bytes until the client hangs up.
     EndlessBody,
+    /// `200 OK` declaring 10 GB, then bytes until the client hangs up.
+    DeclaredHuge,
     /// `200 OK`, no length, then one byte every 50 ms forever (a slowloris answer).
     Trickle,
     /// Raw bytes with no newline, forever (a runtime socket that is not HAProxy's).
@@ -54,6 +56,13 @@ fn serve(mut s: TcpStream, answer: Answer) {
             s.write_all(head).ok();
             s.write_all(b"{\"data\":\"").ok();
             b"garbage-".repeat(8192)
+        }
+        Answer::DeclaredHuge => {
+            s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10737418240\r\n\r\n",
+            )
+            .ok();
+            b"{}".repeat(32 * 1024)
         }
         Answer::Trickle => {
             s.write_all(head).ok();
@@ -90,6 +99,7 @@ fn failure(s: &State, name: &str) -> Option<String> {
     let instance = match name {
         "probe" => "probed",
         "probe-trickle" => "trickled",
+        "probe-declared" => "declared",
         _ => return None,
     };
     s.instances
@@ -147,11 +157,20 @@ auth = {{ username = "postgres", password_file = "{secret}" }}
 
 /// The other kinds and bounds: Consul and HAProxy's stats page at `body`, the HAProxy
 /// runtime socket at `line` (one endless line) and `lines` (endless CSV), a probe at
-/// `trickle` (a slowloris answer: the time bound, not the size, stops it), and an
+/// `trickle` (a slowloris answer: the time bound, not the size, stops it), a probe at
+/// `declared` (a length over the limit, refused before reading the body), and an
 /// Envoy whose limit is set lower by `max_answer_bytes`.
-fn other_sources(body: &str, line: &str, lines: &str, trickle: &str) -> String {
+fn other_sources(body: &str, line: &str, lines: &str, trickle: &str, declared: &str) -> String {
     format!(
         r#"
+[[environment.source]]
+kind = "http_probe"
+name = "probe-declared"
+url = "http://{declared}/ready"
+interval_secs = 0.2
+timeout_secs = 5.0
+instance = "declared"
+
 [[environment.source]]
 kind = "http_probe"
 name = "probe-trickle"
@@ -291,9 +310,14 @@ fn hostile_endpoints_put_sources_down_in_words_with_memory_bounded() {
             &hostile(Answer::EndlessLine),
             &hostile(Answer::EndlessLines),
             &hostile(Answer::Trickle),
+            &hostile(Answer::DeclaredHuge),
         ),
         &[
             ("probe-trickle", "no answer within 1000 ms"),
+            (
+                "probe-declared",
+                "answer larger than 1 MB: is this the health endpoint?",
+            ),
             (
                 "envoy-small",
                 "answer larger than 64 kB: is this the admin address?",

@@ -633,6 +633,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn answer_limits_are_per_kind_and_said_in_words() {
+        let envoy = AnswerLimit::of(SourceKind::Envoy, None);
+        assert_eq!(envoy.max_bytes, 32 << 20);
+        assert_eq!(envoy.check(32 << 20, "http://a:9901/stats"), Ok(()));
+        assert_eq!(
+            envoy.check((32 << 20) + 1, "http://u:pw@a:9901/stats"),
+            Err("answer larger than 32 MB: is this the admin address? (max_answer_bytes raises the limit) (http://***@a:9901/stats)".to_owned())
+        );
+        let set = AnswerLimit::of(SourceKind::Envoy, Some(1000));
+        assert_eq!(set.max_bytes, 1000);
+        assert!(
+            set.check(1001, "x")
+                .is_err_and(|e| e.starts_with("answer larger than 1000 bytes"))
+        );
+        assert_eq!(size_words(64 << 10), "64 kB");
+        assert_eq!(size_words(1 << 20), "1 MB");
+        assert_eq!(size_words(1500), "1500 bytes");
+    }
+
+    #[test]
     fn a_wrong_name_says_which_names_the_certificate_holds() {
         let rustls = r#"transport error: invalid peer certificate: certificate not valid for name "db1.internal"; certificate is only valid for IpAddress(127.0.0.1), DnsName("localhost") or DnsName("etcd.rig.test"): more (https://127.0.0.1:44801)"#;
         assert_eq!(
