@@ -62,8 +62,10 @@ impl AnswerLimit {
             SourceKind::Patroni => (4 * MIB, "is this Patroni's REST API address?"),
             SourceKind::Haproxy => (16 * MIB, "is this the stats address or socket?"),
             SourceKind::Consul => (32 * MIB, "is this a Consul agent's address?"),
-            SourceKind::Kubernetes
-            | SourceKind::Etcd
+            // A list page of 500 objects (the watcher's page) is a few MB; a watch line
+            // one object.
+            SourceKind::Kubernetes => (32 * MIB, "is this the API server's address?"),
+            SourceKind::Etcd
             | SourceKind::GrpcHealth
             | SourceKind::Postgres
             | SourceKind::Dns

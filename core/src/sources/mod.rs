@@ -25,6 +25,7 @@ pub mod grpc_health;
 pub mod haproxy;
 pub(crate) mod http;
 pub mod http_probe;
+mod kube_bounds;
 pub mod kubernetes;
 pub mod libpq;
 pub mod patroni;
