@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use kube::client::{Body, DynBody};
 
-use super::connection::AnswerLimit;
+use super::bounds::AnswerLimit;
 
 /// The error type of kube's service stack.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

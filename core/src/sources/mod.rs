@@ -13,6 +13,7 @@
 //! kind is a module here plus that line.
 
 mod backoff;
+mod bounds;
 mod changes;
 mod connection;
 pub mod consul;
@@ -43,11 +44,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-pub(crate) use self::connection::read_small;
+pub(crate) use self::bounds::read_small;
+pub use self::bounds::{AnswerLimit, read_bounded, read_text_bounded, size_words};
 pub use self::connection::{
-    AnswerLimit, AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach,
-    error_words, error_words_for, read_bounded, read_text_bounded, redact_url, refusal_words,
-    size_words, tls_words_for, tonic_tls, tonic_tls_for,
+    AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
+    error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
 };
 pub use self::http::{HttpClient, ProxyEnv};
 

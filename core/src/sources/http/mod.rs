@@ -13,7 +13,8 @@ mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connection::{AnswerLimit, Connection, ReachSettings, redact_url, refusal_words};
+use super::bounds::AnswerLimit;
+use super::connection::{Connection, ReachSettings, redact_url, refusal_words};
 
 pub(crate) use self::auth::Secret;
 pub use self::proxy::ProxyEnv;
