@@ -397,3 +397,41 @@ fn a_file_too_large_is_refused_in_words() {
         .to_string();
     assert!(err.contains("larger than 4 MB"), "{err}");
 }
+
+#[test]
+fn a_well_behaved_runtime_socket_still_reads_whole() {
+    // HAProxy's own `show stat` (recorded from 2.6.12 in the rig), sent in small pieces
+    // and then closed, as HAProxy does after one command.
+    let csv = include_str!("fixtures/haproxy/show-stat-rig.csv");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0_u8; 256];
+            let _command_bytes = s.read(&mut buf).unwrap_or(0);
+            for piece in csv.as_bytes().chunks(100) {
+                if s.write_all(piece).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let text = format!(
+        "[[environment]]\nname = \"t\"\n[[environment.source]]\nkind = \"haproxy\"\nname = \"lb\"\nsocket = \"tcp://{addr}\"\n"
+    );
+    let cfg = Config::parse(&text, Path::new("lb.toml")).expect("config");
+    let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let up = |s: &State| {
+        s.sources
+            .get("lb")
+            .is_some_and(|i| i.status == SourceStatus::Up)
+            && !s.instances.is_empty()
+    };
+    let s = engine.wait_for(Duration::from_secs(10), up);
+    assert!(
+        up(&s),
+        "{:?}",
+        s.sources.get("lb").map(|i| (i.status, i.detail.clone()))
+    );
+}
