@@ -94,6 +94,11 @@ SIZE=$(identify -format '%m %wx%h' "$EXPORTED")
 [ "$SIZE" = "PNG 1440x900" ] || { echo "exported view is $SIZE, not PNG 1440x900"; exit 1; }
 echo "exported view: $EXPORTED ($SIZE)"
 
+step "hostile endpoints: memory bounded"
+# Five sources whose address answers an endless body: the console's peak RSS stays
+# under 200 MB and each source goes down in words (tests/README.md, Bounds).
+SECS=10 tests/hostile-memory.sh "$CARGO_TARGET_DIR/debug/switchboard"
+
 step "package (.deb)"
 tests/package.sh
 

@@ -163,9 +163,12 @@ fn insert(tiles: &mut egui_tiles::Tiles<Pane>, node: &Node) -> egui_tiles::TileI
     }
 }
 
+/// The most a layout file may hold: a tree of a few dozen panes is a few kilobytes.
+const MAX_LAYOUT_BYTES: u64 = 1 << 20;
+
 /// Loads a saved tree; `None` when missing or unreadable (the caller falls back to a preset).
 pub fn load_saved(path: &Path) -> Option<egui_tiles::Tree<Pane>> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = switchboard_core::sources::read_text_bounded(path, MAX_LAYOUT_BYTES).ok()?;
     match serde_json::from_str(&text) {
         Ok(tree) => Some(tree),
         Err(e) => {
@@ -243,7 +246,7 @@ pub fn resolve(name: &str, dir: Option<&Path>) -> Result<egui_tiles::Tree<Pane>,
         return preset(name).map(|p| build_tree(&p));
     };
     let path = dir.join(format!("{name}.json"));
-    match std::fs::read_to_string(&path) {
+    match switchboard_core::sources::read_text_bounded(&path, MAX_LAYOUT_BYTES) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| format!("layout {name} cannot be read: {e} ({})", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(

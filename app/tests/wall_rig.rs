@@ -57,6 +57,7 @@ fn a_wall_survives_its_gateway_dying_and_coming_back() {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     });
     // As `switchboard --wall` does.
     source.poll_at_most_every(Duration::from_secs(1));

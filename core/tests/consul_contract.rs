@@ -124,6 +124,7 @@ fn engine(addr: &str, token_env: &str, token: &str) -> EngineHandle {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }))
 }
 

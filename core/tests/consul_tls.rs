@@ -130,6 +130,7 @@ fn from_vars(vars: &[(&str, String)]) -> ConsulConfig {
         tls: None,
         auth: None,
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     }
     .with_consul_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
 }

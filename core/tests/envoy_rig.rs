@@ -53,6 +53,7 @@ fn backend_death_on_a_real_envoy() {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();
@@ -101,6 +102,7 @@ fn a_reached_threshold_opens_the_breaker_at_capacity() {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }));
     let id = "envoy-cap/slowsvc";
     let breaker = |s: &State| {

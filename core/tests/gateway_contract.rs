@@ -63,6 +63,7 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             tls: None,
             auth: None,
             proxy: switchboard_core::sources::ProxySetting::default(),
+            max_answer_bytes: None,
         })
     };
     let traefik = |name: &str, base: &str| {
@@ -77,6 +78,7 @@ fn sources(addr: &str) -> Vec<SourceConfig> {
             tls: None,
             auth: None,
             proxy: switchboard_core::sources::ProxySetting::default(),
+            max_answer_bytes: None,
         })
     };
     vec![

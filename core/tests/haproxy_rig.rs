@@ -57,6 +57,7 @@ fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> Engi
                 tls: None,
                 auth: None,
                 proxy: switchboard_core::sources::ProxySetting::default(),
+                max_answer_bytes: None,
             })],
         }],
     };

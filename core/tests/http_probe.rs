@@ -70,6 +70,7 @@ fn probe(addr: &str, path: &str) -> SourceConfig {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     })
 }
 

@@ -178,6 +178,7 @@ fn engine(path: String) -> switchboard_core::EngineHandle {
         namespaces: vec!["kube-system".into()],
         kubeconfig: Some(path),
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }))
 }
 
@@ -336,6 +337,7 @@ fn scale_patches_replicas_and_waits_until_they_are_ready() {
         namespaces: Vec::new(),
         kubeconfig: Some(kubeconfig(dir.path(), &addr)),
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     for n in [0, 2, 3] {
@@ -485,6 +487,7 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
             namespaces: vec!["kube-system".into()],
             kubeconfig: Some(kubeconfig(dir.path(), &addr)),
             proxy: switchboard_core::sources::ProxySetting::default(),
+            max_answer_bytes: None,
         })],
         fence: Vec::new(),
         runbook: Vec::new(),

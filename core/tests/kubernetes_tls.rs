@@ -297,6 +297,7 @@ fn engine_via(kubeconfig: String, proxy: ProxySetting) -> switchboard_core::Engi
         namespaces: vec!["kube-system".into()],
         kubeconfig: Some(kubeconfig),
         proxy,
+        max_answer_bytes: None,
     }))
 }
 

@@ -90,6 +90,7 @@ fn patroni(auth: AuthSettings) -> SourceConfig {
         }),
         auth: Some(auth),
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     })
 }
 

@@ -695,6 +695,7 @@ fn a_patroni_source_asks_every_members_postgresql_over_verified_tls() {
         }),
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }));
     let asked = |s: &switchboard_core::State| {
         s.databases.get("pgtls-patroni").map(|d| {

@@ -33,6 +33,7 @@ fn prometheus(name: &str, query: Vec<QueryConfig>, series: Vec<SeriesConfig>) ->
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     })
 }
 

@@ -48,6 +48,7 @@ fn env() -> Environment {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     })];
     if rig_has("etcd") {
         source.push(common::rig_etcd());

@@ -84,6 +84,7 @@ fn traefik_breaker_state_is_inferred_from_its_metrics() {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let log = traffic(Arc::clone(&stop));

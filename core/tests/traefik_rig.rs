@@ -56,6 +56,7 @@ fn backend_death_on_a_real_traefik() {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
     let s = e.snapshot();

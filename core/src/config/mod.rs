@@ -156,6 +156,10 @@ impl Look {
     }
 }
 
+/// The most a config file may hold: a large one, with a hundred sources and their
+/// runbooks' variables, is tens of kilobytes; more is the wrong file.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
 const fn default_stale() -> u64 {
     5000
 }
@@ -271,9 +275,11 @@ impl Config {
 
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            source,
-            path: path.to_owned(),
+        let text = crate::sources::read_text_bounded(path, MAX_CONFIG_BYTES).map_err(|source| {
+            ConfigError::Io {
+                source,
+                path: path.to_owned(),
+            }
         })?;
         Self::parse(&text, path)
     }

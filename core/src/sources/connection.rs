@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{AnswerLimit, read_small};
+
 /// The most a certificate or key file may hold: a chain is a few kilobytes.
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
@@ -34,6 +36,8 @@ pub struct Connection {
     pub auth: Option<AuthSettings>,
     /// Which proxy the requests go through.
     pub proxy: ProxySetting,
+    /// The most an answer may hold.
+    pub max_answer: AnswerLimit,
 }
 
 impl Connection {
@@ -45,6 +49,7 @@ impl Connection {
             tls: None,
             auth: None,
             proxy: ProxySetting::Env(true),
+            max_answer: AnswerLimit::GENERIC,
         }
     }
 
@@ -55,6 +60,7 @@ impl Connection {
             tls: reach.tls.cloned(),
             auth: reach.auth.cloned(),
             proxy: reach.proxy.clone(),
+            max_answer: reach.max_answer,
         }
     }
 }
@@ -116,6 +122,8 @@ pub struct ReachSettings<'a> {
     pub proxy: &'a ProxySetting,
     /// Its bound on connecting and on each request.
     pub timeout: Duration,
+    /// The most one answer may hold (its kind's default or its `max_answer_bytes`).
+    pub max_answer: AnswerLimit,
 }
 
 /// Which forward proxy a source's requests go through: `proxy = true` (the default) the
@@ -354,23 +362,6 @@ fn read_pem(path: &str, what: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// A small file (a certificate, a key, a secret) read whole, at most `max_bytes`, or
-/// why not in words (the path last): a path pointing at the wrong file cannot fill
-/// memory.
-pub(crate) fn read_small(path: &str, max_bytes: u64, what: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read the {what}: {e} ({path})"))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(format!(
-            "the {what} is larger than {max_bytes} bytes: is it the right file? ({path})"
-        ));
-    }
-    Ok(bytes)
-}
-
 /// [`error_words`] for a connection made with `tls`: a server that closes the
 /// connection right after the handshake, when no client certificate was presented, is
 /// most likely one that requires one (TLS 1.3 lets the client finish its handshake
@@ -551,6 +542,7 @@ mod tests {
             auth,
             proxy: &ProxySetting::Env(true),
             timeout: Duration::from_secs(1),
+            max_answer: AnswerLimit::GENERIC,
         }
     }
 

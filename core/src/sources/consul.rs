@@ -74,6 +74,10 @@ pub struct ConsulConfig {
         skip_serializing_if = "crate::sources::ProxySetting::is_default"
     )]
     pub proxy: crate::sources::ProxySetting,
+    /// The most one answer may hold, in bytes; the kind's default when left out
+    /// (`AnswerLimit::of`). A larger answer puts the source down in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl ConsulConfig {
@@ -90,6 +94,7 @@ impl ConsulConfig {
             tls: None,
             auth: None,
             proxy: crate::sources::ProxySetting::default(),
+            max_answer_bytes: None,
         }
     }
 
@@ -155,6 +160,10 @@ impl crate::sources::Settings for ConsulConfig {
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
             timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+            max_answer: crate::sources::AnswerLimit::of(
+                crate::model::SourceKind::Consul,
+                self.max_answer_bytes,
+            ),
         })
     }
 

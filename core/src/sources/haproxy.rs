@@ -62,6 +62,10 @@ pub struct HaproxyConfig {
         skip_serializing_if = "crate::sources::ProxySetting::is_default"
     )]
     pub proxy: crate::sources::ProxySetting,
+    /// The most one answer may hold, in bytes; the kind's default when left out
+    /// (`AnswerLimit::of`). A larger answer puts the source down in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl crate::sources::Settings for HaproxyConfig {
@@ -84,6 +88,10 @@ impl crate::sources::Settings for HaproxyConfig {
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
             timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+            max_answer: crate::sources::AnswerLimit::of(
+                crate::model::SourceKind::Haproxy,
+                self.max_answer_bytes,
+            ),
         })
     }
 }
@@ -341,41 +349,83 @@ fn endpoint(cfg: &HaproxyConfig) -> Result<Endpoint, String> {
         .ok_or_else(|| "haproxy source needs `socket` or `stats_url`".to_owned())
 }
 
+/// The longest line the runtime API may send: a `show stat` row is a few hundred bytes
+/// (about a hundred fields), so anything near this is not HAProxy talking.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+
 /// One command over the runtime API: send it, read until HAProxy closes (it does after
-/// one command in non-interactive mode).
+/// one command in non-interactive mode). The answer is bounded by `limit` and each
+/// line by [`MAX_LINE_BYTES`], so a socket that is not HAProxy's (or a hostile one)
+/// sending without end costs at most that much memory; `what` names it in the error.
 async fn runtime_exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut s: S,
     command: &str,
-) -> std::io::Result<String> {
-    s.write_all(format!("{command}\n").as_bytes()).await?;
+    limit: super::AnswerLimit,
+    what: &str,
+) -> Result<String, String> {
+    s.write_all(format!("{command}\n").as_bytes())
+        .await
+        .map_err(|e| format!("{e} ({what})"))?;
     let mut buf = Vec::with_capacity(16 * 1024);
-    s.read_to_end(&mut buf).await?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let mut chunk = vec![0_u8; 16 * 1024];
+    // Bytes since the last newline.
+    let mut line_bytes = 0_usize;
+    loop {
+        let n = s
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("{e} ({what})"))?;
+        let Some(read) = chunk.get(..n).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        limit.check((buf.len() + n) as u64, what)?;
+        line_bytes = match read.iter().rposition(|b| *b == b'\n') {
+            Some(last) => n - last - 1,
+            None => line_bytes + n,
+        };
+        if line_bytes > MAX_LINE_BYTES {
+            return Err(format!(
+                "a line longer than {}: is this HAProxy's runtime API? ({what})",
+                super::size_words(MAX_LINE_BYTES as u64)
+            ));
+        }
+        buf.extend_from_slice(read);
+    }
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Sends one runtime API command to `socket` (a unix path, `unix:/…` or `tcp://host:port`)
-/// within `timeout`, and returns HAProxy's answer.
+/// within `timeout`, and returns HAProxy's answer (at most the HAProxy source's default
+/// answer limit).
 pub async fn runtime_command(
     socket: &str,
     command: &str,
     timeout: Duration,
+) -> Result<String, String> {
+    let limit = super::AnswerLimit::of(crate::model::SourceKind::Haproxy, None);
+    runtime_command_within(socket, command, timeout, limit).await
+}
+
+/// [`runtime_command`] with the answer bounded by `limit`.
+pub async fn runtime_command_within(
+    socket: &str,
+    command: &str,
+    timeout: Duration,
+    limit: super::AnswerLimit,
 ) -> Result<String, String> {
     let answer = async {
         if let Some(addr) = socket.strip_prefix("tcp://") {
             let s = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| format!("{e} ({addr})"))?;
-            runtime_exchange(s, command)
-                .await
-                .map_err(|e| format!("{e} ({addr})"))
+            runtime_exchange(s, command, limit, addr).await
         } else {
             let path = socket.strip_prefix("unix:").unwrap_or(socket);
             let s = tokio::net::UnixStream::connect(path)
                 .await
                 .map_err(|e| format!("{e} ({path})"))?;
-            runtime_exchange(s, command)
-                .await
-                .map_err(|e| format!("{e} ({path})"))
+            runtime_exchange(s, command, limit, path).await
         }
     };
     super::bounded(timeout, socket, answer).await
@@ -385,14 +435,28 @@ async fn fetch(
     ep: &Endpoint,
     http: &super::HttpClient,
     timeout: Duration,
+    limit: super::AnswerLimit,
 ) -> Result<String, String> {
-    match ep {
-        Endpoint::Unix(path) => runtime_command(path, "show stat", timeout).await,
+    let text = match ep {
+        Endpoint::Unix(path) => runtime_command_within(path, "show stat", timeout, limit).await,
         Endpoint::Tcp(addr) => {
-            runtime_command(&format!("tcp://{addr}"), "show stat", timeout).await
+            runtime_command_within(&format!("tcp://{addr}"), "show stat", timeout, limit).await
         }
         Endpoint::Http(url) => super::http::get_ok(http, url, timeout).await,
+    }?;
+    // The stats page is bounded as a whole by the HTTP client; its lines as the runtime
+    // API's are, so a page that is not HAProxy's CSV says so.
+    if text.lines().any(|l| l.len() > MAX_LINE_BYTES) {
+        return Err(format!(
+            "a line longer than {}: is this HAProxy's stats CSV? ({})",
+            super::size_words(MAX_LINE_BYTES as u64),
+            match ep {
+                Endpoint::Unix(s) | Endpoint::Tcp(s) => s.clone(),
+                Endpoint::Http(url) => super::redact_url(url),
+            }
+        ));
     }
+    Ok(text)
 }
 
 /// Runs the HAProxy source until the engine stops.
@@ -421,9 +485,11 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
             detail_follows: false,
         },
     };
+    let limit = super::AnswerLimit::of(crate::model::SourceKind::Haproxy, cfg.max_answer_bytes);
     let stats = Stats {
         ep,
         http,
+        limit,
         timeout: connection.timeout,
         gateway: ServiceId::new(&cfg.name),
     };
@@ -434,6 +500,7 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
 struct Stats {
     ep: Endpoint,
     http: super::HttpClient,
+    limit: super::AnswerLimit,
     timeout: Duration,
     gateway: ServiceId,
 }
@@ -442,7 +509,7 @@ impl Poll for Stats {
     type Answer = Vec<StatRow>;
 
     async fn fetch(&mut self) -> Result<Vec<StatRow>, String> {
-        let text = fetch(&self.ep, &self.http, self.timeout).await?;
+        let text = fetch(&self.ep, &self.http, self.timeout, self.limit).await?;
         parse_stat_csv(&text).map_err(|e| e.to_string())
     }
 

@@ -65,6 +65,10 @@ pub struct HttpProbeConfig {
         skip_serializing_if = "crate::sources::ProxySetting::is_default"
     )]
     pub proxy: crate::sources::ProxySetting,
+    /// The most one answer may hold, in bytes; the kind's default when left out
+    /// (`AnswerLimit::of`). A larger answer puts the source down in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl crate::sources::Settings for HttpProbeConfig {
@@ -81,6 +85,10 @@ impl crate::sources::Settings for HttpProbeConfig {
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
             timeout: std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.05, 600.0)),
+            max_answer: crate::sources::AnswerLimit::of(
+                crate::model::SourceKind::HttpProbe,
+                self.max_answer_bytes,
+            ),
         })
     }
 }

@@ -58,9 +58,22 @@ pub struct KubernetesConfig {
     /// honoured, which kube alone does not).
     #[serde(default, skip_serializing_if = "ProxySetting::is_default")]
     pub proxy: ProxySetting,
+    /// The most one list answer, or one watch line, may hold, in bytes; the kind's
+    /// default when left out (`AnswerLimit::of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl crate::sources::Settings for KubernetesConfig {}
+
+/// kube's client on `config`, with every answer bounded as `cfg` says (`kube_bounds.rs`).
+fn bounded_client(cfg: &KubernetesConfig, config: kube::Config) -> Result<Client, String> {
+    let limit = super::AnswerLimit::of(crate::model::SourceKind::Kubernetes, cfg.max_answer_bytes);
+    Ok(kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| format!("Kubernetes client: {e}"))?
+        .with_layer(&super::kube_bounds::BoundLayer { limit })
+        .build())
+}
 
 /// The service a pod belongs to.
 pub fn service_of(pod: &Pod) -> String {
@@ -353,7 +366,7 @@ const MAX_KUBECONFIG_BYTES: u64 = 4 << 20;
 
 /// The client for a config.
 pub(crate) async fn client(cfg: &KubernetesConfig) -> Result<Client, String> {
-    Client::try_from(config(cfg).await?).map_err(|e| format!("Kubernetes client: {e}"))
+    bounded_client(cfg, config(cfg).await?)
 }
 
 /// The kube client's settings from the kubeconfig (`kubeconfig`, else `KUBECONFIG`'s
@@ -500,6 +513,15 @@ fn words(e: &watcher::Error) -> String {
     // The whole chain, TLS failures in an operator's words: kube's own text stops at
     // "client error (Connect)".
     let text = super::connection::error_words(e);
+    // A bound's words (kube_bounds.rs) come back once per layer of kube's chain: said
+    // once, the innermost.
+    if let Some(at) = ["answer larger than", "a watch line longer than"]
+        .iter()
+        .filter_map(|w| text.rfind(w))
+        .max()
+    {
+        return text.get(at..).unwrap_or(&text).to_owned();
+    }
     let inner = match e {
         watcher::Error::InitialListFailed(k)
         | watcher::Error::WatchStartFailed(k)
@@ -546,7 +568,7 @@ pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
             };
             transport::report(transport, &read, &probe, &reporter).await;
         });
-        Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+        bounded_client(&cfg, config)
     }) {
         Ok(c) => c,
         Err(e) => {

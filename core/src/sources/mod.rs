@@ -13,6 +13,7 @@
 //! kind is a module here plus that line.
 
 mod backoff;
+mod bounds;
 mod changes;
 mod connection;
 pub mod consul;
@@ -25,6 +26,7 @@ pub mod grpc_health;
 pub mod haproxy;
 pub(crate) mod http;
 pub mod http_probe;
+mod kube_bounds;
 pub mod kubernetes;
 pub mod libpq;
 pub mod patroni;
@@ -42,7 +44,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub use self::backoff::Backoff;
-pub(crate) use self::connection::read_small;
+pub(crate) use self::bounds::read_small;
+pub use self::bounds::{AnswerLimit, read_bounded, read_text_bounded, size_words};
 pub use self::connection::{
     AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
     error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,

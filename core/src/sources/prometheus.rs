@@ -69,6 +69,10 @@ pub struct PrometheusConfig {
         skip_serializing_if = "crate::sources::ProxySetting::is_default"
     )]
     pub proxy: crate::sources::ProxySetting,
+    /// The most one answer may hold, in bytes; the kind's default when left out
+    /// (`AnswerLimit::of`). A larger answer puts the source down in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl crate::sources::Settings for PrometheusConfig {
@@ -85,6 +89,10 @@ impl crate::sources::Settings for PrometheusConfig {
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
             timeout: std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 600.0)),
+            max_answer: crate::sources::AnswerLimit::of(
+                crate::model::SourceKind::Prometheus,
+                self.max_answer_bytes,
+            ),
         })
     }
 }

@@ -100,7 +100,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, String> {
 
 /// The facts of the first certificate in a PEM file (the leaf of a chain), or why not.
 pub fn pem_file_facts(path: &str, what: &str) -> Result<CertFacts, String> {
-    let bytes = super::connection::read_small(path, 1 << 20, what)?;
+    let bytes = super::bounds::read_small(path, 1 << 20, what)?;
     pem_facts(&bytes, what).map_err(|e| format!("{e} ({path})"))
 }
 

@@ -42,6 +42,7 @@ fn env(auth: AuthSettings) -> Environment {
         tls: Some(right_ca()),
         auth: Some(auth),
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     });
     // `metrics = ""` (off) is no URL the TLS settings must fit.
     traefik.validate().expect("valid");

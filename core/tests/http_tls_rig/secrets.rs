@@ -43,6 +43,7 @@ fn no_password_lands_in_a_recorded_session() {
             tls: Some(right_ca()),
             auth: Some(auth),
             proxy: ProxySetting::Env(false),
+            max_answer_bytes: None,
         })
     };
     let sources = vec![

@@ -30,6 +30,7 @@ pub(super) fn prometheus(name: &str, tls: TlsSettings, auth: Option<AuthSettings
         tls: Some(tls),
         auth,
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     })
 }
 
@@ -168,6 +169,7 @@ fn haproxy(name: &str, url: &str, tls: TlsSettings, auth: Option<AuthSettings>) 
         tls: Some(tls),
         auth,
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     })
 }
 
@@ -266,6 +268,7 @@ fn traefik(name: &str, tls: TlsSettings, auth: Option<AuthSettings>) -> SourceCo
         tls: Some(tls),
         auth,
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     })
 }
 
@@ -390,6 +393,7 @@ fn probe(name: &str, auth: Option<AuthSettings>) -> SourceConfig {
         tls: Some(right_ca()),
         auth,
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     })
 }
 

@@ -70,6 +70,7 @@ fn a_rewritten_token_file_is_sent_from_the_next_request_on() {
             ..AuthSettings::default()
         }),
         proxy: ProxySetting::Env(false),
+        max_answer_bytes: None,
     });
     src.validate().expect("valid");
     let engine = super::common::engine_with(src);

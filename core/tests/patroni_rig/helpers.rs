@@ -42,6 +42,7 @@ fn patroni_source(name: &str) -> SourceConfig {
         tls: None,
         auth: None,
         proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
     })
 }
 

@@ -105,6 +105,7 @@ target = "{route}"
                 tls: None,
                 auth: None,
                 proxy: switchboard_core::sources::ProxySetting::default(),
+                max_answer_bytes: None,
             }),
             common::rig_etcd(),
         ],

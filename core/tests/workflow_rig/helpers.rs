@@ -35,6 +35,7 @@ pub(crate) fn env(read_only: bool) -> Environment {
             tls: None,
             auth: None,
             proxy: switchboard_core::sources::ProxySetting::default(),
+            max_answer_bytes: None,
         })],
     }
 }

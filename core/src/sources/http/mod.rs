@@ -13,14 +13,11 @@ mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::bounds::AnswerLimit;
 use super::connection::{Connection, ReachSettings, redact_url, refusal_words};
 
 pub(crate) use self::auth::Secret;
 pub use self::proxy::ProxyEnv;
-
-/// The most an answer's body may hold: Envoy's `/stats` of a large mesh is a few
-/// megabytes.
-pub const MAX_BODY_BYTES: usize = 64 << 20;
 
 /// A client whose requests give up after `timeout`, with no TLS settings or
 /// credentials and the environment's proxy variables (see [`HttpClient::new`]).
@@ -53,6 +50,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     auth: Option<Arc<auth::Credentials>>,
     tls: Option<super::TlsSettings>,
+    max_answer: AnswerLimit,
 }
 
 /// Leaves reqwest's client out: its `Debug` lists its proxies, and a proxy URL may hold
@@ -62,6 +60,7 @@ impl std::fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("auth", &self.auth)
             .field("tls", &self.tls)
+            .field("max_answer", &self.max_answer)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +101,7 @@ impl HttpClient {
             client,
             auth,
             tls: connection.tls.clone(),
+            max_answer: connection.max_answer,
         })
     }
 
@@ -130,24 +130,34 @@ impl HttpClient {
         }
     }
 
-    /// The body of `resp` as text, at most `MAX_BODY_BYTES`: a target that answers
-    /// without end cannot fill memory.
+    /// The body of `resp` as text, at most the source's answer limit: a target that
+    /// answers without end (a file server, a log stream) cannot fill memory. The buffer
+    /// never grows past the limit, so a hostile answer costs at most that much; valid
+    /// UTF-8 (every API read here) is not copied again.
     pub async fn body(
         &self,
         mut resp: reqwest::Response,
         timeout: Duration,
     ) -> Result<String, String> {
-        let mut bytes = Vec::new();
+        let limit = self.max_answer;
+        let cap = usize::try_from(limit.max_bytes).unwrap_or(usize::MAX);
+        // A declared length over the limit is refused before reading a byte of it.
+        if let Some(len) = resp.content_length() {
+            limit.check(len, resp.url().as_str())?;
+        }
+        let mut bytes: Vec<u8> = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.describe(&e, timeout))? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(format!(
-                    "the answer is larger than {MAX_BODY_BYTES} bytes ({})",
-                    redact_url(resp.url().as_str())
-                ));
+            let len = bytes.len().saturating_add(chunk.len());
+            limit.check(len as u64, resp.url().as_str())?;
+            if len > bytes.capacity() {
+                // Doubling as `Vec` does, but never past the limit.
+                let want = len.max(bytes.capacity().saturating_mul(2)).min(cap);
+                bytes.reserve_exact(want - bytes.len());
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// A failure of one of this client's requests in words (as `describe` says it), naming

@@ -300,7 +300,7 @@ impl Params {
                 ));
             }
         }
-        let text = super::connection::read_small(&path, files::MAX_FILE_BYTES, "password file")?;
+        let text = super::bounds::read_small(&path, files::MAX_FILE_BYTES, "password file")?;
         let text = String::from_utf8_lossy(&text);
         let first = |k: &str, default: &str| {
             self.get(k)

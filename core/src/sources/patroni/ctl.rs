@@ -198,6 +198,7 @@ ctl: {certfile: /etc/patroni/client.crt, keyfile: /etc/patroni/client.key, cacer
             tls: None,
             auth: None,
             proxy: crate::sources::ProxySetting::Env(false),
+            max_answer_bytes: None,
         };
         let client = client(&cfg, Duration::from_secs(2)).expect("client");
         assert!(!format!("{client:?}").contains("restpw"));

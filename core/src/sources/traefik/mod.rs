@@ -64,6 +64,10 @@ pub struct TraefikConfig {
         skip_serializing_if = "crate::sources::ProxySetting::is_default"
     )]
     pub proxy: crate::sources::ProxySetting,
+    /// The most one answer may hold, in bytes; the kind's default when left out
+    /// (`AnswerLimit::of`). A larger answer puts the source down in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_answer_bytes: Option<u64>,
 }
 
 impl crate::sources::Settings for TraefikConfig {
@@ -82,6 +86,10 @@ impl crate::sources::Settings for TraefikConfig {
             auth: self.auth.as_ref(),
             proxy: &self.proxy,
             timeout: std::time::Duration::from_millis(self.timeout_millis.max(10)),
+            max_answer: crate::sources::AnswerLimit::of(
+                crate::model::SourceKind::Traefik,
+                self.max_answer_bytes,
+            ),
         })
     }
 }

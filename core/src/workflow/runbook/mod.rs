@@ -112,6 +112,9 @@ pub enum Step {
     },
 }
 
+/// The most a runbook file may hold: a long one is a few kilobytes of TOML.
+const MAX_RUNBOOK_BYTES: u64 = 1 << 20;
+
 const fn three() -> u32 {
     3
 }
@@ -337,8 +340,10 @@ fn enabled(
             ))
         })?;
     let text = match &cfg.file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| WorkflowError::Usage(format!("cannot read the runbook {path}: {e}")))?,
+        Some(path) => {
+            crate::sources::read_text_bounded(std::path::Path::new(path), MAX_RUNBOOK_BYTES)
+                .map_err(|e| WorkflowError::Usage(format!("cannot read the runbook {path}: {e}")))?
+        }
         None => SHIPPED
             .iter()
             .find(|(n, _)| *n == name)
