@@ -415,6 +415,14 @@ fn fuzz_exposition_text() {
     });
 }
 
+/// A decoding error as the Kubernetes source shows it.
+fn kube_verdict<T>(r: Result<T, serde_json::Error>) -> Verdict {
+    match r {
+        Ok(_) => Verdict::Accepted,
+        Err(e) => Verdict::Refused(kubernetes::kube_words(&kube::Error::SerdeError(e))),
+    }
+}
+
 fn kubernetes_objects(input: &[u8]) -> Verdict {
     let pod = serde_json::from_slice::<Pod>(input);
     if let Ok(p) = &pod {
@@ -447,11 +455,11 @@ fn kubernetes_objects(input: &[u8]) -> Verdict {
         kubernetes::warning_event(e);
     }
     any(vec![
-        verdict(pod),
-        verdict(list),
-        verdict(deployment),
-        verdict(node),
-        verdict(event),
+        kube_verdict(pod),
+        kube_verdict(list),
+        kube_verdict(deployment),
+        kube_verdict(node),
+        kube_verdict(event),
     ])
 }
 
