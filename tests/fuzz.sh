@@ -8,7 +8,8 @@
 # Usage: tests/fuzz.sh [TARGET...]   (default: every target; names as in `--list`)
 # Env: FUZZ_CASES (default 1000000), FUZZ_SECS (a time limit per target, default 0:
 # none), FUZZ_SEED (default 17), FUZZ_SEEDS (a directory of extra samples laid out as
-# core/tests/fixtures, e.g. the shared fixture tree), CARGO_TARGET_DIR.
+# core/tests/fixtures, e.g. the shared fixture tree), FUZZ_BIN (a fuzz_parsers binary
+# already built: no build), CARGO_TARGET_DIR.
 # A crash stops the run and names the input; it is also saved to
 # $TMPDIR/switchboard-fuzz-TARGET.bin.
 set -euo pipefail
@@ -22,9 +23,12 @@ if [ -n "${FUZZ_SEEDS:-}" ]; then
   export SWITCHBOARD_FUZZ_SEEDS=$FUZZ_SEEDS
 fi
 
-bin=$(cargo test --release --locked -p switchboard-core --test fuzz_parsers --no-run \
-  --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*fuzz_parsers[^"]*\)".*/\1/p' | tail -n 1)
+bin=${FUZZ_BIN:-}
+if [ -z "$bin" ]; then
+  bin=$(cargo test --release --locked -p switchboard-core --test fuzz_parsers --no-run \
+    --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*fuzz_parsers[^"]*\)".*/\1/p' | tail -n 1)
+fi
 [ -x "$bin" ] || { echo "fuzz.sh: the fuzz binary did not build" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
@@ -34,10 +38,17 @@ else
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.one"' EXIT
+failed=()
 for t in "${targets[@]}"; do
   printf '=== %s (%s)\n' "$t" "$(date +%T)"
-  "$bin" --exact "$t" --nocapture --test-threads 1 2>&1 | tee -a "$log" | grep -E '^(fuzz |test result|.*panicked)'
+  # libtest prints `test NAME ... ` before the test's own line: each figure is put on a
+  # line of its own.
+  if ! "$bin" --exact "$t" --nocapture --test-threads 1 >"$log.one" 2>&1; then
+    failed+=("$t")
+  fi
+  sed 's/^test [a-z_]* \.\.\. //' "$log.one" | tee -a "$log" |
+    grep -E -A3 '^(fuzz |test result|.*panicked)' || true
 done
 
 printf '\n%-20s %10s %8s %8s %10s %8s %s\n' target inputs secs per_sec refused peak_KiB longest_error
@@ -45,3 +56,7 @@ sed -n 's/^fuzz \([a-z_]*\): \([0-9]*\) inputs in \([0-9.]*\) s (\([0-9]*\)\/s),
   while read -r name inputs secs rate refused peak longest; do
     printf '%-20s %10s %8s %8s %10s %8s %s\n' "$name" "$inputs" "$secs" "$rate" "$refused" "$peak" "$longest"
   done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi
