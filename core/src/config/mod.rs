@@ -293,12 +293,12 @@ impl Config {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.message().trim().to_owned(),
+                message: clipped(e.message().trim()),
             }
         })?;
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            message: clipped(&message),
         })?;
         Ok(cfg)
     }
@@ -448,9 +448,38 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// At most 300 characters of a message that quotes the file (an unknown key, a name),
+/// with an ellipsis when some were left out: a 40 kB key is named, not printed.
+fn clipped(message: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out: String = message.chars().take(MAX_CHARS).collect();
+    if out.len() < message.len() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: an unknown key was quoted whole in the error, 40 kB of it.
+    #[test]
+    fn a_huge_unknown_key_is_named_not_printed() {
+        let text = format!(
+            "[[environment]]\nname = \"a\"\n{} = 1\n",
+            "k".repeat(40_000)
+        );
+        let err = Config::parse(&text, Path::new("c.toml"))
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.starts_with("c.toml:3:1: unknown field `kkk"),
+            "{err:.100}"
+        );
+        assert!(err.contains('…'), "{err:.100}");
+        assert!(err.chars().count() < 400, "{} chars", err.chars().count());
+    }
 
     const GOOD: &str = r#"
 [[environment]]

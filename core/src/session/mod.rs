@@ -638,9 +638,15 @@ impl SessionReader {
             .query(params![after, upto])
             .map_err(sqlite(&self.path))?;
         let mut n = 0;
+        // serde quotes the damaged value; 300 characters of it say what is wrong, a
+        // 40 kB row need not be printed.
         let damaged = |seq: i64, reason: String| SessionError::Corrupt {
             seq,
-            reason,
+            reason: if reason.chars().count() > 300 {
+                reason.chars().take(300).chain(['…']).collect()
+            } else {
+                reason
+            },
             path: self.path.clone(),
         };
         loop {

@@ -112,6 +112,32 @@ fn damaged_rows_are_reported_not_panicked() {
     assert_eq!(seen, 4, "the valid prefix was delivered");
 }
 
+/// Found by fuzzing: a damaged row's 40 kB value was quoted whole in the error.
+#[test]
+fn a_huge_damaged_row_is_quoted_in_part() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("s.session");
+    let mut rec = Recorder::create(&path, &meta()).expect("create");
+    rec.append(&drill_events(1, 3)).expect("append");
+    drop(rec);
+    Connection::open(&path)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE events SET body = ?1 WHERE seq = 2",
+                [format!("\"{}\"", "x".repeat(40_000))],
+            )
+        })
+        .expect("damage");
+    let err = SessionReader::open(&path)
+        .expect("open")
+        .events()
+        .expect_err("damaged")
+        .to_string();
+    assert!(err.contains("event 2 is damaged"), "{err:.100}");
+    assert!(err.contains("xxx…"), "{err:.100}");
+    assert!(err.chars().count() < 500, "{} chars", err.chars().count());
+}
+
 #[test]
 fn truncated_file_gives_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -353,12 +353,20 @@ pub async fn scale(
     ))
 }
 
-/// A kube error in words (the API server's reason and message when it sent one).
-pub(crate) fn kube_words(e: &kube::Error) -> String {
-    match e {
+/// A kube error in words (the API server's reason and message when it sent one), at
+/// most 300 characters of it: an answer that does not decode is quoted by serde, and a
+/// hostile or broken server's message can be any length.
+pub fn kube_words(e: &kube::Error) -> String {
+    const MAX_CHARS: usize = 300;
+    let words = match e {
         kube::Error::Api(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
         other => other.to_string(),
+    };
+    let mut out: String = words.chars().take(MAX_CHARS).collect();
+    if out.len() < words.len() {
+        out.push('…');
     }
+    out
 }
 
 /// The most a kubeconfig file may hold: a large one is a few hundred kilobytes.
@@ -690,6 +698,25 @@ async fn forward<K>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: a pod whose labels are a 40 kB string was quoted whole by serde
+    /// in the source's error.
+    #[test]
+    fn an_undecodable_answer_is_quoted_in_part() {
+        let body = format!(
+            r#"{{"metadata":{{"name":"p","labels":"{}"}}}}"#,
+            "[".repeat(40_000)
+        );
+        let err = serde_json::from_str::<Pod>(&body).expect_err("not a pod");
+        let words = kube_words(&kube::Error::SerdeError(err));
+        assert!(words.contains("[[["), "{words:.100}");
+        assert!(words.ends_with('…'), "{words:.100}");
+        assert!(
+            words.chars().count() < 400,
+            "{} chars",
+            words.chars().count()
+        );
+    }
 
     fn fixture(name: &str) -> String {
         let path = format!(

@@ -157,6 +157,20 @@ pub enum QueryError {
     Shape(&'static str),
 }
 
+/// The most of Prometheus' own error message repeated to the operator, in characters:
+/// enough for any message Prometheus writes, and a server that sends megabytes of
+/// "error" cannot fill the window with it.
+const MESSAGE_CHARS: usize = 300;
+
+/// At most `max_chars` of `text`, with an ellipsis when some were left out.
+fn clipped(text: &str, max_chars: usize) -> String {
+    let mut out: String = text.chars().take(max_chars).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
 /// The value of an instant query: the highest sample of a vector or the scalar, with
 /// the number of series; `None` when there is no sample or it is `NaN`.
 pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
@@ -164,16 +178,18 @@ pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
         .map_err(|_| QueryError::NotJson(text.chars().take(80).collect()))?;
     if v.get("status").and_then(Value::as_str) != Some("success") {
         return Err(QueryError::Refused {
-            kind: v
-                .get("errorType")
-                .and_then(Value::as_str)
-                .unwrap_or("error")
-                .to_owned(),
-            message: v
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no message")
-                .to_owned(),
+            kind: clipped(
+                v.get("errorType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error"),
+                60,
+            ),
+            message: clipped(
+                v.get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no message"),
+                MESSAGE_CHARS,
+            ),
         });
     }
     let data = v.get("data").ok_or(QueryError::Shape("no data"))?;
@@ -485,6 +501,22 @@ impl Poll for Queries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: a server's `error` was repeated whole, so a hostile endpoint
+    /// could put megabytes of text in the window.
+    #[test]
+    fn a_huge_error_from_the_server_is_clipped() {
+        let body = format!(
+            r#"{{"status":"error","errorType":"{}","error":"parse error: {}"}}"#,
+            "t".repeat(5_000),
+            "x".repeat(100_000)
+        );
+        let err = parse_instant(&body).expect_err("refused").to_string();
+        assert!(err.starts_with("Prometheus says ttt"), "{err:.100}");
+        assert!(err.contains("parse error: xxx"), "{err:.100}");
+        assert!(err.ends_with('…'), "{err:.100}");
+        assert!(err.chars().count() < 400, "{} chars", err.chars().count());
+    }
 
     #[test]
     fn upstream_instant_vector_takes_the_worst_series() {

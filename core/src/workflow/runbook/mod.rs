@@ -173,7 +173,15 @@ pub struct Resolved {
 
 /// Parses a runbook file.
 pub fn parse(text: &str) -> Result<Runbook, String> {
-    toml::from_str(text).map_err(|e| format!("runbook: {}", e.message().trim()))
+    toml::from_str(text).map_err(|e| {
+        // The message may quote the file (an unknown key): 300 characters name it.
+        let message = e.message().trim();
+        let mut clipped: String = message.chars().take(300).collect();
+        if clipped.len() < message.len() {
+            clipped.push('…');
+        }
+        format!("runbook: {clipped}")
+    })
 }
 
 fn bind(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
@@ -585,6 +593,16 @@ impl TargetKind for RunbookTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: an unknown key was quoted whole in the error.
+    #[test]
+    fn a_huge_unknown_key_is_named_not_printed() {
+        let err =
+            parse(&format!("name = \"r\"\n{} = 1\n", "k".repeat(40_000))).expect_err("refused");
+        assert!(err.starts_with("runbook: unknown field `kkk"), "{err:.100}");
+        assert!(err.ends_with('…') || err.contains('…'), "{err:.100}");
+        assert!(err.chars().count() < 400, "{} chars", err.chars().count());
+    }
 
     #[test]
     fn the_shipped_runbook_parses_and_binds_its_variables() {
