@@ -38,6 +38,7 @@ pub mod prometheus;
 mod table;
 pub mod traefik;
 pub mod transport;
+mod verifier;
 
 use std::sync::Arc;
 

@@ -17,15 +17,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::DigitallySignedStruct;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::AsyncWriteExt as _;
 
 use super::Emitter;
 use super::connection::{ProxySetting, TlsSettings, redact_url};
 use super::http::ProxyEnv;
+use super::verifier::{Check, Verifier};
 use crate::event::EventBody;
 use crate::model::{TlsMode, Transport};
 use crate::time::Timestamp;
@@ -127,7 +126,7 @@ pub async fn server_cert(
         .unwrap_or_else(|| host.clone());
     let name = ServerName::try_from(name.clone())
         .map_err(|_| format!("{name:?} is not a host name or address"))?;
-    let seen = Arc::new(Reader::default());
+    let seen = Arc::new(Mutex::new(None));
     let config = client_config(tls, Arc::clone(&seen))?;
     let read = async {
         let mut tcp = match via {
@@ -158,7 +157,8 @@ pub async fn server_cert(
                 timeout.as_millis()
             ))
         });
-    match seen.take() {
+    let taken = seen.lock().ok().and_then(|mut s| s.take());
+    match taken {
         Some(der) => cert_facts(&der),
         None => Err(outcome
             .err()
@@ -375,11 +375,12 @@ async fn postgres_ssl_request(
 /// source's client certificate, if it has one.
 fn client_config(
     tls: Option<&TlsSettings>,
-    seen: Arc<Reader>,
+    seen: Arc<Mutex<Option<Vec<u8>>>>,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let schemes = provider.signature_verification_algorithms;
-    let verifier = Arc::new(ReadOnly { seen, schemes });
+    // Any certificate is accepted and kept: this handshake only reads it and sends
+    // nothing; trusting the server is the source's own connection's job.
+    let verifier = Arc::new(Verifier::new(Check::Nothing, &provider).keeping(seen));
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?
@@ -401,68 +402,6 @@ fn client_config(
                 .map_err(|e| format!("the client certificate and key do not fit: {e}"))
         }
         None => Ok(builder.with_no_client_auth()),
-    }
-}
-
-/// The server certificate a handshake saw.
-#[derive(Debug, Default)]
-struct Reader(Mutex<Option<Vec<u8>>>);
-
-impl Reader {
-    fn put(&self, der: &[u8]) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(der.to_vec());
-        }
-    }
-
-    fn take(&self) -> Option<Vec<u8>> {
-        self.0.lock().ok().and_then(|mut s| s.take())
-    }
-}
-
-/// A verifier that accepts any server certificate and keeps it. Only for the watcher's
-/// own handshake, which reads the certificate and sends nothing: trusting the server is
-/// the source's connection's job. Handshake signatures are still checked, so what is
-/// read is the certificate of the server that answered.
-#[derive(Debug)]
-struct ReadOnly {
-    seen: Arc<Reader>,
-    schemes: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ReadOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.seen.put(end_entity);
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.schemes)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.schemes)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.schemes.supported_schemes()
     }
 }
 

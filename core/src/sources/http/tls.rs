@@ -10,14 +10,13 @@
 
 use std::sync::Arc;
 
+use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::sources::TlsSettings;
+use crate::sources::verifier::{Check, Verifier};
 
 /// The client configuration for `tls` (the system's roots and the URL's host when
 /// `None`), speaking HTTP/2 or HTTP/1.1, on the ring provider.
@@ -25,30 +24,28 @@ pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientC
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let default = TlsSettings::default();
     let tls = tls.unwrap_or(&default);
-    let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
-        Arc::new(Unverified {
-            provider: provider.clone(),
-        })
+    let check = if tls.insecure_skip_verify {
+        Check::Nothing
     } else if let Some(roots) = roots(tls)? {
-        let roots = Arc::new(roots);
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
-        match &tls.server_name {
-            Some(name) => Arc::new(Named {
-                inner: webpki,
-                name: ServerName::try_from(name.clone()).map_err(|_| {
+        // reqwest checks the URL's host; tls.server_name names another.
+        let name = tls
+            .server_name
+            .as_ref()
+            .map(|name| {
+                ServerName::try_from(name.clone()).map_err(|_| {
                     format!("tls.server_name is not a host name or an IP address ({name})")
-                })?,
-            }),
-            None => webpki,
-        }
+                })
+            })
+            .transpose()?;
+        Check::Full { webpki, name }
     } else {
         // No CA file and no system CAs: plain http:// still works; https:// says why not.
-        Arc::new(NoRoots {
-            provider: provider.clone(),
-        })
+        Check::Refuse("no system CA certificates found; give the server's CA in tls.ca_file")
     };
+    let verifier = Arc::new(Verifier::new(check, &provider));
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?
@@ -100,157 +97,4 @@ fn roots(tls: &TlsSettings) -> Result<Option<RootCertStore>, String> {
         }
     }
     Ok(Some(roots))
-}
-
-/// No CA to verify against: every server certificate is refused, saying so.
-#[derive(Debug)]
-struct NoRoots {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(
-            "no system CA certificates found; give the server's CA in tls.ca_file".into(),
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// Verification against a fixed name (`tls.server_name`) instead of the URL's host:
-/// for servers reached by an address their certificate does not hold.
-#[derive(Debug)]
-struct Named {
-    inner: Arc<WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for Named {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _url_host: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `insecure_skip_verify`: any certificate is accepted; the handshake's signatures are
-/// still checked against it.
-#[derive(Debug)]
-struct Unverified {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }

@@ -4,16 +4,14 @@
 //! roots), and the client certificate (`sslcert`/`sslkey` or libpq's default files, the
 //! key refused when others can read it). Files are read bounded in size.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::sources::libpq::{Params, SslMode};
+use crate::sources::verifier::{Check, Verifier};
 
 /// The most a certificate or key file may hold.
 const MAX_PEM_BYTES: u64 = 1 << 20;
@@ -63,7 +61,7 @@ impl PgTls {
         };
         let verified = roots.is_some();
         let seen = Arc::new(Mutex::new(None));
-        let checker: Arc<dyn ServerCertVerifier> = match roots {
+        let check = match roots {
             Some(roots) => {
                 let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
@@ -72,21 +70,19 @@ impl PgTls {
                 .build()
                 .map_err(|e| format!("cannot use the root certificates ({from}): {e}"))?;
                 if mode == SslMode::VerifyFull {
-                    webpki
+                    Check::Full { webpki, name: None }
                 } else {
-                    Arc::new(ChainOnly(webpki))
+                    Check::ChainOnly(webpki)
                 }
             }
-            None => Arc::new(Unchecked(Arc::clone(&provider))),
+            None => Check::Nothing,
         };
+        let checker = Verifier::new(check, &provider).keeping(Arc::clone(&seen));
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("cannot set up TLS: {e}"))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Seen {
-                inner: checker,
-                last: Arc::clone(&seen),
-            }));
+            .with_custom_certificate_verifier(Arc::new(checker));
         let mut config = match identity(params, &home_file)? {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
                 format!("the client certificate (sslcert) and key (sslkey) do not go together: {e}")
@@ -202,151 +198,6 @@ fn check_key_mode(path: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Another check, keeping the certificate it was shown.
-#[derive(Debug)]
-struct Seen {
-    inner: Arc<dyn ServerCertVerifier>,
-    last: Arc<Mutex<Option<Vec<u8>>>>,
-}
-
-impl ServerCertVerifier for Seen {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(end_entity.to_vec());
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// The chain is checked, the name is not: libpq's `verify-ca` (and `require` or
-/// `prefer` with a root certificate).
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // webpki checks the name last, after the chain: a name mismatch means the chain
-        // was good.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// No check of the certificate (libpq's `require`/`prefer` without a root
-/// certificate); the handshake's signatures are still checked, so the session is
-/// encrypted to whoever holds the presented certificate's key.
-#[derive(Debug)]
-struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]
