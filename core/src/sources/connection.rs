@@ -339,6 +339,32 @@ pub fn tonic_tls_for(
     }
 }
 
+/// `builder` finished with `tls`'s client certificate and key, or with none. The key's
+/// own parse error is not repeated (it could quote the key): only that it is unreadable.
+pub(crate) fn with_client_identity(
+    builder: rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+    tls: Option<&TlsSettings>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let identity = match tls {
+        Some(t) => t.identity_pem()?,
+        None => None,
+    };
+    let Some(id) = identity else {
+        return Ok(builder.with_no_client_auth());
+    };
+    let certs = CertificateDer::pem_slice_iter(&id.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the client certificate (tls.cert_file) is not PEM: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&id.key_pem).map_err(|_| {
+        "the client key (tls.key_file) holds no PEM private key it can read".to_owned()
+    })?;
+    builder
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| format!("the client certificate and key do not go together: {e}"))
+}
+
 /// A client certificate and its key, as read for one connection.
 pub struct ClientIdentity {
     /// The certificate chain (PEM).

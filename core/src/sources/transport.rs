@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::AsyncWriteExt as _;
 
 use super::Emitter;
-use super::connection::{ProxySetting, TlsSettings, redact_url};
+use super::connection::{ProxySetting, TlsSettings, redact_url, with_client_identity};
 use super::http::ProxyEnv;
 use super::verifier::{Check, Verifier};
 use crate::event::EventBody;
@@ -386,23 +386,7 @@ fn client_config(
         .map_err(|e| format!("cannot set up TLS: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let identity = match tls {
-        Some(t) => t.identity_pem()?,
-        None => None,
-    };
-    match identity {
-        Some(id) => {
-            let certs = CertificateDer::pem_slice_iter(&id.cert_pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("the client certificate is not PEM: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&id.key_pem)
-                .map_err(|e| format!("the client key is not a PEM private key: {e}"))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("the client certificate and key do not fit: {e}"))
-        }
-        None => Ok(builder.with_no_client_auth()),
-    }
+    with_client_identity(builder, tls)
 }
 
 #[cfg(test)]

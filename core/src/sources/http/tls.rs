@@ -13,9 +13,10 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::sources::TlsSettings;
+use crate::sources::connection::with_client_identity;
 use crate::sources::verifier::{Check, Verifier};
 
 /// The client configuration for `tls` (the system's roots and the URL's host when
@@ -51,22 +52,7 @@ pub(super) fn client_config(tls: Option<&TlsSettings>) -> Result<rustls::ClientC
         .map_err(|e| format!("cannot set up TLS: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let mut config = match tls.identity_pem()? {
-        Some(id) => {
-            let what = "client certificate (tls.cert_file)";
-            let certs = CertificateDer::pem_slice_iter(&id.cert_pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("the {what} is not a PEM certificate: {e}"))?;
-            // The key's own error could quote it: say only that it is unreadable.
-            let key = PrivateKeyDer::from_pem_slice(&id.key_pem).map_err(|_| {
-                "the client key (tls.key_file) holds no PEM private key it can read".to_owned()
-            })?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("the client certificate and key do not go together: {e}"))?
-        }
-        None => builder.with_no_client_auth(),
-    };
+    let mut config = with_client_identity(builder, Some(tls))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
