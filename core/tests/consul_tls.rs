@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use switchboard_core::model::{QuorumState, SourceStatus};
 use switchboard_core::sources::consul::ConsulConfig;
-use switchboard_core::sources::{ProxySetting, Settings as _};
+use switchboard_core::sources::ProxySetting;
 use switchboard_core::{SourceConfig, State};
 
 const RAFT: &str = include_str!("fixtures/consul/operator-raft-configuration.json");
@@ -163,7 +163,9 @@ fn consul_variables_alone_reach_a_tls_consul_and_follow_a_rotated_token() {
         cfg.address.as_deref(),
         Some(format!("https://{addr}").as_str())
     );
-    cfg.validate().expect("valid");
+    switchboard_core::SourceConfig::Consul(cfg.clone())
+        .validate()
+        .expect("valid");
     let shown = format!("{cfg:?}");
     assert!(!shown.contains("token-one"), "{shown}");
 

@@ -215,10 +215,16 @@ macro_rules! source_config {
             }
 
             /// Checks what the schema cannot, as the kind's [`crate::sources::Settings`]
-            /// says.
+            /// says, and, for a source that reaches its target over HTTP, its `tls`,
+            /// `auth` and `proxy` ([`crate::sources::check_reach`]).
             pub fn validate(&self) -> Result<(), String> {
                 match self {
-                    $(Self::$variant(c) => crate::sources::Settings::validate(c),)*
+                    $(Self::$variant(c) => {
+                        crate::sources::Settings::validate(c)?;
+                        crate::sources::Settings::reach(c)
+                            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
+                            .map_err(|e| format!("{} source {:?}: {e}", $name, c.name))
+                    })*
                 }
             }
 

@@ -147,12 +147,6 @@ impl ConsulConfig {
 }
 
 impl crate::sources::Settings for ConsulConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "consul", self.name))
-    }
-
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: self.address.iter().map(String::as_str).collect(),

@@ -64,12 +64,6 @@ pub struct EnvoyConfig {
 }
 
 impl crate::sources::Settings for EnvoyConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "envoy", self.name))
-    }
-
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: vec![self.admin.as_str()],

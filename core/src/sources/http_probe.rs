@@ -72,12 +72,6 @@ pub struct HttpProbeConfig {
 }
 
 impl crate::sources::Settings for HttpProbeConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "httpprobe", self.name))
-    }
-
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: vec![self.url.as_str()],

@@ -76,12 +76,6 @@ pub struct PrometheusConfig {
 }
 
 impl crate::sources::Settings for PrometheusConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "prometheus", self.name))
-    }
-
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: vec![self.url.as_str()],

@@ -89,12 +89,6 @@ pub struct PatroniConfig {
 }
 
 impl crate::sources::Settings for PatroniConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "patroni", self.name))
-    }
-
     /// As every HTTP source's, with the TLS its Patroni YAML gives when `tls` is left out.
     fn probe(&self) -> Option<crate::sources::transport::Probe> {
         let mut cfg = self.clone();

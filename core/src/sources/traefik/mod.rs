@@ -71,12 +71,6 @@ pub struct TraefikConfig {
 }
 
 impl crate::sources::Settings for TraefikConfig {
-    fn validate(&self) -> Result<(), String> {
-        self.reach()
-            .map_or(Ok(()), |r| crate::sources::check_reach(&r))
-            .map_err(|e| format!("{} source {:?}: {e}", "traefik", self.name))
-    }
-
     fn reach(&self) -> Option<crate::sources::ReachSettings<'_>> {
         Some(crate::sources::ReachSettings {
             urls: std::iter::once(self.api.as_str())
