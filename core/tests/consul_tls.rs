@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard_core::model::{QuorumState, SourceStatus};
-use switchboard_core::sources::consul::ConsulConfig;
 use switchboard_core::sources::ProxySetting;
+use switchboard_core::sources::consul::ConsulConfig;
 use switchboard_core::{SourceConfig, State};
 
 const RAFT: &str = include_str!("fixtures/consul/operator-raft-configuration.json");
