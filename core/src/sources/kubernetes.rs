@@ -634,6 +634,9 @@ pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
                 let Some(got) = got else { break };
                 match got {
                     Ok(events) => {
+                        // A watcher that only began a list (no object yet) says nothing
+                        // of the cluster's health: it must not put a failing source up.
+                        let said = !events.is_empty();
                         for ev in events {
                             applied += 1;
                             if !emitter.emit(ev).await {
@@ -641,7 +644,7 @@ pub async fn run(cfg: KubernetesConfig, emitter: Emitter) {
                                 return;
                             }
                         }
-                        if !up {
+                        if !up && said {
                             up = true;
                             let scope = if cfg.namespaces.is_empty() {
                                 "all namespaces".to_owned()
