@@ -43,9 +43,14 @@ impl Timestamp {
         UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0).unwrap_or(0))
     }
 
-    /// RFC 3339 with milliseconds, UTC (`2026-11-23T12:00:00.123Z`).
+    /// The last moment RFC 3339 can write (`9999-12-31T23:59:59.999Z`).
+    pub const LATEST_WRITABLE: Self = Self(253_402_300_799_999);
+
+    /// RFC 3339 with milliseconds, UTC (`2026-11-23T12:00:00.123Z`). A time past the
+    /// year 9999 (only a damaged file holds one) is written as
+    /// [`Timestamp::LATEST_WRITABLE`]: RFC 3339 has four digits for the year.
     pub fn to_rfc3339(self) -> String {
-        humantime::format_rfc3339_millis(self.to_system()).to_string()
+        humantime::format_rfc3339_millis(self.min(Self::LATEST_WRITABLE).to_system()).to_string()
     }
 
     /// RFC 3339 made safe for a file name on every platform (`2026-11-23T12-00-00-123Z`).
@@ -84,6 +89,20 @@ impl Clock for SystemClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_past_the_year_9999_is_written_as_the_last_writable_one() {
+        // Found by fuzzing the notes store: a damaged `started_at` of 999999999999999999
+        // made the postmortem's formatting panic.
+        let far = Timestamp(999_999_999_999_999_999);
+        assert_eq!(far.to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(far.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp(i64::MAX).file_stamp(), "9999-12-31T23-59-59-999Z");
+        assert_eq!(
+            Timestamp::LATEST_WRITABLE.to_rfc3339(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
 
     #[test]
     fn rfc3339_round_trip() {
