@@ -210,6 +210,21 @@ pub struct ProbeResult {
     pub saturation_pct: Option<f64>,
 }
 
+/// Whether an answer is an HTML page with a password field: a login page.
+fn login_page(content_type: Option<&str>, body: &str) -> bool {
+    let head: String = body
+        .chars()
+        .take(64 * 1024)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let html =
+        content_type.is_some_and(|c| c.contains("html")) || head.trim_start().starts_with('<');
+    html && head.contains("<form")
+        && ["type=\"password\"", "type='password'", "type=password"]
+            .iter()
+            .any(|t| head.contains(t))
+}
+
 /// Judges an HTTP answer.
 pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult {
     let claims_json = content_type.is_some_and(|c| c.contains("json"));
@@ -223,6 +238,18 @@ pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult
             ok: false,
             degraded: false,
             detail: format!("{detail} · malformed JSON body: {head:?}"),
+            saturation_pct: None,
+        };
+    }
+    if http_ok && login_page(content_type, body) {
+        // A health URL never asks for a password: something in front of the target (a
+        // sign-in proxy, a captive portal) answered for it, so the target is not seen.
+        return ProbeResult {
+            ok: false,
+            degraded: false,
+            detail: format!(
+                "{detail} · a login page answered, not the target (a sign-in proxy or captive portal in front of it?)"
+            ),
             saturation_pct: None,
         };
     }
@@ -482,6 +509,14 @@ mod tests {
         assert!(!r.ok && r.detail.contains("malformed JSON"), "{r:?}");
         let r = judge(200, Some("text/html"), "<html>ok</html>");
         assert!(r.ok, "a plain 200 is a pass");
+        let login = "<!DOCTYPE html><html><body><form method=post action=/login>\
+                     <input name=user><input name=\"password\" type=\"password\"></form></body></html>";
+        let r = judge(200, Some("text/html; charset=utf-8"), login);
+        assert!(!r.ok, "a login page is not the target's health: {r:?}");
+        assert_eq!(
+            r.detail,
+            "HTTP 200 · a login page answered, not the target (a sign-in proxy or captive portal in front of it?)"
+        );
         let r = judge(500, Some("text/html"), "<html>Internal Server Error</html>");
         assert!(!r.ok && r.detail.contains("Internal Server Error"), "{r:?}");
     }
