@@ -401,11 +401,16 @@ impl Poll for Admin {
 
     async fn fetch(&mut self) -> Result<Self::Answer, String> {
         let (client, timeout) = (&self.client, self.timeout);
+        // Both at once: the poll is bounded by one timeout, so asking one after the
+        // other would halve it (an admin 500 ms away, 1 s a round trip, went down
+        // under a 2 s timeout).
+        let (clusters, stats) = tokio::join!(
+            super::http::get_ok(client, &self.clusters_url, timeout),
+            super::http::get_ok(client, &self.stats_url, timeout)
+        );
         let clusters =
-            parse_clusters(&super::http::get_ok(client, &self.clusters_url, timeout).await?)
-                .map_err(|e| format!("{e} ({})", self.clusters_url))?;
-        let stats = parse_stats(&super::http::get_ok(client, &self.stats_url, timeout).await?)
-            .map_err(|e| format!("{e} ({})", self.stats_url))?;
+            parse_clusters(&clusters?).map_err(|e| format!("{e} ({})", self.clusters_url))?;
+        let stats = parse_stats(&stats?).map_err(|e| format!("{e} ({})", self.stats_url))?;
         Ok((clusters, stats))
     }
 
