@@ -407,6 +407,9 @@ pub fn tls_words_for(
     tls: Option<&TlsSettings>,
 ) -> Option<String> {
     let all = chain(err);
+    if let Some(words) = dns_words(&all) {
+        return Some(words);
+    }
     if let Some(words) = known(&all) {
         return Some(format!("{words} ({all})"));
     }
@@ -436,6 +439,9 @@ pub fn tls_words_for(
 /// else the chain as the libraries word it.
 pub fn error_words(err: &(dyn std::error::Error + 'static)) -> String {
     let all = chain(err);
+    if let Some(words) = dns_words(&all) {
+        return words;
+    }
     match known(&all) {
         Some(words) => format!("{words} ({all})"),
         None => all,
@@ -454,6 +460,23 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     chain.join(": ")
+}
+
+/// The operator's words for a name that does not resolve, with the resolver's last word
+/// ("Name or service not known"), or `None` for other errors. getaddrinfo's words say
+/// neither which name nor that nothing was reached; the caller puts the address last.
+/// The chain is left out: it says the same four times.
+fn dns_words(all: &str) -> Option<String> {
+    const LOOKUP: &str = "failed to lookup address information: ";
+    let cause = match all.rsplit_once(LOOKUP) {
+        Some((_, cause)) => cause,
+        None if all.contains("dns error") => all.rsplit(": ").next().unwrap_or(all),
+        None => return None,
+    };
+    let cause = cause.trim_end_matches(')');
+    Some(format!(
+        "the name does not resolve: check its spelling and this machine's DNS ({cause})"
+    ))
 }
 
 /// The operator's words for a known TLS failure in `all`, an error chain.
@@ -550,6 +573,14 @@ mod tests {
             "{bare}"
         );
         assert_eq!(known("connection refused"), None);
+        let dns = "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known";
+        assert_eq!(
+            dns_words(dns).as_deref(),
+            Some(
+                "the name does not resolve: check its spelling and this machine's DNS (Name or service not known)"
+            )
+        );
+        assert_eq!(dns_words("connection refused"), None);
         let expired = "invalid peer certificate: certificate expired: verification time 1796536000 (UNIX), but certificate is not valid after 1796449717 (86283 seconds ago)";
         assert_eq!(
             known(expired).as_deref(),

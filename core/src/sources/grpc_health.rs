@@ -207,12 +207,14 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         let connected = match tokio::time::timeout(timeout, endpoint.connect()).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(format!(
-                "cannot connect: {}",
-                crate::sources::error_words_for(&e, cfg.tls.as_ref())
+                "cannot connect: {} ({})",
+                crate::sources::error_words_for(&e, cfg.tls.as_ref()),
+                cfg.endpoint
             )),
             Err(_) => Err(format!(
-                "cannot connect: no handshake within {} ms",
-                timeout.as_millis()
+                "cannot connect: no handshake within {} ms ({})",
+                timeout.as_millis(),
+                cfg.endpoint
             )),
         };
         let channel = match connected {
