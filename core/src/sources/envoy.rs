@@ -183,7 +183,7 @@ fn host_of(h: &Value) -> Option<Host> {
 /// Parses `/clusters?format=json`.
 pub fn parse_clusters(text: &str) -> Result<Vec<Cluster>, EnvoyError> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|_| EnvoyError::NotJson(text.chars().take(80).collect()))?;
+        .map_err(|_| EnvoyError::NotJson(crate::sources::excerpt::excerpt(text)))?;
     let list = v
         .get("cluster_statuses")
         .and_then(Value::as_array)
@@ -234,7 +234,7 @@ pub fn parse_clusters(text: &str) -> Result<Vec<Cluster>, EnvoyError> {
 /// Parses `/stats?format=json` into name -> value (u64; non-numbers are skipped).
 pub fn parse_stats(text: &str) -> Result<BTreeMap<String, u64>, EnvoyError> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|_| EnvoyError::NotJson(text.chars().take(80).collect()))?;
+        .map_err(|_| EnvoyError::NotJson(crate::sources::excerpt::excerpt(text)))?;
     let list = v
         .get("stats")
         .and_then(Value::as_array)

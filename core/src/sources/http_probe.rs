@@ -210,21 +210,6 @@ pub struct ProbeResult {
     pub saturation_pct: Option<f64>,
 }
 
-/// Whether an answer is an HTML page with a password field: a login page.
-fn login_page(content_type: Option<&str>, body: &str) -> bool {
-    let head: String = body
-        .chars()
-        .take(64 * 1024)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let html =
-        content_type.is_some_and(|c| c.contains("html")) || head.trim_start().starts_with('<');
-    html && head.contains("<form")
-        && ["type=\"password\"", "type='password'", "type=password"]
-            .iter()
-            .any(|t| head.contains(t))
-}
-
 /// Judges an HTTP answer.
 pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult {
     let claims_json = content_type.is_some_and(|c| c.contains("json"));
@@ -241,7 +226,7 @@ pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult
             saturation_pct: None,
         };
     }
-    if http_ok && login_page(content_type, body) {
+    if http_ok && super::excerpt::is_login_page(body) {
         // A health URL never asks for a password: something in front of the target (a
         // sign-in proxy, a captive portal) answered for it, so the target is not seen.
         return ProbeResult {

@@ -21,6 +21,7 @@ pub mod dns;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;
+mod excerpt;
 pub mod exposition;
 pub mod grpc_health;
 pub mod haproxy;

@@ -203,7 +203,8 @@ impl ClusterView {
 }
 
 fn parse_json(text: &str) -> Result<Value, PatroniError> {
-    serde_json::from_str(text).map_err(|_| PatroniError::NotJson(text.chars().take(80).collect()))
+    serde_json::from_str(text)
+        .map_err(|_| PatroniError::NotJson(crate::sources::excerpt::excerpt(text)))
 }
 
 fn as_u32(v: Option<&Value>) -> Option<u32> {
