@@ -37,8 +37,11 @@ pub struct Kind {
     pub fields: fn(&[String], &str) -> String,
 }
 
+/// The password from a file, and no forward proxy: the proxies here are on loopback,
+/// and a name that does not resolve must be this machine's DNS's answer, not a CI
+/// proxy's.
 fn auth(secret: &str) -> String {
-    format!("auth = {{ username = \"ops\", password_file = \"{secret}\" }}\n")
+    format!("auth = {{ username = \"ops\", password_file = \"{secret}\" }}\nproxy = false\n")
 }
 
 /// The kinds with a rig server, and their settings.
