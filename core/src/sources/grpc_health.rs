@@ -207,20 +207,21 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         let connected = match tokio::time::timeout(timeout, endpoint.connect()).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(format!(
-                "cannot connect: {} ({})",
-                crate::sources::error_words_for(&e, cfg.tls.as_ref()),
-                cfg.endpoint
+                "cannot connect: {}",
+                crate::sources::error_words_for(&e, cfg.tls.as_ref())
             )),
             Err(_) => Err(format!(
-                "cannot connect: no handshake within {} ms ({})",
-                timeout.as_millis(),
-                cfg.endpoint
+                "cannot connect: no handshake within {} ms",
+                timeout.as_millis()
             )),
         };
         let channel = match connected {
             Ok(c) => c,
             Err(why) => {
-                if !target.report(Health::Unhealthy, why).await {
+                if !target
+                    .report(Health::Unhealthy, format!("{why} ({})", cfg.endpoint))
+                    .await
+                {
                     return;
                 }
                 if !target.rest(backoff.next_delay()).await {
@@ -275,7 +276,11 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             )),
         };
         let Some(error) = outcome else { return };
-        if !target.report(Health::Unhealthy, error).await {
+        // The endpoint last: an instance named for its role does not say where it is.
+        if !target
+            .report(Health::Unhealthy, format!("{error} ({})", cfg.endpoint))
+            .await
+        {
             return;
         }
         if !target.rest(backoff.next_delay()).await {
@@ -333,7 +338,11 @@ async fn watch(
                     }
                 }
                 Ok(None) => return Some("Watch stream ended by the server".to_owned()),
-                Err(s) => return Some(format!("Watch stream dropped: {} {}", s.code(), s.message())),
+                Err(s) => {
+                    let why = crate::sources::transport_words_for(&s)
+                        .unwrap_or_else(|| format!("{} {}", s.code(), s.message()));
+                    return Some(format!("Watch stream dropped: {why}"));
+                }
             },
             _ = heartbeat.tick() => {
                 if checked.elapsed() >= liveness.every {

@@ -51,6 +51,7 @@ pub use self::bounds::{AnswerLimit, read_bounded, read_text_bounded, size_words}
 pub use self::connection::{
     AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
     error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
+    transport_words_for,
 };
 pub use self::http::{HttpClient, ProxyEnv};
 
