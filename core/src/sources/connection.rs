@@ -413,7 +413,7 @@ pub fn transport_words_for(err: &(dyn std::error::Error + 'static)) -> Option<St
     let words = if has("BrokenPipe") || has("broken pipe") {
         "the connection broke under the call (broken pipe): the server, or something in between, closed it"
     } else if has("ConnectionReset") || has("Connection reset") {
-        "the connection was reset under the call: the server, or something in between, dropped it"
+        "the connection was reset: the server, or something in between, dropped it"
     } else if has("h2 protocol error") || has("http2 error") {
         "the HTTP/2 connection broke (a protocol error): the server closed it mid-answer, or does not speak gRPC here"
     } else if has("connection closed") || has("operation was canceled") {

@@ -268,11 +268,9 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             )),
             Err(s) => Some(format!(
                 "Watch refused: {}",
-                crate::sources::tls_words_for(&s, cfg.tls.as_ref()).unwrap_or_else(|| format!(
-                    "{} {}",
-                    s.code(),
-                    s.message()
-                ))
+                crate::sources::tls_words_for(&s, cfg.tls.as_ref())
+                    .or_else(|| crate::sources::transport_words_for(&s))
+                    .unwrap_or_else(|| format!("{} {}", s.code(), s.message()))
             )),
         };
         let Some(error) = outcome else { return };
