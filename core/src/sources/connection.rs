@@ -391,12 +391,37 @@ fn read_pem(path: &str, what: &str) -> Result<Vec<u8>, String> {
 /// [`error_words`] for a connection made with `tls`: a server that closes the
 /// connection right after the handshake, when no client certificate was presented, is
 /// most likely one that requires one (TLS 1.3 lets the client finish its handshake
-/// before the server checks, so no alert names it).
+/// before the server checks, so no alert names it). A gRPC connection that broke
+/// under a call is said as such ([`transport_words_for`]).
 pub fn error_words_for(
     err: &(dyn std::error::Error + 'static),
     tls: Option<&TlsSettings>,
 ) -> String {
-    tls_words_for(err, tls).unwrap_or_else(|| chain(err))
+    tls_words_for(err, tls)
+        .or_else(|| transport_words_for(err))
+        .unwrap_or_else(|| chain(err))
+}
+
+/// The operator's words for a connection that broke under a call (a reset, a broken
+/// pipe, an HTTP/2 protocol error, a close before the answer), or `None` for other
+/// errors. tonic and hyper say these as a status's debug text (`code: 'Unknown error',
+/// message: "transport error", source: tonic::transport::Error(Transport, hyper::…`),
+/// which tells an operator nothing.
+pub fn transport_words_for(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let all = chain(err);
+    let has = |needle: &str| all.contains(needle);
+    let words = if has("BrokenPipe") || has("broken pipe") {
+        "the connection broke under the call (broken pipe): the server, or something in between, closed it"
+    } else if has("ConnectionReset") || has("Connection reset") {
+        "the connection was reset: the server, or something in between, dropped it"
+    } else if has("h2 protocol error") || has("http2 error") {
+        "the HTTP/2 connection broke (a protocol error): the server closed it mid-answer, or does not speak gRPC here"
+    } else if has("connection closed") || has("operation was canceled") {
+        "the connection was closed before the answer"
+    } else {
+        return None;
+    };
+    Some(words.to_owned())
 }
 
 /// The operator's words for `err` when it is a TLS failure of a connection made with
@@ -407,6 +432,9 @@ pub fn tls_words_for(
     tls: Option<&TlsSettings>,
 ) -> Option<String> {
     let all = chain(err);
+    if let Some(words) = dns_words(&all) {
+        return Some(words);
+    }
     if let Some(words) = known(&all) {
         return Some(format!("{words} ({all})"));
     }
@@ -436,6 +464,9 @@ pub fn tls_words_for(
 /// else the chain as the libraries word it.
 pub fn error_words(err: &(dyn std::error::Error + 'static)) -> String {
     let all = chain(err);
+    if let Some(words) = dns_words(&all) {
+        return words;
+    }
     match known(&all) {
         Some(words) => format!("{words} ({all})"),
         None => all,
@@ -454,6 +485,23 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     chain.join(": ")
+}
+
+/// The operator's words for a name that does not resolve, with the resolver's last word
+/// ("Name or service not known"), or `None` for other errors. getaddrinfo's words say
+/// neither which name nor that nothing was reached; the caller puts the address last.
+/// The chain is left out: it says the same four times.
+fn dns_words(all: &str) -> Option<String> {
+    const LOOKUP: &str = "failed to lookup address information: ";
+    let cause = match all.rsplit_once(LOOKUP) {
+        Some((_, cause)) => cause,
+        None if all.contains("dns error") => all.rsplit(": ").next().unwrap_or(all),
+        None => return None,
+    };
+    let cause = cause.trim_end_matches(')');
+    Some(format!(
+        "the name does not resolve: check its spelling and this machine's DNS ({cause})"
+    ))
 }
 
 /// The operator's words for a known TLS failure in `all`, an error chain.
@@ -550,6 +598,26 @@ mod tests {
             "{bare}"
         );
         assert_eq!(known("connection refused"), None);
+        let dns = "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known";
+        assert_eq!(
+            dns_words(dns).as_deref(),
+            Some(
+                "the name does not resolve: check its spelling and this machine's DNS (Name or service not known)"
+            )
+        );
+        assert_eq!(dns_words("connection refused"), None);
+        let status =
+            tonic::Status::unknown("h2 protocol error: error reading a body from connection");
+        assert_eq!(
+            transport_words_for(&status).as_deref(),
+            Some(
+                "the HTTP/2 connection broke (a protocol error): the server closed it mid-answer, or does not speak gRPC here"
+            )
+        );
+        assert_eq!(
+            transport_words_for(&tonic::Status::not_found("no such service")),
+            None
+        );
         let expired = "invalid peer certificate: certificate expired: verification time 1796536000 (UNIX), but certificate is not valid after 1796449717 (86283 seconds ago)";
         assert_eq!(
             known(expired).as_deref(),

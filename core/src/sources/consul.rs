@@ -259,7 +259,8 @@ pub enum ConsulError {
 }
 
 fn json(text: &str) -> Result<Value, ConsulError> {
-    serde_json::from_str(text).map_err(|_| ConsulError::NotJson(text.chars().take(80).collect()))
+    serde_json::from_str(text)
+        .map_err(|_| ConsulError::NotJson(crate::sources::excerpt::excerpt(text)))
 }
 
 fn text_of(v: &Value, key: &str) -> String {

@@ -218,7 +218,10 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
         let channel = match connected {
             Ok(c) => c,
             Err(why) => {
-                if !target.report(Health::Unhealthy, why).await {
+                if !target
+                    .report(Health::Unhealthy, format!("{why} ({})", cfg.endpoint))
+                    .await
+                {
                     return;
                 }
                 if !target.rest(backoff.next_delay()).await {
@@ -265,15 +268,17 @@ pub async fn run(cfg: GrpcHealthConfig, emitter: Emitter) {
             )),
             Err(s) => Some(format!(
                 "Watch refused: {}",
-                crate::sources::tls_words_for(&s, cfg.tls.as_ref()).unwrap_or_else(|| format!(
-                    "{} {}",
-                    s.code(),
-                    s.message()
-                ))
+                crate::sources::tls_words_for(&s, cfg.tls.as_ref())
+                    .or_else(|| crate::sources::transport_words_for(&s))
+                    .unwrap_or_else(|| format!("{} {}", s.code(), s.message()))
             )),
         };
         let Some(error) = outcome else { return };
-        if !target.report(Health::Unhealthy, error).await {
+        // The endpoint last: an instance named for its role does not say where it is.
+        if !target
+            .report(Health::Unhealthy, format!("{error} ({})", cfg.endpoint))
+            .await
+        {
             return;
         }
         if !target.rest(backoff.next_delay()).await {
@@ -331,7 +336,11 @@ async fn watch(
                     }
                 }
                 Ok(None) => return Some("Watch stream ended by the server".to_owned()),
-                Err(s) => return Some(format!("Watch stream dropped: {} {}", s.code(), s.message())),
+                Err(s) => {
+                    let why = crate::sources::transport_words_for(&s)
+                        .unwrap_or_else(|| format!("{} {}", s.code(), s.message()));
+                    return Some(format!("Watch stream dropped: {why}"));
+                }
             },
             _ = heartbeat.tick() => {
                 if checked.elapsed() >= liveness.every {

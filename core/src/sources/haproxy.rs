@@ -172,7 +172,7 @@ pub fn parse_stat_csv(text: &str) -> Result<Vec<StatRow>, CsvError> {
         .find(|l| !l.trim().is_empty())
         .and_then(|l| l.strip_prefix("# "))
         .filter(|h| h.starts_with("pxname,svname"))
-        .ok_or_else(|| CsvError::NoHeader(text.chars().take(80).collect()))?;
+        .ok_or_else(|| CsvError::NoHeader(crate::sources::excerpt::excerpt(text)))?;
     let cols: HashMap<&str, usize> = header.split(',').enumerate().map(|(i, c)| (c, i)).collect();
     let col = |name: &'static str| cols.get(name).copied().ok_or(CsvError::MissingColumn(name));
     let (px, sv, status, kind) = (col("pxname")?, col("svname")?, col("status")?, col("type")?);

@@ -226,6 +226,18 @@ pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult
             saturation_pct: None,
         };
     }
+    if http_ok && super::excerpt::is_login_page(body) {
+        // A health URL never asks for a password: something in front of the target (a
+        // sign-in proxy, a captive portal) answered for it, so the target is not seen.
+        return ProbeResult {
+            ok: false,
+            degraded: false,
+            detail: format!(
+                "{detail} · a login page answered, not the target (a sign-in proxy or captive portal in front of it?)"
+            ),
+            saturation_pct: None,
+        };
+    }
     let Some(deep) = deep else {
         if !http_ok || parsed.is_none() {
             let head: String = body.chars().take(40).collect();
@@ -482,6 +494,14 @@ mod tests {
         assert!(!r.ok && r.detail.contains("malformed JSON"), "{r:?}");
         let r = judge(200, Some("text/html"), "<html>ok</html>");
         assert!(r.ok, "a plain 200 is a pass");
+        let login = "<!DOCTYPE html><html><body><form method=post action=/login>\
+                     <input name=user><input name=\"password\" type=\"password\"></form></body></html>";
+        let r = judge(200, Some("text/html; charset=utf-8"), login);
+        assert!(!r.ok, "a login page is not the target's health: {r:?}");
+        assert_eq!(
+            r.detail,
+            "HTTP 200 · a login page answered, not the target (a sign-in proxy or captive portal in front of it?)"
+        );
         let r = judge(500, Some("text/html"), "<html>Internal Server Error</html>");
         assert!(!r.ok && r.detail.contains("Internal Server Error"), "{r:?}");
     }

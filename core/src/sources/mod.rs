@@ -21,6 +21,7 @@ pub mod dns;
 pub mod drill;
 pub mod envoy;
 pub mod etcd;
+mod excerpt;
 pub mod exposition;
 pub mod grpc_health;
 pub mod haproxy;
@@ -50,6 +51,7 @@ pub use self::bounds::{AnswerLimit, read_bounded, read_text_bounded, size_words}
 pub use self::connection::{
     AuthSettings, Connection, ProxySetting, ReachSettings, TlsSettings, check_reach, error_words,
     error_words_for, redact_url, refusal_words, tls_words_for, tonic_tls, tonic_tls_for,
+    transport_words_for,
 };
 pub use self::http::{HttpClient, ProxyEnv};
 

@@ -155,8 +155,9 @@ impl Driver<'_> {
             down,
         } = polled;
         if let (Some(why), Report::Changes { .. } | Report::Readings) = (&down, self.report) {
-            let alive = self.send(samples).await;
-            return (alive && self.failed(Vec::new(), why.clone()).await, true);
+            // Down first, as in `failed`.
+            let alive = self.failed(Vec::new(), why.clone()).await;
+            return (alive && self.send(samples).await, true);
         }
         let alive = match self.report {
             Report::Changes {
@@ -212,23 +213,25 @@ impl Driver<'_> {
     /// Reports a failed poll and the events it means. Returns `false` once the engine
     /// stopped.
     async fn failed(&mut self, events: Vec<EventBody>, why: String) -> bool {
-        if !self.send(events).await {
-            return false;
-        }
-        match self.report {
+        // The status before the events it explains: the engine takes any event from a
+        // source it marked stale as "reporting again" (up), so events first would show
+        // the source up for a moment while it is failing.
+        let told = match self.report {
             Report::Changes { .. } => {
                 self.said = Said::Down(why.clone());
                 self.changes.failed(self.emitter, why).await
             }
             Report::Readings => {
                 if matches!(self.said, Said::Down(_)) {
-                    return true;
+                    true
+                } else {
+                    self.said = Said::Down(why.clone());
+                    self.emitter.status(SourceStatus::Down, Some(why)).await
                 }
-                self.said = Said::Down(why.clone());
-                self.emitter.status(SourceStatus::Down, Some(why)).await
             }
             Report::Queries => self.tell(Said::Down(why), 0).await,
-        }
+        };
+        told && self.send(events).await
     }
 
     /// The `Queries` style: the status when it changed, else a heartbeat after a poll
@@ -365,18 +368,18 @@ mod tests {
         assert_eq!(
             words(report, script),
             [
-                "failed: refused",
                 "down refused",
                 "failed: refused",
                 "down refused",
+                "failed: refused",
                 "up one",
                 "a",
                 "sample",
                 "sample",
                 "sample",
                 "up two",
-                "failed: gone",
                 "down gone",
+                "failed: gone",
                 "up two",
                 "b",
                 "sample",
@@ -398,8 +401,8 @@ mod tests {
                 "a",
                 "sample",
                 "up one",
-                "failed: refused",
                 "down refused",
+                "failed: refused",
                 "failed: refused",
                 "a",
                 "sample",

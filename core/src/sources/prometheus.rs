@@ -169,7 +169,7 @@ fn clipped(text: &str, max_chars: usize) -> String {
 /// the number of series; `None` when there is no sample or it is `NaN`.
 pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|_| QueryError::NotJson(text.chars().take(80).collect()))?;
+        .map_err(|_| QueryError::NotJson(crate::sources::excerpt::excerpt(text)))?;
     if v.get("status").and_then(Value::as_str) != Some("success") {
         return Err(QueryError::Refused {
             kind: clipped(
@@ -217,7 +217,7 @@ pub fn parse_instant(text: &str) -> Result<(Option<f64>, usize), QueryError> {
 /// the series (the worst); `NaN` and missing points are left out.
 pub fn parse_range(text: &str) -> Result<Vec<(Timestamp, f64)>, QueryError> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|_| QueryError::NotJson(text.chars().take(80).collect()))?;
+        .map_err(|_| QueryError::NotJson(crate::sources::excerpt::excerpt(text)))?;
     if v.get("status").and_then(Value::as_str) != Some("success") {
         return parse_instant(text).map(|_| Vec::new());
     }

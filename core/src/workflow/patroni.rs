@@ -361,6 +361,25 @@ async fn writers(
     out
 }
 
+/// Whether `answers` (each member: takes writes, or why it could not be asked) show
+/// the switch done: exactly one server takes writes, the candidate, and in a
+/// switchover the old leader answered read-only. An old leader that cannot be asked
+/// may still take writes (a split brain is not excluded), so it does not count as
+/// done; after a failover it is the member that was down, and is not waited for.
+fn switched(sw: &Switch, answers: &[(String, Result<bool, String>)]) -> bool {
+    let writable: Vec<&str> = answers
+        .iter()
+        .filter(|(_, w)| matches!(w, Ok(true)))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let old_leader_read_only = sw.failover
+        || sw.leader.is_empty()
+        || answers
+            .iter()
+            .any(|(n, w)| *n == sw.leader && matches!(w, Ok(false)));
+    writable == [sw.candidate.as_str()] && old_leader_read_only
+}
+
 async fn execute(
     ctx: &Context<'_>,
     plan: &Plan,
@@ -432,12 +451,7 @@ async fn execute(
     let mut effect = None;
     while tokio::time::Instant::now() < deadline {
         last = writers(&mut askers, client, ctx.timeout).await;
-        let writable: Vec<&str> = last
-            .iter()
-            .filter(|(_, w)| matches!(w, Ok(true)))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        if writable == [sw.candidate.as_str()] {
+        if switched(sw, &last) {
             effect = Some(ctx.clock.now());
             break;
         }
@@ -703,5 +717,43 @@ impl TargetKind for PatroniTarget {
             }
             found
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sw(failover: bool) -> Switch {
+        Switch {
+            source: "pg".into(),
+            leader: "node1".into(),
+            candidate: "node2".into(),
+            leader_api: "http://127.0.0.1:8001".into(),
+            failover,
+            members: Vec::new(),
+        }
+    }
+
+    fn answers(node1: Result<bool, String>) -> Vec<(String, Result<bool, String>)> {
+        vec![
+            ("node1".into(), node1),
+            ("node2".into(), Ok(true)),
+            ("node3".into(), Err("no answer within 2000 ms".into())),
+        ]
+    }
+
+    #[test]
+    fn a_switchover_is_done_only_once_the_old_leader_is_seen_read_only() {
+        assert!(switched(&sw(false), &answers(Ok(false))));
+        assert!(
+            !switched(&sw(false), &answers(Err("no answer within 2000 ms".into()))),
+            "an old leader that cannot be asked may still take writes"
+        );
+        assert!(!switched(&sw(false), &answers(Ok(true))), "two writers");
+        assert!(
+            switched(&sw(true), &answers(Err("connection refused".into()))),
+            "after a failover the old leader is the member that was down"
+        );
     }
 }

@@ -278,27 +278,42 @@ async fn execute(
     // Verify: the server shows the new state.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = String::new();
+    // Why the last read failed: a socket that stopped answering is said as such, not
+    // as a server in no state.
+    let mut unread = None;
     let mut effect_at = None;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(rows) = backend_rows(socket, &t.backend, ctx.timeout).await
-            && let Some(r) = rows.into_iter().find(|r| r.name == t.server)
-        {
-            seen = r.status;
-            if seen.starts_with(effect(plan.kind))
-                || (plan.kind == Kind::Ready && takes_traffic(&seen))
-            {
-                effect_at = Some(ctx.clock.now());
-                break;
+        match backend_rows(socket, &t.backend, ctx.timeout).await {
+            Ok(rows) => {
+                unread = None;
+                if let Some(r) = rows.into_iter().find(|r| r.name == t.server) {
+                    seen = r.status;
+                    if seen.starts_with(effect(plan.kind))
+                        || (plan.kind == Kind::Ready && takes_traffic(&seen))
+                    {
+                        effect_at = Some(ctx.clock.now());
+                        break;
+                    }
+                }
             }
+            Err(e) => unread = Some(e.to_string()),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let verified = effect_at.is_some();
+    let state = match (&unread, seen.is_empty()) {
+        (Some(e), true) => format!("HAProxy does not answer ({e})"),
+        (Some(e), false) => format!(
+            "HAProxy does not answer ({e}); {} was last seen {seen}",
+            t.server
+        ),
+        (None, _) => format!("{} is {seen}", t.server),
+    };
     journaled.step(
         "verify",
         &format!("{} shows {}", t.server, effect(plan.kind)),
         if verified { "ok" } else { "failed" },
-        &format!("{} is {seen}", t.server),
+        &state,
     )?;
     if verified {
         lines.push(format!("verified: {} is {seen}", t.server));
@@ -319,16 +334,21 @@ async fn execute(
     );
     let rolled = runtime_command(socket, &back, ctx.timeout).await;
     let ok = rolled.as_ref().is_ok_and(|a| a.trim().is_empty());
-    journaled.step("rollback", &back, if ok { "ok" } else { "failed" }, "")?;
+    // Why the rollback failed goes in the journal: the human who takes over needs it.
+    let why = match &rolled {
+        Ok(a) if a.trim().is_empty() => String::new(),
+        Ok(a) => format!("HAProxy answered: {}", a.trim()),
+        Err(e) => e.clone(),
+    };
+    journaled.step("rollback", &back, if ok { "ok" } else { "failed" }, &why)?;
     let outcome = if ok { "rolled_back" } else { "needs_human" };
     journaled.finish(outcome)?;
     lines.push(format!(
-        "not verified within 10 s ({} is {seen}); {}",
-        t.server,
+        "not verified within 10 s ({state}); {}",
         if ok {
-            "rolled back"
+            "rolled back".to_owned()
         } else {
-            "ROLLBACK FAILED: a human must look"
+            format!("ROLLBACK FAILED ({why}): a human must look")
         }
     ));
     Ok(Report {

@@ -227,7 +227,16 @@ pub async fn get_ok(client: &HttpClient, url: &str, timeout: Duration) -> Result
 /// anything else names its root cause (connection refused, DNS, TLS) and the URL last.
 pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("no answer within {} ms", timeout.as_millis());
+        // Which address: a source asks several (Patroni's members, Traefik's API and
+        // metrics), and "no answer" three times says nothing.
+        return match e.url() {
+            Some(url) => format!(
+                "no answer within {} ms ({})",
+                timeout.as_millis(),
+                redact_url(url.as_str())
+            ),
+            None => format!("no answer within {} ms", timeout.as_millis()),
+        };
     }
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
@@ -282,6 +291,33 @@ mod tests {
         assert!(text.to_lowercase().contains("refused"), "{text}");
         assert!(
             text.ends_with(&format!("(http://127.0.0.1:{port}/)")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_said_so_with_the_address() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let timeout = Duration::from_secs(5);
+        let http = client(timeout).expect("client");
+        let text = rt.block_on(async {
+            let err = http
+                .get("http://nowhere.invalid:8404/stats")
+                .expect("request")
+                .send()
+                .await
+                .expect_err("no such name");
+            http.describe(&err, timeout)
+        });
+        assert!(
+            text.starts_with("the name does not resolve: check its spelling"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("(http://nowhere.invalid:8404/stats)"),
             "{text}"
         );
     }

@@ -203,7 +203,8 @@ impl ClusterView {
 }
 
 fn parse_json(text: &str) -> Result<Value, PatroniError> {
-    serde_json::from_str(text).map_err(|_| PatroniError::NotJson(text.chars().take(80).collect()))
+    serde_json::from_str(text)
+        .map_err(|_| PatroniError::NotJson(crate::sources::excerpt::excerpt(text)))
 }
 
 fn as_u32(v: Option<&Value>) -> Option<u32> {
@@ -541,20 +542,32 @@ impl Poll for Members {
         }
         let mut dcs = None;
         let mut dcs_error = None;
-        for (ep, view) in endpoints.iter().zip(&own) {
-            if view.is_err() {
-                continue;
+        // One timeout for the DCS view in all: asked member after member, a partition
+        // that began after `/patroni` answered would hold the poll (and the members'
+        // answers, shown as current once it ends) for a timeout per member.
+        let asked = tokio::time::timeout(timeout, async {
+            for (ep, view) in endpoints.iter().zip(&own) {
+                if view.is_err() {
+                    continue;
+                }
+                match get_text(client, &format!("{ep}/cluster"), timeout).await {
+                    Ok(text) => match parse_cluster(&text) {
+                        Ok(c) => {
+                            dcs = Some((ep.clone(), c));
+                            break;
+                        }
+                        Err(e) => dcs_error = Some(format!("{e} ({ep}/cluster)")),
+                    },
+                    Err(e) => dcs_error = Some(e),
+                }
             }
-            match get_text(client, &format!("{ep}/cluster"), timeout).await {
-                Ok(text) => match parse_cluster(&text) {
-                    Ok(c) => {
-                        dcs = Some((ep.clone(), c));
-                        break;
-                    }
-                    Err(e) => dcs_error = Some(format!("{e} ({ep}/cluster)")),
-                },
-                Err(e) => dcs_error = Some(e),
-            }
+        })
+        .await;
+        if asked.is_err() && dcs.is_none() {
+            dcs_error = Some(format!(
+                "no member answered /cluster within {} ms",
+                timeout.as_millis()
+            ));
         }
         if own.iter().all(Result::is_err) {
             let why = own

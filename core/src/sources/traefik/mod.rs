@@ -180,7 +180,7 @@ fn host_port(url: &str) -> String {
 /// Parses `/api/rawdata`.
 pub fn parse_rawdata(text: &str) -> Result<RawData, TraefikError> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|_| TraefikError::NotJson(text.chars().take(80).collect()))?;
+        .map_err(|_| TraefikError::NotJson(crate::sources::excerpt::excerpt(text)))?;
     let routers = v.get("routers").and_then(Value::as_object);
     let services = v.get("services").and_then(Value::as_object);
     if routers.is_none() && services.is_none() {
