@@ -25,9 +25,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The console under trial.
+/// The console under trial: this package's binary, or `CRASH_TRIALS_BIN` (the long run
+/// copies the binary aside, so a build meanwhile does not swap it mid-run).
 fn switchboard() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    let mut c = Command::new(
+        std::env::var_os("CRASH_TRIALS_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_switchboard").into()),
+    );
     c.env_remove("SWITCHBOARD_DATA_DIR")
         .env_remove("ETCDCTL_ENDPOINTS")
         .env("RUST_LOG", "warn")
