@@ -187,7 +187,7 @@ pub fn run_watch(
         })
         .unwrap_or(Ok(()));
     if let Some(e) = engine.shutdown() {
-        return Err(e).context("recording failed");
+        anyhow::bail!("{}", e.recording_stopped());
     }
     result
 }
@@ -237,7 +237,7 @@ pub fn run_record(
     });
     let applied = engine.snapshot().events_applied;
     if let Some(e) = engine.shutdown() {
-        anyhow::bail!("the recording stopped early: {e}");
+        anyhow::bail!("{}", e.recording_stopped());
     }
     eprintln!(
         "switchboard: {applied} events recorded to {}",

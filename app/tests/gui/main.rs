@@ -7,6 +7,7 @@ mod helpers;
 mod incidents;
 mod layout;
 mod panels;
+mod recorder;
 mod transport;
 mod wall;
 mod workflows;

@@ -137,6 +137,40 @@ pub enum SessionError {
     },
 }
 
+impl SessionError {
+    /// The disk (or the file system's quota) is full.
+    pub fn disk_full(&self) -> bool {
+        match self {
+            Self::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            Self::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
+    /// Why a recording stopped, in an operator's words: what happened, what was kept,
+    /// and that the live view goes on (the engine keeps applying events; only the
+    /// recorder stopped).
+    pub fn recording_stopped(&self) -> String {
+        let path = match self {
+            Self::Sqlite { path, .. }
+            | Self::Io { path, .. }
+            | Self::NotASession { path }
+            | Self::NewerFormat { path, .. }
+            | Self::Corrupt { path, .. } => path,
+        };
+        if self.disk_full() {
+            format!(
+                "the disk is full: the session stopped recording, what was recorded before is kept; live state goes on (free some space and restart to record again) ({})",
+                path.display()
+            )
+        } else {
+            format!("the session stopped recording: {self}; live state goes on")
+        }
+    }
+}
+
 fn sqlite(path: &Path) -> impl FnOnce(rusqlite::Error) -> SessionError + '_ {
     move |source| SessionError::Sqlite {
         source,
