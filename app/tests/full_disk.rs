@@ -110,7 +110,7 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
             "20",
             "watch",
             "--for",
-            "20",
+            "60",
             "--record",
         ])
         .arg(&session)
@@ -155,6 +155,10 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         acknowledged.push(text);
     }
 
+    eprintln!(
+        "full disk: filling at {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     let filler = disk.fill();
     let filled_at = Instant::now();
     // The recorder hits the wall and says so; the events go on being printed.
@@ -183,6 +187,10 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         "{}",
         stderr_text.lock().expect("stderr")
     );
+    eprintln!(
+        "full disk: status at {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     // `status` still answers on the full disk.
     let status = switchboard(data)
         .args(["--drill", "status", "--wait", "5"])
@@ -194,6 +202,10 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         String::from_utf8_lossy(&status.stderr)
     );
 
+    eprintln!(
+        "full disk: note while full at {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     // A note on the full disk is refused in words; the database is not moved aside.
     let (ok, said) = add_note(data, "while the disk is full");
     assert!(!ok, "a note was saved on a full disk: {said}");
@@ -210,6 +222,15 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         "the notes database was moved aside: {aside:?}"
     );
 
+    eprintln!(
+        "full disk: waiting for watch at {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    // The operator stops it (Ctrl+C): it ends saying the recording stopped early.
+    Command::new("kill")
+        .args(["-INT", &watch.id().to_string()])
+        .status()
+        .expect("kill -INT");
     let out = watch.wait().expect("watch ends");
     reader.join().expect("reader");
     errs.join().expect("stderr");
@@ -219,12 +240,23 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         "watch ends saying the recording stopped early"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("the disk is full: the session stopped recording")),
+        "watch's last word: {stderr}"
+    );
     eprintln!(
         "full disk: said in {:.1} s after the disk filled; {live_after} live events in the 1.5 s after; console said: {}",
         said_in.as_secs_f64(),
         stderr.lines().last().unwrap_or_default()
     );
 
+    eprintln!(
+        "full disk: freeing at {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     // Space freed: a new start has every acknowledged note and accepts new ones, and
     // the recording replays what it wrote.
     std::fs::remove_file(filler).expect("free");
