@@ -83,7 +83,7 @@ fn kill_after(child: &mut Child, after: Duration) -> bool {
         if matches!(child.try_wait(), Ok(Some(_))) {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(2).min(after));
+        std::thread::sleep(Duration::from_millis(2).min(deadline - Instant::now().min(deadline)));
     }
     let running = matches!(child.try_wait(), Ok(None));
     child.kill().expect("SIGKILL");

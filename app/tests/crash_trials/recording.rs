@@ -136,6 +136,19 @@ fn segments_of_a_killed_recording_all_replay() {
     tally.finish();
 }
 
+/// How many of the old segments are left.
+fn old_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.starts_with("session-old-") && n.ends_with(".sqlite")
+            })
+            .count()
+    })
+}
+
 /// Old segments beside the recording: `count` copies of `template`, last written two
 /// days ago (within `--keep-hours`' 72, so only the byte budget removes them).
 fn fill_old(dir: &Path, template: &Path, count: usize) {
@@ -206,24 +219,24 @@ fn pruning_killed_midway_breaks_no_start_and_spares_the_live_segment() {
     let mut left_before: BTreeSet<PathBuf> = BTreeSet::new();
     for trial in 0..trials() {
         fill_old(&sessions_dir, &template, 300);
-        let old_before = sessions(&sessions_dir)
-            .iter()
-            .filter(|p| p.to_string_lossy().contains("session-old-"))
-            .count();
+        let old_before = old_count(&sessions_dir);
         let first = sessions_dir.join(format!("session-live-{trial:05}.sqlite"));
         let mut child = record(&first, "0.05", "1");
-        // Most kills land just after the recording's first file appears, when pruning
-        // starts (a few hundred files to remove take tens of milliseconds); one in five
-        // anywhere in the first 400 ms.
+        // Most kills land while pruning removes files: once the first old segment is
+        // seen gone, within the next few milliseconds (a few hundred removals take
+        // some); one in five anywhere in the first 400 ms.
         let spawned = std::time::Instant::now();
         let early = rng.below(5) == 0;
-        while !early && !first.exists() && spawned.elapsed() < Duration::from_secs(10) {
+        while !early
+            && old_count(&sessions_dir) >= old_before
+            && spawned.elapsed() < Duration::from_secs(10)
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let delay = Duration::from_millis(if early {
-            rng.below(400)
+        let delay = Duration::from_micros(if early {
+            rng.below(400_000)
         } else {
-            rng.below(120)
+            rng.below(4_000)
         });
         let killed = kill_after(&mut child, delay);
         let lived = spawned.elapsed();
@@ -241,10 +254,7 @@ fn pruning_killed_midway_breaks_no_start_and_spares_the_live_segment() {
         }
         // Every session file here opens; the killed recording's segments are all there.
         let now = sessions(&sessions_dir);
-        let old_left = now
-            .iter()
-            .filter(|p| p.to_string_lossy().contains("session-old-"))
-            .count();
+        let old_left = old_count(&sessions_dir);
         let removed = old_before.saturating_sub(old_left);
         tally.count("segments removed by retention", removed as u64);
         // Removed some, but the old ones left are still far over the 1 MB budget.
