@@ -159,6 +159,10 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         "full disk: filling at {:.1} s",
         start.elapsed().as_secs_f64()
     );
+    // A session file copied without its shared memory: reading it on the full disk
+    // needs a new `-shm`, which the disk refuses.
+    let copy = data.join("sessions").join("session-copy.sqlite");
+    std::fs::copy(&session, &copy).expect("copy");
     let filler = disk.fill();
     let filled_at = Instant::now();
     // The recorder hits the wall and says so; the events go on being printed.
@@ -257,6 +261,24 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
         "full disk: freeing at {:.1} s",
         start.elapsed().as_secs_f64()
     );
+    // Read on the full disk, the recording is not taken for a foreign file: it replays,
+    // or the disk's refusal is said.
+    let info = switchboard(data)
+        .args(["session", "info"])
+        .arg(&copy)
+        .output()
+        .expect("info");
+    let said = String::from_utf8_lossy(&info.stderr);
+    assert!(!said.contains("not a Switchboard session"), "{said}");
+    eprintln!(
+        "full disk: session info on the full disk: {}",
+        if info.status.success() {
+            "replays"
+        } else {
+            said.trim()
+        }
+    );
+
     // Space freed: a new start has every acknowledged note and accepts new ones, and
     // the recording replays what it wrote.
     std::fs::remove_file(filler).expect("free");

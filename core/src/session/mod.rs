@@ -521,9 +521,16 @@ impl SessionReader {
         let not_session = || SessionError::NotASession {
             path: path.to_owned(),
         };
+        // Garbage is not a session; a disk that refuses (full: the WAL's shared memory
+        // cannot be made) is said as such, not blamed on the file.
         let app_id: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|_| not_session())?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                    not_session()
+                }
+                _ => sqlite(path)(e),
+            })?;
         if app_id != APPLICATION_ID {
             return Err(not_session());
         }
