@@ -53,10 +53,26 @@ fn main() -> ExitCode {
             json,
             duration,
             record,
-        }) => headless::run_watch(&cli.common, config, *json, *duration, record.as_deref()),
-        Some(Command::Record { out, duration }) => {
-            headless::run_record(&cli.common, config, out, duration.as_deref())
-        }
+            rolling,
+        }) => headless::run_watch(
+            &cli.common,
+            config,
+            *json,
+            *duration,
+            record.as_deref(),
+            rolling.plan(&cli),
+        ),
+        Some(Command::Record {
+            out,
+            duration,
+            rolling,
+        }) => headless::run_record(
+            &cli.common,
+            config,
+            out,
+            duration.as_deref(),
+            rolling.plan(&cli),
+        ),
         Some(Command::Session { action }) => return plain(session::info(action)),
         Some(Command::Replay {
             file,

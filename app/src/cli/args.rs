@@ -179,6 +179,8 @@ pub enum Command {
         /// Stop after this long (90s, 30m, 12h; default: until interrupted).
         #[arg(long = "for", value_name = "DURATION")]
         duration: Option<String>,
+        #[command(flatten)]
+        rolling: Rolling,
     },
     /// Print every applied event, one per line.
     Watch {
@@ -191,7 +193,39 @@ pub enum Command {
         /// Also record a session file here.
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
+        #[command(flatten)]
+        rolling: Rolling,
     },
+}
+
+/// A headless recording that rolls like the window's flight recorder: hidden, for the
+/// crash trials (`tests/crash-trials.sh`), which need many segments and pruning in
+/// seconds where the window rolls every `--segment-minutes` (6 s at the least).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Rolling {
+    /// Start a new segment this often (seconds); the recording then also keeps to the
+    /// window's `--keep-hours` and `--keep-mb`, pruning the sessions beside it.
+    #[arg(long, hide = true, value_name = "SECS")]
+    pub segment_secs: Option<f64>,
+}
+
+impl Rolling {
+    /// How often to roll and what to keep (`cli`'s `--keep-hours`, `--keep-mb`), or
+    /// `None` for one file kept whole.
+    pub fn plan(
+        &self,
+        cli: &Cli,
+    ) -> Option<(
+        std::time::Duration,
+        switchboard_core::session::retention::Retention,
+    )> {
+        let secs = self.segment_secs?;
+        Some((
+            // 10 ms at the least: a roll per batch of events is the most there can be.
+            std::time::Duration::from_secs_f64(secs.max(0.01)),
+            switchboard_core::session::retention::Retention::new(cli.keep_hours, cli.keep_mb),
+        ))
+    }
 }
 
 /// `switchboard workflow ...`.

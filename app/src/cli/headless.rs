@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use switchboard_core::session::retention::Retention;
 use switchboard_core::{Clock as _, Config, EngineOptions, State, StatusReport, SystemClock};
 
 use super::args::Common;
@@ -30,6 +31,15 @@ fn expected_sources(opts: &EngineOptions) -> Vec<String> {
     };
     env.map(|e| e.source.iter().map(|s| s.name().to_owned()).collect())
         .unwrap_or_default()
+}
+
+/// A recording that rolls to a new segment every so often and prunes by `retention`,
+/// as the window's flight recorder does (`--segment-secs`, hidden).
+fn roll(opts: &mut EngineOptions, rolling: Option<(Duration, Retention)>) {
+    if let Some((every, retention)) = rolling {
+        opts.segment_every = Some(every);
+        opts.retention = Some(retention);
+    }
 }
 
 /// `status`: one snapshot once every source has reported or `wait` seconds passed.
@@ -115,9 +125,11 @@ pub fn run_watch(
     json: bool,
     duration: Option<f64>,
     record: Option<&Path>,
+    rolling: Option<(Duration, Retention)>,
 ) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut opts = engine_options(c, config, record.map(Path::to_owned));
+    roll(&mut opts, rolling);
     opts.subscribe_from_start = true;
     let mut engine = start_engine(&opts)?;
     let mut rx = engine
@@ -175,7 +187,7 @@ pub fn run_watch(
         })
         .unwrap_or(Ok(()));
     if let Some(e) = engine.shutdown() {
-        return Err(e).context("recording failed");
+        anyhow::bail!("{}", e.recording_stopped());
     }
     result
 }
@@ -186,6 +198,7 @@ pub fn run_record(
     config: Config,
     out: &Path,
     duration: Option<&str>,
+    rolling: Option<(Duration, Retention)>,
 ) -> anyhow::Result<()> {
     let limit = duration
         .map(|d| {
@@ -197,7 +210,8 @@ pub fn run_record(
             .map_err(|_| anyhow::anyhow!("--for {d:?}: expected a duration like 90s, 30m or 12h"))
         })
         .transpose()?;
-    let opts = engine_options(c, config, Some(out.to_owned()));
+    let mut opts = engine_options(c, config, Some(out.to_owned()));
+    roll(&mut opts, rolling);
     let engine = start_engine(&opts)?;
     eprintln!(
         "switchboard: recording {} to {}{}",
@@ -223,7 +237,7 @@ pub fn run_record(
     });
     let applied = engine.snapshot().events_applied;
     if let Some(e) = engine.shutdown() {
-        anyhow::bail!("the recording stopped early: {e}");
+        anyhow::bail!("{}", e.recording_stopped());
     }
     eprintln!(
         "switchboard: {applied} events recorded to {}",

@@ -426,9 +426,16 @@ impl Console {
         }
         // Read once a frame (a lock and a copy): the status bar and the session windows.
         let recording = self.engine.recording();
+        let stopped = self.engine.recording_stopped();
         egui::Panel::bottom("status-bar").show(ui, |ui| {
             let shown = recording.as_ref().map(|p| p.display().to_string());
-            panels::status_bar_ui(ui, &ctx, shown.as_deref(), self.engine.read_only());
+            panels::status_bar_ui(
+                ui,
+                &ctx,
+                shown.as_deref(),
+                stopped.as_deref(),
+                self.engine.read_only(),
+            );
         });
         if let (Some(player), Some(st)) = (&self.player, &replay_status) {
             egui::Panel::bottom("replay-bar").show(ui, |ui| {

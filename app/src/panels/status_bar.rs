@@ -7,7 +7,8 @@ use switchboard_core::model::{SourceStatus, TlsMode, Transport};
 use super::PanelCtx;
 use crate::theme::{self, format_age, source_style};
 
-/// Draws the status bar. `recording` is the session file, `read_only` why actions are off.
+/// Draws the status bar. `recording` is the session file, `stopped` why the recorder
+/// stopped (a full disk), `read_only` why actions are off.
 ///
 /// The right end (the mode, what is recorded) is laid out first and keeps its room;
 /// the sources take what is left and scroll sideways when there are more than fit, the
@@ -16,22 +17,29 @@ pub fn status_bar_ui(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
     recording: Option<&str>,
+    stopped: Option<&str>,
     read_only: Option<&str>,
 ) {
     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
         if let Some(why) = read_only {
             ui.colored_label(theme::INFO, format!("READ-ONLY: {why}"));
         }
-        match recording {
+        match (recording, stopped) {
+            // What stopped it, short ("the disk is full"); the whole story on hover.
+            (_, Some(why)) => {
+                let short = why.split(':').next().unwrap_or(why);
+                ui.colored_label(theme::WARN, format!("NOT RECORDING: {short}"))
+                    .on_hover_text(why);
+            }
             // The file's name; its whole path on hover (a long path would push the
             // sources off the bar).
-            Some(path) => {
+            (Some(path), None) => {
                 let name = std::path::Path::new(path)
                     .file_name()
                     .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
                 ui.weak(format!("recording to {name}")).on_hover_text(path);
             }
-            None => {
+            (None, None) => {
                 ui.weak("not recording");
             }
         }

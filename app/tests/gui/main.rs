@@ -8,6 +8,7 @@ mod helpers;
 mod incidents;
 mod layout;
 mod panels;
+mod recorder;
 mod transport;
 mod wall;
 mod workflows;

@@ -117,6 +117,8 @@ pub struct EngineHandle {
     environment: String,
     /// The segment being written (it changes as the flight recorder rolls).
     recording: Arc<Mutex<Option<PathBuf>>>,
+    /// Why the recorder stopped (a full disk...), in words, once it has.
+    recording_stopped: Arc<Mutex<Option<String>>>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
     initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
     drill: Option<sources::drill::DrillHandle>,
@@ -148,6 +150,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         .map_err(EngineError::Runtime)?;
 
     // The recorder thread: created before anything runs, so a bad path fails start-up.
+    let recording_stopped: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (rec_tx, recorder_thread, recording) = match &opts.record_to {
         Some(path) => {
             let mut meta = SessionMeta {
@@ -166,6 +169,20 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             let current = Arc::clone(&shared_path);
             let retention = opts.retention;
             let clock = Arc::clone(&opts.clock);
+            let stopped_slot = Arc::clone(&recording_stopped);
+            // The recorder stopped: said once, in words, and shown (the window's status
+            // bar, `watch`'s stderr); the reducer goes on without it.
+            let stopped = move |e: SessionError, current: &Mutex<Option<PathBuf>>| {
+                let words = e.recording_stopped();
+                tracing::error!("{words}");
+                if let Ok(mut p) = current.lock() {
+                    *p = None;
+                }
+                if let Ok(mut s) = stopped_slot.lock() {
+                    *s = Some(words);
+                }
+                Some(e)
+            };
             let handle = std::thread::Builder::new()
                 .name("switchboard-recorder".into())
                 .spawn(move || {
@@ -188,10 +205,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                                     }
                                     prune(&recorder, retention);
                                 }
-                                Err(e) => {
-                                    tracing::error!("recording stopped: {e:#}");
-                                    return Some(e);
-                                }
+                                Err(e) => return stopped(e, &current),
                             }
                         }
                         let written = recorder.append(&r.events).and_then(|()| {
@@ -202,8 +216,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                             }
                         });
                         if let Err(e) = written {
-                            tracing::error!("recording stopped: {e:#}");
-                            return Some(e);
+                            return stopped(e, &current);
                         }
                         if r.roll {
                             roll_from = r.state;
@@ -269,6 +282,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         read_only,
         environment,
         recording,
+        recording_stopped,
         recorder_thread,
         initial_subscription,
         drill: drill_control.map(sources::drill::DrillHandle),
@@ -297,6 +311,7 @@ impl EngineHandle {
                 read_only: Some(why_read_only),
                 environment,
                 recording: Arc::new(Mutex::new(None)),
+                recording_stopped: Arc::new(Mutex::new(None)),
                 recorder_thread: None,
                 initial_subscription: None,
                 drill: None,
@@ -346,6 +361,12 @@ impl EngineHandle {
     /// segment).
     pub fn recording(&self) -> Option<PathBuf> {
         self.recording.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Why the recording stopped before the engine did (the disk is full...), in an
+    /// operator's words; `None` while it records, or when it never did.
+    pub fn recording_stopped(&self) -> Option<String> {
+        self.recording_stopped.lock().ok().and_then(|s| s.clone())
     }
 
     /// Every applied batch of events, from now on (for `watch --json`).

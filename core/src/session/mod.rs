@@ -99,6 +99,14 @@ pub enum SessionError {
         /// The file.
         path: PathBuf,
     },
+    /// The file system refused (renaming a new segment into place).
+    #[error("session file error: {source} ({path})")]
+    Io {
+        /// The underlying error.
+        source: std::io::Error,
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not a Switchboard session.
     #[error("not a Switchboard session file ({path})")]
     NotASession {
@@ -127,6 +135,40 @@ pub enum SessionError {
         /// The file.
         path: PathBuf,
     },
+}
+
+impl SessionError {
+    /// The disk (or the file system's quota) is full.
+    pub fn disk_full(&self) -> bool {
+        match self {
+            Self::Sqlite { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            Self::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
+    /// Why a recording stopped, in an operator's words: what happened, what was kept,
+    /// and that the live view goes on (the engine keeps applying events; only the
+    /// recorder stopped).
+    pub fn recording_stopped(&self) -> String {
+        let path = match self {
+            Self::Sqlite { path, .. }
+            | Self::Io { path, .. }
+            | Self::NotASession { path }
+            | Self::NewerFormat { path, .. }
+            | Self::Corrupt { path, .. } => path,
+        };
+        if self.disk_full() {
+            format!(
+                "the disk is full: the session stopped recording, what was recorded before is kept; live state goes on (free some space and restart to record again) ({})",
+                path.display()
+            )
+        } else {
+            format!("the session stopped recording: {self}; live state goes on")
+        }
+    }
 }
 
 fn sqlite(path: &Path) -> impl FnOnce(rusqlite::Error) -> SessionError + '_ {
@@ -168,55 +210,7 @@ pub struct Recorder {
 impl Recorder {
     /// Creates `path` (which must not exist yet) and writes the metadata.
     pub fn create(path: &Path, meta: &SessionMeta) -> Result<Self, SessionError> {
-        if path.exists() {
-            return Err(SessionError::Sqlite {
-                source: rusqlite::Error::InvalidPath(path.to_owned()),
-                path: path.to_owned(),
-            });
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).ok();
-        }
-        let conn = Connection::open(path).map_err(sqlite(path))?;
-        conn.execute_batch(&format!(
-            "PRAGMA application_id = {APPLICATION_ID};
-             PRAGMA user_version = {FORMAT_VERSION};
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE events (
-                 seq INTEGER PRIMARY KEY,
-                 at_millis INTEGER NOT NULL,
-                 source TEXT NOT NULL,
-                 kind TEXT NOT NULL,
-                 body TEXT NOT NULL
-             );
-             CREATE INDEX events_at ON events (at_millis);
-             {SCHEMA_V2}"
-        ))
-        .map_err(sqlite(path))?;
-        {
-            let mut put = conn
-                .prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")
-                .map_err(sqlite(path))?;
-            for (k, v) in [
-                ("format_version", FORMAT_VERSION.to_string()),
-                ("app_version", meta.app_version.clone()),
-                ("environment", meta.environment.clone()),
-                ("drill", meta.drill.to_string()),
-                ("config", meta.config.clone()),
-                ("started_at", meta.started_at.0.to_string()),
-                ("recording", meta.recording.clone()),
-                ("segment", meta.segment.to_string()),
-            ] {
-                put.execute(params![k, v]).map_err(sqlite(path))?;
-            }
-        }
-        Ok(Self {
-            conn,
-            path: path.to_owned(),
-            next_seq: 1,
-        })
+        Self::create_with(path, meta, None)
     }
 
     /// Creates a segment that starts from `base`, the state after the previous
@@ -227,20 +221,111 @@ impl Recorder {
         meta: &SessionMeta,
         base: &State,
     ) -> Result<Self, SessionError> {
-        let mut r = Self::create(path, meta)?;
-        let seq = i64::try_from(base.events_applied).unwrap_or(i64::MAX);
-        r.conn
-            .execute_batch("CREATE TABLE base (seq INTEGER NOT NULL, state BLOB NOT NULL);")
+        Self::create_with(path, meta, Some(base))
+    }
+
+    /// Creates `path` whole or not at all: the schema, the metadata and a segment's
+    /// starting state are written to `<path>.partial` in one transaction, which is then
+    /// renamed to `path`. A console killed while creating a segment (the flight
+    /// recorder rolls every so often) so leaves no file that is a session by its header
+    /// but has no metadata, or a segment without its starting state; only a
+    /// `.partial` file, which retention removes.
+    fn create_with(
+        path: &Path,
+        meta: &SessionMeta,
+        base: Option<&State>,
+    ) -> Result<Self, SessionError> {
+        if path.exists() {
+            return Err(SessionError::Sqlite {
+                source: rusqlite::Error::InvalidPath(path.to_owned()),
+                path: path.to_owned(),
+            });
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        let partial = partial_path(path);
+        for stale in [
+            partial.clone(),
+            PathBuf::from(format!("{}-journal", partial.display())),
+        ] {
+            std::fs::remove_file(stale).ok();
+        }
+        let base_seq = base.map(|b| i64::try_from(b.events_applied).unwrap_or(i64::MAX));
+        let written = (|| -> rusqlite::Result<()> {
+            let mut conn = Connection::open(&partial)?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID};
+                 PRAGMA user_version = {FORMAT_VERSION};
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE events (
+                     seq INTEGER PRIMARY KEY,
+                     at_millis INTEGER NOT NULL,
+                     source TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     body TEXT NOT NULL
+                 );
+                 CREATE INDEX events_at ON events (at_millis);
+                 {SCHEMA_V2}"
+            ))?;
+            {
+                let mut put = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+                for (k, v) in [
+                    ("format_version", FORMAT_VERSION.to_string()),
+                    ("app_version", meta.app_version.clone()),
+                    ("environment", meta.environment.clone()),
+                    ("drill", meta.drill.to_string()),
+                    ("config", meta.config.clone()),
+                    ("started_at", meta.started_at.0.to_string()),
+                    ("recording", meta.recording.clone()),
+                    ("segment", meta.segment.to_string()),
+                ] {
+                    put.execute(params![k, v])?;
+                }
+            }
+            if let (Some(base), Some(seq)) = (base, base_seq) {
+                tx.execute_batch("CREATE TABLE base (seq INTEGER NOT NULL, state BLOB NOT NULL);")?;
+                tx.execute(
+                    "INSERT INTO base (seq, state) VALUES (?1, ?2)",
+                    params![seq, base.to_snapshot()],
+                )?;
+                tx.execute(
+                    "INSERT INTO keyframes (seq, at_millis, events_applied, hash)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        seq,
+                        base.now.0,
+                        i64::try_from(base.events_applied).unwrap_or(i64::MAX),
+                        base.digest()
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            // WAL is switched on here, before the file has its name: switching it
+            // writes the header through a rollback journal, and a console killed then
+            // would leave a hot journal that a read-only replay cannot roll back.
+            conn.execute_batch("PRAGMA journal_mode = WAL;")?;
+            conn.close().map_err(|(_, e)| e)
+        })();
+        let renamed = written.map_err(sqlite(path)).and_then(|()| {
+            std::fs::rename(&partial, path).map_err(|source| SessionError::Io {
+                source,
+                path: path.to_owned(),
+            })
+        });
+        if let Err(e) = renamed {
+            std::fs::remove_file(&partial).ok();
+            return Err(e);
+        }
+        let conn = Connection::open(path).map_err(sqlite(path))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
             .map_err(sqlite(path))?;
-        r.conn
-            .execute(
-                "INSERT INTO base (seq, state) VALUES (?1, ?2)",
-                params![seq, base.to_snapshot()],
-            )
-            .map_err(sqlite(path))?;
-        r.next_seq = seq + 1;
-        r.keyframe(base)?;
-        Ok(r)
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            next_seq: base_seq.unwrap_or(0) + 1,
+        })
     }
 
     /// The file being written.
@@ -299,6 +384,12 @@ impl Recorder {
         }
         tx.commit().map_err(sqlite(&path))
     }
+}
+
+/// Where a session file is built before it appears under its name (see
+/// [`Recorder::create`]); retention removes one a killed console left behind.
+pub fn partial_path(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", path.display()))
 }
 
 /// Saves the part of a recording (its `segments`, in order; the last may still be
@@ -430,9 +521,16 @@ impl SessionReader {
         let not_session = || SessionError::NotASession {
             path: path.to_owned(),
         };
+        // Garbage is not a session; a disk that refuses (full: the WAL's shared memory
+        // cannot be made) is said as such, not blamed on the file.
         let app_id: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|_| not_session())?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                    not_session()
+                }
+                _ => sqlite(path)(e),
+            })?;
         if app_id != APPLICATION_ID {
             return Err(not_session());
         }
@@ -450,6 +548,13 @@ impl SessionReader {
             conn,
             path: path.to_owned(),
         })
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub fn integrity(&self) -> Result<String, SessionError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))
     }
 
     /// The metadata.

@@ -6,7 +6,9 @@
 //! their `-wal` and `-shm`) older than [`Retention::max_age`], then the oldest beyond
 //! [`Retention::max_bytes`]. It never removes the segment being written, nor a file
 //! written to in the last [`Retention::in_use`] (another console's live segment in the
-//! same data directory), and it touches no other file.
+//! same data directory), and it touches no other file but what a killed console left
+//! half-done: the `-wal`/`-shm` of a session already removed, and an old `.partial`
+//! segment never renamed into place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -98,7 +100,36 @@ pub fn prune(
             gone.push(path);
         }
     }
+    sweep_leftovers(dir, retention, now);
     gone
+}
+
+/// Removes what a console killed in the middle of a file operation left: the `-wal`
+/// and `-shm` of a session file already removed (killed between a removal's
+/// `unlink`s), and a `.partial` session never renamed into place (killed while
+/// creating a segment) once it is older than [`Retention::in_use`]. Neither is ever
+/// read again; left alone, they would pile up outside every budget.
+fn sweep_leftovers(dir: &Path, retention: Retention, now: SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let name = path.to_string_lossy();
+        let orphan = name
+            .strip_suffix("-wal")
+            .or_else(|| name.strip_suffix("-shm"))
+            .is_some_and(|main| is_session_file(Path::new(main)) && !Path::new(main).exists());
+        let partial = name
+            .strip_suffix(".partial")
+            .or_else(|| name.strip_suffix(".partial-journal"))
+            .is_some_and(|main| is_session_file(Path::new(main)))
+            && std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| now.duration_since(m).unwrap_or_default() >= retention.in_use);
+        if orphan || partial {
+            std::fs::remove_file(&path).ok();
+        }
+    }
 }
 
 /// A session file the flight recorder names (`session-*.sqlite`), not its `-wal` or
@@ -179,6 +210,51 @@ mod tests {
         );
         assert!(other_console.exists(), "another console's live segment");
         assert_eq!(gone, vec![old]);
+    }
+
+    #[test]
+    fn what_a_kill_left_half_done_goes_and_a_partial_being_written_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        // Killed between the unlinks of a removal: the WAL and SHM of a gone file.
+        for f in ["session-a.sqlite-wal", "session-a.sqlite-shm"] {
+            std::fs::write(d.join(f), b"w").expect("orphan");
+        }
+        // Killed while creating a segment: an old one, and one being written now.
+        let old = d.join("session-b.sqlite.partial");
+        std::fs::write(&old, b"p").expect("partial");
+        let at = SystemTime::now() - Duration::from_hours(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .expect("open")
+            .set_modified(at)
+            .expect("mtime");
+        let fresh = d.join("session-c.sqlite.partial");
+        std::fs::write(&fresh, b"p").expect("partial");
+        // A live session's WAL, and files that are not the recorder's.
+        let live = make(d, "session-d.sqlite", 0, 0);
+        std::fs::write(d.join("other.sqlite-wal"), b"w").expect("other");
+        prune(
+            d,
+            Retention::new(72.0, 2048),
+            Some(&live),
+            SystemTime::now(),
+        );
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "other.sqlite-wal",
+                "session-c.sqlite.partial",
+                "session-d.sqlite",
+                "session-d.sqlite-wal"
+            ]
+        );
     }
 
     #[test]

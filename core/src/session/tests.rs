@@ -241,3 +241,30 @@ proptest! {
         prop_assert_eq!(replayed, live);
     }
 }
+
+#[test]
+fn a_segment_appears_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("session-x.sqlite");
+    // What a console killed while creating it left: a half-built file beside it.
+    let partial = super::partial_path(&path);
+    std::fs::write(&partial, b"half a header").expect("partial");
+    let events = drill_events(5, 20);
+    let (first, rest) = events.split_at(events.len() / 2);
+    let mut base = State::default();
+    base.apply_all(first);
+    let mut rec = Recorder::create_from(&path, &meta(), &base).expect("create");
+    assert!(!partial.exists(), "built aside, then renamed into place");
+    rec.append(rest).expect("append");
+    drop(rec);
+    let reader = SessionReader::open(&path).expect("open");
+    assert_eq!(reader.meta().expect("meta").environment, meta().environment);
+    let (seq, state) = reader
+        .base()
+        .expect("base")
+        .expect("a segment has its base");
+    assert_eq!(seq, i64::try_from(base.events_applied).expect("seq"));
+    assert_eq!(state.digest(), base.digest());
+    assert_eq!(reader.keyframes().expect("keyframes")[0].seq, seq);
+    assert_eq!(reader.integrity().expect("check"), "ok");
+}

@@ -252,18 +252,65 @@ pub struct Store {
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)
-        .map_err(|e| StoreError::Sqlite(format!("{e} ({})", path.display())))?;
+    // The file is named in what cannot be opened: the operator must find it.
+    let named = |e: StoreError| match e {
+        StoreError::Sqlite(why) => StoreError::Sqlite(format!("{why} ({})", path.display())),
+        StoreError::Unwritable(why) => StoreError::Unwritable(format!("{why}: {}", path.display())),
+        other => other,
+    };
+    let conn = Connection::open(path).map_err(|e| named(e.into()))?;
     conn.busy_timeout(Duration::from_secs(2))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )?;
+    )
+    .map_err(|e| {
+        named(match unwritable_io(e) {
+            StoreError::Unwritable(_) if disk_full_beside(path) => {
+                StoreError::Unwritable("the disk is full".into())
+            }
+            other => other,
+        })
+    })?;
     Ok(conn)
 }
 
-fn healthy(conn: &Connection) -> bool {
-    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
-        .is_ok_and(|s| s == "ok")
+/// Whether the file system holding `path` is out of space: `SQLite` says "disk I/O
+/// error" when it cannot size the WAL's shared memory on a full disk, which tells the
+/// operator nothing; a probe write beside the file tells.
+fn disk_full_beside(path: &Path) -> bool {
+    let Some(dir) = path.parent() else {
+        return false;
+    };
+    let probe = dir.join(format!(".switchboard-space-{}", std::process::id()));
+    let written = std::fs::write(&probe, vec![0u8; 64 * 1024]);
+    std::fs::remove_file(&probe).ok();
+    written.is_err_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+}
+
+/// An I/O error opening the WAL's shared memory or log (a full disk may come as
+/// `SQLITE_IOERR` or `SQLITE_CANTOPEN` rather than `SQLITE_FULL`) is the disk refusing,
+/// not damage: the file is left alone and the error said as one.
+fn unwritable_io(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen) => {
+            StoreError::Unwritable(e.to_string())
+        }
+        _ => StoreError::from(e),
+    }
+}
+
+/// A sound database: `quick_check` says `ok`. `Err` when it could not even be asked
+/// (a full disk, an unreadable file): that says nothing of damage.
+fn healthy(conn: &Connection) -> Result<bool, StoreError> {
+    match conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)) {
+        Ok(s) => Ok(s == "ok"),
+        Err(e) => match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                Ok(false)
+            }
+            _ => Err(unwritable_io(e)),
+        },
+    }
 }
 
 impl Store {
@@ -275,8 +322,11 @@ impl Store {
                 .map_err(|e| StoreError::Sqlite(format!("{e} ({})", dir.display())))?;
         }
         let mut recovered = None;
-        let conn = match connect(path) {
-            Ok(c) if healthy(&c) => c,
+        let conn = match connect(path).and_then(|c| Ok((healthy(&c)?, c))) {
+            Ok((true, c)) => c,
+            // A full disk, a read-only mount, a missing permission: the file may well be
+            // sound, and moving it aside would hide every note in it. Say so and leave it.
+            Err(e @ (StoreError::Unwritable(_) | StoreError::Busy)) => return Err(e),
             other => {
                 if path.exists() {
                     drop(other);
@@ -298,7 +348,7 @@ impl Store {
                     recovered = Some(aside);
                     connect(path)?
                 } else {
-                    other?
+                    other?.1
                 }
             }
         };

@@ -260,6 +260,30 @@ impl Journal {
         rows.next().transpose().map_err(|e| format!("journal: {e}"))
     }
 
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong (the crash trials ask it after
+    /// every kill).
+    pub fn integrity(&self) -> Result<String, String> {
+        self.conn()?
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// Every run, oldest first (the crash trials check that none is stuck `running`).
+    pub fn all_runs(&self) -> Result<Vec<RunRow>, String> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, kind, target, environment, operator, started_at, outcome, host, pid, before FROM runs
+                 ORDER BY id",
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        let rows = stmt
+            .query_map([], row_to_run)
+            .map_err(|e| format!("journal: {e}"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("journal: {e}"))
+    }
+
     /// The steps of a run, in order.
     pub fn steps(&self, run: i64) -> Result<Vec<StepRow>, String> {
         let conn = self.conn()?;
