@@ -35,6 +35,11 @@ pub mod retention;
 
 /// The format this build writes (and the newest it reads; format 1 has no keyframes).
 pub const FORMAT_VERSION: i32 = 2;
+/// The longest value a session reader takes from one row (`SQLite`'s own limit is
+/// 1 GB): a damaged or hostile file cannot make a replay allocate more than this per
+/// row. An event is a source's folded answer, and answers are limited to 32 MB, so
+/// nothing this console writes comes near it.
+pub const MAX_ROW_BYTES: i32 = 64 << 20;
 /// A keyframe at least every this many events...
 pub const KEYFRAME_EVENTS: u64 = 10_000;
 /// ...and every this much event time.
@@ -518,6 +523,8 @@ impl SessionReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite(path))?;
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, MAX_ROW_BYTES)
+            .map_err(sqlite(path))?;
         let not_session = || SessionError::NotASession {
             path: path.to_owned(),
         };
@@ -759,10 +766,15 @@ impl SessionReader {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(damaged(
-                        after + i64::try_from(n).unwrap_or(0) + 1,
-                        e.to_string(),
-                    ));
+                    let reason = if e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
+                        format!(
+                            "a value larger than {} MB, more than a session row may hold",
+                            MAX_ROW_BYTES >> 20
+                        )
+                    } else {
+                        e.to_string()
+                    };
+                    return Err(damaged(after + i64::try_from(n).unwrap_or(0) + 1, reason));
                 }
             };
             let seq: i64 = row.get(0).map_err(|e| damaged(-1, e.to_string()))?;

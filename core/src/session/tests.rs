@@ -138,6 +138,36 @@ fn a_huge_damaged_row_is_quoted_in_part() {
     assert!(err.chars().count() < 500, "{} chars", err.chars().count());
 }
 
+/// A row past [`MAX_ROW_BYTES`] (here a 65 MB body written by another program) is
+/// refused in words before it is read into memory; the rows before it replay.
+#[test]
+fn a_row_past_the_limit_is_refused_not_read() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("s.session");
+    let mut rec = Recorder::create(&path, &meta()).expect("create");
+    rec.append(&drill_events(1, 3)).expect("append");
+    drop(rec);
+    let huge = usize::try_from(MAX_ROW_BYTES).expect("fits") + (1 << 20);
+    Connection::open(&path)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE events SET body = ?1 WHERE seq = 3",
+                [format!("\"{}\"", "x".repeat(huge))],
+            )
+        })
+        .expect("damage");
+    let reader = SessionReader::open(&path).expect("open");
+    let mut seen = 0;
+    let err = reader
+        .for_each(|_| seen += 1)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("event 3 is damaged"), "{err:.200}");
+    assert!(err.contains("larger than 64 MB"), "{err:.200}");
+    assert!(!err.contains("xxx"), "{err:.200}");
+    assert_eq!(seen, 2, "the rows before it were delivered");
+}
+
 #[test]
 fn truncated_file_gives_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
