@@ -8,6 +8,8 @@
 //! target for a million inputs. The engine is in `fuzz/mod.rs`.
 
 mod fuzz;
+#[path = "common/session_v2.rs"]
+mod session_v2;
 
 use std::path::Path;
 
@@ -637,6 +639,8 @@ fn fuzz_session_rows() {
             vec![
                 br#"{"at":1,"source":"haproxy","body":{"kind":"Unknown","data":{}}}"#.to_vec(),
                 b"\x00not json".to_vec(),
+                b"\x80not json".to_vec(),
+                session_file::block_seed(),
             ]
         },
         tokens: &[
@@ -659,7 +663,7 @@ fn fuzz_session_files() {
     run(&Target {
         name: "session_file",
         fixtures: &[],
-        extra_seeds: || vec![session_file::base()],
+        extra_seeds: session_file::bases,
         tokens: &["SQLite format 3\0", "\0\0\0\0", "\u{ff}\u{ff}\u{ff}\u{ff}"],
         run: session_file::whole,
     });

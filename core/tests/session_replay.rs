@@ -11,6 +11,9 @@ use switchboard_core::session::{SessionError, SessionReader};
 use switchboard_core::sources::drill::DrillConfig;
 use switchboard_core::{Config, DrillFault, EngineOptions, Intent, State, Timestamp};
 
+#[path = "common/session_v2.rs"]
+mod session_v2;
+
 /// Records `secs` seconds of the drill at `speed` (a quorum loss injected at once) to
 /// a new session file; returns it and the console's last state.
 fn record_drill(dir: &Path, secs: u64, speed: f64) -> (PathBuf, State) {
@@ -166,45 +169,138 @@ fn damaged_truncated_foreign_and_newer_files_never_panic() {
     assert!(err.contains("format 99 is newer"), "{err}");
 }
 
+/// Rewrites the event lines of a format 3 file: `edit(seq, line)` gives a line's new
+/// text, or `None` to keep it.
+fn rewrite_lines(path: &Path, edit: impl Fn(i64, &[u8]) -> Option<Vec<u8>>) {
+    use switchboard_core::session::blocks;
+    let c = rusqlite::Connection::open(path).expect("open");
+    let rows: Vec<(i64, Vec<u8>)> = c
+        .prepare("SELECT first_seq, body FROM blocks")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()
+        })
+        .expect("blocks");
+    for (first, body) in rows {
+        let block = blocks::decompress(&body).expect("a block");
+        let mut out = Vec::new();
+        let mut changed = false;
+        for (seq, line) in (first..).zip(blocks::lines(&block)) {
+            match edit(seq, line) {
+                Some(new) => {
+                    out.extend(new);
+                    changed = true;
+                }
+                None => out.extend_from_slice(line),
+            }
+            out.push(b'\n');
+        }
+        if changed {
+            let blob = blocks::compress(&out).expect("compress");
+            c.execute(
+                "UPDATE blocks SET body = ?1 WHERE first_seq = ?2",
+                rusqlite::params![blob, first],
+            )
+            .expect("update");
+        }
+    }
+}
+
+/// The recording at `path` copied into the format of the builds before blocks (a row
+/// per event, keyframes), so the same damage can be done to both.
+fn as_format_2(path: &Path, to: &Path) {
+    let r = SessionReader::open(path).expect("open");
+    let mut rows = Vec::new();
+    r.rows(0, i64::MAX, |row| {
+        if let switchboard_core::session::Row::Event(seq, e) = row {
+            rows.push((
+                seq,
+                e.at.0,
+                e.source.to_string(),
+                e.body.kind_name().to_owned(),
+                serde_json::to_string(&e).expect("json"),
+            ));
+        }
+    })
+    .expect("rows");
+    let keyframes: Vec<_> = r
+        .keyframes()
+        .expect("keyframes")
+        .into_iter()
+        .map(|k| {
+            (
+                k.seq,
+                k.at.0,
+                i64::try_from(k.events_applied).expect("fits"),
+                k.hash,
+            )
+        })
+        .collect();
+    let meta = r.meta().expect("meta");
+    session_v2::write(
+        to,
+        2,
+        &[
+            ("environment", meta.environment),
+            ("drill", meta.drill.to_string()),
+        ],
+        &rows,
+        &keyframes,
+    );
+}
+
 /// A damaged row ends the replayable prefix with a warning; events of a kind this
-/// build does not know are kept raw and the rest replays.
+/// build does not know are kept raw and the rest replays: in blocks (format 3) and in
+/// a row per event (format 2).
 #[test]
 fn a_damaged_row_ends_the_prefix_and_unknown_kinds_are_kept_raw() {
     let dir = tempfile::tempdir().expect("dir");
     let (path, _) = record_drill(dir.path(), 2, 20.0);
-    let c = rusqlite::Connection::open(&path).expect("open");
+    let old = dir.path().join("old.session");
+    as_format_2(&path, &old);
+    let unknown =
+        br#"{"at":1,"source":"mesh","body":{"kind":"mesh_gateway","data":{"gateway":"g1"}}}"#;
+    rewrite_lines(&path, |seq, _| {
+        (seq == 20 || seq == 21).then(|| unknown.to_vec())
+    });
+    let c = rusqlite::Connection::open(&old).expect("open");
     c.execute_batch(
         "UPDATE events SET kind = 'mesh_gateway', body = '{\"at\":1,\"source\":\"mesh\",\"kind\":\"mesh_gateway\",\"gateway\":\"g1\"}' WHERE seq IN (20, 21);",
     )
     .expect("unknown kind");
-    let mut r = Replay::open(&path).expect("open");
-    let last = r.last_seq();
-    r.index(&mut |_, _| {});
-    let (raw, n) = r.raw();
-    assert_eq!(n, 2);
-    assert_eq!(raw[0].kind, "mesh_gateway");
-    assert_eq!(r.last_seq(), last, "the rest replays");
-    assert!(
-        r.warnings()
-            .iter()
-            .any(|w| w.contains("2 event(s) of kinds this build does not know (mesh_gateway)")),
-        "{:?}",
-        r.warnings()
-    );
+    for file in [&path, &old] {
+        let mut r = Replay::open(file).expect("open");
+        let last = r.last_seq();
+        r.index(&mut |_, _| {});
+        let (raw, n) = r.raw();
+        assert_eq!(n, 2);
+        assert_eq!(raw[0].kind, "mesh_gateway");
+        assert_eq!(r.last_seq(), last, "the rest replays");
+        assert!(
+            r.warnings()
+                .iter()
+                .any(|w| w.contains("2 event(s) of kinds this build does not know (mesh_gateway)")),
+            "{:?}",
+            r.warnings()
+        );
+    }
+    rewrite_lines(&path, |seq, _| (seq == 40).then(|| b"{broken".to_vec()));
     c.execute("UPDATE events SET body = '{broken' WHERE seq = 40", [])
         .expect("damage");
-    let mut r = Replay::open(&path).expect("open");
-    r.index(&mut |_, _| {});
-    assert_eq!(r.last_seq(), 39);
-    assert!(
-        r.warnings()
-            .iter()
-            .any(|w| w.contains("event 40 is damaged")),
-        "{:?}",
-        r.warnings()
-    );
-    let state = r.state_at_seq(i64::MAX).expect("prefix");
-    assert_eq!(state.events_applied, 37, "39 rows, 2 of them raw");
+    for file in [&path, &old] {
+        let mut r = Replay::open(file).expect("open");
+        r.index(&mut |_, _| {});
+        assert_eq!(r.last_seq(), 39);
+        assert!(
+            r.warnings()
+                .iter()
+                .any(|w| w.contains("event 40 is damaged")),
+            "{:?}",
+            r.warnings()
+        );
+        let state = r.state_at_seq(i64::MAX).expect("prefix");
+        assert_eq!(state.events_applied, 37, "39 rows, 2 of them raw");
+    }
     let e: Option<SessionError> = Replay::open(&dir.path().join("missing.session")).err();
     assert!(e.is_some());
 }

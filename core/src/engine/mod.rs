@@ -40,6 +40,9 @@ const EVENT_CHANNEL: usize = 8192;
 const MAX_BATCH: usize = 4096;
 /// Capacity of the broadcast to `watch` subscribers, in batches.
 const BROADCAST: usize = 1024;
+/// The recorder writes a block of events at least this often (a console killed loses
+/// at most this much of its recording).
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +193,19 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                     // The state a new segment starts from, once the next batch comes
                     // (so no segment is ever empty).
                     let mut roll_from: Option<Arc<State>> = None;
-                    for r in rx {
+                    loop {
+                        // A block is written within a second of its first event even
+                        // when nothing more comes.
+                        let r = match rx.recv_timeout(FLUSH_EVERY) {
+                            Ok(r) => r,
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                                if let Err(e) = recorder.flush_due(FLUSH_EVERY) {
+                                    return stopped(e, &current);
+                                }
+                                continue;
+                            }
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                        };
                         if !r.events.is_empty()
                             && let Some(state) = roll_from.take()
                         {
@@ -199,7 +214,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                             let next = segment_path(recorder.path(), clock.now());
                             match Recorder::create_from(&next, &meta, &state) {
                                 Ok(rec) => {
-                                    recorder = rec;
+                                    if let Err(e) = std::mem::replace(&mut recorder, rec).finish() {
+                                        return stopped(e, &current);
+                                    }
                                     if let Ok(mut p) = current.lock() {
                                         *p = Some(next);
                                     }
@@ -208,13 +225,16 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                                 Err(e) => return stopped(e, &current),
                             }
                         }
-                        let written = recorder.append(&r.events).and_then(|()| {
-                            // The fingerprint is computed here, off the reducer.
-                            match &r.state {
-                                Some(state) => recorder.keyframe(state),
-                                None => Ok(()),
-                            }
-                        });
+                        let written = recorder
+                            .append(&r.events)
+                            .and_then(|()| {
+                                // The fingerprint is computed here, off the reducer.
+                                match &r.state {
+                                    Some(state) => recorder.keyframe(state),
+                                    None => Ok(()),
+                                }
+                            })
+                            .and_then(|()| recorder.flush_due(FLUSH_EVERY));
                         if let Err(e) = written {
                             return stopped(e, &current);
                         }
@@ -222,7 +242,10 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
                             roll_from = r.state;
                         }
                     }
-                    None
+                    match recorder.finish() {
+                        Ok(()) => None,
+                        Err(e) => stopped(e, &current),
+                    }
                 })
                 .map_err(EngineError::Runtime)?;
             (Some(tx), Some(handle), shared_path)

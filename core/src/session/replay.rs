@@ -155,7 +155,7 @@ impl Replay {
         let last = span.map_or(base_seq, |s| s.2);
         let mut warnings = Vec::new();
         let format = reader.format()?;
-        if format < super::FORMAT_VERSION {
+        if format < 2 {
             warnings.push(format!(
                 "format {format} has no keyframes: the replay cannot be checked against them"
             ));

@@ -2,6 +2,10 @@
 
 use proptest::prelude::*;
 
+use std::path::Path;
+
+use rusqlite::Connection;
+
 use super::*;
 use crate::event::EventBody;
 use crate::event::MemberStatus;
@@ -24,6 +28,40 @@ fn meta() -> SessionMeta {
 
 fn drill_events(seed: u64, secs: i64) -> Vec<Event> {
     simulate(seed, 120, secs)
+}
+
+#[path = "../../tests/common/session_v2.rs"]
+mod session_v2;
+
+/// `events` as a file of format 1 or 2 (see `session_v2`), with the states' keyframes
+/// after every `every` events (format 2).
+fn write_old(path: &Path, format: i32, events: &[Event], every: usize) {
+    let m = meta();
+    let meta = [
+        ("app_version", m.app_version),
+        ("environment", m.environment),
+        ("drill", m.drill.to_string()),
+        ("config", m.config),
+        ("started_at", m.started_at.0.to_string()),
+    ];
+    let mut state = State::default();
+    let mut keyframes = Vec::new();
+    let mut rows = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let seq = i64::try_from(i).expect("fits") + 1;
+        state.apply(e);
+        rows.push((
+            seq,
+            e.at.0,
+            e.source.to_string(),
+            e.body.kind_name().to_owned(),
+            serde_json::to_string(e).expect("json"),
+        ));
+        if (i + 1) % every == 0 {
+            keyframes.push((seq, state.now.0, seq, state.digest()));
+        }
+    }
+    session_v2::write(path, format, &meta, &rows, &keyframes);
 }
 
 #[test]
@@ -93,9 +131,7 @@ fn newer_format_is_refused() {
 fn damaged_rows_are_reported_not_panicked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("s.sqlite");
-    let mut rec = Recorder::create(&path, &meta()).expect("create");
-    rec.append(&drill_events(1, 3)).expect("append");
-    drop(rec);
+    write_old(&path, 2, &drill_events(1, 3), 1000);
     Connection::open(&path)
         .and_then(|c| {
             c.execute_batch("UPDATE events SET body = '{\"at\": 1, broken' WHERE seq = 5")
@@ -117,9 +153,7 @@ fn damaged_rows_are_reported_not_panicked() {
 fn a_huge_damaged_row_is_quoted_in_part() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("s.session");
-    let mut rec = Recorder::create(&path, &meta()).expect("create");
-    rec.append(&drill_events(1, 3)).expect("append");
-    drop(rec);
+    write_old(&path, 2, &drill_events(1, 3), 1000);
     Connection::open(&path)
         .and_then(|c| {
             c.execute(
@@ -138,17 +172,16 @@ fn a_huge_damaged_row_is_quoted_in_part() {
     assert!(err.chars().count() < 500, "{} chars", err.chars().count());
 }
 
-/// A row past [`MAX_ROW_BYTES`] (here a 65 MB body written by another program) is
-/// refused in words before it is read into memory; the rows before it replay.
+/// A row past [`MAX_ROW_BYTES`] (here a 65 MB value written by another program) is
+/// refused in words before it is read into memory; the events before it replay. In
+/// format 2 the value is an event's body, in format 3 a block's.
 #[test]
 fn a_row_past_the_limit_is_refused_not_read() {
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("s.session");
-    let mut rec = Recorder::create(&path, &meta()).expect("create");
-    rec.append(&drill_events(1, 3)).expect("append");
-    drop(rec);
     let huge = usize::try_from(MAX_ROW_BYTES).expect("fits") + (1 << 20);
-    Connection::open(&path)
+    let old = dir.path().join("old.session");
+    write_old(&old, 2, &drill_events(1, 3), 1000);
+    Connection::open(&old)
         .and_then(|c| {
             c.execute(
                 "UPDATE events SET body = ?1 WHERE seq = 3",
@@ -156,16 +189,156 @@ fn a_row_past_the_limit_is_refused_not_read() {
             )
         })
         .expect("damage");
-    let reader = SessionReader::open(&path).expect("open");
+    let new = dir.path().join("new.session");
+    let events = drill_events(1, 3);
+    let mut rec = Recorder::create(&new, &meta()).expect("create");
+    rec.append(&events[..2]).expect("append");
+    rec.flush().expect("block of 2");
+    rec.append(&events[2..]).expect("append");
+    drop(rec);
+    Connection::open(&new)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE blocks SET body = zeroblob(?1) WHERE first_seq = 3",
+                [i64::try_from(huge).expect("fits")],
+            )
+        })
+        .expect("damage");
+    for path in [old, new] {
+        let reader = SessionReader::open(&path).expect("open");
+        let mut seen = 0;
+        let err = reader
+            .for_each(|_| seen += 1)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("event 3 is damaged"), "{err:.200}");
+        assert!(err.contains("larger than 64 MB"), "{err:.200}");
+        assert!(!err.contains("xxx"), "{err:.200}");
+        assert_eq!(seen, 2, "the events before it were delivered");
+    }
+}
+
+/// Format 3's blocks: one that does not decode, one whose count is wrong, one missing,
+/// one with a damaged line: each ends the readable prefix with the first event it
+/// held, in words; the blocks before it are read.
+#[test]
+fn damaged_blocks_end_the_prefix_in_words() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("s.session");
+    let events = drill_events(4, 10);
+    let mut rec = Recorder::create(&path, &meta()).expect("create");
+    for chunk in events.chunks(100) {
+        rec.append(chunk).expect("append");
+        rec.flush().expect("a block per chunk");
+    }
+    drop(rec);
+    let damage = |sql: &str| {
+        let copy = dir.path().join("damaged.session");
+        std::fs::remove_file(&copy).ok();
+        Connection::open(&path)
+            .and_then(|c| c.execute("VACUUM INTO ?1", [copy.to_string_lossy()]))
+            .expect("copy");
+        Connection::open(&copy)
+            .and_then(|c| c.execute_batch(sql))
+            .expect("damage");
+        let mut seen = 0;
+        let err = SessionReader::open(&copy)
+            .expect("open")
+            .for_each(|_| seen += 1)
+            .expect_err("damaged")
+            .to_string();
+        (seen, err)
+    };
+    let (seen, err) = damage("UPDATE blocks SET body = x'00112233' WHERE first_seq = 201");
+    assert_eq!(seen, 200);
+    assert!(
+        err.contains("event 201 is damaged: not a compressed block"),
+        "{err}"
+    );
+    let (seen, err) = damage("UPDATE blocks SET last_seq = 310 WHERE first_seq = 201");
+    assert_eq!(seen, 200);
+    assert!(err.contains("holds 100 events"), "{err}");
+    let (seen, err) = damage("DELETE FROM blocks WHERE first_seq = 101");
+    assert_eq!(seen, 100);
+    assert!(
+        err.contains("event 101 is damaged: events 101 to 200 are missing"),
+        "{err}"
+    );
+    let (seen, err) = damage("UPDATE blocks SET body = 'text' WHERE first_seq = 1");
+    assert_eq!(seen, 0);
+    assert!(err.contains("event 1 is damaged"), "{err}");
+    // A line that is not an event, inside a block that decodes.
+    let mut lines = Vec::new();
+    for e in &events[100..200] {
+        lines.extend(serde_json::to_vec(e).expect("json"));
+        lines.push(b'\n');
+    }
+    let cut = lines.iter().position(|b| *b == b'\n').expect("a line") + 10;
+    lines.splice(cut..cut + 5, b"]]]]]".iter().copied());
+    let blob = blocks::compress(&lines).expect("compress");
+    let copy = dir.path().join("line.session");
+    Connection::open(&path)
+        .and_then(|c| c.execute("VACUUM INTO ?1", [copy.to_string_lossy()]))
+        .expect("copy");
+    Connection::open(&copy)
+        .and_then(|c| c.execute("UPDATE blocks SET body = ?1 WHERE first_seq = 101", [blob]))
+        .expect("damage");
     let mut seen = 0;
-    let err = reader
+    let err = SessionReader::open(&copy)
+        .expect("open")
         .for_each(|_| seen += 1)
-        .expect_err("refused")
+        .expect_err("damaged")
         .to_string();
-    assert!(err.contains("event 3 is damaged"), "{err:.200}");
-    assert!(err.contains("larger than 64 MB"), "{err:.200}");
-    assert!(!err.contains("xxx"), "{err:.200}");
-    assert_eq!(seen, 2, "the rows before it were delivered");
+    assert_eq!(seen, 101, "the block's first line still reads");
+    assert!(err.contains("event 102 is damaged"), "{err}");
+}
+
+/// Files of formats 1 and 2 (a row per event) read as they did: the same events,
+/// span, seeks and sources; format 2's keyframes check, format 1 says it has none.
+#[test]
+fn older_formats_still_read() {
+    let dir = tempfile::tempdir().expect("dir");
+    let events = drill_events(6, 90);
+    let new = dir.path().join("three.session");
+    let mut rec = Recorder::create(&new, &meta()).expect("create");
+    for chunk in events.chunks(500) {
+        rec.append(chunk).expect("append");
+        rec.flush().expect("flush");
+    }
+    drop(rec);
+    let three = SessionReader::open(&new).expect("open 3");
+    assert_eq!(three.format().expect("format"), 3);
+    for format in [1, 2] {
+        let path = dir.path().join(format!("f{format}.session"));
+        write_old(&path, format, &events, 1000);
+        let r = SessionReader::open(&path).expect("open");
+        assert_eq!(r.format().expect("format"), format);
+        assert_eq!(r.events().expect("events"), events);
+        assert_eq!(r.event_count().expect("count"), events.len() as u64);
+        assert_eq!(r.span().expect("span"), three.span().expect("span"));
+        assert_eq!(
+            r.sources().expect("sources"),
+            three.sources().expect("sources")
+        );
+        for at in [0, 1, 30_000, 45_500, 1 << 40] {
+            assert_eq!(
+                r.seq_at(Timestamp(at)).expect("seq"),
+                three.seq_at(Timestamp(at)).expect("seq"),
+                "seq at {at}"
+            );
+        }
+        let mut replay = replay::Replay::open(&path).expect("replay");
+        replay.index(&mut |_, _| {});
+        let v = replay.verification();
+        if format == 2 {
+            assert!(v.ok() && v.checked == events.len() / 1000, "{v:?}");
+            assert!(replay.warnings().is_empty(), "{:?}", replay.warnings());
+        } else {
+            assert_eq!(v.checked, 0);
+            assert!(replay.warnings()[0].contains("format 1 has no keyframes"));
+        }
+    }
+    assert_eq!(three.events().expect("events"), events);
 }
 
 #[test]
@@ -173,8 +346,14 @@ fn truncated_file_gives_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("s.sqlite");
     let mut rec = Recorder::create(&path, &meta()).expect("create");
-    rec.append(&drill_events(1, 60)).expect("append");
+    for chunk in drill_events(1, 60).chunks(50) {
+        rec.append(chunk).expect("append");
+        rec.flush().expect("flush");
+    }
     drop(rec);
+    Connection::open(&path)
+        .and_then(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+        .expect("checkpoint");
     let bytes = std::fs::read(&path).expect("read");
     for cut in [10, 100, 1000, bytes.len() / 2] {
         let p = dir.path().join(format!("cut{cut}.sqlite"));
