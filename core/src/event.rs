@@ -291,11 +291,15 @@ pub enum EventBody {
         /// Its TLS and certificates.
         transport: Transport,
     },
+    /// The source is alive and everything it said still holds. The engine records one
+    /// a second for a source that only repeated itself, instead of the repetitions:
+    /// an unchanged fact is not an event, but the source's liveness is.
+    Heartbeat,
 }
 
 impl EventBody {
     /// Every variant's serde tag: the kinds this build reads from a session file.
-    pub const KIND_NAMES: [&'static str; 23] = [
+    pub const KIND_NAMES: [&'static str; 24] = [
         "source_status",
         "service",
         "edge",
@@ -319,6 +323,7 @@ impl EventBody {
         "fault_injected",
         "intent",
         "source_transport",
+        "heartbeat",
     ];
 
     /// The serde tag of this variant (`member_status`), used as the session file's kind column.
@@ -347,6 +352,7 @@ impl EventBody {
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
             Self::SourceTransport { .. } => "source_transport",
+            Self::Heartbeat => "heartbeat",
         }
     }
 
@@ -355,7 +361,8 @@ impl EventBody {
         match self {
             Self::SourceStatus { .. }
             | Self::SourceTransport { .. }
-            | Self::FaultInjected { .. } => Vec::new(),
+            | Self::FaultInjected { .. }
+            | Self::Heartbeat => Vec::new(),
             Self::Service { service, .. }
             | Self::Replicas { service, .. }
             | Self::Pool { service, .. }

@@ -136,3 +136,53 @@ fn probes_read_deep_health_time_out_and_follow_thresholds() {
     );
     assert!(down < Duration::from_secs(2) && up < Duration::from_secs(2));
 }
+
+/// A probe whose target answers the same at every poll says nothing new: the console
+/// records one heartbeat a second for it instead of its repetitions, never takes it
+/// for stale, and the recording replays to the state the console had, every keyframe
+/// matching.
+#[test]
+fn a_probe_that_repeats_itself_is_recorded_as_heartbeats() {
+    use switchboard_core::model::SourceStatus;
+    use switchboard_core::session::SessionReader;
+    use switchboard_core::session::replay::Replay;
+
+    let addr = serve(Arc::new(AtomicBool::new(true)));
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("quiet.session");
+    let cfg = Config {
+        environment: vec![Environment {
+            stale_after_millis: 1500,
+            ..Environment::new("t", vec![probe(&addr, "/ok")])
+        }],
+    };
+    let mut opts = EngineOptions::new(cfg);
+    opts.record_to = Some(path.clone());
+    let e = switchboard_core::start(&opts).expect("engine");
+    wait(&e, "ok", Health::Healthy, "HTTP 200");
+    std::thread::sleep(Duration::from_secs(5));
+    let s = e.snapshot();
+    assert_eq!(s.sources["probe/ok"].status, SourceStatus::Up);
+    assert!(
+        !s.log.iter().any(|l| l.message.starts_with("source stale")),
+        "a quiet source is alive"
+    );
+    assert!(e.shutdown().is_none(), "recorded to the end");
+
+    let sources = SessionReader::open(&path)
+        .expect("open")
+        .sources()
+        .expect("sources");
+    let (_, kinds, n) = sources
+        .iter()
+        .find(|(name, ..)| name == "probe/ok")
+        .expect("the probe recorded");
+    assert!(kinds.iter().any(|k| k == "heartbeat"), "{kinds:?}");
+    // Some 60 polls: its status, the instance twice (unknown, then healthy), its pool,
+    // and a heartbeat a second.
+    assert!(*n <= 16, "{n} events recorded: {kinds:?}");
+    let mut r = Replay::open(&path).expect("replay");
+    r.index(&mut |_, _| {});
+    assert!(r.verification().ok(), "{:?}", r.warnings());
+    assert!(r.verification().checked >= 1);
+}

@@ -9,6 +9,11 @@
 //!   waker only when the batch changed something notable (a transition the reducer
 //!   logs); the UI refreshes routine numbers on its own once a second. No change, no
 //!   wake-up: an idle console costs one frame a second.
+//! - An event that says nothing new ([`State::restates`]: a periodic refresh, a
+//!   reading that did not move, a source's own heartbeat) is not applied, recorded or
+//!   broadcast. Once a second, a source that only repeated itself gets one `heartbeat`
+//!   event instead, dated when it last spoke: its liveness is recorded per source,
+//!   never per instance.
 //! - Once a second it checks each source's freshness on the engine's clock; a source
 //!   that is `up` but silent for longer than `stale_after` gets a `stale` event, which is
 //!   recorded like any other, so replay shows the same gap.
@@ -293,6 +298,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         clock: Arc::clone(&opts.clock),
         stale_after,
         operator: opts.operator.clone(),
+        heard: std::collections::BTreeMap::new(),
     };
     runtime.spawn(reducer.run());
 
@@ -507,6 +513,9 @@ struct Reducer {
     clock: Arc<dyn Clock>,
     stale_after: Duration,
     operator: String,
+    /// Sources that only repeated themselves since the last heartbeat, and when they
+    /// last spoke.
+    heard: std::collections::BTreeMap<SourceId, crate::time::Timestamp>,
 }
 
 impl Reducer {
@@ -534,7 +543,13 @@ impl Reducer {
                     Some(Command::Intent(intent)) => self.intent(intent).await,
                     None => return,
                 },
-                _ = freshness.tick() => self.staleness(),
+                _ = freshness.tick() => {
+                    let beats = self.heartbeats();
+                    if !beats.is_empty() {
+                        self.publish(beats);
+                    }
+                    self.staleness()
+                }
             };
             if !batch.is_empty() {
                 self.publish(batch);
@@ -559,6 +574,21 @@ impl Reducer {
                 .ok();
         }
         vec![ev]
+    }
+
+    /// A heartbeat for each up source that spoke since its last applied event but only
+    /// repeated itself, dated when it last spoke.
+    fn heartbeats(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.heard)
+            .into_iter()
+            .filter(|(id, at)| {
+                self.state
+                    .sources
+                    .get(id)
+                    .is_some_and(|s| s.status == SourceStatus::Up && *at > s.last_event_at)
+            })
+            .map(|(id, at)| Event::new(at, id, EventBody::Heartbeat))
+            .collect()
     }
 
     fn staleness(&self) -> Vec<Event> {
@@ -586,9 +616,23 @@ impl Reducer {
             .collect()
     }
 
-    fn publish(&mut self, batch: Vec<Event>) {
+    fn publish(&mut self, incoming: Vec<Event>) {
         let last_logged = self.state.log.back().map(Arc::as_ptr);
-        self.state.apply_all(&batch);
+        // An unchanged fact is not an event: not applied, recorded or broadcast; its
+        // source is only remembered as alive (see `heartbeats`).
+        let mut batch = Vec::with_capacity(incoming.len());
+        for ev in incoming {
+            if self.state.restates(&ev) {
+                let heard = self.heard.entry(ev.source.clone()).or_insert(ev.at);
+                *heard = (*heard).max(ev.at);
+            } else {
+                self.state.apply(&ev);
+                batch.push(ev);
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
         let snapshot = Arc::new(self.state.clone());
         self.snapshot.send_replace(Arc::clone(&snapshot));
         // Wake the window at once only for a notable change (exactly what the reducer

@@ -60,6 +60,9 @@ impl State {
         if !self.transports.is_empty() {
             let _ = write!(h, "|{:?}", self.transports);
         }
+        if !self.vouched.is_empty() {
+            let _ = write!(h, "|vouched {:?}", self.vouched);
+        }
         format!("{:016x}", h.0)
     }
 }

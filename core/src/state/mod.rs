@@ -15,6 +15,7 @@
 mod breaker;
 mod digest;
 mod incident;
+mod quiet;
 mod quorum;
 mod series;
 mod snapshot;
@@ -342,6 +343,14 @@ pub struct State {
     /// the rest (see `snapshot.rs`), so snapshots made before it existed still read.
     #[serde(skip)]
     pub transports: BTreeMap<SourceId, crate::model::Transport>,
+    /// The sources that have sent a heartbeat: each of their events vouches that what
+    /// they said before held until then (see `quiet.rs`). In snapshots' trailer.
+    #[serde(skip)]
+    pub vouched: BTreeSet<SourceId>,
+    /// The instances flapping now, so a heartbeat ends the ones whose window passed
+    /// without a look at every instance. Derived from `instances`.
+    #[serde(skip)]
+    flapping: BTreeSet<InstanceId>,
 }
 
 impl State {
@@ -368,10 +377,6 @@ impl State {
         );
         let mut fresh_again = false;
         if let Some(src) = self.sources.get_mut(&ev.source) {
-            // A staleness marker says the source is silent; it is not fresh data.
-            if !stale_marker {
-                src.last_event_at = src.last_event_at.max(ev.at);
-            }
             src.events += 1;
             // A stale source that reports again is up again.
             if src.status == SourceStatus::Stale
@@ -391,6 +396,17 @@ impl State {
                 "source reporting again".to_owned(),
             );
         }
+        self.apply_body(ev);
+        // Last: while the body is folded, the source's time is still when it last
+        // spoke, which vouches for what it said before (see `quiet.rs`). A staleness
+        // marker says the source is silent; it is not fresh data.
+        if !stale_marker && let Some(src) = self.sources.get_mut(&ev.source) {
+            src.last_event_at = src.last_event_at.max(ev.at);
+        }
+    }
+
+    /// What an event's body changes.
+    fn apply_body(&mut self, ev: &Event) {
         match &ev.body {
             EventBody::SourceStatus {
                 source_kind,
@@ -443,6 +459,7 @@ impl State {
             }
             EventBody::InstanceRemoved { instance } => {
                 if let Some(old) = self.instances.remove(instance) {
+                    self.flapping.remove(instance);
                     let members: Vec<ServiceId> = old.services().cloned().collect();
                     for m in &members {
                         if let Some(s) = self.services.get_mut(m) {
@@ -566,73 +583,16 @@ impl State {
                 self.member_status(ev, cluster, *cluster_kind, status);
             }
             EventBody::DbMember {
-                cluster,
-                member,
-                role,
-                reachable,
-                lag_bytes,
-                connections,
-                max_connections,
-            } => {
-                self.db_member(ev, cluster, member, |view| {
-                    view.role = *role;
-                    view.reachable = *reachable;
-                    view.lag_bytes = *lag_bytes;
-                    view.connections = *connections;
-                    view.max_connections = *max_connections;
-                });
+                cluster, member, ..
             }
-            EventBody::PatroniMember {
-                cluster,
-                member,
-                reachable,
-                role,
-                state,
-                timeline,
-                lag_bytes,
-                pending_restart,
-                detail,
-            } => {
-                // Connection counts come from PostgreSQL itself; kept as they are.
-                self.db_member(ev, cluster, member, |view| {
-                    view.role = *role;
-                    view.reachable = *reachable;
-                    view.lag_bytes = *lag_bytes;
-                    view.state.clone_from(state);
-                    view.timeline = *timeline;
-                    view.pending_restart = *pending_restart;
-                    view.detail.clone_from(detail);
-                });
+            | EventBody::PatroniMember {
+                cluster, member, ..
             }
-            EventBody::PgServer {
-                cluster,
-                member,
-                reachable,
-                in_recovery,
-                sessions,
-                detail,
+            | EventBody::PgServer {
+                cluster, member, ..
             } => {
                 self.db_member(ev, cluster, member, |view| {
-                    view.writable = if *reachable {
-                        in_recovery.map(|r| !r)
-                    } else {
-                        None
-                    };
-                    if let Some(s) = sessions {
-                        view.connections = s.connections;
-                        view.max_connections = s.max_connections;
-                    }
-                    view.sessions.clone_from(sessions);
-                    view.server_detail.clone_from(detail);
-                    if view.state.is_none() {
-                        // Known only from the server: it answers or it does not.
-                        view.reachable = *reachable;
-                        view.role = match in_recovery {
-                            Some(false) => DbRole::Primary,
-                            Some(true) => DbRole::Replica,
-                            None => DbRole::Unknown,
-                        };
-                    }
+                    quiet::update_db_view(view, &ev.body);
                 });
             }
             EventBody::Replicas {
@@ -720,6 +680,7 @@ impl State {
                 );
             }
             EventBody::SourceTransport { transport } => self.source_transport(ev, transport),
+            EventBody::Heartbeat => self.heartbeat(ev),
             EventBody::Intent { operator, intent } => match intent {
                 Intent::AckIncident { incident } => {
                     self.incidents.ack(*incident, operator);
@@ -913,6 +874,13 @@ impl State {
         let oldest = inst.transitions[usize::from(inst.next_transition)];
         inst.flapping = oldest.0 != 0 && ev.at.millis_since(oldest) <= FLAP_WINDOW_MILLIS;
         let now_flapping = inst.flapping && !was_flapping;
+        if inst.flapping != was_flapping {
+            if inst.flapping {
+                self.flapping.insert(instance.clone());
+            } else {
+                self.flapping.remove(instance);
+            }
+        }
         let members: Vec<ServiceId> = inst.services().cloned().collect();
         let shown_detail = inst.detail.clone();
         if joined {
@@ -1015,6 +983,7 @@ impl State {
         healthy_until: Option<Timestamp>,
     ) {
         let name = subject.to_string();
+        let healthy_until = healthy_until.max(self.vouched_until(ev));
         if let Some(id) = self.incidents.unhealthy(subject, ev.at, healthy_until) {
             self.log(
                 ev,

@@ -5,12 +5,12 @@
 //!
 //! postcard writes fields by position, with no names, so a field added to the state
 //! would make every snapshot written before it unreadable. Fields added since the first
-//! format are therefore written after the state, as a trailer read only when present:
-//! a snapshot from an older build ends where the state ends and reads with them empty.
-//! A further field goes at the end of [`Trailer`] the same way, behind its own
-//! presence check.
+//! format are therefore written after the state, in parts, each read only when bytes
+//! remain: the transports ([`Trailer`]), then the sources that send heartbeats
+//! ([`Vouched`]). A snapshot from an older build ends sooner and reads with them empty.
+//! A further field goes in a part of its own at the end, the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,16 +23,28 @@ struct Trailer {
     transports: BTreeMap<SourceId, Transport>,
 }
 
+/// What follows the trailer: the sources that send heartbeats (see `quiet.rs`).
+#[derive(Serialize, Deserialize)]
+struct Vouched {
+    vouched: BTreeSet<SourceId>,
+}
+
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
         let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
-        if !self.transports.is_empty() {
+        if !self.transports.is_empty() || !self.vouched.is_empty() {
             let trailer = Trailer {
                 transports: self.transports.clone(),
             };
             bytes.extend(postcard::to_stdvec(&trailer).unwrap_or_default());
+        }
+        if !self.vouched.is_empty() {
+            let vouched = Vouched {
+                vouched: self.vouched.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&vouched).unwrap_or_default());
         }
         bytes
     }
@@ -42,9 +54,14 @@ impl State {
         let damaged = |e: postcard::Error| format!("the state snapshot is damaged: {e}");
         let (mut state, rest): (Self, _) = postcard::take_from_bytes(bytes).map_err(damaged)?;
         if !rest.is_empty() {
-            let trailer: Trailer = postcard::from_bytes(rest).map_err(damaged)?;
+            let (trailer, rest): (Trailer, _) = postcard::take_from_bytes(rest).map_err(damaged)?;
             state.transports = trailer.transports;
+            if !rest.is_empty() {
+                let vouched: Vouched = postcard::from_bytes(rest).map_err(damaged)?;
+                state.vouched = vouched.vouched;
+            }
         }
+        state.reindex_flapping();
         Ok(state)
     }
 }
