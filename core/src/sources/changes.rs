@@ -2,21 +2,23 @@
 //!
 //! A gateway polled every few hundred milliseconds repeats itself almost every time.
 //! [`Changes`] sends an event only when it differs from what was last sent for the same
-//! kind and subjects (everything again when asked, as a periodic refresh), reports the
-//! source up once per recovery and down once per failure (with why), and sends a
-//! heartbeat when a second passes with nothing new, so a quiet source is never taken
-//! for a stale one.
+//! kind and subjects beyond its volatile numbers' tolerance (`volatile.rs`; everything
+//! again when asked, as a periodic refresh), reports the source up once per recovery
+//! and down once per failure (with why), and sends a heartbeat when a second passes
+//! with nothing new, so a quiet source is never taken for a stale one.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Emitter;
+use super::volatile::Settle;
 use crate::event::EventBody;
 use crate::model::SourceStatus;
 
 /// What a polling source has sent so far.
 pub struct Changes {
-    last: BTreeMap<String, EventBody>,
+    last: Settle,
+    /// Nothing sent since the last failure (or ever).
+    fresh: bool,
     up: bool,
     last_sent: tokio::time::Instant,
 }
@@ -25,7 +27,8 @@ impl Changes {
     /// Nothing sent yet.
     pub fn new() -> Self {
         Self {
-            last: BTreeMap::new(),
+            last: Settle::default(),
+            fresh: true,
             up: false,
             last_sent: tokio::time::Instant::now(),
         }
@@ -34,11 +37,11 @@ impl Changes {
     /// A poll failed: report the source down (once per failure) and forget what was
     /// sent, so everything is sent again on recovery. Returns `false` once the engine stopped.
     pub async fn failed(&mut self, emitter: &Emitter, why: String) -> bool {
-        if (self.up || self.last.is_empty()) && !emitter.status(SourceStatus::Down, Some(why)).await
-        {
+        if (self.up || self.fresh) && !emitter.status(SourceStatus::Down, Some(why)).await {
             return false;
         }
         self.up = false;
+        self.fresh = true;
         self.last.clear();
         true
     }
@@ -61,9 +64,12 @@ impl Changes {
         }
         let mut sent = false;
         for ev in events {
-            let key = format!("{}|{}", ev.kind_name(), ev.subjects().join("|"));
-            if full || self.last.get(&key) != Some(&ev) {
-                self.last.insert(key, ev.clone());
+            let changed = self.last.pass(&ev, false);
+            if full || changed {
+                if !changed {
+                    self.last.remember(&ev);
+                }
+                self.fresh = false;
                 if !emitter.emit(ev).await {
                     return false;
                 }

@@ -424,7 +424,10 @@ pub fn check_events(checks: &[Check]) -> Vec<EventBody> {
             c.service_name.clone(),
         );
         let (r, h) = rank(&c.status);
-        let detail = if c.output.trim().is_empty() {
+        // A passing check's output is what its probe printed this time (a body, a
+        // timing, a figure): it moves without saying anything new. A failing check's
+        // output is why, and Consul itself syncs it at most every few minutes.
+        let detail = if c.output.trim().is_empty() || c.status == "passing" {
             format!("{} {}", c.check_id, c.status)
         } else {
             format!("{} {}: {}", c.check_id, c.status, c.output.trim())

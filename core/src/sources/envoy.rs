@@ -341,9 +341,6 @@ pub fn to_events(
             if let Some(w) = h.weight {
                 write!(detail, " · weight {w}").ok();
             }
-            if let Some(sr) = h.success_rate.filter(|s| *s >= 0.0) {
-                write!(detail, " · success rate {sr:.1} %").ok();
-            }
             out.push(EventBody::InstanceHealth {
                 instance: InstanceId::new(&h.addr),
                 service: service.clone(),
@@ -353,6 +350,28 @@ pub fn to_events(
         }
     }
     out
+}
+
+/// Each cluster's lowest outlier-detection success rate among its hosts, as a series of
+/// the cluster: it moves at every poll, so it is a reading held while it barely moves
+/// (`volatile.rs`), not part of a host's health detail.
+pub fn success_rates(clusters: &[Cluster]) -> Vec<EventBody> {
+    clusters
+        .iter()
+        .filter_map(|c| {
+            let lowest = c
+                .hosts
+                .iter()
+                .filter_map(|h| h.success_rate.filter(|s| *s >= 0.0))
+                .min_by(f64::total_cmp)?;
+            Some(EventBody::Metric {
+                service: ServiceId::new(&c.name),
+                series: "lowest success rate".to_owned(),
+                value: lowest / 100.0,
+                unit: crate::model::MetricUnit::Ratio,
+            })
+        })
+        .collect()
 }
 
 /// Runs the Envoy source until the engine stops.
@@ -417,6 +436,7 @@ impl Poll for Admin {
     fn translate(&self, (clusters, stats): Self::Answer) -> Polled {
         Polled {
             state: to_events(&self.gateway, &clusters, &stats),
+            gauges: success_rates(&clusters),
             detail: format!("admin {}", self.base),
             ..Polled::default()
         }

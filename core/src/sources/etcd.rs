@@ -221,6 +221,8 @@ pub async fn run(cfg: EtcdConfig, emitter: Emitter) {
             opts: opts.clone(),
             tls: cfg.tls.clone(),
             last_name: None,
+            settle: super::volatile::Settle::default(),
+            said_at: tokio::time::Instant::now(),
         };
         tasks.spawn(poller.run());
     }
@@ -360,6 +362,11 @@ struct Poller {
     /// The TLS settings, for words about a refused connection.
     tls: Option<crate::sources::TlsSettings>,
     last_name: Option<MemberId>,
+    /// The member's raft index and database size tick with every write: a status that
+    /// differs only by them is held (`volatile.rs`).
+    settle: super::volatile::Settle,
+    /// When this poller last sent anything.
+    said_at: tokio::time::Instant,
 }
 
 impl Poller {
@@ -373,6 +380,8 @@ impl Poller {
     }
 
     async fn report_unreachable(&mut self, error: String) -> bool {
+        self.settle.clear();
+        self.said_at = tokio::time::Instant::now();
         let status = MemberStatus {
             member: self.name_for_endpoint(),
             endpoint: Some(self.endpoint.clone()),
@@ -552,14 +561,21 @@ impl Poller {
                 })
                 .await
                 .ok();
-            let ok = self
-                .emitter
-                .emit(EventBody::MemberStatus {
-                    cluster: self.cluster.clone(),
-                    cluster_kind: ClusterKind::Etcd,
-                    status: ms,
-                })
-                .await;
+            let event = EventBody::MemberStatus {
+                cluster: self.cluster.clone(),
+                cluster_kind: ClusterKind::Etcd,
+                status: ms,
+            };
+            let ok = if self.settle.pass(&event, false) {
+                self.said_at = tokio::time::Instant::now();
+                self.emitter.emit(event).await
+            } else if self.said_at.elapsed() >= Duration::from_secs(1) {
+                // Held, but alive: a heartbeat, so the source is not taken for stale.
+                self.said_at = tokio::time::Instant::now();
+                self.emitter.status(SourceStatus::Up, None).await
+            } else {
+                true
+            };
             if !ok {
                 return None;
             }

@@ -15,8 +15,9 @@
 //!
 //! The socket is polled every `interval_millis` (100 ms by default, so the console sees a
 //! state change at most 100 ms after HAProxy decides it); only changes are sent, with a
-//! full refresh every 10 s and a heartbeat every second so the source is never mistaken
-//! for stale. The CSV is parsed by header name, so columns added by newer versions are
+//! heartbeat every second so the source is never mistaken for stale. A server's detail
+//! says its status and last check, not the check's latency, which moves at every check:
+//! each backend has the median and slowest check latency of its servers as series. The CSV is parsed by header name, so columns added by newer versions are
 //! ignored and missing optional ones are tolerated.
 
 use std::collections::HashMap;
@@ -276,13 +277,12 @@ fn server_detail(row: &StatRow) -> String {
     if let Some(why) = why {
         write!(d, " ({why})").ok();
     }
+    // The check's latency moves at every check: it is a series of the backend
+    // (`check_latency`), not part of a server's health.
     if !row.check_status.is_empty() {
         write!(d, " · check {}", row.check_status).ok();
         if let Some(c) = row.check_code {
             write!(d, " {c}").ok();
-        }
-        if let Some(ms) = row.check_millis {
-            write!(d, " in {ms} ms").ok();
         }
     }
     if let Some(w) = row.weight {
@@ -292,6 +292,38 @@ fn server_detail(row: &StatRow) -> String {
         d.push_str(" · backup");
     }
     d
+}
+
+/// Each backend's health-check latency over its servers: the median and the slowest,
+/// as series of the backend (held while they barely move, see `volatile.rs`): what an
+/// operator reads of the checks' latency, at a cost that does not grow with the
+/// servers.
+pub fn check_latency(rows: &[StatRow]) -> Vec<EventBody> {
+    let mut by_backend: std::collections::BTreeMap<&str, Vec<u64>> =
+        std::collections::BTreeMap::new();
+    for r in rows.iter().filter(|r| r.kind == RowKind::Server) {
+        if let Some(ms) = r.check_millis {
+            by_backend.entry(r.proxy.as_str()).or_default().push(ms);
+        }
+    }
+    let mut out = Vec::new();
+    for (backend, mut ms) in by_backend {
+        ms.sort_unstable();
+        let median = ms[ms.len() / 2];
+        let slowest = ms[ms.len() - 1];
+        for (series, v) in [
+            ("check latency p50", median),
+            ("check latency max", slowest),
+        ] {
+            out.push(EventBody::Metric {
+                service: ServiceId::new(backend),
+                series: series.to_owned(),
+                value: v as f64 / 1000.0,
+                unit: crate::model::MetricUnit::Seconds,
+            });
+        }
+    }
+    out
 }
 
 /// Events describing `rows`: backends as services with a route from the gateway, servers
@@ -479,7 +511,9 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
         bound: Some((connection.timeout, "the HAProxy runtime API".to_owned())),
         backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 0x4a9),
         report: Report::Changes {
-            full_every: Some(Duration::from_secs(10)),
+            // No periodic refresh: the engine's channel loses nothing, and a fact said
+            // again is no event.
+            full_every: None,
             detail_follows: false,
         },
     };
@@ -515,6 +549,7 @@ impl Poll for Stats {
         let count = |k| rows.iter().filter(|r| r.kind == k).count();
         Polled {
             state: rows_to_events(&self.gateway, &rows),
+            gauges: check_latency(&rows),
             detail: format!(
                 "{} proxies, {} servers",
                 count(RowKind::Backend),
@@ -618,6 +653,46 @@ mod tests {
         assert!(web2.1.contains("L4CON"), "{}", web2.1);
         let backup = events.iter().any(|e| matches!(e, EventBody::InstanceHealth { detail: Some(d), .. } if d.contains("backup")));
         assert!(backup);
+    }
+
+    /// A check's latency is no part of a server's health: it moves at every check. It
+    /// is each backend's median and slowest, as series.
+    #[test]
+    fn check_latency_is_a_series_of_the_backend_not_a_detail() {
+        let rows = parse_stat_csv(SHOW_STAT).expect("parse");
+        let events = rows_to_events(&ServiceId::new("haproxy"), &rows);
+        for e in &events {
+            if let EventBody::InstanceHealth {
+                detail: Some(d), ..
+            } = e
+            {
+                assert!(!d.contains(" ms"), "{d}");
+            }
+        }
+        let mut slower = rows.clone();
+        for r in &mut slower {
+            r.check_millis = r.check_millis.map(|ms| ms + 7);
+        }
+        assert_eq!(
+            rows_to_events(&ServiceId::new("haproxy"), &slower),
+            events,
+            "a slower check changes no fact"
+        );
+        let series = check_latency(&rows);
+        let names: Vec<(String, String)> = series
+            .iter()
+            .filter_map(|e| match e {
+                EventBody::Metric {
+                    service, series, ..
+                } => Some((service.to_string(), series.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            names.contains(&("be_web".to_owned(), "check latency max".to_owned())),
+            "{names:?}"
+        );
+        assert!(names.contains(&("be_web".to_owned(), "check latency p50".to_owned())));
     }
 
     #[test]

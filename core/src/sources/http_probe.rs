@@ -203,8 +203,8 @@ pub struct ProbeResult {
     pub ok: bool,
     /// Degraded although passing (a component down, saturation >= 90 %).
     pub degraded: bool,
-    /// One line for the operator (without the latency, so it changes only when the
-    /// verdict does).
+    /// One line for the operator, without numbers that move at every probe (latency,
+    /// saturation), so it changes only when the verdict does.
     pub detail: String,
     /// Saturation, percent.
     pub saturation_pct: Option<f64>,
@@ -257,12 +257,10 @@ pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult
         .iter()
         .filter(|c| !c.up)
         .map(|c| {
+            // Its latency moves at every probe: not part of the verdict's words.
             let mut s = format!("{} DOWN", c.name);
             if let Some(d) = &c.detail {
                 write!(s, " ({d})").ok();
-            }
-            if let Some(l) = c.latency_millis {
-                write!(s, " {l:.0} ms").ok();
             }
             s
         })
@@ -270,8 +268,9 @@ pub fn judge(status: u16, content_type: Option<&str>, body: &str) -> ProbeResult
     if !down.is_empty() {
         write!(detail, " · {}", down.join(", ")).ok();
     }
-    if let Some(sat) = deep.saturation_pct {
-        write!(detail, " · saturation {sat:.0} %").ok();
+    // The figure itself is the pool bar's reading; the words say only what decides.
+    if deep.saturation_pct.is_some_and(|s| s >= 90.0) {
+        detail.push_str(" · saturated (90 % or more)");
     }
     let ok = http_ok && deep.up;
     let degraded = ok && (!down.is_empty() || deep.saturation_pct.is_some_and(|s| s >= 90.0));
@@ -360,9 +359,12 @@ pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<(Health, String)> = None;
     let mut last_sent = tokio::time::Instant::now();
+    let mut settle = super::volatile::Settle::default();
+    let latency_series = format!("probe latency {instance}");
     loop {
         ticker.tick().await;
         let started = std::time::Instant::now();
+        let mut answered = true;
         let result = match tokio::time::timeout(timeout, async {
             let req = match client.get(&cfg.url) {
                 Ok(req) => req,
@@ -382,52 +384,72 @@ pub async fn run(cfg: HttpProbeConfig, emitter: Emitter) {
         .await
         {
             Ok(Ok((status, ct, body))) => judge(status, ct.as_deref(), &body),
-            Ok(Err(words)) => ProbeResult {
-                ok: false,
-                degraded: false,
-                detail: words,
-                saturation_pct: None,
-            },
-            Err(_) => ProbeResult {
-                ok: false,
-                degraded: false,
-                detail: format!("no answer within {} ms", timeout.as_millis()),
-                saturation_pct: None,
-            },
+            Ok(Err(words)) => {
+                answered = false;
+                ProbeResult {
+                    ok: false,
+                    degraded: false,
+                    detail: words,
+                    saturation_pct: None,
+                }
+            }
+            Err(_) => {
+                answered = false;
+                ProbeResult {
+                    ok: false,
+                    degraded: false,
+                    detail: format!("no answer within {} ms", timeout.as_millis()),
+                    saturation_pct: None,
+                }
+            }
         };
+        let elapsed = started.elapsed();
         let health = thresholds.observe(&result);
-        // Send a change of health or of what the check says (not of its latency alone).
+        let mut out = Vec::new();
+        // A change of health or of what the check says; its numbers are readings.
         let signature = (health, result.detail.clone());
         if last.as_ref() != Some(&signature) {
             last = Some(signature);
-            let detail = format!("{} · {} ms", result.detail, started.elapsed().as_millis());
-            let body = EventBody::InstanceHealth {
+            out.push(EventBody::InstanceHealth {
                 instance: instance.clone(),
                 service: service.clone(),
                 health,
-                detail: Some(detail),
-            };
+                detail: Some(result.detail.clone()),
+            });
+        }
+        let mut readings = Vec::new();
+        if let Some(sat) = result.saturation_pct {
+            readings.push(EventBody::Pool {
+                service: service.clone(),
+                size: 100,
+                in_use: sat.clamp(0.0, 100.0) as u32,
+                queued: 0,
+            });
+        }
+        if answered {
+            readings.push(EventBody::Metric {
+                service: service.clone(),
+                series: latency_series.clone(),
+                value: elapsed.as_secs_f64(),
+                unit: crate::model::MetricUnit::Seconds,
+            });
+        }
+        out.extend(readings.into_iter().filter(|r| settle.pass(r, true)));
+        if out.is_empty() {
+            if last_sent.elapsed() >= Duration::from_secs(1) {
+                if !emitter.status(SourceStatus::Up, None).await {
+                    return;
+                }
+                last_sent = tokio::time::Instant::now();
+            }
+            continue;
+        }
+        for body in out {
             if !emitter.emit(body).await {
                 return;
             }
-            if let Some(sat) = result.saturation_pct {
-                let pool = EventBody::Pool {
-                    service: service.clone(),
-                    size: 100,
-                    in_use: sat.clamp(0.0, 100.0) as u32,
-                    queued: 0,
-                };
-                if !emitter.emit(pool).await {
-                    return;
-                }
-            }
-            last_sent = tokio::time::Instant::now();
-        } else if last_sent.elapsed() >= Duration::from_secs(1) {
-            if !emitter.status(SourceStatus::Up, None).await {
-                return;
-            }
-            last_sent = tokio::time::Instant::now();
         }
+        last_sent = tokio::time::Instant::now();
     }
 }
 
@@ -446,11 +468,20 @@ mod tests {
         assert!(r.detail.contains("HTTP 503"), "{}", r.detail);
         assert!(
             r.detail
-                .contains("database DOWN (connection pool exhausted) 5000 ms"),
+                .contains("database DOWN (connection pool exhausted)"),
             "{}",
             r.detail
         );
-        assert!(r.detail.contains("saturation 100 %"), "{}", r.detail);
+        assert!(
+            !r.detail.contains("5000"),
+            "no latency in the words: {}",
+            r.detail
+        );
+        assert!(
+            r.detail.contains("saturated (90 % or more)"),
+            "{}",
+            r.detail
+        );
         assert_eq!(r.saturation_pct, Some(100.0));
     }
 
@@ -470,8 +501,7 @@ mod tests {
             "a failing check under a passing status degrades: {r:?}"
         );
         assert!(
-            r.detail
-                .contains("postgres:responseTime DOWN (slow) 250 ms"),
+            r.detail.contains("postgres:responseTime DOWN (slow)") && !r.detail.contains("250"),
             "{}",
             r.detail
         );

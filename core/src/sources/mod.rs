@@ -40,6 +40,7 @@ mod table;
 pub mod traefik;
 pub mod transport;
 mod verifier;
+mod volatile;
 
 use std::sync::Arc;
 

@@ -9,7 +9,8 @@
 //! - capped, jittered backoff after a failed poll ([`Backoff`], a layer of its own:
 //!   reset by a good poll, slept after a bad one);
 //! - `SourceUp` / `SourceDown`, the change-only emission and the heartbeat, in one of
-//!   three [`Report`] styles (topology snapshots, readings, queries).
+//!   three [`Report`] styles (topology snapshots, readings, queries);
+//! - volatile readings held back while they move within their tolerance ([`Settle`]).
 //!
 //! The driver's memory between polls is a small state machine ([`Said`]: what it last
 //! told the engine about the source), as kube-rs' watcher keeps its `State`; the
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::changes::Changes;
+use super::volatile::Settle;
 use super::{Backoff, Emitter};
 use crate::event::EventBody;
 use crate::model::SourceStatus;
@@ -47,8 +49,12 @@ pub(crate) struct Polled {
     /// The system's state (services, instances, members): in the `Changes` style, sent
     /// only when it differs from what was sent last.
     pub(crate) state: Vec<EventBody>,
-    /// Readings (calls, metrics, sessions): sent at every poll, after the state.
+    /// Readings (calls, metrics): sent at every poll, after the state.
     pub(crate) samples: Vec<EventBody>,
+    /// Readings of volatile numbers (sessions, latencies, lag): sent after the samples
+    /// when they moved past their tolerance, or at least every half minute
+    /// (`volatile.rs`).
+    pub(crate) gauges: Vec<EventBody>,
     /// The source's one line for the operator.
     pub(crate) detail: String,
     /// The system answered only in part (a query failed): the source is down for this
@@ -111,6 +117,7 @@ pub(crate) async fn drive<P: Poll>(mut source: P, mut pace: Pace, emitter: &Emit
         said: Said::Nothing,
         changes: Changes::new(),
         last_full: tokio::time::Instant::now(),
+        settle: Settle::default(),
     };
     loop {
         ticker.tick().await;
@@ -143,6 +150,7 @@ struct Driver<'a> {
     said: Said,
     changes: Changes,
     last_full: tokio::time::Instant,
+    settle: Settle,
 }
 
 impl Driver<'_> {
@@ -150,10 +158,12 @@ impl Driver<'_> {
     async fn answered(&mut self, polled: Polled) -> (bool, bool) {
         let Polled {
             state,
-            samples,
+            mut samples,
+            gauges,
             detail,
             down,
         } = polled;
+        samples.extend(gauges.into_iter().filter(|g| self.settle.pass(g, true)));
         if let (Some(why), Report::Changes { .. } | Report::Readings) = (&down, self.report) {
             // Down first, as in `failed`.
             let alive = self.failed(Vec::new(), why.clone()).await;
@@ -213,6 +223,8 @@ impl Driver<'_> {
     /// Reports a failed poll and the events it means. Returns `false` once the engine
     /// stopped.
     async fn failed(&mut self, events: Vec<EventBody>, why: String) -> bool {
+        // Everything goes out again once the source is back.
+        self.settle.clear();
         // The status before the events it explains: the engine takes any event from a
         // source it marked stale as "reporting again" (up), so events first would show
         // the source up for a moment while it is failing.
@@ -302,6 +314,7 @@ mod tests {
             Polled {
                 state: vec![service(state)],
                 samples: vec![service("sample")],
+                gauges: Vec::new(),
                 detail: detail.to_owned(),
                 down: down.map(str::to_owned),
             }

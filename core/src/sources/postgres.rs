@@ -123,21 +123,15 @@ pub fn status_events(
     out
 }
 
-/// The source's one-line detail for a poll.
+/// The source's one-line detail for a poll: what the server is, not its counts (which
+/// move at every poll and are the sessions' readings, in the Databases pane).
 pub fn describe_status(s: &super::pg::PgStatus) -> String {
     let role = if s.in_recovery {
         "in recovery"
     } else {
         "accepts writes"
     };
-    let oldest = s
-        .oldest_xact_secs
-        .map(|a| format!(", oldest transaction {a:.0} s"))
-        .unwrap_or_default();
-    format!(
-        "{role}; {} of {} connections ({} idle in transaction){oldest}",
-        s.connections, s.max_connections, s.idle_in_transaction
-    )
+    format!("{role}; at most {} connections", s.max_connections)
 }
 
 /// Runs the PostgreSQL source until the engine stops.
@@ -229,7 +223,8 @@ impl Poll for Server {
         };
         Polled {
             state,
-            samples: status_events(&self.cluster, &self.member, self.service.as_ref(), &s),
+            // Sessions move at every poll: held while they barely move.
+            gauges: status_events(&self.cluster, &self.member, self.service.as_ref(), &s),
             detail: describe_status(&s),
             ..Polled::default()
         }

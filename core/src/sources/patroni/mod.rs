@@ -630,9 +630,10 @@ impl Poll for Members {
                 a.dcs.as_ref().map(|(_, c)| c),
                 &self.history,
             ),
-            samples: a.servers,
+            // The servers' sessions and roles: held while their counts barely move.
+            gauges: a.servers,
             detail,
-            down: None,
+            ..Polled::default()
         }
     }
 }

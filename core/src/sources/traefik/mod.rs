@@ -576,7 +576,7 @@ impl Poll for Api {
             state: to_events(&self.gateway, &a.raw, shown),
             samples,
             detail,
-            down: None,
+            ..Polled::default()
         }
     }
 }
