@@ -51,13 +51,17 @@ fn main() -> ExitCode {
         }
         Some(Command::Watch {
             json,
+            all,
             duration,
             record,
             rolling,
         }) => headless::run_watch(
             &cli.common,
             config,
-            *json,
+            headless::WatchOutput {
+                json: *json,
+                all: *all,
+            },
             *duration,
             record.as_deref(),
             rolling.plan(&cli),

@@ -73,7 +73,7 @@ fn status_json_on_the_drill_has_the_documented_shape() {
 }
 
 #[test]
-fn watch_json_prints_every_event_as_a_line() {
+fn watch_json_prints_what_changes_as_lines_and_all_of_it_with_all() {
     let out = run_ok(&["watch", "--json", "--drill", "--for", "2"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = text
@@ -108,6 +108,23 @@ fn watch_json_prints_every_event_as_a_line() {
             .iter()
             .any(|l| l["kind"] == "member_status" && l["subjects"][0] == "drill-etcd")
     );
+    // What changes, by default: no readings of series, no heartbeats; `--all` adds them.
+    let readings = |lines: &[serde_json::Value]| {
+        lines
+            .iter()
+            .filter(|l| {
+                ["metric", "breaker_calls", "pool", "heartbeat"]
+                    .contains(&l["kind"].as_str().unwrap_or(""))
+            })
+            .count()
+    };
+    assert_eq!(readings(&lines), 0);
+    let out = run_ok(&["watch", "--json", "--all", "--drill", "--for", "2"]);
+    let all: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!(readings(&all) > 20, "{} readings", readings(&all));
 }
 
 #[test]

@@ -109,6 +109,7 @@ fn a_full_disk_stops_the_recording_in_words_and_loses_nothing_acknowledged() {
             "--drill-speed",
             "20",
             "watch",
+            "--all",
             "--for",
             "60",
             "--record",

@@ -356,6 +356,16 @@ impl EventBody {
         }
     }
 
+    /// A reading of a series (a metric sample, breaker calls, a pool's fill) or a
+    /// heartbeat: applied like any event, but no change of a fact, so `watch` prints
+    /// it only with `--all`.
+    pub const fn is_reading(&self) -> bool {
+        matches!(
+            self,
+            Self::Metric { .. } | Self::BreakerCalls { .. } | Self::Pool { .. } | Self::Heartbeat
+        )
+    }
+
     /// Names of the things this event concerns (services, instances, clusters...).
     pub fn subjects(&self) -> Vec<&str> {
         match self {

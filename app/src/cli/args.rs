@@ -182,11 +182,15 @@ pub enum Command {
         #[command(flatten)]
         rolling: Rolling,
     },
-    /// Print every applied event, one per line.
+    /// Print what changes, one event per line: every applied event but the readings
+    /// of series (metric samples, breaker calls, pool fills) and heartbeats.
     Watch {
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
+        /// Print every applied event, readings and heartbeats too.
+        #[arg(long)]
+        all: bool,
         /// Stop after this many seconds (default: until interrupted).
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,

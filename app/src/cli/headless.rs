@@ -1,6 +1,6 @@
 //! The commands that run the engine without a window: `status` (one snapshot once every
-//! source has reported), `watch` (every applied event, one per line) and `record` (a
-//! session file, headless).
+//! source has reported), `watch` (what changes, one event per line; every applied
+//! event with `--all`) and `record` (a session file, headless).
 
 use std::path::Path;
 use std::time::Duration;
@@ -117,12 +117,21 @@ pub fn print_status(r: &StatusReport) {
     }
 }
 
-/// `watch`: every applied event, one per line, until Ctrl+C, `duration` seconds, or
-/// stdout closing; `record`: a session file of them too.
+/// How `watch` prints.
+#[derive(Clone, Copy, Debug)]
+pub struct WatchOutput {
+    /// JSON lines.
+    pub json: bool,
+    /// Every applied event, readings and heartbeats too (else what changes).
+    pub all: bool,
+}
+
+/// `watch`: what changes (every applied event with `all`), one per line, until Ctrl+C,
+/// `duration` seconds, or stdout closing; `record`: a session file of them too.
 pub fn run_watch(
     c: &Common,
     config: Config,
-    json: bool,
+    output: WatchOutput,
     duration: Option<f64>,
     record: Option<&Path>,
     rolling: Option<(Duration, Retention)>,
@@ -166,8 +175,8 @@ pub fn run_watch(
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
                 };
                 let mut out = stdout.lock();
-                for ev in batch.iter() {
-                    let line = if json {
+                for ev in batch.iter().filter(|e| output.all || !e.body.is_reading()) {
+                    let line = if output.json {
                         switchboard_core::event_json_line(ev, drill)
                     } else {
                         format!(
