@@ -10,7 +10,8 @@ use switchboard_core::{DbCluster, DbMemberView};
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, Glyph, badge, format_age, format_bytes};
 
-/// A member not heard from for this long is shown stale.
+/// A member not heard from for this long (nor vouched for by a database source that is
+/// up) is shown stale.
 const STALE_AFTER_SECS: f64 = 10.0;
 
 /// Colour, glyph and word of a database cluster's state.
@@ -162,7 +163,7 @@ fn member_row(
     m: &MemberId,
     v: &DbMemberView,
 ) {
-    let age = ctx.age_secs(v.seen_at);
+    let age = ctx.held_age_secs(v.seen_at, None);
     let stale = age > STALE_AFTER_SECS;
     let (mut color, glyph, role) = role_style(v);
     if db.writable > 1 && v.writable == Some(true) {

@@ -2,8 +2,9 @@
 //! minutes, one small plot per service, slowest first, with the latest values in words.
 //!
 //! Series are drawn, not judged: a breaker or a health check decides what is wrong.
-//! A series whose source is not up, or whose last sample is older than 10 s, is greyed
-//! with its age, never shown as current.
+//! A series whose source is not up, or whose last sample is older than 45 s, is greyed
+//! with its age, never shown as current. (Sources hold a reading back while it barely
+//! moves and send it at least every 30 s, so an older sample means the series stopped.)
 
 use egui::RichText;
 use egui_plot::{Line, Plot, PlotPoints};
@@ -13,8 +14,9 @@ use switchboard_core::{MetricSeries, State, Timestamp};
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, format_age};
 
-/// Samples older than this are shown as stale.
-const STALE_AFTER_SECS: f64 = 10.0;
+/// Samples older than this are shown as stale: a held reading is sent at least every
+/// 30 s.
+const STALE_AFTER_SECS: f64 = 45.0;
 
 /// How the services are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

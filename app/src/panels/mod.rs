@@ -212,4 +212,35 @@ impl PanelCtx<'_> {
     pub fn age_secs(&self, t: Timestamp) -> f64 {
         self.now.millis_since(t).max(0) as f64 / 1000.0
     }
+
+    /// Seconds since something reported at `seen` was last known to hold: sources send
+    /// changes only (and a heartbeat while nothing changes), so what a source that is up
+    /// said last still holds when it last spoke. `source`: its reporting source (`None`:
+    /// the newest of the up sources that feed the database pane).
+    pub fn held_age_secs(&self, seen: Timestamp, source: Option<&str>) -> f64 {
+        use switchboard_core::model::SourceStatus;
+        let up = |s: &&switchboard_core::SourceInfo| s.status == SourceStatus::Up;
+        let heard = match source {
+            Some(id) => self
+                .state
+                .sources
+                .get(id)
+                .filter(up)
+                .map(|s| s.last_event_at),
+            None => self
+                .state
+                .sources
+                .values()
+                .filter(up)
+                .filter(|s| {
+                    s.kind
+                        .feeds()
+                        .databases
+                        .counts(!self.state.databases.is_empty())
+                })
+                .map(|s| s.last_event_at)
+                .max(),
+        };
+        self.age_secs(heard.map_or(seen, |h| h.max(seen)))
+    }
 }

@@ -177,7 +177,9 @@ fn members_table_ui(
                     "–".into()
                 });
                 ui.label(v.status.db_size_bytes.map_or("–".into(), format_bytes));
-                ui.label(format_age(ctx.age_secs(v.seen_at)));
+                ui.label(format_age(
+                    ctx.held_age_secs(v.seen_at, Some(c.source.as_str())),
+                ));
                 let note = if v.status.alarms.is_empty() {
                     v.status.error.clone().unwrap_or_default()
                 } else {

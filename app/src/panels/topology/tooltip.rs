@@ -106,7 +106,7 @@ fn instance_tooltip_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &InstanceId, i
         RichText::new(format!(
             "reported by {} · seen {} ago",
             inst.source,
-            format_age(ctx.age_secs(inst.seen_at))
+            format_age(ctx.held_age_secs(inst.seen_at, Some(inst.source.as_str())))
         ))
         .color(ui.visuals().weak_text_color()),
     );
