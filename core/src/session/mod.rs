@@ -13,7 +13,8 @@
 //!   `seq`, taken every [`KEYFRAME_EVENTS`] events or [`KEYFRAME_MILLIS`] of event time,
 //!   so a replay proves it rebuilt exactly what the console had;
 //! - `base`: a segment's starting state (the flight recorder's segments after the
-//!   first), checked by the keyframe at its sequence number;
+//!   first; compressed like a block in format 3), checked by the keyframe at its
+//!   sequence number;
 //! - `attachments` (format 2): the incidents, notes and workflow runs of the recorded
 //!   span, as JSON, written when a session is saved.
 //!

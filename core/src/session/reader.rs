@@ -174,7 +174,14 @@ impl SessionReader {
             .optional()
             .map_err(sqlite(&self.path))?;
         row.map(|(seq, bytes)| {
-            State::from_snapshot(&bytes)
+            // Format 3 compresses it as it does the blocks.
+            let bytes = match self.layout {
+                Layout::Rows => Ok(bytes),
+                Layout::Blocks => blocks::decompress(&bytes)
+                    .map_err(|why| format!("the state snapshot is damaged: {why}")),
+            };
+            bytes
+                .and_then(|b| State::from_snapshot(&b))
                 .map(|s| (seq, s))
                 .map_err(|reason| SessionError::Corrupt {
                     seq,

@@ -105,10 +105,13 @@ impl Recorder {
                 }
             }
             if let (Some(base), Some(seq)) = (base, base_seq) {
+                // Compressed like the blocks: a fleet's state repeats its names.
+                let state = blocks::compress(&base.to_snapshot())
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 tx.execute_batch("CREATE TABLE base (seq INTEGER NOT NULL, state BLOB NOT NULL);")?;
                 tx.execute(
                     "INSERT INTO base (seq, state) VALUES (?1, ?2)",
-                    params![seq, base.to_snapshot()],
+                    params![seq, state],
                 )?;
                 tx.execute(
                     "INSERT INTO keyframes (seq, at_millis, events_applied, hash)
