@@ -50,7 +50,7 @@ mod time;
 pub mod workflow;
 
 pub use self::config::{Config, ConfigError, Environment, Look, SourceConfig};
-pub use self::engine::{EngineError, EngineHandle, EngineOptions, player, start};
+pub use self::engine::{EngineError, EngineHandle, EngineOptions, Flusher, player, start};
 pub use self::identity::{host_name, operator_name};
 pub use self::status::{StatusReport, event_json_line};
 

@@ -3,7 +3,7 @@
 //! file (a layout, the theme, a session, a dialog) starts here as a job; its answer
 //! comes back through the job queue ([`super::answers`]).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_core::{Intent, Timestamp};
 
@@ -193,9 +193,13 @@ impl Console {
             }
             FileCommand::SaveSession { src, dst, from, to } => {
                 let data_dir = self.data_dir.clone();
+                let flusher = self.engine.flusher();
                 self.jobs.spawn(
                     "switchboard-save-session",
                     move || {
+                        // The last second's events are still being gathered: written
+                        // first, so the span holds everything up to now.
+                        flusher.flush(Duration::from_secs(2));
                         Answer::SessionSaved(panels::save_session(
                             &src,
                             &dst,

@@ -23,6 +23,7 @@
 //!   is read-only, and are recorded as events before anything acts on them.
 
 pub mod player;
+mod recording;
 mod start_arm;
 
 use std::path::PathBuf;
@@ -34,7 +35,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::config::{Config, SourceConfig};
 use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
-use crate::session::{Recorder, SessionError, SessionMeta, retention::Retention};
+use crate::session::{SessionError, retention::Retention};
+
+pub use self::recording::Flusher;
+use self::recording::Recorded;
 use crate::sources::{self, Emitter};
 use crate::state::State;
 use crate::time::{Clock, SystemClock};
@@ -45,9 +49,6 @@ const EVENT_CHANNEL: usize = 8192;
 const MAX_BATCH: usize = 4096;
 /// Capacity of the broadcast to `watch` subscribers, in batches.
 const BROADCAST: usize = 1024;
-/// The recorder writes a block of events at least this often (a console killed loses
-/// at most this much of its recording).
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,8 @@ pub struct EngineHandle {
     /// Why the recorder stopped (a full disk...), in words, once it has.
     recording_stopped: Arc<Mutex<Option<String>>>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
+    /// Asks the recorder to write now; holds a sender until the engine stops.
+    flusher: Flusher,
     initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
     drill: Option<sources::drill::DrillHandle>,
 }
@@ -159,104 +162,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
 
     // The recorder thread: created before anything runs, so a bad path fails start-up.
     let recording_stopped: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let (rec_tx, recorder_thread, recording) = match &opts.record_to {
-        Some(path) => {
-            let mut meta = SessionMeta {
-                app_version: env!("CARGO_PKG_VERSION").to_owned(),
-                environment: environment.clone(),
-                drill,
-                config: opts.config.to_toml(),
-                started_at: opts.clock.now(),
-                focus: None,
-                recording: format!("{}-{}", opts.clock.now().0, std::process::id()),
-                segment: 0,
-            };
-            let mut recorder = Recorder::create(path, &meta)?;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Recorded>(256);
-            let shared_path = Arc::new(Mutex::new(Some(path.clone())));
-            let current = Arc::clone(&shared_path);
-            let retention = opts.retention;
-            let clock = Arc::clone(&opts.clock);
-            let stopped_slot = Arc::clone(&recording_stopped);
-            // The recorder stopped: said once, in words, and shown (the window's status
-            // bar, `watch`'s stderr); the reducer goes on without it.
-            let stopped = move |e: SessionError, current: &Mutex<Option<PathBuf>>| {
-                let words = e.recording_stopped();
-                tracing::error!("{words}");
-                if let Ok(mut p) = current.lock() {
-                    *p = None;
-                }
-                if let Ok(mut s) = stopped_slot.lock() {
-                    *s = Some(words);
-                }
-                Some(e)
-            };
-            let handle = std::thread::Builder::new()
-                .name("switchboard-recorder".into())
-                .spawn(move || {
-                    prune(&recorder, retention);
-                    // The state a new segment starts from, once the next batch comes
-                    // (so no segment is ever empty).
-                    let mut roll_from: Option<Arc<State>> = None;
-                    loop {
-                        // A block is written within a second of its first event even
-                        // when nothing more comes.
-                        let r = match rx.recv_timeout(FLUSH_EVERY) {
-                            Ok(r) => r,
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                                if let Err(e) = recorder.flush_due(FLUSH_EVERY) {
-                                    return stopped(e, &current);
-                                }
-                                continue;
-                            }
-                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                        };
-                        if !r.events.is_empty()
-                            && let Some(state) = roll_from.take()
-                        {
-                            meta.segment += 1;
-                            meta.started_at = clock.now();
-                            let next = segment_path(recorder.path(), clock.now());
-                            match Recorder::create_from(&next, &meta, &state) {
-                                Ok(rec) => {
-                                    if let Err(e) = std::mem::replace(&mut recorder, rec).finish() {
-                                        return stopped(e, &current);
-                                    }
-                                    if let Ok(mut p) = current.lock() {
-                                        *p = Some(next);
-                                    }
-                                    prune(&recorder, retention);
-                                }
-                                Err(e) => return stopped(e, &current),
-                            }
-                        }
-                        let written = recorder
-                            .append(&r.events)
-                            .and_then(|()| {
-                                // The fingerprint is computed here, off the reducer.
-                                match &r.state {
-                                    Some(state) => recorder.keyframe(state),
-                                    None => Ok(()),
-                                }
-                            })
-                            .and_then(|()| recorder.flush_due(FLUSH_EVERY));
-                        if let Err(e) = written {
-                            return stopped(e, &current);
-                        }
-                        if r.roll {
-                            roll_from = r.state;
-                        }
-                    }
-                    match recorder.finish() {
-                        Ok(()) => None,
-                        Err(e) => stopped(e, &current),
-                    }
-                })
-                .map_err(EngineError::Runtime)?;
-            (Some(tx), Some(handle), shared_path)
-        }
-        None => (None, None, Arc::new(Mutex::new(None))),
-    };
+    let (rec_tx, recorder_thread, recording) =
+        recording::spawn(opts, &environment, drill, &recording_stopped)?;
+    let flusher = Flusher(Arc::new(Mutex::new(rec_tx.clone())));
 
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_CHANNEL);
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
@@ -313,6 +221,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         recording,
         recording_stopped,
         recorder_thread,
+        flusher,
         initial_subscription,
         drill: drill_control.map(sources::drill::DrillHandle),
     })
@@ -342,6 +251,7 @@ impl EngineHandle {
                 recording: Arc::new(Mutex::new(None)),
                 recording_stopped: Arc::new(Mutex::new(None)),
                 recorder_thread: None,
+                flusher: Flusher(Arc::new(Mutex::new(None))),
                 initial_subscription: None,
                 drill: None,
             },
@@ -392,6 +302,12 @@ impl EngineHandle {
         self.recording.lock().ok().and_then(|p| p.clone())
     }
 
+    /// Asks the recorder to write what it gathered, for a job that copies the recording
+    /// (never the UI thread: [`Flusher::flush`] waits).
+    pub fn flusher(&self) -> Flusher {
+        self.flusher.clone()
+    }
+
     /// Why the recording stopped before the engine did (the disk is full...), in an
     /// operator's words; `None` while it records, or when it never did.
     pub fn recording_stopped(&self) -> Option<String> {
@@ -437,6 +353,10 @@ impl EngineHandle {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(2));
         }
+        // The recorder ends once every sender is gone, this one too.
+        if let Ok(mut tx) = self.flusher.0.lock() {
+            tx.take();
+        }
         self.recorder_thread
             .take()
             .and_then(|h| h.join().ok().flatten())
@@ -449,33 +369,6 @@ impl Drop for EngineHandle {
     }
 }
 
-/// The next segment's file: beside `current`, named by `now` like the first.
-fn segment_path(current: &std::path::Path, now: crate::time::Timestamp) -> PathBuf {
-    let stamp = now.file_stamp();
-    let dir = current
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let mut p = dir.join(format!("session-{stamp}.sqlite"));
-    let mut n = 1;
-    while p.exists() {
-        p = dir.join(format!("session-{stamp}-{n}.sqlite"));
-        n += 1;
-    }
-    p
-}
-
-/// What the recorder thread writes: a batch, and the state after it when a keyframe is
-/// due. Only keyframes carry a state, so a recorder behind the reducer holds batches,
-/// not a snapshot per batch.
-struct Recorded {
-    events: Arc<Vec<Event>>,
-    /// The state after them (an `Arc` clone of the published snapshot), to key.
-    state: Option<Arc<State>>,
-    /// Start a new segment from that state (after keying it) when the next batch comes.
-    roll: bool,
-}
-
 /// When the reducer sends the recorder a state: a keyframe, or a new segment.
 struct RecordPlan {
     tx: std::sync::mpsc::SyncSender<Recorded>,
@@ -486,19 +379,6 @@ struct RecordPlan {
     /// Start a new segment this often (`None`: one file).
     segment_every: Option<Duration>,
     segment_started: std::time::Instant,
-}
-
-/// Removes the sessions beside `recorder`'s file that `retention` lets go (on a
-/// thread of its own: the recorder keeps writing meanwhile).
-fn prune(recorder: &Recorder, retention: Option<Retention>) {
-    let (Some(retention), Some(dir)) = (retention, recorder.path().parent()) else {
-        return;
-    };
-    crate::session::retention::prune_in_background(
-        dir.to_owned(),
-        retention,
-        Some(recorder.path().to_owned()),
-    );
 }
 
 struct Reducer {
@@ -665,6 +545,7 @@ impl Reducer {
                 events: Arc::clone(&batch),
                 state: due.then_some(snapshot),
                 roll,
+                flushed: None,
             };
             // Blocks when the disk is behind: back-pressure instead of loss.
             if rec.tx.send(r).is_err() {
@@ -693,6 +574,7 @@ impl Drop for Reducer {
                 events: Arc::new(Vec::new()),
                 state: Some(state),
                 roll: false,
+                flushed: None,
             };
             rec.tx.send(last).ok();
         }
@@ -765,6 +647,26 @@ mod tests {
         reader.for_each(|e| replayed.apply(&e)).expect("read");
         assert_eq!(replayed.instances.len(), s.instances.len());
         assert!(reader.meta().expect("meta").drill);
+    }
+
+    /// A running recording holds every applied event once flushed (a session saved
+    /// now), not only those of blocks already written.
+    #[test]
+    fn a_flush_writes_what_the_recorder_gathered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let mut opts = EngineOptions::new(quiet_drill(5000));
+        opts.record_to = Some(path.clone());
+        let engine = start(&opts).expect("start");
+        let s = engine.wait_for(Duration::from_secs(10), |s| s.instances.len() >= 300);
+        assert!(
+            engine.flusher().flush(Duration::from_secs(5)),
+            "the recorder answered"
+        );
+        let reader = crate::session::SessionReader::open(&path).expect("open");
+        assert!(reader.event_count().expect("count") >= s.events_applied);
+        drop(reader);
+        assert!(engine.shutdown().is_none());
     }
 
     #[test]
