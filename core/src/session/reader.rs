@@ -29,6 +29,9 @@ pub struct SessionReader {
     conn: Connection,
     path: PathBuf,
     layout: Layout,
+    /// The last event folded into a segment's starting state (0: none): its events
+    /// begin after it.
+    base_seq: i64,
 }
 
 /// serde's quote of a damaged value: 300 characters of it say what is wrong, a 40 kB
@@ -81,9 +84,18 @@ impl SessionReader {
             conn,
             path: path.to_owned(),
             layout: Layout::Rows,
+            base_seq: 0,
         };
         if reader.has_table("blocks") {
             reader.layout = Layout::Blocks;
+        }
+        if reader.has_table("base") {
+            reader.base_seq = reader
+                .conn
+                .query_row("SELECT seq FROM base", [], |r| r.get(0))
+                .optional()
+                .map_err(sqlite(path))?
+                .unwrap_or(0);
         }
         Ok(reader)
     }
@@ -320,10 +332,13 @@ impl SessionReader {
     pub fn rows(&self, after: i64, upto: i64, f: impl FnMut(Row)) -> Result<u64, SessionError> {
         match self.layout {
             Layout::Rows => self.event_rows(after, upto, f),
-            Layout::Blocks => block_rows(&self.conn, after, upto, f).map_err(|e| match e {
-                BlockError::Sqlite(e) => sqlite(&self.path)(e),
-                BlockError::Damaged(seq, reason) => self.damaged((seq, reason)),
-            }),
+            // A segment's events begin after its starting state: none before are missing.
+            Layout::Blocks => {
+                block_rows(&self.conn, after.max(self.base_seq), upto, f).map_err(|e| match e {
+                    BlockError::Sqlite(e) => sqlite(&self.path)(e),
+                    BlockError::Damaged(seq, reason) => self.damaged((seq, reason)),
+                })
+            }
         }
     }
 

@@ -476,4 +476,8 @@ fn a_segment_appears_whole_or_not_at_all() {
     assert_eq!(state.digest(), base.digest());
     assert_eq!(reader.keyframes().expect("keyframes")[0].seq, seq);
     assert_eq!(reader.integrity().expect("check"), "ok");
+    // Its events begin after its starting state: none before it are missing.
+    assert_eq!(reader.events().expect("events"), rest);
+    let sources = reader.sources().expect("sources");
+    assert_eq!(sources[0].2, rest.len() as u64);
 }
