@@ -144,6 +144,9 @@ pub struct StatRow {
     pub backup: bool,
     /// Last check result (`L7OK`, `L4CON`, `L7STS`, `INI`…), as HAProxy writes it.
     pub check_status: String,
+    /// A check is running now (HAProxy writes `* L7OK`: the last result, while the
+    /// next check is in progress, with no code).
+    pub check_running: bool,
     /// Last check's HTTP code, if any.
     pub check_code: Option<u32>,
     /// Last check's duration, in milliseconds.
@@ -221,7 +224,9 @@ pub fn parse_stat_csv(text: &str) -> Result<Vec<StatRow>, CsvError> {
             check_status: get(chk)
                 .unwrap_or_default()
                 .trim_start_matches('*')
+                .trim()
                 .to_owned(),
+            check_running: get(chk).is_some_and(|c| c.starts_with('*')),
             check_code: num(code).and_then(|c| u32::try_from(c).ok()),
             check_millis: num(dur),
             sessions: num(scur).unwrap_or(0),
@@ -524,6 +529,7 @@ pub async fn run(cfg: HaproxyConfig, emitter: Emitter) {
         limit,
         timeout: connection.timeout,
         gateway: ServiceId::new(&cfg.name),
+        codes: HashMap::new(),
     };
     drive(stats, pace, &emitter).await;
 }
@@ -535,6 +541,22 @@ struct Stats {
     limit: super::AnswerLimit,
     timeout: Duration,
     gateway: ServiceId,
+    /// Each server's last completed check code, for the polls that catch a check
+    /// running (HAProxy then says code 0).
+    codes: HashMap<(String, String), Option<u32>>,
+}
+
+/// A running check has no code yet: the last completed one stands for it, so a
+/// server's words do not change at every check.
+fn fill_running_codes(rows: &mut [StatRow], codes: &mut HashMap<(String, String), Option<u32>>) {
+    for r in rows.iter_mut().filter(|r| r.kind == RowKind::Server) {
+        let key = (r.proxy.clone(), r.name.clone());
+        if r.check_running {
+            r.check_code = codes.get(&key).copied().flatten();
+        } else {
+            codes.insert(key, r.check_code);
+        }
+    }
 }
 
 impl Poll for Stats {
@@ -542,7 +564,9 @@ impl Poll for Stats {
 
     async fn fetch(&mut self) -> Result<Vec<StatRow>, String> {
         let text = fetch(&self.ep, &self.http, self.timeout, self.limit).await?;
-        parse_stat_csv(&text).map_err(|e| e.to_string())
+        let mut rows = parse_stat_csv(&text).map_err(|e| e.to_string())?;
+        fill_running_codes(&mut rows, &mut self.codes);
+        Ok(rows)
     }
 
     fn translate(&self, rows: Vec<StatRow>) -> Polled {
@@ -693,6 +717,24 @@ mod tests {
             "{names:?}"
         );
         assert!(names.contains(&("be_web".to_owned(), "check latency p50".to_owned())));
+    }
+
+    /// A poll that catches a check running (`* L7OK`, code 0) says what the last
+    /// completed check said: the server's words do not change at every check.
+    #[test]
+    fn a_running_check_says_the_last_result() {
+        let header = "# pxname,svname,status,type,check_status,check_code,check_duration\n";
+        let done = format!("{header}be,web1,UP,2,L7OK,200,1\n");
+        let running = format!("{header}be,web1,UP,2,* L7OK,0,\n");
+        let mut codes = HashMap::new();
+        let mut a = parse_stat_csv(&done).expect("done");
+        fill_running_codes(&mut a, &mut codes);
+        let mut b = parse_stat_csv(&running).expect("running");
+        assert!(b[0].check_running);
+        assert_eq!(b[0].check_status, "L7OK");
+        fill_running_codes(&mut b, &mut codes);
+        let gw = ServiceId::new("edge");
+        assert_eq!(rows_to_events(&gw, &a), rows_to_events(&gw, &b));
     }
 
     #[test]
