@@ -4,8 +4,9 @@
 //! and recorded as the engine does (keyframes every 10,000 events or 60 s of event
 //! time), then replayed:
 //!
-//! - recording: events written per second (append and keyframes, the recorder
-//!   thread's work), and bytes per event on disk;
+//! - recording: events written per second (append, a block per simulated second as the
+//!   engine writes one a second, and keyframes: the recorder thread's work), and bytes
+//!   per event on disk;
 //! - open: [`Replay::open`] (format, metadata, span, keyframes);
 //! - first read: [`Replay::index`] (every event folded, every keyframe checked);
 //! - seek: the state at 200 random moments, p50/p99/max.
@@ -62,6 +63,8 @@ fn main() {
             || state.now.millis_since(last_key.1) >= KEYFRAME_MILLIS;
         let t = Instant::now();
         rec.append(&batch).expect("append");
+        // A block a simulated second, as the engine's recorder writes one a second.
+        rec.flush().expect("flush");
         if due {
             rec.keyframe(&state).expect("keyframe");
             last_key = (state.events_applied, state.now);
@@ -129,9 +132,13 @@ fn main() {
         v.checked,
         events as f64 / index_s
     );
+    let stored = switchboard_core::session::blocks::compress(&snap)
+        .expect("compress")
+        .len();
     println!(
-        "  segment start (state snapshot): {:.0} KB, written in {snap_write:.1} ms, read in {snap_read:.1} ms",
-        snap.len() as f64 / 1024.0
+        "  segment start (state snapshot): {:.0} KB ({:.0} KB compressed, as a segment holds it), written in {snap_write:.1} ms, read in {snap_read:.1} ms",
+        snap.len() as f64 / 1024.0,
+        stored as f64 / 1024.0
     );
     let (cps, cp_bytes) = replay.checkpoints();
     println!(
