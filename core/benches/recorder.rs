@@ -5,7 +5,7 @@
 //!
 //! - `haproxy`: a real HAProxy started here on free ports with `RECORDER_SERVERS`
 //!   (2,000) servers in 20 backends, every one health-checked (`option httpchk`, every
-//!   `RECORDER_CHECK_INTER` (2s)) against three real HTTP servers (Python's
+//!   `RECORDER_CHECK_INTER` (5s, a load balancer's usual interval)) against three real HTTP servers (Python's
 //!   `http.server`), watched through its stats CSV every 100 ms as a console does;
 //! - `drill-steady`: the drill at `RECORDER_DRILL` (10,000) instances with no fault
 //!   (its background blips only);
@@ -305,7 +305,7 @@ fn main() {
     let warmup = Duration::from_secs(if full { 60 } else { 3 });
     let servers: usize = env_or("RECORDER_SERVERS", if full { 2000 } else { 200 });
     let drill_size: usize = env_or("RECORDER_DRILL", if full { 10_000 } else { 1_000 });
-    let inter: String = env_or("RECORDER_CHECK_INTER", "2s".to_owned());
+    let inter: String = env_or("RECORDER_CHECK_INTER", "5s".to_owned());
     let cases: String = env_or(
         "RECORDER_CASES",
         "haproxy,drill-steady,drill-cycle".to_owned(),

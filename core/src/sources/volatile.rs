@@ -19,7 +19,7 @@
 //! - a pool's slots in use within 5 % of its size (at least 2), never across 90 %
 //!   (where a service turns degraded), queued exact when zero;
 //! - a metric sample within 25 % of the last (at least 2 ms, one point of a ratio,
-//!   or 1).
+//!   or 1); past it, still no more than one sample per series every [`METRIC_GAP`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ use crate::model::MetricUnit;
 
 /// A held reading goes out at least this often.
 pub const FLOOR: Duration = Duration::from_secs(30);
+/// A metric sample that moved past its tolerance goes out no more often than this: a
+/// latency that swings at every check is still one point per series every 5 s.
+pub const METRIC_GAP: Duration = Duration::from_secs(5);
 
 /// Whether `next` says what `prev` said, up to volatile numbers that moved within
 /// their tolerance. Kinds without volatile numbers are close only when equal.
@@ -258,9 +261,12 @@ impl Settle {
     pub fn pass_at(&mut self, ev: &EventBody, repeat: bool, now: Instant) -> bool {
         let key = key(ev);
         if let Some((prev, at)) = self.sent.get(&key) {
-            let old = now.saturating_duration_since(*at) >= FLOOR;
+            let since = now.saturating_duration_since(*at);
+            let old = since >= FLOOR;
             let hold = if prev == ev {
                 !(repeat && old)
+            } else if matches!(ev, EventBody::Metric { .. }) && since < METRIC_GAP {
+                true
             } else {
                 close(prev, ev) && !old
             };
@@ -409,6 +415,11 @@ mod tests {
             !s.pass_at(&metric(0.010), true, t0),
             "each series held on its own"
         );
+        assert!(
+            !s.pass_at(&metric(0.500), true, t0),
+            "a swing, within the gap"
+        );
+        assert!(s.pass_at(&metric(0.500), true, t0 + METRIC_GAP), "past it");
         assert!(
             s.pass_at(&metric(0.010), true, later),
             "a plot's point, every half minute"
