@@ -4,9 +4,10 @@
 //! The real engine records, in real time, what it would record in a console:
 //!
 //! - `haproxy`: a real HAProxy started here on free ports with `RECORDER_SERVERS`
-//!   (2,000) servers in 20 backends, every one health-checked (`option httpchk`, every
-//!   `RECORDER_CHECK_INTER` (5s, a load balancer's usual interval)) against three real HTTP servers (Python's
-//!   `http.server`), watched through its stats CSV every 100 ms as a console does;
+//!   (2,000) servers in 20 backends, every one health-checked (`option httpchk`,
+//!   every `RECORDER_CHECK_INTER`: 5s, a load balancer's usual interval) against three
+//!   real HTTP servers (Python's `http.server`), watched through its stats CSV every
+//!   100 ms as a console does;
 //! - `drill-steady`: the drill at `RECORDER_DRILL` (10,000) instances with no fault
 //!   (its background blips only);
 //! - `drill-cycle`: the same with its scripted fault cycle (a connection leak, a quorum
