@@ -471,10 +471,15 @@ pub(super) fn block_rows(
     upto: i64,
     mut f: impl FnMut(Row),
 ) -> Result<u64, BlockError> {
+    // From the block holding event `after + 1` (a lookup on the key, where a bound on
+    // `last_seq` alone would scan from the first block).
     let mut stmt = conn
         .prepare_cached(
             "SELECT first_seq, last_seq, body FROM blocks
-             WHERE last_seq > ?1 AND first_seq <= ?2 ORDER BY first_seq",
+             WHERE first_seq >= (SELECT coalesce(max(first_seq), 0) FROM blocks
+                                 WHERE first_seq <= ?1 + 1)
+               AND last_seq > ?1 AND first_seq <= ?2
+             ORDER BY first_seq",
         )
         .map_err(BlockError::Sqlite)?;
     let mut rows = stmt
@@ -533,8 +538,8 @@ pub(super) fn block_rows(
 pub(super) fn blocks_seq_at(conn: &Connection, at: Timestamp) -> Result<i64, (i64, String)> {
     let found: Option<(i64, Vec<u8>)> = conn
         .query_row(
-            "SELECT first_seq, body FROM blocks WHERE min_at <= ?1
-             ORDER BY first_seq DESC LIMIT 1",
+            "SELECT first_seq, body FROM blocks WHERE first_seq =
+                 (SELECT max(first_seq) FROM blocks WHERE min_at <= ?1)",
             params![at.0],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

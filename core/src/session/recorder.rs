@@ -11,7 +11,8 @@ use super::{APPLICATION_ID, FORMAT_VERSION, SCHEMA_V2, SessionError, SessionMeta
 use crate::event::Event;
 use crate::state::State;
 
-/// The blocks table of format 3: one row per block of events.
+/// The blocks table of format 3: one row per block of events, with its time range
+/// indexed so a file's span and a moment's block are found without a scan.
 pub(super) const SCHEMA_BLOCKS: &str = "
     CREATE TABLE IF NOT EXISTS blocks (
         first_seq INTEGER PRIMARY KEY,
@@ -19,7 +20,9 @@ pub(super) const SCHEMA_BLOCKS: &str = "
         min_at INTEGER NOT NULL,
         max_at INTEGER NOT NULL,
         body BLOB NOT NULL
-    );";
+    );
+    CREATE INDEX IF NOT EXISTS blocks_min_at ON blocks (min_at);
+    CREATE INDEX IF NOT EXISTS blocks_max_at ON blocks (max_at);";
 
 /// Appends events to a new session file.
 ///
