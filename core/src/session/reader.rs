@@ -250,9 +250,10 @@ impl SessionReader {
                 "SELECT (SELECT min(at_millis) FROM events), (SELECT max(at_millis) FROM events),
                         (SELECT max(seq) FROM events)"
             }
+            // The last block by its key holds the last event: blocks follow each other.
             Layout::Blocks => {
                 "SELECT (SELECT min(min_at) FROM blocks), (SELECT max(max_at) FROM blocks),
-                        (SELECT max(last_seq) FROM blocks)"
+                        (SELECT last_seq FROM blocks ORDER BY first_seq DESC LIMIT 1)"
             }
         };
         self.conn
