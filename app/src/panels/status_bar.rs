@@ -13,7 +13,7 @@ use crate::theme::{self, format_age, source_style};
 ///
 /// The right end (the mode, what is recorded) is laid out first and keeps its room;
 /// the sources take what is left, the ones in trouble first (past
-/// [`LISTED_SOURCES`], a sum and only those), and scroll sideways when there are more
+/// six sources, a sum and only those), and scroll sideways when there are more
 /// than fit, so what matters is on screen and nothing overlaps.
 pub fn status_bar_ui(
     ui: &mut egui::Ui,
