@@ -138,12 +138,14 @@ fn fits(
                 .state
                 .transport(name)
                 .map_or(0.0, |_| text_width("INSECURE".to_owned()) + gap);
-            // The glyph, the words, the mark, a separator and the spacing between.
-            12.0 + text_width(entry_text(ctx, name, s, false)) + mark + 3.0 * gap + 8.0
+            // The glyph, the words at their longest age (so the choice does not flip as
+            // ages grow), the mark, a separator and the spacing between.
+            let (_, _, word) = source_style(s.status);
+            let words = format!("{name} ({}) {word} · 59 min ago", s.kind.as_str());
+            12.0 + text_width(words) + mark + 3.0 * gap + 8.0
         })
         .sum();
-    // Room for the ages to grow ("5 s" to "12 min") before the bar switches to a sum.
-    needed * 1.1 <= width
+    needed <= width
 }
 
 /// "34 sources: 31 up · 2 stale · 1 down", a button opening the list of them all.

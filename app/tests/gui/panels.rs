@@ -172,7 +172,7 @@ fn metrics_tab_plots_each_services_latency_and_the_breaker_detail_shows_it() {
     h.run_steps(2);
     assert!(!has(&h, "p99 latency"), "the metrics tab is hidden again");
     h.get_by_label("edge-gateway/checkout").click();
-    h.run_steps(3);
+    wait_for(&mut h, "p99 latency", Duration::from_secs(5));
     assert!(
         has(&h, "p99 latency"),
         "the breaker detail shows its service's latency too"
