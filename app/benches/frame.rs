@@ -8,12 +8,18 @@
 //! health bar per service), and at 1:1 around the centre (every visible instance drawn
 //! as its own glyph).
 //!
+//! The Backends panel (every instance behind a route, in one scrolling table) and the
+//! Find box (a query matching many names) are timed the same way, and at 100,000
+//! instances (`--bench` only) the state's build and size are printed too.
+//!
 //! Run without `--bench` (as `cargo test --all-targets` does) it makes a quick pass.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use switchboard::panels::{PanelCtx, TopologyView, topology_ui};
+use switchboard::panels::{
+    BackendsView, FindView, PanelCtx, TopologyView, backends_ui, find_ui, topology_ui,
+};
 use switchboard_core::State;
 use switchboard_core::sources::drill::simulate;
 
@@ -26,8 +32,8 @@ fn drill_state(instances: usize, secs: i64) -> State {
 /// Times `frames` frames; returns (mean, p95, max) of the steady frames and the shapes painted.
 fn time_frames(
     state: &State,
-    mut view: TopologyView,
     frames: usize,
+    mut panel: impl FnMut(&mut egui::Ui, &PanelCtx<'_>),
 ) -> (Duration, Duration, Duration, usize) {
     let ctx = egui::Context::default();
     let input = || egui::RawInput {
@@ -52,7 +58,7 @@ fn time_frames(
                 read_only: false,
                 wall: false,
             };
-            topology_ui(ui, &pctx, &mut view);
+            panel(ui, &pctx);
         });
         shapes = out.shapes.len();
         let prims = ctx.tessellate(std::mem::take(&mut out.shapes), out.pixels_per_point);
@@ -78,24 +84,50 @@ fn time_frames(
     )
 }
 
+fn print(what: &str, n: usize, (mean, p95, max, shapes): (Duration, Duration, Duration, usize)) {
+    println!(
+        "{what}, {n} instances: mean {:.2} ms, p95 {:.2} ms, max {:.2} ms ({shapes} shapes)",
+        mean.as_secs_f64() * 1e3,
+        p95.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let frames = if full { 300 } else { 20 };
-    for instances in [300, 10_000] {
+    let sizes: &[usize] = if full {
+        &[300, 10_000, 100_000]
+    } else {
+        &[300, 10_000]
+    };
+    for &instances in sizes {
+        let built = Instant::now();
         let state = drill_state(instances, if full { 60 } else { 5 });
+        let n = state.instances.len();
+        if instances >= 100_000 {
+            println!(
+                "state of {n} instances built from the drill's events in {:.0} ms",
+                built.elapsed().as_secs_f64() * 1e3
+            );
+        }
         for (label, zoom) in [
             ("fitted", None),
             ("at 1:1, every visible instance drawn", Some(1.0)),
         ] {
-            let view = zoom.map_or_else(TopologyView::default, TopologyView::at_zoom);
-            let (mean, p95, max, shapes) = time_frames(&state, view, frames);
-            println!(
-                "topology frame, {} instances, {label}: mean {:.2} ms, p95 {:.2} ms, max {:.2} ms ({shapes} shapes)",
-                state.instances.len(),
-                mean.as_secs_f64() * 1e3,
-                p95.as_secs_f64() * 1e3,
-                max.as_secs_f64() * 1e3
-            );
+            let mut view = zoom.map_or_else(TopologyView::default, TopologyView::at_zoom);
+            let t = time_frames(&state, frames, |ui, pctx| topology_ui(ui, pctx, &mut view));
+            print(&format!("topology frame, {label}"), n, t);
         }
+        let mut backends = BackendsView::default();
+        let t = time_frames(&state, frames, |ui, pctx| {
+            backends_ui(ui, pctx, &mut backends);
+        });
+        print("backends panel", n, t);
+        let mut find = FindView::searching("1");
+        let t = time_frames(&state, frames, |ui, pctx| {
+            find_ui(ui.ctx(), ui.max_rect(), pctx, &mut find);
+        });
+        print("find box, a query matching most names", n, t);
     }
 }

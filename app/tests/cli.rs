@@ -518,6 +518,56 @@ fn notes_and_incidents_on_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no incident #9"));
 }
 
+/// `notes add` without `--incident`: on the one open incident; with two open, refused
+/// naming both (nothing saved); `--no-incident` saves it on none; with none open it is
+/// saved on none.
+#[test]
+fn a_note_without_incident_goes_to_the_one_open_or_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().unwrap_or_default();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--drill", "--data-dir", data];
+        all.extend_from_slice(args);
+        let out = switchboard().args(&all).output().expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, said, _) = cli(&["notes", "add", "before anything"]);
+    assert_eq!((code, said.trim()), (Some(0), "note #1 saved"));
+    cli(&["incident", "open", "--title", "checkout 503s"]);
+    let (code, said, _) = cli(&["notes", "add", "pool saturated"]);
+    assert_eq!(
+        (code, said.trim()),
+        (Some(0), "note #2 saved to incident #1")
+    );
+    cli(&["incident", "open", "--title", "eu dns", "--severity", "1"]);
+    let (code, said, err) = cli(&["notes", "add", "which one?"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        err.contains("2 incidents are open")
+            && err.contains("#1 Sev2 checkout 503s in drill")
+            && err.contains("#2 Sev1 eu dns in drill")
+            && err.contains("--incident ID"),
+        "{err}"
+    );
+    let (code, said, _) = cli(&["notes", "add", "--no-incident", "on none"]);
+    assert_eq!((code, said.trim()), (Some(0), "note #3 saved"));
+    let (_, listed, _) = cli(&["notes", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let on = |body: &str| {
+        listed
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["body"] == body))
+            .map(|n| n["incident"].clone())
+    };
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    assert_eq!(on("pool saturated"), Some(serde_json::json!(1)));
+    assert_eq!(on("on none"), Some(serde_json::Value::Null));
+}
+
 /// A drill run recorded by the real engine (quorum loss injected, then recovered), read
 /// back headless: `session info` (every keyframe matches), `replay --at` before,
 /// during and after the fault (healthy, at risk, healthy; the schema of

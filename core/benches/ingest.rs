@@ -5,7 +5,9 @@
 //! - snapshot: cost of the `Arc<State>` clone the engine publishes after each batch;
 //! - memory: live heap bytes of the state per tracked instance (a counting allocator);
 //! - kubernetes: the initial list of 10,000 pods (made from a recorded v1.36 pod)
-//!   parsed, turned into events and applied, and what each pod costs in the state.
+//!   parsed, turned into events and applied, and what each pod costs in the state;
+//! - with `--bench`, the same at 100,000: the drill's state per instance, and 100,000
+//!   pods in 200 pages of 500 as the watcher reads them.
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it makes one quick pass,
 //! so the benchmark cannot rot unnoticed.
@@ -113,17 +115,69 @@ fn main() {
 
     // The quick pass (cargo test, a debug build) keeps the list small.
     kubernetes(if full { 3 } else { 1 }, if full { 10_000 } else { 1_000 });
+    if full {
+        hundred_thousand();
+    }
+}
+
+/// A production estate's size: the drill at 100,000 instances (state per instance, the
+/// time to fold its inventory) and a list of 100,000 pods in pages of 500, as the
+/// Kubernetes watcher reads it.
+fn hundred_thousand() {
+    let events = drill_events(100_000, 60);
+    let t = Instant::now();
+    let mut state = State::default();
+    state.apply_all(&events);
+    let folded = t.elapsed();
+    let n = state.instances.len() as isize;
+    drop(state);
+    let small = drill_events(10_000, 60);
+    let (bytes_small, bytes_large) = (live_bytes_of(&small), live_bytes_of(&events));
+    let n_small = {
+        let mut s = State::default();
+        s.apply_all(&small);
+        s.instances.len() as isize
+    };
+    println!(
+        "100,000: the drill's {} events (inventory and a minute) folded in {:.0} ms; {:.0} bytes per instance ({} B at {n} instances, {} B at {n_small})",
+        events.len(),
+        folded.as_secs_f64() * 1e3,
+        (bytes_large - bytes_small) as f64 / (n - n_small) as f64,
+        bytes_large,
+        bytes_small
+    );
+    drop(events);
+    let pages: Vec<String> = (0..200).map(|p| pod_page(p * 500, 500)).collect();
+    let before = LIVE.load(Ordering::Relaxed);
+    PARSE_NANOS.store(0, Ordering::Relaxed);
+    let t = Instant::now();
+    let state = apply_pages(&pages);
+    let took = t.elapsed();
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    println!(
+        "100,000 pods: 200 pages of 500 ({:.0} MB of JSON) parsed and applied in {:.0} ms ({:.0} ms parsing); state {:.0} bytes per pod",
+        pages.iter().map(String::len).sum::<usize>() as f64 / 1e6,
+        took.as_secs_f64() * 1e3,
+        PARSE_NANOS.load(Ordering::Relaxed) as f64 / 1e6,
+        bytes as f64 / state.instances.len() as f64
+    );
+    assert_eq!(state.instances.len(), 100_000);
 }
 
 /// A `PodList` of `n` pods, copies of the first recorded pod with their own names and
 /// 50 services.
 fn pod_list(n: usize) -> String {
+    pod_page(0, n)
+}
+
+/// Pods `first..first + n` of such a list, as one page.
+fn pod_page(first: usize, n: usize) -> String {
     let list: serde_json::Value = serde_json::from_str(include_str!(
         "../tests/fixtures/kubernetes/podlist-kube-system-v1.36.json"
     ))
     .expect("recorded pod list");
     let pod = list["items"][0].clone();
-    let items: Vec<serde_json::Value> = (0..n)
+    let items: Vec<serde_json::Value> = (first..first + n)
         .map(|i| {
             let mut p = pod.clone();
             p["metadata"]["name"] = format!("pod-{i:05}").into();
@@ -138,11 +192,13 @@ fn pod_list(n: usize) -> String {
 
 /// Parses a pod list as the watcher would and folds it into a state.
 fn apply_pods(text: &str) -> State {
+    apply_pages(std::slice::from_ref(&text.to_owned()))
+}
+
+/// Parses the pages of a pod list as the watcher would and folds them into a state.
+fn apply_pages(pages: &[String]) -> State {
     use k8s_openapi::api::core::v1::Pod;
     use switchboard_core::sources::kubernetes::Pods;
-    let t = Instant::now();
-    let list: k8s_openapi::List<Pod> = serde_json::from_str(text).expect("pod list");
-    PARSE_NANOS.fetch_add(t.elapsed().as_nanos() as isize, Ordering::Relaxed);
     let mut pods = Pods::default();
     let mut state = State::default();
     let source = switchboard_core::model::SourceId::new("k8s");
@@ -156,8 +212,13 @@ fn apply_pods(text: &str) -> State {
         }
     };
     apply(pods.on_event(kube::runtime::watcher::Event::Init));
-    for p in list.items {
-        apply(pods.on_event(kube::runtime::watcher::Event::InitApply(p)));
+    for text in pages {
+        let t = Instant::now();
+        let list: k8s_openapi::List<Pod> = serde_json::from_str(text).expect("pod list");
+        PARSE_NANOS.fetch_add(t.elapsed().as_nanos() as isize, Ordering::Relaxed);
+        for p in list.items {
+            apply(pods.on_event(kube::runtime::watcher::Event::InitApply(p)));
+        }
     }
     apply(pods.on_event(kube::runtime::watcher::Event::InitDone));
     state

@@ -28,9 +28,13 @@ pub enum NotesCmd {
     Add {
         /// The text.
         text: String,
-        /// The incident it belongs to.
-        #[arg(long)]
+        /// The incident it belongs to (without it: the one open incident, if exactly
+        /// one is open).
+        #[arg(long, conflicts_with = "no_incident")]
         incident: Option<i64>,
+        /// A note on no incident, even while one is open.
+        #[arg(long)]
+        no_incident: bool,
         /// What it is about (`service:checkout`, `run:12`...).
         #[arg(long)]
         entity: Option<String>,
@@ -175,6 +179,33 @@ fn age(ms: Option<i64>) -> String {
     ms.map_or_else(|| "–".to_owned(), |m| format!("{:.0} s", m as f64 / 1000.0))
 }
 
+/// The incident a note given no `--incident` belongs to: the one open incident, none
+/// when none is open. With several open the note is refused, naming them, so it cannot
+/// land on the wrong one or on none and miss its postmortem.
+fn the_open_incident(store: &Store) -> Result<Option<i64>, String> {
+    let open: Vec<_> = store
+        .incidents()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|i| i.status != "resolved")
+        .collect();
+    match open.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.id)),
+        many => Err(format!(
+            "{} incidents are open ({}): say which with --incident ID, or --no-incident for a note on none",
+            many.len(),
+            many.iter()
+                .map(|i| format!(
+                    "#{} Sev{} {} in {}",
+                    i.id, i.severity, i.title, i.environment
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
 /// Runs a notes command on the store at `path`.
 pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
     let store = open(path)?;
@@ -182,11 +213,17 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
         NotesCmd::Add {
             text,
             incident,
+            no_incident,
             entity,
         } => {
+            let incident = match (incident, no_incident) {
+                (Some(i), _) => Some(*i),
+                (None, true) => None,
+                (None, false) => the_open_incident(&store)?,
+            };
             let id = store
                 .add_note(&NewNote {
-                    incident: *incident,
+                    incident,
                     author: switchboard_core::operator_name(),
                     body: text.clone(),
                     at: SystemClock.now(),
@@ -194,7 +231,11 @@ pub fn notes(path: &Path, cmd: &NotesCmd) -> Result<(), String> {
                     entity: entity.clone(),
                 })
                 .map_err(|e| e.to_string())?;
-            outln!("note #{id} saved");
+            if let Some(i) = incident {
+                outln!("note #{id} saved to incident #{i}");
+            } else {
+                outln!("note #{id} saved");
+            }
         }
         NotesCmd::List { incident, json } => {
             print_notes(&store.notes(*incident).map_err(|e| e.to_string())?, *json)?;

@@ -1,23 +1,47 @@
 //! Backends panel: every instance behind a gateway route, grouped by service, with its
 //! health, the last check as the gateway words it (result, latency, weight, operator
 //! state) and how long it has been in that state.
+//!
+//! An estate may have a hundred thousand backends: the table's rows are worked out
+//! once per snapshot and filter (not every frame), and only the rows on screen are
+//! laid out.
 
 use std::collections::BTreeMap;
 
 use egui::RichText;
-use switchboard_core::model::{InstanceId, SourceStatus};
+use switchboard_core::model::{Health, InstanceId, ServiceId, SourceStatus};
 use switchboard_core::{Instance, State};
 
+use super::text_match::contains_folded;
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, format_age, health_style};
 
-/// Filter state of the panel.
+/// Filter state of the panel, and the rows it last worked out.
 #[derive(Default)]
 pub struct BackendsView {
     /// Only backends whose name, service or detail contains this.
     pub filter: String,
     /// Hide healthy backends.
     pub problems_only: bool,
+    rows: Rows,
+}
+
+/// The table's rows for one snapshot and filter.
+#[derive(Default)]
+struct Rows {
+    /// What they were worked out for: the topology's version (or the snapshot's event
+    /// count), the instance count, the filter.
+    key: Option<(u64, usize, String, bool)>,
+    /// A service's header (with its gateways), then its instances.
+    list: Vec<Row>,
+    /// Backends behind the routes, and how many are not healthy (before the filter).
+    total: usize,
+    bad: usize,
+}
+
+enum Row {
+    Service(ServiceId, String),
+    Instance(InstanceId),
 }
 
 /// Services that a gateway routes to, with the gateways routing to each.
@@ -32,29 +56,83 @@ fn routed(state: &State) -> BTreeMap<&str, Vec<&str>> {
     out
 }
 
+impl Rows {
+    /// Works the rows out again when the snapshot or the filter changed.
+    fn refresh(&mut self, state: &State, filter: &str, problems_only: bool) {
+        // Which rows there are changes with the topology; with a filter or "problems
+        // only", with any health or check too (then with every snapshot).
+        let changes = if filter.is_empty() && !problems_only {
+            state.topology_version
+        } else {
+            state.events_applied
+        };
+        let key = (
+            changes,
+            state.instances.len(),
+            filter.to_owned(),
+            problems_only,
+        );
+        if self.key.as_ref() == Some(&key) {
+            return;
+        }
+        let services = routed(state);
+        let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
+        for (id, inst) in &state.instances {
+            for svc in inst.services() {
+                if services.contains_key(svc.as_str()) {
+                    groups.entry(svc.as_str()).or_default().push((id, inst));
+                }
+            }
+        }
+        self.total = groups.values().map(Vec::len).sum();
+        self.bad = groups
+            .values()
+            .flatten()
+            .filter(|(_, i)| i.health != Health::Healthy)
+            .count();
+        let needle = filter.to_lowercase();
+        self.list.clear();
+        for (service, mut list) in groups {
+            list.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let service_matches = contains_folded(service, &needle);
+            let mut kept = list
+                .into_iter()
+                .filter(|(id, i)| {
+                    (!problems_only || i.health != Health::Healthy)
+                        && (service_matches
+                            || contains_folded(id.as_str(), &needle)
+                            || i.detail
+                                .as_deref()
+                                .is_some_and(|d| contains_folded(d, &needle)))
+                })
+                .peekable();
+            if kept.peek().is_none() {
+                continue;
+            }
+            let gateways = services
+                .get(service)
+                .map(|g| g.join(", "))
+                .unwrap_or_default();
+            self.list
+                .push(Row::Service(ServiceId::new(service), gateways));
+            self.list
+                .extend(kept.map(|(id, _)| Row::Instance(id.clone())));
+        }
+        self.key = Some(key);
+    }
+}
+
 /// Draws the backends table.
 pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsView) {
     let state = ctx.state;
-    let services = routed(state);
-    let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
-    for (id, inst) in &state.instances {
-        for svc in inst.services() {
-            if services.contains_key(svc.as_str()) {
-                groups.entry(svc.as_str()).or_default().push((id, inst));
-            }
-        }
-    }
-    let total: usize = groups.values().map(Vec::len).sum();
-    let bad = groups
-        .values()
-        .flatten()
-        .filter(|(_, i)| i.health != switchboard_core::model::Health::Healthy)
-        .count();
+    view.rows.refresh(state, &view.filter, view.problems_only);
     ui.horizontal(|ui| {
         ui.label(RichText::new("Backends").strong());
         ui.weak(format!(
-            "{total} behind {} routes · {bad} not healthy",
-            state.routes.len()
+            "{} behind {} routes · {} not healthy",
+            view.rows.total,
+            state.routes.len(),
+            view.rows.bad
         ));
         let label = ui.label("filter");
         ui.add(
@@ -65,57 +143,79 @@ pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsVie
         .labelled_by(label.id);
         ui.checkbox(&mut view.problems_only, "problems only");
     });
-    if groups.is_empty() {
+    if view.rows.total == 0 {
         ui.weak("No gateway has reported backends yet.");
         return;
     }
-    let needle = view.filter.to_lowercase();
+    if view.rows.list.is_empty() {
+        ui.weak("No backend matches.");
+        return;
+    }
+    // One height for every row, so only those on screen are laid out.
+    let row_h = ui.spacing().interact_size.y;
+    let name_w = 240.0_f32.min(ui.available_width() * 0.3);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for (service, mut list) in groups {
-                list.retain(|(id, i)| {
-                    (!view.problems_only || i.health != switchboard_core::model::Health::Healthy)
-                        && (needle.is_empty()
-                            || id.as_str().to_lowercase().contains(&needle)
-                            || service.to_lowercase().contains(&needle)
-                            || i.detail
-                                .as_deref()
-                                .is_some_and(|d| d.to_lowercase().contains(&needle)))
-                });
-                if list.is_empty() {
-                    continue;
-                }
-                list.sort_by(|a, b| a.0.cmp(b.0));
-                let gateways = services
-                    .get(service)
-                    .map(|g| g.join(", "))
-                    .unwrap_or_default();
-                ui.label(RichText::new(format!("{service} · via {gateways}")).strong());
-                egui::Grid::new(("backends", service))
-                    .striped(true)
-                    .spacing([10.0, 2.0])
-                    .show(ui, |ui| {
-                        for (id, inst) in list {
-                            let fresh = state
-                                .sources
-                                .get(&inst.source)
-                                .is_none_or(|s| s.status == SourceStatus::Up);
-                            let (color, glyph, word) = health_style(inst.health);
-                            let color = if fresh { color } else { theme::STALE };
-                            let name = ui.horizontal(|ui| {
-                                theme::chip(ui, color, glyph, id.as_str());
-                            });
-                            if name.response.interact(egui::Sense::click()).clicked() {
-                                ctx.push(UiCommand::Select(Some(id.to_string())));
-                            }
-                            ui.colored_label(color, if fresh { word } else { "stale" });
-                            ui.label(inst.detail.as_deref().unwrap_or(""));
-                            ui.weak(format!("for {}", format_age(ctx.age_secs(inst.since))));
-                            ui.end_row();
+        .show_rows(ui, row_h, view.rows.list.len(), |ui, range| {
+            for row in &view.rows.list[range] {
+                match row {
+                    Row::Service(service, gateways) => {
+                        ui.add_sized(
+                            [ui.available_width(), row_h],
+                            egui::Label::new(
+                                RichText::new(format!("{service} · via {gateways}")).strong(),
+                            )
+                            .truncate(),
+                        );
+                    }
+                    Row::Instance(id) => {
+                        if let Some(inst) = state.instances.get(id) {
+                            instance_row_ui(ui, ctx, id, inst, row_h, name_w);
                         }
-                    });
-                ui.add_space(4.0);
+                    }
+                }
             }
         });
+}
+
+/// One backend: a chip with its name (a click selects it), its health (stale when its
+/// source is not up), the gateway's words for its last check, and for how long.
+fn instance_row_ui(
+    ui: &mut egui::Ui,
+    ctx: &PanelCtx<'_>,
+    id: &InstanceId,
+    inst: &Instance,
+    row_h: f32,
+    name_w: f32,
+) {
+    let fresh = ctx
+        .state
+        .sources
+        .get(&inst.source)
+        .is_none_or(|s| s.status == SourceStatus::Up);
+    let (color, glyph, word) = health_style(inst.health);
+    let color = if fresh { color } else { theme::STALE };
+    ui.horizontal(|ui| {
+        ui.set_height(row_h);
+        let name = ui
+            .allocate_ui(egui::vec2(name_w, row_h), |ui| {
+                ui.set_min_width(name_w);
+                theme::chip(ui, color, glyph, id.as_str())
+            })
+            .response;
+        if name.interact(egui::Sense::click()).clicked() {
+            ctx.push(UiCommand::Select(Some(id.to_string())));
+        }
+        ui.allocate_ui(egui::vec2(70.0, row_h), |ui| {
+            ui.set_min_width(70.0);
+            ui.colored_label(color, if fresh { word } else { "stale" });
+        });
+        let age = format!("for {}", format_age(ctx.age_secs(inst.since)));
+        let detail_w = (ui.available_width() - 90.0).max(40.0);
+        ui.allocate_ui(egui::vec2(detail_w, row_h), |ui| {
+            ui.set_min_width(detail_w);
+            ui.add(egui::Label::new(inst.detail.as_deref().unwrap_or("")).truncate());
+        });
+        ui.weak(age);
+    });
 }

@@ -4,7 +4,9 @@
 
 use egui::RichText;
 use switchboard_core::State;
+use switchboard_core::model::{BreakerId, ClusterId, InstanceId, ServiceId};
 
+use super::text_match::rank;
 use super::{PanelCtx, UiCommand};
 use crate::layout::Pane;
 use crate::theme;
@@ -18,6 +20,15 @@ pub struct FindView {
 }
 
 impl FindView {
+    /// The box open on `query` (a benchmark's or a test's starting point).
+    pub fn searching(query: &str) -> Self {
+        Self {
+            open: true,
+            query: query.to_owned(),
+            focus: false,
+        }
+    }
+
     /// Opens the box (or closes it when open).
     pub fn toggle(&mut self) {
         self.open = !self.open;
@@ -34,70 +45,116 @@ struct Hit {
     kind: &'static str,
     detail: String,
     pane: Pane,
-    rank: u8,
 }
 
+/// The most matches shown.
+const SHOWN: usize = 30;
+
+/// Adds each of `names` that matches `q` to `found`, as a `kind` shown in `pane`.
+fn add<'a>(
+    found: &mut Vec<(u8, &'a str, &'static str, Pane)>,
+    q: &str,
+    names: impl Iterator<Item = &'a str>,
+    kind: &'static str,
+    pane: Pane,
+) {
+    for name in names {
+        if let Some(r) = rank(name, q) {
+            found.push((r, name, kind, pane));
+        }
+    }
+}
+
+/// The best [`SHOWN`] matches of `query`: ranked and named first, described after, so
+/// a query matching most of a hundred thousand names costs one pass and 30 words.
 fn hits(s: &State, query: &str) -> Vec<Hit> {
     let q = query.trim().to_lowercase();
     if q.is_empty() {
         return Vec::new();
     }
-    let rank = |name: &str| {
-        let n = name.to_lowercase();
-        if n == q {
-            Some(0)
-        } else if n.starts_with(&q) {
-            Some(1)
-        } else if n.contains(&q) {
-            Some(2)
-        } else {
-            None
-        }
-    };
-    let mut out = Vec::new();
-    let mut add = |name: &str, kind: &'static str, pane: Pane, detail: &dyn Fn() -> String| {
-        if let Some(r) = rank(name) {
-            out.push(Hit {
-                name: name.to_owned(),
-                kind,
-                detail: detail(),
-                pane,
-                rank: r,
-            });
-        }
-    };
-    for (id, svc) in &s.services {
-        let c = svc.counts;
-        add(id.as_str(), "service", Pane::Topology, &|| {
+    let mut found = Vec::new();
+    let f = &mut found;
+    add(
+        f,
+        &q,
+        s.services.keys().map(ServiceId::as_str),
+        "service",
+        Pane::Topology,
+    );
+    add(
+        f,
+        &q,
+        s.instances.keys().map(InstanceId::as_str),
+        "instance",
+        Pane::Topology,
+    );
+    add(
+        f,
+        &q,
+        s.breakers.keys().map(BreakerId::as_str),
+        "breaker",
+        Pane::Breakers,
+    );
+    add(
+        f,
+        &q,
+        s.clusters.keys().map(ClusterId::as_str),
+        "cluster",
+        Pane::Quorum,
+    );
+    add(
+        f,
+        &q,
+        s.databases.keys().map(ClusterId::as_str),
+        "database",
+        Pane::Databases,
+    );
+    let order =
+        |a: &(u8, &str, &str, Pane), b: &(u8, &str, &str, Pane)| (a.0, a.1).cmp(&(b.0, b.1));
+    if found.len() > SHOWN {
+        found.select_nth_unstable_by(SHOWN - 1, order);
+        found.truncate(SHOWN);
+    }
+    found.sort_by(order);
+    found
+        .into_iter()
+        .map(|(_, name, kind, pane)| Hit {
+            name: name.to_owned(),
+            kind,
+            detail: describe(s, kind, name),
+            pane,
+        })
+        .collect()
+}
+
+/// A match's few words: a service's health count, an instance's service and health, a
+/// breaker's state, a cluster's quorum, a database's primary.
+fn describe(s: &State, kind: &str, name: &str) -> String {
+    match kind {
+        "service" => s.services.get(&ServiceId::new(name)).map(|svc| {
+            let c = svc.counts;
             let all = c.healthy + c.degraded + c.unhealthy + c.unknown;
             format!("{} healthy of {all}", c.healthy)
-        });
-    }
-    for (id, i) in &s.instances {
-        add(id.as_str(), "instance", Pane::Topology, &|| {
-            format!("of {} · {}", i.service, i.health.as_str())
-        });
-    }
-    for (id, b) in &s.breakers {
-        add(id.as_str(), "breaker", Pane::Breakers, &|| {
-            b.state.as_str().to_owned()
-        });
-    }
-    for (id, c) in &s.clusters {
-        add(id.as_str(), "cluster", Pane::Quorum, &|| {
-            format!("{} quorum {}", c.kind.as_str(), c.quorum.state.as_str())
-        });
-    }
-    for (id, d) in &s.databases {
-        add(id.as_str(), "database", Pane::Databases, &|| {
+        }),
+        "instance" => s
+            .instances
+            .get(&InstanceId::new(name))
+            .map(|i| format!("of {} · {}", i.service, i.health.as_str())),
+        "breaker" => s
+            .breakers
+            .get(&BreakerId::new(name))
+            .map(|b| b.state.as_str().to_owned()),
+        "cluster" => s
+            .clusters
+            .get(&ClusterId::new(name))
+            .map(|c| format!("{} quorum {}", c.kind.as_str(), c.quorum.state.as_str())),
+        _ => s.databases.get(&ClusterId::new(name)).map(|d| {
             d.primary
                 .as_ref()
                 .map_or_else(|| "no primary".to_owned(), |p| format!("primary {p}"))
-        });
+        }),
     }
-    out.sort_by(|a, b| (a.rank, &a.name).cmp(&(b.rank, &b.name)));
-    out.truncate(30);
-    out
+    .unwrap_or_default()
 }
 
 /// Draws the find box, when open.

@@ -18,6 +18,7 @@ mod quorum;
 mod replay;
 mod session_files;
 mod status_bar;
+mod text_match;
 mod topology;
 mod wall;
 mod workflows;

@@ -64,8 +64,8 @@ fn a_layout_saved_under_a_name_comes_back_from_the_menu() {
 }
 
 /// Saving the layout never holds a frame: the save's file is a FIFO nobody reads, so
-/// opening it for writing blocks for ever, yet after a layout edit every frame stays
-/// under 100 ms and the console says the save is under way. (Written on the UI thread,
+/// opening it for writing blocks for ever, yet after a layout edit no frame waits for
+/// it and the console says the save is under way. (Written on the UI thread,
 /// as the layout once was, the frame after the edit froze until the FIFO was opened:
 /// here after 5 s, so that fails rather than hangs.)
 #[test]
@@ -150,8 +150,11 @@ fn a_layout_save_that_blocks_never_holds_a_frame() {
         step(&mut h, 1);
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A save on the UI thread would hold a frame until the reader opens the FIFO (5 s
+    // after the start); a loaded 2-core machine can stretch a frame past 100 ms, so
+    // the bound tells a blocked write from a slow frame, not a frame's speed.
     assert!(
-        longest < Duration::from_millis(100),
+        longest < Duration::from_secs(1),
         "a frame took {longest:?} while the layout files could not be written"
     );
     assert!(

@@ -9,6 +9,7 @@ mod incidents;
 mod layout;
 mod panels;
 mod recorder;
+mod status_bar;
 mod transport;
 mod wall;
 mod workflows;

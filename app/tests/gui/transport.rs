@@ -69,7 +69,7 @@ fn recording(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn replay(path: &std::path::Path, wall: bool) -> Console {
+pub(crate) fn replay(path: &std::path::Path, wall: bool) -> Console {
     let (engine, player) = player::open(path, None).expect("open");
     Console::new(
         engine,
@@ -114,77 +114,5 @@ fn on_the_wall_insecure_and_expiring_are_banners() {
     assert!(
         has(&h, "metrics: INSECURE"),
         "and a banner for the insecure source"
-    );
-}
-
-/// A recording of many sources with long names, one of them down.
-fn crowded(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("crowded.sqlite");
-    let t0 = Timestamp(1_800_000_000_000);
-    let meta = SessionMeta {
-        app_version: "test".into(),
-        environment: "prod".into(),
-        drill: false,
-        config: String::new(),
-        started_at: t0,
-        focus: None,
-        recording: "r".into(),
-        segment: 0,
-    };
-    let events: Vec<Event> = (0..12)
-        .map(|i| {
-            Event::new(
-                t0.plus_millis(i),
-                SourceId::from(format!("payments-gateway-eu-west-{i:02}").as_str()),
-                EventBody::SourceStatus {
-                    source_kind: SourceKind::HttpProbe,
-                    status: if i == 11 {
-                        SourceStatus::Down
-                    } else {
-                        SourceStatus::Up
-                    },
-                    detail: None,
-                    drill: false,
-                },
-            )
-        })
-        .collect();
-    let mut rec = Recorder::create(&path, &meta).expect("create");
-    rec.append(&events).expect("append");
-    drop(rec);
-    path
-}
-
-/// More sources than the status bar holds: the right end keeps its room, nothing
-/// overlaps it, and the source that is down comes first, on screen.
-#[test]
-fn a_crowded_status_bar_keeps_its_right_end_and_shows_the_down_source_first() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = crowded(dir.path());
-    let mut h = harness(replay(&path, false));
-    h.get_by_label("End").click();
-    wait_for(
-        &mut h,
-        "payments-gateway-eu-west-11",
-        Duration::from_secs(10),
-    );
-    h.run_steps(2);
-    let screen = h.ctx.content_rect();
-    let right = h.get_by_label("not recording").rect();
-    assert!(screen.contains_rect(right), "{right:?} on {screen:?}");
-    let down = h
-        .get_by_label_contains("payments-gateway-eu-west-11 (http_probe) down")
-        .rect();
-    assert!(
-        screen.contains_rect(down),
-        "the down source is on screen: {down:?}"
-    );
-    assert!(down.right() < right.left(), "{down:?} left of {right:?}");
-    let first_up = h
-        .get_by_label_contains("payments-gateway-eu-west-00 (http_probe) up")
-        .rect();
-    assert!(
-        down.left() < first_up.left(),
-        "down first: {down:?}, {first_up:?}"
     );
 }

@@ -17,6 +17,8 @@ fn in_wall_mode_no_action_is_reachable_and_a_lost_quorum_is_a_banner() {
     let console = wall_console(wall_engine(drill(true, 60.0), true));
     let mut h = harness(console);
     assert!(has(&h, "WALL · read-only"), "labelled");
+    // The chips come with the breakers' first counts (a loaded machine takes a while).
+    wait_for(&mut h, "12 closed and calm", Duration::from_secs(10));
     assert!(
         has(&h, "12 closed and calm"),
         "calm breakers are chips, all on screen"

@@ -332,7 +332,8 @@ pub fn check_latency(rows: &[StatRow]) -> Vec<EventBody> {
 }
 
 /// Events describing `rows`: backends as services with a route from the gateway, servers
-/// as instances. Deterministic order (as HAProxy lists them).
+/// as instances, frontends as the gateway's own instances. Deterministic order (as
+/// HAProxy lists them).
 pub fn rows_to_events(gateway: &ServiceId, rows: &[StatRow]) -> Vec<EventBody> {
     let mut out = vec![EventBody::Service {
         service: gateway.clone(),
@@ -360,7 +361,30 @@ pub fn rows_to_events(gateway: &ServiceId, rows: &[StatRow]) -> Vec<EventBody> {
             detail: Some(server_detail(r)),
         });
     }
+    // The frontends are the gateway's own instances: what it listens on. A stopped one
+    // is an outage at the door, whatever its backends say.
+    for r in rows.iter().filter(|r| r.kind == RowKind::Frontend) {
+        let (health, why) = frontend_health(&r.status);
+        out.push(EventBody::InstanceHealth {
+            instance: InstanceId::new(format!("{gateway}/{}", r.proxy)),
+            service: gateway.clone(),
+            health,
+            detail: Some(format!("frontend {} {}{why}", r.proxy, r.status)),
+        });
+    }
     out
+}
+
+/// A frontend's health from its `status` (OPEN, FULL, STOP, PAUSED) and why, for the
+/// operator.
+fn frontend_health(status: &str) -> (Health, &'static str) {
+    match status.trim() {
+        "OPEN" => (Health::Healthy, ""),
+        "FULL" => (Health::Degraded, " (at its maxconn: new connections wait)"),
+        "PAUSED" => (Health::Degraded, " (paused: accepts no new connections)"),
+        "STOP" => (Health::Unhealthy, " (stopped: takes no connections)"),
+        _ => (Health::Unknown, ""),
+    }
 }
 
 enum Endpoint {
@@ -735,6 +759,42 @@ mod tests {
         fill_running_codes(&mut b, &mut codes);
         let gw = ServiceId::new("edge");
         assert_eq!(rows_to_events(&gw, &a), rows_to_events(&gw, &b));
+    }
+
+    /// The gateway's own instances are its frontends: an open one healthy, a stopped
+    /// one unhealthy, so the gateway's box shows what it listens on, not `0/0`.
+    #[test]
+    fn frontends_are_the_gateways_own_instances() {
+        let mut rows = parse_stat_csv(SHOW_STAT).expect("parse");
+        let fe: Vec<_> = rows
+            .iter()
+            .filter(|r| r.kind == RowKind::Frontend)
+            .map(|r| r.proxy.clone())
+            .collect();
+        assert!(!fe.is_empty(), "the recorded stats have a frontend");
+        if let Some(r) = rows.iter_mut().find(|r| r.kind == RowKind::Frontend) {
+            r.status = "STOP".into();
+        }
+        let gateway = ServiceId::new("edge");
+        let own: Vec<(String, Health, String)> = rows_to_events(&gateway, &rows)
+            .into_iter()
+            .filter_map(|e| match e {
+                EventBody::InstanceHealth {
+                    instance,
+                    service,
+                    health,
+                    detail,
+                } if service == gateway => {
+                    Some((instance.to_string(), health, detail.unwrap_or_default()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(own.len(), fe.len(), "{own:?}");
+        assert_eq!(own[0].0, format!("edge/{}", fe[0]));
+        assert_eq!(own[0].1, Health::Unhealthy);
+        assert!(own[0].2.contains("stopped"), "{}", own[0].2);
+        assert!(own[1..].iter().all(|o| o.1 == Health::Healthy), "{own:?}");
     }
 
     #[test]

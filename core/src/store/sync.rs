@@ -122,7 +122,35 @@ impl Store {
                 )?;
             }
         }
+        self.sync_manual_timelines(state, environment)?;
         Ok(opened)
+    }
+
+    /// Gives the incidents a person opened in `environment` the console's log of their
+    /// span, as the detected ones get it: what happened while one was open is its
+    /// timeline, whoever opened it.
+    fn sync_manual_timelines(&self, state: &State, environment: &str) -> Result<(), StoreError> {
+        let Some(oldest) = state.log.front().map(|e| e.at.0) else {
+            return Ok(());
+        };
+        // One transaction for the pass (this runs every two seconds).
+        let tx = self.conn.unchecked_transaction()?;
+        for i in self.incidents_touching(oldest)? {
+            if i.origin == "detected" || i.environment != environment {
+                continue;
+            }
+            let from = i.started_at.0 - LEAD_MILLIS;
+            let to = i.resolved_at.map_or(i64::MAX, |r| r.0);
+            for e in state.log.iter().filter(|e| (from..=to).contains(&e.at.0)) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO timeline (incident_id, at, kind, subject, text)
+                     VALUES (?1, ?2, 'event', ?3, ?4)",
+                    params![i.id, e.at.0, e.subject, e.message],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Adds the journal's workflow steps that fall inside each stored incident to its

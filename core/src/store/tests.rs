@@ -520,3 +520,58 @@ fn a_full_disk_or_an_unusable_directory_is_a_clear_error() {
     };
     assert!(e.to_string().contains("a-file"), "the path is named: {e}");
 }
+
+/// An incident a person opened gets the console's log of its span as its timeline,
+/// as a detected one does: once, only its own environment's, nothing after its end.
+#[test]
+fn a_manual_incident_gets_the_log_of_its_span() {
+    let (_dir, store) = fresh();
+    let mut state = crate::state::State::default();
+    state.apply_all(&crate::sources::drill::simulate(7, 300, 300));
+    let times: Vec<i64> = state.log.iter().map(|e| e.at.0).collect();
+    assert!(times.len() > 10, "the drill logged {} entries", times.len());
+    let (start, end) = (times[times.len() / 3], times[2 * times.len() / 3]);
+    let id = store
+        .open_incident(
+            "checkout slow",
+            2,
+            "drill",
+            "manual",
+            Timestamp(start),
+            None,
+        )
+        .expect("open");
+    store
+        .set_status(id, "resolved", Timestamp(end))
+        .expect("resolve");
+    let other = store
+        .open_incident("elsewhere", 2, "prod", "manual", Timestamp(start), None)
+        .expect("open");
+    store
+        .sync_state(&state, "drill", &Objectives::default())
+        .expect("sync");
+    let timeline = store.timeline(id).expect("timeline");
+    let expected = times
+        .iter()
+        .filter(|&&t| (start - 60_000..=end).contains(&t))
+        .count();
+    let events: Vec<_> = timeline.iter().filter(|e| e.kind == "event").collect();
+    assert!(!events.is_empty(), "{timeline:?}");
+    assert!(events.len() <= expected, "{} > {expected}", events.len());
+    assert!(
+        events
+            .iter()
+            .all(|e| (start - 60_000..=end).contains(&e.at.0)),
+        "{events:?}"
+    );
+    store
+        .sync_state(&state, "drill", &Objectives::default())
+        .expect("again");
+    assert_eq!(store.timeline(id).expect("timeline").len(), timeline.len());
+    assert!(
+        store.timeline(other).expect("timeline").is_empty(),
+        "another environment's incident"
+    );
+    let pm = store.postmortem(id, Timestamp(end)).expect("postmortem");
+    assert_eq!(pm.timeline.len(), timeline.len());
+}

@@ -106,7 +106,9 @@ fn a_drain_under_traffic_holds_its_lock_on_tls_etcd() {
     let (ok, bad) = traffic.stop();
     assert_eq!(report.outcome, "done", "{:?}", report.lines);
     assert_eq!(back.outcome, "done", "{:?}", back.lines);
-    assert!(ok > 10, "traffic flowed: {ok}");
+    // The run takes tens of milliseconds; curl, spawned per request, gets through a
+    // few hundred milliseconds of traffic around it (fewer on a loaded machine).
+    assert!(ok >= 3, "traffic flowed: {ok}");
     assert_eq!(bad, 0, "no request failed during the drain");
     let by = seen.join().expect("watcher").unwrap_or_default();
     assert!(

@@ -414,6 +414,16 @@ fn build_layout(state: &State) -> Layout {
             let mut inst = members.remove(id).unwrap_or_default();
             inst.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let mut sources: Vec<SourceId> = inst.iter().map(|(_, s)| (*s).clone()).collect();
+            // A gateway is fresh as long as its own source is (its API is what shows it).
+            let own = SourceId::new(id.as_str());
+            if state
+                .services
+                .get(id)
+                .is_some_and(|s| s.role == switchboard_core::model::ServiceRole::Gateway)
+                && state.sources.contains_key(&own)
+            {
+                sources.push(own);
+            }
             sources.sort_unstable();
             sources.dedup();
             index.insert(id, boxes.len());

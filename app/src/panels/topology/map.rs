@@ -2,6 +2,8 @@
 //! edges and boxes in order (culled to the canvas), and what a click, a right-click or a
 //! hover does.
 
+use std::fmt::Write as _;
+
 use egui::{Align2, FontId, Rect, Stroke, StrokeKind};
 use switchboard_core::model::{BreakerState, Health, SourceStatus};
 
@@ -9,8 +11,8 @@ use super::super::{PanelCtx, UiCommand};
 use super::layout::Layout;
 use super::menu::context_menu_ui;
 use super::paint::{
-    Frame, Staleness, header_text, health_bar, instances_ui, name_tags, paint_badge, paint_edge,
-    pool_bar,
+    Frame, Staleness, as_shown, header_text, health_bar, instances_ui, name_tags, paint_badge,
+    paint_edge, pool_bar,
 };
 use super::panel::TopologyView;
 use super::tooltip::tooltip_ui;
@@ -163,7 +165,10 @@ pub(super) fn map_ui(
         let Some(svc) = state.services.get(&b.id) else {
             continue;
         };
+        let shown = as_shown(state, &b.id, svc);
+        let svc = shown.as_ref();
         let staleness = fx.staleness(b);
+        box_node(ui, response, b, svc, staleness, screen);
         let (hc, glyph, _) = health_style(svc.health);
         let hc = if staleness == Staleness::Stale {
             theme::STALE
@@ -312,4 +317,37 @@ fn hit_name(layout: &Layout, hit: Hit) -> Option<String> {
             .as_ref()
             .map(ToString::to_string),
     }
+}
+
+/// The box as a node of the accessibility tree: its name, health and counts in words,
+/// where it is drawn (a screen reader, or a test, reads the map box by box).
+fn box_node(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    b: &super::layout::ServiceBox,
+    svc: &switchboard_core::Service,
+    staleness: Staleness,
+    screen: Rect,
+) {
+    // Words only when something reads the tree (a screen reader, a test).
+    let label = || {
+        let c = svc.counts;
+        let (_, _, word) = health_style(svc.health);
+        let mut label = format!("{}: {word}", b.id);
+        if c.total() > 0 {
+            write!(label, ", {} of {} healthy", c.healthy, c.total()).ok();
+        } else if svc.role == switchboard_core::model::ServiceRole::Gateway {
+            label.push_str(", seen through its API");
+        }
+        match staleness {
+            Staleness::Stale => label.push_str(", stale"),
+            Staleness::Partly => label.push_str(", partly stale"),
+            Staleness::Fresh => {}
+        }
+        egui::WidgetInfo::labeled(egui::Role::Label, true, label)
+    };
+    // A widget that senses nothing: the map under it keeps its hover, clicks and drags.
+    let id = response.id.with(("box", b.id.as_str()));
+    ui.interact(screen.intersect(response.rect), id, egui::Sense::hover())
+        .widget_info(label);
 }

@@ -69,6 +69,30 @@ impl Frame<'_> {
     }
 }
 
+/// The service as its box shows it. A gateway whose source reports routes but no
+/// instances of its own (Traefik, Envoy: the console sees their API, not their
+/// listeners) is as healthy as its API answers: healthy while its source of the same
+/// name is up, unknown when that source is down or stale (the box then greys out).
+/// Instances of its own (HAProxy's frontends) decide as for any service.
+pub(super) fn as_shown<'a>(
+    state: &State,
+    id: &switchboard_core::model::ServiceId,
+    svc: &'a Service,
+) -> std::borrow::Cow<'a, Service> {
+    if svc.role != switchboard_core::model::ServiceRole::Gateway || svc.counts.total() > 0 {
+        return std::borrow::Cow::Borrowed(svc);
+    }
+    let answers = state
+        .sources
+        .get(&SourceId::new(id.as_str()))
+        .is_some_and(|s| s.status == switchboard_core::model::SourceStatus::Up);
+    let mut shown = svc.clone();
+    if answers && shown.health == Health::Unknown {
+        shown.health = Health::Healthy;
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// How many of a box's sources are not up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Staleness {
@@ -138,10 +162,16 @@ pub(super) fn header_text(
     let clip = Rect::from_x_y_ranges(screen.left()..=right, screen.top()..=screen.bottom())
         .intersect(painter.clip_rect());
     let c = svc.counts;
+    // Healthy of all; a box with no instances (a gateway seen by its API) just its name.
+    let text = if c.total() == 0 {
+        b.id.to_string()
+    } else {
+        format!("{}  {}/{}", b.id, c.healthy, c.total())
+    };
     painter.with_clip_rect(clip).text(
         gpos + Vec2::new(gr + 4.0, 0.0),
         Align2::LEFT_CENTER,
-        format!("{}  {}/{}", b.id, c.healthy, c.total()),
+        text,
         font,
         name_color,
     );
@@ -365,7 +395,7 @@ pub(super) fn name_tags(
             .state
             .services
             .get(&b.id)
-            .map_or(Health::Unknown, |s| s.health);
+            .map_or(Health::Unknown, |s| as_shown(fx.state, &b.id, s).health);
         let selected = fx.selected == Some(b.id.as_str());
         (!selected, h != Health::Unhealthy, i)
     };
@@ -376,6 +406,7 @@ pub(super) fn name_tags(
         let Some(svc) = fx.state.services.get(&b.id) else {
             continue;
         };
+        let svc = as_shown(fx.state, &b.id, svc);
         let stale = fx.staleness(b) == Staleness::Stale;
         let (hc, glyph, _) = health_style(svc.health);
         let hc = if stale { theme::STALE } else { hc };

@@ -33,7 +33,7 @@ pub(super) fn tooltip_ui(
             if let Some(b) = layout.boxes.get(i)
                 && let Some(svc) = state.services.get(&b.id)
             {
-                service_tooltip_ui(ui, ctx, b, svc);
+                service_tooltip_ui(ui, ctx, b, &super::paint::as_shown(state, &b.id, svc));
             }
         }
         Hit::Breaker(e) => {
@@ -123,6 +123,16 @@ fn service_tooltip_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, b: &ServiceBox, svc
     };
     state_line_ui(ui, c, g, &format!("{word}{since}"));
     let n = svc.counts;
+    if n.total() == 0 && svc.role == switchboard_core::model::ServiceRole::Gateway {
+        ui.label(format!(
+            "a gateway seen through its API: {}",
+            if svc.health == Health::Healthy {
+                "it answers"
+            } else {
+                "its API does not answer now"
+            }
+        ));
+    }
     ui.label(format!(
         "{} instances: {} healthy, {} degraded, {} unhealthy, {} unknown",
         n.total(),
