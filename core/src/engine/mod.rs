@@ -111,8 +111,10 @@ impl EngineOptions {
 
 pub(crate) type Waker = Box<dyn Fn() + Send + Sync>;
 
-enum Command {
+pub(crate) enum Command {
     Intent(Intent),
+    /// Have the recorder write what it gathered, after every batch applied so far.
+    Flush(std::sync::mpsc::SyncSender<()>),
 }
 
 /// The app's handle on a running engine. Dropping it stops the engine.
@@ -129,8 +131,6 @@ pub struct EngineHandle {
     /// Why the recorder stopped (a full disk...), in words, once it has.
     recording_stopped: Arc<Mutex<Option<String>>>,
     recorder_thread: Option<std::thread::JoinHandle<Option<SessionError>>>,
-    /// Asks the recorder to write now; holds a sender until the engine stops.
-    flusher: Flusher,
     initial_subscription: Option<broadcast::Receiver<Arc<Vec<Event>>>>,
     drill: Option<sources::drill::DrillHandle>,
 }
@@ -164,7 +164,6 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
     let recording_stopped: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (rec_tx, recorder_thread, recording) =
         recording::spawn(opts, &environment, drill, &recording_stopped)?;
-    let flusher = Flusher(Arc::new(Mutex::new(rec_tx.clone())));
 
     let (ev_tx, ev_rx) = mpsc::channel::<Event>(EVENT_CHANNEL);
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(64);
@@ -221,7 +220,6 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         recording,
         recording_stopped,
         recorder_thread,
-        flusher,
         initial_subscription,
         drill: drill_control.map(sources::drill::DrillHandle),
     })
@@ -251,7 +249,6 @@ impl EngineHandle {
                 recording: Arc::new(Mutex::new(None)),
                 recording_stopped: Arc::new(Mutex::new(None)),
                 recorder_thread: None,
-                flusher: Flusher(Arc::new(Mutex::new(None))),
                 initial_subscription: None,
                 drill: None,
             },
@@ -305,7 +302,7 @@ impl EngineHandle {
     /// Asks the recorder to write what it gathered, for a job that copies the recording
     /// (never the UI thread: [`Flusher::flush`] waits).
     pub fn flusher(&self) -> Flusher {
-        self.flusher.clone()
+        Flusher(self.commands.clone())
     }
 
     /// Why the recording stopped before the engine did (the disk is full...), in an
@@ -352,10 +349,6 @@ impl EngineHandle {
     fn stop(&mut self) -> Option<SessionError> {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(2));
-        }
-        // The recorder ends once every sender is gone, this one too.
-        if let Ok(mut tx) = self.flusher.0.lock() {
-            tx.take();
         }
         self.recorder_thread
             .take()
@@ -421,6 +414,10 @@ impl Reducer {
                 },
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Intent(intent)) => self.intent(intent).await,
+                    Some(Command::Flush(done)) => {
+                        self.flush_recording(done);
+                        Vec::new()
+                    }
                     None => return,
                 },
                 _ = freshness.tick() => {
@@ -454,6 +451,22 @@ impl Reducer {
                 .ok();
         }
         vec![ev]
+    }
+
+    /// Asks the recorder to write what it gathered; it says so on `done`. Every batch
+    /// applied before was sent to it already, so the file then holds them all.
+    fn flush_recording(&mut self, done: std::sync::mpsc::SyncSender<()>) {
+        if let Some(rec) = &self.recorder {
+            let ask = Recorded {
+                events: Arc::new(Vec::new()),
+                state: None,
+                roll: false,
+                flushed: Some(done),
+            };
+            if rec.tx.send(ask).is_err() {
+                self.recorder = None;
+            }
+        }
     }
 
     /// A heartbeat for each up source that spoke since its last applied event but only

@@ -166,31 +166,23 @@ pub(super) struct Recorded {
 }
 
 /// Asks the recorder to write what it has gathered (the flight recorder writes a block
-/// at least once a second), so a session saved now holds everything up to now.
+/// at least once a second), so a session saved now holds everything applied up to now.
 #[derive(Clone)]
-pub struct Flusher(pub(super) Arc<Mutex<Option<std::sync::mpsc::SyncSender<Recorded>>>>);
+pub struct Flusher(pub(super) tokio::sync::mpsc::Sender<super::Command>);
 
 impl Flusher {
-    /// Asks, and waits at most `timeout` for the recorder; `false` when it did not
-    /// answer (stopped, or behind).
+    /// Asks, and waits at most `timeout` for the recorder (a job's thread, never the
+    /// UI's); `false` when it did not answer (stopped, not recording, or behind).
     pub fn flush(&self, timeout: Duration) -> bool {
-        let Some(tx) = self.0.lock().ok().and_then(|t| t.clone()) else {
-            return false;
-        };
         let (done, said) = std::sync::mpsc::sync_channel(1);
         let deadline = std::time::Instant::now() + timeout;
-        let mut ask = Some(Recorded {
-            events: Arc::new(Vec::new()),
-            state: None,
-            roll: false,
-            flushed: Some(done),
-        });
-        // A recorder behind the reducer has a full channel: wait for room, within the
-        // same bound.
+        let mut ask = Some(super::Command::Flush(done));
+        // The engine's command queue may be full for a moment: wait for room, within
+        // the same bound.
         while let Some(a) = ask.take() {
-            match tx.try_send(a) {
+            match self.0.try_send(a) {
                 Ok(()) => {}
-                Err(std::sync::mpsc::TrySendError::Full(a))
+                Err(tokio::sync::mpsc::error::TrySendError::Full(a))
                     if std::time::Instant::now() < deadline =>
                 {
                     ask = Some(a);
@@ -199,7 +191,6 @@ impl Flusher {
                 Err(_) => return false,
             }
         }
-        drop(tx);
         said.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
             .is_ok()
     }
