@@ -60,6 +60,9 @@ impl State {
         if !self.transports.is_empty() {
             let _ = write!(h, "|{:?}", self.transports);
         }
+        if !self.composites.is_empty() || !self.choices.is_empty() {
+            let _ = write!(h, "|{:?}|{:?}", self.composites, self.choices);
+        }
         format!("{:016x}", h.0)
     }
 }

@@ -13,6 +13,7 @@
 //! shared ring of shared entries.
 
 mod breaker;
+mod composition;
 mod digest;
 mod incident;
 mod quorum;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use self::breaker::{Breaker, Flip};
+pub use self::composition::{Chosen, Composite, Reach};
 pub use self::incident::{INCIDENTS_KEPT, Incident, IncidentTracker, Subject};
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
 pub use self::series::MetricSeries;
@@ -342,6 +344,13 @@ pub struct State {
     /// the rest (see `snapshot.rs`), so snapshots made before it existed still read.
     #[serde(skip)]
     pub transports: BTreeMap<SourceId, crate::model::Transport>,
+    /// Services made of other services (weighted, failover, mirroring, aggregate), by
+    /// name. In the snapshot's trailer, like the transports.
+    #[serde(skip)]
+    pub composites: BTreeMap<ServiceId, Composite>,
+    /// Where each service that chooses sends its traffic now. In the snapshot's trailer.
+    #[serde(skip)]
+    pub choices: BTreeMap<ServiceId, Chosen>,
 }
 
 impl State {
@@ -433,6 +442,12 @@ impl State {
                     self.topology_version += 1;
                 }
             }
+            EventBody::Composed {
+                service,
+                composition,
+                parts,
+            } => self.composed(service, *composition, parts),
+            EventBody::Chose { service, choice } => self.chose(ev, service, choice),
             EventBody::InstanceHealth {
                 instance,
                 service,

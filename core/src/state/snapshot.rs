@@ -7,15 +7,15 @@
 //! would make every snapshot written before it unreadable. Fields added since the first
 //! format are therefore written after the state, as a trailer read only when present:
 //! a snapshot from an older build ends where the state ends and reads with them empty.
-//! A further field goes at the end of [`Trailer`] the same way, behind its own
-//! presence check.
+//! A further field goes after the trailer the same way, behind its own presence check:
+//! the composed services and choices follow it ([`Compositions`]) when there are any.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::State;
-use crate::model::{SourceId, Transport};
+use super::{Chosen, Composite, State};
+use crate::model::{ServiceId, SourceId, Transport};
 
 /// What a snapshot holds after the state's own fields.
 #[derive(Serialize, Deserialize)]
@@ -23,16 +23,31 @@ struct Trailer {
     transports: BTreeMap<SourceId, Transport>,
 }
 
+/// What follows the [`Trailer`] when there are composed services or choices.
+#[derive(Serialize, Deserialize)]
+struct Compositions {
+    composites: BTreeMap<ServiceId, Composite>,
+    choices: BTreeMap<ServiceId, Chosen>,
+}
+
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
         let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
-        if !self.transports.is_empty() {
+        let composed = !self.composites.is_empty() || !self.choices.is_empty();
+        if !self.transports.is_empty() || composed {
             let trailer = Trailer {
                 transports: self.transports.clone(),
             };
             bytes.extend(postcard::to_stdvec(&trailer).unwrap_or_default());
+        }
+        if composed {
+            let more = Compositions {
+                composites: self.composites.clone(),
+                choices: self.choices.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&more).unwrap_or_default());
         }
         bytes
     }
@@ -42,8 +57,13 @@ impl State {
         let damaged = |e: postcard::Error| format!("the state snapshot is damaged: {e}");
         let (mut state, rest): (Self, _) = postcard::take_from_bytes(bytes).map_err(damaged)?;
         if !rest.is_empty() {
-            let trailer: Trailer = postcard::from_bytes(rest).map_err(damaged)?;
+            let (trailer, rest): (Trailer, _) = postcard::take_from_bytes(rest).map_err(damaged)?;
             state.transports = trailer.transports;
+            if !rest.is_empty() {
+                let more: Compositions = postcard::from_bytes(rest).map_err(damaged)?;
+                state.composites = more.composites;
+                state.choices = more.choices;
+            }
         }
         Ok(state)
     }
@@ -96,6 +116,49 @@ mod tests {
         assert_eq!(b.digest(), a.digest());
         let before = State::from_snapshot(&old).expect("an older snapshot");
         assert!(before.transports.is_empty());
+        assert!(State::from_snapshot(&bytes[..bytes.len() - 2]).is_err());
+    }
+
+    /// Composed services and choices ride after the transports, with or without any
+    /// transport; a snapshot without them still reads.
+    #[test]
+    fn compositions_round_trip_after_the_transports() {
+        use crate::model::{Choice, Composition, ServiceId};
+        let mut a = State::default();
+        a.apply_all(&simulate(1, 30, 40));
+        let old = a.to_snapshot();
+        a.apply(&Event::new(
+            a.now,
+            SourceId::from("traefik"),
+            EventBody::Composed {
+                service: ServiceId::new("fo"),
+                composition: Composition::Failover,
+                parts: vec![ServiceId::new("main"), ServiceId::new("spare")],
+            },
+        ));
+        a.apply(&Event::new(
+            a.now,
+            SourceId::from("traefik"),
+            EventBody::Chose {
+                service: ServiceId::new("fo"),
+                choice: Choice {
+                    chosen: Some("spare".into()),
+                    primary: false,
+                    detail: "main has no server up".into(),
+                },
+            },
+        ));
+        assert!(a.transports.is_empty());
+        let bytes = a.to_snapshot();
+        let b = State::from_snapshot(&bytes).expect("read back");
+        assert_eq!(b, a);
+        assert_eq!(b.digest(), a.digest());
+        assert!(
+            State::from_snapshot(&old)
+                .expect("older")
+                .composites
+                .is_empty()
+        );
         assert!(State::from_snapshot(&bytes[..bytes.len() - 2]).is_err());
     }
 }
