@@ -14,6 +14,8 @@
 
 pub mod compose;
 pub mod infer;
+#[cfg(test)]
+mod recorded;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
