@@ -1,0 +1,262 @@
+//! A real Traefik's composed service: the rig's router `composed` sends `/composed`
+//! through the circuit breaker `cb-composed` (`ResponseCodeRatio(500, 600, 0, 600) >
+//! 0.25`, fallback 3 s) to the failover `composedsvc`, whose main is the weighted
+//! `splitsvc` over the load balancers `appa` (backend4) and `appb` (backend5) and whose
+//! fallback is `sparesvc` (backend2).
+//!
+//! The console must list the servers behind the composition as the route's backends,
+//! follow the breaker on the load balancers' counters (Traefik counts nothing on
+//! `composedsvc` or `splitsvc`), open it within 2 s of Traefik's own trip when the
+//! backends answer real 500s, close it once they answer 200 again, and show the
+//! failover moving to its fallback when both apps die and back when they return.
+//!
+//! Runs when `SWITCHBOARD_RIG` names `traefik`.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{rig, rig_has};
+use switchboard_core::model::{BreakerState, ServiceId};
+use switchboard_core::sources::traefik::TraefikConfig;
+use switchboard_core::{Clock as _, SourceConfig, State, StatusReport, SystemClock, Timestamp};
+
+const BREAKER: &str = "traefik/cb-composed@file";
+const ROUTE: &str = "traefik/composed@file";
+const FAILOVER: &str = "composedsvc@file";
+
+/// One `GET /composed` through Traefik's web entry point; the status code, 0 on failure.
+fn get_composed() -> u16 {
+    let Ok(mut s) = TcpStream::connect("127.0.0.1:8180") else {
+        return 0;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    if s.write_all(b"GET /composed HTTP/1.0\r\nHost: rig\r\n\r\n")
+        .is_err()
+    {
+        return 0;
+    }
+    let mut head = [0u8; 12];
+    if s.read_exact(&mut head).is_err() {
+        return 0;
+    }
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Requests `/composed` every 50 ms until `stop`, logging (time, status).
+fn traffic(stop: Arc<AtomicBool>) -> Arc<Mutex<Vec<(Timestamp, u16)>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&log);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let code = get_composed();
+            log.lock().expect("log").push((SystemClock.now(), code));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    out
+}
+
+/// Puts backend4 and backend5 back as the rig starts them, whatever the test did.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        for n in ["4", "5"] {
+            let name = format!("backend{n}");
+            rig(&["restart", &name]);
+        }
+    }
+}
+
+fn chosen(s: &State) -> Option<(Option<String>, bool)> {
+    s.choices
+        .get(FAILOVER)
+        .map(|c| (c.choice.chosen.clone(), c.choice.primary))
+}
+
+/// The first flip of the breaker to open at or after `after`.
+fn opened_after(s: &State, after: Timestamp) -> Option<Timestamp> {
+    s.breakers.get(BREAKER).and_then(|b| {
+        b.flips
+            .iter()
+            .find(|f| f.at >= after && f.to == BreakerState::Open)
+            .map(|f| f.at)
+    })
+}
+
+#[test]
+fn traefik_composed_service_backends_breaker_and_failover() {
+    if !rig_has("traefik") {
+        eprintln!(
+            "skipped: the real Traefik rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    let _restore = Restore;
+    for n in ["4", "5"] {
+        rig(&["restart", &format!("backend{n}")]);
+    }
+    let e = common::engine_with(SourceConfig::Traefik(TraefikConfig {
+        name: "traefik".into(),
+        api: "http://127.0.0.1:8181".into(),
+        interval_millis: 100,
+        timeout_millis: 1000,
+        metrics: None,
+        dynamic_file: None,
+        routes: Vec::new(),
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
+    }));
+    let wait = |what: &str, pred: &dyn Fn(&State) -> bool| {
+        let s = e.wait_for(Duration::from_secs(20), pred);
+        assert!(
+            pred(&s),
+            "{what}: breaker {:?}, choice {:?}",
+            s.breakers.get(BREAKER).map(|b| (b.state, b.volume)),
+            chosen(&s)
+        );
+        s
+    };
+
+    // The servers behind the composition are the route's backends.
+    let s = wait("the composition and its three servers", &|s| {
+        let r = StatusReport::new(s, SystemClock.now());
+        let on_route = |addr: &str| {
+            r.backends
+                .iter()
+                .any(|b| b.name == addr && b.gateways == ["traefik"] && b.health == "healthy")
+        };
+        on_route("127.0.0.1:9004") && on_route("127.0.0.1:9005") && on_route("127.0.0.1:9002")
+    });
+    let report = StatusReport::new(&s, SystemClock.now());
+    let route = report
+        .routes
+        .iter()
+        .find(|r| r.name == ROUTE)
+        .expect("the composed route");
+    assert_eq!(route.service, FAILOVER);
+    assert_eq!(route.leaves, ["appa@file", "appb@file", "sparesvc@file"]);
+    assert_eq!(route.breaker.as_deref(), Some(BREAKER));
+    assert_eq!(
+        chosen(&s),
+        Some((Some("splitsvc@file".to_owned()), true)),
+        "the failover sends to its main"
+    );
+    let reach = s.reach(&ServiceId::new(FAILOVER));
+    assert_eq!(s.reach_counts(&ServiceId::new(FAILOVER)).healthy, 3);
+    assert!(!reach.cycle);
+
+    // Traffic, counted on the load balancers: the breaker closed with volume.
+    let stop = Arc::new(AtomicBool::new(false));
+    let log = traffic(Arc::clone(&stop));
+    let s = wait("closed with traffic", &|s| {
+        s.breakers
+            .get(BREAKER)
+            .is_some_and(|b| b.state == BreakerState::Closed && b.volume >= 20)
+    });
+    let inferred = s.breakers[BREAKER].inferred.clone().unwrap_or_default();
+    assert!(
+        inferred.contains("appa@file, appb@file, sparesvc@file"),
+        "{inferred}"
+    );
+
+    // Real 500s from both apps: Traefik trips, and the console opens within 2 s.
+    let failed_at = SystemClock.now();
+    rig(&["backend-fail", "4"]);
+    rig(&["backend-fail", "5"]);
+    let s = wait("open after the apps answer 500", &|s| {
+        opened_after(s, failed_at).is_some()
+    });
+    let console_open = opened_after(&s, failed_at).expect("opened");
+    let first_503 = || {
+        log.lock()
+            .expect("log")
+            .iter()
+            .find(|(t, c)| *t >= failed_at && *c == 503)
+            .map(|(t, _)| *t)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while first_503().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let traefik_open = first_503().expect("Traefik's fallback (503) after the 500s");
+    let first_500 = log
+        .lock()
+        .expect("log")
+        .iter()
+        .find(|(t, c)| *t >= failed_at && *c == 500)
+        .map(|(t, _)| *t);
+
+    // Back to 200s: the console closes again, through trial calls.
+    rig(&["backend-ok", "4"]);
+    rig(&["backend-ok", "5"]);
+    let ok_at = SystemClock.now();
+    let s = wait("closed after the apps answer 200 again", &|s| {
+        s.breakers.get(BREAKER).is_some_and(|b| {
+            b.state == BreakerState::Closed && b.last_flip.is_some_and(|f| f > ok_at)
+        })
+    });
+    let console_closed = s.breakers[BREAKER].last_flip.unwrap_or_default();
+    stop.store(true, Ordering::Relaxed);
+    let flips: Vec<String> = s.breakers[BREAKER]
+        .flips
+        .iter()
+        .filter(|f| f.at >= failed_at)
+        .map(|f| format!("{}->{}", f.from.as_str(), f.to.as_str()))
+        .collect();
+
+    // Both apps die: the failover sends to its fallback, then back to its main.
+    rig(&["kill", "backend4"]);
+    rig(&["kill", "backend5"]);
+    let killed_at = SystemClock.now();
+    let s = wait("the failover on its fallback", &|s| {
+        chosen(s) == Some((Some("sparesvc@file".to_owned()), false))
+    });
+    let fallback_after = s.choices[FAILOVER].since.millis_since(killed_at);
+    let r = StatusReport::new(&s, SystemClock.now());
+    let route = r.routes.iter().find(|r| r.name == ROUTE).expect("route");
+    assert!(
+        route
+            .choices
+            .iter()
+            .any(|c| c.service == FAILOVER && !c.primary),
+        "status --json shows the fallback on the route"
+    );
+    rig(&["restart", "backend4"]);
+    let back_at = SystemClock.now();
+    let s = wait("the failover back on its main", &|s| {
+        chosen(s) == Some((Some("splitsvc@file".to_owned()), true))
+    });
+    let main_after = s.choices[FAILOVER].since.millis_since(back_at);
+
+    let line = format!(
+        "traefik composed rig: first 500 {} ms after the switch; Traefik tripped (first 503) {} ms after it; \
+         console open {} ms after it, {:+} ms from Traefik's trip; console closed {} ms after the apps answered 200 \
+         (flips {flips:?}); failover on its fallback {fallback_after} ms after both apps died, back on its main \
+         {main_after} ms after appa returned",
+        first_500.map_or(-1, |t| t.millis_since(failed_at)),
+        traefik_open.millis_since(failed_at),
+        console_open.millis_since(failed_at),
+        console_open.millis_since(traefik_open),
+        console_closed.millis_since(ok_at),
+    );
+    eprintln!("{line}");
+    assert!(
+        console_open.millis_since(traefik_open).abs() <= 2000,
+        "the console's breaker opens within 2 s of Traefik's: {line}"
+    );
+    assert!(
+        flips.contains(&"open->half_open".to_owned()),
+        "recovered through trial calls: {line}"
+    );
+}
