@@ -22,8 +22,11 @@ use std::time::Duration;
 
 use common::{rig, rig_has};
 use switchboard_core::model::{BreakerState, ServiceId};
-use switchboard_core::sources::traefik::TraefikConfig;
-use switchboard_core::{Clock as _, SourceConfig, State, StatusReport, SystemClock, Timestamp};
+use switchboard_core::sources::traefik::{TraefikConfig, TraefikRoute};
+use switchboard_core::workflow::{self, Kind};
+use switchboard_core::{
+    Clock as _, Environment, SourceConfig, State, StatusReport, SystemClock, Timestamp,
+};
 
 const BREAKER: &str = "traefik/cb-composed@file";
 const ROUTE: &str = "traefik/composed@file";
@@ -82,6 +85,59 @@ fn chosen(s: &State) -> Option<(Option<String>, bool)> {
         .map(|c| (c.choice.chosen.clone(), c.choice.primary))
 }
 
+/// The rig's Traefik with router `web` able to fall back to the composed service.
+fn traefik(dynamic_file: Option<String>) -> SourceConfig {
+    SourceConfig::Traefik(TraefikConfig {
+        name: "traefik".into(),
+        api: "http://127.0.0.1:8181".into(),
+        interval_millis: 100,
+        timeout_millis: 1000,
+        metrics: None,
+        dynamic_file,
+        routes: vec![TraefikRoute {
+            router: "web".into(),
+            primary: "websvc".into(),
+            fallback: "composedsvc".into(),
+        }],
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
+    })
+}
+
+/// The "destination healthy" guard of a plan moving router `web` to `composedsvc`
+/// (planned only, never run): (ok, reason).
+fn destination_guard() -> (bool, String) {
+    let file = std::path::PathBuf::from(
+        std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()),
+    )
+    .join("traefik-dyn.yml");
+    let environment = Environment {
+        second_approver: false,
+        objectives: switchboard_core::store::Objectives::default(),
+        look: switchboard_core::Look::default(),
+        runbook: Vec::new(),
+        name: "rig".into(),
+        read_only: false,
+        stale_after_millis: 5000,
+        source: vec![traefik(Some(file.display().to_string()))],
+        fence: Vec::new(),
+    };
+    let (_dir, journal) = common::journal();
+    let ctx = common::workflow_ctx(&environment, &journal);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Fallback, "traefik/web"))
+        .expect("plan");
+    let g = plan
+        .guards
+        .iter()
+        .find(|g| g.name == "destination healthy")
+        .expect("the guard");
+    (g.ok, g.reason.clone())
+}
+
 /// The first flip of the breaker to open at or after `after`.
 fn opened_after(s: &State, after: Timestamp) -> Option<Timestamp> {
     s.breakers.get(BREAKER).and_then(|b| {
@@ -104,19 +160,7 @@ fn traefik_composed_service_backends_breaker_and_failover() {
     for n in ["4", "5"] {
         rig(&["restart", &format!("backend{n}")]);
     }
-    let e = common::engine_with(SourceConfig::Traefik(TraefikConfig {
-        name: "traefik".into(),
-        api: "http://127.0.0.1:8181".into(),
-        interval_millis: 100,
-        timeout_millis: 1000,
-        metrics: None,
-        dynamic_file: None,
-        routes: Vec::new(),
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    }));
+    let e = common::engine_with(traefik(None));
     let wait = |what: &str, pred: &dyn Fn(&State) -> bool| {
         let s = e.wait_for(Duration::from_secs(20), pred);
         assert!(
@@ -231,6 +275,15 @@ fn traefik_composed_service_backends_breaker_and_failover() {
             .iter()
             .any(|c| c.service == FAILOVER && !c.primary),
         "status --json shows the fallback on the route"
+    );
+    // A route moved to the composed service would find a server: its fallback's.
+    let (ok, reason) = destination_guard();
+    assert!(ok, "{reason}");
+    assert!(
+        reason.contains("composedsvc@file is composed")
+            && reason.contains("1 of 1 server(s) of sparesvc UP")
+            && reason.contains("0 of 1 server(s) of appa UP"),
+        "{reason}"
     );
     rig(&["restart", "backend4"]);
     let back_at = SystemClock.now();

@@ -127,6 +127,12 @@ fn up<'a>(raw: &'a RawData, service: &'a str, path: &mut Vec<&'a str>) -> bool {
     answer
 }
 
+/// Whether Traefik would send `service`'s traffic to a server now (see the module's
+/// doc): the guards of workflows that move a route there ask it.
+pub fn serves(raw: &RawData, service: &str) -> bool {
+    up(raw, service, &mut Vec::new())
+}
+
 /// Where each failover service sends its traffic now, as Traefik decides it.
 pub fn choices(raw: &RawData) -> Vec<(String, Choice)> {
     let mut out = Vec::new();
