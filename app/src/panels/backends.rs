@@ -1,11 +1,14 @@
 //! Backends panel: every instance behind a gateway route, grouped by service, with its
 //! health, the last check as the gateway words it (result, latency, weight, operator
-//! state) and how long it has been in that state.
+//! state) and how long it has been in that state. A route to a composed service
+//! (weighted, failover, mirroring, aggregate) reaches the instances of every service
+//! it is made of, and its group says through which; the routes whose traffic is a
+//! choice (a failover's main or fallback...) say where it goes now, first.
 
 use std::collections::BTreeMap;
 
 use egui::RichText;
-use switchboard_core::model::{InstanceId, SourceStatus};
+use switchboard_core::model::{InstanceId, ServiceId, SourceStatus};
 use switchboard_core::{Instance, State};
 
 use super::{PanelCtx, UiCommand};
@@ -20,26 +23,49 @@ pub struct BackendsView {
     pub problems_only: bool,
 }
 
-/// Services that a gateway routes to, with the gateways routing to each.
-fn routed(state: &State) -> BTreeMap<&str, Vec<&str>> {
-    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// The composed services a route names, for each service they reach: "through which".
+fn through(state: &State) -> BTreeMap<ServiceId, Vec<ServiceId>> {
+    let mut out: BTreeMap<ServiceId, Vec<ServiceId>> = BTreeMap::new();
     for r in state.routes.values() {
-        let g = out.entry(r.service.as_str()).or_default();
-        if !g.contains(&r.gateway.as_str()) {
-            g.push(r.gateway.as_str());
+        if !state.composites.contains_key(&r.service) {
+            continue;
+        }
+        for s in state.reach(&r.service).services.into_iter().skip(1) {
+            let t = out.entry(s).or_default();
+            if !t.contains(&r.service) {
+                t.push(r.service.clone());
+            }
         }
     }
     out
 }
 
+/// One line per route whose traffic is a choice: where it goes now, since when, why.
+fn choices_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+    for (route, r) in &ctx.state.routes {
+        for (service, c) in ctx.state.choices_from(&r.service) {
+            let (color, glyph, words) = theme::choice_style(&c.choice);
+            ui.horizontal_wrapped(|ui| {
+                theme::chip(ui, color, glyph, &format!("{route}: {service} {words}"));
+                ui.weak(format!(
+                    "for {} · {}",
+                    format_age(ctx.age_secs(c.since)),
+                    c.choice.detail
+                ));
+            });
+        }
+    }
+}
+
 /// Draws the backends table.
 pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsView) {
     let state = ctx.state;
-    let services = routed(state);
+    let services = state.routed_services();
+    let through = through(state);
     let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
     for (id, inst) in &state.instances {
         for svc in inst.services() {
-            if services.contains_key(svc.as_str()) {
+            if services.contains_key(svc) {
                 groups.entry(svc.as_str()).or_default().push((id, inst));
             }
         }
@@ -65,6 +91,7 @@ pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsVie
         .labelled_by(label.id);
         ui.checkbox(&mut view.problems_only, "problems only");
     });
+    choices_ui(ui, ctx);
     if groups.is_empty() {
         ui.weak("No gateway has reported backends yet.");
         return;
@@ -89,9 +116,18 @@ pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsVie
                 list.sort_by(|a, b| a.0.cmp(b.0));
                 let gateways = services
                     .get(service)
-                    .map(|g| g.join(", "))
+                    .map(|g| {
+                        g.iter()
+                            .map(ServiceId::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default();
-                ui.label(RichText::new(format!("{service} · via {gateways}")).strong());
+                let via = through.get(service).map_or_else(String::new, |t| {
+                    let names: Vec<&str> = t.iter().map(ServiceId::as_str).collect();
+                    format!(" · in {}", names.join(", "))
+                });
+                ui.label(RichText::new(format!("{service} · via {gateways}{via}")).strong());
                 egui::Grid::new(("backends", service))
                     .striped(true)
                     .spacing([10.0, 2.0])

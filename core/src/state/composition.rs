@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HealthCounts, Severity, State};
 use crate::event::Event;
-use crate::model::{Choice, Composition, ServiceId};
+use crate::model::{Choice, Composition, Health, ServiceId};
 use crate::time::Timestamp;
 
 /// A service made of other services.
@@ -175,6 +175,29 @@ impl State {
         c
     }
 
+    /// A composed service's instance counts and health, as its routes see it (none for
+    /// a plain service): the counts of its leaves ([`State::reach_counts`]); the health
+    /// from the choices on its way when there are any (nothing to choose: unhealthy;
+    /// one off its first choice: degraded; else healthy), from the counts as for any
+    /// service otherwise.
+    pub fn composed_health(&self, service: &ServiceId) -> Option<(HealthCounts, Health)> {
+        if !self.composites.contains_key(service) {
+            return None;
+        }
+        let counts = self.reach_counts(service);
+        let choices = self.choices_from(service);
+        let health = if choices.is_empty() {
+            super::health_of(counts, false)
+        } else if choices.iter().any(|(_, c)| c.choice.chosen.is_none()) {
+            Health::Unhealthy
+        } else if choices.iter().any(|(_, c)| !c.choice.primary) {
+            Health::Degraded
+        } else {
+            Health::Healthy
+        };
+        Some((counts, health))
+    }
+
     /// The choices on the way from `service` down: each service it reaches that chooses,
     /// with its choice, in the walk's order.
     pub fn choices_from(&self, service: &ServiceId) -> Vec<(ServiceId, &Chosen)> {
@@ -310,5 +333,53 @@ mod tests {
         assert_eq!(logged(&s), 3);
         let on_way = s.choices_from(&ServiceId::new("fo"));
         assert_eq!(on_way.len(), 1);
+    }
+
+    /// A composed service is judged by its choices when it has any, by its leaves'
+    /// instances otherwise.
+    #[test]
+    fn a_composed_service_has_the_health_its_route_sees() {
+        use crate::model::{Health, InstanceId};
+        let mut s = State::default();
+        s.apply(&ev(
+            1,
+            composed("fo", Composition::Failover, &["a", "spare"]),
+        ));
+        s.apply(&ev(
+            1,
+            composed("w", Composition::Weighted, &["a", "spare"]),
+        ));
+        for (i, svc, h) in [
+            ("10.0.0.1:80", "a", Health::Unhealthy),
+            ("10.0.0.2:80", "a", Health::Unhealthy),
+            ("10.0.0.3:80", "spare", Health::Healthy),
+        ] {
+            s.apply(&ev(
+                2,
+                EventBody::InstanceHealth {
+                    instance: InstanceId::new(i),
+                    service: ServiceId::new(svc),
+                    health: h,
+                    detail: None,
+                },
+            ));
+        }
+        assert_eq!(s.composed_health(&ServiceId::new("a")), None);
+        let (counts, health) = s.composed_health(&ServiceId::new("w")).expect("composed");
+        assert_eq!((counts.healthy, counts.total()), (1, 3));
+        assert_eq!(health, Health::Unhealthy, "one of three: by the counts");
+        s.apply(&ev(
+            3,
+            EventBody::Chose {
+                service: ServiceId::new("fo"),
+                choice: Choice {
+                    chosen: Some("spare".into()),
+                    primary: false,
+                    detail: String::new(),
+                },
+            },
+        ));
+        let (_, health) = s.composed_health(&ServiceId::new("fo")).expect("composed");
+        assert_eq!(health, Health::Degraded, "served by its fallback");
     }
 }

@@ -117,6 +117,28 @@ impl Instance {
     }
 }
 
+/// A service's health from its instances (and whether its pool is saturated):
+/// unhealthy when fewer than half are healthy, degraded when any is not or the pool is
+/// at least 90 % used, unknown when there are none or all are unknown.
+fn health_of(c: HealthCounts, saturated: bool) -> Health {
+    let total = c.total();
+    if total == 0 {
+        if saturated {
+            Health::Degraded
+        } else {
+            Health::Unknown
+        }
+    } else if c.unknown == total {
+        Health::Unknown
+    } else if c.healthy * 2 < total {
+        Health::Unhealthy
+    } else if c.healthy < total || saturated {
+        Health::Degraded
+    } else {
+        Health::Healthy
+    }
+}
+
 /// Severity rank for combining views: unhealthy is worst; unknown counts least.
 const fn rank(h: Health) -> u8 {
     match h {
@@ -978,21 +1000,7 @@ impl State {
         let c = s.counts;
         let total = c.total();
         let saturated = s.pool.is_some_and(|p| p.saturation() >= 0.9);
-        let health = if total == 0 {
-            if saturated {
-                Health::Degraded
-            } else {
-                Health::Unknown
-            }
-        } else if c.unknown == total {
-            Health::Unknown
-        } else if c.healthy * 2 < total {
-            Health::Unhealthy
-        } else if c.healthy < total || saturated {
-            Health::Degraded
-        } else {
-            Health::Healthy
-        };
+        let health = health_of(c, saturated);
         let old = s.health;
         s.health = health;
         if health == Health::Healthy || health == Health::Degraded {

@@ -160,9 +160,10 @@ pub(super) fn map_ui(
         if !canvas.intersects(screen) {
             continue;
         }
-        let Some(svc) = state.services.get(&b.id) else {
+        let Some(svc) = super::paint::shown_service(state, &b.id) else {
             continue;
         };
+        let svc = svc.as_ref();
         let staleness = fx.staleness(b);
         let (hc, glyph, _) = health_style(svc.health);
         let hc = if staleness == Staleness::Stale {
@@ -212,8 +213,13 @@ pub(super) fn map_ui(
                 visuals,
             );
         }
+        // A composed service has no instances of its own: its bar is its leaves'.
+        let composed = b.instances.is_empty() && state.composites.contains_key(&b.id);
         match detail {
             Detail::Bars => health_bar(&mut mesh, &fx, b, svc, staleness),
+            Detail::Squares | Detail::Glyphs if composed => {
+                health_bar(&mut mesh, &fx, b, svc, staleness);
+            }
             Detail::Squares | Detail::Glyphs => {
                 instances_ui(&mut mesh, &mut view.marks, &painter, &fx, b);
             }
