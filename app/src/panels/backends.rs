@@ -40,10 +40,25 @@ fn through(state: &State) -> BTreeMap<ServiceId, Vec<ServiceId>> {
     out
 }
 
-/// One line per route whose traffic is a choice: where it goes now, since when, why.
+/// Where the choosing services on the routes send their traffic: a line each for those
+/// off their first choice (since when, and why), then one line naming the others.
 fn choices_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+    /// The services on their first choice named on the summary line, at most.
+    const NAMED: usize = 6;
+    let mut calm: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (route, r) in &ctx.state.routes {
         for (service, c) in ctx.state.choices_from(&r.service) {
+            if !seen.insert(service.clone()) {
+                continue;
+            }
+            if c.choice.primary {
+                calm.push(format!(
+                    "{service} to {}",
+                    c.choice.chosen.as_deref().unwrap_or("?")
+                ));
+                continue;
+            }
             let (color, glyph, words) = theme::choice_style(&c.choice);
             ui.horizontal_wrapped(|ui| {
                 theme::chip(ui, color, glyph, &format!("{route}: {service} {words}"));
@@ -54,6 +69,16 @@ fn choices_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                 ));
             });
         }
+    }
+    if !calm.is_empty() {
+        let more = calm.len().saturating_sub(NAMED);
+        calm.truncate(NAMED);
+        let rest = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        ui.weak(format!("on their first choice: {}{rest}", calm.join(", ")));
     }
 }
 
