@@ -10,6 +10,12 @@
 //! backends answer real 500s, close it once they answer 200 again, and show the
 //! failover moving to its fallback when both apps die and back when they return.
 //!
+//! A second test starts a Traefik of its own on free ports, reading a copy of the rig's
+//! file (so the same servers) with `--metrics.prometheus.addRoutersLabels=true`: the
+//! breaker is then followed on the router's own counters, which also count the
+//! breaker's own 503s; it must still open within 2 s of Traefik's trip and close again.
+//! The two tests switch the same backends, so they take turns.
+//!
 //! Runs when `SWITCHBOARD_RIG` names `traefik`.
 
 mod common;
@@ -32,9 +38,16 @@ const BREAKER: &str = "traefik/cb-composed@file";
 const ROUTE: &str = "traefik/composed@file";
 const FAILOVER: &str = "composedsvc@file";
 
-/// One `GET /composed` through Traefik's web entry point; the status code, 0 on failure.
-fn get_composed() -> u16 {
-    let Ok(mut s) = TcpStream::connect("127.0.0.1:8180") else {
+/// The rig's Traefik's entry point.
+const WEB: &str = "127.0.0.1:8180";
+
+/// The two tests switch the same backends: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One `GET /composed` through Traefik's entry point `web`; the status code, 0 on
+/// failure.
+fn get_composed(web: &str) -> u16 {
+    let Ok(mut s) = TcpStream::connect(web) else {
         return 0;
     };
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
@@ -53,13 +66,14 @@ fn get_composed() -> u16 {
         .unwrap_or(0)
 }
 
-/// Requests `/composed` every 50 ms until `stop`, logging (time, status).
-fn traffic(stop: Arc<AtomicBool>) -> Arc<Mutex<Vec<(Timestamp, u16)>>> {
+/// Requests `/composed` through `web` every 50 ms until `stop`, logging (time, status).
+fn traffic(web: &str, stop: Arc<AtomicBool>) -> Arc<Mutex<Vec<(Timestamp, u16)>>> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let out = Arc::clone(&log);
+    let web = web.to_owned();
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            let code = get_composed();
+            let code = get_composed(&web);
             log.lock().expect("log").push((SystemClock.now(), code));
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -85,11 +99,12 @@ fn chosen(s: &State) -> Option<(Option<String>, bool)> {
         .map(|c| (c.choice.chosen.clone(), c.choice.primary))
 }
 
-/// The rig's Traefik with router `web` able to fall back to the composed service.
-fn traefik(dynamic_file: Option<String>) -> SourceConfig {
+/// A Traefik source on `api`, with router `web` able to fall back to the composed
+/// service.
+fn traefik(api: &str, dynamic_file: Option<String>) -> SourceConfig {
     SourceConfig::Traefik(TraefikConfig {
         name: "traefik".into(),
-        api: "http://127.0.0.1:8181".into(),
+        api: api.into(),
         interval_millis: 100,
         timeout_millis: 1000,
         metrics: None,
@@ -121,7 +136,10 @@ fn destination_guard() -> (bool, String) {
         name: "rig".into(),
         read_only: false,
         stale_after_millis: 5000,
-        source: vec![traefik(Some(file.display().to_string()))],
+        source: vec![traefik(
+            "http://127.0.0.1:8181",
+            Some(file.display().to_string()),
+        )],
         fence: Vec::new(),
     };
     let (_dir, journal) = common::journal();
@@ -156,11 +174,14 @@ fn traefik_composed_service_backends_breaker_and_failover() {
         );
         return;
     }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let _restore = Restore;
     for n in ["4", "5"] {
         rig(&["restart", &format!("backend{n}")]);
     }
-    let e = common::engine_with(traefik(None));
+    let e = common::engine_with(traefik("http://127.0.0.1:8181", None));
     let wait = |what: &str, pred: &dyn Fn(&State) -> bool| {
         let s = e.wait_for(Duration::from_secs(20), pred);
         assert!(
@@ -200,64 +221,7 @@ fn traefik_composed_service_backends_breaker_and_failover() {
     assert_eq!(s.reach_counts(&ServiceId::new(FAILOVER)).healthy, 3);
     assert!(!reach.cycle);
 
-    // Traffic, counted on the load balancers: the breaker closed with volume.
-    let stop = Arc::new(AtomicBool::new(false));
-    let log = traffic(Arc::clone(&stop));
-    let s = wait("closed with traffic", &|s| {
-        s.breakers
-            .get(BREAKER)
-            .is_some_and(|b| b.state == BreakerState::Closed && b.volume >= 20)
-    });
-    let inferred = s.breakers[BREAKER].inferred.clone().unwrap_or_default();
-    assert!(
-        inferred.contains("appa@file, appb@file, sparesvc@file"),
-        "{inferred}"
-    );
-
-    // Real 500s from both apps: Traefik trips, and the console opens within 2 s.
-    let failed_at = SystemClock.now();
-    rig(&["backend-fail", "4"]);
-    rig(&["backend-fail", "5"]);
-    let s = wait("open after the apps answer 500", &|s| {
-        opened_after(s, failed_at).is_some()
-    });
-    let console_open = opened_after(&s, failed_at).expect("opened");
-    let first_503 = || {
-        log.lock()
-            .expect("log")
-            .iter()
-            .find(|(t, c)| *t >= failed_at && *c == 503)
-            .map(|(t, _)| *t)
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while first_503().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let traefik_open = first_503().expect("Traefik's fallback (503) after the 500s");
-    let first_500 = log
-        .lock()
-        .expect("log")
-        .iter()
-        .find(|(t, c)| *t >= failed_at && *c == 500)
-        .map(|(t, _)| *t);
-
-    // Back to 200s: the console closes again, through trial calls.
-    rig(&["backend-ok", "4"]);
-    rig(&["backend-ok", "5"]);
-    let ok_at = SystemClock.now();
-    let s = wait("closed after the apps answer 200 again", &|s| {
-        s.breakers.get(BREAKER).is_some_and(|b| {
-            b.state == BreakerState::Closed && b.last_flip.is_some_and(|f| f > ok_at)
-        })
-    });
-    let console_closed = s.breakers[BREAKER].last_flip.unwrap_or_default();
-    stop.store(true, Ordering::Relaxed);
-    let flips: Vec<String> = s.breakers[BREAKER]
-        .flips
-        .iter()
-        .filter(|f| f.at >= failed_at)
-        .map(|f| format!("{}->{}", f.from.as_str(), f.to.as_str()))
-        .collect();
+    let trip = trip_and_recover(&e, WEB, "appa@file, appb@file, sparesvc@file");
 
     // Both apps die: the failover sends to its fallback, then back to its main.
     rig(&["kill", "backend4"]);
@@ -292,24 +256,216 @@ fn traefik_composed_service_backends_breaker_and_failover() {
     });
     let main_after = s.choices[FAILOVER].since.millis_since(back_at);
 
-    let line = format!(
-        "traefik composed rig: first 500 {} ms after the switch; Traefik tripped (first 503) {} ms after it; \
-         console open {} ms after it, {:+} ms from Traefik's trip; console closed {} ms after the apps answered 200 \
-         (flips {flips:?}); failover on its fallback {fallback_after} ms after both apps died, back on its main \
-         {main_after} ms after appa returned",
-        first_500.map_or(-1, |t| t.millis_since(failed_at)),
-        traefik_open.millis_since(failed_at),
-        console_open.millis_since(failed_at),
-        console_open.millis_since(traefik_open),
-        console_closed.millis_since(ok_at),
+    eprintln!(
+        "traefik composed rig: {}; failover on its fallback {fallback_after} ms after both apps died, \
+         back on its main {main_after} ms after appa returned",
+        trip.line
     );
-    eprintln!("{line}");
-    assert!(
-        console_open.millis_since(traefik_open).abs() <= 2000,
-        "the console's breaker opens within 2 s of Traefik's: {line}"
+    trip.check();
+}
+
+/// What happened to the breaker when the apps answered 500s and then 200s again.
+struct Trip {
+    line: String,
+    /// The console's open, from Traefik's first 503 (ms).
+    open_from_traefik: i64,
+    flips: Vec<String>,
+}
+
+impl Trip {
+    fn check(&self) {
+        assert!(
+            self.open_from_traefik.abs() <= 2000,
+            "the console's breaker opens within 2 s of Traefik's: {}",
+            self.line
+        );
+        assert!(
+            self.flips.contains(&"open->half_open".to_owned()),
+            "recovered through trial calls: {}",
+            self.line
+        );
+    }
+}
+
+/// Traffic through `web`; the breaker closed with volume, labelled with `counters`;
+/// backend4 and backend5 switched to 500s: the console's open against Traefik's first
+/// 503; back to 200s: closed again.
+fn trip_and_recover(e: &switchboard_core::EngineHandle, web: &str, counters: &str) -> Trip {
+    let wait = |what: &str, pred: &dyn Fn(&State) -> bool| {
+        let s = e.wait_for(Duration::from_secs(20), pred);
+        assert!(
+            pred(&s),
+            "{what}: breaker {:?}",
+            s.breakers.get(BREAKER).map(|b| (b.state, b.volume))
+        );
+        s
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let log = traffic(web, Arc::clone(&stop));
+    let s = wait("closed with traffic", &|s| {
+        s.breakers
+            .get(BREAKER)
+            .is_some_and(|b| b.state == BreakerState::Closed && b.volume >= 20)
+    });
+    let inferred = s.breakers[BREAKER].inferred.clone().unwrap_or_default();
+    assert!(inferred.contains(counters), "{inferred}");
+
+    // Real 500s from both apps: Traefik trips, and the console opens within 2 s.
+    let failed_at = SystemClock.now();
+    rig(&["backend-fail", "4"]);
+    rig(&["backend-fail", "5"]);
+    let s = wait("open after the apps answer 500", &|s| {
+        opened_after(s, failed_at).is_some()
+    });
+    let console_open = opened_after(&s, failed_at).expect("opened");
+    let first = |code: u16| {
+        log.lock()
+            .expect("log")
+            .iter()
+            .find(|(t, c)| *t >= failed_at && *c == code)
+            .map(|(t, _)| *t)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while first(503).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let traefik_open = first(503).expect("Traefik's fallback (503) after the 500s");
+
+    // Back to 200s: the console closes again, through trial calls.
+    rig(&["backend-ok", "4"]);
+    rig(&["backend-ok", "5"]);
+    let ok_at = SystemClock.now();
+    let s = wait("closed after the apps answer 200 again", &|s| {
+        s.breakers.get(BREAKER).is_some_and(|b| {
+            b.state == BreakerState::Closed && b.last_flip.is_some_and(|f| f > ok_at)
+        })
+    });
+    stop.store(true, Ordering::Relaxed);
+    let console_closed = s.breakers[BREAKER].last_flip.unwrap_or_default();
+    let flips: Vec<String> = s.breakers[BREAKER]
+        .flips
+        .iter()
+        .filter(|f| f.at >= failed_at)
+        .map(|f| format!("{}->{}", f.from.as_str(), f.to.as_str()))
+        .collect();
+    let open_from_traefik = console_open.millis_since(traefik_open);
+    Trip {
+        line: format!(
+            "first 500 {} ms after the switch; Traefik tripped (first 503) {} ms after it; \
+             console open {} ms after it, {open_from_traefik:+} ms from Traefik's trip; \
+             console closed {} ms after the apps answered 200 (flips {flips:?})",
+            first(500).map_or(-1, |t| t.millis_since(failed_at)),
+            traefik_open.millis_since(failed_at),
+            console_open.millis_since(failed_at),
+            console_closed.millis_since(ok_at),
+        ),
+        open_from_traefik,
+        flips,
+    }
+}
+
+/// A Traefik of the test's own on free ports, reading a copy of the rig's file, with
+/// per-router counters; killed when dropped.
+struct OwnTraefik {
+    child: std::process::Child,
+    web: String,
+    api: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OwnTraefik {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl OwnTraefik {
+    fn start() -> Self {
+        let rig_dir = std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into());
+        let venv = std::env::var("RIG_VENV").unwrap_or_else(|_| "/tmp/switchboard-rig-venv".into());
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("dyn.yml");
+        std::fs::copy(format!("{rig_dir}/traefik-dyn.yml"), &file).expect("the rig's file");
+        let (web, api) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let child = std::process::Command::new(format!("{venv}/bin/traefik"))
+            .args([
+                &format!("--entryPoints.web.address={web}"),
+                &format!("--entryPoints.traefik.address={api}"),
+                "--api.insecure=true",
+                "--ping=true",
+                "--metrics.prometheus=true",
+                "--metrics.prometheus.addRoutersLabels=true",
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+                "--log.level=ERROR",
+                &format!("--providers.file.filename={}", file.display()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start traefik");
+        let own = Self {
+            child,
+            web,
+            api: format!("http://{api}"),
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !common::curl(&format!("{}/api/http/services/appa@file", own.api)).contains(r#""UP""#)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the test's Traefik did not check appa"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        own
+    }
+}
+
+#[test]
+fn traefik_router_counters_follow_the_same_breaker() {
+    if !rig_has("traefik") {
+        eprintln!(
+            "skipped: the real Traefik rig is not running (tests/check.sh starts it and sets SWITCHBOARD_RIG)"
+        );
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _restore = Restore;
+    for n in ["4", "5"] {
+        rig(&["restart", &format!("backend{n}")]);
+    }
+    let own = OwnTraefik::start();
+    let e = common::engine_with(traefik(&own.api, None));
+    let trip = trip_and_recover(&e, &own.web, "router composed@file's response counters");
+    let metrics = common::curl(&format!("{}/metrics", own.api));
+    let own_503s: f64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("traefik_router_requests_total{")
+                && l.contains(r#"code="503""#)
+                && l.contains(r#"router="composed@file""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    eprintln!(
+        "traefik router counters: {}; the router counted {own_503s} answers of 503 (the breaker's own)",
+        trip.line
     );
-    assert!(
-        flips.contains(&"open->half_open".to_owned()),
-        "recovered through trial calls: {line}"
-    );
+    assert!(own_503s > 0.0, "the router counts the breaker's own 503s");
+    trip.check();
 }
