@@ -148,12 +148,20 @@ impl State {
     /// route's own service and every service it reaches through compositions.
     pub fn routed_services(&self) -> BTreeMap<ServiceId, Vec<ServiceId>> {
         let mut out: BTreeMap<ServiceId, Vec<ServiceId>> = BTreeMap::new();
+        let mut add = |s: ServiceId, gateway: &ServiceId| {
+            let g = out.entry(s).or_default();
+            if !g.contains(gateway) {
+                g.push(gateway.clone());
+            }
+        };
         for r in self.routes.values() {
-            for s in self.reach(&r.service).services {
-                let g = out.entry(s).or_default();
-                if !g.contains(&r.gateway) {
-                    g.push(r.gateway.clone());
+            // Most routes name a plain service: no walk (the window asks every frame).
+            if self.composites.contains_key(&r.service) {
+                for s in self.reach(&r.service).services {
+                    add(s, &r.gateway);
                 }
+            } else {
+                add(r.service.clone(), &r.gateway);
             }
         }
         out
@@ -201,6 +209,14 @@ impl State {
     /// The choices on the way from `service` down: each service it reaches that chooses,
     /// with its choice, in the walk's order.
     pub fn choices_from(&self, service: &ServiceId) -> Vec<(ServiceId, &Chosen)> {
+        if !self.composites.contains_key(service) {
+            return self
+                .choices
+                .get(service)
+                .map(|c| (service.clone(), c))
+                .into_iter()
+                .collect();
+        }
         self.reach(service)
             .services
             .into_iter()
