@@ -4,8 +4,10 @@
 //! gateway (named after the source) to its service. A load-balancer service's servers
 //! become instances keyed by `host:port`, with the `serverStatus` Traefik's health check
 //! reports (UP healthy, DOWN unhealthy; no health check configured: unknown, saying so).
-//! Weighted, mirroring and failover services become edges to the services they
-//! combine, so the topology shows how traffic is split.
+//! Weighted, mirroring and failover services are composed services ([`compose`]):
+//! their parts (also drawn as edges, so the topology shows how traffic is split), the
+//! load balancers a router reaches through them, and where each failover sends its
+//! traffic now.
 //!
 //! Traefik's circuit-breaker *state* is in neither this API nor its metrics: the
 //! middlewares and their expressions are read (`circuit_breakers`), and [`infer`]
