@@ -14,8 +14,9 @@
 //! `/clusters` gives each host's priority but not the aggregates: those come from the
 //! config dump (`/config_dump?resource=static_clusters` and `dynamic_active_clusters`,
 //! masked to each cluster's name, type and load-assignment policy), which is read when
-//! the set of clusters changes and every 30 s. An EDS cluster's policy is not in its
-//! cluster config, so the factor is then assumed 1.4.
+//! the set of clusters changes and every 30 s, after `/clusters` answered as Envoy and
+//! in the time the poll has left. An EDS cluster's policy is not in its cluster config,
+//! so the factor is then assumed 1.4.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
