@@ -102,6 +102,25 @@ pub fn breaker_style(b: BreakerState) -> (Color32, Glyph, &'static str) {
     }
 }
 
+/// Colour, glyph and words of where a service that chooses sends its traffic: its first
+/// choice calm, another one a warning, nothing at all a failure ("sends to sparesvc@file
+/// · not its first choice").
+pub fn choice_style(c: &switchboard_core::model::Choice) -> (Color32, Glyph, String) {
+    match (&c.chosen, c.primary) {
+        (Some(to), true) => (GOOD, Glyph::Circle, format!("sends to {to}")),
+        (Some(to), false) => (
+            WARN,
+            Glyph::Triangle,
+            format!("sends to {to} · not its first choice"),
+        ),
+        (None, _) => (
+            BAD,
+            Glyph::Cross,
+            "sends to nothing: no part can take the traffic".to_owned(),
+        ),
+    }
+}
+
 /// Colour, glyph and word of a source status.
 pub fn source_style(s: SourceStatus) -> (Color32, Glyph, &'static str) {
     match s {

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    BreakerConfig, BreakerId, BreakerState, ClusterId, ClusterKind, DbRole, Health, InstanceId,
-    MemberId, MetricUnit, RouteId, ServiceId, ServiceRole, SourceId, SourceKind, SourceStatus,
-    Transport,
+    BreakerConfig, BreakerId, BreakerState, Choice, ClusterId, ClusterKind, Composition, DbRole,
+    Health, InstanceId, MemberId, MetricUnit, RouteId, ServiceId, ServiceRole, SourceId,
+    SourceKind, SourceStatus, Transport,
 };
 use crate::time::Timestamp;
 
@@ -71,6 +71,24 @@ pub enum EventBody {
         service: ServiceId,
         /// The breaker guarding it, if any.
         breaker: Option<BreakerId>,
+    },
+    /// A service is made of other services (a gateway's weighted, failover or mirroring
+    /// service, an aggregate cluster): its traffic goes to `parts`, nested to any depth.
+    Composed {
+        /// The service.
+        service: ServiceId,
+        /// How it spreads its traffic.
+        composition: Composition,
+        /// Its parts in the gateway's order: a failover's main then its fallback, a
+        /// mirroring's main then its mirrors, an aggregate's clusters by priority.
+        parts: Vec<ServiceId>,
+    },
+    /// Where a service that chooses sends its traffic now (see [`Choice`]).
+    Chose {
+        /// The service.
+        service: ServiceId,
+        /// What takes its traffic.
+        choice: Choice,
     },
     /// An instance was seen with this health.
     InstanceHealth {
@@ -299,11 +317,13 @@ pub enum EventBody {
 
 impl EventBody {
     /// Every variant's serde tag: the kinds this build reads from a session file.
-    pub const KIND_NAMES: [&'static str; 24] = [
+    pub const KIND_NAMES: [&'static str; 26] = [
         "source_status",
         "service",
         "edge",
         "route",
+        "composed",
+        "chose",
         "instance_health",
         "instance_removed",
         "pool",
@@ -333,6 +353,8 @@ impl EventBody {
             Self::Service { .. } => "service",
             Self::Edge { .. } => "edge",
             Self::Route { .. } => "route",
+            Self::Composed { .. } => "composed",
+            Self::Chose { .. } => "chose",
             Self::InstanceHealth { .. } => "instance_health",
             Self::InstanceRemoved { .. } => "instance_removed",
             Self::Pool { .. } => "pool",
@@ -376,7 +398,9 @@ impl EventBody {
             Self::Service { service, .. }
             | Self::Replicas { service, .. }
             | Self::Pool { service, .. }
-            | Self::Metric { service, .. } => vec![service.as_str()],
+            | Self::Metric { service, .. }
+            | Self::Composed { service, .. }
+            | Self::Chose { service, .. } => vec![service.as_str()],
             Self::Edge { from, to } => vec![from.as_str(), to.as_str()],
             Self::Route {
                 route,

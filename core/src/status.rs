@@ -26,7 +26,10 @@ pub struct StatusReport {
     pub nodes: Vec<NodeReport>,
     /// Instance counts.
     pub instances: InstanceReport,
-    /// Every backend: the instances of services a gateway routes to.
+    /// Gateway routes, with the services behind composed ones and their choices.
+    pub routes: Vec<RouteReport>,
+    /// Every backend: the instances of services a gateway routes to (through composed
+    /// services down to their leaves).
     pub backends: Vec<BackendReport>,
     /// Metric series (latency quantiles and the like): their latest values.
     pub metrics: Vec<MetricReport>,
@@ -152,6 +155,41 @@ pub struct MetricReport {
     pub value: f64,
     /// Seconds since it was sampled.
     pub age_secs: f64,
+}
+
+/// A gateway route.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteReport {
+    /// The route (`gateway/router`).
+    pub name: String,
+    /// The gateway owning it.
+    pub gateway: String,
+    /// The service it names.
+    pub service: String,
+    /// The breaker guarding it.
+    pub breaker: Option<String>,
+    /// The services whose servers take its traffic: its own service when that is
+    /// plain, the leaves of a composed one (weighted, failover, mirroring, aggregate).
+    pub leaves: Vec<String>,
+    /// Where each service on its way that chooses sends its traffic now (a failover's
+    /// main or fallback...), in the order the route reaches them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<ChoiceReport>,
+}
+
+/// Where a service that chooses sends its traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChoiceReport {
+    /// The service that chooses.
+    pub service: String,
+    /// What takes its traffic; absent when nothing can.
+    pub chosen: Option<String>,
+    /// Its first choice takes it (a failover's main).
+    pub primary: bool,
+    /// Why, as the source read it.
+    pub detail: String,
+    /// Since when (RFC 3339).
+    pub since: String,
 }
 
 /// A backend behind a gateway.
@@ -310,14 +348,38 @@ impl StatusReport {
             })
             .collect();
         let counts = state.instance_counts();
-        let mut gateways: std::collections::BTreeMap<&str, Vec<String>> =
-            std::collections::BTreeMap::new();
-        for r in state.routes.values() {
-            let g = gateways.entry(r.service.as_str()).or_default();
-            if !g.contains(&r.gateway.to_string()) {
-                g.push(r.gateway.to_string());
-            }
-        }
+        let routes = state
+            .routes
+            .iter()
+            .map(|(name, r)| RouteReport {
+                name: name.to_string(),
+                gateway: r.gateway.to_string(),
+                service: r.service.to_string(),
+                breaker: r.breaker.as_ref().map(ToString::to_string),
+                leaves: state
+                    .reach(&r.service)
+                    .leaves
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                choices: state
+                    .choices_from(&r.service)
+                    .into_iter()
+                    .map(|(service, c)| ChoiceReport {
+                        service: service.to_string(),
+                        chosen: c.choice.chosen.clone(),
+                        primary: c.choice.primary,
+                        detail: c.choice.detail.clone(),
+                        since: c.since.to_rfc3339(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let routed_services = state.routed_services();
+        let gateways: std::collections::BTreeMap<&str, Vec<String>> = routed_services
+            .iter()
+            .map(|(s, g)| (s.as_str(), g.iter().map(ToString::to_string).collect()))
+            .collect();
         let mut backends: Vec<BackendReport> = state
             .instances
             .iter()
@@ -393,6 +455,7 @@ impl StatusReport {
                 healthy: counts.healthy,
                 unhealthy: counts.unhealthy,
             },
+            routes,
             backends,
             metrics,
             sources,

@@ -100,14 +100,20 @@ fn envoy_admin(input: &[u8]) -> Verdict {
     if let (Ok(c), Ok(s)) = (&clusters, &stats) {
         envoy::to_events(&ServiceId::from("mesh"), c, s);
     }
+    // The same text as a config dump: aggregates over the clusters read above, or over
+    // none.
+    let mut configs = envoy::priority::ClusterConfigs::default();
+    let config = configs.read(&t);
     if let Ok(c) = &clusters {
         let s = std::collections::BTreeMap::default();
         envoy::to_events(&ServiceId::from("mesh"), c, &s);
         for cl in c {
             envoy::breaker_of(cl, &s);
         }
+        envoy::priority::events(c, &configs);
     }
-    any(vec![verdict(clusters), verdict(stats)])
+    envoy::priority::events(&[], &configs);
+    any(vec![verdict(clusters), verdict(stats), verdict(config)])
 }
 
 #[test]
@@ -136,6 +142,11 @@ fn fuzz_envoy_clusters_and_stats() {
             "\"name\"",
             "\"value\"",
             "\"success_rate\"",
+            "\"configs\"",
+            "\"cluster\"",
+            "\"cluster_type\"",
+            "\"envoy.clusters.aggregate\"",
+            "\"overprovisioning_factor\"",
             "null",
             "true",
         ],
@@ -178,6 +189,11 @@ fn fuzz_traefik_rawdata() {
             "\"enabled\"",
             "\"weighted\"",
             "\"failover\"",
+            "\"mirroring\"",
+            "\"fallback\"",
+            "\"mirrors\"",
+            "\"healthCheck\"",
+            "\"responseCode\"",
             "@file",
             "\"checkPeriod\"",
             "\"100ms\"",
@@ -189,6 +205,10 @@ fn fuzz_traefik_rawdata() {
 fn traefik_metrics(input: &[u8]) -> Verdict {
     let t = text(input);
     let codes = verdict(infer::read_codes(&t));
+    if let Ok(c) = infer::read_counters(&t) {
+        c.seen_by("web@file", &["websvc@file".to_owned()], 503);
+        infer::Deltas::default().next(c);
+    }
     // The same bytes as a circuit breaker's expression and a Go duration: both are
     // read from the dynamic configuration Traefik reports.
     let expr = verdict(infer::parse_expression(&t));

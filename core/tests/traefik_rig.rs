@@ -66,9 +66,9 @@ fn backend_death_on_a_real_traefik() {
             .any(|r| r.gateway.as_str() == "traefik" && r.service.as_str() == "websvc@file")
     );
     let detail = s.sources["traefik"].detail.clone().unwrap_or_default();
-    assert!(detail.contains("2 circuit breakers configured"), "{detail}");
+    assert!(detail.contains("3 circuit breakers configured"), "{detail}");
     assert!(
-        detail.contains("2 inferred from /metrics") || detail.contains("configured"),
+        detail.contains("3 inferred from /metrics") || detail.contains("configured"),
         "{detail}"
     );
 

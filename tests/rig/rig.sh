@@ -2,7 +2,7 @@
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
 # Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
 #        | grpc-serving | grpc-not-serving | pg-kill-postmaster N | pg-walreceiver N stop|cont
-#        | etcd-readd N | bind9-reset
+#        | etcd-readd N | bind9-reset | backend-fail N | backend-ok N
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 # This file holds the settings, the subcommands and their dispatch; the shared helpers
 # are in lib/common.sh and each component's steps in lib/COMPONENT.sh, sourced below.
@@ -43,7 +43,7 @@ COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls pr
   prometheustls haproxytls traefiktls proxy patronitls)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
-KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy traefik envoy grpchealth
+KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy backend4 backend5 traefik envoy grpchealth
   ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
   haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired)
 
@@ -170,7 +170,7 @@ cmd_stop() {
   fence_stop
   stop_if_any grpchealth
   stop_if_any envoy hang
-  stop_if_any traefik
+  stop_if_any traefik backend4 backend5
   stop_if_any haproxy backend1 backend2
   patroni_stop
   etcd_stop
@@ -221,6 +221,8 @@ cmd_restart() {
   case $n in
     backend[12])
       backend_launch "${n#backend}"; waitfor 10 backend_ready "${n#backend}" || die "$n did not answer" ;;
+    backend[45])
+      switch_launch "${n#backend}"; waitfor 10 switch_ready "${n#backend}" || die "$n did not answer" ;;
     haproxy)
       [ -e "$RIG/haproxy.cfg" ] || haproxy_config
       haproxy_launch; waitfor 15 haproxy_checked || die "haproxy did not come back" ;;
@@ -229,7 +231,8 @@ cmd_restart() {
       traefik_launch
       { waitfor 20 traefik_ping && waitfor 20 traefik_loaded; } || die "traefik did not come back"
       # Both backends up: wait until Traefik has checked them (as `start` does).
-      if alive backend1 && alive backend2; then waitfor 20 traefik_checked || die "traefik did not check its servers"; fi ;;
+      if alive backend1 && alive backend2; then waitfor 20 traefik_checked || die "traefik did not check its servers"; fi
+      waitfor 20 traefik_composed_checked || die "traefik did not check appa and appb" ;;
     envoy)
       [ -e "$RIG/envoy.yaml" ] || envoy_config
       alive hang || { hang_launch; waitfor 10 hang_ready || die "the hanging upstream did not listen"; }
@@ -356,6 +359,7 @@ usage() {
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
               | pg-kill-postmaster N | pg-walreceiver N stop|cont | etcd-readd N | bind9-reset
+              | backend-fail N | backend-ok N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
   fence: fence_dummy files \$RIG/fence/node{1,2}.status; ipmisim = ipmi_sim (fence_ipmilan,
@@ -395,6 +399,8 @@ case ${1:-} in
   pg-kill-postmaster) [ $# -eq 2 ] || usage; cmd_pg_kill_postmaster "$2" ;;
   pg-walreceiver) [ $# -eq 3 ] || usage; cmd_pg_walreceiver "$2" "$3" ;;
   bind9-reset) cmd_bind9_reset ;;
+  backend-fail) [ $# -eq 2 ] || usage; cmd_backend_switch "$2" fail ;;
+  backend-ok)   [ $# -eq 2 ] || usage; cmd_backend_switch "$2" ok ;;
   etcd-readd) [ $# -eq 2 ] || usage; case $2 in 1|2|3) etcd_readd "$2" ;; *) die "etcd-readd: expected 1, 2 or 3" ;; esac ;;
   *)       usage ;;
 esac

@@ -1,6 +1,9 @@
 //! Backends panel: every instance behind a gateway route, grouped by service, with its
 //! health, the last check as the gateway words it (result, latency, weight, operator
-//! state) and how long it has been in that state.
+//! state) and how long it has been in that state. A route to a composed service
+//! (weighted, failover, mirroring, aggregate) reaches the instances of every service
+//! it is made of, and its group says through which; the routes whose traffic is a
+//! choice (a failover's main or fallback...) say where it goes now, first.
 //!
 //! An estate may have a hundred thousand backends: the table's rows are worked out
 //! once per snapshot and filter (not every frame), and only the rows on screen are
@@ -32,7 +35,8 @@ struct Rows {
     /// What they were worked out for: the topology's version (or the snapshot's event
     /// count), the instance count, the filter.
     key: Option<(u64, usize, String, bool)>,
-    /// A service's header (with its gateways), then its instances.
+    /// A service's header (its gateways and the composed services it is reached
+    /// through), then its instances.
     list: Vec<Row>,
     /// Backends behind the routes, and how many are not healthy (before the filter).
     total: usize,
@@ -44,13 +48,18 @@ enum Row {
     Instance(InstanceId),
 }
 
-/// Services that a gateway routes to, with the gateways routing to each.
-fn routed(state: &State) -> BTreeMap<&str, Vec<&str>> {
-    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// The composed services a route names, for each service they reach: "through which".
+fn through(state: &State) -> BTreeMap<ServiceId, Vec<ServiceId>> {
+    let mut out: BTreeMap<ServiceId, Vec<ServiceId>> = BTreeMap::new();
     for r in state.routes.values() {
-        let g = out.entry(r.service.as_str()).or_default();
-        if !g.contains(&r.gateway.as_str()) {
-            g.push(r.gateway.as_str());
+        if !state.composites.contains_key(&r.service) {
+            continue;
+        }
+        for s in state.reach(&r.service).services.into_iter().skip(1) {
+            let t = out.entry(s).or_default();
+            if !t.contains(&r.service) {
+                t.push(r.service.clone());
+            }
         }
     }
     out
@@ -75,11 +84,12 @@ impl Rows {
         if self.key.as_ref() == Some(&key) {
             return;
         }
-        let services = routed(state);
+        let services = state.routed_services();
+        let through = through(state);
         let mut groups: BTreeMap<&str, Vec<(&InstanceId, &Instance)>> = BTreeMap::new();
         for (id, inst) in &state.instances {
             for svc in inst.services() {
-                if services.contains_key(svc.as_str()) {
+                if services.contains_key(svc) {
                     groups.entry(svc.as_str()).or_default().push((id, inst));
                 }
             }
@@ -109,16 +119,65 @@ impl Rows {
             if kept.peek().is_none() {
                 continue;
             }
-            let gateways = services
-                .get(service)
-                .map(|g| g.join(", "))
-                .unwrap_or_default();
-            self.list
-                .push(Row::Service(ServiceId::new(service), gateways));
+            let names = |ids: &[ServiceId]| {
+                ids.iter()
+                    .map(ServiceId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let service = ServiceId::new(service);
+            let mut header = services.get(&service).map(|g| names(g)).unwrap_or_default();
+            if let Some(t) = through.get(&service) {
+                header.push_str(" · in ");
+                header.push_str(&names(t));
+            }
+            self.list.push(Row::Service(service, header));
             self.list
                 .extend(kept.map(|(id, _)| Row::Instance(id.clone())));
         }
         self.key = Some(key);
+    }
+}
+
+/// Where the choosing services on the routes send their traffic: a line each for those
+/// off their first choice (since when, and why), then one line naming the others.
+fn choices_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
+    /// The services on their first choice named on the summary line, at most.
+    const NAMED: usize = 6;
+    let mut calm: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (route, r) in &ctx.state.routes {
+        for (service, c) in ctx.state.choices_from(&r.service) {
+            if !seen.insert(service.clone()) {
+                continue;
+            }
+            if c.choice.primary {
+                calm.push(format!(
+                    "{service} to {}",
+                    c.choice.chosen.as_deref().unwrap_or("?")
+                ));
+                continue;
+            }
+            let (color, glyph, words) = theme::choice_style(&c.choice);
+            ui.horizontal_wrapped(|ui| {
+                theme::chip(ui, color, glyph, &format!("{route}: {service} {words}"));
+                ui.weak(format!(
+                    "for {} · {}",
+                    format_age(ctx.age_secs(c.since)),
+                    c.choice.detail
+                ));
+            });
+        }
+    }
+    if !calm.is_empty() {
+        let more = calm.len().saturating_sub(NAMED);
+        calm.truncate(NAMED);
+        let rest = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        ui.weak(format!("on their first choice: {}{rest}", calm.join(", ")));
     }
 }
 
@@ -143,6 +202,7 @@ pub fn backends_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, view: &mut BackendsVie
         .labelled_by(label.id);
         ui.checkbox(&mut view.problems_only, "problems only");
     });
+    choices_ui(ui, ctx);
     if view.rows.total == 0 {
         ui.weak("No gateway has reported backends yet.");
         return;

@@ -70,11 +70,12 @@ pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
         topology.insert(&i.source);
     }
     let mut breakers: BTreeSet<&SourceId> = state.breakers.values().map(|b| &b.source).collect();
-    let routed: BTreeSet<_> = state.routes.values().map(|r| &r.service).collect();
+    // A route reaches the services a composed one is made of.
+    let routed = state.routed_services();
     let backends: BTreeSet<&SourceId> = state
         .instances
         .values()
-        .filter(|i| routed.contains(&i.service) || i.also.iter().any(|s| routed.contains(s)))
+        .filter(|i| i.services().any(|s| routed.contains_key(s)))
         .map(|i| &i.source)
         .collect();
     // A kind may feed a pane as a kind (a gateway reports its routes' breakers): the

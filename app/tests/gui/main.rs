@@ -2,6 +2,7 @@
 //! `egui_kittest` (no display or GPU needed). One test binary; each module holds the
 //! tests of one job, and `helpers` the harness and engines they share.
 
+mod composed;
 mod faults;
 mod faults_proxy;
 mod helpers;

@@ -231,6 +231,49 @@ pub enum ServiceRole {
     Database,
 }
 
+/// How a service made of other services spreads its traffic over them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Composition {
+    /// Split over its parts by weight (Traefik's weighted service).
+    Weighted,
+    /// All to its first part while that part is up, else to the next (Traefik's
+    /// failover: main, then fallback).
+    Failover,
+    /// All to its first part, with copies of some requests sent to the others, whose
+    /// answers are dropped (Traefik's mirroring).
+    Mirroring,
+    /// To its parts in order of priority, the first with healthy hosts first (Envoy's
+    /// aggregate cluster).
+    Aggregate,
+}
+
+impl Composition {
+    /// Lower-case name as used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Weighted => "weighted",
+            Self::Failover => "failover",
+            Self::Mirroring => "mirroring",
+            Self::Aggregate => "aggregate",
+        }
+    }
+}
+
+/// Where a service that chooses sends its traffic now: a failover's main or fallback,
+/// an aggregate cluster's first healthy cluster, an HAProxy backend's active or backup
+/// servers, an Envoy cluster's priority level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// What takes the traffic (a part's name, `backup servers`, `priority 1`); none
+    /// when nothing can, and the gateway answers with an error.
+    pub chosen: Option<String>,
+    /// The first choice takes it (a failover's main, the active servers, priority 0).
+    pub primary: bool,
+    /// Why, in words: what the source read to decide.
+    pub detail: String,
+}
+
 /// The kind of a consensus cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

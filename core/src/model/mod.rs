@@ -9,7 +9,7 @@ mod transport;
 
 pub use self::ids::{BreakerId, ClusterId, InstanceId, MemberId, RouteId, ServiceId, SourceId};
 pub use self::kinds::{
-    BreakerConfig, BreakerState, ClusterKind, DbRole, Feed, Feeds, Health, MetricUnit, QuorumState,
-    ServiceRole, SourceKind, SourceStatus,
+    BreakerConfig, BreakerState, Choice, ClusterKind, Composition, DbRole, Feed, Feeds, Health,
+    MetricUnit, QuorumState, ServiceRole, SourceKind, SourceStatus,
 };
 pub use self::transport::{CERT_WARN_DAYS, Concern, TlsMode, Transport};

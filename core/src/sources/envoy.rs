@@ -23,6 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod priority;
+
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Connection, Emitter};
 use crate::event::EventBody;
@@ -100,6 +102,8 @@ pub struct Host {
     pub weight: Option<u64>,
     /// Success rate the outlier detector computed, 0..=100, if any.
     pub success_rate: Option<f64>,
+    /// Its priority level (0, the first, when Envoy leaves it out).
+    pub priority: u32,
 }
 
 /// An upstream cluster.
@@ -177,6 +181,11 @@ fn host_of(h: &Value) -> Option<Host> {
             .get("success_rate")
             .and_then(|s| s.get("value"))
             .and_then(Value::as_f64),
+        priority: h
+            .get("priority")
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0),
     })
 }
 
@@ -394,9 +403,21 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
             detail_follows: false,
         },
     };
+    let config_url = |resource: &str| {
+        format!(
+            "{base}/config_dump?resource={resource}&mask=cluster.name,cluster.cluster_type,cluster.load_assignment.policy"
+        )
+    };
     let admin = Admin {
         clusters_url: format!("{base}/clusters?format=json"),
         stats_url: format!("{base}/stats?format=json&filter=circuit_breakers|overflow"),
+        config_urls: [
+            config_url("static_clusters"),
+            config_url("dynamic_active_clusters"),
+        ],
+        configs: Ok(priority::ClusterConfigs::default()),
+        configs_read: None,
+        configs_names: Vec::new(),
         base,
         client,
         timeout: connection.timeout,
@@ -405,20 +426,48 @@ pub async fn run(cfg: EnvoyConfig, emitter: Emitter) {
     drive(admin, pace, &emitter).await;
 }
 
+/// The config dump (aggregates, overprovisioning) is read again this often, and
+/// whenever the set of clusters changed.
+const CONFIG_EVERY: Duration = Duration::from_secs(30);
+
 /// One Envoy's admin API, polled.
 struct Admin {
     base: String,
     clusters_url: String,
     stats_url: String,
+    /// The config dump's static and dynamic clusters, masked to what [`priority`] reads.
+    config_urls: [String; 2],
+    /// What the config dump said last, or why it could not be read.
+    configs: Result<priority::ClusterConfigs, String>,
+    configs_read: Option<tokio::time::Instant>,
+    /// The clusters' names when the config dump was last read.
+    configs_names: Vec<String>,
     client: super::HttpClient,
     timeout: Duration,
     gateway: ServiceId,
+}
+
+impl Admin {
+    /// Reads both halves of the config dump.
+    async fn read_configs(&self) -> Result<priority::ClusterConfigs, String> {
+        let (client, timeout) = (&self.client, self.timeout);
+        let [a, b] = &self.config_urls;
+        let (sa, sb) = tokio::join!(
+            super::http::get_ok(client, a, timeout),
+            super::http::get_ok(client, b, timeout)
+        );
+        let mut configs = priority::ClusterConfigs::default();
+        configs.read(&sa?).map_err(|e| format!("{e} ({a})"))?;
+        configs.read(&sb?).map_err(|e| format!("{e} ({b})"))?;
+        Ok(configs)
+    }
 }
 
 impl Poll for Admin {
     type Answer = (Vec<Cluster>, BTreeMap<String, u64>);
 
     async fn fetch(&mut self) -> Result<Self::Answer, String> {
+        let started = tokio::time::Instant::now();
         let (client, timeout) = (&self.client, self.timeout);
         // Both at once: the poll is bounded by one timeout, so asking one after the
         // other would halve it (an admin 500 ms away, 1 s a round trip, went down
@@ -430,14 +479,45 @@ impl Poll for Admin {
         let clusters =
             parse_clusters(&clusters?).map_err(|e| format!("{e} ({})", self.clusters_url))?;
         let stats = parse_stats(&stats?).map_err(|e| format!("{e} ({})", self.stats_url))?;
+        // The config dump only from an admin that answered as Envoy (a hostile address
+        // is not asked twice as much), and only in the time the poll has left: when it
+        // does not fit, the next poll asks again.
+        let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
+        let due = self
+            .configs_read
+            .is_none_or(|t| t.elapsed() >= CONFIG_EVERY)
+            || names != self.configs_names;
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .saturating_sub(Duration::from_millis(50));
+        if due
+            && !left.is_zero()
+            && let Ok(configs) = tokio::time::timeout(left, self.read_configs()).await
+        {
+            self.configs = configs;
+            self.configs_read = Some(tokio::time::Instant::now());
+            self.configs_names = names;
+        }
         Ok((clusters, stats))
     }
 
     fn translate(&self, (clusters, stats): Self::Answer) -> Polled {
+        let mut events = to_events(&self.gateway, &clusters, &stats);
+        let mut detail = format!("admin {}", self.base);
+        match &self.configs {
+            Ok(configs) => events.extend(priority::events(&clusters, configs)),
+            Err(e) => {
+                write!(detail, "; aggregate clusters not read: {e}").ok();
+                events.extend(priority::events(
+                    &clusters,
+                    &priority::ClusterConfigs::default(),
+                ));
+            }
+        }
         Polled {
-            state: to_events(&self.gateway, &clusters, &stats),
+            state: events,
             gauges: success_rates(&clusters),
-            detail: format!("admin {}", self.base),
+            detail,
             ..Polled::default()
         }
     }

@@ -30,7 +30,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Connection, Emitter};
 use crate::event::EventBody;
-use crate::model::{Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
+use crate::model::{Choice, Health, InstanceId, RouteId, ServiceId, ServiceRole, SourceStatus};
 
 /// Configuration of one HAProxy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +372,7 @@ pub fn rows_to_events(gateway: &ServiceId, rows: &[StatRow]) -> Vec<EventBody> {
             detail: Some(format!("frontend {} {}{why}", r.proxy, r.status)),
         });
     }
+    out.extend(backup_choices(rows));
     out
 }
 
@@ -385,6 +386,67 @@ fn frontend_health(status: &str) -> (Health, &'static str) {
         "STOP" => (Health::Unhealthy, " (stopped: takes no connections)"),
         _ => (Health::Unknown, ""),
     }
+}
+
+/// Where each backend with backup servers sends its traffic: its active servers while
+/// one is UP, else its backup servers (the first UP one, or all of them with `option
+/// allbackups`, which the stats do not show), else nothing (HAProxy answers 503).
+///
+/// The stats say nothing of the frontends' `use_backend` rules (a frontend row names no
+/// backend), so which frontend sends to which backend is not shown; each backend is a
+/// route of its own.
+fn backup_choices(rows: &[StatRow]) -> Vec<EventBody> {
+    let mut backends: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.kind == RowKind::Server && r.backup)
+        .map(|r| r.proxy.as_str())
+        .collect();
+    backends.dedup();
+    let serving = |r: &StatRow| {
+        let s = r.status.trim();
+        s.starts_with("UP") || s == "no check"
+    };
+    backends
+        .into_iter()
+        .map(|backend| {
+            let servers = || {
+                rows.iter()
+                    .filter(move |r| r.kind == RowKind::Server && r.proxy == backend)
+            };
+            let active = servers().filter(|r| !r.backup && serving(r)).count();
+            let backups: Vec<&str> = servers()
+                .filter(|r| r.backup && serving(r))
+                .map(|r| r.name.as_str())
+                .collect();
+            let choice = if active > 0 {
+                Choice {
+                    chosen: Some("active servers".into()),
+                    primary: true,
+                    detail: format!("{active} active server(s) UP"),
+                }
+            } else if let Some(first) = backups.first() {
+                Choice {
+                    chosen: Some("backup servers".into()),
+                    primary: false,
+                    detail: format!(
+                        "no active server is UP; HAProxy sends to the backup {first} (to every UP backup, {}, with option allbackups)",
+                        backups.join(", ")
+                    ),
+                }
+            } else {
+                Choice {
+                    chosen: None,
+                    primary: false,
+                    detail: "neither an active nor a backup server is UP: HAProxy answers 503"
+                        .into(),
+                }
+            };
+            EventBody::Chose {
+                service: ServiceId::new(backend),
+                choice,
+            }
+        })
+        .collect()
 }
 
 enum Endpoint {
@@ -795,6 +857,45 @@ mod tests {
         assert_eq!(own[0].1, Health::Unhealthy);
         assert!(own[0].2.contains("stopped"), "{}", own[0].2);
         assert!(own[1..].iter().all(|o| o.1 == Health::Healthy), "{own:?}");
+    }
+
+    /// `be_web` has a backup (web3): its choice is the active servers while web1 is UP,
+    /// the backup once no active server is, nothing once the backup is down too.
+    #[test]
+    fn a_backend_with_backups_says_which_servers_take_its_traffic() {
+        let rows = parse_stat_csv(SHOW_STAT).expect("parse");
+        let choice = |rows: &[StatRow]| {
+            rows_to_events(&ServiceId::new("haproxy"), rows)
+                .into_iter()
+                .find_map(|e| match e {
+                    EventBody::Chose { service, choice } if service.as_str() == "be_web" => {
+                        Some(choice)
+                    }
+                    _ => None,
+                })
+                .expect("be_web chooses")
+        };
+        let c = choice(&rows);
+        assert_eq!(c.chosen.as_deref(), Some("active servers"));
+        assert!(c.primary);
+        let mut down = rows.clone();
+        for r in &mut down {
+            if r.name == "web1" {
+                r.status = "DOWN".into();
+            }
+        }
+        let c = choice(&down);
+        assert_eq!(c.chosen, None, "web3 is down too: {}", c.detail);
+        assert!(c.detail.contains("503"));
+        for r in &mut down {
+            if r.name == "web3" {
+                r.status = "UP".into();
+            }
+        }
+        let c = choice(&down);
+        assert_eq!(c.chosen.as_deref(), Some("backup servers"));
+        assert!(!c.primary);
+        assert!(c.detail.contains("web3"), "{}", c.detail);
     }
 
     #[test]

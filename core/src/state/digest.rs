@@ -63,6 +63,9 @@ impl State {
         if !self.vouched.is_empty() {
             let _ = write!(h, "|vouched {:?}", self.vouched);
         }
+        if !self.composites.is_empty() || !self.choices.is_empty() {
+            let _ = write!(h, "|{:?}|{:?}", self.composites, self.choices);
+        }
         format!("{:016x}", h.0)
     }
 }

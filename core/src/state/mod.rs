@@ -13,6 +13,7 @@
 //! shared ring of shared entries.
 
 mod breaker;
+mod composition;
 mod digest;
 mod incident;
 mod quiet;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use self::breaker::{Breaker, Flip};
+pub use self::composition::{Chosen, Composite, Reach};
 pub use self::incident::{INCIDENTS_KEPT, Incident, IncidentTracker, Subject};
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
 pub use self::series::MetricSeries;
@@ -113,6 +115,28 @@ impl Instance {
     /// How many sources report it.
     pub fn sources_reporting(&self) -> usize {
         self.views.len()
+    }
+}
+
+/// A service's health from its instances (and whether its pool is saturated):
+/// unhealthy when fewer than half are healthy, degraded when any is not or the pool is
+/// at least 90 % used, unknown when there are none or all are unknown.
+fn health_of(c: HealthCounts, saturated: bool) -> Health {
+    let total = c.total();
+    if total == 0 {
+        if saturated {
+            Health::Degraded
+        } else {
+            Health::Unknown
+        }
+    } else if c.unknown == total {
+        Health::Unknown
+    } else if c.healthy * 2 < total {
+        Health::Unhealthy
+    } else if c.healthy < total || saturated {
+        Health::Degraded
+    } else {
+        Health::Healthy
     }
 }
 
@@ -351,6 +375,13 @@ pub struct State {
     /// without a look at every instance. Derived from `instances`.
     #[serde(skip)]
     flapping: BTreeSet<InstanceId>,
+    /// Services made of other services (weighted, failover, mirroring, aggregate), by
+    /// name. In the snapshot's trailer, like the transports.
+    #[serde(skip)]
+    pub composites: BTreeMap<ServiceId, Composite>,
+    /// Where each service that chooses sends its traffic now. In the snapshot's trailer.
+    #[serde(skip)]
+    pub choices: BTreeMap<ServiceId, Chosen>,
 }
 
 impl State {
@@ -449,6 +480,12 @@ impl State {
                     self.topology_version += 1;
                 }
             }
+            EventBody::Composed {
+                service,
+                composition,
+                parts,
+            } => self.composed(service, *composition, parts),
+            EventBody::Chose { service, choice } => self.chose(ev, service, choice),
             EventBody::InstanceHealth {
                 instance,
                 service,
@@ -931,21 +968,7 @@ impl State {
         let c = s.counts;
         let total = c.total();
         let saturated = s.pool.is_some_and(|p| p.saturation() >= 0.9);
-        let health = if total == 0 {
-            if saturated {
-                Health::Degraded
-            } else {
-                Health::Unknown
-            }
-        } else if c.unknown == total {
-            Health::Unknown
-        } else if c.healthy * 2 < total {
-            Health::Unhealthy
-        } else if c.healthy < total || saturated {
-            Health::Degraded
-        } else {
-            Health::Healthy
-        };
+        let health = health_of(c, saturated);
         let old = s.health;
         s.health = health;
         if health == Health::Healthy || health == Health::Degraded {

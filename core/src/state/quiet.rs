@@ -61,6 +61,25 @@ impl State {
             } => self.routes.get(route).is_some_and(|r| {
                 r.gateway == *gateway && r.service == *service && r.breaker == *breaker
             }),
+            EventBody::Composed {
+                service,
+                composition,
+                parts,
+            } => {
+                self.services.contains_key(service)
+                    && parts.iter().all(|p| self.services.contains_key(p))
+                    && self
+                        .composites
+                        .get(service)
+                        .is_some_and(|c| c.composition == *composition && c.parts == *parts)
+            }
+            EventBody::Chose { service, choice } => {
+                self.services.contains_key(service)
+                    && self
+                        .choices
+                        .get(service)
+                        .is_some_and(|c| c.choice == *choice)
+            }
             EventBody::InstanceHealth {
                 instance,
                 service,
@@ -381,6 +400,51 @@ mod tests {
                 "{kind} restated: {restated:?}"
             );
         }
+    }
+
+    /// A composition or a choice said again is a restatement and folds to the same
+    /// facts; other parts, or traffic gone elsewhere, are not.
+    #[test]
+    fn compositions_and_choices_said_again_restate() {
+        use crate::model::{Choice, Composition};
+        let composed = |ms, parts: [&str; 2]| {
+            at(
+                ms,
+                "traefik",
+                EventBody::Composed {
+                    service: ServiceId::new("fo"),
+                    composition: Composition::Failover,
+                    parts: parts.iter().map(ServiceId::new).collect(),
+                },
+            )
+        };
+        let chose = |ms, to: &str, primary| {
+            at(
+                ms,
+                "traefik",
+                EventBody::Chose {
+                    service: ServiceId::new("fo"),
+                    choice: Choice {
+                        chosen: Some(to.to_owned()),
+                        primary,
+                        detail: format!("{to} has a server up"),
+                    },
+                },
+            )
+        };
+        let mut s = State::default();
+        assert!(!s.restates(&composed(0, ["main", "spare"])));
+        s.apply(&composed(0, ["main", "spare"]));
+        s.apply(&chose(0, "main", true));
+        let again = [composed(10, ["main", "spare"]), chose(10, "main", true)];
+        let mut after = s.clone();
+        for ev in &again {
+            assert!(s.restates(ev), "{ev:?}");
+            after.apply(ev);
+        }
+        assert_eq!(facts(&after), facts(&s));
+        assert!(!s.restates(&composed(20, ["spare", "main"])));
+        assert!(!s.restates(&chose(20, "spare", false)));
     }
 
     fn at(ms: i64, source: &str, body: EventBody) -> Event {

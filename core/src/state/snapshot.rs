@@ -7,15 +7,17 @@
 //! would make every snapshot written before it unreadable. Fields added since the first
 //! format are therefore written after the state, in parts, each read only when bytes
 //! remain: the transports ([`Trailer`]), then the sources that send heartbeats
-//! ([`Vouched`]). A snapshot from an older build ends sooner and reads with them empty.
-//! A further field goes in a part of its own at the end, the same way.
+//! ([`Vouched`]), then the composed services and choices ([`Compositions`]). A snapshot
+//! from an older build ends sooner and reads with the later parts empty. A part is
+//! written when it or any part after it holds something; a further field goes in a
+//! part of its own at the end, the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::State;
-use crate::model::{SourceId, Transport};
+use super::{Chosen, Composite, State};
+use crate::model::{ServiceId, SourceId, Transport};
 
 /// What a snapshot holds after the state's own fields.
 #[derive(Serialize, Deserialize)]
@@ -29,22 +31,38 @@ struct Vouched {
     vouched: BTreeSet<SourceId>,
 }
 
+/// What follows [`Vouched`]: services made of services, and where choosing ones send.
+#[derive(Serialize, Deserialize)]
+struct Compositions {
+    composites: BTreeMap<ServiceId, Composite>,
+    choices: BTreeMap<ServiceId, Chosen>,
+}
+
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
         let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
-        if !self.transports.is_empty() || !self.vouched.is_empty() {
+        let composed = !self.composites.is_empty() || !self.choices.is_empty();
+        let vouched = composed || !self.vouched.is_empty();
+        if vouched || !self.transports.is_empty() {
             let trailer = Trailer {
                 transports: self.transports.clone(),
             };
             bytes.extend(postcard::to_stdvec(&trailer).unwrap_or_default());
         }
-        if !self.vouched.is_empty() {
-            let vouched = Vouched {
+        if vouched {
+            let part = Vouched {
                 vouched: self.vouched.clone(),
             };
-            bytes.extend(postcard::to_stdvec(&vouched).unwrap_or_default());
+            bytes.extend(postcard::to_stdvec(&part).unwrap_or_default());
+        }
+        if composed {
+            let more = Compositions {
+                composites: self.composites.clone(),
+                choices: self.choices.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&more).unwrap_or_default());
         }
         bytes
     }
@@ -57,8 +75,14 @@ impl State {
             let (trailer, rest): (Trailer, _) = postcard::take_from_bytes(rest).map_err(damaged)?;
             state.transports = trailer.transports;
             if !rest.is_empty() {
-                let vouched: Vouched = postcard::from_bytes(rest).map_err(damaged)?;
+                let (vouched, rest): (Vouched, _) =
+                    postcard::take_from_bytes(rest).map_err(damaged)?;
                 state.vouched = vouched.vouched;
+                if !rest.is_empty() {
+                    let more: Compositions = postcard::from_bytes(rest).map_err(damaged)?;
+                    state.composites = more.composites;
+                    state.choices = more.choices;
+                }
             }
         }
         state.reindex_flapping();
@@ -113,6 +137,49 @@ mod tests {
         assert_eq!(b.digest(), a.digest());
         let before = State::from_snapshot(&old).expect("an older snapshot");
         assert!(before.transports.is_empty());
+        assert!(State::from_snapshot(&bytes[..bytes.len() - 2]).is_err());
+    }
+
+    /// Composed services and choices ride after the transports, with or without any
+    /// transport; a snapshot without them still reads.
+    #[test]
+    fn compositions_round_trip_after_the_transports() {
+        use crate::model::{Choice, Composition, ServiceId};
+        let mut a = State::default();
+        a.apply_all(&simulate(1, 30, 40));
+        let old = a.to_snapshot();
+        a.apply(&Event::new(
+            a.now,
+            SourceId::from("traefik"),
+            EventBody::Composed {
+                service: ServiceId::new("fo"),
+                composition: Composition::Failover,
+                parts: vec![ServiceId::new("main"), ServiceId::new("spare")],
+            },
+        ));
+        a.apply(&Event::new(
+            a.now,
+            SourceId::from("traefik"),
+            EventBody::Chose {
+                service: ServiceId::new("fo"),
+                choice: Choice {
+                    chosen: Some("spare".into()),
+                    primary: false,
+                    detail: "main has no server up".into(),
+                },
+            },
+        ));
+        assert!(a.transports.is_empty());
+        let bytes = a.to_snapshot();
+        let b = State::from_snapshot(&bytes).expect("read back");
+        assert_eq!(b, a);
+        assert_eq!(b.digest(), a.digest());
+        assert!(
+            State::from_snapshot(&old)
+                .expect("older")
+                .composites
+                .is_empty()
+        );
         assert!(State::from_snapshot(&bytes[..bytes.len() - 2]).is_err());
     }
 }

@@ -179,22 +179,93 @@ async fn running_service(
 /// How many servers of `service` are up, and how that was learnt: Traefik's own
 /// health check when the service is in use; else each server asked directly (Traefik
 /// checks a service only once a router uses it), at its health-check path or `/`
-/// (with a plain client: Traefik's credentials are not its servers').
+/// (with a plain client: Traefik's credentials are not its servers'). A composed
+/// service (weighted, failover, mirroring) counts the servers of the load balancers it
+/// reaches, and none when Traefik would not send to any of them.
 async fn service_up(
     client: &HttpClient,
     api: &str,
     service: &str,
     timeout: Duration,
 ) -> Result<(usize, String), String> {
-    let url = format!(
-        "{}/api/http/services/{service}@file",
-        api.trim_end_matches('/')
-    );
+    let name = format!("{service}@file");
+    let v = service_json(client, api, &name, timeout).await?;
+    if ["weighted", "failover", "mirroring"]
+        .iter()
+        .any(|k| v.get(k).is_some())
+    {
+        return composed_up(client, api, &name, timeout).await;
+    }
+    lb_up(&v, &name, timeout).await
+}
+
+/// `/api/http/services/NAME` as JSON.
+async fn service_json(
+    client: &HttpClient,
+    api: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let url = format!("{}/api/http/services/{name}", api.trim_end_matches('/'));
     let text = get_ok(client, &url, timeout)
         .await
-        .map_err(|e| format!("Traefik has no service {service}@file ({e})"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))?;
+        .map_err(|e| format!("Traefik has no service {name} ({e})"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))
+}
+
+/// The servers up behind a composed service: each load balancer it reaches, asked as
+/// [`service_up`] asks a plain one.
+async fn composed_up(
+    client: &HttpClient,
+    api: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(usize, String), String> {
+    let url = format!("{}/api/rawdata", api.trim_end_matches('/'));
+    let text = get_ok(client, &url, timeout).await?;
+    let raw = crate::sources::traefik::parse_rawdata(&text).map_err(|e| format!("{e} ({url})"))?;
+    let leaves = crate::sources::traefik::compose::leaves(&raw, name);
+    let mut up = 0;
+    let mut words = Vec::new();
+    for leaf in &leaves {
+        match service_json(client, api, leaf, timeout).await {
+            Ok(v) => match lb_up(&v, leaf, timeout).await {
+                Ok((n, w)) => {
+                    up += n;
+                    words.push(w);
+                }
+                Err(e) => words.push(e),
+            },
+            Err(e) => words.push(e),
+        }
+    }
+    if up > 0 && !crate::sources::traefik::compose::serves(&raw, name) {
+        return Ok((
+            0,
+            format!(
+                "{name} reaches {}, but Traefik would send to none of them now: {}",
+                leaves.join(", "),
+                words.join("; ")
+            ),
+        ));
+    }
+    Ok((
+        up,
+        format!(
+            "{name} is composed; its load balancers {}: {}",
+            leaves.join(", "),
+            words.join("; ")
+        ),
+    ))
+}
+
+/// The servers up of the load balancer `name` (its `/api/http/services` JSON `v`).
+async fn lb_up(
+    v: &serde_json::Value,
+    name: &str,
+    timeout: Duration,
+) -> Result<(usize, String), String> {
+    let service = name.strip_suffix("@file").unwrap_or(name);
     if let Some(m) = v.get("serverStatus").and_then(|s| s.as_object()) {
         let up = m.values().filter(|s| s.as_str() == Some("UP")).count();
         return Ok((

@@ -174,7 +174,7 @@ reserve_rig_ports() {
 # ports_of NAME: the ports process NAME listens on (TCP; PORT/udp for UDP).
 ports_of() {
   case $1 in
-    backend[12]) echo "900${1#backend}" ;;
+    backend[1245]) echo "900${1#backend}" ;;
     haproxy) echo 8080 8404 9999 ;;
     traefik) echo 8180 8181 ;;
     envoy) echo 9901 10000 ;;
@@ -203,6 +203,7 @@ comp_procs() {
   case $1 in
     etcd) echo etcd1 etcd2 etcd3 ;;
     haproxy) echo haproxy ;;
+    traefik) echo traefik backend4 backend5 ;;
     envoy) echo envoy hang ;;
     patroni) echo patroni1 patroni2 patroni3 ;;
     fence) echo ipmisim sushy ;;

@@ -28,6 +28,7 @@ static_resources:
               domains: ["*"]
               routes:
               - { match: { prefix: "/slow" }, route: { cluster: slowsvc, timeout: 10s } }
+              - { match: { prefix: "/agg" }, route: { cluster: aggsvc, timeout: 2s } }
               - { match: { prefix: "/" }, route: { cluster: websvc } }
           http_filters:
           - name: envoy.filters.http.router
@@ -51,6 +52,37 @@ static_resources:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9001 } } }
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9002 } } }
+  # Priority levels and an aggregate (issue 18: composed services): prisvc sends to
+  # backend1 (priority 0) while it is healthy, else to backend2 (priority 1); aggsvc
+  # sends to prisvc, and to slowsvc (no health check: always "healthy") once no host
+  # of prisvc is.
+  - name: prisvc
+    type: STATIC
+    connect_timeout: 1s
+    health_checks:
+    - timeout: 1s
+      interval: 1s
+      no_traffic_interval: 1s
+      unhealthy_threshold: 2
+      healthy_threshold: 1
+      http_health_check: { path: / }
+    load_assignment:
+      cluster_name: prisvc
+      endpoints:
+      - priority: 0
+        lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9001 } } }
+      - priority: 1
+        lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9002 } } }
+  - name: aggsvc
+    connect_timeout: 1s
+    lb_policy: CLUSTER_PROVIDED
+    cluster_type:
+      name: envoy.clusters.aggregate
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig
+        clusters: [prisvc, slowsvc]
   # One connection allowed to an upstream that never answers: a second request finds
   # the pool at capacity (cx_open), which tests drive on purpose.
   - name: slowsvc

@@ -11,8 +11,8 @@ use super::super::{PanelCtx, UiCommand};
 use super::layout::Layout;
 use super::menu::context_menu_ui;
 use super::paint::{
-    Frame, Staleness, as_shown, header_text, health_bar, instances_ui, name_tags, paint_badge,
-    paint_edge, pool_bar,
+    Frame, Staleness, header_text, health_bar, instances_ui, name_tags, paint_badge, paint_edge,
+    pool_bar,
 };
 use super::panel::TopologyView;
 use super::tooltip::tooltip_ui;
@@ -162,11 +162,10 @@ pub(super) fn map_ui(
         if !canvas.intersects(screen) {
             continue;
         }
-        let Some(svc) = state.services.get(&b.id) else {
+        let Some(svc) = super::paint::shown_service(state, &b.id) else {
             continue;
         };
-        let shown = as_shown(state, &b.id, svc);
-        let svc = shown.as_ref();
+        let svc = svc.as_ref();
         let staleness = fx.staleness(b);
         box_node(ui, response, b, svc, staleness, screen);
         let (hc, glyph, _) = health_style(svc.health);
@@ -217,8 +216,13 @@ pub(super) fn map_ui(
                 visuals,
             );
         }
+        // A composed service has no instances of its own: its bar is its leaves'.
+        let composed = b.instances.is_empty() && state.composites.contains_key(&b.id);
         match detail {
             Detail::Bars => health_bar(&mut mesh, &fx, b, svc, staleness),
+            Detail::Squares | Detail::Glyphs if composed => {
+                health_bar(&mut mesh, &fx, b, svc, staleness);
+            }
             Detail::Squares | Detail::Glyphs => {
                 instances_ui(&mut mesh, &mut view.marks, &painter, &fx, b);
             }

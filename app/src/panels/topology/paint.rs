@@ -12,6 +12,25 @@ use super::layout::{EdgeLine, HEADER_H, Layout, PAD, PER_ROW, PITCH, SQUARE, Ser
 use super::zoom::{HEADER_FONT, MIN_GLYPH_PX};
 use crate::theme::{self, Glyph, breaker_style, health_style};
 
+/// The service as its box shows it: a composed one (weighted, failover, mirroring,
+/// aggregate) has no instances of its own, so it takes its leaves' counts and the
+/// health its routes see ([`State::composed_health`]); any other is as [`as_shown`]
+/// says.
+pub(super) fn shown_service<'a>(
+    state: &'a State,
+    id: &switchboard_core::model::ServiceId,
+) -> Option<std::borrow::Cow<'a, Service>> {
+    let svc = state.services.get(id)?;
+    Some(match state.composed_health(id) {
+        Some((counts, health)) => std::borrow::Cow::Owned(Service {
+            counts,
+            health,
+            ..svc.clone()
+        }),
+        None => as_shown(state, id, svc),
+    })
+}
+
 /// Font of badges and name tags, screen points (they do not scale).
 const SMALL_FONT: f32 = 10.5;
 /// The closed breaker's word is only written from this zoom up (open and half-open are
@@ -69,12 +88,12 @@ impl Frame<'_> {
     }
 }
 
-/// The service as its box shows it. A gateway whose source reports routes but no
+/// A plain service as its box shows it. A gateway whose source reports routes but no
 /// instances of its own (Traefik, Envoy: the console sees their API, not their
 /// listeners) is as healthy as its API answers: healthy while its source of the same
 /// name is up, unknown when that source is down or stale (the box then greys out).
 /// Instances of its own (HAProxy's frontends) decide as for any service.
-pub(super) fn as_shown<'a>(
+fn as_shown<'a>(
     state: &State,
     id: &switchboard_core::model::ServiceId,
     svc: &'a Service,
@@ -131,10 +150,27 @@ pub(super) fn header_text(
     theme::paint_glyph(painter, gpos, gr, glyph, hc);
 
     // Right-hand tag first, so the name can be clipped before it.
-    let (tag, tag_color) = match (staleness, svc.pool) {
-        (Staleness::Stale, _) => (Some("stale".to_owned()), theme::STALE),
-        (Staleness::Partly, _) => (Some("partly stale".to_owned()), theme::STALE),
-        (Staleness::Fresh, Some(p)) if fx.zoom >= 0.8 => (
+    // Where a choosing service sends its traffic, when not to its first choice: the
+    // part's name without its provider, short enough to leave room for the box's own.
+    let off_first = fx
+        .state
+        .choices
+        .get(&b.id)
+        .filter(|c| !c.choice.primary)
+        .map(|c| {
+            let (color, _, _) = theme::choice_style(&c.choice);
+            let to = c
+                .choice
+                .chosen
+                .as_deref()
+                .map_or("none", |t| t.rsplit_once('@').map_or(t, |(name, _)| name));
+            (format!("to {to}"), color)
+        });
+    let (tag, tag_color) = match (staleness, svc.pool, off_first) {
+        (Staleness::Stale, _, _) => (Some("stale".to_owned()), theme::STALE),
+        (Staleness::Partly, _, _) => (Some("partly stale".to_owned()), theme::STALE),
+        (Staleness::Fresh, _, Some((words, color))) => (Some(words), color),
+        (Staleness::Fresh, Some(p), None) if fx.zoom >= 0.8 => (
             Some(format!("pool {:.0} %", p.saturation() * 100.0)),
             if p.saturation() >= 0.9 {
                 theme::WARN
@@ -391,11 +427,7 @@ pub(super) fn name_tags(
     let (canvas, visuals) = (fx.canvas, fx.visuals);
     let rank = |i: usize| {
         let b = &layout.boxes[i];
-        let h = fx
-            .state
-            .services
-            .get(&b.id)
-            .map_or(Health::Unknown, |s| as_shown(fx.state, &b.id, s).health);
+        let h = shown_service(fx.state, &b.id).map_or(Health::Unknown, |s| s.health);
         let selected = fx.selected == Some(b.id.as_str());
         (!selected, h != Health::Unhealthy, i)
     };
@@ -403,10 +435,9 @@ pub(super) fn name_tags(
     let font = FontId::proportional(SMALL_FONT);
     for t in 0..tags.len() {
         let b = &layout.boxes[tags[t].0];
-        let Some(svc) = fx.state.services.get(&b.id) else {
+        let Some(svc) = shown_service(fx.state, &b.id) else {
             continue;
         };
-        let svc = as_shown(fx.state, &b.id, svc);
         let stale = fx.staleness(b) == Staleness::Stale;
         let (hc, glyph, _) = health_style(svc.health);
         let hc = if stale { theme::STALE } else { hc };

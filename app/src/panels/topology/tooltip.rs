@@ -2,7 +2,9 @@
 //! the source that reported it is not up.
 
 use egui::{Color32, RichText, Vec2};
-use switchboard_core::model::{BreakerState, Health, InstanceId, SourceId, SourceStatus};
+use switchboard_core::model::{
+    BreakerState, Health, InstanceId, ServiceId, SourceId, SourceStatus,
+};
 use switchboard_core::{Breaker, Instance, Service};
 
 use super::super::PanelCtx;
@@ -31,9 +33,10 @@ pub(super) fn tooltip_ui(
         }
         Hit::Service(i) => {
             if let Some(b) = layout.boxes.get(i)
-                && let Some(svc) = state.services.get(&b.id)
+                && let Some(svc) = super::paint::shown_service(state, &b.id)
             {
-                service_tooltip_ui(ui, ctx, b, &super::paint::as_shown(state, &b.id, svc));
+                service_tooltip_ui(ui, ctx, b, &svc);
+                composition_ui(ui, ctx, &b.id);
             }
         }
         Hit::Breaker(e) => {
@@ -166,6 +169,39 @@ fn service_tooltip_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, b: &ServiceBox, svc
     }
     for s in &b.sources {
         source_note_ui(ui, ctx, s);
+    }
+}
+
+/// What a composed service is made of, where a choosing one sends its traffic, and
+/// the servers behind it.
+fn composition_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, id: &ServiceId) {
+    let state = ctx.state;
+    if let Some(c) = state.composites.get(id) {
+        let parts: Vec<&str> = c.parts.iter().map(ServiceId::as_str).collect();
+        ui.label(format!(
+            "{} of {}",
+            c.composition.as_str(),
+            parts.join(", ")
+        ));
+        let reach = state.reach(id);
+        let leaves: Vec<&str> = reach.leaves.iter().map(ServiceId::as_str).collect();
+        ui.label(format!("servers behind it: those of {}", leaves.join(", ")));
+        if reach.cycle {
+            ui.colored_label(
+                theme::BAD,
+                "its composition is a cycle: the gateway refuses to run it",
+            );
+        }
+    }
+    if let Some(c) = state.choices.get(id) {
+        let (color, glyph, words) = theme::choice_style(&c.choice);
+        state_line_ui(
+            ui,
+            color,
+            glyph,
+            &format!("{words} for {}", format_age(ctx.age_secs(c.since))),
+        );
+        ui.label(RichText::new(c.choice.detail.as_str()).small());
     }
 }
 

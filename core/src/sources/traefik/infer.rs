@@ -6,11 +6,18 @@
 //! answers with the fallback (503) for `fallbackDuration`, then lets traffic back in
 //! over `recoveryDuration`.
 //!
-//! The console runs its own breaker machine on the same inputs: the per-service
-//! response counters of Traefik's Prometheus endpoint (`traefik_service_requests_total`
-//! by `code`), differenced between polls. The fallback's 503s never reach the service,
-//! so they are not counted, as Traefik does not count them either. Each such breaker is
-//! labelled "inferred", with the expression and the counters it reads.
+//! The console runs its own breaker machine on the same inputs: the response counters of
+//! Traefik's Prometheus endpoint, by `code`, differenced between polls. Traefik counts
+//! per service only on load balancers, so a router whose service is composed (weighted,
+//! failover, mirroring) is followed on the sum over every load balancer its service
+//! reaches (`traefik_service_requests_total`). When Traefik also exports per-router
+//! counters (`--metrics.prometheus.addRoutersLabels`, `traefik_router_requests_total`),
+//! those are the router's own traffic even where its load balancers serve other routers
+//! too, and they are read instead, with one correction: the router counts the answers
+//! the tripped breaker gives itself (its `responseCode`, 503 by default), which Traefik's
+//! breaker never sees, so that one code is taken from the load balancers. The fallback's
+//! answers never reach a load balancer, so they are not counted there either. Each such
+//! breaker is labelled "inferred", with the expression and the counters it reads.
 //!
 //! Read: one condition, `NetworkErrorRatio() > X` (502 and 504 are the proxy's network
 //! errors) or `ResponseCodeRatio(A, B, C, D) > X` (codes in `[A, B)` over codes in
@@ -24,8 +31,56 @@ use crate::model::BreakerConfig;
 /// Counters read: service -> HTTP code -> requests.
 pub type Codes = BTreeMap<String, BTreeMap<u16, f64>>;
 
-/// The metric holding per-service response counts.
+/// The metric holding per-service response counts (load balancers only).
 pub const METRIC: &str = "traefik_service_requests_total";
+
+/// The metric holding per-router response counts (with `addRoutersLabels`).
+pub const ROUTER_METRIC: &str = "traefik_router_requests_total";
+
+/// One reading of the counters, or the requests between two.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counters {
+    /// Per service (load balancers).
+    pub services: Codes,
+    /// Per router, when Traefik exports them; every router exported has an entry, if
+    /// only an empty one.
+    pub routers: Codes,
+}
+
+impl Counters {
+    /// The responses the breaker of `router` saw, as its counters tell them: the
+    /// router's own when exported, with `response_code` (the breaker's own answer)
+    /// taken from `leaves`; else the sum over `leaves`. None when none of them was
+    /// counted at all.
+    pub fn seen_by(
+        &self,
+        router: &str,
+        leaves: &[String],
+        response_code: u16,
+    ) -> Option<BTreeMap<u16, f64>> {
+        let mut from_leaves: Option<BTreeMap<u16, f64>> = None;
+        for l in leaves {
+            if let Some(codes) = self.services.get(l) {
+                let sum = from_leaves.get_or_insert_with(BTreeMap::new);
+                for (code, n) in codes {
+                    *sum.entry(*code).or_default() += n;
+                }
+            }
+        }
+        let Some(own) = self.routers.get(router) else {
+            return from_leaves;
+        };
+        let mut out: BTreeMap<u16, f64> = own
+            .iter()
+            .filter(|(c, _)| **c != response_code)
+            .map(|(c, n)| (*c, *n))
+            .collect();
+        if let Some(n) = from_leaves.and_then(|l| l.get(&response_code).copied()) {
+            out.insert(response_code, n);
+        }
+        Some(out)
+    }
+}
 
 /// What a breaker's expression counts as failures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,8 +187,8 @@ impl Inference {
         }
     }
 
-    /// The label shown on the breaker.
-    pub fn describe(&self, expression: &str, service: &str) -> String {
+    /// The label shown on the breaker; `counters` says which counters are read.
+    pub fn describe(&self, expression: &str, counters: &str) -> String {
         let counted = match self.rule {
             Rule::NetworkErrors => "502 and 504 over all responses".to_owned(),
             Rule::Codes { failed, of } => format!(
@@ -146,7 +201,7 @@ impl Inference {
         };
         format!(
             "inferred: Traefik does not report this breaker's state; the console follows `{expression}` \
-             on {service}'s response counters ({counted}, from {METRIC})"
+             on {counters} ({counted})"
         )
     }
 }
@@ -162,16 +217,33 @@ fn to_u32(x: f64) -> u32 {
 /// Per-service response counts from Traefik's `/metrics`, summed over method and
 /// protocol.
 pub fn read_codes(text: &str) -> Result<Codes, crate::sources::exposition::ExpositionError> {
+    read_by(text, METRIC, "service")
+}
+
+/// Per-service and per-router response counts from Traefik's `/metrics`.
+pub fn read_counters(text: &str) -> Result<Counters, crate::sources::exposition::ExpositionError> {
+    Ok(Counters {
+        services: read_by(text, METRIC, "service")?,
+        routers: read_by(text, ROUTER_METRIC, "router")?,
+    })
+}
+
+/// The samples of `metric` by `label` and `code`, summed over the other labels.
+fn read_by(
+    text: &str,
+    metric: &str,
+    label: &str,
+) -> Result<Codes, crate::sources::exposition::ExpositionError> {
     let mut out = Codes::new();
-    for s in crate::sources::exposition::samples(text, METRIC)? {
-        let (Some(service), Some(code)) = (
-            s.labels.get("service"),
+    for s in crate::sources::exposition::samples(text, metric)? {
+        let (Some(name), Some(code)) = (
+            s.labels.get(label),
             s.labels.get("code").and_then(|c| c.parse::<u16>().ok()),
         ) else {
             continue;
         };
         if s.value.is_finite() {
-            *out.entry(service.clone())
+            *out.entry(name.clone())
                 .or_default()
                 .entry(code)
                 .or_default() += s.value;
@@ -181,35 +253,51 @@ pub fn read_codes(text: &str) -> Result<Codes, crate::sources::exposition::Expos
 }
 
 /// What changed between two readings of the counters: requests since the previous
-/// poll, per service and code. A counter that went down was reset (Traefik restarted):
-/// its new value is all new. The first reading is a baseline and gives nothing.
+/// poll, per service (and router) and code. A counter that went down was reset (Traefik
+/// restarted): its new value is all new. The first reading is a baseline and gives
+/// nothing but the routers' empty entries.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    prev: Option<Codes>,
+    prev: Option<Counters>,
 }
 
 impl Deltas {
     /// Takes a new reading; returns the requests since the previous one.
-    pub fn next(&mut self, now: Codes) -> Codes {
-        let mut out = Codes::new();
-        if let Some(prev) = &self.prev {
-            for (service, codes) in &now {
-                for (code, n) in codes {
-                    let before = prev
-                        .get(service)
-                        .and_then(|c| c.get(code))
-                        .copied()
-                        .unwrap_or(0.0);
-                    let d = if *n < before { *n } else { n - before };
-                    if d > 0.0 {
-                        out.entry(service.clone()).or_default().insert(*code, d);
-                    }
-                }
-            }
-        }
+    pub fn next(&mut self, now: Counters) -> Counters {
+        let prev = self.prev.as_ref();
+        let out = Counters {
+            services: since(prev.map(|p| &p.services), &now.services, false),
+            routers: since(prev.map(|p| &p.routers), &now.routers, true),
+        };
         self.prev = Some(now);
         out
     }
+}
+
+/// The requests in `now` since `prev` (nothing without a `prev`); `keep_names` keeps an
+/// empty entry for every name of `now`.
+fn since(prev: Option<&Codes>, now: &Codes, keep_names: bool) -> Codes {
+    let mut out = Codes::new();
+    for (name, codes) in now {
+        if keep_names {
+            out.entry(name.clone()).or_default();
+        }
+        let Some(prev) = prev else {
+            continue;
+        };
+        for (code, n) in codes {
+            let before = prev
+                .get(name)
+                .and_then(|c| c.get(code))
+                .copied()
+                .unwrap_or(0.0);
+            let d = if *n < before { *n } else { n - before };
+            if d > 0.0 {
+                out.entry(name.clone()).or_default().insert(*code, d);
+            }
+        }
+    }
+    out
 }
 
 /// A Go duration (`10s`, `100ms`, `1m30s`) in milliseconds.
@@ -298,20 +386,29 @@ mod tests {
 
     #[test]
     fn deltas_start_from_a_baseline_and_survive_a_reset() {
-        let reading = |n: f64| -> Codes {
-            [("web@file".to_owned(), [(200u16, n)].into_iter().collect())]
-                .into_iter()
-                .collect()
+        let reading = |n: f64| -> Counters {
+            Counters {
+                services: [("web@file".to_owned(), [(200u16, n)].into_iter().collect())]
+                    .into_iter()
+                    .collect(),
+                routers: Codes::new(),
+            }
         };
         let mut d = Deltas::default();
         assert!(
-            d.next(reading(100.0)).is_empty(),
+            d.next(reading(100.0)).services.is_empty(),
             "the first reading is a baseline"
         );
-        assert_eq!(d.next(reading(130.0))["web@file"].get(&200), Some(&30.0));
-        assert!(d.next(reading(130.0)).is_empty(), "no traffic, no sample");
         assert_eq!(
-            d.next(reading(4.0))["web@file"].get(&200),
+            d.next(reading(130.0)).services["web@file"].get(&200),
+            Some(&30.0)
+        );
+        assert!(
+            d.next(reading(130.0)).services.is_empty(),
+            "no traffic, no sample"
+        );
+        assert_eq!(
+            d.next(reading(4.0)).services["web@file"].get(&200),
             Some(&4.0),
             "counter reset"
         );

@@ -4,15 +4,20 @@
 //! gateway (named after the source) to its service. A load-balancer service's servers
 //! become instances keyed by `host:port`, with the `serverStatus` Traefik's health check
 //! reports (UP healthy, DOWN unhealthy; no health check configured: unknown, saying so).
-//! Weighted, mirroring and failover services become edges to the services they
-//! combine, so the topology shows how traffic is split.
+//! Weighted, mirroring and failover services are composed services ([`compose`]):
+//! their parts (also drawn as edges, so the topology shows how traffic is split), the
+//! load balancers a router reaches through them, and where each failover sends its
+//! traffic now.
 //!
 //! Traefik's circuit-breaker *state* is in neither this API nor its metrics: the
 //! middlewares and their expressions are read (`circuit_breakers`), and [`infer`]
 //! follows each breaker from Traefik's own response counters (`/metrics`), labelled
 //! "inferred".
 
+pub mod compose;
 pub mod infer;
+#[cfg(test)]
+mod recorded;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -116,8 +121,10 @@ pub struct RawData {
     pub routers: BTreeMap<String, (String, Vec<String>)>,
     /// Service name -> servers (`host:port`, status if health-checked).
     pub servers: BTreeMap<String, Vec<(String, Option<String>)>>,
-    /// Service name -> services it combines (weighted, mirroring, failover).
-    pub children: BTreeMap<String, Vec<String>>,
+    /// Service name -> how it combines other services (weighted, mirroring, failover)
+    /// and which, in Traefik's order (a failover's main first, a mirroring's main
+    /// before its mirrors).
+    pub composed: BTreeMap<String, compose::Composed>,
     /// Circuit-breaker middlewares by name.
     pub circuit_breakers: BTreeMap<String, CircuitBreaker>,
 }
@@ -129,6 +136,8 @@ pub struct CircuitBreaker {
     pub expression: String,
     /// How long it answers with the fallback once tripped (default 10 s).
     pub fallback_millis: Option<i64>,
+    /// The status code it answers with while tripped (`responseCode`, default 503).
+    pub response_code: u16,
 }
 
 /// One router's instance of a circuit-breaker middleware.
@@ -139,12 +148,42 @@ pub struct RouterBreaker {
     pub id: BreakerId,
     /// The router.
     pub router: String,
-    /// The service the router sends to, whose counters are read.
+    /// The service the router sends to.
     pub service: String,
+    /// The load balancers that service reaches, whose counters are read when the
+    /// router's own are not exported (the service itself when it is one).
+    pub leaves: Vec<String>,
     /// How it is followed, or why it cannot be.
     pub inference: Result<infer::Inference, String>,
     /// The middleware.
     pub middleware: CircuitBreaker,
+    /// Traefik exports the router's own counters (`addRoutersLabels`), which are then
+    /// read rather than its load balancers'.
+    pub router_counted: bool,
+}
+
+impl RouterBreaker {
+    /// Which counters follow it, in words.
+    pub fn counters_words(&self) -> String {
+        if self.router_counted {
+            format!(
+                "router {}'s response counters ({}; its {}s from {}, as the router also counts the breaker's own)",
+                self.router,
+                infer::ROUTER_METRIC,
+                self.middleware.response_code,
+                self.leaves.join(", ")
+            )
+        } else if self.leaves.len() == 1 && self.leaves[0] == self.service {
+            format!("{}'s response counters ({})", self.service, infer::METRIC)
+        } else {
+            format!(
+                "the response counters of {}, the load balancers {} reaches ({})",
+                self.leaves.join(", "),
+                self.service,
+                infer::METRIC
+            )
+        }
+    }
 }
 
 /// Errors reading the API.
@@ -235,43 +274,8 @@ pub fn parse_rawdata(text: &str) -> Result<RawData, TraefikError> {
                 .unwrap_or_default();
             out.servers.insert(name.clone(), servers);
         }
-        let mut kids = Vec::new();
-        if let Some(list) = s
-            .get("weighted")
-            .and_then(|w| w.get("services"))
-            .and_then(Value::as_array)
-        {
-            kids.extend(
-                list.iter()
-                    .filter_map(|c| c.get("name")?.as_str())
-                    .map(|c| qualify(c, provider)),
-            );
-        }
-        if let Some(m) = s.get("mirroring") {
-            kids.extend(
-                m.get("service")
-                    .and_then(Value::as_str)
-                    .map(|c| qualify(c, provider)),
-            );
-            if let Some(list) = m.get("mirrors").and_then(Value::as_array) {
-                kids.extend(
-                    list.iter()
-                        .filter_map(|c| c.get("name")?.as_str())
-                        .map(|c| qualify(c, provider)),
-                );
-            }
-        }
-        if let Some(f) = s.get("failover") {
-            for key in ["service", "fallback"] {
-                kids.extend(
-                    f.get(key)
-                        .and_then(Value::as_str)
-                        .map(|c| qualify(c, provider)),
-                );
-            }
-        }
-        if !kids.is_empty() {
-            out.children.insert(name.clone(), kids);
+        if let Some(c) = compose::parts_of(s, provider) {
+            out.composed.insert(name.clone(), c);
         }
     }
     for (name, m) in v
@@ -290,11 +294,17 @@ pub fn parse_rawdata(text: &str) -> Result<RawData, TraefikError> {
                         Value::Number(n) => n.as_f64().map(|ns| (ns / 1e6).round() as i64),
                         _ => None,
                     });
+            let response_code = cb
+                .and_then(|c| c.get("responseCode"))
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(503);
             out.circuit_breakers.insert(
                 name.clone(),
                 CircuitBreaker {
                     expression: expr.to_owned(),
                     fallback_millis,
+                    response_code,
                 },
             );
         }
@@ -325,8 +335,10 @@ pub fn router_breakers(gateway: &ServiceId, raw: &RawData) -> Vec<RouterBreaker>
                 id: BreakerId::new(id),
                 router: router.clone(),
                 service: service.clone(),
+                leaves: compose::leaves(raw, service),
                 inference: infer::parse_expression(&cb.expression),
                 middleware: cb.clone(),
+                router_counted: false,
             });
         }
     }
@@ -340,7 +352,7 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData, breakers: &[RouterBreaker])
         service: gateway.clone(),
         role: ServiceRole::Gateway,
     }];
-    let mut services: Vec<&String> = raw.servers.keys().chain(raw.children.keys()).collect();
+    let mut services: Vec<&String> = raw.servers.keys().chain(raw.composed.keys()).collect();
     services.sort();
     services.dedup();
     for s in services {
@@ -357,7 +369,7 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData, breakers: &[RouterBreaker])
                 breaker: b.id.clone(),
                 service: ServiceId::new(&b.service),
                 config: inference.breaker_config(b.middleware.fallback_millis),
-                inferred: Some(inference.describe(&b.middleware.expression, &b.service)),
+                inferred: Some(inference.describe(&b.middleware.expression, &b.counters_words())),
             });
         }
     }
@@ -372,13 +384,24 @@ pub fn to_events(gateway: &ServiceId, raw: &RawData, breakers: &[RouterBreaker])
                 .map(|b| b.id.clone()),
         });
     }
-    for (parent, kids) in &raw.children {
-        for k in kids {
+    for (parent, c) in &raw.composed {
+        out.push(EventBody::Composed {
+            service: ServiceId::new(parent),
+            composition: c.composition,
+            parts: c.parts.iter().map(ServiceId::new).collect(),
+        });
+        for k in &c.parts {
             out.push(EventBody::Edge {
                 from: ServiceId::new(parent),
                 to: ServiceId::new(k),
             });
         }
+    }
+    for (service, choice) in compose::choices(raw) {
+        out.push(EventBody::Chose {
+            service: ServiceId::new(service),
+            choice,
+        });
     }
     for (service, servers) in &raw.servers {
         for (addr, status) in servers {
@@ -407,7 +430,7 @@ async fn fetch_codes(
     client: &super::HttpClient,
     url: &str,
     timeout: Duration,
-) -> Result<infer::Codes, String> {
+) -> Result<infer::Counters, String> {
     let body = super::http::get_ok(client, url, timeout)
         .await
         .map_err(|e| {
@@ -417,7 +440,7 @@ async fn fetch_codes(
                 e
             }
         })?;
-    infer::read_codes(&body).map_err(|e| format!("{e} ({url})"))
+    infer::read_counters(&body).map_err(|e| format!("{e} ({url})"))
 }
 
 /// The source's one-line detail.
@@ -484,6 +507,7 @@ pub async fn run(cfg: TraefikConfig, emitter: Emitter) {
         url,
         metrics_url,
         deltas: infer::Deltas::default(),
+        routers_counted: std::collections::BTreeSet::new(),
         metrics: None,
         metrics_read: None,
         // Counters are read with each poll, but no more than four times a second.
@@ -501,18 +525,20 @@ struct Api {
     metrics_url: Option<String>,
     /// The counters' last reading, to count calls since.
     deltas: infer::Deltas,
+    /// The routers whose own counters the last reading had.
+    routers_counted: std::collections::BTreeSet<String>,
     /// Whether the last read of the counters worked (none: not read yet).
     metrics: Option<Result<(), String>>,
     metrics_read: Option<tokio::time::Instant>,
     metrics_every: Duration,
 }
 
-/// One poll's answer: the routers, their breakers, and the calls per service since the
-/// last reading of the counters (when they were read).
+/// One poll's answer: the routers, their breakers, and the calls per service (and
+/// router) since the last reading of the counters (when they were read).
 struct Answer {
     raw: RawData,
     breakers: Vec<RouterBreaker>,
-    since: Option<infer::Codes>,
+    since: Option<infer::Counters>,
 }
 
 impl Poll for Api {
@@ -526,7 +552,7 @@ impl Poll for Api {
         };
         let raw = super::bounded(timeout, url, polled).await?;
         // The counters behind the inferred breakers.
-        let breakers = router_breakers(&self.gateway, &raw);
+        let mut breakers = router_breakers(&self.gateway, &raw);
         let mut since = None;
         if let Some(murl) = &self.metrics_url
             && breakers.iter().any(|b| b.inference.is_ok())
@@ -537,6 +563,7 @@ impl Poll for Api {
             self.metrics_read = Some(tokio::time::Instant::now());
             match super::bounded(timeout, murl, fetch_codes(client, murl, timeout)).await {
                 Ok(codes) => {
+                    self.routers_counted = codes.routers.keys().cloned().collect();
                     since = Some(self.deltas.next(codes));
                     self.metrics = Some(Ok(()));
                 }
@@ -545,6 +572,9 @@ impl Poll for Api {
                     self.metrics = Some(Err(e));
                 }
             }
+        }
+        for b in &mut breakers {
+            b.router_counted = self.routers_counted.contains(&b.router);
         }
         Ok(Answer {
             raw,
@@ -557,8 +587,9 @@ impl Poll for Api {
         let mut samples = Vec::new();
         if let Some(since) = &a.since {
             for b in &a.breakers {
-                if let (Ok(inference), Some(codes)) = (&b.inference, since.get(&b.service)) {
-                    let (ok, failed) = inference.calls(codes);
+                let seen = since.seen_by(&b.router, &b.leaves, b.middleware.response_code);
+                if let (Ok(inference), Some(codes)) = (&b.inference, seen) {
+                    let (ok, failed) = inference.calls(&codes);
                     if ok + failed > 0 {
                         samples.push(EventBody::BreakerCalls {
                             breaker: b.id.clone(),
@@ -607,10 +638,18 @@ mod tests {
         assert_eq!(raw.servers["simplesvc@etcd"].len(), 2);
         assert_eq!(raw.servers["simplesvc@etcd"][0].0, "10.0.1.1:8888");
         assert_eq!(
-            raw.children["Service03@etcd"],
+            raw.composed["Service03@etcd"].parts,
             vec!["srvcA@etcd".to_owned(), "srvcB@etcd".to_owned()]
         );
-        assert!(raw.children["mirror@etcd"].contains(&"simplesvc@etcd".to_owned()));
+        assert_eq!(
+            raw.composed["Service03@etcd"].composition,
+            crate::model::Composition::Weighted
+        );
+        assert!(
+            raw.composed["mirror@etcd"]
+                .parts
+                .contains(&"simplesvc@etcd".to_owned())
+        );
     }
 
     #[test]
