@@ -142,7 +142,7 @@ fn main() {
     );
     let (cps, cp_bytes) = replay.checkpoints();
     println!(
-        "  seek to a random moment: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({cps} checkpoints every {} events, about {:.0} MB)",
+        "  seek to a random moment: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({cps} checkpoints every {} events, {:.0} MB packed)",
         replay.spacing(),
         cp_bytes as f64 / 1e6
     );

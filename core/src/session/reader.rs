@@ -100,6 +100,11 @@ impl SessionReader {
         Ok(reader)
     }
 
+    /// The file, for errors.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The connection, for copying the file.
     pub(super) fn conn(&self) -> &Connection {
         &self.conn
