@@ -315,6 +315,7 @@ fn patroni_api(input: &[u8]) -> Verdict {
     patroni::to_events(
         &ClusterId::from("orders-db"),
         &["http://10.0.0.5:8008".to_owned()],
+        &[],
         &own,
         cluster.as_ref().ok(),
         history.as_deref().unwrap_or(&[]),

@@ -354,17 +354,38 @@ fn same_api(api_url: &str, endpoint: &str) -> bool {
     base(api_url) == base(endpoint)
 }
 
-/// A member's name: what it says, else how `/cluster` lists its API, else its address.
-fn member_name(endpoint: &str, own: Option<&MemberView>, cluster: Option<&ClusterView>) -> String {
-    if let Some(n) = own.and_then(|m| m.name.clone()) {
+/// A member's name as it or the DCS says it: what it says, else how `/cluster` lists
+/// its API.
+fn said_name(
+    endpoint: &str,
+    own: Option<&MemberView>,
+    cluster: Option<&ClusterView>,
+) -> Option<String> {
+    own.and_then(|m| m.name.clone()).or_else(|| {
+        cluster.and_then(|c| {
+            c.members
+                .iter()
+                .find(|m| m.api_url.as_deref().is_some_and(|u| same_api(u, endpoint)))
+                .map(|m| m.name.clone())
+        })
+    })
+}
+
+/// A member's name: as it or the DCS says it, else the name it was last known by
+/// (`known`), else its address.
+///
+/// A restarted Patroni that does not say its name (before 3.1) is not in `/cluster`
+/// until it registers again, nor is a dead one once its key expired: named by address
+/// then, the same server would become a second member of its own, and one still
+/// primary at that moment would stay a phantom writable primary.
+fn member_name(
+    endpoint: &str,
+    own: Option<&MemberView>,
+    cluster: Option<&ClusterView>,
+    known: Option<&String>,
+) -> String {
+    if let Some(n) = said_name(endpoint, own, cluster).or_else(|| known.cloned()) {
         return n;
-    }
-    if let Some(m) = cluster.and_then(|c| {
-        c.members
-            .iter()
-            .find(|m| m.api_url.as_deref().is_some_and(|u| same_api(u, endpoint)))
-    }) {
-        return m.name.clone();
     }
     endpoint
         .split("://")
@@ -384,17 +405,20 @@ pub(crate) async fn get_text(
     super::http::get_text(client, url, &[], timeout).await
 }
 
-/// The events of one poll: each member's own view, then the DCS's.
+/// The events of one poll: each member's own view, then the DCS's. `known` holds the
+/// name each endpoint was last known by (empty: none), for a member that says no name.
 pub fn to_events(
     cluster: &ClusterId,
     endpoints: &[String],
+    known: &[Option<String>],
     own: &[Result<MemberView, String>],
     dcs: Option<&ClusterView>,
     history: &[TimelineSwitch],
 ) -> Vec<EventBody> {
     let mut out = Vec::new();
-    for (ep, view) in endpoints.iter().zip(own) {
-        let name = member_name(ep, view.as_ref().ok(), dcs);
+    for (i, (ep, view)) in endpoints.iter().zip(own).enumerate() {
+        let known = known.get(i).and_then(Option::as_ref);
+        let name = member_name(ep, view.as_ref().ok(), dcs, known);
         let listed = dcs.and_then(|c| c.members.iter().find(|m| m.name == name));
         out.push(match view {
             Ok(v) => EventBody::PatroniMember {
@@ -487,6 +511,7 @@ pub async fn run(cfg: PatroniConfig, emitter: Emitter) {
         timeout,
         servers: Servers::new(cfg.dsn_env.as_deref()),
         cfg,
+        known: vec![None; endpoints.len()],
         endpoints,
         history: Vec::new(),
         history_for: None,
@@ -504,6 +529,8 @@ struct Members {
     history: Vec<TimelineSwitch>,
     history_for: Option<u32>,
     servers: Servers,
+    /// The name each endpoint was last known by.
+    known: Vec<Option<String>>,
 }
 
 /// One poll's answers: each member's own view, the DCS's (from which member), why the
@@ -599,6 +626,12 @@ impl Poll for Members {
                 .or(scope)
                 .unwrap_or_else(|| self.cfg.name.clone()),
         );
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            let dcs = dcs.as_ref().map(|(_, c)| c);
+            if let Some(n) = said_name(ep, own[i].as_ref().ok(), dcs) {
+                self.known[i] = Some(n);
+            }
+        }
         // The servers are asked after the members (they are sent after them, too).
         if let Some((_, c)) = &dcs {
             self.servers.learn(c);
@@ -626,6 +659,7 @@ impl Poll for Members {
             state: to_events(
                 &a.cluster,
                 &self.endpoints,
+                &self.known,
                 &a.own,
                 a.dcs.as_ref().map(|(_, c)| c),
                 &self.history,
@@ -655,6 +689,29 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A restarted Patroni that does not say its name and is not in `/cluster` yet keeps
+    /// the name it was known by: no second member named by its address. One never named
+    /// is named by its address.
+    #[test]
+    fn a_member_that_cannot_be_named_keeps_its_last_name() {
+        let own = vec![
+            parse_member(r#"{"role":"master","state":"running","timeline":4}"#)
+                .map_err(|e| e.to_string()),
+        ];
+        let endpoints = vec!["http://127.0.0.1:8003".to_owned()];
+        let named = |known: &[Option<String>]| -> Vec<String> {
+            to_events(&ClusterId::new("pgha"), &endpoints, known, &own, None, &[])
+                .into_iter()
+                .filter_map(|e| match e {
+                    EventBody::PatroniMember { member, .. } => Some(member.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(named(&[Some("node3".to_owned())]), ["node3"]);
+        assert_eq!(named(&[]), ["127.0.0.1:8003"]);
     }
 
     #[test]
@@ -757,7 +814,14 @@ mod tests {
             "http://127.0.0.1:8001".to_owned(),
             "http://127.0.0.1:8002".to_owned(),
         ];
-        let events = to_events(&ClusterId::new("pgha"), &endpoints, &own, Some(&dcs), &[]);
+        let events = to_events(
+            &ClusterId::new("pgha"),
+            &endpoints,
+            &[],
+            &own,
+            Some(&dcs),
+            &[],
+        );
         let mut s = crate::state::State::default();
         for e in events {
             s.apply(&crate::event::Event::new(
