@@ -22,6 +22,7 @@
 //! - Operator intents enter through [`EngineHandle::send`], are refused when the engine
 //!   is read-only, and are recorded as events before anything acts on them.
 
+mod pace;
 pub mod player;
 mod recording;
 mod start_arm;
@@ -206,6 +207,8 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         stale_after,
         operator: opts.operator.clone(),
         heard: std::collections::BTreeMap::new(),
+        pace: pace::Pacer::new(),
+        published_log: None,
     };
     runtime.spawn(reducer.run());
 
@@ -389,6 +392,11 @@ struct Reducer {
     /// Sources that only repeated themselves since the last heartbeat, and when they
     /// last spoke.
     heard: std::collections::BTreeMap<SourceId, crate::time::Timestamp>,
+    /// When the next snapshot may be copied (see `pace.rs`).
+    pace: pace::Pacer,
+    /// The log's last entry when the last snapshot was published: a newer one wakes
+    /// the window.
+    published_log: Option<Arc<crate::state::LogEntry>>,
 }
 
 impl Reducer {
@@ -420,6 +428,10 @@ impl Reducer {
                     }
                     None => return,
                 },
+                () = tokio::time::sleep_until(self.pace.next().into()), if self.pace.behind => {
+                    self.publish_snapshot();
+                    Vec::new()
+                }
                 _ = freshness.tick() => {
                     let beats = self.heartbeats();
                     if !beats.is_empty() {
@@ -510,7 +522,6 @@ impl Reducer {
     }
 
     fn publish(&mut self, incoming: Vec<Event>) {
-        let last_logged = self.state.log.back().map(Arc::as_ptr);
         // An unchanged fact is not an event: not applied, recorded or broadcast; its
         // source is only remembered as alive (see `heartbeats`).
         let mut batch = Vec::with_capacity(incoming.len());
@@ -526,28 +537,26 @@ impl Reducer {
         if batch.is_empty() {
             return;
         }
-        let snapshot = Arc::new(self.state.clone());
-        self.snapshot.send_replace(Arc::clone(&snapshot));
-        // Wake the window at once only for a notable change (exactly what the reducer
-        // logs: flips, health and quorum changes, incidents, source status). Routine
-        // samples (a rate moving, a raft index ticking) are picked up by the window's
-        // once-a-second refresh, so a quiet fleet costs one frame a second.
-        let notable = self.state.log.back().map(Arc::as_ptr) != last_logged;
-        if notable
-            && let Ok(w) = self.waker.lock()
-            && let Some(wake) = w.as_ref()
-        {
-            wake();
-        }
+        let keyframe_due = self.recorder.as_ref().is_some_and(|rec| {
+            let (n, at) = rec.last_keyframe;
+            rec.segment_every
+                .is_some_and(|every| rec.segment_started.elapsed() >= every)
+                || self.state.events_applied - n >= crate::session::KEYFRAME_EVENTS
+                || self.state.now.millis_since(at) >= crate::session::KEYFRAME_MILLIS
+        });
+        // A keyframe is the snapshot itself: it is copied now whatever the pace.
+        let snapshot = if keyframe_due || self.pace.due() {
+            Some(self.publish_snapshot())
+        } else {
+            self.pace.behind = true;
+            None
+        };
         let batch = Arc::new(batch);
         if let Some(rec) = &mut self.recorder {
-            let (n, at) = rec.last_keyframe;
             let roll = rec
                 .segment_every
                 .is_some_and(|every| rec.segment_started.elapsed() >= every);
-            let due = roll
-                || self.state.events_applied - n >= crate::session::KEYFRAME_EVENTS
-                || self.state.now.millis_since(at) >= crate::session::KEYFRAME_MILLIS;
+            let due = keyframe_due;
             if due {
                 rec.last_keyframe = (self.state.events_applied, self.state.now);
             }
@@ -556,7 +565,7 @@ impl Reducer {
             }
             let r = Recorded {
                 events: Arc::clone(&batch),
-                state: due.then_some(snapshot),
+                state: snapshot.filter(|_| due),
                 roll,
                 flushed: None,
             };
@@ -570,6 +579,33 @@ impl Reducer {
         if self.broadcast.receiver_count() > 0 {
             self.broadcast.send(batch).ok();
         }
+    }
+}
+
+impl Reducer {
+    /// Copies the state and publishes the copy; wakes the window when it holds a
+    /// notable change (exactly what the reducer logs: flips, health and quorum changes,
+    /// incidents, source status). Routine samples (a rate moving, a raft index ticking)
+    /// are picked up by the window's once-a-second refresh, so a quiet fleet costs one
+    /// frame a second.
+    fn publish_snapshot(&mut self) -> Arc<State> {
+        let started = std::time::Instant::now();
+        let snapshot = Arc::new(self.state.clone());
+        self.pace.copied(started);
+        self.snapshot.send_replace(Arc::clone(&snapshot));
+        let logged = self.state.log.back();
+        let notable = match (logged, &self.published_log) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (a, b) => a.is_some() != b.is_some(),
+        };
+        self.published_log = logged.cloned();
+        if notable
+            && let Ok(w) = self.waker.lock()
+            && let Some(wake) = w.as_ref()
+        {
+            wake();
+        }
+        snapshot
     }
 }
 
