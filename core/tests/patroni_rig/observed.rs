@@ -224,8 +224,10 @@ fn idle_in_transaction_sessions_show_as_saturation() {
         pool
     );
     assert!(sessions.idle_in_transaction >= leaked, "{sessions:?}");
+    // A pool's use is sent again once it moves by 5 % of its size (or crosses 90 %):
+    // the bar may show the count of a poll or two before (sources/volatile.rs).
     assert!(
-        pool.is_some_and(|p| p.in_use >= leaked),
+        pool.is_some_and(|p| p.in_use + (p.size / 20).max(2) > leaked),
         "the service's pool bar: {pool:?}"
     );
 
