@@ -129,5 +129,13 @@ fn main() {
             find_ui(ui.ctx(), ui.max_rect(), pctx, &mut find);
         });
         print("find box, a query matching most names", n, t);
+        // Typing: each frame a new query, so each frame makes the pass over every name.
+        let mut typed = 0usize;
+        let t = time_frames(&state, frames, |ui, pctx| {
+            typed += 1;
+            let mut find = FindView::searching(if typed % 2 == 0 { "1" } else { "12" });
+            find_ui(ui.ctx(), ui.max_rect(), pctx, &mut find);
+        });
+        print("find box, the query changed at every frame (typing)", n, t);
     }
 }

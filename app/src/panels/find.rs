@@ -17,6 +17,10 @@ pub struct FindView {
     open: bool,
     query: String,
     focus: bool,
+    /// The last matches, with the query and the snapshot (its event count) they were
+    /// found in: a pass over a hundred thousand names is made once per query or
+    /// snapshot, not every frame.
+    found: Option<(String, u64, Vec<Hit>)>,
 }
 
 impl FindView {
@@ -26,6 +30,7 @@ impl FindView {
             open: true,
             query: query.to_owned(),
             focus: false,
+            found: None,
         }
     }
 
@@ -180,7 +185,12 @@ pub fn find_ui(ctx: &egui::Context, area: egui::Rect, pctx: &PanelCtx<'_>, view:
                 r.request_focus();
                 view.focus = false;
             }
-            let found = hits(pctx.state, &view.query);
+            let seen = pctx.state.events_applied;
+            if !matches!(&view.found, Some((q, n, _)) if *q == view.query && *n == seen) {
+                let found = hits(pctx.state, &view.query);
+                view.found = Some((view.query.clone(), seen, found));
+            }
+            let found: &[Hit] = view.found.as_ref().map_or(&[], |f| &f.2);
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 chosen = found.first().map(|h| (h.name.clone(), h.pane));
             }
@@ -190,7 +200,7 @@ pub fn find_ui(ctx: &egui::Context, area: egui::Rect, pctx: &PanelCtx<'_>, view:
             egui::ScrollArea::vertical()
                 .max_height(360.0)
                 .show(ui, |ui| {
-                    for h in &found {
+                    for h in found {
                         ui.horizontal(|ui| {
                             ui.label(RichText::new(h.kind).color(theme::INFO));
                             if ui.link(&h.name).clicked() {
