@@ -450,7 +450,7 @@ pub fn tls_words_for(
     .iter()
     .any(|n| all.contains(n))
         // tonic sometimes loses the cause and says only this.
-        || all.ends_with("transport error");
+        || all.contains("transport error");
     match tls {
         Some(t) if closed && t.cert_file.is_none() => Some(format!(
             "the server closed the connection after the TLS handshake: it likely requires a client certificate, and none is set (tls.cert_file and tls.key_file) ({all})"
