@@ -133,7 +133,7 @@ fn main() {
         let mut typed = 0usize;
         let t = time_frames(&state, frames, |ui, pctx| {
             typed += 1;
-            let mut find = FindView::searching(if typed % 2 == 0 { "1" } else { "12" });
+            let mut find = FindView::searching(if typed.is_multiple_of(2) { "1" } else { "12" });
             find_ui(ui.ctx(), ui.max_rect(), pctx, &mut find);
         });
         print("find box, the query changed at every frame (typing)", n, t);
