@@ -7,7 +7,10 @@
 //! console's configuration (`credentials.rs`); a configuration names only the
 //! profile, the region and, for an emulator or a VPC endpoint, the endpoint.
 
+pub mod call;
 pub mod credentials;
+pub mod ec2;
+pub mod route53;
 pub mod sigv4;
 pub mod xml;
 
