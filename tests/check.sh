@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR=never
 export RIG=${RIG:-/tmp/switchboard-rig}
 # The real servers the tests use; named, so a server that fails to install or start
 # fails the run instead of skipping its tests.
-RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni prometheustls haproxytls traefiktls proxy patronitls"}
+RIG_COMPONENTS=${RIG_COMPONENTS:-"etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni prometheustls haproxytls traefiktls proxy patronitls aws"}
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install system packages"

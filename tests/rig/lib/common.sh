@@ -212,6 +212,7 @@ comp_procs() {
     grpctls) echo grpctls grpcexpired ;;
     proxy) echo proxy proxyauth ;;
     patronitls) echo patronitls1 patronitls2 patronitls3 pgexpired ;;
+    aws) echo aws-iam aws-r53 ;;
     *) echo "$1" ;;
   esac
 }
