@@ -86,18 +86,30 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-#[test]
-fn a_record_moves_in_one_change_followed_to_insync() {
+/// The seed and an API for `service` (`ROUTE_53`, `EC2`) with the seed's key and
+/// `secret` (the seed's own when `None`); `None` when the rig has no `aws`.
+fn api(service: &str, secret: Option<&str>) -> Option<(Seed, Api)> {
     if !rig_has("aws") {
-        return;
+        return None;
     }
     let seed = seed();
-    let dir = tempfile::tempdir().expect("dir");
-    let api = Api::route53_as(
-        found(dir.path(), &seed, &seed.secret, "ROUTE_53"),
-        Duration::from_secs(5),
-    )
+    let home = tempfile::tempdir().expect("dir");
+    let found = found(home.path(), &seed, secret.unwrap_or(&seed.secret), service);
+    let timeout = Duration::from_secs(5);
+    let api = if service == "EC2" {
+        Api::ec2_as(found, timeout)
+    } else {
+        Api::route53_as(found, timeout)
+    }
     .expect("api");
+    Some((seed, api))
+}
+
+#[test]
+fn a_record_moves_in_one_change_followed_to_insync() {
+    let Some((seed, api)) = api("ROUTE_53", None) else {
+        return;
+    };
     runtime().block_on(async {
         let name = "www.switchboard.test";
         let read = route53::read(&api, &seed.zone, name, "CNAME")
@@ -142,16 +154,9 @@ fn a_record_moves_in_one_change_followed_to_insync() {
 /// since) is refused by Route53 and changes nothing (on the record `stale`).
 #[test]
 fn a_move_from_a_stale_read_is_refused_and_changes_nothing() {
-    if !rig_has("aws") {
+    let Some((seed, api)) = api("ROUTE_53", None) else {
         return;
-    }
-    let seed = seed();
-    let dir = tempfile::tempdir().expect("dir");
-    let api = Api::route53_as(
-        found(dir.path(), &seed, &seed.secret, "ROUTE_53"),
-        Duration::from_secs(5),
-    )
-    .expect("api");
+    };
     runtime().block_on(async {
         let name = "stale.switchboard.test";
         let before = route53::read(&api, &seed.zone, name, "CNAME")
@@ -185,16 +190,9 @@ fn a_move_from_a_stale_read_is_refused_and_changes_nothing() {
 
 #[test]
 fn an_instance_stops_and_starts() {
-    if !rig_has("aws") {
+    let Some((seed, api)) = api("EC2", None) else {
         return;
-    }
-    let seed = seed();
-    let dir = tempfile::tempdir().expect("dir");
-    let api = Api::ec2_as(
-        found(dir.path(), &seed, &seed.secret, "EC2"),
-        Duration::from_secs(5),
-    )
-    .expect("api");
+    };
     let id = seed.instances.last().expect("an instance").clone();
     runtime().block_on(async {
         let state = |s: Vec<ec2::InstanceState>| s.into_iter().next().expect("one").state;
@@ -209,16 +207,9 @@ fn an_instance_stops_and_starts() {
 
 #[test]
 fn a_wrong_secret_is_refused_in_words() {
-    if !rig_has("aws") {
+    let Some((seed, api)) = api("EC2", Some("not-the-secret")) else {
         return;
-    }
-    let seed = seed();
-    let dir = tempfile::tempdir().expect("dir");
-    let api = Api::ec2_as(
-        found(dir.path(), &seed, "not-the-secret", "EC2"),
-        Duration::from_secs(5),
-    )
-    .expect("api");
+    };
     let e = runtime()
         .block_on(ec2::describe(&api, &[&seed.instances[0]]))
         .expect_err("refused");
