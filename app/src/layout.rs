@@ -30,15 +30,18 @@ pub enum Pane {
     Databases,
     /// Workflows: jobs under way and the journal.
     Workflows,
+    /// Public names (DNS records): where each points, on every server.
+    Dns,
 }
 
 impl Pane {
     /// Every pane, in menu order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Topology,
         Self::Breakers,
         Self::Quorum,
         Self::Databases,
+        Self::Dns,
         Self::Events,
         Self::Incidents,
         Self::Backends,
@@ -58,6 +61,7 @@ impl Pane {
             Self::Metrics => "Metrics",
             Self::Databases => "Databases",
             Self::Workflows => "Workflows",
+            Self::Dns => "DNS",
         }
     }
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     BreakerConfig, BreakerId, BreakerState, Choice, ClusterId, ClusterKind, Composition, DbRole,
-    Health, InstanceId, MemberId, MetricUnit, RouteId, ServiceId, ServiceRole, SourceId,
-    SourceKind, SourceStatus, Transport,
+    DnsRecordView, Health, InstanceId, MemberId, MetricUnit, RouteId, ServiceId, ServiceRole,
+    SourceId, SourceKind, SourceStatus, Transport,
 };
 use crate::time::Timestamp;
 
@@ -309,6 +309,12 @@ pub enum EventBody {
         /// Its TLS and certificates.
         transport: Transport,
     },
+    /// A public name as a DNS source read it: where it points on each authoritative
+    /// server (or the Route53 API), its TTL and the servers' SOA serials.
+    DnsRecord {
+        /// The record; replaces what the source said of that name before.
+        record: DnsRecordView,
+    },
     /// The source is alive and everything it said still holds. The engine records one
     /// a second for a source that only repeated itself, instead of the repetitions:
     /// an unchanged fact is not an event, but the source's liveness is.
@@ -317,7 +323,7 @@ pub enum EventBody {
 
 impl EventBody {
     /// Every variant's serde tag: the kinds this build reads from a session file.
-    pub const KIND_NAMES: [&'static str; 26] = [
+    pub const KIND_NAMES: [&'static str; 27] = [
         "source_status",
         "service",
         "edge",
@@ -343,6 +349,7 @@ impl EventBody {
         "fault_injected",
         "intent",
         "source_transport",
+        "dns_record",
         "heartbeat",
     ];
 
@@ -374,6 +381,7 @@ impl EventBody {
             Self::FaultInjected { .. } => "fault_injected",
             Self::Intent { .. } => "intent",
             Self::SourceTransport { .. } => "source_transport",
+            Self::DnsRecord { .. } => "dns_record",
             Self::Heartbeat => "heartbeat",
         }
     }
@@ -416,6 +424,9 @@ impl EventBody {
                 vec![instance.as_str(), service.as_str()]
             }
             Self::InstanceRemoved { instance } => vec![instance.as_str()],
+            Self::DnsRecord { record } => std::iter::once(record.name.as_str())
+                .chain(record.service.as_ref().map(ServiceId::as_str))
+                .collect(),
             Self::BreakerConfigured {
                 breaker, service, ..
             }

@@ -60,9 +60,9 @@ pub use self::event::{
 };
 pub use self::rng::SplitMix64;
 pub use self::state::{
-    Breaker, Chosen, Composite, ConsensusCluster, DbCluster, DbMemberView, Flip, HealthCounts,
-    INCIDENTS_KEPT, Incident, IncidentTracker, Instance, LogEntry, MemberView, MetricSeries, Pool,
-    QuorumView, Reach, Route, Service, Severity, SourceInfo, State, Subject, evaluate_quorum,
-    quorum_size,
+    Breaker, Chosen, Composite, ConsensusCluster, DbCluster, DbMemberView, DnsEntry, Flip,
+    HealthCounts, INCIDENTS_KEPT, Incident, IncidentTracker, Instance, LogEntry, MemberView,
+    MetricSeries, Pool, QuorumView, Reach, Route, Service, Severity, SourceInfo, State, Subject,
+    evaluate_quorum, quorum_size,
 };
 pub use self::time::{Clock, SystemClock, Timestamp};

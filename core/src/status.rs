@@ -28,6 +28,8 @@ pub struct StatusReport {
     pub instances: InstanceReport,
     /// Gateway routes, with the services behind composed ones and their choices.
     pub routes: Vec<RouteReport>,
+    /// Public names the DNS sources watch: where each points, on every place asked.
+    pub dns: Vec<DnsReport>,
     /// Every backend: the instances of services a gateway routes to (through composed
     /// services down to their leaves).
     pub backends: Vec<BackendReport>,
@@ -37,6 +39,34 @@ pub struct StatusReport {
     pub sources: Vec<SourceReport>,
     /// Incidents, newest last.
     pub incidents: Vec<IncidentReport>,
+}
+
+/// A public name.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsReport {
+    /// Fully written (`www.example.com`).
+    pub name: String,
+    /// Its zone.
+    pub zone: String,
+    /// The DNS source that reads it.
+    pub source: String,
+    /// `CNAME`, `A` or `AAAA`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Where it points, as every place asked agrees (absent when they disagree).
+    pub target: Option<Vec<String>>,
+    /// Its TTL in seconds, as the first place that has it says.
+    pub ttl_secs: Option<u32>,
+    /// `primary`, `standby` (failed over), `elsewhere` or `unknown` (places disagree).
+    pub side: &'static str,
+    /// The topology service its target is, when configured.
+    pub service: Option<String>,
+    /// When its target last changed (RFC 3339).
+    pub since: String,
+    /// Each place asked: its answer, TTL, SOA serial, or why it could not be asked.
+    pub servers: Vec<crate::model::DnsRead>,
+    /// What is wrong, in words.
+    pub concerns: Vec<String>,
 }
 
 /// A consensus cluster.
@@ -375,6 +405,29 @@ impl StatusReport {
                     .collect(),
             })
             .collect();
+        let dns = state
+            .dns
+            .values()
+            .map(|e| {
+                let r = &e.record;
+                let agreed = r.agreed();
+                DnsReport {
+                    name: r.name.clone(),
+                    zone: r.zone.clone(),
+                    source: e.source.to_string(),
+                    rtype: r.rtype.clone(),
+                    target: agreed.map(|(v, _)| v.to_vec()),
+                    ttl_secs: agreed
+                        .and_then(|(_, t)| t)
+                        .or_else(|| r.reads.iter().find_map(|x| x.ttl_secs)),
+                    side: r.side().as_str(),
+                    service: r.service.as_ref().map(ToString::to_string),
+                    since: e.since.to_rfc3339(),
+                    servers: r.reads.clone(),
+                    concerns: r.concerns(),
+                }
+            })
+            .collect();
         let routed_services = state.routed_services();
         let gateways: std::collections::BTreeMap<&str, Vec<String>> = routed_services
             .iter()
@@ -456,6 +509,7 @@ impl StatusReport {
                 unhealthy: counts.unhealthy,
             },
             routes,
+            dns,
             backends,
             metrics,
             sources,

@@ -29,6 +29,7 @@ fn source(secret_file: &str) -> DnsConfig {
         name: "public".into(),
         zone: "switchboard.test".into(),
         servers: vec![PRIMARY.into(), SECONDARY.into()],
+        route53: None,
         records: vec![DnsRecord {
             name: "www".into(),
             rtype: "CNAME".into(),
@@ -36,6 +37,8 @@ fn source(secret_file: &str) -> DnsConfig {
             standby: Some("standby-region.switchboard.test".into()),
             ttl_secs: 15,
             standby_check: None,
+            primary_service: Some("edge-primary".into()),
+            standby_service: Some("edge-standby".into()),
         }],
         tsig: Some(TsigRef {
             key_name: "switchboard-key".into(),
@@ -127,7 +130,7 @@ fn the_source_reports_each_servers_answer_and_serial() {
     let secret = rig_dir().join("bind9/tsig.secret");
     let engine = common::engine_with(SourceConfig::Dns(source(&secret.display().to_string())));
     let deadline = Instant::now() + Duration::from_secs(10);
-    let detail = loop {
+    let (detail, state) = loop {
         let state = engine.snapshot();
         let up = state
             .sources
@@ -136,8 +139,8 @@ fn the_source_reports_each_servers_answer_and_serial() {
                 &*id.0 == "public" && s.status == switchboard_core::model::SourceStatus::Up
             })
             .map(|(_, s)| s.detail.clone().unwrap_or_default());
-        if let Some(d) = up {
-            break d;
+        if let Some(d) = up.filter(|_| state.dns.contains_key("www.switchboard.test")) {
+            break (d, state);
         }
         assert!(
             Instant::now() < deadline,
@@ -155,6 +158,37 @@ fn the_source_reports_each_servers_answer_and_serial() {
             && detail.contains(&format!("{SECONDARY} serial")),
         "{detail}"
     );
+    // The record as state: every server's answer and serial, the side, the service.
+    let www = &state.dns["www.switchboard.test"];
+    assert_eq!(&*www.source.0, "public");
+    let r = &www.record;
+    assert_eq!(
+        r.reads
+            .iter()
+            .map(|x| x.server.as_str())
+            .collect::<Vec<_>>(),
+        [PRIMARY, SECONDARY]
+    );
+    for x in &r.reads {
+        assert_eq!(x.values, ["primary-region.switchboard.test"], "{x:?}");
+        assert_eq!(x.ttl_secs, Some(15));
+        assert!(x.serial.is_some_and(|s| s > 0), "{x:?}");
+    }
+    assert_eq!(r.side(), switchboard_core::model::DnsSide::Primary);
+    assert_eq!(
+        r.service
+            .as_ref()
+            .map(switchboard_core::model::ServiceId::as_str),
+        Some("edge-primary")
+    );
+    assert!(r.concerns().is_empty(), "{:?}", r.concerns());
+    let report = switchboard_core::StatusReport::new(&state, state.now);
+    let json = serde_json::to_value(&report).expect("json");
+    assert_eq!(json["dns"][0]["name"], "www.switchboard.test");
+    assert_eq!(json["dns"][0]["side"], "primary");
+    assert_eq!(json["dns"][0]["ttl_secs"], 15);
+    assert_eq!(json["dns"][0]["service"], "edge-primary");
+    assert_eq!(json["dns"][0]["servers"][1]["server"], SECONDARY);
     assert!(
         !detail.contains(
             &std::fs::read_to_string(&secret)

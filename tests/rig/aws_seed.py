@@ -4,7 +4,7 @@ moto on AWS_IAM_PORT enforces IAM after its first three calls: an IAM user with 
 access key and an allow-all policy is made with them, then three EC2 instances with
 that key. moto on AWS_R53_PORT runs without IAM (moto refuses the signature of a
 Route53 read with a query string, boto3's as well as the console's): the hosted zone
-switchboard.test with www and stale, CNAMEs (TTL 15) to primary-region, written with
+switchboard.test with www, stale and app, CNAMEs (TTL 15) to primary-region, written with
 UPSERT (moto refuses a CREATE identical to one in its journal while the record exists,
 which a later restore to the same value would be).
 
@@ -45,7 +45,7 @@ def main():
                 "ResourceRecords": [{"Value": "primary-region.switchboard.test"}],
             },
         }
-        for name in ("www", "stale")
+        for name in ("www", "stale", "app")
     ]
     r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
     json.dump(

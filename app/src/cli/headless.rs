@@ -90,6 +90,30 @@ pub fn print_status(r: &StatusReport) {
             c.reason
         );
     }
+    for d in &r.dns {
+        let target = d
+            .target
+            .as_ref()
+            .map_or_else(|| "servers disagree".to_owned(), |t| t.join(", "));
+        let ttl = d
+            .ttl_secs
+            .map(|t| format!(" · TTL {t} s"))
+            .unwrap_or_default();
+        let service = d
+            .service
+            .as_deref()
+            .map(|s| format!(" · service {s}"))
+            .unwrap_or_default();
+        let concerns = if d.concerns.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", d.concerns.join("; "))
+        };
+        println!(
+            "dns {} {} {target} · {}{ttl}{service} · since {}{concerns}",
+            d.name, d.rtype, d.side, d.since
+        );
+    }
     let open: Vec<&str> = r
         .breakers
         .iter()

@@ -71,6 +71,7 @@ impl egui_tiles::Behavior<Pane> for Behavior<'_, '_> {
                 Pane::Backends => panels::backends_ui(ui, self.ctx, self.backends),
                 Pane::Metrics => panels::metrics_ui(ui, self.ctx, self.metrics),
                 Pane::Databases => panels::databases_ui(ui, self.ctx),
+                Pane::Dns => panels::dns_ui(ui, self.ctx),
                 Pane::Workflows => match self.desk {
                     Some(desk) => panels::journal_ui(ui, self.ctx, self.desk_now, desk, self.workflows),
                     None => {

@@ -114,6 +114,7 @@ fn hits(s: &State, query: &str) -> Vec<Hit> {
         "database",
         Pane::Databases,
     );
+    add(f, &q, s.dns.keys().map(String::as_str), "name", Pane::Dns);
     let order =
         |a: &(u8, &str, &str, Pane), b: &(u8, &str, &str, Pane)| (a.0, a.1).cmp(&(b.0, b.1));
     if found.len() > SHOWN {
@@ -153,6 +154,10 @@ fn describe(s: &State, kind: &str, name: &str) -> String {
             .clusters
             .get(&ClusterId::new(name))
             .map(|c| format!("{} quorum {}", c.kind.as_str(), c.quorum.state.as_str())),
+        "name" => s
+            .dns
+            .get(name)
+            .map(|e| format!("-> {} · {}", e.record.target(), e.record.side().as_str())),
         _ => s.databases.get(&ClusterId::new(name)).map(|d| {
             d.primary
                 .as_ref()
@@ -177,7 +182,7 @@ pub fn find_ui(ctx: &egui::Context, area: egui::Rect, pctx: &PanelCtx<'_>, view:
         .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 40.0))
         .default_width(520.0)
         .show(ctx, |ui| {
-            let label = ui.weak("Services, instances, breakers, clusters, databases");
+            let label = ui.weak("Services, instances, breakers, clusters, databases, public names");
             let r = ui
                 .add(egui::TextEdit::singleline(&mut view.query).desired_width(f32::INFINITY))
                 .labelled_by(label.id);

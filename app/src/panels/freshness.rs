@@ -99,6 +99,7 @@ pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
         .filter(|(_, s)| s.kind.feeds().databases.counts(!state.databases.is_empty()))
         .map(|(id, _)| id)
         .collect();
+    let dns: BTreeSet<&SourceId> = state.dns.values().map(|e| &e.source).collect();
     let all: BTreeSet<&SourceId> = state
         .sources
         .iter()
@@ -113,6 +114,7 @@ pub fn compute(ctx: &PanelCtx<'_>) -> Vec<(Pane, Freshness)> {
         (Pane::Quorum, of(&quorum)),
         (Pane::Metrics, of(&metrics)),
         (Pane::Databases, of(&databases)),
+        (Pane::Dns, of(&dns)),
         (Pane::Events, of(&all)),
     ]
 }

@@ -3,6 +3,7 @@
 //! tests of one job, and `helpers` the harness and engines they share.
 
 mod composed;
+mod dns;
 mod faults;
 mod faults_proxy;
 mod helpers;

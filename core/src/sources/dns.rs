@@ -1,7 +1,11 @@
 //! DNS: where the public names of a zone point, asked of each authoritative server of
-//! the zone directly (the primary first), with the zone's SOA serial on each. Servers
-//! that disagree (a secondary that missed the last change) put the source down with
-//! their names, since what a resolver answers then depends on which server it asked.
+//! the zone directly (the primary first), with the zone's SOA serial on each, or, for a
+//! Route53 hosted zone, read through the AWS API (`ListResourceRecordSets`) and from any
+//! servers listed too. Each record is state (`dns_record`): its target, TTL, every
+//! place's answer and serial, and the topology service the target is. Places that
+//! disagree (a secondary that missed the last change) are a warning on the record,
+//! since what a resolver answers then depends on which server it asked; the source is
+//! down only when no place answers at all.
 //!
 //! ```toml
 //! [[environment.source]]
@@ -18,6 +22,26 @@
 //! standby_check = "https://eu-central.example.com/ready"
 //! ```
 //!
+//! A Route53 zone instead of servers and a key (credentials as the AWS CLI finds them,
+//! never in the configuration):
+//!
+//! ```toml
+//! [[environment.source]]
+//! kind = "dns"
+//! name = "public-dns"
+//! zone = "example.com"
+//! route53 = { zone_id = "Z0123456789ABCDEFGHIJ", profile = "oncall" }
+//! [[environment.source.record]]
+//! name = "www"
+//! primary = "eu-west.example.com"
+//! standby = "eu-central.example.com"
+//! primary_service = "edge-eu-west"      # the topology service each value is
+//! standby_service = "edge-eu-central"
+//! ```
+//!
+//! Route53 allows five API requests a second per account; each record is one request
+//! a poll, so a zone with many watched records wants a longer `interval_millis`.
+//!
 //! The TSIG secret is referenced by a file or an environment variable's name, never
 //! written in the configuration; only the `dns-failover` / `dns-restore` workflows read
 //! it.
@@ -29,7 +53,12 @@ use serde::{Deserialize, Serialize};
 
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
-use crate::dns;
+use crate::aws::AwsRef;
+use crate::aws::call::Api;
+use crate::aws::route53::{self, RecordSet};
+use crate::dns::{self, Answer};
+use crate::event::EventBody;
+use crate::model::{DnsRead, DnsRecordView, ServiceId};
 
 /// A DNS zone's watched records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,8 +69,12 @@ pub struct DnsConfig {
     /// The zone (`example.com`).
     pub zone: String,
     /// The zone's authoritative servers, `host:port` (port 53 when left out); the
-    /// first is the primary, where updates go.
+    /// first is the primary, where updates go. Optional for a Route53 zone.
+    #[serde(default)]
     pub servers: Vec<String>,
+    /// A Route53 hosted zone: records read and changed through the AWS API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53: Option<Route53Zone>,
     /// The records watched, and where a failover sends each.
     #[serde(default, rename = "record")]
     pub records: Vec<DnsRecord>,
@@ -78,6 +111,51 @@ pub struct DnsRecord {
     /// A URL that must answer 2xx before a failover sends traffic to the standby.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_check: Option<String>,
+    /// The topology service the primary value is (the entry the name leads to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_service: Option<String>,
+    /// The topology service the standby value is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_service: Option<String>,
+}
+
+/// A Route53 hosted zone, and how to reach AWS (each field but the zone optional: the
+/// AWS CLI's defaults otherwise).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route53Zone {
+    /// The hosted zone's id (`Z0123456789ABCDEFGHIJ`).
+    pub zone_id: String,
+    /// The profile in `~/.aws/credentials` and `config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The region (Route53 is global; used for the profile's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The API's base URL, for an emulator or a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl Route53Zone {
+    /// How to reach AWS.
+    pub fn aws(&self) -> AwsRef {
+        AwsRef {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
+    /// The zone's id without the API's `/hostedzone/` prefix.
+    pub fn id(&self) -> &str {
+        self.zone_id.trim().trim_start_matches("/hostedzone/")
+    }
+
+    /// The place's name in reports (`Route53 Z0123…`).
+    pub fn label(&self) -> String {
+        format!("Route53 {}", self.id())
+    }
 }
 
 /// A TSIG key by reference: its secret is read from a file or an environment variable
@@ -122,8 +200,26 @@ fn default_algorithm() -> String {
 
 impl crate::sources::Settings for DnsConfig {
     fn validate(&self) -> Result<(), String> {
-        if self.servers.is_empty() {
-            return Err(format!("dns source {:?} has no servers", self.name));
+        match &self.route53 {
+            None if self.servers.is_empty() => {
+                return Err(format!(
+                    "dns source {:?} has no servers (or `route53` zone)",
+                    self.name
+                ));
+            }
+            Some(z) if z.zone_id.trim().is_empty() => {
+                return Err(format!(
+                    "dns source {:?}: route53 zone_id is empty",
+                    self.name
+                ));
+            }
+            Some(_) if self.tsig.is_some() => {
+                return Err(format!(
+                    "dns source {:?} has both `route53` and `tsig`: a Route53 zone is changed through the AWS API, not signed updates",
+                    self.name
+                ));
+            }
+            _ => {}
         }
         self.server_addrs().map(|_| ())?;
         for r in &self.records {
@@ -132,6 +228,11 @@ impl crate::sources::Settings for DnsConfig {
         }
         Ok(())
     }
+}
+
+/// The Route53 API for `zone`, with credentials found now.
+pub fn route53_api(zone: &Route53Zone, timeout: Duration) -> Result<Api, String> {
+    Api::route53(&zone.aws(), timeout)
 }
 
 /// The most a secret file may hold: a key is tens of bytes.
@@ -196,9 +297,188 @@ impl DnsConfig {
     }
 }
 
-/// One poll's answers: per record, per server; and each server's SOA serial.
+/// What every place answering for a record says now: Route53's API (a Route53 zone)
+/// and each listed server.
+pub struct RecordRead {
+    /// The record type asked.
+    pub rtype: String,
+    /// Route53's record set exactly as it holds it (`None`: no such record), or why it
+    /// could not be read; absent for a zone without `route53`.
+    pub api: Option<(String, Result<Option<RecordSet>, String>)>,
+    /// Each server's answer, in the configuration's order.
+    pub servers: Vec<dns::ServerAnswer>,
+}
+
+/// Route53's record set as an answer (values canonical and sorted).
+fn api_answer(set: &RecordSet) -> Answer {
+    let rtype = dns::record_type(&set.rtype).ok();
+    let mut values: Vec<String> = set
+        .values
+        .iter()
+        .map(|v| {
+            rtype
+                .and_then(|t| dns::canonical(t, v).ok())
+                .unwrap_or_else(|| v.clone())
+        })
+        .collect();
+    values.sort();
+    Answer {
+        rtype: set.rtype.clone(),
+        values,
+        ttl_secs: set.ttl,
+    }
+}
+
+impl RecordRead {
+    /// Each place's answer with its name: `None` for no such record.
+    fn places(&self) -> Vec<(String, Result<Option<Answer>, String>)> {
+        let mut out = Vec::new();
+        if let Some((label, r)) = &self.api {
+            out.push((label.clone(), r.clone().map(|s| s.map(|s| api_answer(&s)))));
+        }
+        for (s, r) in &self.servers {
+            out.push((s.to_string(), r.clone()));
+        }
+        out
+    }
+
+    /// The value every place answers, or why there is none (a place unreachable, a
+    /// place without the record, places that disagree).
+    pub fn agreed(&self) -> Result<Answer, String> {
+        let mut seen: Option<(String, Answer)> = None;
+        for (place, read) in self.places() {
+            match read {
+                Err(e) => return Err(e),
+                Ok(None) => return Err(format!("{place} has no such record")),
+                Ok(Some(a)) => match &seen {
+                    Some((first, s)) if s.values != a.values || s.rtype != a.rtype => {
+                        return Err(format!(
+                            "the servers disagree: {} on {first}, {} on {place}",
+                            dns::describe(s),
+                            dns::describe(&a)
+                        ));
+                    }
+                    Some(_) => {}
+                    None => seen = Some((place, a)),
+                },
+            }
+        }
+        seen.map(|(_, a)| a)
+            .ok_or_else(|| "the source lists no server".to_owned())
+    }
+
+    /// Whether every place answers `values`, and who does not, in words.
+    pub fn lagging(&self, values: &[String]) -> Vec<String> {
+        self.places()
+            .into_iter()
+            .filter(|(_, r)| !matches!(r, Ok(Some(a)) if a.values == values))
+            .map(|(place, r)| match r {
+                Ok(Some(a)) => format!("{place} still answers {}", dns::describe(&a)),
+                Ok(None) => format!("{place} has no record"),
+                Err(e) => e,
+            })
+            .collect()
+    }
+
+    /// The number of places asked.
+    pub fn count(&self) -> usize {
+        self.servers.len() + usize::from(self.api.is_some())
+    }
+
+    /// As the state keeps it: each place with its serial from `serials`.
+    fn view(
+        &self,
+        cfg: &DnsConfig,
+        rec: &DnsRecord,
+        serials: &[(SocketAddr, Result<u32, String>)],
+    ) -> DnsRecordView {
+        let reads = self
+            .places()
+            .into_iter()
+            .map(|(server, r)| {
+                let serial = serials
+                    .iter()
+                    .find(|(s, _)| s.to_string() == server)
+                    .and_then(|(_, r)| r.as_ref().ok().copied());
+                match r {
+                    Ok(a) => DnsRead {
+                        server,
+                        ttl_secs: a.as_ref().map(|a| a.ttl_secs),
+                        values: a.map(|a| a.values).unwrap_or_default(),
+                        serial,
+                        error: None,
+                    },
+                    Err(e) => DnsRead {
+                        server,
+                        values: Vec::new(),
+                        ttl_secs: None,
+                        serial,
+                        error: Some(e),
+                    },
+                }
+            })
+            .collect();
+        let configured = |v: Option<&str>| {
+            v.and_then(|v| {
+                dns::record_type(&rec.rtype)
+                    .ok()
+                    .and_then(|t| dns::values(t, v).ok())
+            })
+            .unwrap_or_default()
+        };
+        let mut view = DnsRecordView {
+            name: cfg.fqdn(&rec.name),
+            zone: cfg.zone.trim_end_matches('.').to_owned(),
+            rtype: rec.rtype.to_ascii_uppercase(),
+            reads,
+            primary: configured(rec.primary.as_deref()),
+            standby: configured(rec.standby.as_deref()),
+            service: None,
+        };
+        view.service = match view.side() {
+            crate::model::DnsSide::Primary => rec.primary_service.as_deref(),
+            crate::model::DnsSide::Standby => rec.standby_service.as_deref(),
+            _ => None,
+        }
+        .map(ServiceId::new);
+        view
+    }
+}
+
+/// Reads `rec` from every place that answers for it: Route53's API through `api` (a
+/// Route53 zone), and each listed server.
+pub async fn read_record(
+    cfg: &DnsConfig,
+    rec: &DnsRecord,
+    api: Option<&Result<Api, String>>,
+    timeout: Duration,
+) -> Result<RecordRead, String> {
+    let fqdn = cfg.fqdn(&rec.name);
+    let name = dns::name(&fqdn)?;
+    let rtype = dns::record_type(&rec.rtype)?;
+    let api = match (&cfg.route53, api) {
+        (Some(zone), Some(Ok(api))) => Some((
+            zone.label(),
+            route53::read(api, &zone.zone_id, &fqdn, &rec.rtype.to_ascii_uppercase()).await,
+        )),
+        (Some(zone), Some(Err(e))) => Some((zone.label(), Err(e.clone()))),
+        (Some(zone), None) => Some((zone.label(), Err("no Route53 API".to_owned()))),
+        (None, _) => None,
+    };
+    let mut servers = Vec::new();
+    for s in cfg.server_addrs()? {
+        servers.push((s, dns::ask(s, &name, rtype, timeout).await));
+    }
+    Ok(RecordRead {
+        rtype: rec.rtype.to_ascii_uppercase(),
+        api,
+        servers,
+    })
+}
+
+/// One poll's answers: per record; and each server's SOA serial.
 struct Read {
-    records: Vec<(String, Vec<dns::ServerAnswer>)>,
+    records: Vec<RecordRead>,
     serials: Vec<(SocketAddr, Result<u32, String>)>,
 }
 
@@ -217,83 +497,64 @@ impl Poll for Zone {
         for s in &self.servers {
             serials.push((*s, dns::serial(*s, &zone, self.timeout).await));
         }
-        if serials.iter().all(|(_, r)| r.is_err()) {
-            let why: Vec<String> = serials.into_iter().filter_map(|(_, r)| r.err()).collect();
-            return Err(why.join("; "));
-        }
+        // Credentials are found again at every poll: a profile's keys may be rotated
+        // under a running console.
+        let api = self
+            .cfg
+            .route53
+            .as_ref()
+            .map(|z| route53_api(z, self.timeout));
         let mut records = Vec::new();
         for r in &self.cfg.records {
-            let fqdn = self.cfg.fqdn(&r.name);
-            let name = dns::name(&fqdn)?;
-            let rtype = dns::record_type(&r.rtype)?;
-            let mut per = Vec::new();
-            for s in &self.servers {
-                per.push((*s, dns::ask(*s, &name, rtype, self.timeout).await));
+            records.push(read_record(&self.cfg, r, api.as_ref(), self.timeout).await?);
+        }
+        let nothing_answered = serials.iter().all(|(_, r)| r.is_err())
+            && records
+                .iter()
+                .all(|r| r.api.as_ref().is_none_or(|(_, a)| a.is_err()));
+        if nothing_answered {
+            let mut why: Vec<String> = serials.into_iter().filter_map(|(_, r)| r.err()).collect();
+            if let Some(e) = api.and_then(Result::err) {
+                why.push(e);
             }
-            records.push((fqdn, per));
+            why.extend(
+                records
+                    .iter()
+                    .filter_map(|r| r.api.as_ref().and_then(|(_, a)| a.clone().err())),
+            );
+            why.dedup();
+            return Err(why.join("; "));
         }
         Ok(Read { records, serials })
     }
 
     fn translate(&self, read: Read) -> Polled {
-        let mut problems = Vec::new();
         let serials: Vec<String> = read
             .serials
             .iter()
             .map(|(s, r)| match r {
                 Ok(n) => format!("{s} serial {n}"),
-                Err(e) => {
-                    problems.push(e.clone());
-                    format!("{s} unreachable")
-                }
+                Err(_) => format!("{s} unreachable"),
             })
             .collect();
-        let distinct: std::collections::BTreeSet<u32> = read
-            .serials
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok().copied())
-            .collect();
-        if distinct.len() > 1 {
-            problems.push(format!(
-                "the servers' SOA serials differ ({})",
-                serials.join(", ")
-            ));
-        }
         let mut lines = Vec::new();
-        for (fqdn, per) in &read.records {
-            let answers: std::collections::BTreeSet<String> = per
-                .iter()
-                .map(|(_, r)| match r {
-                    Ok(Some(a)) => format!("{} (TTL {} s)", dns::describe(a), a.ttl_secs),
-                    Ok(None) => "no record".to_owned(),
-                    Err(_) => "unreachable".to_owned(),
-                })
-                .collect();
-            if answers.len() > 1 {
-                problems.push(format!(
-                    "{fqdn}: the servers disagree: {}",
-                    per.iter()
-                        .map(|(s, r)| format!(
-                            "{s} {}",
-                            match r {
-                                Ok(Some(a)) => dns::describe(a),
-                                Ok(None) => "no record".to_owned(),
-                                Err(e) => e.clone(),
-                            }
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            lines.push(format!(
-                "{fqdn} -> {}",
-                answers.into_iter().collect::<Vec<_>>().join(" | ")
-            ));
+        let mut state = Vec::new();
+        for (rec, r) in self.cfg.records.iter().zip(&read.records) {
+            let view = r.view(&self.cfg, rec, &read.serials);
+            let ttl = view
+                .agreed()
+                .and_then(|(_, t)| t)
+                .map(|t| format!(" (TTL {t} s)"))
+                .unwrap_or_default();
+            lines.push(format!("{} -> {}{ttl}", view.name, view.target()));
+            state.push(EventBody::DnsRecord { record: view });
         }
-        lines.push(serials.join(", "));
+        if !serials.is_empty() {
+            lines.push(serials.join(", "));
+        }
         Polled {
+            state,
             detail: lines.join("; "),
-            down: (!problems.is_empty()).then(|| problems.join("; ")),
             ..Polled::default()
         }
     }
@@ -302,7 +563,7 @@ impl Poll for Zone {
 /// Watches the zone's records on every authoritative server until the engine stops.
 pub async fn run(cfg: DnsConfig, emitter: Emitter) {
     let servers = match cfg.server_addrs() {
-        Ok(s) if !s.is_empty() => s,
+        Ok(s) if !s.is_empty() || cfg.route53.is_some() => s,
         Ok(_) => {
             emitter
                 .status(

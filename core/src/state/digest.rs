@@ -66,6 +66,9 @@ impl State {
         if !self.composites.is_empty() || !self.choices.is_empty() {
             let _ = write!(h, "|{:?}|{:?}", self.composites, self.choices);
         }
+        if !self.dns.is_empty() {
+            let _ = write!(h, "|dns {:?}", self.dns);
+        }
         format!("{:016x}", h.0)
     }
 }

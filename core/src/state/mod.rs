@@ -15,6 +15,7 @@
 mod breaker;
 mod composition;
 mod digest;
+mod dns;
 mod incident;
 mod quiet;
 mod quorum;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::breaker::{Breaker, Flip};
 pub use self::composition::{Chosen, Composite, Reach};
+pub use self::dns::DnsEntry;
 pub use self::incident::{INCIDENTS_KEPT, Incident, IncidentTracker, Subject};
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
 pub use self::series::MetricSeries;
@@ -382,6 +384,10 @@ pub struct State {
     /// Where each service that chooses sends its traffic now. In the snapshot's trailer.
     #[serde(skip)]
     pub choices: BTreeMap<ServiceId, Chosen>,
+    /// Public names by their full name, as the DNS sources read them. In the
+    /// snapshot's trailer.
+    #[serde(skip)]
+    pub dns: BTreeMap<String, DnsEntry>,
 }
 
 impl State {
@@ -717,6 +723,7 @@ impl State {
                 );
             }
             EventBody::SourceTransport { transport } => self.source_transport(ev, transport),
+            EventBody::DnsRecord { record } => self.dns_record(ev, record),
             EventBody::Heartbeat => self.heartbeat(ev),
             EventBody::Intent { operator, intent } => match intent {
                 Intent::AckIncident { incident } => {

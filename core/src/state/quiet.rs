@@ -191,6 +191,10 @@ impl State {
             EventBody::SourceTransport { transport } => {
                 self.transports.get(&ev.source) == Some(transport)
             }
+            EventBody::DnsRecord { record } => self
+                .dns
+                .get(&record.name)
+                .is_some_and(|e| e.source == ev.source && e.record == *record),
             EventBody::Metric { .. }
             | EventBody::BreakerCalls { .. }
             | EventBody::BreakerReported { .. }

@@ -7,7 +7,8 @@
 //! would make every snapshot written before it unreadable. Fields added since the first
 //! format are therefore written after the state, in parts, each read only when bytes
 //! remain: the transports ([`Trailer`]), then the sources that send heartbeats
-//! ([`Vouched`]), then the composed services and choices ([`Compositions`]). A snapshot
+//! ([`Vouched`]), then the composed services and choices ([`Compositions`]), then the
+//! public names ([`Names`]). A snapshot
 //! from an older build ends sooner and reads with the later parts empty. A part is
 //! written when it or any part after it holds something; a further field goes in a
 //! part of its own at the end, the same way.
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Chosen, Composite, State};
+use super::{Chosen, Composite, DnsEntry, State};
 use crate::model::{ServiceId, SourceId, Transport};
 
 /// What a snapshot holds after the state's own fields.
@@ -38,12 +39,19 @@ struct Compositions {
     choices: BTreeMap<ServiceId, Chosen>,
 }
 
+/// What follows [`Compositions`]: the public names the DNS sources read.
+#[derive(Serialize, Deserialize)]
+struct Names {
+    dns: BTreeMap<String, DnsEntry>,
+}
+
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
         let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
-        let composed = !self.composites.is_empty() || !self.choices.is_empty();
+        let named = !self.dns.is_empty();
+        let composed = named || !self.composites.is_empty() || !self.choices.is_empty();
         let vouched = composed || !self.vouched.is_empty();
         if vouched || !self.transports.is_empty() {
             let trailer = Trailer {
@@ -64,6 +72,12 @@ impl State {
             };
             bytes.extend(postcard::to_stdvec(&more).unwrap_or_default());
         }
+        if named {
+            let part = Names {
+                dns: self.dns.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&part).unwrap_or_default());
+        }
         bytes
     }
 
@@ -79,9 +93,14 @@ impl State {
                     postcard::take_from_bytes(rest).map_err(damaged)?;
                 state.vouched = vouched.vouched;
                 if !rest.is_empty() {
-                    let more: Compositions = postcard::from_bytes(rest).map_err(damaged)?;
+                    let (more, rest): (Compositions, _) =
+                        postcard::take_from_bytes(rest).map_err(damaged)?;
                     state.composites = more.composites;
                     state.choices = more.choices;
+                    if !rest.is_empty() {
+                        let names: Names = postcard::from_bytes(rest).map_err(damaged)?;
+                        state.dns = names.dns;
+                    }
                 }
             }
         }

@@ -1,29 +1,38 @@
 //! The DNS record target (`dns-source/name`): `dns-failover` points a public name at its
 //! standby value (the standby region's name or addresses), `dns-restore` back at its
-//! primary value, in one RFC 2136 update to the zone's primary server, signed with the
-//! source's TSIG key.
+//! primary value: in one RFC 2136 update to the zone's primary server, signed with the
+//! source's TSIG key, or for a Route53 zone in one `ChangeResourceRecordSets` batch.
 //!
-//! The plan reads the record fresh from every authoritative server of the zone (not a
-//! resolver): they must agree, since a secondary that missed the last change would make
-//! "what the plan saw" a guess. Guards besides the common ones: the record is not there
-//! yet, and the value it goes to is healthy now (its `standby_check` URL answers 2xx,
-//! where one is configured). The update is a compare-and-swap: its prerequisite is the
-//! value the plan read, so a record someone changed since is refused by the server, not
-//! overwritten. Verified when every authoritative server answers the new value; else
-//! the update is reversed (same compare-and-swap, the other way). The report says when
-//! resolvers that cached the old answer will have followed: within its TTL.
+//! The plan reads the record fresh from every place that answers for it (Route53's API,
+//! every authoritative server; never a resolver): they must agree, since a secondary
+//! that missed the last change would make "what the plan saw" a guess. Guards besides
+//! the common ones: the record is not there yet, the value it goes to is healthy now
+//! (its `standby_check` URL answers 2xx, where one is configured), and the change can be
+//! signed (the TSIG key, or AWS credentials, found now). The change is a
+//! compare-and-swap: an update's prerequisite is the value the plan read; a Route53
+//! batch deletes exactly the record set the plan read and creates the new one, all or
+//! nothing. A record someone changed since is refused, not overwritten. A Route53
+//! change is followed until `INSYNC`. Verified when every place answers the new value;
+//! else the change is reversed (the same compare-and-swap, the other way). The report
+//! says when resolvers that cached the old answer will have followed: within its TTL.
 
 use std::time::Duration;
 
 use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Journaled, Kind, Offer, Plan, Report, WorkflowError};
+use crate::aws::call::Api;
+use crate::aws::route53::{self, RecordSet};
 use crate::config::{Environment, SourceConfig};
 use crate::dns::{self, Answer};
-use crate::sources::dns::{DnsConfig, DnsRecord};
+use crate::sources::dns::{DnsConfig, DnsRecord, RecordRead, read_record, route53_api};
 use crate::time::Timestamp;
 
 /// How long verification waits for every server to answer the new value.
 const VERIFY_SECS: u64 = 30;
+
+/// How long a Route53 change may stay `PENDING`: AWS says changes reach every Route53
+/// server within 60 seconds, normally.
+const INSYNC_SECS: u64 = 180;
 
 /// A record move as planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +45,9 @@ pub struct Move {
     pub from: Answer,
     /// What it becomes.
     pub to: Answer,
+    /// A Route53 zone's record set exactly as the API held it at the plan (`None`:
+    /// not a Route53 zone): the batch deletes this, so a change since is refused.
+    pub route53_from: Option<RecordSet>,
 }
 
 fn config<'a>(env: &'a Environment, name: &str) -> Result<&'a DnsConfig, WorkflowError> {
@@ -75,42 +87,42 @@ fn record<'a>(
     Ok((cfg, rec))
 }
 
-/// Every server's answer for `rec`, in the order of the source's servers.
-async fn read_all(
+/// `rec` read fresh from every place that answers for it.
+async fn read_now(
     cfg: &DnsConfig,
     rec: &DnsRecord,
-    timeout: Duration,
-) -> Result<Vec<dns::ServerAnswer>, WorkflowError> {
-    let name = dns::name(&cfg.fqdn(&rec.name)).map_err(WorkflowError::Usage)?;
-    let rtype = dns::record_type(&rec.rtype).map_err(WorkflowError::Usage)?;
-    let mut out = Vec::new();
-    for server in cfg.server_addrs().map_err(WorkflowError::Usage)? {
-        out.push((server, dns::ask(server, &name, rtype, timeout).await));
-    }
-    Ok(out)
+    timeout: std::time::Duration,
+) -> Result<RecordRead, WorkflowError> {
+    let api = cfg.route53.as_ref().map(|z| route53_api(z, timeout));
+    read_record(cfg, rec, api.as_ref(), timeout)
+        .await
+        .map_err(WorkflowError::Usage)
 }
 
-/// The value every server answers, or why there is none.
-fn agreed(reads: &[dns::ServerAnswer]) -> Result<Answer, String> {
-    let mut seen: Option<&Answer> = None;
-    for (server, read) in reads {
-        match read {
-            Err(e) => return Err(e.clone()),
-            Ok(None) => return Err(format!("{server} has no such record")),
-            Ok(Some(a)) => match seen {
-                Some(s) if s.values != a.values || s.rtype != a.rtype => {
-                    return Err(format!(
-                        "the servers disagree: {} on the first, {} on {server}",
-                        dns::describe(s),
-                        dns::describe(a)
-                    ));
-                }
-                _ => seen = Some(a),
-            },
-        }
+/// The guard that the change can be made: the TSIG key readable, or AWS credentials
+/// found (never shown: where they came from is).
+fn signing_guard(cfg: &DnsConfig, timeout: std::time::Duration) -> GuardResult {
+    let found = match &cfg.route53 {
+        Some(zone) => route53_api(zone, timeout).map(|api| {
+            format!(
+                "AWS credentials from {} for {}",
+                api.credentials_from(),
+                api.endpoint()
+            )
+        }),
+        None => cfg
+            .tsig_key()
+            .map(|key| format!("TSIG key {} ({}) is readable", key.name, key.algorithm)),
+    };
+    GuardResult {
+        name: if cfg.route53.is_some() {
+            "credentials"
+        } else {
+            "signing key"
+        },
+        ok: found.is_ok(),
+        reason: found.unwrap_or_else(|e| e),
     }
-    seen.cloned()
-        .ok_or_else(|| "the source lists no server".to_owned())
 }
 
 /// The plan of `kind` on `target`.
@@ -132,8 +144,10 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
             }
         ))
     })?;
-    let reads = read_all(cfg, rec, ctx.timeout).await?;
-    let from = agreed(&reads).map_err(|e| WorkflowError::Target(format!("{}: {e}", rec.name)))?;
+    let read = read_now(cfg, rec, ctx.timeout).await?;
+    let from = read
+        .agreed()
+        .map_err(|e| WorkflowError::Target(format!("{}: {e}", rec.name)))?;
     let rtype = dns::record_type(&rec.rtype).map_err(WorkflowError::Usage)?;
     let to = Answer {
         rtype: from.rtype.clone(),
@@ -147,7 +161,7 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
     guards.push(GuardResult {
         name: "not there yet",
         ok: from.values != to.values,
-        reason: format!("every server answers {} now", dns::describe(&from)),
+        reason: format!("every place answers {} now", dns::describe(&from)),
     });
     let check = match &rec.standby_check {
         Some(url) if kind == Kind::DnsFailover => {
@@ -173,44 +187,62 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
         },
     };
     guards.push(check);
-    // Checked now, not after the confirmation: an update that cannot be signed is refused
+    // Checked now, not after the confirmation: a change that cannot be signed is refused
     // before anyone types the name.
-    guards.push(match cfg.tsig_key() {
-        Ok(key) => GuardResult {
-            name: "signing key",
-            ok: true,
-            reason: format!("TSIG key {} ({}) is readable", key.name, key.algorithm),
-        },
-        Err(e) => GuardResult {
-            name: "signing key",
-            ok: false,
-            reason: e,
-        },
-    });
-    let servers = reads.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>();
+    guards.push(signing_guard(cfg, ctx.timeout));
+    let mut places = read
+        .servers
+        .iter()
+        .map(|(s, _)| s.to_string())
+        .collect::<Vec<_>>();
     let fqdn = cfg.fqdn(&rec.name);
+    let route53_from = read
+        .api
+        .as_ref()
+        .and_then(|(_, r)| r.as_ref().ok().cloned().flatten());
+    let change = match &cfg.route53 {
+        Some(zone) => {
+            places.insert(0, zone.label());
+            vec![
+                format!(
+                    "Route53 change batch to zone {} ({}): delete {fqdn} {} (TTL {} s) exactly as read and create {} (TTL {} s), together or not at all",
+                    zone.id(),
+                    zone.profile.as_deref().map_or_else(
+                        || "the AWS CLI's default profile".to_owned(),
+                        |p| format!("profile {p}")
+                    ),
+                    dns::describe(&from),
+                    from.ttl_secs,
+                    dns::describe(&to),
+                    to.ttl_secs
+                ),
+                format!("follow the change until Route53 says INSYNC (up to {INSYNC_SECS} s)"),
+            ]
+        }
+        None => vec![format!(
+            "RFC 2136 update to {} (zone {}, signed with key {}): if {fqdn} is still {}, replace it with {} (TTL {} s)",
+            places.first().map_or("?", String::as_str),
+            cfg.zone,
+            cfg.tsig.as_ref().map_or("(none)", |t| t.key_name.as_str()),
+            dns::describe(&from),
+            dns::describe(&to),
+            to.ttl_secs
+        )],
+    };
     Ok(Plan {
         kind,
         target: target.to_owned(),
         confirm_as: fqdn.clone(),
         environment: ctx.environment.name.clone(),
         before: dns::describe(&from),
-        steps: vec![
-            format!(
-                "RFC 2136 update to {} (zone {}, signed with key {}): if {fqdn} is still {}, replace it with {} (TTL {} s)",
-                servers.first().map_or("?", String::as_str),
-                cfg.zone,
-                cfg.tsig.as_ref().map_or("(none)", |t| t.key_name.as_str()),
-                dns::describe(&from),
-                dns::describe(&to),
-                to.ttl_secs
-            ),
-            format!(
-                "verify: every authoritative server ({}) answers {} (up to {VERIFY_SECS} s); else the update is reversed",
-                servers.join(", "),
+        steps: change
+            .into_iter()
+            .chain([format!(
+                "verify: every place ({}) answers {} (up to {VERIFY_SECS} s); else the change is reversed",
+                places.join(", "),
                 dns::describe(&to)
-            ),
-        ],
+            )])
+            .collect(),
         guards,
         made_at: now,
         overrides: Vec::new(),
@@ -220,8 +252,114 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
             name: fqdn,
             from,
             to,
+            route53_from,
         }),
     })
+}
+
+/// Where a change goes: the zone's primary server (RFC 2136), or Route53's API.
+enum Changer {
+    Bind {
+        primary: std::net::SocketAddr,
+        zone: hickory_proto::rr::Name,
+        name: hickory_proto::rr::Name,
+        key: dns::TsigKey,
+    },
+    Route53 {
+        api: Api,
+        zone_id: String,
+        comment: String,
+    },
+}
+
+impl Changer {
+    fn new(cfg: &DnsConfig, m: &Move, ctx: &Context<'_>, plan: &Plan) -> Result<Self, String> {
+        if let Some(zone) = &cfg.route53 {
+            return Ok(Self::Route53 {
+                api: route53_api(zone, ctx.timeout)?,
+                zone_id: zone.id().to_owned(),
+                comment: format!("switchboard {} of {}", plan.kind.as_str(), m.name),
+            });
+        }
+        let servers = cfg.server_addrs()?;
+        Ok(Self::Bind {
+            primary: *servers
+                .first()
+                .ok_or_else(|| format!("{} lists no server", m.source))?,
+            zone: dns::name(&cfg.zone)?,
+            name: dns::name(&m.name)?,
+            key: cfg.tsig_key()?,
+        })
+    }
+
+    /// Where the change goes, in words.
+    fn place(&self) -> String {
+        match self {
+            Self::Bind { primary, .. } => primary.to_string(),
+            Self::Route53 { zone_id, .. } => format!("Route53 zone {zone_id}"),
+        }
+    }
+
+    /// Replaces `from` (exactly as read: `exact` for Route53) by `to`; for Route53, the
+    /// change's id to follow.
+    async fn swap(
+        &self,
+        name: &str,
+        from: (&Answer, Option<&RecordSet>),
+        to: &Answer,
+        timeout: std::time::Duration,
+    ) -> Result<Option<String>, String> {
+        match self {
+            Self::Bind {
+                primary,
+                zone,
+                name,
+                key,
+            } => dns::swap(*primary, zone, name, from.0, to, key, timeout)
+                .await
+                .map(|()| None)
+                .map_err(|e| e.to_string()),
+            Self::Route53 {
+                api,
+                zone_id,
+                comment,
+            } => {
+                let to = RecordSet {
+                    name: name.to_owned(),
+                    rtype: to.rtype.clone(),
+                    ttl: to.ttl_secs,
+                    values: to.values.clone(),
+                };
+                route53::replace(api, zone_id, from.1, &to, comment)
+                    .await
+                    .map(Some)
+            }
+        }
+    }
+
+    /// Waits until Route53 says `change` is `INSYNC`; how long that took, or why not.
+    async fn insync(&self, change: &str) -> Result<std::time::Duration, String> {
+        let Self::Route53 { api, .. } = self else {
+            return Ok(std::time::Duration::ZERO);
+        };
+        let started = tokio::time::Instant::now();
+        let deadline = started + std::time::Duration::from_secs(INSYNC_SECS);
+        // Quick at first (an emulator, or a change already done), then as AWS advises.
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            let status = route53::change_status(api, change).await?;
+            if status == "INSYNC" {
+                return Ok(started.elapsed());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "change {change} still {status} after {INSYNC_SECS} s"
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
 }
 
 /// The journaled steps of a run whose checks passed and whose lock is held.
@@ -240,13 +378,8 @@ async fn execute(
         .ok_or_else(|| {
             WorkflowError::Usage(format!("{} no longer watches {}", m.source, m.name))
         })?;
-    let key = cfg.tsig_key().map_err(WorkflowError::Usage)?;
-    let servers = cfg.server_addrs().map_err(WorkflowError::Usage)?;
-    let primary = *servers
-        .first()
-        .ok_or_else(|| WorkflowError::Usage(format!("{} lists no server", m.source)))?;
-    let zone = dns::name(&cfg.zone).map_err(WorkflowError::Usage)?;
-    let name = dns::name(&m.name).map_err(WorkflowError::Usage)?;
+    let changer = Changer::new(cfg, m, ctx, plan).map_err(WorkflowError::Usage)?;
+    let place = changer.place();
     let journaled = Journaled::start(ctx, plan, operator, confirmed)?;
     let mut lines = Vec::new();
     if let Some(r) = journaled.checkpoint("update", &mut lines)? {
@@ -255,40 +388,63 @@ async fn execute(
     let step = format!("{} -> {}", dns::describe(&m.from), dns::describe(&m.to));
     journaled.step(
         "act",
-        &format!("update {} on {primary}", m.name),
+        &format!("update {} on {place}", m.name),
         "started",
         &step,
     )?;
-    if let Err(e) = dns::swap(primary, &zone, &name, &m.from, &m.to, &key, ctx.timeout).await {
-        journaled.step(
-            "act",
-            &format!("update {}", m.name),
-            "failed",
-            &e.to_string(),
-        )?;
-        return journaled.needs_human(lines, format!("the update of {}: {e}", m.name));
+    let change = match changer
+        .swap(
+            &m.name,
+            (&m.from, m.route53_from.as_ref()),
+            &m.to,
+            ctx.timeout,
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            journaled.step("act", &format!("update {}", m.name), "failed", &e)?;
+            return journaled.needs_human(lines, format!("the update of {}: {e}", m.name));
+        }
+    };
+    journaled.step(
+        "act",
+        &format!("update {}", m.name),
+        "ok",
+        &change
+            .as_ref()
+            .map_or_else(|| step.clone(), |c| format!("{step} (change {c})")),
+    )?;
+    lines.push(format!("{place} took the update: {step}"));
+    if let Some(c) = &change {
+        match changer.insync(c).await {
+            Ok(took) => {
+                let said = format!("INSYNC after {} ms", took.as_millis());
+                journaled.step("act", &format!("follow change {c}"), "ok", &said)?;
+                lines.push(format!("Route53 change {c}: {said}"));
+            }
+            Err(e) => {
+                // Not reversed: a change Route53 accepted will still apply; undoing it
+                // blind could race it. A person looks.
+                journaled.step("act", &format!("follow change {c}"), "failed", &e)?;
+                return journaled.needs_human(
+                    lines,
+                    format!("Route53 took the change of {} but {e}", m.name),
+                );
+            }
+        }
     }
-    journaled.step("act", &format!("update {}", m.name), "ok", &step)?;
-    lines.push(format!("{primary} took the update: {step}"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(VERIFY_SECS);
     let (effect, seen) = loop {
-        let reads = match read_all(cfg, rec, ctx.timeout).await {
+        let read = match read_now(cfg, rec, ctx.timeout).await {
             Ok(r) => r,
             Err(e) => break (None, e.to_string()),
         };
-        let lagging: Vec<String> = reads
-            .iter()
-            .filter(|(_, r)| !matches!(r, Ok(Some(a)) if a.values == m.to.values))
-            .map(|(s, r)| match r {
-                Ok(Some(a)) => format!("{s} still answers {}", dns::describe(a)),
-                Ok(None) => format!("{s} has no record"),
-                Err(e) => e.clone(),
-            })
-            .collect();
+        let lagging = read.lagging(&m.to.values);
         if lagging.is_empty() {
             let seen = format!(
-                "all {} server(s) answer {}",
-                reads.len(),
+                "all {} place(s) answer {}",
+                read.count(),
                 dns::describe(&m.to)
             );
             break (Some(ctx.clock.now()), seen);
@@ -299,22 +455,38 @@ async fn execute(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let mut failed_line = format!(
-        "not every server answered the new value within {VERIFY_SECS} s ({seen}); the update was reversed"
+        "not every place answered the new value within {VERIFY_SECS} s ({seen}); the update was reversed"
     );
     if effect.is_none() {
         // Reverse it: the same compare-and-swap the other way, so nothing is left half-done.
-        let back = dns::swap(primary, &zone, &name, &m.to, &m.from, &key, ctx.timeout).await;
+        let written = m.route53_from.as_ref().map(|_| RecordSet {
+            name: m.name.clone(),
+            rtype: m.to.rtype.clone(),
+            ttl: m.to.ttl_secs,
+            values: m.to.values.clone(),
+        });
+        let back_to = m.route53_from.as_ref().map_or_else(
+            || m.from.clone(),
+            |r| Answer {
+                rtype: r.rtype.clone(),
+                values: r.values.clone(),
+                ttl_secs: r.ttl,
+            },
+        );
+        let back = changer
+            .swap(&m.name, (&m.to, written.as_ref()), &back_to, ctx.timeout)
+            .await;
         journaled.step(
             "rollback",
             &format!("update {} back", m.name),
             if back.is_ok() { "ok" } else { "failed" },
             &back
                 .as_ref()
-                .map_or_else(ToString::to_string, |()| dns::describe(&m.from)),
+                .map_or_else(Clone::clone, |_| dns::describe(&m.from)),
         )?;
         if let Err(e) = back {
             failed_line = format!(
-                "not every server answered the new value within {VERIFY_SECS} s ({seen}); reversing it failed ({e}): {} may still be {} on {primary}",
+                "not every place answered the new value within {VERIFY_SECS} s ({seen}); reversing it failed ({e}): {} may still be {} on {place}",
                 m.name,
                 dns::describe(&m.to)
             );
@@ -331,16 +503,13 @@ async fn execute(
         )
     });
     journaled.verified(
-        &format!(
-            "every authoritative server answers {}",
-            dns::describe(&m.to)
-        ),
+        &format!("every place answers {}", dns::describe(&m.to)),
         &seen,
         effect,
         confirmed,
         lines,
         format!(
-            "{} now answers {} on every authoritative server; {}",
+            "{} now answers {} on every place asked; {}",
             m.name,
             dns::describe(&m.to),
             follow.unwrap_or_default()
@@ -398,8 +567,8 @@ impl TargetKind for DnsRecordTarget {
             for s in &at.environment.source {
                 let SourceConfig::Dns(d) = s else { continue };
                 for rec in &d.records {
-                    let now = match read_all(d, rec, at.timeout).await {
-                        Ok(reads) => agreed(&reads),
+                    let now = match read_now(d, rec, at.timeout).await {
+                        Ok(read) => read.agreed(),
                         Err(e) => Err(e.to_string()),
                     };
                     let now = match now {
