@@ -182,3 +182,101 @@ fn the_sev0_runbook_on_the_drills_connection_leak() {
     });
     assert_eq!(s.services["checkout"].health, Health::Healthy);
 }
+
+/// The region failover practised on the drill: the DCS's quorum is read, the old
+/// primary fenced, the replica promoted, the public name moved to the standby region,
+/// readiness checked; the state shows the name failed over. Then the name goes back
+/// (`dns-restore`), and with the DCS's quorum lost the runbook stops at its first step.
+#[test]
+fn the_region_failover_runbook_on_the_drill() {
+    use switchboard_core::event::DrillFault;
+    use switchboard_core::model::DnsSide;
+    let config = Config::drill(DrillConfig {
+        scripted: false,
+        speed: 4.0,
+        seed: 7,
+        ..DrillConfig::default()
+    });
+    let env = config.environment[0].clone();
+    let engine = switchboard_core::start(&EngineOptions::new(config)).expect("engine");
+    let s = engine.wait_for(Duration::from_secs(10), |s| {
+        s.dns.contains_key("www.drill.example") && !s.clusters.is_empty()
+    });
+    assert_eq!(s.dns["www.drill.example"].record.side(), DnsSide::Primary);
+    let (_dir, journal) = common::journal();
+    let mut ctx = common::workflow_ctx(&env, &journal);
+    ctx.drill = engine.drill();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Runbook, "region-failover"))
+        .expect("plan");
+    assert!(plan.allowed(), "{:?}", plan.refusals());
+    assert_eq!(plan.steps.len(), 5, "{:?}", plan.steps);
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "region-failover", "drill-test"))
+        .expect("run");
+    assert_eq!(report.outcome, "done", "{:#?}", report.lines);
+    assert!(
+        report.lines[0].contains("one leader"),
+        "{}",
+        report.lines[0]
+    );
+    assert!(
+        report.lines[3].contains("standby region"),
+        "{}",
+        report.lines[3]
+    );
+    let s = engine.wait_for(Duration::from_secs(10), |s| {
+        s.dns
+            .get("www.drill.example")
+            .is_some_and(|e| e.record.side() == DnsSide::Standby)
+            && s.databases
+                .get("orders-db")
+                .and_then(|d| d.primary.as_ref())
+                .is_some_and(|p| p.as_str() == "pg-2")
+    });
+    let www = &s.dns["www.drill.example"].record;
+    assert_eq!(www.side(), DnsSide::Standby);
+    assert_eq!(www.target(), "CNAME eu-central.drill.example");
+    assert!(
+        s.log
+            .iter()
+            .any(|e| e.message.starts_with("now points to CNAME eu-central")),
+        "the move is logged"
+    );
+
+    // Back to the primary region by hand.
+    let back = rt
+        .block_on(workflow::plan(&ctx, Kind::DnsRestore, "drill/www"))
+        .expect("plan");
+    assert!(back.allowed(), "{:?}", back.refusals());
+    let r = rt
+        .block_on(workflow::run(&ctx, &back, &back.confirm_as.clone(), "t"))
+        .expect("run");
+    assert_eq!(r.outcome, "done", "{:?}", r.lines);
+
+    // Without quorum (the drill's etcd loses its leader 30 s into the fault, 7.5 s
+    // at 4x), the runbook refuses to go past its first step.
+    engine
+        .send(switchboard_core::Intent::DrillInject {
+            fault: DrillFault::QuorumLoss,
+        })
+        .expect("inject");
+    engine.wait_for(Duration::from_secs(20), |s| {
+        s.clusters
+            .get("drill-etcd")
+            .is_some_and(|c| c.quorum.state == switchboard_core::model::QuorumState::Lost)
+    });
+    let plan = rt
+        .block_on(workflow::plan(&ctx, Kind::Runbook, "region-failover"))
+        .expect("plan");
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, "region-failover", "drill-test"))
+        .expect("run");
+    assert_eq!(report.outcome, "needs_human", "{:#?}", report.lines);
+    assert!(
+        report.lines[0].contains("quorum lost") && report.lines[0].contains("split the brain"),
+        "{:#?}",
+        report.lines
+    );
+}

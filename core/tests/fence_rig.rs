@@ -35,6 +35,7 @@ fn dummy(node: &str, level: u32, status_file: &Path) -> FenceDevice {
         group: "db".into(),
         level,
         agent: "fence_dummy".into(),
+        ec2: None,
         options: BTreeMap::from([
             ("type".into(), "file".into()),
             ("status_file".into(), status_file.display().to_string()),
@@ -52,6 +53,7 @@ fn failing(node: &str, level: u32) -> FenceDevice {
         group: "db".into(),
         level,
         agent: "fence_dummy".into(),
+        ec2: None,
         options: BTreeMap::from([
             ("type".into(), "fail".into()),
             ("plug".into(), node.into()),
@@ -315,6 +317,7 @@ fn bmc(node: &str, agent: &str, options: &[(&str, &str)]) -> FenceDevice {
         group: "db".into(),
         level: 1,
         agent: agent.into(),
+        ec2: None,
         options: options
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -8,6 +8,7 @@
 use egui::RichText;
 use switchboard_core::DnsEntry;
 use switchboard_core::model::{DnsSide, SourceStatus};
+use switchboard_core::workflow::Kind;
 
 use super::{PanelCtx, UiCommand};
 use crate::theme::{self, Glyph, badge, format_age};
@@ -155,7 +156,9 @@ fn actions_menu(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, entry: &DnsEntry) {
     let prefix = format!("{}/", entry.source);
     let mut any = false;
     for o in ctx.offers.iter().filter(|o| {
-        o.target.starts_with(&prefix) && o.label.contains(&format!(" {} ", entry.record.name))
+        matches!(o.kind, Kind::DnsFailover | Kind::DnsRestore)
+            && o.target.starts_with(&prefix)
+            && o.label.contains(&entry.record.name)
     }) {
         any = true;
         if ui.button(format!("{}…", o.label)).clicked() {

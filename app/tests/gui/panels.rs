@@ -258,14 +258,14 @@ fn production_is_marked_and_a_lost_quorum_arrives_as_a_toast() {
     );
 }
 
-/// Ctrl+F finds across services, instances, breakers and clusters: Enter selects the
-/// best match and shows its panel; a breaker opens its detail.
+/// Ctrl+F finds across services, instances, breakers, clusters and public names: Enter
+/// selects the best match and shows its panel; a breaker opens its detail.
 #[test]
 fn find_reaches_instances_and_breakers_by_name() {
     let mut h = harness(console(drill(true, 1.0)));
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
     h.run_steps(2);
-    h.get_by_label("Services, instances, breakers, clusters, databases")
+    h.get_by_label("Services, instances, breakers, clusters, databases, public names")
         .type_text("checkout-0");
     h.run_steps(2);
     assert!(has(&h, "checkout-09"), "instances are listed");
@@ -274,7 +274,7 @@ fn find_reaches_instances_and_breakers_by_name() {
     assert_eq!(h.state().selected(), Some("checkout-01"));
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
     h.run_steps(2);
-    h.get_by_label("Services, instances, breakers, clusters, databases")
+    h.get_by_label("Services, instances, breakers, clusters, databases, public names")
         .type_text("edge-gateway/checkout");
     h.run_steps(2);
     h.key_press(egui::Key::Enter);
@@ -282,5 +282,21 @@ fn find_reaches_instances_and_breakers_by_name() {
     assert!(
         has(&h, "Breaker edge-gateway/checkout"),
         "the breaker's detail opens"
+    );
+    // A public name: found, and Enter shows the DNS panel with it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    h.get_by_label("Services, instances, breakers, clusters, databases, public names")
+        .type_text("www.drill");
+    h.run_steps(2);
+    assert!(
+        has(&h, "-> CNAME eu-west.drill.example · primary"),
+        "where the name points"
+    );
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert!(
+        has(&h, "Public names") && has(&h, "leads to service"),
+        "the DNS panel is shown"
     );
 }

@@ -31,6 +31,7 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
             group: "db".into(),
             level: 1,
             agent: "fence_dummy".into(),
+            ec2: None,
             options: BTreeMap::from([
                 ("type".into(), "file".into()),
                 ("status_file".into(), file.display().to_string()),

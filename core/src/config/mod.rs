@@ -31,7 +31,7 @@ mod objectives;
 mod workflow;
 
 pub use self::objectives::Objectives;
-pub use self::workflow::{FenceDevice, RunbookConfig};
+pub use self::workflow::{Ec2Fence, FenceDevice, RunbookConfig};
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -333,6 +333,9 @@ impl Config {
                 }
                 s.validate()?;
             }
+            for f in &env.fence {
+                f.validate()?;
+            }
         }
         Ok(())
     }
@@ -418,21 +421,39 @@ impl Config {
                     tx_value: Some(75.0),
                     currency: None,
                 },
-                // The Sev-0 runbook, bound to the drill's fleet, to practise on its
-                // connection-leak fault.
-                runbook: vec![RunbookConfig {
-                    name: "sev0-connection-leak".into(),
-                    file: None,
-                    vars: [
-                        ("route", "edge-gateway/checkout"),
-                        ("database", "orders-db"),
-                        ("deployment", "checkout"),
-                        ("readiness", "drill://checkout"),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                }],
+                // The shipped runbooks, bound to the drill's fleet: the Sev-0 one to
+                // practise on its connection-leak fault, the region failover on its
+                // database and public name.
+                runbook: vec![
+                    RunbookConfig {
+                        name: "sev0-connection-leak".into(),
+                        file: None,
+                        vars: [
+                            ("route", "edge-gateway/checkout"),
+                            ("database", "orders-db"),
+                            ("deployment", "checkout"),
+                            ("readiness", "drill://checkout"),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                    },
+                    RunbookConfig {
+                        name: "region-failover".into(),
+                        file: None,
+                        vars: [
+                            ("dcs", "drill-etcd"),
+                            ("old_primary", "pg-1"),
+                            ("database", "orders-db"),
+                            ("candidate", "pg-2"),
+                            ("public_name", "drill/www"),
+                            ("readiness", "drill://checkout"),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                    },
+                ],
                 ..Environment::new("drill", vec![SourceConfig::Drill(drill)])
             }],
         }

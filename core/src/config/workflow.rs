@@ -20,8 +20,13 @@ pub struct FenceDevice {
     /// Fencing level: 1 is tried first.
     #[serde(default = "default_level")]
     pub level: u32,
-    /// The agent: a name on `PATH` (`fence_ipmilan`) or a path.
+    /// The agent: a name on `PATH` (`fence_ipmilan`) or a path. Empty for an `ec2`
+    /// device.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub agent: String,
+    /// An EC2 instance stopped and started through the AWS API instead of an agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2: Option<Ec2Fence>,
     /// Options given to the agent on stdin (`ip`, `username`, `plug`...).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
@@ -32,6 +37,59 @@ pub struct FenceDevice {
     /// Bound on one agent call, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+}
+
+/// An EC2 instance as a fence device: `off` stops it, `on` starts it, `status` reads
+/// its state; it is fenced when it reads `stopped`. Terminate is never offered: an
+/// isolated primary's disk is evidence. Credentials as the AWS CLI finds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Fence {
+    /// `i-0123456789abcdef0`.
+    pub instance_id: String,
+    /// The region (else `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The profile in `~/.aws/credentials` and `config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The API's base URL, for an emulator or a VPC endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Stop without letting the OS shut down (`Force`): for an instance whose OS no
+    /// longer answers; its file system may need a check afterwards.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl FenceDevice {
+    /// What fences: the agent, or `EC2 i-0123…`.
+    pub fn mechanism(&self) -> String {
+        match &self.ec2 {
+            Some(e) if e.force => format!("EC2 {}, forced stop", e.instance_id),
+            Some(e) => format!("EC2 {}", e.instance_id),
+            None => self.agent.clone(),
+        }
+    }
+
+    /// Whether it is set up as one way of fencing.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.ec2, self.agent.trim().is_empty()) {
+            (Some(_), false) => Err(format!(
+                "fence device {}: both `agent` and `ec2`: one device fences one way",
+                self.name
+            )),
+            (None, true) => Err(format!(
+                "fence device {}: no `agent` (fence_ipmilan, fence_redfish...) and no `ec2`",
+                self.name
+            )),
+            (Some(e), true) if !e.instance_id.starts_with("i-") => Err(format!(
+                "fence device {}: ec2 instance_id {:?} is not an instance id (i-...)",
+                self.name, e.instance_id
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn default_group() -> String {

@@ -525,9 +525,7 @@ impl TargetKind for DnsRecordTarget {
     const NAME: &'static str = "DNS record";
     const SYNTAX: &'static str = "dns-source/name";
     const KINDS: &'static [Kind] = &[Kind::DnsFailover, Kind::DnsRestore];
-    const DRILL: OnDrill = OnDrill::No(
-        "the drill has no public name yet: its region failover is practised through its routes",
-    );
+    const DRILL: OnDrill = OnDrill::Practised;
     type Detail = Move;
 
     fn owns(env: &Environment, target: &str) -> bool {

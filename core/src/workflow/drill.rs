@@ -4,7 +4,8 @@
 //!
 //! Targets: an instance (`checkout-03`) for drain, maint, ready, reintegrate, fence
 //! and unfence; a database member (`pg-2`) for fence and unfence; `orders-db/pg-2` for a
-//! switchover or failover; a route (`edge-gateway/checkout`) for fallback and restore.
+//! switchover or failover; a route (`edge-gateway/checkout`) for fallback and restore;
+//! the public name (`drill/www`) for dns-failover and dns-restore.
 //! The plan reads the drill's fleet fresh ([`DrillView`]); the run applies the action
 //! to the fleet and verifies it there.
 
@@ -14,7 +15,9 @@ use super::target::{BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowError};
 use crate::config::{Environment, SourceConfig};
 use crate::model::{DbRole, Health};
-use crate::sources::drill::{DRILL_DATABASE, DrillAction, DrillHandle, DrillView, ServerState};
+use crate::sources::drill::{
+    DRILL_DATABASE, DRILL_PUBLIC_TARGET, DrillAction, DrillHandle, DrillView, ServerState,
+};
 use crate::time::Timestamp;
 
 /// A drill action as planned.
@@ -72,6 +75,7 @@ pub(super) async fn plan(
                     .routes
                     .first()
                     .map_or("edge-gateway/checkout", |r| r.0.as_str()),
+                "the public name" => DRILL_PUBLIC_TARGET,
                 _ => "orders-db/pg-2",
             }
         ))
@@ -240,13 +244,36 @@ pub(super) async fn plan(
                 ),
             )
         }
-        Kind::Cordon
-        | Kind::Uncordon
-        | Kind::DeletePod
-        | Kind::EtcdRemove
-        | Kind::DnsFailover
-        | Kind::DnsRestore
-        | Kind::Runbook => {
+        Kind::DnsFailover | Kind::DnsRestore => {
+            let (name, on_standby) = &view.public;
+            if target != DRILL_PUBLIC_TARGET && target != name {
+                return Err(usage("the public name"));
+            }
+            let want = kind == Kind::DnsFailover;
+            guards.push(guard(
+                "not there yet",
+                *on_standby != want,
+                format!(
+                    "{name} points to the {} region",
+                    if *on_standby { "standby" } else { "primary" }
+                ),
+            ));
+            guards.push(guard(
+                "target healthy",
+                true,
+                "the standby region is outside the simulation: assumed ready (DRILL)".to_owned(),
+            ));
+            (
+                DrillAction::PublicName { standby: want },
+                if *on_standby { "standby" } else { "primary" }.to_owned(),
+                name.clone(),
+                format!(
+                    "point {name} to the {} region (TTL 15 s)",
+                    if want { "standby" } else { "primary" }
+                ),
+            )
+        }
+        Kind::Cordon | Kind::Uncordon | Kind::DeletePod | Kind::EtcdRemove | Kind::Runbook => {
             return Err(super::target::not_practised(kind));
         }
     };
@@ -316,6 +343,13 @@ pub(super) fn took_effect(action: &DrillAction, view: &DrillView) -> Option<Stri
             let want = (*replicas).min(mine.len());
             (on == want && ready == want).then(|| format!("{service}: {ready} ready of {want}"))
         }
+        DrillAction::PublicName { standby } => (view.public.1 == *standby).then(|| {
+            format!(
+                "both name servers answer the {} region for {}",
+                if *standby { "standby" } else { "primary" },
+                view.public.0
+            )
+        }),
         DrillAction::Fallback { route, on } => view
             .routes
             .iter()
@@ -429,6 +463,22 @@ pub fn offers(view: &DrillView) -> Vec<Offer> {
             instance: None,
         });
     }
+    let (name, on_standby) = &view.public;
+    let k = if *on_standby {
+        Kind::DnsRestore
+    } else {
+        Kind::DnsFailover
+    };
+    out.push(Offer {
+        kind: k,
+        target: DRILL_PUBLIC_TARGET.to_owned(),
+        label: format!(
+            "DRILL {} {name} (to the {} region)",
+            k.as_str(),
+            if *on_standby { "primary" } else { "standby" }
+        ),
+        instance: None,
+    });
     for (r, fallback) in &view.routes {
         let k = if *fallback {
             Kind::Restore
@@ -450,8 +500,7 @@ pub struct DrillTarget;
 
 impl TargetKind for DrillTarget {
     const NAME: &'static str = "drill fleet";
-    const SYNTAX: &'static str =
-        "instance, database member (orders-db/pg-2) or route (edge-gateway/checkout)";
+    const SYNTAX: &'static str = "instance, database member (orders-db/pg-2), route (edge-gateway/checkout) or the public name (drill/www)";
     const KINDS: &'static [Kind] = &[
         Kind::Drain,
         Kind::Maint,
@@ -463,6 +512,8 @@ impl TargetKind for DrillTarget {
         Kind::Failover,
         Kind::Fence,
         Kind::Unfence,
+        Kind::DnsFailover,
+        Kind::DnsRestore,
     ];
     const DRILL: OnDrill = OnDrill::Practised;
     type Detail = Practice;
@@ -498,6 +549,8 @@ impl TargetKind for DrillTarget {
             Kind::Unfence => Ok(Kind::Fence),
             Kind::Fallback => Ok(Kind::Restore),
             Kind::Restore => Ok(Kind::Fallback),
+            Kind::DnsFailover => Ok(Kind::DnsRestore),
+            Kind::DnsRestore => Ok(Kind::DnsFailover),
             Kind::Switchover | Kind::Failover => Err(format!(
                 "DRILL: a promotion is undone by promoting another member ({before})"
             )),

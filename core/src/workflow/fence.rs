@@ -24,6 +24,18 @@
 //! status reads OFF. Fencing has no automatic rollback: powering a node back on is the
 //! `unfence` workflow, a human's decision.
 //!
+//! A cloud instance fences through its API instead of an agent (`ec2.rs`): `off`
+//! stops the instance (`force` an option), `status` describes it (`stopped` is OFF),
+//! `on` starts it. Terminate is never offered.
+//!
+//! ```toml
+//! [[environment.fence]]
+//! name = "pg1-ec2"
+//! node = "pg1"
+//! group = "pg"
+//! ec2 = { instance_id = "i-0123456789abcdef0", region = "eu-west-1", profile = "oncall" }
+//! ```
+//!
 //! The last-healthy guard asks every other node of the same `group` for its power
 //! status and refuses to fence the last one that is on.
 
@@ -37,7 +49,11 @@ use super::{Context, Detail, GuardResult, Kind, Offer, Plan, Report, WorkflowErr
 use crate::config::Environment;
 use crate::time::Timestamp;
 
-pub use crate::config::FenceDevice;
+pub use crate::config::{Ec2Fence, FenceDevice};
+
+/// How long an EC2 instance may take to read `stopped` (or `running`): AWS's own
+/// stop waits up to several minutes; a forced stop is quicker.
+const EC2_VERIFY_SECS: u64 = 300;
 
 /// A node's power, as its agents say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +171,10 @@ fn env_var(name: &str) -> Option<String> {
 
 /// Runs `action` on `device`, bounded by its timeout (the agent is killed after it).
 pub async fn call(device: &FenceDevice, action: &str) -> AgentResult {
+    if let Some(ec2) = &device.ec2 {
+        return super::ec2::call(ec2, action, Duration::from_secs(device.timeout_secs.max(1)))
+            .await;
+    }
     let started = Instant::now();
     let fail = |said: String| AgentResult {
         code: None,
@@ -262,7 +282,7 @@ async fn fence_plan(ctx: &Context<'_>, kind: Kind, node: &str) -> Result<Plan, W
     for (i, (level, devices)) in levels.iter().enumerate() {
         let names: Vec<String> = devices
             .iter()
-            .map(|d| format!("{} ({})", d.name, d.agent))
+            .map(|d| format!("{} ({})", d.name, d.mechanism()))
             .collect();
         steps.push(format!(
             "{}level {level}: `action={action}` on {}, then `status` until {want}",
@@ -365,7 +385,7 @@ pub(super) async fn execute(
             if let Some(r) = journaled.checkpoint(&what, &mut lines)? {
                 return Ok(r);
             }
-            journaled.step("before", &what, "pending", &d.agent)?;
+            journaled.step("before", &what, "pending", &d.mechanism())?;
             let r = call(d, action).await;
             let ok = r.code == Some(0);
             let code = r.code.map_or_else(|| "none".to_owned(), |c| c.to_string());
@@ -386,8 +406,14 @@ pub(super) async fn execute(
             continue;
         }
         // Verify: every device of the level reads the wanted power (a few tries: some
-        // BMCs report the old state for a moment).
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // BMCs report the old state for a moment; a cloud instance takes a minute or two
+        // to stop).
+        let verify_secs = devices
+            .iter()
+            .map(|d| if d.ec2.is_some() { EC2_VERIFY_SECS } else { 20 })
+            .max()
+            .unwrap_or(20);
+        let deadline = Instant::now() + Duration::from_secs(verify_secs);
         let mut seen = Power::Unknown(String::new());
         let mut all = false;
         while Instant::now() < deadline {
@@ -532,6 +558,7 @@ mod tests {
             group: "default".to_owned(),
             level: 1,
             agent: "fence_ipmilan".into(),
+            ec2: None,
             options: BTreeMap::from([
                 ("ip".to_owned(), "10.0.0.11".to_owned()),
                 ("action".to_owned(), "reboot".to_owned()),

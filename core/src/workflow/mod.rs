@@ -33,6 +33,7 @@ mod context;
 pub mod desk;
 pub mod dns;
 pub mod drill;
+pub mod ec2;
 pub mod etcd;
 pub mod fence;
 mod guards;

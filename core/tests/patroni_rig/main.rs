@@ -16,5 +16,6 @@
 mod common;
 mod helpers;
 mod observed;
+mod region;
 mod runbook;
 mod workflows;

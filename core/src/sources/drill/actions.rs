@@ -1,8 +1,11 @@
 //! Operators' actions on the simulated fleet, and the view its workflows read.
 
-use super::{DATABASE, DB_MAX_CONNECTIONS, DrillFleet};
+use super::{
+    DATABASE, DB_MAX_CONNECTIONS, DrillFleet, GATEWAYS, NAME_SERVERS, PUBLIC_NAME, PUBLIC_PRIMARY,
+    PUBLIC_STANDBY, PUBLIC_ZONE,
+};
 use crate::event::DrillFault;
-use crate::model::{DbRole, Health, ServiceRole};
+use crate::model::{DbRole, DnsRead, DnsRecordView, Health, ServiceId, ServiceRole};
 
 /// An HAProxy-like server state an operator sets on a drill instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +49,11 @@ pub enum DrillAction {
     },
     /// The database's hanging sessions terminated (ends a connection leak).
     TerminateSessions,
+    /// The public name moved to the standby region (`standby`), or back.
+    PublicName {
+        /// Points to the standby region.
+        standby: bool,
+    },
     /// A service scaled to `replicas` running instances (the rest powered off).
     Scale {
         /// The service.
@@ -79,10 +87,17 @@ pub struct DrillView {
     pub routes: Vec<(String, bool)>,
     /// The database primary's sessions by state: (state, count).
     pub sessions: Vec<(&'static str, u32)>,
+    /// The public name, and whether it points to the standby region.
+    pub public: (String, bool),
+    /// The DCS (drill-etcd): whether it has quorum, in words.
+    pub dcs: (bool, String),
 }
 
 /// The drill's database cluster.
 pub const DRILL_DATABASE: &str = DATABASE;
+
+/// The drill's public name as a DNS workflow target (`dns-source/name`).
+pub const DRILL_PUBLIC_TARGET: &str = "drill/www";
 
 impl DrillFleet {
     /// What the workflows read.
@@ -116,6 +131,27 @@ impl DrillFleet {
                 .iter()
                 .map(|r| (r.breaker.to_string(), r.fallback))
                 .collect(),
+            public: (PUBLIC_NAME.to_owned(), self.public_standby),
+            dcs: self.clusters.first().map_or_else(
+                || (false, "no DCS in the drill".to_owned()),
+                |c| {
+                    let n = c.members.len();
+                    let live = c.up.iter().filter(|u| **u).count();
+                    let holds = live > n / 2 && c.leader.is_some();
+                    (
+                        holds,
+                        format!(
+                            "{}: {live} of {n} members answer{}",
+                            c.id,
+                            if holds {
+                                ", one leader"
+                            } else {
+                                ": quorum lost"
+                            }
+                        ),
+                    )
+                },
+            ),
             sessions: {
                 let at = self.last_step.unwrap_or_default();
                 let (in_use, _) = self.leak_pool(at);
@@ -205,6 +241,20 @@ impl DrillFleet {
                     (*replicas).min(count)
                 ))
             }
+            DrillAction::PublicName { standby } => {
+                if self.public_standby != *standby {
+                    self.public_standby = *standby;
+                    self.public_serial += 1;
+                }
+                Ok(format!(
+                    "{PUBLIC_NAME} points to {} (DRILL)",
+                    if *standby {
+                        PUBLIC_STANDBY
+                    } else {
+                        PUBLIC_PRIMARY
+                    }
+                ))
+            }
             DrillAction::Fallback { route, on } => {
                 let r = self
                     .routes
@@ -221,6 +271,37 @@ impl DrillFleet {
                     }
                 ))
             }
+        }
+    }
+
+    /// The public name as the simulated name servers answer it.
+    pub(super) fn public_record(&self) -> crate::event::EventBody {
+        let value = if self.public_standby {
+            PUBLIC_STANDBY
+        } else {
+            PUBLIC_PRIMARY
+        };
+        crate::event::EventBody::DnsRecord {
+            record: DnsRecordView {
+                name: PUBLIC_NAME.to_owned(),
+                zone: PUBLIC_ZONE.to_owned(),
+                rtype: "CNAME".to_owned(),
+                reads: NAME_SERVERS
+                    .iter()
+                    .map(|server| DnsRead {
+                        server: (*server).to_owned(),
+                        values: vec![value.to_owned()],
+                        ttl_secs: Some(15),
+                        serial: Some(self.public_serial),
+                        error: None,
+                    })
+                    .collect(),
+                primary: vec![PUBLIC_PRIMARY.to_owned()],
+                standby: vec![PUBLIC_STANDBY.to_owned()],
+                // The fleet is the primary region, entered through its edge gateway;
+                // the standby region is outside the simulation.
+                service: (!self.public_standby).then(|| ServiceId::new(GATEWAYS[0])),
+            },
         }
     }
 

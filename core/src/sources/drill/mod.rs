@@ -25,8 +25,10 @@
 //! The drill also takes operators' actions ([`DrillAction`]), so every workflow can be
 //! practised on it through the same engine: drain, maintenance and ready of an instance
 //! (as an HAProxy server), power off and on (fencing) of an instance or a database
-//! member, promotion of a database member, and a route's fallback. [`DrillView`] is
-//! what the workflows read, fresh, to plan and verify.
+//! member, promotion of a database member, a route's fallback, and the public name
+//! moved to the standby region and back (`www.drill.example`, served by two simulated
+//! name servers, its primary value the region the fleet is in). [`DrillView`] is what
+//! the workflows read, fresh, to plan and verify.
 //!
 //! The module is split along its jobs: `sim` steps the fleet, `actions` applies the
 //! operators' actions and gives the workflows their view, `handle` is how the workflows
@@ -142,6 +144,14 @@ const EDGE_ROUTES: [&str; 7] = [
     "payments",
 ];
 const INTERNAL_ROUTES: [&str; 5] = ["admin", "orders", "inventory", "ledger", "notifications"];
+/// The drill's public name, its zone, and where it points in each region: the fleet
+/// is the primary region (its entry is `edge-gateway`); the standby region is outside
+/// the simulation.
+const PUBLIC_NAME: &str = "www.drill.example";
+const PUBLIC_ZONE: &str = "drill.example";
+const PUBLIC_PRIMARY: &str = "eu-west.drill.example";
+const PUBLIC_STANDBY: &str = "eu-central.drill.example";
+const NAME_SERVERS: [&str; 2] = ["ns1.drill.example:53", "ns2.drill.example:53"];
 const LEAK_SERVICE: &str = "checkout";
 const FLAP_SERVICE: &str = "search";
 const POOL_SIZE: u32 = 50;
@@ -207,6 +217,12 @@ pub struct DrillFleet {
     db_members: Vec<(MemberId, DbRole)>,
     /// Database members powered off (fenced).
     db_off: Vec<bool>,
+    /// The public name points to the standby region.
+    public_standby: bool,
+    /// The public zone's SOA serial (bumped by each move).
+    public_serial: u32,
+    /// The serial last reported.
+    public_sent: u32,
     faults: Vec<(DrillFault, Timestamp)>,
     scripted: bool,
     origin: Option<Timestamp>,
@@ -214,7 +230,9 @@ pub struct DrillFleet {
     steps: u64,
 }
 
-pub use self::actions::{DRILL_DATABASE, DrillAction, DrillInstance, DrillView, ServerState};
+pub use self::actions::{
+    DRILL_DATABASE, DRILL_PUBLIC_TARGET, DrillAction, DrillInstance, DrillView, ServerState,
+};
 pub use self::handle::{DrillCommand, DrillHandle};
 pub(crate) use self::task::start;
 pub use self::task::{run, simulate};

@@ -185,6 +185,9 @@ impl DrillFleet {
             routes,
             clusters,
             db_off: vec![false; db_members.len()],
+            public_standby: false,
+            public_serial: 2_026_120_601,
+            public_sent: 2_026_120_601,
             db_members,
             faults: Vec::new(),
             scripted,
@@ -257,6 +260,7 @@ impl DrillFleet {
                 detail: None,
             });
         }
+        out.push(self.public_record());
         out
     }
 
@@ -318,6 +322,11 @@ impl DrillFleet {
         self.step_clusters(at, origin, &mut out);
         if self.steps.is_multiple_of(2) {
             self.step_db(at, &mut out);
+        }
+        // As a DNS source reports: when the name moved, and now and then besides.
+        if self.public_sent != self.public_serial || self.steps.is_multiple_of(30) {
+            self.public_sent = self.public_serial;
+            out.push(self.public_record());
         }
         out
     }

@@ -4,6 +4,8 @@
 //! Step kinds:
 //! - `workflow`: any workflow (`fallback`, `drain`, `fence`...) on a target; planned
 //!   when its turn comes, with every guard: a refusing guard stops the runbook;
+//! - `quorum`: the DCS (an etcd source) must have quorum now, read fresh from every
+//!   member: a failover decided from the minority side splits the brain;
 //! - `sessions`: a database's sessions by state (read-only, the diagnosis);
 //! - `terminate_sessions`: `pg_terminate_backend` of the sessions idle in a
 //!   transaction and/or running longer than a limit;
@@ -15,7 +17,8 @@
 //!
 //! Strings may use `{var}`: the runbook's `[vars]` defaults, overridden by the
 //! environment's `[[environment.runbook]]` entry that enables it. The shipped runbooks
-//! (the Sev-0 connection-pool leak of the domain notes) are built in; a runbook file
+//! (the Sev-0 connection-pool leak and the region failover of the domain notes) are
+//! built in; a runbook file
 //! named in the configuration is read from disk. Every step is journaled before and
 //! after, with a cancel checkpoint between steps; a failing step stops the runbook as
 //! `needs_human`, naming what ran and what did not.
@@ -31,13 +34,19 @@ use crate::time::Timestamp;
 
 mod steps;
 
-use self::steps::{drill_step, http_check, scale, sessions, terminate, wait_for_human};
+use self::steps::{drill_step, http_check, quorum, scale, sessions, terminate, wait_for_human};
 
 /// The runbooks shipped with the console: (name, TOML).
-pub const SHIPPED: [(&str, &str); 1] = [(
-    "sev0-connection-leak",
-    include_str!("../../../../assets/runbooks/sev0-connection-leak.toml"),
-)];
+pub const SHIPPED: [(&str, &str); 2] = [
+    (
+        "sev0-connection-leak",
+        include_str!("../../../../assets/runbooks/sev0-connection-leak.toml"),
+    ),
+    (
+        "region-failover",
+        include_str!("../../../../assets/runbooks/region-failover.toml"),
+    ),
+];
 
 pub use crate::config::RunbookConfig;
 
@@ -63,6 +72,13 @@ pub enum Step {
         workflow: String,
         /// Its target.
         target: String,
+    },
+    /// The DCS must have quorum now.
+    Quorum {
+        /// What the step is for.
+        title: String,
+        /// An `etcd` source.
+        source: String,
     },
     /// A database's sessions by state.
     Sessions {
@@ -143,6 +159,8 @@ pub struct Runbook {
 pub enum Bound {
     /// A workflow.
     Workflow(Kind, String),
+    /// Quorum of an `etcd` source, read fresh.
+    Quorum(String),
     /// Sessions by state of a `postgres` source.
     Sessions(String),
     /// Terminate sessions of a `postgres` source.
@@ -238,6 +256,7 @@ pub fn resolve(book: &Runbook, vars: &BTreeMap<String, String>) -> Result<Resolv
                     }
                     (b(title)?, Bound::Workflow(kind, b(target)?))
                 }
+                Step::Quorum { title, source } => (b(title)?, Bound::Quorum(b(source)?)),
                 Step::Sessions { title, database } => (b(title)?, Bound::Sessions(b(database)?)),
                 Step::TerminateSessions {
                     title,
@@ -290,6 +309,9 @@ fn describe(step: &Bound) -> String {
         Bound::Workflow(k, t) => format!(
             "workflow {} {t} (planned with its guards when its turn comes)",
             k.as_str()
+        ),
+        Bound::Quorum(src) => format!(
+            "ask every member of {src} for its status: a majority must answer and name one leader (read-only)"
         ),
         Bound::Sessions(db) => format!("count {db}'s sessions by state (read-only)"),
         Bound::Terminate {
@@ -374,6 +396,12 @@ fn check_sources(ctx: &Context<'_>, r: &Resolved) -> Result<(), String> {
             .iter()
             .any(|s| matches!(s, SourceConfig::Postgres(p) if p.name == n))
     };
+    let has_etcd = |n: &str| {
+        ctx.environment
+            .source
+            .iter()
+            .any(|s| matches!(s, SourceConfig::Etcd(e) if e.name == n))
+    };
     let has_k8s = |n: &str| {
         ctx.environment
             .source
@@ -382,6 +410,9 @@ fn check_sources(ctx: &Context<'_>, r: &Resolved) -> Result<(), String> {
     };
     for (title, s) in &r.steps {
         match s {
+            Bound::Quorum(src) if !has_etcd(src) => {
+                return Err(format!("step {title:?}: no etcd source named {src:?}"));
+            }
             Bound::Sessions(db) | Bound::Terminate { database: db, .. } if !has_pg(db) => {
                 return Err(format!("step {title:?}: no postgres source named {db:?}"));
             }
@@ -487,6 +518,7 @@ pub(super) async fn execute(
             {
                 drill_step(ctx, &journaled, step).await
             }
+            Bound::Quorum(src) => quorum(ctx, src).await,
             Bound::Sessions(db) => sessions(ctx, db).await,
             Bound::Terminate {
                 database,
@@ -649,6 +681,42 @@ mod tests {
         assert_eq!(
             r.steps[7].1,
             Bound::Workflow(Kind::Restore, "ingress/shop".into())
+        );
+    }
+
+    #[test]
+    fn the_region_failover_binds_its_steps_in_order() {
+        let book = parse(SHIPPED[1].1).expect("shipped runbook");
+        assert_eq!(book.name, "region-failover");
+        let vars = BTreeMap::from(
+            [
+                ("dcs", "etcd-prod"),
+                ("old_primary", "pg-a"),
+                ("database", "pg"),
+                ("candidate", "pg-b"),
+                ("public_name", "public-dns/www"),
+                ("readiness", "https://b.example/ready"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let r = resolve(&book, &vars).expect("bound");
+        let steps: Vec<&Bound> = r.steps.iter().map(|(_, b)| b).collect();
+        assert_eq!(
+            steps,
+            [
+                &Bound::Quorum("etcd-prod".into()),
+                &Bound::Workflow(Kind::Fence, "pg-a".into()),
+                &Bound::Workflow(Kind::Failover, "pg/pg-b".into()),
+                &Bound::Workflow(Kind::DnsFailover, "public-dns/www".into()),
+                &Bound::Http("https://b.example/ready".into(), 3),
+            ]
+        );
+        let mut with = vars.clone();
+        with.insert("promote".into(), "switchover".into());
+        let r = resolve(&book, &with).expect("bound");
+        assert_eq!(
+            r.steps[2].1,
+            Bound::Workflow(Kind::Switchover, "pg/pg-b".into())
         );
     }
 

@@ -1,4 +1,5 @@
-//! How each kind of runbook step is carried out: database sessions read and
+//! How each kind of runbook step is carried out: the DCS's quorum read fresh, database
+//! sessions read and
 //! terminated over the `postgres` source's connection, a deployment scaled and waited
 //! for, a readiness URL checked, a manual step waited for, and the same steps on the
 //! drill's fleet.
@@ -30,6 +31,16 @@ pub(super) async fn drill_step(
         ))
     };
     match step {
+        Bound::Quorum(_) => {
+            let (holds, words) = drill.view().await?.dcs;
+            if holds {
+                Ok(format!("{words} (DRILL)"))
+            } else {
+                Err(format!(
+                    "{words}: deciding a failover now could split the brain (DRILL)"
+                ))
+            }
+        }
         Bound::Sessions(_) => Ok(drill
             .view()
             .await?
@@ -116,6 +127,28 @@ pub(super) async fn connect(
         .map_err(|_| format!("{name}: no connection within {bound:?}"))?
         .map_err(|e| format!("{name}: {e}"))?;
     Ok(connected.client)
+}
+
+/// The etcd source `name`'s quorum, read fresh from every member: the words when it
+/// holds, why not otherwise.
+pub(super) async fn quorum(ctx: &Context<'_>, name: &str) -> Result<String, String> {
+    let cfg = ctx
+        .environment
+        .source
+        .iter()
+        .find_map(|s| match s {
+            SourceConfig::Etcd(e) if e.name == name => Some(e),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no etcd source named {name:?}"))?;
+    let (holds, words) = crate::workflow::lock::quorum_of(cfg, ctx.timeout).await;
+    if holds {
+        Ok(format!("{name}: {words}"))
+    } else {
+        Err(format!(
+            "{name}: {words}: deciding a failover now could split the brain"
+        ))
+    }
 }
 
 /// Sessions by state, in words.
