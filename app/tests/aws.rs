@@ -3,8 +3,8 @@
 //! engineer's own `~/.aws/credentials` profile (a temporary home here), named in the
 //! configuration, never written in it.
 //!
-//! Route53: `status --json` shows the record read through the API (target, TTL, side,
-//! the topology service); `dns-failover` moves it in one change batch followed to
+//! Route53: `status --json` shows the record read through the API (the zone found by
+//! its name; target, TTL, side, the topology service); `dns-failover` moves it in one change batch followed to
 //! `INSYNC`, `dns-restore` moves it back. EC2: `fence` stops a node's instance and is
 //! verified `stopped`, the last-healthy guard refuses the group's last running one,
 //! `unfence` starts them; a wrong secret is refused in words. Neither the secret nor
@@ -120,7 +120,7 @@ name = "rig"
 kind = "dns"
 name = "public"
 zone = "switchboard.test"
-route53 = {{ zone_id = "{zone}", profile = "oncall", endpoint = "{ROUTE53_ENDPOINT}" }}
+route53 = {{ profile = "oncall", endpoint = "{ROUTE53_ENDPOINT}" }}
 [[environment.source.record]]
 name = "app"
 primary = "{primary}"
@@ -128,8 +128,7 @@ standby = "{standby}"
 ttl_secs = {ttl}
 primary_service = "edge-primary"
 standby_service = "edge-standby"
-"#,
-                zone = seed.zone
+"#
             ),
         )
         .expect("config");

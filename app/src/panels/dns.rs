@@ -67,7 +67,7 @@ fn name_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, entry: &DnsEntry) {
         if let Some(ttl) = r.agreed().and_then(|(_, t)| t) {
             ui.weak(format!("TTL {ttl} s"));
         }
-        ui.weak(format!("since {}", format_age(ctx.age_secs(entry.since))));
+        ui.weak(format!("for {}", format_age(ctx.age_secs(entry.since))));
         if stale {
             let age = source.map_or(0.0, |s| ctx.age_secs(s.last_event_at));
             theme::chip(
@@ -85,6 +85,7 @@ fn name_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, entry: &DnsEntry) {
                 let c = &s.counts;
                 (c.healthy, c.total())
             });
+            let database = ctx.state.databases.get(service.as_str());
             let link = ui.add(
                 egui::Label::new(RichText::new(service.as_str()).strong())
                     .sense(egui::Sense::click()),
@@ -92,15 +93,24 @@ fn name_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, entry: &DnsEntry) {
             if link.clicked() {
                 ctx.push(UiCommand::Select(Some(service.to_string())));
             }
-            match health {
-                Some((ok, all)) if all > 0 => {
+            match (health, database) {
+                (Some((ok, all)), _) if all > 0 => {
                     let c = if ok == all { theme::GOOD } else { theme::WARN };
                     ui.colored_label(c, format!("{ok}/{all} healthy"));
                 }
-                Some(_) => {
+                (Some(_), _) => {
                     ui.weak("no instances reported");
                 }
-                None => {
+                (None, Some(db)) => {
+                    let (c, _, word) = super::databases::db_style(db);
+                    let primary = db
+                        .primary
+                        .as_ref()
+                        .map(|p| format!(", primary {p}"))
+                        .unwrap_or_default();
+                    ui.colored_label(c, format!("database: {}{primary}", word.to_lowercase()));
+                }
+                (None, None) => {
                     ui.weak("(not in the topology)");
                 }
             }

@@ -159,6 +159,63 @@ pub async fn replace(
         .ok_or_else(|| "Route53 accepted the change but named no change id".to_owned())
 }
 
+/// The id of the hosted zone named `name` (`ListHostedZonesByName`): refused in words
+/// when there is none, or more than one (a public and a private zone of one name).
+pub async fn zone_id_by_name(api: &Api, name: &str) -> Result<String, String> {
+    let want = fqdn(name).to_ascii_lowercase();
+    let x = api
+        .call(
+            &format!("finding Route53 hosted zone {want}"),
+            "GET",
+            &format!("{VERSION}/hostedzonesbyname"),
+            &[
+                ("dnsname".to_owned(), want.clone()),
+                ("maxitems".to_owned(), "10".to_owned()),
+            ],
+            Vec::new(),
+            None,
+        )
+        .await?;
+    let zones = zones_named(&x, &want);
+    match zones.as_slice() {
+        [(id, _)] => Ok(id.clone()),
+        [] => Err(format!(
+            "Route53 has no hosted zone {want} for the credentials from {}",
+            api.credentials_from()
+        )),
+        many => Err(format!(
+            "{} hosted zones are named {want} ({}): set route53.zone_id",
+            many.len(),
+            many.iter()
+                .map(|(id, private)| format!(
+                    "{id} {}",
+                    if *private { "private" } else { "public" }
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The (id, private) of the zones named `want` in a `ListHostedZonesByNameResponse`.
+pub fn zones_named(x: &Element, want: &str) -> Vec<(String, bool)> {
+    x.at("HostedZones")
+        .map(|z| {
+            z.all("HostedZone")
+                .filter(|h| {
+                    h.text_at("Name")
+                        .is_some_and(|n| fqdn(n).eq_ignore_ascii_case(want))
+                })
+                .filter_map(|h| {
+                    let id = zone(h.text_at("Id")?).to_owned();
+                    let private = h.text_at("Config/PrivateZone") == Some("true");
+                    Some((id, private))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A change's status: `PENDING` or `INSYNC`.
 pub async fn change_status(api: &Api, change_id: &str) -> Result<String, String> {
     let id = change_id.trim_start_matches("/change/");
@@ -205,6 +262,32 @@ mod tests {
                 values: vec!["eu-west.example.com".into()],
             }]
         );
+    }
+
+    /// The shape of AWS's documented `ListHostedZonesByName` answer: the zones from
+    /// the name on, so only exact names count.
+    #[test]
+    fn zones_are_found_by_their_exact_name() {
+        let x = super::super::xml::parse(
+            r#"<ListHostedZonesByNameResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">
+  <HostedZones>
+    <HostedZone><Id>/hostedzone/Z111</Id><Name>example.com.</Name><Config><PrivateZone>false</PrivateZone></Config></HostedZone>
+    <HostedZone><Id>/hostedzone/Z222</Id><Name>example.com.</Name><Config><PrivateZone>true</PrivateZone></Config></HostedZone>
+    <HostedZone><Id>/hostedzone/Z333</Id><Name>example.net.</Name></HostedZone>
+  </HostedZones>
+  <DNSName>example.com.</DNSName><IsTruncated>false</IsTruncated><MaxItems>10</MaxItems>
+</ListHostedZonesByNameResponse>"#,
+        )
+        .expect("xml");
+        assert_eq!(
+            zones_named(&x, "example.com."),
+            [("Z111".to_owned(), false), ("Z222".to_owned(), true)]
+        );
+        assert_eq!(
+            zones_named(&x, "example.net."),
+            [("Z333".to_owned(), false)]
+        );
+        assert!(zones_named(&x, "example.org.").is_empty());
     }
 
     /// A move is DELETE exactly what was read, then CREATE: a compare-and-swap.

@@ -30,7 +30,7 @@
 //! kind = "dns"
 //! name = "public-dns"
 //! zone = "example.com"
-//! route53 = { zone_id = "Z0123456789ABCDEFGHIJ", profile = "oncall" }
+//! route53 = { profile = "oncall" }   # the zone found by its name; or zone_id = "Z0…"
 //! [[environment.source.record]]
 //! name = "www"
 //! primary = "eu-west.example.com"
@@ -119,13 +119,15 @@ pub struct DnsRecord {
     pub standby_service: Option<String>,
 }
 
-/// A Route53 hosted zone, and how to reach AWS (each field but the zone optional: the
-/// AWS CLI's defaults otherwise).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A Route53 hosted zone, and how to reach AWS (each field optional: the zone is
+/// found by the source's `zone` name, the rest as the AWS CLI finds it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route53Zone {
-    /// The hosted zone's id (`Z0123456789ABCDEFGHIJ`).
-    pub zone_id: String,
+    /// The hosted zone's id (`Z0123456789ABCDEFGHIJ`): needed only when a public and a
+    /// private zone share the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
     /// The profile in `~/.aws/credentials` and `config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -147,14 +149,26 @@ impl Route53Zone {
         }
     }
 
-    /// The zone's id without the API's `/hostedzone/` prefix.
-    pub fn id(&self) -> &str {
-        self.zone_id.trim().trim_start_matches("/hostedzone/")
+    /// The configured id without the API's `/hostedzone/` prefix.
+    pub fn id(&self) -> Option<&str> {
+        self.zone_id
+            .as_deref()
+            .map(|z| z.trim().trim_start_matches("/hostedzone/"))
     }
+}
 
+/// A Route53 zone reached: the API with credentials found, and the zone's id.
+pub struct Route53 {
+    /// The API.
+    pub api: Api,
+    /// The hosted zone's id.
+    pub zone_id: String,
+}
+
+impl Route53 {
     /// The place's name in reports (`Route53 Z0123…`).
     pub fn label(&self) -> String {
-        format!("Route53 {}", self.id())
+        format!("Route53 {}", self.zone_id)
     }
 }
 
@@ -207,7 +221,7 @@ impl crate::sources::Settings for DnsConfig {
                     self.name
                 ));
             }
-            Some(z) if z.zone_id.trim().is_empty() => {
+            Some(z) if z.id().is_some_and(str::is_empty) => {
                 return Err(format!(
                     "dns source {:?}: route53 zone_id is empty",
                     self.name
@@ -230,9 +244,25 @@ impl crate::sources::Settings for DnsConfig {
     }
 }
 
-/// The Route53 API for `zone`, with credentials found now.
-pub fn route53_api(zone: &Route53Zone, timeout: Duration) -> Result<Api, String> {
-    Api::route53(&zone.aws(), timeout)
+/// `cfg`'s Route53 zone reached (`None`: not a Route53 zone): credentials found now,
+/// the zone's id as configured, else `known` (found before), else looked up by name.
+pub async fn route53_zone(
+    cfg: &DnsConfig,
+    known: Option<&str>,
+    timeout: Duration,
+) -> Option<Result<Route53, String>> {
+    let zone = cfg.route53.as_ref()?;
+    Some(
+        async {
+            let api = Api::route53(&zone.aws(), timeout)?;
+            let zone_id = match zone.id().or(known) {
+                Some(id) => id.to_owned(),
+                None => route53::zone_id_by_name(&api, &cfg.zone).await?,
+            };
+            Ok(Route53 { api, zone_id })
+        }
+        .await,
+    )
 }
 
 /// The most a secret file may hold: a key is tens of bytes.
@@ -450,19 +480,30 @@ impl RecordRead {
 pub async fn read_record(
     cfg: &DnsConfig,
     rec: &DnsRecord,
-    api: Option<&Result<Api, String>>,
+    api: Option<&Result<Route53, String>>,
     timeout: Duration,
 ) -> Result<RecordRead, String> {
     let fqdn = cfg.fqdn(&rec.name);
     let name = dns::name(&fqdn)?;
     let rtype = dns::record_type(&rec.rtype)?;
+    let label = || {
+        cfg.route53.as_ref().map_or_else(String::new, |z| {
+            format!("Route53 {}", z.id().unwrap_or(cfg.zone.as_str()))
+        })
+    };
     let api = match (&cfg.route53, api) {
-        (Some(zone), Some(Ok(api))) => Some((
-            zone.label(),
-            route53::read(api, &zone.zone_id, &fqdn, &rec.rtype.to_ascii_uppercase()).await,
+        (Some(_), Some(Ok(r53))) => Some((
+            r53.label(),
+            route53::read(
+                &r53.api,
+                &r53.zone_id,
+                &fqdn,
+                &rec.rtype.to_ascii_uppercase(),
+            )
+            .await,
         )),
-        (Some(zone), Some(Err(e))) => Some((zone.label(), Err(e.clone()))),
-        (Some(zone), None) => Some((zone.label(), Err("no Route53 API".to_owned()))),
+        (Some(_), Some(Err(e))) => Some((label(), Err(e.clone()))),
+        (Some(_), None) => Some((label(), Err("no Route53 API".to_owned()))),
         (None, _) => None,
     };
     let mut servers = Vec::new();
@@ -486,6 +527,8 @@ struct Zone {
     cfg: DnsConfig,
     servers: Vec<SocketAddr>,
     timeout: Duration,
+    /// The Route53 zone's id once found by name.
+    route53_id: Option<String>,
 }
 
 impl Poll for Zone {
@@ -499,11 +542,10 @@ impl Poll for Zone {
         }
         // Credentials are found again at every poll: a profile's keys may be rotated
         // under a running console.
-        let api = self
-            .cfg
-            .route53
-            .as_ref()
-            .map(|z| route53_api(z, self.timeout));
+        let api = route53_zone(&self.cfg, self.route53_id.as_deref(), self.timeout).await;
+        if let Some(Ok(r)) = &api {
+            self.route53_id = Some(r.zone_id.clone());
+        }
         let mut records = Vec::new();
         for r in &self.cfg.records {
             records.push(read_record(&self.cfg, r, api.as_ref(), self.timeout).await?);
@@ -595,6 +637,7 @@ pub async fn run(cfg: DnsConfig, emitter: Emitter) {
             cfg,
             servers,
             timeout,
+            route53_id: None,
         },
         pace,
         &emitter,

@@ -24,7 +24,7 @@ use crate::aws::call::Api;
 use crate::aws::route53::{self, RecordSet};
 use crate::config::{Environment, SourceConfig};
 use crate::dns::{self, Answer};
-use crate::sources::dns::{DnsConfig, DnsRecord, RecordRead, read_record, route53_api};
+use crate::sources::dns::{DnsConfig, DnsRecord, RecordRead, read_record, route53_zone};
 use crate::time::Timestamp;
 
 /// How long verification waits for every server to answer the new value.
@@ -48,6 +48,8 @@ pub struct Move {
     /// A Route53 zone's record set exactly as the API held it at the plan (`None`:
     /// not a Route53 zone): the batch deletes this, so a change since is refused.
     pub route53_from: Option<RecordSet>,
+    /// The Route53 hosted zone's id it was read from.
+    pub route53_zone: Option<String>,
 }
 
 fn config<'a>(env: &'a Environment, name: &str) -> Result<&'a DnsConfig, WorkflowError> {
@@ -93,17 +95,27 @@ async fn read_now(
     rec: &DnsRecord,
     timeout: std::time::Duration,
 ) -> Result<RecordRead, WorkflowError> {
-    let api = cfg.route53.as_ref().map(|z| route53_api(z, timeout));
-    read_record(cfg, rec, api.as_ref(), timeout)
+    Ok(read_with_zone(cfg, rec, timeout).await?.0)
+}
+
+/// `rec` read fresh, and the Route53 zone's id it was read from (a Route53 zone).
+async fn read_with_zone(
+    cfg: &DnsConfig,
+    rec: &DnsRecord,
+    timeout: std::time::Duration,
+) -> Result<(RecordRead, Option<String>), WorkflowError> {
+    let api = route53_zone(cfg, None, timeout).await;
+    let read = read_record(cfg, rec, api.as_ref(), timeout)
         .await
-        .map_err(WorkflowError::Usage)
+        .map_err(WorkflowError::Usage)?;
+    Ok((read, api.and_then(Result::ok).map(|r| r.zone_id)))
 }
 
 /// The guard that the change can be made: the TSIG key readable, or AWS credentials
 /// found (never shown: where they came from is).
 fn signing_guard(cfg: &DnsConfig, timeout: std::time::Duration) -> GuardResult {
     let found = match &cfg.route53 {
-        Some(zone) => route53_api(zone, timeout).map(|api| {
+        Some(zone) => Api::route53(&zone.aws(), timeout).map(|api| {
             format!(
                 "AWS credentials from {} for {}",
                 api.credentials_from(),
@@ -144,7 +156,7 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
             }
         ))
     })?;
-    let read = read_now(cfg, rec, ctx.timeout).await?;
+    let (read, route53_zone) = read_with_zone(cfg, rec, ctx.timeout).await?;
     let from = read
         .agreed()
         .map_err(|e| WorkflowError::Target(format!("{}: {e}", rec.name)))?;
@@ -200,13 +212,12 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
         .api
         .as_ref()
         .and_then(|(_, r)| r.as_ref().ok().cloned().flatten());
-    let change = match &cfg.route53 {
-        Some(zone) => {
-            places.insert(0, zone.label());
+    let change = match (&cfg.route53, &route53_zone) {
+        (Some(zone), Some(zone_id)) => {
+            places.insert(0, format!("Route53 {zone_id}"));
             vec![
                 format!(
-                    "Route53 change batch to zone {} ({}): delete {fqdn} {} (TTL {} s) exactly as read and create {} (TTL {} s), together or not at all",
-                    zone.id(),
+                    "Route53 change batch to zone {zone_id} ({}): delete {fqdn} {} (TTL {} s) exactly as read and create {} (TTL {} s), together or not at all",
                     zone.profile.as_deref().map_or_else(
                         || "the AWS CLI's default profile".to_owned(),
                         |p| format!("profile {p}")
@@ -219,7 +230,13 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
                 format!("follow the change until Route53 says INSYNC (up to {INSYNC_SECS} s)"),
             ]
         }
-        None => vec![format!(
+        (Some(_), None) => {
+            return Err(WorkflowError::Target(format!(
+                "{}: the Route53 zone could not be found",
+                rec.name
+            )));
+        }
+        (None, _) => vec![format!(
             "RFC 2136 update to {} (zone {}, signed with key {}): if {fqdn} is still {}, replace it with {} (TTL {} s)",
             places.first().map_or("?", String::as_str),
             cfg.zone,
@@ -253,6 +270,7 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
             from,
             to,
             route53_from,
+            route53_zone,
         }),
     })
 }
@@ -276,8 +294,11 @@ impl Changer {
     fn new(cfg: &DnsConfig, m: &Move, ctx: &Context<'_>, plan: &Plan) -> Result<Self, String> {
         if let Some(zone) = &cfg.route53 {
             return Ok(Self::Route53 {
-                api: route53_api(zone, ctx.timeout)?,
-                zone_id: zone.id().to_owned(),
+                api: Api::route53(&zone.aws(), ctx.timeout)?,
+                zone_id: m
+                    .route53_zone
+                    .clone()
+                    .ok_or_else(|| format!("{}: no Route53 zone in the plan", m.name))?,
                 comment: format!("switchboard {} of {}", plan.kind.as_str(), m.name),
             });
         }

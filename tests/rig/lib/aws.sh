@@ -4,7 +4,8 @@
 # call must be signed with a key moto issued) and aws-r53 on 5402 without (Route53:
 # moto's own signature check refuses Route53 reads with a query string, boto3's too).
 # aws_seed.py makes the key, three EC2 instances and the zone switchboard.test; what it
-# made is in $RIG/aws/seed.json (the key's secret too: a rig-only key, 0600).
+# made is in $RIG/aws/seed.json (the key's secret too: a rig-only key, 0600), with
+# $RIG/aws/credentials (profile rig, as ~/.aws/credentials) and $RIG/estate-region.toml.
 
 AWS_IAM_PORT=5400
 AWS_R53_PORT=5402
@@ -34,7 +35,7 @@ aws_start() {
   bg aws-r53 "$RIG_VENV/bin/moto_server" -H 127.0.0.1 -p "$AWS_R53_PORT"
   waitfor 30 aws_up "$AWS_IAM_PORT" || { show_log_tail aws-iam; die "moto (IAM) did not start"; }
   waitfor 30 aws_up "$AWS_R53_PORT" || { show_log_tail aws-r53; die "moto (Route53) did not start"; }
-  out=$( ( umask 077; "$RIG_VENV/bin/python" "$RIG_DIR/aws_seed.py" \
+  out=$( ( umask 077; RIG="$RIG" "$RIG_VENV/bin/python" "$RIG_DIR/aws_seed.py" \
     "http://127.0.0.1:$AWS_IAM_PORT" "http://127.0.0.1:$AWS_R53_PORT" > "$RIG/aws/seed.json" ) 2>&1) ||
     die "seeding moto: $out"
   log "aws: moto (an emulator, not AWS) on $AWS_IAM_PORT (EC2, IAM enforced) and $AWS_R53_PORT (Route53), seeded after $(since "$t0")"

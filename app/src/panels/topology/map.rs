@@ -11,8 +11,8 @@ use super::super::{PanelCtx, UiCommand};
 use super::layout::Layout;
 use super::menu::context_menu_ui;
 use super::paint::{
-    Frame, Staleness, header_text, health_bar, instances_ui, name_tags, paint_badge, paint_edge,
-    pool_bar,
+    Frame, Staleness, entry_tags, header_text, health_bar, instances_ui, name_tags, paint_badge,
+    paint_edge, pool_bar,
 };
 use super::panel::TopologyView;
 use super::tooltip::tooltip_ui;
@@ -277,6 +277,7 @@ pub(super) fn map_ui(
         );
     }
     name_tags(&painter, &fx, layout, &mut view.tags);
+    entry_tags(&painter, &fx, layout);
 
     // --- Tooltip, selection, cursor ---------------------------------------------------
     if response.dragged() {

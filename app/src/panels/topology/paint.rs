@@ -416,6 +416,46 @@ pub(super) fn paint_badge(
     painter.galley(pill.min + Vec2::new(3.0, 1.0), galley, text_color);
 }
 
+/// The topology's entry: over the box of each service a public name leads to, the
+/// name with an arrow into the box (right-aligned, so a box's own name tag at its left
+/// stays readable).
+pub(super) fn entry_tags(painter: &egui::Painter, fx: &Frame<'_>, layout: &Layout) {
+    if fx.state.dns.is_empty() {
+        return;
+    }
+    let font = FontId::proportional(SMALL_FONT);
+    for b in &layout.boxes {
+        let names: Vec<&str> = fx
+            .state
+            .dns
+            .values()
+            .filter(|e| e.record.service.as_ref() == Some(&b.id))
+            .map(|e| e.record.name.as_str())
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let screen = fx.rect(b.rect);
+        if !fx.canvas.intersects(screen.expand(20.0)) {
+            continue;
+        }
+        // A small triangle pointing into the box, then the names before it.
+        let tip = Pos2::new(screen.right() - 6.0, screen.top() - 1.0);
+        painter.add(egui::Shape::convex_polygon(
+            vec![tip, tip + Vec2::new(4.0, -6.0), tip + Vec2::new(-4.0, -6.0)],
+            theme::INFO,
+            Stroke::NONE,
+        ));
+        painter.text(
+            Pos2::new(screen.right() - 13.0, screen.top() - 1.0),
+            Align2::RIGHT_BOTTOM,
+            names.join(", "),
+            font.clone(),
+            theme::INFO,
+        );
+    }
+}
+
 /// When box text is too small: a floating tag (glyph and name) over each unhealthy,
 /// degraded or selected service, unhealthy first; tags that would overlap are skipped.
 pub(super) fn name_tags(
