@@ -187,6 +187,12 @@ standby_service = "edge-standby"
         assert!(text.contains(": done"), "{kind}: {text}");
         assert!(text.contains("INSYNC after"), "{kind}: {text}");
         assert!(text.contains("clients follow within"), "{kind}: {text}");
+        for line in text
+            .lines()
+            .filter(|l| l.contains("INSYNC after") || l.starts_with("run #"))
+        {
+            eprintln!("aws (moto, an emulator): {kind}: {line}");
+        }
         outputs.push_str(&text);
     };
     run("dns-failover", &mut outputs);
@@ -272,6 +278,9 @@ fn ec2_instances_are_fenced_verified_stopped_and_started_again() {
         assert_eq!(code, Some(0), "{text}");
         assert!(text.contains(&format!("verified: {n} is OFF")), "{text}");
         assert!(text.contains(": done"), "{text}");
+        for line in text.lines().filter(|l| l.starts_with("run #")) {
+            eprintln!("aws (moto, an emulator): fence {n}: {line}");
+        }
     }
     // pg1 and pg2 are stopped: pg3 is the group's last one running.
     let (code, text) = wf(&["plan", "fence", "--target", "pg3"]);

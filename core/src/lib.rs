@@ -34,7 +34,6 @@
 //!
 //! This crate never depends on a GUI crate; CI checks that with `cargo tree`.
 
-pub mod aws;
 mod config;
 pub mod dns;
 mod engine;

@@ -14,10 +14,10 @@ mod common;
 use std::time::Duration;
 
 use common::rig_has;
-use switchboard_core::aws::call::Api;
-use switchboard_core::aws::credentials::{self, Resolved};
-use switchboard_core::aws::route53::{self, RecordSet};
-use switchboard_core::aws::{AwsRef, ec2};
+use switchboard_core::sources::aws::call::Api;
+use switchboard_core::sources::aws::credentials::{self, Resolved};
+use switchboard_core::sources::aws::route53::{self, RecordSet};
+use switchboard_core::sources::aws::{AwsRef, ec2};
 
 /// moto's address on the rig, IAM enforced (EC2).
 const ENDPOINT: &str = "http://127.0.0.1:5400";

@@ -53,12 +53,12 @@ use serde::{Deserialize, Serialize};
 
 use super::poll::{Pace, Poll, Polled, Report, drive};
 use super::{Backoff, Emitter};
-use crate::aws::AwsRef;
-use crate::aws::call::Api;
-use crate::aws::route53::{self, RecordSet};
 use crate::dns::{self, Answer};
 use crate::event::EventBody;
 use crate::model::{DnsRead, DnsRecordView, ServiceId};
+use crate::sources::aws::AwsRef;
+use crate::sources::aws::call::Api;
+use crate::sources::aws::route53::{self, RecordSet};
 
 /// A DNS zone's watched records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,7 +108,8 @@ pub struct DnsRecord {
     /// The TTL a failover or restore writes, in seconds (short, so clients follow).
     #[serde(default = "default_ttl")]
     pub ttl_secs: u32,
-    /// A URL that must answer 2xx before a failover sends traffic to the standby.
+    /// What must answer 2xx before a failover sends traffic to the standby: a URL, or
+    /// the name of an `http_probe` source (its URL, TLS and credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_check: Option<String>,
     /// The topology service the primary value is (the entry the name leads to).

@@ -8,10 +8,15 @@
 //! with the source's name and the clock's time and sends it over a bounded channel.
 //! When the engine is gone, `emit` returns `false` and the task ends.
 //!
+//! The clients of systems that are not sources themselves live here too, beside the
+//! HTTP client they share: `aws` (Route53 for the `dns` source's hosted zones, EC2 for
+//! the fence devices).
+//!
 //! Every kind of source is one line of the sources table (`table.rs`), which generates
 //! `SourceKind`, `SourceConfig` and the engine's start arm (`engine/start_arm.rs`): adding a
 //! kind is a module here plus that line.
 
+pub mod aws;
 mod backoff;
 mod bounds;
 mod changes;

@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use super::target::{self, BoxFuture, Found, OnDrill, Reach, TargetKind};
 use super::{Context, Detail, GuardResult, Journaled, Kind, Offer, Plan, Report, WorkflowError};
-use crate::aws::call::Api;
-use crate::aws::route53::{self, RecordSet};
 use crate::config::{Environment, SourceConfig};
 use crate::dns::{self, Answer};
+use crate::sources::aws::call::Api;
+use crate::sources::aws::route53::{self, RecordSet};
 use crate::sources::dns::{DnsConfig, DnsRecord, RecordRead, read_record, route53_zone};
 use crate::time::Timestamp;
 
@@ -111,6 +111,50 @@ async fn read_with_zone(
     Ok((read, api.and_then(Result::ok).map(|r| r.zone_id)))
 }
 
+/// The standby is healthy now: `check` is a URL asked directly, or the name of an
+/// `http_probe` source whose target is asked now, with its TLS and credentials.
+async fn standby_check(
+    env: &Environment,
+    check: &str,
+    timeout: std::time::Duration,
+) -> GuardResult {
+    let probe = env.source.iter().find_map(|s| match s {
+        SourceConfig::HttpProbe(p) if p.name == check => Some(p),
+        _ => None,
+    });
+    let (client, url, by) = match probe {
+        Some(p) => (
+            crate::sources::http::client_of(p, timeout),
+            p.url.as_str(),
+            format!("probe {check}: "),
+        ),
+        None if check.starts_with("http://") || check.starts_with("https://") => {
+            (crate::sources::http::client(timeout), check, String::new())
+        }
+        None => {
+            return GuardResult {
+                name: "target healthy",
+                ok: false,
+                reason: format!(
+                    "standby_check {check:?} is neither a URL nor an http_probe source of this environment"
+                ),
+            };
+        }
+    };
+    let answer = match client {
+        Ok(c) => crate::sources::http::get_ok(&c, url, timeout).await,
+        Err(e) => Err(e),
+    };
+    GuardResult {
+        name: "target healthy",
+        ok: answer.is_ok(),
+        reason: match answer {
+            Ok(_) => format!("{by}{url} answers 2xx"),
+            Err(e) => format!("{by}{url}: {e}"),
+        },
+    }
+}
+
 /// The guard that the change can be made: the TSIG key readable, or AWS credentials
 /// found (never shown: where they came from is).
 fn signing_guard(cfg: &DnsConfig, timeout: std::time::Duration) -> GuardResult {
@@ -176,21 +220,8 @@ async fn plan(ctx: &Context<'_>, kind: Kind, target: &str) -> Result<Plan, Workf
         reason: format!("every place answers {} now", dns::describe(&from)),
     });
     let check = match &rec.standby_check {
-        Some(url) if kind == Kind::DnsFailover => {
-            let client =
-                crate::sources::http::client(ctx.timeout).map_err(WorkflowError::Target)?;
-            match crate::sources::http::get_ok(&client, url, ctx.timeout).await {
-                Ok(_) => GuardResult {
-                    name: "target healthy",
-                    ok: true,
-                    reason: format!("{url} answers 2xx"),
-                },
-                Err(e) => GuardResult {
-                    name: "target healthy",
-                    ok: false,
-                    reason: format!("{url}: {e}"),
-                },
-            }
+        Some(check) if kind == Kind::DnsFailover => {
+            standby_check(ctx.environment, check, ctx.timeout).await
         }
         _ => GuardResult {
             name: "target healthy",

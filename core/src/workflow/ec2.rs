@@ -11,9 +11,9 @@
 use std::time::{Duration, Instant};
 
 use super::fence::AgentResult;
-use crate::aws::call::Api;
-use crate::aws::{AwsRef, ec2};
 use crate::config::Ec2Fence;
+use crate::sources::aws::call::Api;
+use crate::sources::aws::{AwsRef, ec2};
 
 /// The AWS reference of a device.
 fn aws(device: &Ec2Fence) -> AwsRef {

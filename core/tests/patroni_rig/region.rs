@@ -8,11 +8,12 @@
 
 use std::time::{Duration, Instant};
 
+use switchboard_core::SourceConfig;
+use switchboard_core::sources::aws;
 use switchboard_core::sources::dns::{DnsConfig, DnsRecord, TsigRef};
 use switchboard_core::workflow::fence::{Ec2Fence, FenceDevice};
 use switchboard_core::workflow::runbook::RunbookConfig;
 use switchboard_core::workflow::{self, Kind};
-use switchboard_core::{SourceConfig, aws};
 
 use crate::common::{self, rig, rig_has};
 use crate::helpers::{begin, leader_and_candidate, members, unsafe_env_named, workflow_env};
@@ -102,6 +103,11 @@ fn the_region_failover_runbook_runs_end_to_end_on_the_rig() {
     let _reset = Reset(instances.clone(), aws_ref.clone());
 
     let mut env = workflow_env();
+    let probe: switchboard_core::sources::http_probe::HttpProbeConfig = toml::from_str(&format!(
+        "name = \"standby-ready\"\nurl = \"http://127.0.0.1:{candidate_port}/health\"\n"
+    ))
+    .expect("probe");
+    env.source.push(SourceConfig::HttpProbe(probe));
     env.source.push(SourceConfig::Dns(DnsConfig {
         name: "public".into(),
         zone: "switchboard.test".into(),
@@ -113,7 +119,8 @@ fn the_region_failover_runbook_runs_end_to_end_on_the_rig() {
             primary: Some("primary-region.switchboard.test".into()),
             standby: Some("standby-region.switchboard.test".into()),
             ttl_secs: 15,
-            standby_check: Some(format!("http://127.0.0.1:{candidate_port}/health")),
+            // The standby region's readiness as a probe the console already runs.
+            standby_check: Some("standby-ready".into()),
             primary_service: None,
             standby_service: None,
         }],
@@ -209,6 +216,20 @@ fn the_region_failover_runbook_runs_end_to_end_on_the_rig() {
         report.lines[3].contains("clients follow within"),
         "{}",
         report.lines[3]
+    );
+    let dns_run = journal
+        .recent(10)
+        .expect("runs")
+        .into_iter()
+        .find(|r| r.kind == "dns-failover")
+        .expect("the dns-failover run");
+    let guard_rows = journal.steps(dns_run.id).expect("steps");
+    assert!(
+        guard_rows.iter().any(
+            |r| r.detail.contains("probe standby-ready: http://127.0.0.1:")
+                && r.detail.contains("answers 2xx")
+        ),
+        "the standby was checked through its probe: {guard_rows:?}"
     );
 
     // Each system says so itself: the instance, the servers, the cluster.
