@@ -56,8 +56,14 @@ fn backend_death_on_a_real_envoy() {
         max_answer_bytes: None,
     }));
     wait(&e, "127.0.0.1:9001", Health::Healthy);
-    let s = e.snapshot();
-    let b = &s.breakers["envoy/websvc"];
+    // The breaker comes from the same source's stats, which may land a poll later.
+    let s = e.wait_for(Duration::from_secs(10), |s| {
+        s.breakers.contains_key("envoy/websvc")
+    });
+    let b = s
+        .breakers
+        .get("envoy/websvc")
+        .unwrap_or_else(|| panic!("no breaker envoy/websvc: {:?}", s.breakers.keys()));
     assert_eq!(b.state, BreakerState::Closed);
     assert_eq!(b.detail.as_deref(), Some("below every threshold"));
 
