@@ -74,21 +74,49 @@ fn a_drain_under_traffic_holds_its_lock_on_tls_etcd() {
     let ctx = common::workflow_ctx(&env, &journal);
     let target = "edge/be_web/web1";
 
-    // A watcher reads the lock's holder over TLS while the run goes.
-    let seen = {
-        let env = env.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(by)) = rt.block_on(lock::holder(&env, target)) {
-                    return Some(by);
+    // A watch on the locks' keys, over mutual TLS, opened before the run: it sees the
+    // lock's value however briefly the run holds it (polling missed it on a loaded
+    // machine: a fresh TLS connection each time outlasted the run).
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let seen = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let read = |n: &str| std::fs::read(tls_file(n)).expect("a rig TLS file");
+            let tls = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(read("ca.pem")))
+                .identity(etcd_client::Identity::from_pem(
+                    read("client.pem"),
+                    read("client-key.pem"),
+                ));
+            let mut client = etcd_client::Client::connect(
+                ["https://127.0.0.1:42379"],
+                Some(etcd_client::ConnectOptions::new().with_tls(tls)),
+            )
+            .await
+            .expect("connect over TLS");
+            let mut stream = client
+                .watch(
+                    "switchboard/locks/",
+                    Some(etcd_client::WatchOptions::new().with_prefix()),
+                )
+                .await
+                .expect("watch");
+            let _ = ready_tx.send(());
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            while let Ok(Ok(Some(resp))) = tokio::time::timeout_at(deadline, stream.message()).await
+            {
+                for ev in resp.events() {
+                    if let Some(kv) = ev.kv().filter(|kv| !kv.value().is_empty()) {
+                        return Some(String::from_utf8_lossy(kv.value()).into_owned());
+                    }
                 }
-                std::thread::sleep(Duration::from_millis(5));
             }
             None
         })
-    };
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watch is open");
     let traffic = Traffic::start();
     let plan = rt
         .block_on(workflow::plan(&ctx, Kind::Drain, target))
