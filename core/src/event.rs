@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     BreakerConfig, BreakerId, BreakerState, Choice, ClusterId, ClusterKind, Composition, DbRole,
-    DnsRecordView, Health, InstanceId, MemberId, MetricUnit, RouteId, ServiceId, ServiceRole,
-    SourceId, SourceKind, SourceStatus, Transport,
+    DnsRecordView, Health, InstanceId, IntegrityFinding, MemberId, MetricUnit, RouteId, ServiceId,
+    ServiceRole, SourceId, SourceKind, SourceStatus, Transport,
 };
 use crate::time::Timestamp;
 
@@ -315,6 +315,13 @@ pub enum EventBody {
         /// The record; replaces what the source said of that name before.
         record: DnsRecordView,
     },
+    /// An integrity check's finding on one subject (data that differs between members,
+    /// a page that fails its checksum, a replica that stopped replaying): a failing one
+    /// is a Sev-1 incident.
+    Integrity {
+        /// The finding; replaces what the source said of that check and subject before.
+        finding: IntegrityFinding,
+    },
     /// The source is alive and everything it said still holds. The engine records one
     /// a second for a source that only repeated itself, instead of the repetitions:
     /// an unchanged fact is not an event, but the source's liveness is.
@@ -323,7 +330,7 @@ pub enum EventBody {
 
 impl EventBody {
     /// Every variant's serde tag: the kinds this build reads from a session file.
-    pub const KIND_NAMES: [&'static str; 27] = [
+    pub const KIND_NAMES: [&'static str; 28] = [
         "source_status",
         "service",
         "edge",
@@ -350,6 +357,7 @@ impl EventBody {
         "intent",
         "source_transport",
         "dns_record",
+        "integrity",
         "heartbeat",
     ];
 
@@ -382,6 +390,7 @@ impl EventBody {
             Self::Intent { .. } => "intent",
             Self::SourceTransport { .. } => "source_transport",
             Self::DnsRecord { .. } => "dns_record",
+            Self::Integrity { .. } => "integrity",
             Self::Heartbeat => "heartbeat",
         }
     }
@@ -424,6 +433,7 @@ impl EventBody {
                 vec![instance.as_str(), service.as_str()]
             }
             Self::InstanceRemoved { instance } => vec![instance.as_str()],
+            Self::Integrity { finding } => vec![finding.subject.as_str()],
             Self::DnsRecord { record } => std::iter::once(record.name.as_str())
                 .chain(record.service.as_ref().map(ServiceId::as_str))
                 .collect(),

@@ -30,6 +30,8 @@ pub struct StatusReport {
     pub routes: Vec<RouteReport>,
     /// Public names the DNS sources watch: where each points, on every place asked.
     pub dns: Vec<DnsReport>,
+    /// Integrity checks: each check on each subject, holding or not.
+    pub integrity: Vec<IntegrityReport>,
     /// Every backend: the instances of services a gateway routes to (through composed
     /// services down to their leaves).
     pub backends: Vec<BackendReport>,
@@ -39,6 +41,23 @@ pub struct StatusReport {
     pub sources: Vec<SourceReport>,
     /// Incidents, newest last.
     pub incidents: Vec<IncidentReport>,
+}
+
+/// An integrity check on one subject.
+#[derive(Clone, Debug, Serialize)]
+pub struct IntegrityReport {
+    /// `pg checksums`, `pg replay`, `etcd hashkv`.
+    pub check: String,
+    /// What it is about.
+    pub subject: String,
+    /// The source that checks it.
+    pub source: String,
+    /// It holds.
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+    /// Since when it holds or fails (RFC 3339).
+    pub since: String,
 }
 
 /// A public name.
@@ -428,6 +447,18 @@ impl StatusReport {
                 }
             })
             .collect();
+        let integrity = state
+            .integrity
+            .values()
+            .map(|e| IntegrityReport {
+                check: e.finding.check.clone(),
+                subject: e.finding.subject.clone(),
+                source: e.source.to_string(),
+                ok: e.finding.ok,
+                detail: e.finding.detail.clone(),
+                since: e.since.to_rfc3339(),
+            })
+            .collect();
         let routed_services = state.routed_services();
         let gateways: std::collections::BTreeMap<&str, Vec<String>> = routed_services
             .iter()
@@ -510,6 +541,7 @@ impl StatusReport {
             },
             routes,
             dns,
+            integrity,
             backends,
             metrics,
             sources,

@@ -2,6 +2,7 @@
 # Switchboard real test rig: runs real servers on 127.0.0.1 for integration tests.
 # Usage: rig.sh install | start [COMPONENT...] | stop | status | up | env | kill NAME | term NAME | restart NAME
 #        | grpc-serving | grpc-not-serving | pg-kill-postmaster N | pg-walreceiver N stop|cont
+#        | pg-corrupt N TABLE
 #        | etcd-readd N | bind9-reset | backend-fail N | backend-ok N
 # See tests/rig/README.md and /work/shared/docs/test-rig.md (tested commands and gotchas).
 # This file holds the settings, the subcommands and their dispatch; the shared helpers
@@ -366,7 +367,8 @@ usage() {
   cat >&2 <<EOF
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
-              | pg-kill-postmaster N | pg-walreceiver N stop|cont | etcd-readd N | bind9-reset
+              | pg-kill-postmaster N | pg-walreceiver N stop|cont | pg-corrupt N TABLE
+              | etcd-readd N | bind9-reset
               | backend-fail N | backend-ok N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
@@ -406,6 +408,7 @@ case ${1:-} in
   grpc-not-serving) grpc_set NOT_SERVING ;;
   pg-kill-postmaster) [ $# -eq 2 ] || usage; cmd_pg_kill_postmaster "$2" ;;
   pg-walreceiver) [ $# -eq 3 ] || usage; cmd_pg_walreceiver "$2" "$3" ;;
+  pg-corrupt) [ $# -eq 3 ] || usage; cmd_pg_corrupt "$2" "$3" ;;
   bind9-reset) cmd_bind9_reset ;;
   backend-fail) [ $# -eq 2 ] || usage; cmd_backend_switch "$2" fail ;;
   backend-ok)   [ $# -eq 2 ] || usage; cmd_backend_switch "$2" ok ;;

@@ -1,7 +1,9 @@
 //! Databases panel: one card per database cluster: its state (one primary, none, or a
 //! split with several writable primaries), the primary the servers report against the
 //! leader the DCS names, maintenance mode, a planned switchover, each member with role,
-//! state, timeline, lag and connections, and the timeline history.
+//! state, timeline, lag and connections (and, first and in red, an integrity check
+//! that fails on it: a page that failed its checksum, replay stopped), and the
+//! timeline history.
 
 use egui::RichText;
 use switchboard_core::model::{DbRole, MemberId};
@@ -133,7 +135,7 @@ fn cluster_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, name: &str, db: &DbCluster)
             }
             ui.end_row();
             for (m, v) in &db.members {
-                member_row(ui, ctx, db, m, v);
+                member_row(ui, ctx, (name, db), m, v);
                 ui.end_row();
             }
         });
@@ -159,7 +161,7 @@ fn cluster_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, name: &str, db: &DbCluster)
 fn member_row(
     ui: &mut egui::Ui,
     ctx: &PanelCtx<'_>,
-    db: &DbCluster,
+    (cluster, db): (&str, &DbCluster),
     m: &MemberId,
     v: &DbMemberView,
 ) {
@@ -255,8 +257,21 @@ fn member_row(
     if let Some(d) = &v.server_detail {
         notes.push(format!("server: {d}"));
     }
+    // Integrity checks on this member that fail: first, they outrank everything.
+    let failing: Vec<String> = ["pg checksums", "pg replay"]
+        .iter()
+        .filter_map(|check| ctx.state.integrity.get(&format!("{check}: {cluster}/{m}")))
+        .filter(|e| !e.finding.ok)
+        .map(|e| format!("INTEGRITY {}: {}", e.finding.check, e.finding.detail))
+        .collect();
+    let integrity_failed = !failing.is_empty();
+    for (k, f) in failing.into_iter().enumerate() {
+        notes.insert(k, f);
+    }
     let text = notes.join(" · ");
-    let color = if stale || !v.reachable {
+    let color = if integrity_failed {
+        theme::BAD
+    } else if stale || !v.reachable {
         theme::STALE
     } else {
         ui.visuals().weak_text_color()

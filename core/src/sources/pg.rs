@@ -6,7 +6,10 @@
 //!
 //! One query per poll reads `pg_is_in_recovery()`, `max_connections` and
 //! `pg_stat_activity`: client sessions by state (active, idle, idle in transaction,
-//! waiting on a lock) and the age of the oldest open transaction other than ours.
+//! waiting on a lock) and the age of the oldest open transaction other than ours; and
+//! for the integrity checks, the data-checksum failures counted in
+//! `pg_stat_database`, whether data checksums are on, and the WAL position (written on
+//! a primary, replayed on a replica).
 //! Needs a role with `pg_monitor` (or superuser) to see other users' sessions.
 //!
 //! The connection string is read as libpq reads it (`sslmode`, `sslrootcert`, service
@@ -37,6 +40,19 @@ pub struct PgStatus {
     pub waiting: u32,
     /// Age of the oldest open transaction, seconds.
     pub oldest_xact_secs: Option<f64>,
+    /// Pages that failed their checksum when read, over every database.
+    pub checksum_failures: u64,
+    /// Data checksums are on (`initdb --data-checksums`): without them a corrupt page
+    /// is read as if it were good.
+    pub data_checksums: bool,
+    /// The WAL position: written (a primary) or replayed (a replica).
+    pub wal_lsn: Option<u64>,
+}
+
+/// A `pg_lsn` as text (`16/B374D848`) as a number.
+pub fn parse_lsn(text: &str) -> Option<u64> {
+    let (hi, lo) = text.trim().split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
 }
 
 const STATUS_SQL: &str = "\
@@ -49,7 +65,11 @@ SELECT pg_is_in_recovery(),
                           AND state LIKE 'idle in transaction%')::int4,
        count(*) FILTER (WHERE wait_event_type = 'Lock')::int4,
        (max(extract(epoch FROM clock_timestamp() - xact_start))
-          FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()))::float8
+          FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()))::float8,
+       (SELECT coalesce(sum(checksum_failures), 0) FROM pg_stat_database)::int8,
+       current_setting('data_checksums') = 'on',
+       (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+             ELSE pg_current_wal_lsn() END)::text
 FROM pg_stat_activity";
 
 /// A server and its one connection.
@@ -192,6 +212,9 @@ impl PgConn {
             idle_in_transaction: n(5),
             waiting: n(6),
             oldest_xact_secs: row.get::<_, Option<f64>>(7),
+            checksum_failures: row.get::<_, i64>(8).max(0).unsigned_abs(),
+            data_checksums: row.get(9),
+            wal_lsn: row.get::<_, Option<String>>(10).and_then(|t| parse_lsn(&t)),
         })
     }
 }

@@ -112,6 +112,9 @@ pub fn status_events(
         }),
         detail: None,
     }];
+    out.push(EventBody::Integrity {
+        finding: checksum_finding(cluster, member, s),
+    });
     if let Some(service) = service {
         out.push(EventBody::Pool {
             service: service.clone(),
@@ -121,6 +124,31 @@ pub fn status_events(
         });
     }
     out
+}
+
+/// The data-checksum check of one server: failures counted in `pg_stat_database` are a
+/// corrupt page read there; checksums off is said (nothing would be counted).
+pub fn checksum_finding(
+    cluster: &ClusterId,
+    member: &MemberId,
+    s: &super::pg::PgStatus,
+) -> crate::model::IntegrityFinding {
+    let detail = match (s.checksum_failures, s.data_checksums) {
+        (0, true) => "no page failed its checksum".to_owned(),
+        (0, false) => {
+            "data checksums are off (initdb --data-checksums): a corrupt page would be read as good"
+                .to_owned()
+        }
+        (n, _) => format!(
+            "{n} page(s) failed their checksum when read on {member} (pg_stat_database.checksum_failures): its data files are damaged; read from another member, then rebuild this one"
+        ),
+    };
+    crate::model::IntegrityFinding {
+        check: "pg checksums".to_owned(),
+        subject: format!("{cluster}/{member}"),
+        ok: s.checksum_failures == 0,
+        detail,
+    }
 }
 
 /// The source's one-line detail for a poll: what the server is, not its counts (which

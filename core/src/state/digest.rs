@@ -69,6 +69,9 @@ impl State {
         if !self.dns.is_empty() {
             let _ = write!(h, "|dns {:?}", self.dns);
         }
+        if !self.integrity.is_empty() {
+            let _ = write!(h, "|integrity {:?}", self.integrity);
+        }
         format!("{:016x}", h.0)
     }
 }

@@ -33,16 +33,20 @@ pub enum Subject {
     Service(ServiceId),
     /// A database cluster without exactly one reachable primary.
     Database(ClusterId),
+    /// An integrity check that fails (`pg checksums: orders-db/node2`): data that may be
+    /// wrong where it is read.
+    Integrity(String),
 }
 
 impl Subject {
     /// The severity its loss alone warrants, Sev0 (worst) to Sev3: a consensus quorum
     /// or a database's single primary lost stops writes (Sev0); a service mostly down
-    /// stops its users (Sev1); an open breaker sheds or fails over one route (Sev2).
+    /// stops its users, and data that fails an integrity check may be served wrong
+    /// (Sev1); an open breaker sheds or fails over one route (Sev2).
     pub const fn severity(&self) -> u8 {
         match self {
             Self::Quorum(_) | Self::Database(_) => 0,
-            Self::Service(_) => 1,
+            Self::Service(_) | Self::Integrity(_) => 1,
             Self::Breaker(_) => 2,
         }
     }
@@ -55,6 +59,7 @@ impl std::fmt::Display for Subject {
             Self::Breaker(b) => write!(f, "breaker {b}"),
             Self::Service(s) => write!(f, "service {s}"),
             Self::Database(d) => write!(f, "database {d}"),
+            Self::Integrity(i) => write!(f, "integrity ({i})"),
         }
     }
 }
@@ -183,6 +188,7 @@ impl IncidentTracker {
             Subject::Breaker(b) => format!("breaker {b} open"),
             Subject::Service(s) => format!("service {s} unhealthy"),
             Subject::Database(d) => format!("database {d} without a single primary"),
+            Subject::Integrity(i) => format!("integrity check failed: {i}"),
         };
         self.incidents.push(Incident {
             id,

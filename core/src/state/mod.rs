@@ -17,6 +17,7 @@ mod composition;
 mod digest;
 mod dns;
 mod incident;
+mod integrity;
 mod quiet;
 mod quorum;
 mod series;
@@ -32,6 +33,7 @@ pub use self::breaker::{Breaker, Flip};
 pub use self::composition::{Chosen, Composite, Reach};
 pub use self::dns::DnsEntry;
 pub use self::incident::{INCIDENTS_KEPT, Incident, IncidentTracker, Subject};
+pub use self::integrity::IntegrityEntry;
 pub use self::quorum::{MemberView, QuorumView, evaluate as evaluate_quorum, quorum_size};
 pub use self::series::MetricSeries;
 
@@ -388,6 +390,10 @@ pub struct State {
     /// snapshot's trailer.
     #[serde(skip)]
     pub dns: BTreeMap<String, DnsEntry>,
+    /// Integrity findings by check and subject (`pg checksums: orders-db/node2`). In
+    /// the snapshot's trailer.
+    #[serde(skip)]
+    pub integrity: BTreeMap<String, IntegrityEntry>,
 }
 
 impl State {
@@ -724,6 +730,7 @@ impl State {
             }
             EventBody::SourceTransport { transport } => self.source_transport(ev, transport),
             EventBody::DnsRecord { record } => self.dns_record(ev, record),
+            EventBody::Integrity { finding } => self.integrity(ev, finding),
             EventBody::Heartbeat => self.heartbeat(ev),
             EventBody::Intent { operator, intent } => match intent {
                 Intent::AckIncident { incident } => {

@@ -195,6 +195,10 @@ impl State {
                 .dns
                 .get(&record.name)
                 .is_some_and(|e| e.source == ev.source && e.record == *record),
+            EventBody::Integrity { finding } => self
+                .integrity
+                .get(&finding.key())
+                .is_some_and(|e| e.source == ev.source && e.finding == *finding),
             EventBody::Metric { .. }
             | EventBody::BreakerCalls { .. }
             | EventBody::BreakerReported { .. }

@@ -8,7 +8,7 @@
 //! format are therefore written after the state, in parts, each read only when bytes
 //! remain: the transports ([`Trailer`]), then the sources that send heartbeats
 //! ([`Vouched`]), then the composed services and choices ([`Compositions`]), then the
-//! public names ([`Names`]). A snapshot
+//! public names ([`Names`]), then the integrity findings ([`Checks`]). A snapshot
 //! from an older build ends sooner and reads with the later parts empty. A part is
 //! written when it or any part after it holds something; a further field goes in a
 //! part of its own at the end, the same way.
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Chosen, Composite, DnsEntry, State};
+use super::{Chosen, Composite, DnsEntry, IntegrityEntry, State};
 use crate::model::{ServiceId, SourceId, Transport};
 
 /// What a snapshot holds after the state's own fields.
@@ -45,12 +45,19 @@ struct Names {
     dns: BTreeMap<String, DnsEntry>,
 }
 
+/// What follows [`Names`]: the integrity findings.
+#[derive(Serialize, Deserialize)]
+struct Checks {
+    integrity: BTreeMap<String, IntegrityEntry>,
+}
+
 impl State {
     /// The state as bytes.
     pub fn to_snapshot(&self) -> Vec<u8> {
         // Writing into a growable buffer cannot run out of room.
         let mut bytes = postcard::to_stdvec(self).unwrap_or_default();
-        let named = !self.dns.is_empty();
+        let checked = !self.integrity.is_empty();
+        let named = checked || !self.dns.is_empty();
         let composed = named || !self.composites.is_empty() || !self.choices.is_empty();
         let vouched = composed || !self.vouched.is_empty();
         if vouched || !self.transports.is_empty() {
@@ -78,6 +85,12 @@ impl State {
             };
             bytes.extend(postcard::to_stdvec(&part).unwrap_or_default());
         }
+        if checked {
+            let part = Checks {
+                integrity: self.integrity.clone(),
+            };
+            bytes.extend(postcard::to_stdvec(&part).unwrap_or_default());
+        }
         bytes
     }
 
@@ -98,8 +111,13 @@ impl State {
                     state.composites = more.composites;
                     state.choices = more.choices;
                     if !rest.is_empty() {
-                        let names: Names = postcard::from_bytes(rest).map_err(damaged)?;
+                        let (names, rest): (Names, _) =
+                            postcard::take_from_bytes(rest).map_err(damaged)?;
                         state.dns = names.dns;
+                        if !rest.is_empty() {
+                            let checks: Checks = postcard::from_bytes(rest).map_err(damaged)?;
+                            state.integrity = checks.integrity;
+                        }
                     }
                 }
             }

@@ -15,6 +15,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod helpers;
+mod integrity;
 mod observed;
 mod region;
 mod runbook;

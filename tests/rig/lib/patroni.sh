@@ -2,7 +2,8 @@
 # Patroni + PostgreSQL 15 (component `patroni`): three members node1..3 (REST 8001-8003,
 # PostgreSQL 5441-5443, data in $RIG/pg) on the rig's etcd: install, config, launch,
 # readiness, start (launch step and wait), restart of one member, stop (with the
-# postmasters a killed Patroni leaves), pg-kill-postmaster and pg-walreceiver.
+# postmasters a killed Patroni leaves), pg-kill-postmaster, pg-walreceiver and
+# pg-corrupt.
 
 # Patroni (Debian's 3.0.2, run as `postgres`) and PostgreSQL 15.
 PATRONI_BIN=/usr/bin/patroni
@@ -51,6 +52,9 @@ bootstrap:
   initdb:
     - encoding: UTF8
     - locale: C.UTF-8
+    # As production should run: a page damaged on disk fails its checksum when read
+    # (pg_stat_database.checksum_failures) instead of being served as good.
+    - data-checksums
   post_bootstrap: $d/post_bootstrap.sh
 postgresql:
   listen: 127.0.0.1:544$i
@@ -224,6 +228,31 @@ cmd_pg_walreceiver() {
   wr=$(pgrep -P "$pm" -f walreceiver) || die "node$i has no WAL receiver (not a streaming replica?)"
   kill "-${how^^}" "$wr"
   log "node$i: WAL receiver $wr $( [ "$how" = stop ] && echo frozen || echo thawed)"
+}
+
+# pg-corrupt N TABLE: damage block 0 of TABLE's file on node N's disk (100 bytes of
+# the page overwritten), as a failing disk would. The cluster is paused meanwhile
+# (Patroni would restart a stopped PostgreSQL at once), node N's PostgreSQL stopped so
+# no clean copy of the page stays in its memory or is written back over the damage,
+# then started again and the pause lifted. Reading TABLE on node N then fails its
+# checksum (data checksums are on).
+cmd_pg_corrupt() {
+  local i=${1:-} table=${2:-} rel f
+  case $i in 1|2|3) ;; *) die "pg-corrupt: expected 1, 2 or 3, got '$i'" ;; esac
+  [[ $table =~ ^[a-z_][a-z0-9_]*$ ]] || die "pg-corrupt: expected a table name, got '$table'"
+  rel=$(pg_sql "$i" "select pg_relation_filepath('$table')") || die "node$i: no table $table"
+  f=$RIG/pg/data$i/$rel
+  curl -sf -m 5 -XPATCH -d '{"pause": true}' "http://127.0.0.1:800$i/config" >/dev/null ||
+    die "could not pause the cluster through node$i"
+  as_postgres "$PG_BIN/pg_ctl" -D "$RIG/pg/data$i" -m fast -w -t 30 stop >/dev/null ||
+    die "node$i: pg_ctl stop failed"
+  [ -s "$f" ] || die "node$i: $f is empty or missing"
+  head -c 100 /dev/urandom | dd of="$f" bs=1 seek=4000 count=100 conv=notrunc status=none
+  as_postgres "$PG_BIN/pg_ctl" -D "$RIG/pg/data$i" -w -t 60 -l "$RIG/pg/manual$i.log" start >/dev/null ||
+    die "node$i: pg_ctl start failed (see $RIG/pg/manual$i.log)"
+  curl -sf -m 5 -XPATCH -d '{"pause": false}' "http://127.0.0.1:800$i/config" >/dev/null ||
+    die "could not resume the cluster through node$i"
+  log "node$i: block 0 of $table ($rel) damaged on disk"
 }
 
 # All three at once (each Patroni takes 1.5-2.5 s to exit after its PostgreSQL is down:
