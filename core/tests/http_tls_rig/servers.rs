@@ -46,7 +46,13 @@ pub(super) fn sampled(name: &str) -> impl Fn(&State) -> bool {
 
 /// Up with real data, or a failure naming what `outcome` saw.
 pub(super) fn up_with(source: SourceConfig, name: &str, data: impl Fn(&State) -> bool) {
-    let (status, detail, s) = outcome(source, name, &data);
+    // Both: a poll's readings may be folded a moment before its source's status.
+    let (status, detail, s) = outcome(source, name, &|s: &State| {
+        data(s)
+            && s.sources
+                .get(name)
+                .is_some_and(|i| i.status == switchboard_core::model::SourceStatus::Up)
+    });
     assert!(data(&s), "{name}: no data; status {status:?}: {detail}");
     assert_eq!(
         status,
