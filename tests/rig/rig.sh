@@ -47,7 +47,7 @@ CORE=(etcd haproxy)
 KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy backend4 backend5 traefik envoy grpchealth
   ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
   haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired
-  aws-iam aws-r53)
+  aws-iam aws-r53 etcdx1 etcdx2 etcdx3)
 
 # Stray ETCD_* / ETCDCTL_* variables from the caller (for example ETCD_ENDPOINTS from
 # `rig.sh env`) would be read by etcd/etcdctl as flags, PATRONI_* by Patroni as config
@@ -79,6 +79,8 @@ export ETCDCTL_API=3
 . "$RIG_DIR/lib/tls.sh"
 # shellcheck source=lib/etcdtls.sh
 . "$RIG_DIR/lib/etcdtls.sh"
+# shellcheck source=lib/etcdscratch.sh
+. "$RIG_DIR/lib/etcdscratch.sh"
 # shellcheck source=lib/grpctls.sh
 . "$RIG_DIR/lib/grpctls.sh"
 # shellcheck source=lib/prometheus.sh
@@ -170,6 +172,7 @@ cmd_stop() {
   # Reverse start order. Patroni (and the postmasters it leaves) before etcd: Patroni
   # without its DCS would demote and retry for retry_timeout.
   stop_if_any aws-r53 aws-iam
+  scratch_stop
   patronitls_stop
   stop_if_any proxyauth proxy prometheustls traefiktls haproxytls
   stop_if_any grpcexpired grpctls
@@ -368,7 +371,7 @@ usage() {
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
               | pg-kill-postmaster N | pg-walreceiver N stop|cont | pg-corrupt N TABLE
-              | etcd-readd N | bind9-reset
+              | etcd-readd N | etcd-scratch start|diverge N|stop | bind9-reset
               | backend-fail N | backend-ok N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
@@ -378,6 +381,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     bind9-reset puts the zone back as start left it
   etcdtls: etcdtls1..3 = TLS-only etcd members mt1..mt3, https 42379/52379/62379 (client
     certificate required); CA and certificates in \$RIG/tls
+  etcd-scratch: etcdx1..3 = a throwaway etcd x1..x3, client 12479/22479/32479, for damage
+    (diverge N restores xN from an older snapshot so its data differs); not a component
   grpctls: gRPC health over mutual TLS on 127.0.0.1:44801; grpcexpired on :44802 presents
     an expired certificate
   prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
@@ -412,6 +417,7 @@ case ${1:-} in
   bind9-reset) cmd_bind9_reset ;;
   backend-fail) [ $# -eq 2 ] || usage; cmd_backend_switch "$2" fail ;;
   backend-ok)   [ $# -eq 2 ] || usage; cmd_backend_switch "$2" ok ;;
+  etcd-scratch) shift; cmd_etcd_scratch "$@" ;;
   etcd-readd) [ $# -eq 2 ] || usage; case $2 in 1|2|3) etcd_readd "$2" ;; *) die "etcd-readd: expected 1, 2 or 3" ;; esac ;;
   *)       usage ;;
 esac

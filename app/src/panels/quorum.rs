@@ -76,6 +76,7 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                             ),
                         );
                     }
+                    integrity_line(ui, ctx, name.as_str());
                     // Members as compact chips; the full table on demand.
                     ui.horizontal_wrapped(|ui| {
                         for (m, v) in &c.members {
@@ -99,6 +100,34 @@ pub fn quorum_ui(ui: &mut egui::Ui, ctx: &PanelCtx<'_>) {
                 nodes_ui(ui, ctx);
             }
         });
+}
+
+/// The members' data compared (`etcd hashkv`): failing in red, first thing under the
+/// quorum, holding in weak words with how long it has held.
+fn integrity_line(ui: &mut egui::Ui, ctx: &PanelCtx<'_>, cluster: &str) {
+    let Some(e) = ctx.state.integrity.get(&format!(
+        "{}: {cluster}",
+        switchboard_core::sources::etcd::HASHKV_CHECK
+    )) else {
+        return;
+    };
+    let f = &e.finding;
+    if f.ok {
+        ui.weak(format!(
+            "data compared: {} · holding for {}",
+            f.detail,
+            format_age(ctx.age_secs(e.since))
+        ));
+    } else {
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!("INTEGRITY {}: {}", f.check, f.detail))
+                    .color(theme::BAD)
+                    .strong(),
+            )
+            .wrap(),
+        );
+    }
 }
 
 /// The Kubernetes nodes as chips: not ready and cordoned first, said in words.

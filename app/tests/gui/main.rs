@@ -8,6 +8,7 @@ mod faults;
 mod faults_proxy;
 mod helpers;
 mod incidents;
+mod integrity;
 mod layout;
 mod panels;
 mod recorder;

@@ -67,18 +67,12 @@ pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::
 /// The rig's 3-member etcd as a source named `etcd` (for the environments of rig tests).
 #[allow(dead_code)]
 pub fn rig_etcd() -> switchboard_core::SourceConfig {
-    switchboard_core::SourceConfig::Etcd(switchboard_core::sources::etcd::EtcdConfig {
-        name: "etcd".into(),
-        endpoints: ["127.0.0.1:12379", "127.0.0.1:22379", "127.0.0.1:32379"]
+    switchboard_core::SourceConfig::Etcd(switchboard_core::sources::etcd::EtcdConfig::new(
+        "etcd",
+        ["127.0.0.1:12379", "127.0.0.1:22379", "127.0.0.1:32379"]
             .map(String::from)
             .to_vec(),
-        poll_interval_millis: 250,
-        timeout_millis: 1000,
-        username_env: None,
-        password_env: None,
-        user_env: None,
-        tls: None,
-    })
+    ))
 }
 
 /// A workflow context on `environment` with `journal`, the system clock and a 2 s bound.

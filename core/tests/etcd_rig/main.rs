@@ -8,6 +8,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod integrity;
 mod tls;
 
 use common::{rig, rig_has};

@@ -77,9 +77,9 @@ etcd_readd() {
   log "etcd$i: re-added as a new member, cluster healthy after $(since "$t0")"
 }
 
-etcd_is_leader() {   # etcd_is_leader I: member mI answers and says it is the leader
+etcd_is_leader() {   # etcd_is_leader I [PORT]: member mI (on client port PORT) says it leads
   local f mid ld
-  f=$(etcdctl --dial-timeout=1s --command-timeout=1s --endpoints="127.0.0.1:${1}2379" \
+  f=$(etcdctl --dial-timeout=1s --command-timeout=1s --endpoints="127.0.0.1:${2:-${1}2379}" \
         endpoint status -w fields 2>/dev/null) || return 1
   mid=$(sed -n 's/^"MemberID" : //p' <<<"$f"); ld=$(sed -n 's/^"Leader" : //p' <<<"$f")
   [ -n "$mid" ] && [ "$mid" = "$ld" ]

@@ -12,6 +12,13 @@
 //! seconds through any endpoint and declares them with `ClusterMembers`. Until it
 //! succeeds, members are named by their endpoint. The source is `up` while any endpoint
 //! answers and `down`, with the last error, when none does.
+//!
+//! An integrity task compares the members' key-value hashes at one revision
+//! (`hashkv.rs`).
+
+mod hashkv;
+
+pub use hashkv::CHECK as HASHKV_CHECK;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,6 +46,10 @@ pub struct EtcdConfig {
     /// Bound on connecting and on each call, in milliseconds.
     #[serde(default = "default_timeout")]
     pub timeout_millis: u64,
+    /// Time between comparisons of the members' data (`HashKV` at one revision), in
+    /// milliseconds; 0 turns the check off. Each reads every member's whole key space.
+    #[serde(default = "default_hashkv")]
+    pub hashkv_interval_millis: u64,
     /// Name of the environment variable holding the user name, if auth is on.
     #[serde(default)]
     pub username_env: Option<String>,
@@ -89,6 +100,10 @@ const fn default_timeout() -> u64 {
     1000
 }
 
+const fn default_hashkv() -> u64 {
+    30_000
+}
+
 impl EtcdConfig {
     /// A config for `endpoints` with default timings.
     pub fn new(name: impl Into<String>, endpoints: Vec<String>) -> Self {
@@ -97,6 +112,7 @@ impl EtcdConfig {
             endpoints,
             poll_interval_millis: default_poll(),
             timeout_millis: default_timeout(),
+            hashkv_interval_millis: default_hashkv(),
             username_env: None,
             password_env: None,
             user_env: None,
@@ -200,6 +216,16 @@ pub async fn run(cfg: EtcdConfig, emitter: Emitter) {
     let (reach_tx, reach_rx) = mpsc::channel(64);
 
     let mut tasks = tokio::task::JoinSet::new();
+    if cfg.hashkv_interval_millis > 0 {
+        tasks.spawn(hashkv::run(
+            cfg.name.clone(),
+            endpoints.clone(),
+            opts.clone(),
+            Duration::from_millis(cfg.hashkv_interval_millis.max(500)),
+            members_rx.clone(),
+            emitter.clone(),
+        ));
+    }
     tasks.spawn(membership_task(
         cfg.clone(),
         endpoints.clone(),
