@@ -40,7 +40,7 @@ tests/rig/rig.sh install $RIG_COMPONENTS
 
 step "format"
 cargo fmt --all -- --check
-shellcheck -x tests/*.sh tests/rig/rig.sh tests/rig/lib/*.sh tests/faults/*.sh .ci/run
+shellcheck -x tests/*.sh tests/rig/rig.sh tests/rig/lib/*.sh tests/rig/fence_rig_node tests/faults/*.sh .ci/run
 
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -67,6 +67,7 @@ fn failing(node: &str, level: u32) -> FenceDevice {
 fn env_with(fence: Vec<FenceDevice>) -> Environment {
     Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

@@ -96,6 +96,7 @@ fn engine_on(source: GrpcHealthConfig) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            experiment: Vec::new(),
             objectives: switchboard_core::store::Objectives::default(),
             look: switchboard_core::Look::default(),
             runbook: Vec::new(),

@@ -41,6 +41,7 @@ fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> Engi
     let cfg = Config {
         environment: vec![Environment {
             second_approver: false,
+            experiment: Vec::new(),
             objectives: switchboard_core::store::Objectives::default(),
             look: switchboard_core::Look::default(),
             runbook: Vec::new(),

@@ -476,6 +476,7 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
     let dir = tempfile::tempdir().expect("dir");
     let env = switchboard_core::Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         name: "fake".into(),

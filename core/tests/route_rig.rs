@@ -55,6 +55,7 @@ fn env() -> Environment {
     }
     Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

@@ -130,6 +130,7 @@ fn destination_guard() -> (bool, String) {
     .join("traefik-dyn.yml");
     let environment = Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

@@ -62,6 +62,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
         timeout: Duration::from_secs(2),
         control: workflow::Control::default(),
         drill: None,
+        observed: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

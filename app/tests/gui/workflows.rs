@@ -42,6 +42,7 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
     };
     let env = Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

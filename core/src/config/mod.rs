@@ -31,7 +31,7 @@ mod objectives;
 mod workflow;
 
 pub use self::objectives::Objectives;
-pub use self::workflow::{Ec2Fence, FenceDevice, RunbookConfig};
+pub use self::workflow::{Ec2Fence, ExperimentConfig, FenceDevice, RunbookConfig};
 
 /// Errors loading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,9 @@ pub struct Environment {
     /// Runbooks enabled here, with their variables.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runbook: Vec<RunbookConfig>,
+    /// Experiments (game days) enabled here, with their variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiment: Vec<ExperimentConfig>,
     /// RTO, RPO and the cost estimate's figures its incidents are measured against.
     #[serde(default, skip_serializing_if = "Objectives::is_empty")]
     pub objectives: Objectives,
@@ -119,6 +122,7 @@ impl Environment {
             source,
             fence: Vec::new(),
             runbook: Vec::new(),
+            experiment: Vec::new(),
             objectives: Objectives::default(),
             look: Look::default(),
         }
@@ -412,6 +416,7 @@ impl Config {
     pub fn drill(drill: DrillConfig) -> Self {
         Self {
             environment: vec![Environment {
+                experiment: Vec::new(),
                 // Figures to practise with (domain.md §10's example), marked in the
                 // export as an estimate like any other.
                 objectives: Objectives {

@@ -1,5 +1,5 @@
 //! What workflows act through, as configured: an environment's fence devices and the
-//! runbooks it enables. Plain data; the workflow engine reads it
+//! runbooks and experiments it enables. Plain data; the workflow engine reads it
 //! (`workflow::fence`, `workflow::runbook`), this module knows nothing of how.
 
 use std::collections::BTreeMap;
@@ -116,4 +116,23 @@ pub struct RunbookConfig {
     /// Values of its `{var}`s.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+}
+
+/// An environment's experiment (game day): which one, its variables, and whether its
+/// recovery runbook may start by itself here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// A shipped experiment's name, or the name of the one in `file`.
+    pub name: String,
+    /// An experiment file (TOML), when it is not a shipped one.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Values of its `{var}`s.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// The experiment's recovery runbook may start by itself (after a countdown any
+    /// operator can stop) when the experiment asks for it too. Off unless said.
+    #[serde(default)]
+    pub automatic_recovery: bool,
 }

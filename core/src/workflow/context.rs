@@ -26,6 +26,8 @@ pub struct Context<'a> {
     pub control: Control,
     /// The running drill, when the environment is the drill.
     pub drill: Option<crate::sources::drill::DrillHandle>,
+    /// The console's live view, for experiments (none: they cannot be planned).
+    pub observed: Option<super::experiment::Observed>,
 }
 
 /// What a watcher shares with a run: its cancel button, the safety valve shared by every

@@ -123,6 +123,7 @@ impl Inner {
             timeout: self.timeout,
             control,
             drill: self.drill.clone(),
+            observed: None,
         }
     }
 }

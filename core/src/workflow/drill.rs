@@ -273,7 +273,12 @@ pub(super) async fn plan(
                 ),
             )
         }
-        Kind::Cordon | Kind::Uncordon | Kind::DeletePod | Kind::EtcdRemove | Kind::Runbook => {
+        Kind::Cordon
+        | Kind::Uncordon
+        | Kind::DeletePod
+        | Kind::EtcdRemove
+        | Kind::Runbook
+        | Kind::Experiment => {
             return Err(super::target::not_practised(kind));
         }
     };

@@ -118,7 +118,11 @@ impl Journal {
                  run_id INTEGER NOT NULL REFERENCES runs(id),
                  seq INTEGER NOT NULL, phase TEXT NOT NULL, action TEXT NOT NULL,
                  outcome TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL);
-             CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);",
+             CREATE INDEX IF NOT EXISTS runs_target ON runs(target, started_at);
+             CREATE TABLE IF NOT EXISTS experiments (
+                 run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+                 experiment TEXT NOT NULL, report TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS experiments_name ON experiments(experiment, run_id);",
             ) {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(
@@ -281,6 +285,40 @@ impl Journal {
             .query_map([], row_to_run)
             .map_err(|e| format!("journal: {e}"))?;
         rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("journal: {e}"))
+    }
+    /// Keeps an experiment run's report (JSON) beside its run.
+    pub fn record_experiment(
+        &self,
+        run: i64,
+        experiment: &str,
+        report: &str,
+    ) -> Result<(), String> {
+        self.conn()?
+            .execute(
+                "INSERT OR REPLACE INTO experiments (run_id, experiment, report) VALUES (?1, ?2, ?3)",
+                params![run, experiment, report],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("journal: {e}"))
+    }
+
+    /// The latest `limit` reports of `experiment` (every experiment when empty), newest
+    /// first, as (run id, JSON).
+    pub fn experiment_reports(
+        &self,
+        experiment: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, String> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT run_id, report FROM experiments WHERE ?1 = '' OR experiment = ?1
+                 ORDER BY run_id DESC LIMIT ?2",
+            )
+            .map_err(|e| format!("journal: {e}"))?;
+        stmt.query_map(params![experiment, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
             .map_err(|e| format!("journal: {e}"))
     }
 

@@ -94,6 +94,10 @@ workflow_kinds! {
     /// A runbook: its steps in order (target: the runbook's name).
     Runbook = "runbook":
         "Runbook: its steps in order, one confirmation (target: the runbook's name)",
+    /// An experiment (game day): a fault injected on a real system, measured until the
+    /// hypothesis holds again, then undone.
+    Experiment = "experiment":
+        "Experiment (game day): inject its fault, measure detection and recovery against its hypothesis, undo the fault (target: the experiment's name)",
 }
 
 impl Kind {

@@ -35,6 +35,7 @@ pub mod dns;
 pub mod drill;
 pub mod ec2;
 pub mod etcd;
+pub mod experiment;
 pub mod fence;
 mod guards;
 pub mod journal;

@@ -228,6 +228,8 @@ registry! {
     EtcdMember => super::etcd::EtcdMemberTarget,
     /// A runbook.
     Runbook => super::runbook::RunbookTarget,
+    /// An experiment (game day).
+    Experiment => super::experiment::ExperimentTarget,
     /// A node with fence devices.
     Node => super::fence::NodeTarget,
     /// A public name in a DNS zone.

@@ -89,6 +89,7 @@ pub fn workflow_ctx<'a>(
         timeout: std::time::Duration::from_secs(2),
         control: switchboard_core::workflow::Control::default(),
         drill: None,
+        observed: None,
     }
 }
 

@@ -174,6 +174,7 @@ pub(crate) fn unsafe_env_named(name: &str, value: &str) {
 pub(crate) fn workflow_env() -> switchboard_core::Environment {
     switchboard_core::Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

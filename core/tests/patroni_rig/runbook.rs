@@ -75,6 +75,7 @@ target = "{route}"
     .expect("runbook file");
     let env = switchboard_core::Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         name: "rig".into(),

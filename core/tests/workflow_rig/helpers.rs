@@ -19,6 +19,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub(crate) fn env(read_only: bool) -> Environment {
     Environment {
         second_approver: false,
+        experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),
         look: switchboard_core::Look::default(),
         runbook: Vec::new(),

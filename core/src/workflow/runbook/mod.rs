@@ -34,6 +34,7 @@ use crate::time::Timestamp;
 
 mod steps;
 
+pub(crate) use self::steps::connect;
 use self::steps::{drill_step, http_check, quorum, scale, sessions, terminate, wait_for_human};
 
 /// The runbooks shipped with the console: (name, TOML).
@@ -202,7 +203,7 @@ pub fn parse(text: &str) -> Result<Runbook, String> {
     })
 }
 
-fn bind(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+pub(crate) fn bind(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(open) = rest.find('{') {
@@ -213,7 +214,7 @@ fn bind(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
         let name = &rest[open + 1..open + close];
         let v = vars.get(name).ok_or_else(|| {
             format!(
-                "{{{name}}} has no value: bind it in the environment's [[environment.runbook]] vars"
+                "{{{name}}} has no value: bind it in the environment's vars for it ([[environment.runbook]] or [[environment.experiment]])"
             )
         })?;
         out.push_str(v);
@@ -223,7 +224,7 @@ fn bind(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     Ok(out)
 }
 
-fn number(n: &Num, vars: &BTreeMap<String, String>) -> Result<u64, String> {
+pub(crate) fn number(n: &Num, vars: &BTreeMap<String, String>) -> Result<u64, String> {
     match n {
         Num::N(v) => Ok(*v),
         Num::S(s) => {

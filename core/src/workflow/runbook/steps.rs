@@ -101,7 +101,7 @@ pub(super) async fn drill_step(
 }
 
 /// A connection to the `postgres` source `name`.
-pub(super) async fn connect(
+pub(crate) async fn connect(
     ctx: &Context<'_>,
     name: &str,
 ) -> Result<tokio_postgres::Client, String> {

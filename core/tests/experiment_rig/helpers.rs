@@ -1,0 +1,170 @@
+//! What the game days share: one at a time, an engine on the environment with the
+//! console's view handed to the workflow context, the rig's fence agent as a device,
+//! live traffic through the gateway, and the runs themselves.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchboard_core::workflow::experiment::ExperimentReport;
+use switchboard_core::workflow::{self, Journal, Kind};
+use switchboard_core::{Config, EngineHandle, EngineOptions, Environment, SystemClock};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Holds the rig for one experiment; `None` (said) without the components it needs.
+pub(crate) fn begin(needs: &[&str]) -> Option<std::sync::MutexGuard<'static, ()>> {
+    if let Some(missing) = needs.iter().find(|c| !crate::common::rig_has(c)) {
+        eprintln!("skipped: the rig's {missing} is not running (SWITCHBOARD_RIG)");
+        return None;
+    }
+    Some(
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// How many runs each experiment makes.
+pub(crate) fn runs() -> usize {
+    std::env::var("SWITCHBOARD_EXPERIMENT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The rig's directory, as rig.sh uses it.
+fn rig_dir() -> String {
+    std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".to_owned())
+}
+
+/// A fence device powering `node` through the rig's agent: its power is `processes`.
+pub(crate) fn rig_node(
+    node: &str,
+    group: &str,
+    processes: &str,
+) -> switchboard_core::workflow::fence::FenceDevice {
+    let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/fence_rig_node");
+    switchboard_core::workflow::fence::FenceDevice {
+        name: format!("{node}-power"),
+        node: node.into(),
+        group: group.into(),
+        level: 1,
+        agent: agent.display().to_string(),
+        ec2: None,
+        options: BTreeMap::from([
+            ("rig".to_owned(), rig_dir()),
+            ("processes".to_owned(), processes.to_owned()),
+        ]),
+        secret_env: BTreeMap::new(),
+        timeout_secs: 120,
+    }
+}
+
+/// The engine watching `env`, and the console's view of it for the workflow context.
+pub(crate) fn engine(env: &Environment) -> (Arc<EngineHandle>, workflow::experiment::Observed) {
+    let cfg = Config {
+        environment: vec![env.clone()],
+    };
+    let engine = Arc::new(switchboard_core::start(&EngineOptions::new(cfg)).expect("engine"));
+    let view = Arc::clone(&engine);
+    (engine, Arc::new(move || view.snapshot()))
+}
+
+/// Plans `name` until its guards pass (the steady state comes with the sources'
+/// first reads), runs it confirmed by its name in a fresh journal, and returns its report.
+pub(crate) fn run_experiment(
+    rt: &tokio::runtime::Runtime,
+    env: &Environment,
+    observed: &workflow::experiment::Observed,
+    name: &str,
+) -> ExperimentReport {
+    let dir = tempfile::tempdir().expect("dir");
+    let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    let ctx = workflow::Context {
+        environment: env,
+        journal: &journal,
+        clock: &SystemClock,
+        read_only_mode: false,
+        timeout: Duration::from_secs(2),
+        control: workflow::Control::default(),
+        drill: None,
+        observed: Some(Arc::clone(observed)),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    let plan = loop {
+        let plan = rt
+            .block_on(workflow::plan(&ctx, Kind::Experiment, name))
+            .expect("plan");
+        if plan.allowed() {
+            break plan;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never became runnable: {:?}",
+            plan.refusals()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let report = rt
+        .block_on(workflow::run(&ctx, &plan, name, "game-day"))
+        .expect("run");
+    let (run, json) = journal
+        .experiment_reports(name, 1)
+        .expect("history")
+        .pop()
+        .expect("the run's report is kept");
+    assert_eq!(run, report.run);
+    let measured: ExperimentReport = serde_json::from_str(&json).expect("report json");
+    eprintln!("{}", measured.markdown());
+    measured
+}
+
+/// Requests through the rig's gateway every 10 ms, counted.
+pub(crate) struct Traffic {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU32>,
+    bad: Arc<AtomicU32>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Traffic {
+    pub(crate) fn start(url: &'static str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let thread = {
+            let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let out = std::process::Command::new("curl")
+                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                        .args(["--max-time", "2", url])
+                        .output();
+                    let code = out
+                        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                        .unwrap_or_default();
+                    if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        Self {
+            stop,
+            ok,
+            bad,
+            thread,
+        }
+    }
+
+    /// Stops it; (ok, failed).
+    pub(crate) fn stop(self) -> (u32, u32) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("traffic");
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.bad.load(Ordering::Relaxed),
+        )
+    }
+}

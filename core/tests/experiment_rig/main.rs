@@ -1,0 +1,16 @@
+//! Game days on the rig's real servers, measured by the console itself: each
+//! experiment is planned and run as the window and `switchboard experiment run` run it
+//! (the `experiment` workflow, its guards, the lock in the rig's etcd, the journal), on
+//! an engine watching the real sources, with faults through the rig's fence agent
+//! (`tests/rig/fence_rig_node`: a node's power is its processes).
+//!
+//! `backend_lost`: a backend's node fenced behind the rig's HAProxy under live traffic.
+//!
+//! The runs share the rig, so they run one at a time. Runs when `SWITCHBOARD_RIG`
+//! names `haproxy` and `etcd`. `SWITCHBOARD_EXPERIMENT_RUNS` sets how many runs each
+//! experiment makes (default 1; the README's figures are 5).
+
+mod backend_lost;
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
