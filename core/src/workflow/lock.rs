@@ -17,7 +17,7 @@
 use etcd_client::{Client, Compare, CompareOp, PutOptions, Txn, TxnOp};
 
 use crate::config::{Environment, SourceConfig};
-use crate::sources::etcd::{EtcdConfig, normalize_endpoint, options};
+use crate::sources::etcd::{EtcdConfig, normalize_endpoint, options, stream_options};
 
 /// Lease time-to-live: a dead console's lock is freed after this long.
 pub const LEASE_SECS: i64 = 30;
@@ -159,7 +159,23 @@ pub async fn acquire_for(
     .map_err(|e| words(cfg, &e))?;
     if resp.succeeded() {
         let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let keeper = tokio::spawn(keep_alive(client.clone(), lease, ttl_secs, lost.clone()));
+        // The keep-alive is one long stream: on a client without a per-call bound,
+        // which would close it after the first one.
+        let endpoints: Vec<String> = cfg
+            .endpoints
+            .iter()
+            .map(|e| normalize_endpoint(e))
+            .collect();
+        let keeper = match Client::connect(endpoints, Some(stream_options(cfg)?)).await {
+            Ok(streamer) => tokio::spawn(keep_alive(streamer, lease, ttl_secs, lost.clone())),
+            Err(e) => {
+                let why = words(cfg, &e);
+                if let Ok(mut l) = lost.lock() {
+                    *l = Some(why);
+                }
+                tokio::spawn(async {})
+            }
+        };
         return Ok(Some(Held {
             client,
             key: k,

@@ -191,6 +191,27 @@ fn the_lock_is_renewed_during_a_run_and_freed_when_its_holder_is_gone() {
     );
 }
 
+/// A lease renewed less often than etcd lets a connection be pinged (every 5 s) still
+/// holds: the keep-alive stream is not closed under it by "too many pings".
+#[test]
+fn a_lock_renewed_every_five_seconds_holds_past_its_first_renewal() {
+    let Some((_one, rt, e)) = etcd_only() else {
+        return;
+    };
+    let held = rt
+        .block_on(workflow::lock::acquire_for(
+            &e,
+            "edge/be_web/slow-renewal",
+            "ana@laptop: long run",
+            15,
+        ))
+        .expect("lock")
+        .expect("etcd");
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(held.lost(), None, "renewed at 5 s");
+    rt.block_on(held.release());
+}
+
 /// etcd member removal on the rig's real cluster: a live member is refused ("member is
 /// down"), a dead one is removed and the member list shows it; the rig then adds it
 /// back as a new member.

@@ -147,11 +147,28 @@ struct Reach {
 }
 
 pub(crate) fn options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
+    options_with(cfg, true)
+}
+
+/// [`options`] for a client that holds a long stream (a lease's keep-alive): no bound
+/// on each call, since the channel's bound would cut the stream after it; the caller
+/// bounds each message itself.
+pub(crate) fn stream_options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
+    options_with(cfg, false)
+}
+
+fn options_with(cfg: &EtcdConfig, per_call: bool) -> Result<ConnectOptions, String> {
     let t = Duration::from_millis(cfg.timeout_millis.max(50));
+    // HTTP/2 pings find a dead connection under a long stream; etcd closes a
+    // connection pinged more often than every 5 s (its --grpc-keepalive-min-time)
+    // with "too many pings", which ends every stream on it (a lease's keep-alive, the
+    // watch that sees a member die): every 10 s. Calls are bounded by their own time.
     let mut opts = ConnectOptions::new()
         .with_connect_timeout(t)
-        .with_timeout(t)
-        .with_keep_alive(t, t);
+        .with_keep_alive(Duration::from_secs(10), t.max(Duration::from_secs(2)));
+    if per_call {
+        opts = opts.with_timeout(t);
+    }
     match (&cfg.username_env, &cfg.password_env, &cfg.user_env) {
         (Some(u), Some(p), None) => {
             let user = std::env::var(u)
