@@ -44,7 +44,7 @@ COMPONENTS=(etcd haproxy traefik envoy grpchealth fence bind9 etcdtls grpctls pr
   prometheustls haproxytls traefiktls proxy patronitls aws)
 CORE=(etcd haproxy)
 # Every process the rig can run, in start order. `stop` stops them in reverse order.
-KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 backend1 backend2 hang haproxy backend4 backend5 traefik envoy grpchealth
+KNOWN=(etcd1 etcd2 etcd3 patroni1 patroni2 patroni3 orders backend1 backend2 hang haproxy backend4 backend5 traefik envoy grpchealth
   ipmisim sushy named1 named2 etcdtls1 etcdtls2 etcdtls3 grpctls grpcexpired prometheus
   haproxytls traefiktls prometheustls proxy proxyauth patronitls1 patronitls2 patronitls3 pgexpired
   aws-iam aws-r53 etcdx1 etcdx2 etcdx3)
@@ -251,6 +251,8 @@ cmd_restart() {
       envoy_launch; waitfor 20 envoy_live || die "envoy did not come back"
       # Both backends up: wait until Envoy has checked them healthy (as `start` does).
       if alive backend1 && alive backend2; then waitfor 20 envoy_checked || die "envoy did not check its hosts"; fi ;;
+    orders)
+      orders_launch; waitfor 20 orders_ready || die "orders did not answer ready" ;;
     hang)
       hang_launch; waitfor 10 hang_ready || die "hang did not listen" ;;
     grpchealth)

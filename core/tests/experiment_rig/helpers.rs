@@ -111,6 +111,9 @@ pub(crate) fn run_experiment(
     let report = rt
         .block_on(workflow::run(&ctx, &plan, name, "game-day"))
         .expect("run");
+    if report.outcome != "done" {
+        eprintln!("{name}: {}\n{}", report.outcome, report.lines.join("\n"));
+    }
     let (run, json) = journal
         .experiment_reports(name, 1)
         .expect("history")
@@ -167,4 +170,22 @@ impl Traffic {
             self.bad.load(Ordering::Relaxed),
         )
     }
+}
+
+/// Which Patroni member answers 200 on `/primary` (its REST port), but `except`.
+pub(crate) fn patroni_primary(except: Option<u16>) -> Option<u16> {
+    (8001..=8003).filter(|p| Some(*p) != except).find(|p| {
+        std::process::Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "--max-time", "1"])
+            .arg(format!("http://127.0.0.1:{p}/primary"))
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+#[allow(unsafe_code)]
+pub(crate) fn set_env(name: &str, value: &str) {
+    // SAFETY: the experiments hold ONE_AT_A_TIME; nothing else in this binary reads
+    // the environment while one sets it.
+    unsafe { std::env::set_var(name, value) };
 }

@@ -4,7 +4,9 @@
 //! an engine watching the real sources, with faults through the rig's fence agent
 //! (`tests/rig/fence_rig_node`: a node's power is its processes).
 //!
-//! `backend_lost`: a backend's node fenced behind the rig's HAProxy under live traffic.
+//! `backend_lost`: a backend's node fenced behind the rig's HAProxy under live traffic;
+//! `primary_crash`: the node of the Patroni primary fenced, a replica promoted;
+//! `connection_leak`: sessions leaked on the primary, the Sev-0 runbook started by itself.
 //!
 //! The runs share the rig, so they run one at a time. Runs when `SWITCHBOARD_RIG`
 //! names `haproxy` and `etcd`. `SWITCHBOARD_EXPERIMENT_RUNS` sets how many runs each
@@ -13,4 +15,6 @@
 mod backend_lost;
 #[path = "../common/mod.rs"]
 mod common;
+mod connection_leak;
 mod helpers;
+mod primary_crash;

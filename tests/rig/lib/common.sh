@@ -179,6 +179,7 @@ ports_of() {
     traefik) echo 8180 8181 ;;
     envoy) echo 9901 10000 ;;
     hang) echo 9009 ;;
+    orders) echo 9010 ;;
     grpchealth) echo 50051 ;;
     grpctls) echo "$GRPCTLS_PORT" ;;
     grpcexpired) echo "$GRPCEXPIRED_PORT" ;;

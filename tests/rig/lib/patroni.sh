@@ -165,6 +165,18 @@ patroni_wait() {
     die "Patroni: no primary with two streaming replicas"
   fi
   log "patroni: primary node$(patroni_leader) and 2 replicas streaming after $(since "$PG_T0")"
+  orders_start
+}
+
+# The "orders" service (tests/rig/orders_app.py on 127.0.0.1:9010): its /ready needs a
+# session on the primary, so a connection leak or a lost primary fails it. Part of the
+# `patroni` component.
+orders_launch() { bg orders /usr/bin/python3 "$RIG_DIR/orders_app.py" 9010; }
+orders_ready() { running orders && [ "$(curl -s --max-time 2 http://127.0.0.1:9010/ready)" = ready ]; }
+orders_start() {
+  check_ports_free 9010 || die "cannot start orders"
+  orders_launch
+  waitfor 20 orders_ready || { show_log_tail orders; die "orders: /ready did not answer ready"; }
 }
 
 patroni_restart() {   # patroni_restart I: start member I again (after a kill or a crash)
@@ -262,7 +274,7 @@ cmd_pg_corrupt() {
 # (SIGTERM, a smart one, waits for sessions to end), SIGKILL after 10 s.
 patroni_stop() {
   local i left=()
-  stop_if_any patroni1 patroni2 patroni3
+  stop_if_any orders patroni1 patroni2 patroni3
   for i in 1 2 3; do pm_pid "$i" >/dev/null && left+=("$i"); done
   [ ${#left[@]} -eq 0 ] && return 0
   log "stopping leftover postmasters of nodes ${left[*]} (SIGINT)"

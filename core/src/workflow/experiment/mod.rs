@@ -49,6 +49,7 @@ mod target;
 
 pub use self::hypothesis::{Check, Verdict};
 pub use self::report::{ExperimentReport, Mark};
+pub use self::run::{COUNTDOWN, HOLD, SAMPLE};
 pub use self::target::ExperimentTarget;
 pub use crate::config::ExperimentConfig;
 

@@ -41,6 +41,9 @@ pub struct ExperimentReport {
     pub fault: String,
     /// When the fault's action was sent.
     pub injected_at: Option<Timestamp>,
+    /// When the fault's action had finished (a node off, every leaked session open).
+    #[serde(default)]
+    pub in_place_at: Option<Timestamp>,
     /// When the hypothesis was first seen broken.
     pub detected_at: Option<Timestamp>,
     /// What broke first.
@@ -123,6 +126,7 @@ impl ExperimentReport {
         md.push_str("| measure | value |\n|---|---|\n");
         let figure = |v: Option<i64>| v.map_or_else(|| "–".to_owned(), millis);
         let _ = writeln!(md, "| fault injected | {} |", at(self.injected_at));
+        let _ = writeln!(md, "| fault in place | {} |", at(self.in_place_at));
         let _ = writeln!(
             md,
             "| detected | {}{} |",

@@ -133,16 +133,14 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         ..
     } = &mut r.fault
     {
-        let primary = state
+        // No primary now: the target stays empty and the fault's guard says why.
+        if let Some(p) = state
             .databases
             .get(db.as_str())
-            .and_then(|d| d.primary.clone())
-            .ok_or_else(|| {
-                WorkflowError::Refused(format!(
-                    "{db} has no primary now: there is no primary's node to fault"
-                ))
-            })?;
-        primary.as_str().clone_into(target);
+            .and_then(|d| d.primary.as_ref())
+        {
+            p.as_str().clone_into(target);
+        }
     }
     let now = ctx.clock.now();
     let mut guards = common_guards(ctx, &format!("experiment/{name}"), now).await?;
@@ -191,6 +189,17 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         ));
     }
     match &r.fault {
+        BoundFault::Workflow {
+            target,
+            primary_of: Some(db),
+            ..
+        } if target.is_empty() => {
+            guards.push(guard(
+                "fault",
+                false,
+                format!("{db} has no primary now: there is no primary's node to fault"),
+            ));
+        }
         BoundFault::Workflow { kind, target, .. } => {
             let sub = super::super::plan(ctx, *kind, target).await?;
             let refusals = sub.refusals();
@@ -424,23 +433,33 @@ async fn sub_run(
     }
 }
 
-/// Opens `n` sessions on `database` and leaves each idle in a transaction.
+/// Sessions a leak opens at once: a pool leaks a few at a time, and a hundred
+/// handshakes at once would measure the handshakes.
+const LEAK_WAVE: u32 = 10;
+
+/// Opens `n` sessions on `database` and leaves each idle in a transaction, a wave at a
+/// time, until `n` are held or the server refuses more (the leak has filled it).
 async fn leak(ctx: &Context<'_>, database: &str, n: u32) -> (Vec<tokio_postgres::Client>, String) {
-    let opened = futures_util::future::join_all((0..n).map(|_| async {
-        let client = super::super::runbook::connect(ctx, database).await?;
-        client
-            .batch_execute("BEGIN; SELECT 1")
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(client)
-    }))
-    .await;
     let mut held = Vec::new();
     let mut refused = None;
-    for o in opened {
-        match o {
-            Ok(c) => held.push(c),
-            Err(e) => refused = Some(e),
+    let mut left = n;
+    while left > 0 && refused.is_none() {
+        let wave = left.min(LEAK_WAVE);
+        left -= wave;
+        let opened = futures_util::future::join_all((0..wave).map(|_| async {
+            let client = super::super::runbook::connect(ctx, database).await?;
+            client
+                .batch_execute("BEGIN; SELECT 1")
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(client)
+        }))
+        .await;
+        for o in opened {
+            match o {
+                Ok(c) => held.push(c),
+                Err(e) => refused = Some(e),
+            }
         }
     }
     let words = match refused {
@@ -554,7 +573,14 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
     match &injected_words {
         Ok(w) => {
             journaled.step("after", "inject", "ok", w)?;
-            watch.mark(ctx.clock.now(), format!("fault in place: {w}"));
+            let now = ctx.clock.now();
+            report.in_place_at = Some(now);
+            watch.mark(now, format!("fault in place: {w}"));
+            // A recovery counts from here: the hypothesis holding while the fault was
+            // still going in (a leak half-open) is not the system recovering from it.
+            if let Ok(mut s) = watch.seen.lock() {
+                s.holding_since = None;
+            }
         }
         Err(e) => {
             journaled.step("after", "inject", "failed", e)?;

@@ -179,6 +179,9 @@ pub enum Bound {
     Http(String, u32),
     /// A human's step.
     Manual(String),
+    /// A step whose subject is bound to nothing (an estate without that system): it
+    /// is said and skipped.
+    Skip(String),
 }
 
 /// A runbook ready to run: each step's title and bound action.
@@ -298,6 +301,31 @@ pub fn resolve(book: &Runbook, vars: &BTreeMap<String, String>) -> Result<Resolv
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // A step whose subject is bound to the empty string has nothing to act on here
+    // (no Kubernetes, no fallback route, no manual step wanted): skipped, and the plan
+    // says so, so one runbook serves estates that lack a part.
+    let steps = steps
+        .into_iter()
+        .map(|(title, step)| {
+            let subject = match &step {
+                Bound::Workflow(_, s)
+                | Bound::Quorum(s)
+                | Bound::Sessions(s)
+                | Bound::Terminate { database: s, .. }
+                | Bound::Scale(s, _)
+                | Bound::Http(s, _)
+                | Bound::Manual(s) => Some(s.trim()),
+                Bound::Skip(_) => None,
+            };
+            match subject {
+                Some("") => (
+                    title,
+                    Bound::Skip("its subject is bound to nothing here".to_owned()),
+                ),
+                _ => (title, step),
+            }
+        })
+        .collect();
     Ok(Resolved {
         name: book.name.clone(),
         steps,
@@ -344,6 +372,7 @@ fn describe(step: &Bound) -> String {
         Bound::Manual(text) => {
             format!("a human: {text} (the runbook waits until you say it is done)")
         }
+        Bound::Skip(why) => format!("skipped: {why}"),
     }
 }
 
@@ -513,6 +542,7 @@ pub(super) async fn execute(
                     }
                 }
             }
+            Bound::Skip(why) => Ok(format!("skipped: {why}")),
             step if !matches!(step, Bound::Manual(_))
                 && ctx.drill.is_some()
                 && super::drill::is_drill(ctx) =>

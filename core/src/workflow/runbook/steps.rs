@@ -96,7 +96,7 @@ pub(super) async fn drill_step(
                 "{service}'s readiness was not green {n} times in a row (DRILL)"
             ))
         }
-        Bound::Workflow(..) | Bound::Manual(_) => Err("not a drill step".into()),
+        Bound::Workflow(..) | Bound::Manual(_) | Bound::Skip(_) => Err("not a drill step".into()),
     }
 }
 
