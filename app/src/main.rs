@@ -25,7 +25,7 @@ use std::time::Instant;
 use clap::Parser as _;
 
 use crate::cli::args::{Cli, Command};
-use crate::cli::{headless, notes, session, setup, window, workflow};
+use crate::cli::{experiment, headless, notes, session, setup, window, workflow};
 
 fn main() -> ExitCode {
     window::STARTED.get_or_init(Instant::now);
@@ -100,6 +100,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Workflow { action }) => {
             return workflow::workflow(&cli.common, &config, action);
+        }
+        Some(Command::Experiment { action }) => {
+            return experiment::experiment(&cli.common, &config, action);
         }
     };
     match result {

@@ -134,6 +134,12 @@ pub enum Command {
         #[command(subcommand)]
         action: WorkflowCmd,
     },
+    /// Game days: run an experiment on real systems (a guarded fault, measured by the
+    /// console), list them, read their reports and history.
+    Experiment {
+        #[command(subcommand)]
+        action: ExperimentCmd,
+    },
     /// Notes kept during incidents (the incident store).
     Notes {
         /// Print where the notes database is, and stop.
@@ -230,6 +236,41 @@ impl Rolling {
             switchboard_core::session::retention::Retention::new(cli.keep_hours, cli.keep_mb),
         ))
     }
+}
+
+/// `switchboard experiment ...`.
+#[derive(Subcommand, Debug)]
+pub enum ExperimentCmd {
+    /// The environment's experiments, each with its latest run.
+    List,
+    /// Watch the environment, plan the experiment with every guard, run it after the
+    /// typed confirmation (its name) and print its report.
+    Run {
+        /// The experiment's name.
+        name: String,
+        /// The experiment's name, typed.
+        #[arg(long)]
+        confirm: String,
+        /// Wait at most this long for the sources to show the steady state.
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        wait: f64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's report (the latest when no run is given): Markdown, or JSON.
+    Report {
+        /// The run's number (`experiment history`).
+        run: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An experiment's runs, newest first: did recovery get faster?
+    History {
+        /// The experiment's name.
+        name: String,
+    },
 }
 
 /// `switchboard workflow ...`.

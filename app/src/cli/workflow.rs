@@ -11,7 +11,7 @@ use super::args::{Common, WorkflowCmd};
 use super::setup::data_dir;
 
 /// How a workflow command failed, which decides the exit code.
-enum WorkflowExit {
+pub(super) enum WorkflowExit {
     /// A guard (or the confirmation) refused: exit 3.
     Refused(String),
     /// Bad usage or configuration: exit 2.
@@ -167,7 +167,7 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
 }
 
 /// Prints the plan, runs it after the typed confirmation, prints the report.
-fn run_plan(
+pub(super) fn run_plan(
     rt: &tokio::runtime::Runtime,
     ctx: &switchboard_core::workflow::Context<'_>,
     plan: &switchboard_core::workflow::Plan,
@@ -240,7 +240,7 @@ fn run_plan(
 }
 
 /// Prints the plan: its steps and every guard's verdict (or the JSON of both).
-fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
+pub(super) fn print_plan(plan: &switchboard_core::workflow::Plan, json: bool) {
     if json {
         println!(
             "{}",

@@ -35,6 +35,36 @@ impl Console {
                 "DRILL · simulated fleet · nothing here touches a real system",
             );
         }
+        // A game day injects a real fault: every screen of this console says so while
+        // one runs, with the way out.
+        for job in self
+            .desk
+            .as_deref()
+            .map(switchboard_core::workflow::desk::Desk::jobs)
+            .unwrap_or_default()
+        {
+            if job.kind == switchboard_core::workflow::Kind::Experiment
+                && matches!(
+                    job.phase,
+                    switchboard_core::workflow::desk::Phase::Running(_)
+                )
+            {
+                let waiting = job.control.waiting();
+                theme::strip(
+                    ui,
+                    theme::WARN,
+                    &format!(
+                        "GAME DAY · experiment {} is running: its fault is real · STOP ALL ends it and undoes the fault{}",
+                        job.target,
+                        if waiting.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" · {waiting}")
+                        }
+                    ),
+                );
+            }
+        }
         egui::MenuBar::new().ui(ui, |ui| {
             ui.label(RichText::new("SWITCHBOARD").strong());
             if self.look.production {

@@ -307,6 +307,7 @@ impl Console {
             repaint();
             bell.ring();
         });
+        desk.set_observed(self.engine.view());
         desk.refresh_offers();
         self.desk = Some(Arc::new(desk));
         self

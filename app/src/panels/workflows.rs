@@ -555,15 +555,23 @@ fn running_ui(ui: &mut egui::Ui, pctx: &PanelCtx<'_>, job: &Job, plan: &Plan) {
     let waiting = job.control.waiting();
     if !waiting.is_empty() {
         egui::Frame::group(ui.style()).show(ui, |ui| {
-            ui.colored_label(
-                theme::WARN,
-                RichText::new("MANUAL STEP: the runbook waits for you").strong(),
-            );
+            // An experiment asks a human about its recovery (stop the countdown, or run
+            // the runbook); a runbook asks for its manual step.
+            let game_day = job.kind == switchboard_core::workflow::Kind::Experiment;
+            let (head, button) = if game_day {
+                (
+                    "GAME DAY: the experiment asks",
+                    "Acknowledge: recovery by hand",
+                )
+            } else {
+                (
+                    "MANUAL STEP: the runbook waits for you",
+                    "Done: continue the runbook",
+                )
+            };
+            ui.colored_label(theme::WARN, RichText::new(head).strong());
             ui.label(&waiting);
-            if ui
-                .button(RichText::new("Done: continue the runbook").strong())
-                .clicked()
-            {
+            if ui.button(RichText::new(button).strong()).clicked() {
                 pctx.push(UiCommand::Desk(DeskCommand::Acknowledge(job.id)));
             }
         });

@@ -3,18 +3,14 @@
 //! restored from an older snapshot is named in red on its cluster's card. Runs when
 //! `SWITCHBOARD_RIG` names `etcd`.
 
-#[path = "../../../core/tests/common/mod.rs"]
-#[allow(dead_code)]
-mod common;
-
 use std::time::Duration;
 
 use switchboard::{Console, ConsoleOptions};
 use switchboard_core::sources::etcd::EtcdConfig;
 use switchboard_core::{Config, EngineOptions, Environment, SourceConfig};
 
+use crate::common::{rig, rig_has};
 use crate::helpers::{harness, wait_for};
-use common::{rig, rig_has};
 
 /// Stops the scratch cluster however the test ends.
 struct Scratch;

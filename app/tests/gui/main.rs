@@ -2,10 +2,14 @@
 //! `egui_kittest` (no display or GPU needed). One test binary; each module holds the
 //! tests of one job, and `helpers` the harness and engines they share.
 
+#[path = "../../../core/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
 mod composed;
 mod dns;
 mod faults;
 mod faults_proxy;
+mod game_day;
 mod helpers;
 mod incidents;
 mod integrity;

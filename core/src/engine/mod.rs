@@ -269,6 +269,13 @@ impl EngineHandle {
         Arc::clone(&self.snapshot.borrow())
     }
 
+    /// The latest state whenever asked, for whoever needs the console's view away from
+    /// this handle (an experiment judging its hypothesis on the workflow runtime).
+    pub fn view(&self) -> Arc<dyn Fn() -> Arc<State> + Send + Sync> {
+        let rx = self.snapshot.clone();
+        Arc::new(move || Arc::clone(&rx.borrow()))
+    }
+
     /// Called after every published snapshot (the app passes `ctx.request_repaint()`).
     pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
         if let Ok(mut w) = self.waker.lock() {

@@ -87,6 +87,8 @@ struct Inner {
     /// A take-over's new job to focus, or its refusal.
     announce: Mutex<(Option<u64>, Option<String>)>,
     waker: Mutex<Option<Waker>>,
+    /// The console's live view, for experiments.
+    observed: Mutex<Option<super::experiment::Observed>>,
 }
 
 impl Inner {
@@ -123,7 +125,7 @@ impl Inner {
             timeout: self.timeout,
             control,
             drill: self.drill.clone(),
-            observed: None,
+            observed: self.observed.lock().ok().and_then(|o| o.clone()),
         }
     }
 }
@@ -168,6 +170,7 @@ impl Desk {
                 history: Mutex::new(Arc::new(Vec::new())),
                 announce: Mutex::new((None, None)),
                 waker: Mutex::new(None),
+                observed: Mutex::new(None),
             }),
         };
         desk.refresh_history();
@@ -178,6 +181,13 @@ impl Desk {
     pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
         if let Ok(mut w) = self.inner.waker.lock() {
             *w = Some(Box::new(waker));
+        }
+    }
+
+    /// Gives experiments the console's live view (without it they cannot be planned).
+    pub fn set_observed(&self, observed: super::experiment::Observed) {
+        if let Ok(mut o) = self.inner.observed.lock() {
+            *o = Some(observed);
         }
     }
 

@@ -64,13 +64,13 @@ pub(crate) fn rig_node(
 }
 
 /// The engine watching `env`, and the console's view of it for the workflow context.
-pub(crate) fn engine(env: &Environment) -> (Arc<EngineHandle>, workflow::experiment::Observed) {
+pub(crate) fn engine(env: &Environment) -> (EngineHandle, workflow::experiment::Observed) {
     let cfg = Config {
         environment: vec![env.clone()],
     };
-    let engine = Arc::new(switchboard_core::start(&EngineOptions::new(cfg)).expect("engine"));
-    let view = Arc::clone(&engine);
-    (engine, Arc::new(move || view.snapshot()))
+    let engine = switchboard_core::start(&EngineOptions::new(cfg)).expect("engine");
+    let view = engine.view();
+    (engine, view)
 }
 
 /// Plans `name` until its guards pass (the steady state comes with the sources'

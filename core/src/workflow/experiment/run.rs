@@ -692,7 +692,9 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
     ctx.journal
         .record_experiment(journaled.id, &r.name, &json)
         .map_err(WorkflowError::Target)?;
-    journaled.step("verify", "measured", &report.outcome, &report.line())?;
+    // The whole report in the journal's last row: the incident store copies the run's
+    // rows into the timeline of the incident it caused, so the report is attached there.
+    journaled.step("verify", "measured", &report.outcome, &report.markdown())?;
     let journal_outcome = if undo_failed.is_some() {
         "needs_human"
     } else if outcome == "aborted" {
