@@ -137,9 +137,17 @@ fn run(c: &Common, config: &Config, action: &ExperimentCmd) -> Result<(), Workfl
             // The sources' first reads make the steady state: plan again until the
             // guards pass or the wait is over, then show the last plan either way.
             let deadline = Instant::now() + Duration::from_secs_f64(wait.clamp(0.0, 3600.0));
+            // Only what the sources' reads can change is waited for: a read-only
+            // environment or a held lock refuses at once.
+            let waits = |g: &workflow::GuardResult| {
+                g.ok || matches!(
+                    g.name,
+                    "steady state" | "outside the scope" | "fault" | "blast radius"
+                )
+            };
             let plan = loop {
                 let plan = rt.block_on(workflow::plan(&ctx, Kind::Experiment, name))?;
-                if plan.allowed() || Instant::now() >= deadline {
+                if plan.allowed() || Instant::now() >= deadline || !plan.guards.iter().all(waits) {
                     break plan;
                 }
                 std::thread::sleep(Duration::from_millis(250));

@@ -10,7 +10,7 @@ use switchboard_core::sources::http_probe::HttpProbeConfig;
 use switchboard_core::workflow::experiment::ExperimentConfig;
 use switchboard_core::{Environment, SourceConfig};
 
-use crate::helpers::{Traffic, begin, engine, rig_node, run_experiment, runs};
+use crate::helpers::{Traffic, begin, engine, rig_node, run_experiment, run_with, runs};
 
 fn env() -> Environment {
     let mut env = Environment::new(
@@ -100,4 +100,50 @@ fn a_backend_fenced_under_live_traffic_is_routed_around_within_the_goal() {
     for f in &figures {
         eprintln!("figure: backend-lost: {f}");
     }
+}
+
+/// STOP ALL in the middle of a game day: the experiment ends at its next look and its
+/// fault is undone all the same (web1's node powered on again), the report saying why.
+#[test]
+fn stop_all_ends_a_game_day_and_undoes_its_fault() {
+    let Some(_one) = begin(&["haproxy", "etcd"]) else {
+        return;
+    };
+    let env = env();
+    let (_engine, observed) = engine(&env);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let valve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let control = switchboard_core::workflow::Control::with_valve(std::sync::Arc::clone(&valve));
+    let pull = {
+        let (valve, control) = (std::sync::Arc::clone(&valve), control.clone());
+        std::thread::spawn(move || {
+            // Pulled once the fault is in: the journal's `inject` row has its outcome.
+            let start = std::time::Instant::now();
+            while !control
+                .rows()
+                .iter()
+                .any(|r| r.phase == "after" && r.action == "inject")
+                && start.elapsed() < std::time::Duration::from_mins(1)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            valve.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let r = run_with(&rt, &env, &observed, "backend-lost", control);
+    pull.join().expect("valve");
+    assert_eq!(r.outcome, "aborted", "{}", r.markdown());
+    assert!(r.summary.contains("safety valve"), "{}", r.summary);
+    assert!(
+        r.undone_at.is_some(),
+        "the fault was undone: {}",
+        r.markdown()
+    );
+    assert!(
+        r.timeline
+            .iter()
+            .any(|m| m.what.starts_with("fault undone: unfence web1-node")),
+        "{}",
+        r.markdown()
+    );
 }

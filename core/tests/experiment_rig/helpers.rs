@@ -81,6 +81,17 @@ pub(crate) fn run_experiment(
     observed: &workflow::experiment::Observed,
     name: &str,
 ) -> ExperimentReport {
+    run_with(rt, env, observed, name, workflow::Control::default())
+}
+
+/// [`run_experiment`] with `control` (its cancel and safety valve) shared with the caller.
+pub(crate) fn run_with(
+    rt: &tokio::runtime::Runtime,
+    env: &Environment,
+    observed: &workflow::experiment::Observed,
+    name: &str,
+    control: workflow::Control,
+) -> ExperimentReport {
     let dir = tempfile::tempdir().expect("dir");
     let journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
     let ctx = workflow::Context {
@@ -89,7 +100,7 @@ pub(crate) fn run_experiment(
         clock: &SystemClock,
         read_only_mode: false,
         timeout: Duration::from_secs(2),
-        control: workflow::Control::default(),
+        control,
         drill: None,
         observed: Some(Arc::clone(observed)),
     };
