@@ -72,28 +72,36 @@ fn a_backend_fenced_under_live_traffic_is_routed_around_within_the_goal() {
         let traffic = Traffic::start("http://127.0.0.1:8080/");
         let r = run_experiment(&rt, &env, &observed, "backend-lost");
         let (ok, failed) = traffic.stop();
-        assert_eq!(r.outcome, "recovered", "{}", r.markdown());
         assert!(r.blast_radius_held);
         assert!(
             r.blast_radius.contains("1 of 2 (50 %)"),
             "{}",
             r.blast_radius
         );
-        let (detect, recover) = (
-            r.mttd_millis.expect("detected"),
-            r.mttr_millis.expect("recovered"),
-        );
-        assert!(detect <= recover, "{}", r.markdown());
         assert!(r.undone_at.is_some(), "web1's node is powered on again");
-        assert!(
-            r.detected_by
-                .as_deref()
-                .is_some_and(|b| b.starts_with("shop: every instance healthy")),
-            "{:?}",
-            r.detected_by
-        );
+        // The gateway may route around the dead backend before a probe fails: then the
+        // hypothesis held and nothing was ever unserved by the probe's count.
+        let figure = match r.outcome.as_str() {
+            "recovered" => {
+                let (detect, recover) = (
+                    r.mttd_millis.expect("detected"),
+                    r.mttr_millis.expect("recovered"),
+                );
+                assert!(detect <= recover, "{}", r.markdown());
+                assert!(
+                    r.detected_by
+                        .as_deref()
+                        .is_some_and(|b| b.starts_with("shop: every instance healthy")),
+                    "{:?}",
+                    r.detected_by
+                );
+                format!("MTTD {detect} ms, fault to verified recovery {recover} ms (goal 3000)")
+            }
+            "held" => "the probe never failed (the gateway routed around it first)".to_owned(),
+            other => panic!("{other}: {}", r.markdown()),
+        };
         figures.push(format!(
-            "MTTD {detect} ms, fault to verified recovery {recover} ms (goal 3000), {failed} of {} requests failed",
+            "{figure}, {failed} of {} requests failed",
             ok + failed
         ));
     }

@@ -161,7 +161,7 @@ const fn default_broken_for() -> Num {
 }
 
 /// The recovery expected once the hypothesis breaks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recovery {
     /// A runbook the environment enables; none: the system should heal itself.
@@ -174,6 +174,24 @@ pub struct Recovery {
     /// Fault to verified recovery, the goal, in seconds.
     #[serde(default)]
     pub goal_secs: Option<Num>,
+    /// How long the fault is given to break the hypothesis; past it, the system held.
+    #[serde(default = "default_detect_within")]
+    pub detect_within_secs: Num,
+}
+
+const fn default_detect_within() -> Num {
+    Num::N(30)
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self {
+            runbook: None,
+            automatic: false,
+            goal_secs: None,
+            detect_within_secs: default_detect_within(),
+        }
+    }
 }
 
 /// An experiment file.
@@ -277,6 +295,8 @@ pub struct Resolved {
     pub automatic: bool,
     /// The goal, fault to verified recovery, in seconds.
     pub goal_secs: Option<u64>,
+    /// How long the fault is given to break the hypothesis, in seconds.
+    pub detect_within_secs: u64,
 }
 
 /// Parses an experiment file.
@@ -370,6 +390,7 @@ pub fn resolve(
             .as_ref()
             .map(|n| number(n, &all))
             .transpose()?,
+        detect_within_secs: number(&exp.recovery.detect_within_secs, &all)?,
     })
 }
 

@@ -33,8 +33,6 @@ pub const SAMPLE: Duration = Duration::from_millis(50);
 pub const HOLD: Duration = Duration::from_secs(1);
 /// How long an automatic recovery waits for an operator to stop it.
 pub const COUNTDOWN: Duration = Duration::from_secs(5);
-/// How long the fault is given to break the hypothesis before the run says it held.
-const DETECT_WITHIN: Duration = Duration::from_secs(30);
 
 fn observed(ctx: &Context<'_>) -> Result<Observed, WorkflowError> {
     ctx.observed.clone().ok_or_else(|| {
@@ -302,6 +300,8 @@ struct Seen {
     marks: Vec<Mark>,
     /// Whether the hypothesis held at the last sample.
     held: Option<bool>,
+    /// A recovery has started (a leak stops leaking).
+    recovering: bool,
 }
 
 /// Judges the view every [`SAMPLE`] and keeps what it saw.
@@ -388,8 +388,9 @@ async fn watched<T>(watch: &Watch<'_>, work: impl std::future::Future<Output = T
 enum Held {
     /// A workflow ran; its undoing is due.
     Workflow { undo: Kind, target: String },
-    /// Sessions held idle in a transaction (dropping them closes them).
-    Sessions(Vec<tokio_postgres::Client>),
+    /// Sessions held idle in a transaction (dropping them closes them), topped up
+    /// while the leak goes on.
+    Sessions(Mutex<Vec<tokio_postgres::Client>>),
     /// Nothing to undo.
     Nothing,
 }
@@ -471,6 +472,35 @@ async fn leak(ctx: &Context<'_>, database: &str, n: u32) -> (Vec<tokio_postgres:
         None => format!("{n} sessions held idle in a transaction"),
     };
     (held, words)
+}
+
+/// How often a leak tries to take a slot the server freed.
+const TOP_UP: Duration = Duration::from_millis(100);
+
+/// Keeps a leak going: every [`TOP_UP`], one more session while fewer than `n` are held,
+/// until a recovery has started (the runbook stops the leaking application). Never
+/// returns; raced against the run.
+async fn top_up(
+    ctx: &Context<'_>,
+    database: &str,
+    n: u32,
+    clients: &Mutex<Vec<tokio_postgres::Client>>,
+    watch: &Watch<'_>,
+) {
+    loop {
+        tokio::time::sleep(TOP_UP).await;
+        let held = clients.lock().map_or(usize::MAX, |c| c.len());
+        let recovering = watch.with(|s| s.recovering).unwrap_or(true);
+        if recovering || held >= n as usize {
+            continue;
+        }
+        if let Ok(client) = super::super::runbook::connect(ctx, database).await
+            && client.batch_execute("BEGIN; SELECT 1").await.is_ok()
+            && let Ok(mut c) = clients.lock()
+        {
+            c.push(client);
+        }
+    }
 }
 
 /// Everything a run needs besides the context.
@@ -565,7 +595,7 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
             if clients.is_empty() {
                 (Held::Nothing, Err(words))
             } else {
-                (Held::Sessions(clients), Ok(words))
+                (Held::Sessions(Mutex::new(clients)), Ok(words))
             }
         }
     };
@@ -590,7 +620,23 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
 
     // Watch: detection, recovery, verified recovery.
     if abort.is_none() {
-        abort = watched(&watch, follow(ctx, r, &watch, &journaled, &mut report)).await;
+        // Boxed: the run is long-lived and its states are large.
+        let following = Box::pin(follow(ctx, r, &watch, &journaled, &mut report));
+        abort = match (&held, &r.fault) {
+            // A leak goes on until someone stops the application: each slot the server
+            // frees is taken again until a recovery starts.
+            (Held::Sessions(clients), BoundFault::Leak { database, sessions }) => {
+                let leaking = Box::pin(top_up(ctx, database, *sessions, clients, &watch));
+                watched(&watch, async {
+                    tokio::select! {
+                        a = following => a,
+                        () = leaking => unreachable!("the leak goes on until the run stops it"),
+                    }
+                })
+                .await
+            }
+            _ => watched(&watch, following).await,
+        };
     }
 
     // Undo, whatever happened: past the safety valve (see the module's notes).
@@ -615,6 +661,7 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
             Some(watched(&watch, sub_run(&undo_ctx, undo, &target, operator)).await)
         }
         Held::Sessions(clients) => {
+            let clients = clients.into_inner().unwrap_or_default();
             let n = clients.len();
             journaled.step(
                 "before",
@@ -674,7 +721,7 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
             "held",
             format!(
                 "the hypothesis held throughout: the fault did not break it within {} s",
-                DETECT_WITHIN.as_secs()
+                r.detect_within_secs
             ),
         ),
         (None, None, Some(_)) => (
@@ -751,7 +798,9 @@ async fn follow(
             return Some(format!("a check outside the scope broke: {why}"));
         }
         let Some((detected_at, by)) = detected else {
-            if now.millis_since(injected) > i64::try_from(DETECT_WITHIN.as_millis()).unwrap_or(0) {
+            if now.millis_since(injected)
+                > i64::try_from(r.detect_within_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+            {
                 return None;
             }
             continue;
@@ -817,6 +866,9 @@ async fn follow(
             countdown = None;
             ctx.control.ask_human("");
             report.recovery_started_at = Some(now);
+            if let Ok(mut s) = watch.seen.lock() {
+                s.recovering = true;
+            }
             report.recovery_by = Some(format!("runbook {rb}, started automatically"));
             watch.mark(now, format!("recovery: runbook {rb} started automatically"));
             let done = Box::pin(sub_run(
@@ -836,6 +888,9 @@ async fn follow(
             && let Some(first) = runs.iter().map(|x| x.started_at).min()
         {
             report.recovery_started_at = Some(first);
+            if let Ok(mut s) = watch.seen.lock() {
+                s.recovering = true;
+            }
             report.recovery_by = Some(format!("runbook {rb}, started by an operator"));
             watch.mark(
                 first,
