@@ -147,7 +147,7 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
         "steady state",
         holds,
         first_broken(&verdicts).map_or_else(
-            || format!("the hypothesis holds now ({} checks)", verdicts.len()),
+            || format!("the hypothesis holds now ({} check(s))", verdicts.len()),
             |b| format!("the hypothesis does not hold now, so nothing could be measured: {b}"),
         ),
     ));

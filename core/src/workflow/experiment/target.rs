@@ -75,7 +75,10 @@ impl TargetKind for ExperimentTarget {
                 .map(|e| Offer {
                     kind: Kind::Experiment,
                     target: e.name.clone(),
-                    label: format!("GAME DAY experiment {}", e.name),
+                    label: format!(
+                        "GAME DAY experiment {} (inject its fault, measure the recovery, undo it)",
+                        e.name
+                    ),
                     instance: None,
                 })
                 .collect();
