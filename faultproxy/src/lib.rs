@@ -16,6 +16,7 @@
 //! given command has been answered (a workflow's `disable server`, a `POST
 //! /switchover`): a deterministic "the target stops answering after the change".
 
+mod api;
 mod conn;
 mod fault;
 mod forge;
@@ -173,6 +174,32 @@ impl FaultProxy {
             pattern: pattern.to_vec(),
             then,
         });
+    }
+
+    /// Serves a control API in Toxiproxy's shape on `listen` (`host:port`), this proxy
+    /// answering to `name` (see `api.rs`); returns the address it listens on. Stops with
+    /// the proxy.
+    pub fn serve_api(&self, listen: &str, name: &str) -> std::io::Result<SocketAddr> {
+        let std_listener = std::net::TcpListener::bind(listen)?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let Some(runtime) = &self.runtime else {
+            return Err(std::io::Error::other("the proxy is stopping"));
+        };
+        let listener = {
+            let _inside = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
+        runtime.spawn(api::serve(
+            listener,
+            Arc::new(api::Api {
+                name: name.to_owned(),
+                listen: self.addr.to_string(),
+                shared: Arc::clone(&self.shared),
+                toxic: Mutex::new(None),
+            }),
+        ));
+        Ok(addr)
     }
 
     /// The counters so far.

@@ -251,3 +251,62 @@ fn faults_parse_from_their_names() {
             .starts_with("unknown fault \"lag:1s\"")
     );
 }
+
+/// One request to the control API; (status code, body).
+fn api_call(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to the API");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let answer = String::from_utf8(read_all(&mut s)).expect("utf-8");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_control_api_sets_and_lifts_one_toxic_as_toxiproxy_answers() {
+    let p = FaultProxy::start(&echo()).expect("proxy");
+    let api = p.serve_api("127.0.0.1:0", "db").expect("api");
+    let (code, body) = api_call(api, "GET", "/proxies/db", "");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"toxics\":[]"), "{body}");
+    assert_eq!(api_call(api, "GET", "/proxies/other", "").0, 404);
+    let latency = r#"{"name":"t","type":"latency","attributes":{"latency":250}}"#;
+    assert_eq!(api_call(api, "POST", "/proxies/db/toxics", latency).0, 200);
+    assert_eq!(p.fault(), Fault::Latency(Duration::from_millis(250)));
+    assert_eq!(
+        api_call(api, "POST", "/proxies/db/toxics", latency).0,
+        409,
+        "one toxic at a time"
+    );
+    assert_eq!(
+        api_call(api, "DELETE", "/proxies/db/toxics/other", "").0,
+        404
+    );
+    assert_eq!(api_call(api, "DELETE", "/proxies/db/toxics/t", "").0, 204);
+    assert_eq!(p.fault(), Fault::Pass);
+    let timeout = r#"{"name":"t","type":"timeout","attributes":{"timeout":0}}"#;
+    assert_eq!(api_call(api, "POST", "/proxies/db/toxics", timeout).0, 200);
+    assert_eq!(p.fault(), Fault::Silence);
+    let (code, body) = api_call(
+        api,
+        "POST",
+        "/proxies/db/toxics",
+        "{\"type\":\"bandwidth\"}",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("not emulated here"), "{body}");
+}

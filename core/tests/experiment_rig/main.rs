@@ -6,7 +6,8 @@
 //!
 //! `backend_lost`: a backend's node fenced behind the rig's HAProxy under live traffic;
 //! `primary_crash`: the node of the Patroni primary fenced, a replica promoted;
-//! `connection_leak`: sessions leaked on the primary, the Sev-0 runbook started by itself.
+//! `connection_leak`: sessions leaked on the primary, the Sev-0 runbook started by itself;
+//! `toxic`: a latency toxic through the rig's fault proxy (its API in Toxiproxy's shape).
 //!
 //! The runs share the rig, so they run one at a time. Runs when `SWITCHBOARD_RIG`
 //! names `haproxy` and `etcd`. `SWITCHBOARD_EXPERIMENT_RUNS` sets how many runs each
@@ -18,3 +19,4 @@ mod common;
 mod connection_leak;
 mod helpers;
 mod primary_crash;
+mod toxic;

@@ -13,7 +13,8 @@
 //!
 //! - `hypothesis.rs`: the checks and their verdict on a [`State`];
 //! - `run.rs`: plan and run;
-//! - `report.rs`: what a run measured, as JSON and Markdown.
+//! - `report.rs`: what a run measured, as JSON and Markdown;
+//! - `toxic.rs`: a network fault through a fault proxy's API (Toxiproxy's).
 //!
 //! ```toml
 //! name = "backend-lost"
@@ -46,6 +47,7 @@ pub mod hypothesis;
 pub mod report;
 mod run;
 mod target;
+pub mod toxic;
 
 pub use self::hypothesis::{Check, Verdict};
 pub use self::report::{ExperimentReport, Mark};
@@ -92,9 +94,23 @@ pub enum Fault {
         /// primary when the experiment is planned.
         #[serde(default)]
         primary_of: Option<String>,
-        /// The workflow that undoes it (`unfence`, `ready`).
+        /// The workflow that undoes it (`unfence`, `ready`), or `none` where the system
+        /// replaces what the fault took (a deleted pod, a switchover's new primary).
         #[serde(default)]
         undo: Option<String>,
+    },
+    /// A toxic on a fault proxy the environment names (Toxiproxy's HTTP API): every
+    /// byte late, or nothing passing; undone by deleting it.
+    Toxic {
+        /// The proxy's API (`http://toxiproxy:8474`).
+        api: String,
+        /// The proxy's name there.
+        proxy: String,
+        /// `latency` or `timeout`.
+        toxic: String,
+        /// For `latency`: how late, in milliseconds.
+        #[serde(default)]
+        latency_millis: Option<Num>,
     },
     /// Sessions opened on a `postgres` source's database and left idle in a
     /// transaction, as a leaking pool leaves them; undone by closing them.
@@ -234,8 +250,17 @@ pub enum BoundFault {
         target: String,
         /// The database whose primary's node is the target, found when planned.
         primary_of: Option<String>,
-        /// The undoing.
-        undo: Kind,
+        /// The undoing (none: the system replaces what the fault took).
+        undo: Option<Kind>,
+    },
+    /// A toxic on a fault proxy.
+    Toxic {
+        /// The proxy's API.
+        api: String,
+        /// The proxy's name.
+        proxy: String,
+        /// What it does.
+        toxic: toxic::Toxic,
     },
     /// Sessions left idle in a transaction.
     Leak {
@@ -256,17 +281,24 @@ impl BoundFault {
                 primary_of,
                 undo,
             } => format!(
-                "{} {} (its own plan and guards; undone by {})",
+                "{} {} (its own plan and guards; {})",
                 kind.as_str(),
                 match primary_of {
                     Some(db) if target.is_empty() => format!("the node of {db}'s primary"),
                     Some(db) => format!("{target} ({db}'s primary)"),
                     None => target.clone(),
                 },
-                undo.as_str()
+                undo.map_or_else(
+                    || "nothing to undo: the system replaces what it takes".to_owned(),
+                    |u| format!("undone by {}", u.as_str())
+                )
             ),
             Self::Leak { database, sessions } => format!(
                 "open {sessions} sessions on {database} and leave them idle in a transaction (undone by closing them)"
+            ),
+            Self::Toxic { api, proxy, toxic } => format!(
+                "{} on proxy {proxy} of the fault proxy at {api} (undone by removing it)",
+                toxic.describe()
             ),
         }
     }
@@ -335,14 +367,15 @@ pub fn resolve(
                     kind.as_str()
                 ));
             }
-            let undo = match undo {
-                Some(u) => Kind::parse(&b(u)?).map_err(|e| e.to_string())?,
-                None => inverse(kind).ok_or_else(|| {
+            let undo = match undo.as_deref().map(&b).transpose()?.as_deref() {
+                Some("none") => None,
+                Some(u) => Some(Kind::parse(u).map_err(|e| e.to_string())?),
+                None => Some(inverse(kind).ok_or_else(|| {
                     format!(
-                        "{} has no inverse to undo it: name one with `undo`",
+                        "{} has no inverse to undo it: name one with `undo` (or `undo = \"none\"` when the system replaces what it takes)",
                         kind.as_str()
                     )
-                })?,
+                })?),
             };
             let (target, primary_of) = match (target, primary_of) {
                 (Some(t), None) => (b(t)?, None),
@@ -361,6 +394,27 @@ pub fn resolve(
                 undo,
             }
         }
+        Fault::Toxic {
+            api,
+            proxy,
+            toxic,
+            latency_millis,
+        } => BoundFault::Toxic {
+            api: b(api)?,
+            proxy: b(proxy)?,
+            toxic: match (b(toxic)?.as_str(), latency_millis) {
+                ("latency", Some(ms)) => toxic::Toxic::Latency(number(ms, &all)?),
+                ("latency", None) => {
+                    return Err("a latency toxic needs latency_millis".to_owned());
+                }
+                ("timeout", _) => toxic::Toxic::Timeout,
+                (other, _) => {
+                    return Err(format!(
+                        "toxic {other:?}: the console adds `latency` or `timeout`"
+                    ));
+                }
+            },
+        },
         Fault::Leak { database, sessions } => BoundFault::Leak {
             database: b(database)?,
             sessions: u32::try_from(number(sessions, &all)?)
@@ -503,7 +557,7 @@ mod tests {
                 kind: Kind::Fence,
                 target: String::new(),
                 primary_of: Some("pgha".into()),
-                undo: Kind::Unfence
+                undo: Some(Kind::Unfence)
             }
         );
     }
@@ -522,6 +576,17 @@ mod tests {
         .expect("parses");
         let err = resolve(&exp, &BTreeMap::new(), false).expect_err("no inverse");
         assert!(err.contains("switchover has no inverse"), "{err}");
+        let exp = parse(&format!(
+            "{base}[[hypothesis]]\nkind = \"one_primary\"\ndatabase = \"a\"\n[fault]\nkind = \"workflow\"\nworkflow = \"switchover\"\ntarget = \"a/b\"\nundo = \"none\"\n"
+        ))
+        .expect("parses");
+        let r = resolve(&exp, &BTreeMap::new(), false).expect("a switchover left in place");
+        assert!(matches!(r.fault, BoundFault::Workflow { undo: None, .. }));
+        assert!(
+            r.fault.describe().contains("nothing to undo"),
+            "{}",
+            r.fault.describe()
+        );
         let exp = parse(&format!(
             "{base}hypothesis = []\n[fault]\nkind = \"workflow\"\nworkflow = \"fence\"\ntarget = \"n\"\n"
         ))

@@ -97,6 +97,7 @@ fn scope(ctx: &Context<'_>, r: &Resolved, state: &State) -> (u32, Option<u32>, S
             None,
             format!("{sessions} sessions on the primary of {database}"),
         ),
+        BoundFault::Toxic { proxy, .. } => (1, None, format!("the path through proxy {proxy}")),
     }
 }
 
@@ -217,6 +218,14 @@ pub(super) async fn plan(ctx: &Context<'_>, name: &str) -> Result<Plan, Workflow
                         refusals.join("; ")
                     )
                 },
+            ));
+        }
+        BoundFault::Toxic { api, proxy, .. } => {
+            let checked = super::toxic::check(api, proxy).await;
+            guards.push(guard(
+                "fault",
+                checked.is_ok(),
+                checked.unwrap_or_else(|e| e),
             ));
         }
         BoundFault::Leak { database, .. } => {
@@ -387,10 +396,12 @@ async fn watched<T>(watch: &Watch<'_>, work: impl std::future::Future<Output = T
 /// A fault in place, to be undone.
 enum Held {
     /// A workflow ran; its undoing is due.
-    Workflow { undo: Kind, target: String },
+    Workflow { undo: Option<Kind>, target: String },
     /// Sessions held idle in a transaction (dropping them closes them), topped up
     /// while the leak goes on.
     Sessions(Mutex<Vec<tokio_postgres::Client>>),
+    /// A toxic on a fault proxy (its API and proxy).
+    Toxic(String, String),
     /// Nothing to undo.
     Nothing,
 }
@@ -590,6 +601,13 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
                 ),
             }
         }
+        BoundFault::Toxic { api, proxy, toxic } => {
+            match watched(&watch, super::toxic::add(api, proxy, *toxic)).await {
+                Ok(w) => (Held::Toxic(api.clone(), proxy.clone()), Ok(w)),
+                // A refused toxic was not added: nothing to remove.
+                Err(e) => (Held::Nothing, Err(e)),
+            }
+        }
         BoundFault::Leak { database, sessions } => {
             let (clients, words) = watched(&watch, leak(ctx, database, *sessions)).await;
             if clients.is_empty() {
@@ -651,7 +669,10 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
         observed: ctx.observed.clone(),
     };
     let undone = match held {
-        Held::Workflow { undo, target } => {
+        Held::Workflow {
+            undo: Some(undo),
+            target,
+        } => {
             journaled.step(
                 "before",
                 "undo",
@@ -672,7 +693,16 @@ pub(super) async fn execute(ctx: &Context<'_>, run: Run<'_>) -> Result<Report, W
             drop(clients);
             Some(Ok(format!("the {n} leaked sessions closed")))
         }
-        Held::Nothing => None,
+        Held::Toxic(api, proxy) => {
+            journaled.step(
+                "before",
+                "undo",
+                "pending",
+                &format!("remove the toxic from proxy {proxy}"),
+            )?;
+            Some(watched(&watch, super::toxic::remove(&api, &proxy)).await)
+        }
+        Held::Workflow { undo: None, .. } | Held::Nothing => None,
     };
     let mut undo_failed = None;
     if let Some(u) = undone {
