@@ -4,7 +4,6 @@
 //! and the report (recovered, with its figures) ends it. Runs when `SWITCHBOARD_RIG`
 //! names `haproxy` and `etcd`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable as _;
@@ -13,32 +12,9 @@ use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::sources::http_probe::HttpProbeConfig;
 use switchboard_core::workflow::desk::Desk;
 use switchboard_core::workflow::experiment::ExperimentConfig;
-use switchboard_core::workflow::fence::FenceDevice;
 use switchboard_core::{Config, EngineOptions, Environment, SourceConfig};
 
 use crate::helpers::{harness, has, wait_for};
-
-fn rig_node(node: &str, processes: &str) -> FenceDevice {
-    let agent =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/fence_rig_node");
-    FenceDevice {
-        name: format!("{node}-power"),
-        node: node.into(),
-        group: "web".into(),
-        level: 1,
-        agent: agent.display().to_string(),
-        ec2: None,
-        options: BTreeMap::from([
-            (
-                "rig".to_owned(),
-                std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".to_owned()),
-            ),
-            ("processes".to_owned(), processes.to_owned()),
-        ]),
-        secret_env: BTreeMap::new(),
-        timeout_secs: 120,
-    }
-}
 
 #[test]
 fn a_game_day_runs_from_the_palette_labelled_on_screen_and_reports() {
@@ -78,8 +54,8 @@ fn a_game_day_runs_from_the_palette_labelled_on_screen_and_reports() {
         ],
     );
     env.fence = vec![
-        rig_node("web1-node", "backend1"),
-        rig_node("web2-node", "backend2"),
+        crate::common::rig_node("web1-node", "web", "backend1"),
+        crate::common::rig_node("web2-node", "web", "backend2"),
     ];
     env.experiment = vec![ExperimentConfig {
         name: "backend-lost".into(),

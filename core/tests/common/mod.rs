@@ -101,3 +101,99 @@ pub fn journal() -> (tempfile::TempDir, switchboard_core::workflow::Journal) {
         .expect("journal");
     (dir, journal)
 }
+
+/// Requests to `url` every 10 ms on a thread of their own, counted; started 300 ms
+/// before it returns, so traffic flows before whatever the test does next.
+#[allow(dead_code)]
+pub struct Traffic {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ok: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    bad: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+#[allow(dead_code)]
+impl Traffic {
+    /// Starts it (`curl`, 2 s per request; anything but 200 counts as failed).
+    pub fn start(url: &'static str) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let thread = {
+            let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let out = Command::new("curl")
+                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                        .args(["--max-time", "2", url])
+                        .output();
+                    let code = out
+                        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                        .unwrap_or_default();
+                    if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Self {
+            stop,
+            ok,
+            bad,
+            thread,
+        }
+    }
+
+    /// Stops it; (ok, failed).
+    pub fn stop(self) -> (u32, u32) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("traffic");
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.bad.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Which of the rig's Patroni members answers 200 on `/primary` (its REST port), but
+/// `except`: Patroni's own role probe.
+#[allow(dead_code)]
+pub fn patroni_primary(except: Option<u16>) -> Option<u16> {
+    (8001..=8003).filter(|p| Some(*p) != except).find(|p| {
+        Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "--max-time", "1"])
+            .arg(format!("http://127.0.0.1:{p}/primary"))
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// A fence device powering `node` (of fence group `group`) through the rig's agent
+/// (`tests/rig/fence_rig_node`): its power is the rig processes `processes`.
+#[allow(dead_code)]
+pub fn rig_node(
+    node: &str,
+    group: &str,
+    processes: &str,
+) -> switchboard_core::workflow::fence::FenceDevice {
+    let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/fence_rig_node");
+    switchboard_core::workflow::fence::FenceDevice {
+        name: format!("{node}-power"),
+        node: node.into(),
+        group: group.into(),
+        level: 1,
+        agent: agent.display().to_string(),
+        ec2: None,
+        options: std::collections::BTreeMap::from([
+            (
+                "rig".to_owned(),
+                std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".to_owned()),
+            ),
+            ("processes".to_owned(), processes.to_owned()),
+        ]),
+        secret_env: std::collections::BTreeMap::new(),
+        timeout_secs: 120,
+    }
+}

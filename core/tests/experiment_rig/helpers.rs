@@ -1,10 +1,7 @@
 //! What the game days share: one at a time, an engine on the environment with the
-//! console's view handed to the workflow context, the rig's fence agent as a device,
-//! live traffic through the gateway, and the runs themselves.
+//! console's view handed to the workflow context, and the runs themselves (the rig's
+//! fence agent as a device, live traffic and Patroni's primary are in `common`).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,34 +30,6 @@ pub(crate) fn runs() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1)
-}
-
-/// The rig's directory, as rig.sh uses it.
-fn rig_dir() -> String {
-    std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".to_owned())
-}
-
-/// A fence device powering `node` through the rig's agent: its power is `processes`.
-pub(crate) fn rig_node(
-    node: &str,
-    group: &str,
-    processes: &str,
-) -> switchboard_core::workflow::fence::FenceDevice {
-    let agent = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/fence_rig_node");
-    switchboard_core::workflow::fence::FenceDevice {
-        name: format!("{node}-power"),
-        node: node.into(),
-        group: group.into(),
-        level: 1,
-        agent: agent.display().to_string(),
-        ec2: None,
-        options: BTreeMap::from([
-            ("rig".to_owned(), rig_dir()),
-            ("processes".to_owned(), processes.to_owned()),
-        ]),
-        secret_env: BTreeMap::new(),
-        timeout_secs: 120,
-    }
 }
 
 /// The engine watching `env`, and the console's view of it for the workflow context.
@@ -136,67 +105,11 @@ pub(crate) fn run_with(
     measured
 }
 
-/// Requests through the rig's gateway every 10 ms, counted.
-pub(crate) struct Traffic {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU32>,
-    bad: Arc<AtomicU32>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Traffic {
-    pub(crate) fn start(url: &'static str) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-        let thread = {
-            let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let out = std::process::Command::new("curl")
-                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-                        .args(["--max-time", "2", url])
-                        .output();
-                    let code = out
-                        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                        .unwrap_or_default();
-                    if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        Self {
-            stop,
-            ok,
-            bad,
-            thread,
-        }
-    }
-
-    /// Stops it; (ok, failed).
-    pub(crate) fn stop(self) -> (u32, u32) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("traffic");
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.bad.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// Which Patroni member answers 200 on `/primary` (its REST port), but `except`.
-pub(crate) fn patroni_primary(except: Option<u16>) -> Option<u16> {
-    (8001..=8003).filter(|p| Some(*p) != except).find(|p| {
-        std::process::Command::new("curl")
-            .args(["-sf", "-o", "/dev/null", "--max-time", "1"])
-            .arg(format!("http://127.0.0.1:{p}/primary"))
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
 #[allow(unsafe_code)]
 pub(crate) fn set_env(name: &str, value: &str) {
     // SAFETY: the experiments hold ONE_AT_A_TIME; nothing else in this binary reads
     // the environment while one sets it.
     unsafe { std::env::set_var(name, value) };
 }
+
+pub(crate) use crate::common::{Traffic, patroni_primary, rig_node};

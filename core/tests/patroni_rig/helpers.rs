@@ -70,16 +70,7 @@ pub(crate) fn members() -> Vec<(String, u16)> {
     Vec::new()
 }
 
-/// Which member answers 200 on `/primary` (Patroni's own role probe), if one does.
-pub(crate) fn patroni_primary(except: Option<u16>) -> Option<u16> {
-    (8001..=8003).filter(|p| Some(*p) != except).find(|p| {
-        std::process::Command::new("curl")
-            .args(["-sf", "-o", "/dev/null", "--max-time", "1"])
-            .arg(format!("http://127.0.0.1:{p}/primary"))
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
+pub(crate) use crate::common::patroni_primary;
 
 pub(crate) fn db(s: &State) -> Option<&DbCluster> {
     s.databases.get(CLUSTER)

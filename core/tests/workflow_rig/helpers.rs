@@ -3,8 +3,7 @@
 //! live traffic counted, HAProxy's own `show stat`, and the one lock that runs the
 //! scenarios one at a time.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use switchboard_core::sources::haproxy::HaproxyConfig;
@@ -115,54 +114,6 @@ pub(crate) fn reset(rt: &tokio::runtime::Runtime) {
     }
 }
 
-/// Requests through HAProxy's frontend, one every 10 ms, counted ok (200) or failed.
-pub(crate) struct Traffic {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU32>,
-    bad: Arc<AtomicU32>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Traffic {
-    pub(crate) fn start() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ok, bad) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-        let thread = {
-            let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let out = std::process::Command::new("curl")
-                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-                        .args(["--max-time", "2", "http://127.0.0.1:8080/"])
-                        .output();
-                    let code = out
-                        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                        .unwrap_or_default();
-                    if code == "200" { &ok } else { &bad }.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        std::thread::sleep(Duration::from_millis(300));
-        Self {
-            stop,
-            ok,
-            bad,
-            thread,
-        }
-    }
-
-    /// Stops it; (ok, failed).
-    pub(crate) fn stop(self) -> (u32, u32) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("traffic");
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.bad.load(Ordering::Relaxed),
-        )
-    }
-}
-
 /// A scenario on the rig's etcd alone: the rig to itself, a runtime, an environment
 /// whose only source is the etcd; `None` without the rig's etcd.
 pub(crate) fn etcd_only() -> Option<(
@@ -212,4 +163,18 @@ pub(crate) fn server_stat(rt: &tokio::runtime::Runtime, server: &str) -> (String
         row.user_weight.unwrap_or_default(),
         row.total_sessions,
     )
+}
+
+/// Requests through the rig's gateway (HAProxy on 8080), counted.
+pub(crate) struct Traffic(common::Traffic);
+
+impl Traffic {
+    pub(crate) fn start() -> Self {
+        Self(common::Traffic::start("http://127.0.0.1:8080/"))
+    }
+
+    /// Stops it; (ok, failed).
+    pub(crate) fn stop(self) -> (u32, u32) {
+        self.0.stop()
+    }
 }
