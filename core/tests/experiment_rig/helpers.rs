@@ -102,6 +102,18 @@ pub(crate) fn run_with(
     assert_eq!(run, report.run);
     let measured: ExperimentReport = serde_json::from_str(&json).expect("report json");
     eprintln!("{}", measured.markdown());
+    // The journal names sources and hosts, never a credential (the rig's passwords are
+    // in the DSNs the leak and the runbook connect with).
+    drop(journal);
+    for entry in std::fs::read_dir(dir.path()).expect("journal dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        for secret in ["rigsecret", "rigwatch"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in the journal"
+            );
+        }
+    }
     measured
 }
 
