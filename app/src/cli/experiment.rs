@@ -12,18 +12,11 @@ use switchboard_core::{Config, EngineOptions, SystemClock};
 
 use super::args::{Common, ExperimentCmd};
 use super::setup::data_dir;
-use super::workflow::{WorkflowExit, print_plan, run_plan};
+use super::workflow::{WorkflowExit, exit_code, print_plan, run_plan};
 
 /// `switchboard experiment ...`: 0 done, 1 failed, 2 bad usage, 3 refused.
 pub fn experiment(c: &Common, config: &Config, action: &ExperimentCmd) -> ExitCode {
-    let (code, message) = match run(c, config, action) {
-        Ok(()) => return ExitCode::SUCCESS,
-        Err(WorkflowExit::Refused(e)) => (3, e),
-        Err(WorkflowExit::Usage(e)) => (2, e),
-        Err(WorkflowExit::Failed(e)) => (1, e),
-    };
-    eprintln!("switchboard: {message}");
-    ExitCode::from(code)
+    exit_code(run(c, config, action))
 }
 
 fn report_of(json: &str) -> Result<ExperimentReport, WorkflowExit> {

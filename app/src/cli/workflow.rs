@@ -34,7 +34,13 @@ impl From<switchboard_core::workflow::WorkflowError> for WorkflowExit {
 /// `switchboard workflow ...`: runs `action` and says how it ended (0 done, 1 failed,
 /// 2 bad usage, 3 refused).
 pub fn workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> ExitCode {
-    let (code, message) = match run_workflow(c, config, action) {
+    exit_code(run_workflow(c, config, action))
+}
+
+/// How a workflow or experiment command ended, as its exit code (0 done, 1 failed,
+/// 2 bad usage, 3 refused), the failure said on stderr.
+pub(super) fn exit_code(result: Result<(), WorkflowExit>) -> ExitCode {
+    let (code, message) = match result {
         Ok(()) => return ExitCode::SUCCESS,
         Err(WorkflowExit::Refused(e)) => (3, e),
         Err(WorkflowExit::Usage(e)) => (2, e),

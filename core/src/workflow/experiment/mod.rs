@@ -71,9 +71,6 @@ pub const SHIPPED: [(&str, &str); 3] = [
     ),
 ];
 
-/// The most an experiment file may hold.
-const MAX_EXPERIMENT_BYTES: u64 = 1 << 20;
-
 /// What the console sees now, for experiments: the engine's latest state. The window
 /// and `switchboard experiment` give it; without it an experiment cannot be planned.
 pub type Observed = Arc<dyn Fn() -> Arc<State> + Send + Sync>;
@@ -463,40 +460,23 @@ fn inverse(kind: Kind) -> Option<Kind> {
 
 /// The experiment text and bindings the context's environment enables under `name`.
 pub(crate) fn enabled(ctx: &Context<'_>, name: &str) -> Result<Resolved, WorkflowError> {
-    let cfg = ctx
+    let cfg = ctx.environment.experiment.iter().find(|r| r.name == name);
+    let names: Vec<&str> = ctx
         .environment
         .experiment
         .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no experiment {name:?} in environment {:?} (enabled: {}; shipped: {})",
-                ctx.environment.name,
-                ctx.environment
-                    .experiment
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                SHIPPED.map(|(n, _)| n).join(", ")
-            ))
-        })?;
-    let text = match &cfg.file {
-        Some(path) => {
-            crate::sources::read_text_bounded(std::path::Path::new(path), MAX_EXPERIMENT_BYTES)
-                .map_err(|e| {
-                    WorkflowError::Usage(format!("cannot read the experiment {path}: {e}"))
-                })?
-        }
-        None => SHIPPED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| (*t).to_owned())
-            .ok_or_else(|| {
-                WorkflowError::Usage(format!(
-                    "{name:?} is not a shipped experiment; give its `file`"
-                ))
-            })?,
+        .map(|r| r.name.as_str())
+        .collect();
+    let text = super::runbook::enabled_text(
+        ctx,
+        "experiment",
+        name,
+        cfg.map(|c| &c.file),
+        &names,
+        &SHIPPED,
+    )?;
+    let Some(cfg) = cfg else {
+        return Err(WorkflowError::Usage(format!("no experiment {name:?}")));
     };
     let exp = parse(&text).map_err(WorkflowError::Usage)?;
     resolve(&exp, &cfg.vars, cfg.automatic_recovery).map_err(WorkflowError::Usage)

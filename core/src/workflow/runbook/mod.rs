@@ -130,7 +130,7 @@ pub enum Step {
 }
 
 /// The most a runbook file may hold: a long one is a few kilobytes of TOML.
-const MAX_RUNBOOK_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_RUNBOOK_BYTES: u64 = 1 << 20;
 
 const fn three() -> u32 {
     3
@@ -376,46 +376,59 @@ fn describe(step: &Bound) -> String {
     }
 }
 
+/// The text of what an environment enables under `name` (a runbook, an experiment):
+/// its `file` read (bounded), or the shipped one of that name; `what` names the kind
+/// in errors, `enabled` lists the environment's.
+pub(crate) fn enabled_text(
+    ctx: &Context<'_>,
+    what: &str,
+    name: &str,
+    found: Option<&Option<String>>,
+    enabled: &[&str],
+    shipped: &[(&str, &str)],
+) -> Result<String, WorkflowError> {
+    let file = found.ok_or_else(|| {
+        WorkflowError::Usage(format!(
+            "no {what} {name:?} in environment {:?} (enabled: {}; shipped: {})",
+            ctx.environment.name,
+            enabled.join(", "),
+            shipped
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    match file {
+        Some(path) => {
+            crate::sources::read_text_bounded(std::path::Path::new(path), MAX_RUNBOOK_BYTES)
+                .map_err(|e| WorkflowError::Usage(format!("cannot read the {what} {path}: {e}")))
+        }
+        None => shipped
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| (*t).to_owned())
+            .ok_or_else(|| {
+                WorkflowError::Usage(format!("{name:?} is not a shipped {what}; give its `file`"))
+            }),
+    }
+}
+
 /// The runbook text and bindings `env` enables under `name`.
 fn enabled(
     ctx: &Context<'_>,
     name: &str,
 ) -> Result<(Runbook, BTreeMap<String, String>), WorkflowError> {
-    let cfg = ctx
+    let cfg = ctx.environment.runbook.iter().find(|r| r.name == name);
+    let names: Vec<&str> = ctx
         .environment
         .runbook
         .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| {
-            WorkflowError::Usage(format!(
-                "no runbook {name:?} in environment {:?} (enabled: {}; shipped: {})",
-                ctx.environment.name,
-                ctx.environment
-                    .runbook
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                SHIPPED.map(|(n, _)| n).join(", ")
-            ))
-        })?;
-    let text = match &cfg.file {
-        Some(path) => {
-            crate::sources::read_text_bounded(std::path::Path::new(path), MAX_RUNBOOK_BYTES)
-                .map_err(|e| WorkflowError::Usage(format!("cannot read the runbook {path}: {e}")))?
-        }
-        None => SHIPPED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| (*t).to_owned())
-            .ok_or_else(|| {
-                WorkflowError::Usage(format!(
-                    "{name:?} is not a shipped runbook; give its `file`"
-                ))
-            })?,
-    };
+        .map(|r| r.name.as_str())
+        .collect();
+    let text = enabled_text(ctx, "runbook", name, cfg.map(|c| &c.file), &names, &SHIPPED)?;
     let book = parse(&text).map_err(WorkflowError::Usage)?;
-    Ok((book, cfg.vars.clone()))
+    Ok((book, cfg.map(|c| c.vars.clone()).unwrap_or_default()))
 }
 
 /// Checks what can be checked before the run: each step's source exists.
