@@ -13,6 +13,8 @@
 //! - `switchboard workflow list|plan|run|resume|rollback`: guarded workflows (plan with
 //!   every guard, typed confirmation, journal, verification), the same as in the window.
 //! - `switchboard notes ...` and `switchboard incident ...`: the incident store.
+//! - `switchboard serve`: the relay, one engine serving many consoles; any command
+//!   follows one with `--connect URL` (or the environment's `relay =`).
 //!
 //! The commands live in [`cli`], one module per job. Exit codes: 0 success, 1 runtime
 //! failure, 2 bad configuration or usage, 3 a guard (or the confirmation) refused.
@@ -25,7 +27,7 @@ use std::time::Instant;
 use clap::Parser as _;
 
 use crate::cli::args::{Cli, Command};
-use crate::cli::{experiment, headless, notes, session, setup, window, workflow};
+use crate::cli::{experiment, headless, notes, serve, session, setup, window, workflow};
 
 fn main() -> ExitCode {
     window::STARTED.get_or_init(Instant::now);
@@ -65,6 +67,19 @@ fn main() -> ExitCode {
             *duration,
             record.as_deref(),
             rolling.plan(&cli),
+        ),
+        Some(Command::Serve {
+            listen,
+            record,
+            duration,
+        }) => serve::run_serve(
+            &cli.common,
+            config,
+            &serve::ServeArgs {
+                listen: listen.as_deref(),
+                record: record.as_deref(),
+                duration: *duration,
+            },
         ),
         Some(Command::Record {
             out,

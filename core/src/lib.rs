@@ -26,6 +26,8 @@
 //!   cross-console lock and the desk the window uses.
 //! - [`dns`]: questions to a zone's authoritative servers and signed dynamic updates.
 //! - [`store`]: incidents and notes in SQLite, and the postmortem export.
+//! - [`relay`]: `switchboard serve`, one engine serving many consoles over gRPC
+//!   ([`protocol`]); a console follows one through its engine's link.
 //! - [`Config`]: the TOML configuration (a leaf: it knows no workflow or engine).
 //! - [`StatusReport`]: `status --json` and `watch --json`.
 //!
@@ -40,6 +42,8 @@ mod engine;
 pub mod event;
 mod identity;
 pub mod model;
+pub mod protocol;
+pub mod relay;
 mod rng;
 pub mod session;
 pub mod sources;
@@ -49,8 +53,12 @@ pub mod store;
 mod time;
 pub mod workflow;
 
-pub use self::config::{Config, ConfigError, Environment, Look, SourceConfig};
-pub use self::engine::{EngineError, EngineHandle, EngineOptions, Flusher, player, start};
+pub use self::config::{
+    Config, ConfigError, Environment, Look, RelayClient, ServeConfig, SourceConfig, TokenConfig,
+};
+pub use self::engine::{
+    Attached, EngineError, EngineHandle, EngineOptions, Flusher, LinkStatus, Tap, player, start,
+};
 pub use self::identity::{host_name, operator_name};
 pub use self::status::{StatusReport, event_json_line};
 

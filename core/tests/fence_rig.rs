@@ -66,6 +66,11 @@ fn failing(node: &str, level: u32) -> FenceDevice {
 
 fn env_with(fence: Vec<FenceDevice>) -> Environment {
     Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

@@ -95,6 +95,11 @@ fn grpc_config(name: &str, endpoint: &str, service: &str) -> GrpcHealthConfig {
 fn engine_on(source: GrpcHealthConfig) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
+            relay: None,
+            relay_tls: None,
+            relay_auth: None,
+            fallback_direct: false,
+            serve: None,
             second_approver: false,
             experiment: Vec::new(),
             objectives: switchboard_core::store::Objectives::default(),

@@ -40,6 +40,11 @@ fn runtime(cmd: &str) -> String {
 fn engine(name: &str, socket: Option<String>, stats_url: Option<String>) -> EngineHandle {
     let cfg = Config {
         environment: vec![Environment {
+            relay: None,
+            relay_tls: None,
+            relay_auth: None,
+            fallback_direct: false,
+            serve: None,
             second_approver: false,
             experiment: Vec::new(),
             objectives: switchboard_core::store::Objectives::default(),

@@ -475,6 +475,11 @@ fn cordon_and_delete_pod_workflows_with_their_last_healthy_guards() {
     let (addr, seen) = serve_cluster();
     let dir = tempfile::tempdir().expect("dir");
     let env = switchboard_core::Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

@@ -54,6 +54,11 @@ fn env() -> Environment {
         source.push(common::rig_etcd());
     }
     Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

@@ -129,6 +129,11 @@ fn destination_guard() -> (bool, String) {
     )
     .join("traefik-dyn.yml");
     let environment = Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

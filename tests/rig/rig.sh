@@ -373,7 +373,7 @@ usage() {
 usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up | env
               | kill NAME | term NAME | restart NAME | grpc-serving | grpc-not-serving
               | pg-kill-postmaster N | pg-walreceiver N stop|cont | pg-corrupt N TABLE
-              | etcd-readd N | etcd-scratch start|diverge N|stop | bind9-reset
+              | etcd-readd N | etcd-scratch start|diverge N|stop | bind9-reset | pki
               | backend-fail N | backend-ok N
   COMPONENT: ${COMPONENTS[*]} (default: RIG_ONLY, else all)
   NAME: ${KNOWN[*]}
@@ -385,6 +385,8 @@ usage: rig.sh install [COMPONENT...] | start [COMPONENT...] | stop | status | up
     certificate required); CA and certificates in \$RIG/tls
   etcd-scratch: etcdx1..3 = a throwaway etcd x1..x3, client 12479/22479/32479, for damage
     (diverge N restores xN from an older snapshot so its data differs); not a component
+  pki: the rig's private PKI in $RIG/tls (lib/tls.sh; people's certificates alice, bob and
+    wall for the relay), made unless it is there; prints its directory
   grpctls: gRPC health over mutual TLS on 127.0.0.1:44801; grpcexpired on :44802 presents
     an expired certificate
   prometheustls (https 44690), haproxytls (stats https 44640, mTLS 44641, expired 44642), traefiktls
@@ -420,6 +422,7 @@ case ${1:-} in
   backend-fail) [ $# -eq 2 ] || usage; cmd_backend_switch "$2" fail ;;
   backend-ok)   [ $# -eq 2 ] || usage; cmd_backend_switch "$2" ok ;;
   etcd-scratch) shift; cmd_etcd_scratch "$@" ;;
+  pki) mkdir -p "$RIG"; tls_pki; echo "$RIG/tls" ;;
   etcd-readd) [ $# -eq 2 ] || usage; case $2 in 1|2|3) etcd_readd "$2" ;; *) die "etcd-readd: expected 1, 2 or 3" ;; esac ;;
   *)       usage ;;
 esac

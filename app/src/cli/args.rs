@@ -81,6 +81,15 @@ pub struct Common {
     /// Where sessions and layouts are kept (default: the platform data dir, or $`SWITCHBOARD_DATA_DIR`).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Follow this relay (`switchboard serve`, `https://host:7443`) instead of polling the
+    /// sources: the environment's relay TLS and token settings, else
+    /// $`SWITCHBOARD_RELAY_CACERT`, $`SWITCHBOARD_RELAY_CERT`, $`SWITCHBOARD_RELAY_KEY` and
+    /// the token in $`SWITCHBOARD_RELAY_TOKEN`.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "direct")]
+    pub connect: Option<String>,
+    /// Poll the sources directly even when the environment names a relay.
+    #[arg(long, global = true)]
+    pub direct: bool,
 }
 
 /// The options of a window: the bare command's and `replay`'s. The heading also covers
@@ -187,6 +196,19 @@ pub enum Command {
         duration: Option<String>,
         #[command(flatten)]
         rolling: Rolling,
+    },
+    /// Serve this environment's view to many consoles (a relay): one engine polls
+    /// production, the consoles follow it (`--connect`, or `relay =` in their config).
+    Serve {
+        /// Where to listen (default: the environment's serve.listen).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+        /// Record the relay's session to this file.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Stop after this many seconds (default: until interrupted).
+        #[arg(long = "for", value_name = "SECS")]
+        duration: Option<f64>,
     },
     /// Print what changes, one event per line: every applied event but the readings
     /// of series (metric samples, breaker calls, pool fills) and heartbeats.

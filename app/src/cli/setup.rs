@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use switchboard_core::sources::drill::DrillConfig;
-use switchboard_core::{Config, EngineHandle, EngineOptions};
+use switchboard_core::sources::{AuthSettings, TlsSettings};
+use switchboard_core::{Config, EngineHandle, EngineOptions, RelayClient};
 
 use super::args::Common;
 
@@ -46,12 +47,52 @@ pub fn data_dir(c: &Common) -> Option<PathBuf> {
         })
 }
 
-/// The engine's options on `config`, in `--environment`, recording to `record_to`.
+/// The engine's options on `config`, in `--environment`, recording to `record_to`;
+/// following a relay when `--connect` names one or the environment does (unless
+/// `--direct`).
 pub fn engine_options(c: &Common, config: Config, record_to: Option<PathBuf>) -> EngineOptions {
     let mut opts = EngineOptions::new(config);
     opts.environment.clone_from(&c.environment);
     opts.record_to = record_to;
+    opts.relay = relay_client(c, &opts);
     opts
+}
+
+/// The relay `--connect` names (with the environment's TLS and token settings, else
+/// the `SWITCHBOARD_RELAY_*` variables), else the environment's own, unless `--direct`.
+fn relay_client(c: &Common, opts: &EngineOptions) -> Option<RelayClient> {
+    let env = match &opts.environment {
+        Some(name) => opts.config.environment.iter().find(|e| &e.name == name),
+        None => opts.config.environment.first(),
+    };
+    if c.direct {
+        return None;
+    }
+    let Some(url) = &c.connect else {
+        return env.and_then(switchboard_core::Environment::relay_client);
+    };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let from_vars = TlsSettings {
+        ca_file: var("SWITCHBOARD_RELAY_CACERT"),
+        cert_file: var("SWITCHBOARD_RELAY_CERT"),
+        key_file: var("SWITCHBOARD_RELAY_KEY"),
+        ..TlsSettings::default()
+    };
+    let tls = env
+        .and_then(|e| e.relay_tls.clone())
+        .or_else(|| (from_vars != TlsSettings::default()).then_some(from_vars));
+    let auth = env.and_then(|e| e.relay_auth.clone()).or_else(|| {
+        var("SWITCHBOARD_RELAY_TOKEN").map(|_| AuthSettings {
+            token_env: Some("SWITCHBOARD_RELAY_TOKEN".into()),
+            ..AuthSettings::default()
+        })
+    });
+    Some(RelayClient {
+        url: url.trim_end_matches('/').to_owned(),
+        tls: tls.filter(|_| url.starts_with("https://")),
+        auth,
+        fallback_direct: env.is_some_and(|e| e.fallback_direct),
+    })
 }
 
 /// Starts the engine, first checking that the environment asked for exists (so the
@@ -62,6 +103,9 @@ pub fn start_engine(opts: &EngineOptions) -> anyhow::Result<EngineHandle> {
             opts.config.environment.iter().any(|e| &e.name == env),
             "no environment named {env:?} in the configuration"
         );
+    }
+    if let Some(relay) = &opts.relay {
+        relay.validate().map_err(anyhow::Error::msg)?;
     }
     switchboard_core::start(opts).context("cannot start the engine")
 }

@@ -435,7 +435,7 @@ impl Console {
                 &ctx,
                 shown.as_deref(),
                 stopped.as_deref(),
-                self.engine.read_only(),
+                self.engine.read_only().as_deref(),
             );
         });
         if let (Some(player), Some(st)) = (&self.player, &replay_status) {

@@ -41,16 +41,8 @@ fn a_workflow_runs_from_the_palette_after_the_typed_confirmation() {
         }
     };
     let env = Environment {
-        second_approver: false,
-        experiment: Vec::new(),
-        objectives: switchboard_core::store::Objectives::default(),
-        look: switchboard_core::Look::default(),
-        runbook: Vec::new(),
-        name: "rig".into(),
-        read_only: false,
-        stale_after_millis: 5000,
-        source: Vec::new(),
         fence: vec![dummy("db1"), dummy("db2")],
+        ..Environment::new("rig", Vec::new())
     };
     let engine = switchboard_core::start(&EngineOptions::new(Config {
         environment: vec![env.clone()],

@@ -28,9 +28,11 @@ use crate::sources::etcd::EtcdConfig;
 use crate::sources::postgres::PostgresConfig;
 
 mod objectives;
+mod relay;
 mod workflow;
 
 pub use self::objectives::Objectives;
+pub use self::relay::{RelayClient, ServeConfig, TokenConfig};
 pub use self::workflow::{Ec2Fence, ExperimentConfig, FenceDevice, RunbookConfig};
 
 /// Errors loading a configuration.
@@ -108,6 +110,24 @@ pub struct Environment {
     /// How the window marks it: production gets a frame all around the window.
     #[serde(default, skip_serializing_if = "Look::is_default")]
     pub look: Look,
+    /// The relay this environment's consoles follow (`https://host:7443`) instead of
+    /// polling production themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
+    /// How a console reaches the relay: its CA, the person's client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_tls: Option<crate::sources::TlsSettings>,
+    /// A bearer token for the relay (`token_env` or `token_file`), for a console
+    /// without a client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_auth: Option<crate::sources::AuthSettings>,
+    /// While the relay is lost, poll the sources directly (off by default: twenty
+    /// consoles falling back at once are the storm the relay exists to prevent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback_direct: bool,
+    /// What `switchboard serve` does for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeConfig>,
 }
 
 impl Environment {
@@ -125,7 +145,22 @@ impl Environment {
             experiment: Vec::new(),
             objectives: Objectives::default(),
             look: Look::default(),
+            relay: None,
+            relay_tls: None,
+            relay_auth: None,
+            fallback_direct: false,
+            serve: None,
         }
+    }
+
+    /// How its consoles reach its relay, when it has one.
+    pub fn relay_client(&self) -> Option<RelayClient> {
+        self.relay.as_ref().map(|url| RelayClient {
+            url: url.trim_end_matches('/').to_owned(),
+            tls: self.relay_tls.clone(),
+            auth: self.relay_auth.clone(),
+            fallback_direct: self.fallback_direct,
+        })
     }
 }
 
@@ -339,6 +374,15 @@ impl Config {
             }
             for f in &env.fence {
                 f.validate()?;
+            }
+            if let Some(r) = env.relay_client() {
+                r.validate()
+                    .map_err(|e| format!("environment {:?}: {e}", env.name))?;
+            }
+            if let Some(serve) = &env.serve {
+                serve
+                    .validate()
+                    .map_err(|e| format!("environment {:?}: {e}", env.name))?;
             }
         }
         Ok(())

@@ -21,7 +21,13 @@
 //!   so a slow disk slows the reducer down instead of losing events.
 //! - Operator intents enter through [`EngineHandle::send`], are refused when the engine
 //!   is read-only, and are recorded as events before anything acts on them.
+//! - A console on a relay runs no sources: its link (`link.rs`) hands the reducer the
+//!   relay's state to adopt and the relay's applied batches to fold, and sends intents
+//!   to the relay. A relay serves its consoles through a [`Tap`]: [`Tap::attach`] (the
+//!   state and a subscription that starts exactly after it) and [`Tap::send_as`] (an
+//!   intent under the person's name).
 
+mod link;
 mod pace;
 pub mod player;
 mod recording;
@@ -33,11 +39,12 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, RelayClient, SourceConfig};
 use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
 use crate::session::{SessionError, retention::Retention};
 
+pub use self::link::LinkStatus;
 pub use self::recording::Flusher;
 use self::recording::Recorded;
 use crate::sources::{self, Emitter};
@@ -91,6 +98,8 @@ pub struct EngineOptions {
     /// The flight recorder's retention: older sessions beside the recording go when it
     /// starts and at every new segment (`None`: all are kept).
     pub retention: Option<Retention>,
+    /// Follow this relay instead of running the environment's sources.
+    pub relay: Option<RelayClient>,
 }
 
 impl EngineOptions {
@@ -106,14 +115,28 @@ impl EngineOptions {
             subscribe_from_start: false,
             segment_every: None,
             retention: None,
+            relay: None,
         }
     }
 }
 
 pub(crate) type Waker = Box<dyn Fn() + Send + Sync>;
 
+/// A relay's state and the subscription that follows it, for one console.
+pub type Attached = (Arc<State>, broadcast::Receiver<Arc<Vec<Event>>>);
+
 pub(crate) enum Command {
     Intent(Intent),
+    /// An intent of a person a relay admitted, recorded under their name.
+    IntentAs(Intent, String),
+    /// A relay's state, to take whole (a console on a relay, at each connection).
+    Adopt(Box<State>),
+    /// A relay's applied batch, to fold as it is.
+    Relayed(Vec<Event>),
+    /// The relay is lost, in words: every source still up turns stale now.
+    RelayLost(String),
+    /// The state now and a subscription starting right after it (a relay's console).
+    Attach(tokio::sync::oneshot::Sender<Attached>),
     /// Have the recorder write what it gathered, after every batch applied so far.
     Flush(std::sync::mpsc::SyncSender<()>),
 }
@@ -125,7 +148,9 @@ pub struct EngineHandle {
     waker: Arc<Mutex<Option<Waker>>>,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Arc<Vec<Event>>>,
-    read_only: Option<String>,
+    /// Why intents are refused; a relay's viewer learns it once the relay says.
+    read_only: Arc<Mutex<Option<String>>>,
+    link: Option<Arc<Mutex<LinkStatus>>>,
     environment: String,
     /// The segment being written (it changes as the flight recorder rolls).
     recording: Arc<Mutex<Option<PathBuf>>>,
@@ -144,7 +169,11 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
     };
     let environment = env.map_or_else(|| "none".to_owned(), |e| e.name.clone());
     let stale_after = Duration::from_millis(env.map_or(5000, |e| e.stale_after_millis.max(500)));
-    let sources: Vec<SourceConfig> = env.map(|e| e.source.clone()).unwrap_or_default();
+    let sources: Vec<SourceConfig> = if opts.relay.is_some() {
+        Vec::new()
+    } else {
+        env.map(|e| e.source.clone()).unwrap_or_default()
+    };
     let drill = sources.iter().any(|s| matches!(s, SourceConfig::Drill(_)));
     let read_only = if opts.read_only {
         Some("read-only mode".to_owned())
@@ -187,6 +216,16 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         }
     }
     drop(ev_tx);
+    let read_only = Arc::new(Mutex::new(read_only));
+    let link = opts.relay.clone().map(|target| {
+        link::spawn(
+            target,
+            cmd_tx.clone(),
+            Arc::clone(&read_only),
+            Arc::clone(&opts.clock),
+            runtime.handle(),
+        )
+    });
 
     let reducer = Reducer {
         state: State::default(),
@@ -209,6 +248,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         heard: std::collections::BTreeMap::new(),
         pace: pace::Pacer::new(),
         published_log: None,
+        relay: link.as_ref().map(|l| l.intents.clone()),
     };
     runtime.spawn(reducer.run());
 
@@ -219,6 +259,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         commands: cmd_tx,
         events: bcast_tx,
         read_only,
+        link: link.map(|l| l.status),
         environment,
         recording,
         recording_stopped,
@@ -247,7 +288,8 @@ impl EngineHandle {
                 waker: Arc::clone(&waker),
                 commands,
                 events,
-                read_only: Some(why_read_only),
+                read_only: Arc::new(Mutex::new(Some(why_read_only))),
+                link: None,
                 environment,
                 recording: Arc::new(Mutex::new(None)),
                 recording_stopped: Arc::new(Mutex::new(None)),
@@ -285,17 +327,33 @@ impl EngineHandle {
 
     /// Sends an operator intent; refused when read-only.
     pub fn send(&self, intent: Intent) -> Result<(), EngineError> {
-        if let Some(why) = &self.read_only {
-            return Err(EngineError::ReadOnly(why.clone()));
+        if let Some(why) = self.read_only() {
+            return Err(EngineError::ReadOnly(why));
         }
         self.commands
             .try_send(Command::Intent(intent))
             .map_err(|_| EngineError::Stopped)
     }
 
+    /// What a relay needs of the engine it serves, apart from the handle (which stays
+    /// with whoever stops the engine).
+    pub fn tap(&self) -> Tap {
+        Tap {
+            commands: self.commands.clone(),
+            read_only: Arc::clone(&self.read_only),
+        }
+    }
+
     /// Why the engine is read-only, if it is.
-    pub fn read_only(&self) -> Option<&str> {
-        self.read_only.as_deref()
+    pub fn read_only(&self) -> Option<String> {
+        self.read_only.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The link to the relay, for a console on one.
+    pub fn relay_link(&self) -> Option<LinkStatus> {
+        self.link
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|s| s.clone()))
     }
 
     /// The environment being watched.
@@ -366,6 +424,38 @@ impl EngineHandle {
     }
 }
 
+/// A relay's hold on the engine it serves: the state and its batches for each console,
+/// intents under a person's name. Holding one does not keep the engine running.
+#[derive(Clone)]
+pub struct Tap {
+    commands: mpsc::Sender<Command>,
+    read_only: Arc<Mutex<Option<String>>>,
+}
+
+impl Tap {
+    /// Sends the intent of `person`, whom a relay admitted as an operator: recorded
+    /// under their name. Refused when read-only.
+    pub fn send_as(&self, intent: Intent, person: &str) -> Result<(), EngineError> {
+        if let Some(why) = self.read_only.lock().ok().and_then(|r| r.clone()) {
+            return Err(EngineError::ReadOnly(why));
+        }
+        self.commands
+            .try_send(Command::IntentAs(intent, person.to_owned()))
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// The state now and every batch applied after it, with none missed or repeated
+    /// (the reducer takes both at once): what a relay sends a console that connects.
+    pub async fn attach(&self) -> Result<Attached, EngineError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(Command::Attach(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+}
+
 impl Drop for EngineHandle {
     fn drop(&mut self) {
         self.stop();
@@ -404,6 +494,8 @@ struct Reducer {
     /// The log's last entry when the last snapshot was published: a newer one wakes
     /// the window.
     published_log: Option<Arc<crate::state::LogEntry>>,
+    /// A console on a relay: its intents go there.
+    relay: Option<mpsc::Sender<Intent>>,
 }
 
 impl Reducer {
@@ -428,7 +520,22 @@ impl Reducer {
                     continue;
                 },
                 cmd = self.commands.recv() => match cmd {
-                    Some(Command::Intent(intent)) => self.intent(intent).await,
+                    Some(Command::Intent(intent)) => self.intent(intent, None).await,
+                    Some(Command::IntentAs(intent, person)) => self.intent(intent, Some(person)).await,
+                    Some(Command::Adopt(state)) => {
+                        self.adopt(*state);
+                        Vec::new()
+                    }
+                    Some(Command::Relayed(events)) => {
+                        self.publish_as_is(events);
+                        Vec::new()
+                    }
+                    Some(Command::RelayLost(why)) => self.relay_lost(&why),
+                    Some(Command::Attach(reply)) => {
+                        let rx = self.broadcast.subscribe();
+                        reply.send((Arc::new(self.state.clone()), rx)).ok();
+                        Vec::new()
+                    }
                     Some(Command::Flush(done)) => {
                         self.flush_recording(done);
                         Vec::new()
@@ -453,12 +560,17 @@ impl Reducer {
         }
     }
 
-    async fn intent(&self, intent: Intent) -> Vec<Event> {
+    async fn intent(&self, intent: Intent, person: Option<String>) -> Vec<Event> {
+        // On a relay, the relay records it (under the person's name) and sends it back.
+        if let Some(relay) = &self.relay {
+            relay.send(intent).await.ok();
+            return Vec::new();
+        }
         let ev = Event::new(
             self.clock.now(),
             SourceId::new("operator"),
             EventBody::Intent {
-                operator: self.operator.clone(),
+                operator: person.unwrap_or_else(|| self.operator.clone()),
                 intent: intent.clone(),
             },
         );
@@ -480,6 +592,7 @@ impl Reducer {
                 events: Arc::new(Vec::new()),
                 state: None,
                 roll: false,
+                restart: None,
                 flushed: Some(done),
             };
             if rec.tx.send(ask).is_err() {
@@ -541,6 +654,63 @@ impl Reducer {
                 batch.push(ev);
             }
         }
+        self.applied(batch);
+    }
+
+    /// Folds a relay's batch exactly as the relay did: its filter already ran there.
+    fn publish_as_is(&mut self, batch: Vec<Event>) {
+        for ev in &batch {
+            self.state.apply(ev);
+        }
+        self.applied(batch);
+    }
+
+    /// Takes a relay's state whole; the recording goes on in a new segment from it.
+    fn adopt(&mut self, state: State) {
+        self.state = state;
+        self.heard.clear();
+        let snapshot = self.publish_snapshot();
+        if let Some(rec) = &mut self.recorder {
+            rec.last_keyframe = (self.state.events_applied, self.state.now);
+            rec.sent = self.state.events_applied;
+            let r = Recorded {
+                events: Arc::new(Vec::new()),
+                state: None,
+                roll: false,
+                restart: Some(snapshot),
+                flushed: None,
+            };
+            if rec.tx.send(r).is_err() {
+                self.recorder = None;
+            }
+        }
+    }
+
+    /// Every source still up turns stale now, naming the lost relay.
+    fn relay_lost(&self, why: &str) -> Vec<Event> {
+        let now = self.clock.now();
+        self.state
+            .sources
+            .iter()
+            .filter(|(_, s)| s.status == SourceStatus::Up)
+            .map(|(id, s)| {
+                let secs = now.millis_since(s.last_event_at).max(0) as f64 / 1000.0;
+                Event::new(
+                    now,
+                    id.clone(),
+                    EventBody::SourceStatus {
+                        source_kind: s.kind,
+                        status: SourceStatus::Stale,
+                        detail: Some(format!("relay lost ({why}); last report {secs:.0} s ago")),
+                        drill: s.drill,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Publishes, records and broadcasts a batch already applied to the state.
+    fn applied(&mut self, batch: Vec<Event>) {
         if batch.is_empty() {
             return;
         }
@@ -574,6 +744,7 @@ impl Reducer {
                 events: Arc::clone(&batch),
                 state: snapshot.filter(|_| due),
                 roll,
+                restart: None,
                 flushed: None,
             };
             // Blocks when the disk is behind: back-pressure instead of loss.
@@ -630,6 +801,7 @@ impl Drop for Reducer {
                 events: Arc::new(Vec::new()),
                 state: Some(state),
                 roll: false,
+                restart: None,
                 flushed: None,
             };
             rec.tx.send(last).ok();

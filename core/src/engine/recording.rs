@@ -69,6 +69,7 @@ pub(super) fn spawn(
                     // The state a new segment starts from, once the next batch comes
                     // (so no segment is ever empty).
                     let mut roll_from: Option<Arc<State>> = None;
+                    let mut wrote_any = false;
                     loop {
                         // A block is written within a second of its first event even
                         // when nothing more comes.
@@ -82,6 +83,9 @@ pub(super) fn spawn(
                             }
                             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                         };
+                        if let Some(state) = r.restart {
+                            roll_from = Some(state);
+                        }
                         if !r.events.is_empty()
                             && let Some(state) = roll_from.take()
                         {
@@ -90,8 +94,16 @@ pub(super) fn spawn(
                             let next = segment_path(recorder.path(), clock.now());
                             match Recorder::create_from(&next, &meta, &state) {
                                 Ok(rec) => {
-                                    if let Err(e) = std::mem::replace(&mut recorder, rec).finish() {
+                                    let before = std::mem::replace(&mut recorder, rec);
+                                    let empty = !wrote_any;
+                                    let old_path = before.path().to_owned();
+                                    if let Err(e) = before.finish() {
                                         return stopped(e, &current);
+                                    }
+                                    // A console that adopted a relay's state before
+                                    // anything was written leaves no empty segment.
+                                    if empty {
+                                        std::fs::remove_file(&old_path).ok();
                                     }
                                     if let Ok(mut p) = current.lock() {
                                         *p = Some(next);
@@ -101,6 +113,7 @@ pub(super) fn spawn(
                                 Err(e) => return stopped(e, &current),
                             }
                         }
+                        wrote_any |= !r.events.is_empty();
                         let written = recorder
                             .append(&r.events)
                             .and_then(|()| {
@@ -161,6 +174,9 @@ pub(super) struct Recorded {
     pub(super) state: Option<Arc<State>>,
     /// Start a new segment from that state (after keying it) when the next batch comes.
     pub(super) roll: bool,
+    /// The state jumped here (a console adopted its relay's state): the next batch
+    /// starts a new segment from it, since the events before it do not lead to it.
+    pub(super) restart: Option<Arc<State>>,
     /// Write the block being gathered now, and say so here ([`Flusher`]).
     pub(super) flushed: Option<std::sync::mpsc::SyncSender<()>>,
 }

@@ -64,6 +64,15 @@ pub fn engine_with(source: switchboard_core::SourceConfig) -> switchboard_core::
     switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine")
 }
 
+/// An engine watching `env`.
+#[allow(dead_code)]
+pub fn engine_with_env(env: switchboard_core::Environment) -> switchboard_core::EngineHandle {
+    let cfg = switchboard_core::Config {
+        environment: vec![env],
+    };
+    switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine")
+}
+
 /// The rig's 3-member etcd as a source named `etcd` (for the environments of rig tests).
 #[allow(dead_code)]
 pub fn rig_etcd() -> switchboard_core::SourceConfig {

@@ -164,6 +164,11 @@ pub(crate) fn unsafe_env_named(name: &str, value: &str) {
 /// for the lock.
 pub(crate) fn workflow_env() -> switchboard_core::Environment {
     switchboard_core::Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

@@ -74,6 +74,11 @@ target = "{route}"
     )
     .expect("runbook file");
     let env = switchboard_core::Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

@@ -17,6 +17,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 pub(crate) fn env(read_only: bool) -> Environment {
     Environment {
+        relay: None,
+        relay_tls: None,
+        relay_auth: None,
+        fallback_direct: false,
+        serve: None,
         second_approver: false,
         experiment: Vec::new(),
         objectives: switchboard_core::store::Objectives::default(),

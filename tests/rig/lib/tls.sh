@@ -12,6 +12,8 @@
 #   expired.pem expired-key.pem    a server certificate like server.pem whose notAfter
 #                                  was yesterday (grpctls's second server presents it)
 #   other-ca.pem other-ca-key.pem  a second, unrelated CA: the wrong CA for tests
+#   alice.pem bob.pem wall.pem     people's client certificates (CN alice, bob, wall),
+#   (and their -key.pem)           for the relay: the journal and notes name them
 
 TLS_SANS="IP:127.0.0.1,DNS:localhost,DNS:etcd.rig.test"
 
@@ -37,7 +39,7 @@ tls_leaf() {
 # tls_pki: make $RIG/tls unless it is there (components started after the first reuse it).
 tls_pki() {
   local d=$RIG/tls
-  [ -s "$d/ca.pem" ] && [ -s "$d/expiring.pem" ] && [ -s "$d/expired.pem" ] && return 0
+  [ -s "$d/ca.pem" ] && [ -s "$d/expired.pem" ] && [ -s "$d/wall.pem" ] && return 0
   rm -rf "$d"; mkdir -p "$d"
   (
     cd "$d"
@@ -50,6 +52,7 @@ tls_pki() {
     tls_leaf expiring etcd.rig.test 3 serverAuth,clientAuth "$TLS_SANS" || exit 1
     # -days -1: notAfter is a day before it is made (OpenSSL 3.0 has no -not_after).
     tls_leaf expired etcd.rig.test -1 serverAuth "$TLS_SANS" || exit 1
+    for person in alice bob wall; do tls_leaf "$person" "$person" 825 clientAuth || exit 1; done
     openssl verify -CAfile ca.pem server.pem client.pem expiring.pem || exit 1
     rm -f ca.srl
     chmod 644 ./*.pem && chmod 600 ./*-key.pem

@@ -26,6 +26,13 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// The value, for the one place it is sent or compared.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<hidden>")
@@ -76,6 +83,16 @@ impl Credentials {
             }),
             (None, None) => Err("auth names no password and no token".into()),
         }
+    }
+
+    /// The bearer token now (a token file read again when it changed); `None` for basic
+    /// authentication. For gRPC clients, which send it as metadata.
+    pub(crate) fn bearer(&self) -> Result<Option<Secret>, String> {
+        Ok(match self {
+            Self::Basic { .. } => None,
+            Self::Bearer(token) => Some(token.clone()),
+            Self::TokenFile { path, last } => Some(current_token(path, last)?),
+        })
     }
 
     /// `req` with these credentials, or why they cannot be had now (a token file gone).

@@ -6,7 +6,7 @@
 //! server name, insecure), `auth.rs` (basic and bearer credentials, token files read
 //! again when they rotate), `proxy.rs` (the proxy variables as curl reads them).
 
-mod auth;
+pub(crate) mod auth;
 mod proxy;
 mod tls;
 

@@ -1,0 +1,233 @@
+//! A console's link to its relay: in place of its own sources, the engine of a console
+//! on a relay adopts the relay's state and folds the relay's applied events with the
+//! same reducer, so it shows exactly what the relay sees.
+//!
+//! - Connect (TLS with the person's client certificate, or a bearer token), `Hello` to
+//!   learn who the relay takes the console for, `Subscribe`: the first frame is the
+//!   relay's state (adopted whole), then event batches, notes, and an empty frame each
+//!   idle second so a silent relay is told from a quiet one.
+//! - Lost (an error, the stream's end, or five seconds of silence): every source still
+//!   up is marked stale at once, naming the relay, so every tile shows its age; the
+//!   link then reconnects with jittered backoff and adopts a fresh state.
+//! - Intents sent to the engine go to the relay (`Act`), recorded there under the
+//!   person's name; the relay's echo of them is what the console records.
+//! - Every wait is bounded: connecting, `Hello`, the first frame, each later frame.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Command;
+use crate::config::RelayClient;
+use crate::event::Intent;
+use crate::protocol::{self, Conn, Role, connect, pb, status_words};
+use crate::sources::Backoff;
+use crate::time::{Clock, Timestamp};
+
+/// A relay silent this long is taken as lost (it sends a frame every idle second).
+const SILENCE: Duration = Duration::from_secs(5);
+/// Bound on each unary call.
+const CALL: Duration = Duration::from_secs(10);
+/// Bound on the first frame (a large estate's state).
+const FIRST_FRAME: Duration = Duration::from_mins(1);
+
+/// What the window says of the link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// The relay's address.
+    pub url: String,
+    /// Connected and following the relay's state.
+    pub connected: bool,
+    /// When it last connected or was lost.
+    pub since: Timestamp,
+    /// Who the relay takes this console for, once it said.
+    pub person: Option<String>,
+    /// What that person may do.
+    pub role: Option<Role>,
+    /// Why it is not connected, or why the relay last refused something.
+    pub error: Option<String>,
+    /// The relay is plain `http://`: the window says INSECURE.
+    pub insecure: bool,
+}
+
+/// The link's handles the engine keeps.
+pub(super) struct Link {
+    pub(super) status: Arc<Mutex<LinkStatus>>,
+    pub(super) intents: mpsc::Sender<Intent>,
+}
+
+/// Starts the link to `target` on `runtime`; it feeds `commands` (the reducer's queue).
+pub(super) fn spawn(
+    target: RelayClient,
+    commands: mpsc::Sender<Command>,
+    read_only: Arc<Mutex<Option<String>>>,
+    clock: Arc<dyn Clock>,
+    runtime: &tokio::runtime::Handle,
+) -> Link {
+    let status = Arc::new(Mutex::new(LinkStatus {
+        url: target.url.clone(),
+        connected: false,
+        since: clock.now(),
+        person: None,
+        role: None,
+        error: Some("connecting".into()),
+        insecure: target.url.starts_with("http://"),
+    }));
+    let (intents_tx, intents) = mpsc::channel(64);
+    let task = Task {
+        target,
+        commands,
+        status: Arc::clone(&status),
+        read_only,
+        clock,
+        intents,
+    };
+    runtime.spawn(task.run());
+    Link {
+        status,
+        intents: intents_tx,
+    }
+}
+
+struct Task {
+    target: RelayClient,
+    commands: mpsc::Sender<Command>,
+    status: Arc<Mutex<LinkStatus>>,
+    read_only: Arc<Mutex<Option<String>>>,
+    clock: Arc<dyn Clock>,
+    intents: mpsc::Receiver<Intent>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let seed = u64::from(std::process::id()) ^ self.clock.now().0.unsigned_abs();
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), seed);
+        loop {
+            let reason = match self.session(&mut backoff).await {
+                Ok(()) => return,
+                Err(reason) => reason,
+            };
+            self.set(|s| {
+                if s.connected || s.error.as_deref() == Some("connecting") {
+                    s.since = self.clock.now();
+                }
+                s.connected = false;
+                s.error = Some(reason.clone());
+            });
+            if self
+                .commands
+                .send(Command::RelayLost(reason))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut LinkStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// One connection, until it is lost (`Err`, why) or the engine stops (`Ok`).
+    async fn session(&mut self, backoff: &mut Backoff) -> Result<(), String> {
+        let mut client = connect(&self.target).await?;
+        let hello = tokio::time::timeout(CALL, client.hello(pb::HelloRequest {}))
+            .await
+            .map_err(|_| "the relay did not say hello in time".to_owned())?
+            .map_err(|s| status_words(&s))?
+            .into_inner();
+        let role = Role::parse(&hello.role).unwrap_or(Role::Viewer);
+        if let Ok(mut ro) = self.read_only.lock() {
+            *ro = (role == Role::Viewer).then(|| {
+                format!(
+                    "{} is a viewer on the relay ({})",
+                    hello.person, hello.relay
+                )
+            });
+        }
+        let mut stream = client
+            .subscribe(pb::SubscribeRequest { notes_since: 0 })
+            .await
+            .map_err(|s| status_words(&s))?
+            .into_inner();
+        let first = tokio::time::timeout(FIRST_FRAME, stream.message())
+            .await
+            .map_err(|_| "the relay sent no state in time".to_owned())?
+            .map_err(|s| status_words(&s))?
+            .ok_or("the relay closed the stream before its state")?;
+        let Some(pb::frame::Body::Snapshot(snap)) = first.body else {
+            return Err("the relay's first frame was not its state".into());
+        };
+        // Decoding a large estate takes a moment: off the runtime's workers.
+        let state = tokio::task::spawn_blocking(move || protocol::decode_snapshot(&snap))
+            .await
+            .map_err(|_| "decoding the relay's state failed".to_owned())??;
+        if self
+            .commands
+            .send(Command::Adopt(Box::new(state)))
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        backoff.reset();
+        self.set(|s| {
+            s.connected = true;
+            s.since = self.clock.now();
+            s.person = Some(hello.person.clone());
+            s.role = Some(role);
+            s.error = None;
+        });
+        loop {
+            tokio::select! {
+                frame = tokio::time::timeout(SILENCE, stream.message()) => {
+                    let frame = frame
+                        .map_err(|_| format!("the relay has been silent for {} s", SILENCE.as_secs()))?
+                        .map_err(|s| status_words(&s))?
+                        .ok_or("the relay closed the stream")?;
+                    match frame.body {
+                        Some(pb::frame::Body::Events(lines)) if !lines.is_empty() => {
+                            let events = protocol::decode_events(&lines)?;
+                            if self.commands.send(Command::Relayed(events)).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        Some(pb::frame::Body::Snapshot(_)) => {
+                            return Err("the relay sent a second state; reconnecting".into());
+                        }
+                        _ => {}
+                    }
+                }
+                intent = self.intents.recv() => {
+                    let Some(intent) = intent else { return Ok(()) };
+                    self.act(&client, &intent);
+                }
+            }
+        }
+    }
+
+    /// Sends `intent` to the relay on a task of its own (the stream keeps flowing); a
+    /// refusal is said in the link's status.
+    fn act(&self, client: &Conn, intent: &Intent) {
+        let mut client = client.clone();
+        let status = Arc::clone(&self.status);
+        let body = serde_json::to_string(intent).unwrap_or_default();
+        tokio::spawn(async move {
+            let answer =
+                tokio::time::timeout(CALL, client.act(pb::ActRequest { intent: body })).await;
+            let error = match answer {
+                Ok(Ok(_)) => None,
+                Ok(Err(s)) => Some(status_words(&s)),
+                Err(_) => Some("the relay did not answer the request in time".into()),
+            };
+            if let Ok(mut s) = status.lock() {
+                s.error = error;
+            }
+        });
+    }
+}

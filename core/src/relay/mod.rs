@@ -1,0 +1,365 @@
+//! `switchboard serve`: one engine (its sources, reducer, recorder) serving many
+//! consoles over gRPC, so production answers one poller whatever the number of
+//! consoles watching it.
+//!
+//! - A console that subscribes gets the engine's state and then every batch it applies
+//!   ([`Tap::attach`] takes both at once, so nothing is missed or repeated),
+//!   and an empty frame each idle second, so a silent relay is told from a quiet one.
+//! - Each console has its own bounded queue: the engine's broadcast keeps
+//!   1024 batches; a console that falls further behind is dropped
+//!   with why (it reconnects and takes a fresh state), and the engine never waits for
+//!   it. Each batch is encoded once, whatever the number of consoles.
+//! - Intents (`Act`) are taken from operators only and recorded under the person's
+//!   name (`access.rs`); viewers are refused in words.
+//! - TLS is on unless a person set `plaintext`; with `client_ca_file` every console
+//!   presents a certificate (or, when tokens are configured too, a token).
+
+mod access;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use self::access::Access;
+pub use self::access::Person;
+use crate::config::ServeConfig;
+use crate::engine::Tap;
+use crate::event::{Event, Intent};
+use crate::protocol::{self, MAX_MESSAGE_BYTES, Role, pb};
+
+/// Frames waiting for one console's connection (a batch each, or the state).
+const CONSOLE_QUEUE: usize = 256;
+/// An idle console gets an empty frame this often.
+const IDLE_TICK: Duration = Duration::from_secs(1);
+/// Batches whose encoding is kept for the consoles still to send them.
+const ENCODED_KEPT: usize = 64;
+
+/// What the relay has done, for `serve`'s log and the figures.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Consoles subscribed now.
+    pub consoles: AtomicUsize,
+    /// Subscriptions ever taken.
+    pub subscriptions: AtomicU64,
+    /// Frames sent, all consoles together.
+    pub frames: AtomicU64,
+    /// Bytes of event frames sent.
+    pub event_bytes: AtomicU64,
+    /// Consoles dropped for falling behind.
+    pub dropped: AtomicU64,
+    /// Batches encoded (once each, whatever the consoles).
+    pub encoded: AtomicU64,
+}
+
+/// A running relay: where it listens and what it has done.
+pub struct Relay {
+    /// The address it listens on (the port the system chose, for `:0`).
+    pub addr: SocketAddr,
+    /// Its counters.
+    pub stats: Arc<RelayStats>,
+}
+
+struct Service {
+    engine: Tap,
+    /// Turns true when the relay stops: every console's stream ends, saying so.
+    stopping: tokio::sync::watch::Receiver<bool>,
+    access: Arc<Access>,
+    environment: String,
+    name: String,
+    max_consoles: usize,
+    stats: Arc<RelayStats>,
+    encoded: Arc<Encoded>,
+}
+
+/// Each batch's JSON lines, made once for every console (keyed by the batch's `Arc`,
+/// which the cache holds, so its address is not reused while it is kept).
+#[derive(Default)]
+struct Encoded(Mutex<VecDeque<EncodedBatch>>);
+
+/// A batch and its JSON lines.
+type EncodedBatch = (Arc<Vec<Event>>, Arc<Vec<u8>>);
+
+impl Encoded {
+    fn lines(&self, batch: &Arc<Vec<Event>>, stats: &RelayStats) -> Arc<Vec<u8>> {
+        if let Ok(kept) = self.0.lock()
+            && let Some((_, lines)) = kept.iter().find(|(b, _)| Arc::ptr_eq(b, batch))
+        {
+            return Arc::clone(lines);
+        }
+        let lines = Arc::new(protocol::encode_events(batch));
+        stats.encoded.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() == ENCODED_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back((Arc::clone(batch), Arc::clone(&lines)));
+        }
+        lines
+    }
+}
+
+/// Starts serving `engine` (watching `environment`) as `serve` says, until `shutdown`
+/// completes. Binds before returning, so a taken port is said at once.
+pub async fn start(
+    engine: Tap,
+    serve: &ServeConfig,
+    environment: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Relay, String> {
+    serve.validate()?;
+    let access = Arc::new(Access::new(serve)?);
+    let listener = tokio::net::TcpListener::bind(&serve.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
+    let mut builder = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)));
+    if !serve.plaintext {
+        builder = builder
+            .tls_config(server_tls(serve)?)
+            .map_err(|e| format!("cannot set up the relay's TLS: {e}"))?;
+    }
+    let stats = Arc::new(RelayStats::default());
+    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    let service = Service {
+        engine,
+        stopping: stopping.clone(),
+        access,
+        environment: environment.to_owned(),
+        name: format!("{}:{}", crate::identity::host_name(), addr.port()),
+        max_consoles: serve.max_consoles,
+        stats: Arc::clone(&stats),
+        encoded: Arc::default(),
+    };
+    let server = pb::relay_server::RelayServer::new(service)
+        .max_decoding_message_size(1 << 20)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let router = builder.add_service(server);
+    tokio::spawn(async move {
+        shutdown.await;
+        stop_tx.send(true).ok();
+    });
+    let mut stopped = stopping;
+    let stopped = async move {
+        stopped.wait_for(|s| *s).await.ok();
+    };
+    tokio::spawn(async move {
+        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stopped).await {
+            tracing::error!("the relay stopped serving: {e}");
+        }
+    });
+    Ok(Relay { addr, stats })
+}
+
+/// The relay's TLS: its certificate, and the people's CA when it checks certificates.
+fn server_tls(serve: &ServeConfig) -> Result<tonic::transport::ServerTlsConfig, String> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |path: &Option<String>, what: &str| -> Result<Vec<u8>, String> {
+        let path = path
+            .as_deref()
+            .ok_or_else(|| format!("serve.{what} is not set"))?;
+        crate::sources::read_small(path, 1 << 20, &format!("serve.{what}"))
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(&serve.cert_file, "cert_file")?,
+        read(&serve.key_file, "key_file")?,
+    ));
+    if serve.client_ca_file.is_some() {
+        tls = tls
+            .client_ca_root(Certificate::from_pem(read(
+                &serve.client_ca_file,
+                "client_ca_file",
+            )?))
+            // Walls with a token and no certificate are admitted when tokens exist.
+            .client_auth_optional(!serve.token.is_empty());
+    }
+    Ok(tls)
+}
+
+/// One console's place among `max`: given back when its stream ends.
+struct Slot(Arc<RelayStats>);
+
+impl Slot {
+    fn take(stats: &Arc<RelayStats>, max: usize) -> Result<Self, tonic::Status> {
+        let now = stats.consoles.fetch_add(1, Ordering::SeqCst);
+        if now >= max {
+            stats.consoles.fetch_sub(1, Ordering::SeqCst);
+            return Err(tonic::Status::resource_exhausted(format!(
+                "the relay serves {max} consoles already (serve.max_consoles)"
+            )));
+        }
+        stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+        Ok(Self(Arc::clone(stats)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.consoles.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+type Frames = ReceiverStream<Result<pb::Frame, tonic::Status>>;
+
+#[tonic::async_trait]
+impl pb::relay_server::Relay for Service {
+    async fn hello(
+        &self,
+        req: tonic::Request<pb::HelloRequest>,
+    ) -> Result<tonic::Response<pb::HelloReply>, tonic::Status> {
+        let person = self.access.person(&req)?;
+        Ok(tonic::Response::new(pb::HelloReply {
+            person: person.name,
+            role: person.role.as_str().into(),
+            environment: self.environment.clone(),
+            relay: self.name.clone(),
+        }))
+    }
+
+    type SubscribeStream = Frames;
+
+    async fn subscribe(
+        &self,
+        req: tonic::Request<pb::SubscribeRequest>,
+    ) -> Result<tonic::Response<Frames>, tonic::Status> {
+        let person = self.access.person(&req)?;
+        let slot = Slot::take(&self.stats, self.max_consoles)?;
+        let (state, events) = self
+            .engine
+            .attach()
+            .await
+            .map_err(|_| tonic::Status::unavailable("the relay is stopping"))?;
+        let (tx, rx) = mpsc::channel(CONSOLE_QUEUE);
+        let feed = Feed {
+            tx,
+            stopping: self.stopping.clone(),
+            stats: Arc::clone(&self.stats),
+            encoded: Arc::clone(&self.encoded),
+            person: person.name,
+        };
+        let environment = self.environment.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            feed.run(state, &environment, events).await;
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn act(
+        &self,
+        req: tonic::Request<pb::ActRequest>,
+    ) -> Result<tonic::Response<pb::ActReply>, tonic::Status> {
+        let person = self.access.person(&req)?;
+        if person.role != Role::Operator {
+            return Err(tonic::Status::permission_denied(format!(
+                "{} is a viewer here; operators are listed in serve.operators",
+                person.name
+            )));
+        }
+        let intent: Intent = serde_json::from_str(&req.get_ref().intent).map_err(|e| {
+            tonic::Status::invalid_argument(format!("not a request this relay knows: {e}"))
+        })?;
+        self.engine
+            .send_as(intent, &person.name)
+            .map_err(|e| tonic::Status::failed_precondition(e.to_string()))?;
+        Ok(tonic::Response::new(pb::ActReply {}))
+    }
+
+    async fn put_note(
+        &self,
+        _req: tonic::Request<pb::Note>,
+    ) -> Result<tonic::Response<pb::NoteReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented(
+            "this relay does not keep shared notes yet",
+        ))
+    }
+}
+
+/// One console's stream: the state, then the batches as they come.
+struct Feed {
+    tx: mpsc::Sender<Result<pb::Frame, tonic::Status>>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    stats: Arc<RelayStats>,
+    encoded: Arc<Encoded>,
+    person: String,
+}
+
+impl Feed {
+    async fn run(
+        mut self,
+        state: Arc<crate::state::State>,
+        environment: &str,
+        mut events: broadcast::Receiver<Arc<Vec<Event>>>,
+    ) {
+        let env = environment.to_owned();
+        // Encoding a large estate takes a moment: off the runtime's workers.
+        let Ok(snapshot) =
+            tokio::task::spawn_blocking(move || protocol::encode_snapshot(&state, &env)).await
+        else {
+            return;
+        };
+        if !self.send(pb::frame::Body::Snapshot(snapshot)).await {
+            return;
+        }
+        loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(IDLE_TICK, events.recv()) => next,
+                _ = self.stopping.wait_for(|s| *s) => Ok(Err(broadcast::error::RecvError::Closed)),
+            };
+            let body = match next {
+                Err(_) => pb::frame::Body::Events(Vec::new()),
+                Ok(Ok(batch)) => {
+                    let lines = self.encoded.lines(&batch, &self.stats);
+                    self.stats
+                        .event_bytes
+                        .fetch_add(lines.len() as u64, Ordering::Relaxed);
+                    pb::frame::Body::Events(lines.as_ref().clone())
+                }
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "console of {} fell {n} batches behind; dropped",
+                        self.person
+                    );
+                    let why = format!(
+                        "this console fell {n} batches behind the relay; it reconnects for a fresh state"
+                    );
+                    self.tx
+                        .send(Err(tonic::Status::resource_exhausted(why)))
+                        .await
+                        .ok();
+                    return;
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    self.tx
+                        .send(Err(tonic::Status::unavailable("the relay is stopping")))
+                        .await
+                        .ok();
+                    return;
+                }
+            };
+            if !self.send(body).await {
+                return;
+            }
+        }
+    }
+
+    /// Sends one frame; `false` when the console is gone.
+    async fn send(&self, body: pb::frame::Body) -> bool {
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
+        self.tx
+            .send(Ok(pb::Frame { body: Some(body) }))
+            .await
+            .is_ok()
+    }
+}
