@@ -197,16 +197,30 @@ pub async fn connect(
     )
 }
 
-/// A gRPC status in an operator's words.
-pub fn status_words(s: &tonic::Status) -> String {
+/// A gRPC status from a relay reached with `tls`, in an operator's words.
+pub fn status_words(s: &tonic::Status, tls: Option<&crate::sources::TlsSettings>) -> String {
     match s.code() {
         tonic::Code::Unauthenticated => {
             format!("the relay does not know this console: {}", s.message())
         }
         tonic::Code::PermissionDenied => format!("refused by the relay: {}", s.message()),
-        tonic::Code::Unavailable => format!("the relay is unreachable: {}", s.message()),
         tonic::Code::ResourceExhausted => {
             format!("the relay dropped this console: {}", s.message())
+        }
+        tonic::Code::Unknown | tonic::Code::Unavailable | tonic::Code::Cancelled => {
+            let has_cert = tls.is_some_and(|t| t.cert_file.is_some());
+            if let Some(words) = crate::sources::tls_words_for(s, tls) {
+                format!("cannot reach the relay: {words}")
+            } else if has_cert
+                && (s.message().contains("transport error")
+                    || s.message().contains("operation was canceled"))
+            {
+                "the relay closed the connection after the TLS handshake: it does not take this console's client certificate (is relay_tls.cert_file signed by the relay's client CA?)".into()
+            } else if let Some(words) = crate::sources::transport_words_for(s) {
+                format!("the relay is unreachable: {words}")
+            } else {
+                format!("the relay is unreachable: {}", s.message())
+            }
         }
         _ => format!("the relay answered {:?}: {}", s.code(), s.message()),
     }

@@ -47,9 +47,12 @@ pub fn run_status(c: &Common, config: Config, json: bool, wait: f64) -> anyhow::
     let opts = engine_options(c, config, None);
     let expected = expected_sources(&opts);
     let engine = start_engine(&opts)?;
-    let state = engine.wait_for(Duration::from_secs_f64(wait.max(0.0)), |s| {
-        all_reported(s, &expected)
-    });
+    let wait = Duration::from_secs_f64(wait.max(0.0));
+    let state = if opts.relay.is_some() {
+        relay_state(&engine, wait)?
+    } else {
+        engine.wait_for(wait, |s| all_reported(s, &expected))
+    };
     let report = StatusReport::new(&state, SystemClock.now());
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -57,6 +60,28 @@ pub fn run_status(c: &Common, config: Config, json: bool, wait: f64) -> anyhow::
         print_status(&report);
     }
     Ok(())
+}
+
+/// The relay's state once the console follows it, or why it could not within `wait`.
+fn relay_state(
+    engine: &switchboard_core::EngineHandle,
+    wait: Duration,
+) -> anyhow::Result<std::sync::Arc<State>> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let link = engine.relay_link().context("no relay link")?;
+        if link.connected {
+            return Ok(engine.snapshot());
+        }
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "cannot follow the relay {}: {}",
+                link.url,
+                link.error.as_deref().unwrap_or("no answer")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The status report in words, one line per source and cluster (`status` and

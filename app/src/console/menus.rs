@@ -1,4 +1,4 @@
-//! The top bar: the console's kind (drill, replay, production), File, Layout (presets,
+//! The top bar: the console's kind (drill, replay, production), its relay, File, Layout (presets,
 //! the operator's own layouts, the theme, the panes), Drill, the safety valve, the open
 //! incident and the last message.
 
@@ -27,6 +27,10 @@ impl Console {
                     p.file()
                 ),
             );
+        }
+        let link = self.engine.relay_link();
+        if let Some(link) = &link {
+            panels::relay_lost_ui(ui, link, ctx.now);
         }
         if state.drill {
             theme::strip(
@@ -81,6 +85,9 @@ impl Console {
                 );
             } else {
                 ui.weak(format!("env {}", self.engine.environment()));
+            }
+            if let Some(link) = &link {
+                panels::relay_badge_ui(ui, link);
             }
             if self.wall != Wall::Off {
                 ui.label(

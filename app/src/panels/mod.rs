@@ -16,6 +16,7 @@ mod freshness;
 mod incidents;
 mod metrics;
 mod quorum;
+mod relay;
 mod replay;
 mod session_files;
 mod status_bar;
@@ -43,6 +44,7 @@ pub use self::freshness::{Freshness, compute as freshness, cue_ui as freshness_c
 pub use self::incidents::{IncidentsView, incidents_ui, note_windows_ui};
 pub use self::metrics::{MetricsSort, MetricsView, metrics_ui};
 pub use self::quorum::quorum_ui;
+pub use self::relay::{relay_badge_ui, relay_lost_ui};
 pub use self::replay::{ReplayView, replay_bar_ui};
 pub use self::session_files::{
     SessionCtx, SessionFilesView, save as save_session, session_windows_ui, spawn_replay,

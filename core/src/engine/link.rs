@@ -139,7 +139,7 @@ impl Task {
         let hello = tokio::time::timeout(CALL, client.hello(pb::HelloRequest {}))
             .await
             .map_err(|_| "the relay did not say hello in time".to_owned())?
-            .map_err(|s| status_words(&s))?
+            .map_err(|s| status_words(&s, self.target.tls.as_ref()))?
             .into_inner();
         let role = Role::parse(&hello.role).unwrap_or(Role::Viewer);
         if let Ok(mut ro) = self.read_only.lock() {
@@ -153,12 +153,12 @@ impl Task {
         let mut stream = client
             .subscribe(pb::SubscribeRequest { notes_since: 0 })
             .await
-            .map_err(|s| status_words(&s))?
+            .map_err(|s| status_words(&s, self.target.tls.as_ref()))?
             .into_inner();
         let first = tokio::time::timeout(FIRST_FRAME, stream.message())
             .await
             .map_err(|_| "the relay sent no state in time".to_owned())?
-            .map_err(|s| status_words(&s))?
+            .map_err(|s| status_words(&s, self.target.tls.as_ref()))?
             .ok_or("the relay closed the stream before its state")?;
         let Some(pb::frame::Body::Snapshot(snap)) = first.body else {
             return Err("the relay's first frame was not its state".into());
@@ -188,7 +188,7 @@ impl Task {
                 frame = tokio::time::timeout(SILENCE, stream.message()) => {
                     let frame = frame
                         .map_err(|_| format!("the relay has been silent for {} s", SILENCE.as_secs()))?
-                        .map_err(|s| status_words(&s))?
+                        .map_err(|s| status_words(&s, self.target.tls.as_ref()))?
                         .ok_or("the relay closed the stream")?;
                     match frame.body {
                         Some(pb::frame::Body::Events(lines)) if !lines.is_empty() => {
@@ -216,13 +216,14 @@ impl Task {
     fn act(&self, client: &Conn, intent: &Intent) {
         let mut client = client.clone();
         let status = Arc::clone(&self.status);
+        let tls = self.target.tls.clone();
         let body = serde_json::to_string(intent).unwrap_or_default();
         tokio::spawn(async move {
             let answer =
                 tokio::time::timeout(CALL, client.act(pb::ActRequest { intent: body })).await;
             let error = match answer {
                 Ok(Ok(_)) => None,
-                Ok(Err(s)) => Some(status_words(&s)),
+                Ok(Err(s)) => Some(status_words(&s, tls.as_ref())),
                 Err(_) => Some("the relay did not answer the request in time".into()),
             };
             if let Ok(mut s) = status.lock() {

@@ -1,0 +1,135 @@
+//! `switchboard serve` and `--connect` as processes on the rig's real etcd and HAProxy:
+//! the relay serves over TLS with people's certificates (the rig's PKI, `rig.sh pki`);
+//! `status --connect` shows the relay's view for alice and for the wall, names a
+//! certificate from another CA as refused, and the relay stops on SIGTERM saying what
+//! it served. Runs when `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn rig_has(c: &str) -> bool {
+    std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|x| x == c))
+}
+
+/// The rig's PKI directory (made unless it is there).
+fn pki() -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("pki")
+        .output()
+        .expect("rig.sh pki");
+    assert!(out.status.success(), "rig.sh pki failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// The relay's configuration: the rig's etcd and HAProxy, served on a port the
+/// system picks, alice an operator.
+fn relay_config(pki: &Path) -> String {
+    let p = |f: &str| pki.join(f).display().to_string();
+    format!(
+        "[[environment]]\nname = \"rig\"\n\n\
+         [[environment.source]]\nkind = \"etcd\"\nname = \"etcd\"\nendpoints = [\"127.0.0.1:12379\", \"127.0.0.1:22379\", \"127.0.0.1:32379\"]\n\n\
+         [[environment.source]]\nkind = \"haproxy\"\nname = \"haproxy\"\nstats_url = \"http://127.0.0.1:8404/stats;csv\"\n\n\
+         [environment.serve]\nlisten = \"127.0.0.1:0\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\noperators = [\"alice\"]\n",
+        p("server.pem"),
+        p("server-key.pem"),
+        p("ca.pem")
+    )
+}
+
+/// `switchboard status --json --connect URL` as `person` (their certificate from the
+/// `SWITCHBOARD_RELAY_*` variables, as an engineer's shell would set them).
+fn status_as(url: &str, pki: &Path, cert: &str, key: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+        .env("SWITCHBOARD_RELAY_CACERT", pki.join("ca.pem"))
+        .env("SWITCHBOARD_RELAY_CERT", pki.join(cert))
+        .env("SWITCHBOARD_RELAY_KEY", pki.join(key))
+        .args([
+            "--drill",
+            "status",
+            "--json",
+            "--wait",
+            "15",
+            "--connect",
+            url,
+        ])
+        .output()
+        .expect("status")
+}
+
+#[test]
+fn a_relay_serves_status_to_people_and_refuses_strangers() {
+    if !(rig_has("etcd") && rig_has("haproxy")) {
+        eprintln!("skipped: needs the rig's etcd and HAProxy (tests/check.sh)");
+        return;
+    }
+    let pki = pki();
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("relay.toml");
+    std::fs::write(&cfg, relay_config(&pki)).expect("config");
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+        .args(["--config", cfg.to_str().unwrap_or_default(), "serve"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut lines = std::io::BufReader::new(relay.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    assert!(
+        first.contains("(TLS, client certificates); operators: alice"),
+        "{first}"
+    );
+    let addr = first
+        .split(" on ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the address");
+    let url = format!("https://{addr}");
+
+    let out = status_as(&url, &pki, "alice.pem", "alice-key.pem");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = report["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"etcd") && names.contains(&"haproxy"),
+        "{names:?}"
+    );
+    assert_eq!(report["drill"], false, "the relay's view, not the drill's");
+
+    let out = status_as(&url, &pki, "wall.pem", "wall-key.pem");
+    assert!(out.status.success(), "a viewer reads the view too");
+
+    let out = status_as(&url, &pki, "other-ca.pem", "other-ca-key.pem");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not take this console's client certificate"),
+        "{err}"
+    );
+
+    // SIGTERM: the relay stops and says what it served.
+    Command::new("kill")
+        .args(["-TERM", &relay.id().to_string()])
+        .status()
+        .expect("kill");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = relay.wait().expect("wait");
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("relay stopped; 2 subscriptions")),
+        "{rest:?}"
+    );
+}
