@@ -10,6 +10,10 @@
 //!   editor keeps the text and tries again.
 //! - A store that cannot be opened (read-only or missing directory, disk full) is
 //!   tried again on the next request, so the console recovers once the cause is gone.
+//! - On a relay, the team's notes: a note saved here is marked pending and sent to the
+//!   relay ([`Relay::share`]); the relay's copies of everyone's notes come back as
+//!   [`Request::Relay`] and are kept here (so a laptop on a train still has them); notes
+//!   still pending go again on each new connection, and the relay takes each once.
 //! - The requests wait in a bounded queue ([`CAPACITY`]). When the store falls that far
 //!   behind (a disk that hangs), a request is handed back refused, with why in words,
 //!   and the window never waits: a refused save is shown as not saved and its text stays
@@ -21,11 +25,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use switchboard_core::protocol::SharedNote;
 use switchboard_core::store::{
     ActionRow, IncidentRow, NewNote, NoteRow, Objectives, Store, StoreError, TimelineEntry,
 };
 use switchboard_core::workflow::Journal;
-use switchboard_core::{State, Timestamp};
+use switchboard_core::{RelayNews, State, Timestamp};
 
 /// How many requests may wait for the store thread; one more is refused (see
 /// [`Notebook::send`]). The thread takes every waiting request at once, so this is
@@ -83,6 +88,8 @@ pub enum Request {
         /// When.
         at: Timestamp,
     },
+    /// News from the relay: a note as it keeps it, or a new connection.
+    Relay(RelayNews),
     /// Write the postmortem of an incident to a file.
     Export {
         /// The incident.
@@ -151,6 +158,13 @@ pub struct Shelf {
     pub opened: Option<i64>,
 }
 
+/// How the store thread sends notes to the console's relay (`false`: not taken now;
+/// the note stays pending).
+pub struct Relay {
+    /// Sends one note.
+    pub share: Box<dyn Fn(SharedNote) -> bool + Send>,
+}
+
 /// The window's handle on the store thread.
 pub struct Notebook {
     tx: mpsc::SyncSender<Request>,
@@ -169,6 +183,7 @@ impl Notebook {
         journal: Option<PathBuf>,
         environment: String,
         objectives: Objectives,
+        relay: Option<Relay>,
     ) -> Self {
         let (notebook, rx) = Self::unstarted(path.clone());
         let worker = Worker {
@@ -184,6 +199,7 @@ impl Notebook {
             drafts: HashMap::new(),
             focus: None,
             query: None,
+            relay,
         };
         let spawned = std::thread::Builder::new()
             .name("switchboard-notes".into())
@@ -247,6 +263,20 @@ impl Notebook {
         Err(Box::new(Refused { request, why }))
     }
 
+    /// A way to hand the store thread requests from elsewhere (the relay's news), never
+    /// waiting: a request that finds the queue full is dropped (the relay's notes come
+    /// again with the next connection).
+    pub fn sender(&self) -> impl Fn(Request) + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        let pending = Arc::clone(&self.pending);
+        move |r| {
+            pending.fetch_add(1, Ordering::AcqRel);
+            if tx.try_send(r).is_err() {
+                pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// A new draft id.
     pub fn new_draft(&self) -> u64 {
         self.next_draft.fetch_add(1, Ordering::Relaxed) + 1
@@ -280,6 +310,7 @@ struct Worker {
     drafts: HashMap<u64, i64>,
     focus: Option<i64>,
     query: Option<String>,
+    relay: Option<Relay>,
 }
 
 impl Worker {
@@ -402,11 +433,33 @@ impl Worker {
                 let state = match result {
                     Ok(id) => {
                         self.drafts.insert(d.id, id);
+                        if let Some(relay) = &self.relay {
+                            match store.share_note(id) {
+                                Ok(n) => {
+                                    (relay.share)(n);
+                                }
+                                Err(e) => tracing::warn!("note #{id} not shared: {e}"),
+                            }
+                        }
                         SaveState::Saved(id, d.body, at)
                     }
                     Err(e) => SaveState::Failed(d.body, unwritable(&e, &self.path)),
                 };
                 out.saves.insert(d.id, state);
+            }
+            Request::Relay(RelayNews::Note(n)) => {
+                if let Err(e) = store.receive_note(&n) {
+                    tracing::warn!("a note from the relay was not kept: {e}");
+                }
+            }
+            Request::Relay(RelayNews::Connected) => {
+                if let Some(relay) = &self.relay {
+                    for n in store.pending_notes().unwrap_or_default() {
+                        if !(relay.share)(n) {
+                            break;
+                        }
+                    }
+                }
             }
             Request::Status(id, status, at) => {
                 out.outcome = store

@@ -41,7 +41,7 @@ fn relay_config(pki: &Path) -> String {
 
 /// `switchboard status --json --connect URL` as `person` (their certificate from the
 /// `SWITCHBOARD_RELAY_*` variables, as an engineer's shell would set them).
-fn status_as(url: &str, pki: &Path, cert: &str, key: &str) -> std::process::Output {
+fn status_as(url: &str, pki: &Path, cert: &str, key: &str, wait: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
         .env("SWITCHBOARD_RELAY_CACERT", pki.join("ca.pem"))
@@ -52,12 +52,22 @@ fn status_as(url: &str, pki: &Path, cert: &str, key: &str) -> std::process::Outp
             "status",
             "--json",
             "--wait",
-            "15",
+            wait,
             "--connect",
             url,
         ])
         .output()
         .expect("status")
+}
+
+/// The relay's process, killed if the test ends before it stops it.
+struct Relay(std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
 
 #[test]
@@ -70,13 +80,20 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = dir.path().join("relay.toml");
     std::fs::write(&cfg, relay_config(&pki)).expect("config");
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
-        .args(["--config", cfg.to_str().unwrap_or_default(), "serve"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut lines = std::io::BufReader::new(relay.stderr.take().expect("stderr")).lines();
+    let mut relay = Relay(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+            .args(["--config", cfg.to_str().unwrap_or_default()])
+            .args([
+                "--data-dir",
+                dir.path().to_str().unwrap_or_default(),
+                "serve",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve"),
+    );
+    let mut lines = std::io::BufReader::new(relay.0.stderr.take().expect("stderr")).lines();
     let first = lines.next().expect("a line").expect("text");
     assert!(
         first.contains("(TLS, client certificates); operators: alice"),
@@ -89,7 +106,7 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
         .expect("the address");
     let url = format!("https://{addr}");
 
-    let out = status_as(&url, &pki, "alice.pem", "alice-key.pem");
+    let out = status_as(&url, &pki, "alice.pem", "alice-key.pem", "15");
     assert!(
         out.status.success(),
         "{}",
@@ -108,10 +125,10 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
     );
     assert_eq!(report["drill"], false, "the relay's view, not the drill's");
 
-    let out = status_as(&url, &pki, "wall.pem", "wall-key.pem");
+    let out = status_as(&url, &pki, "wall.pem", "wall-key.pem", "15");
     assert!(out.status.success(), "a viewer reads the view too");
 
-    let out = status_as(&url, &pki, "other-ca.pem", "other-ca-key.pem");
+    let out = status_as(&url, &pki, "other-ca.pem", "other-ca-key.pem", "2");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -121,11 +138,11 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
 
     // SIGTERM: the relay stops and says what it served.
     Command::new("kill")
-        .args(["-TERM", &relay.id().to_string()])
+        .args(["-TERM", &relay.0.id().to_string()])
         .status()
         .expect("kill");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = relay.wait().expect("wait");
+    let status = relay.0.wait().expect("wait");
     assert!(status.success(), "{rest:?}");
     assert!(
         rest.iter()

@@ -18,6 +18,7 @@ use crate::config::RelayClient;
 use crate::event::Event;
 use crate::sources::http::auth::Credentials;
 use crate::state::State;
+use crate::time::Timestamp;
 
 /// The generated messages, client and server (tonic and prost).
 #[allow(missing_docs, clippy::pedantic, clippy::all)]
@@ -65,6 +66,73 @@ impl Role {
         }
     }
 }
+
+/// A note as the team shares it: the same on the relay and on every console, known by
+/// the id its console made for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedNote {
+    /// The client-made id (random, 128 bits, hex).
+    pub uid: String,
+    /// The incident's key on every console (`environment:start:title`), if any.
+    pub incident_key: Option<String>,
+    /// The person (the relay sets it from the certificate or token that sent it).
+    pub author: String,
+    /// Markdown.
+    pub body: String,
+    /// When it was written.
+    pub created_at: Timestamp,
+    /// When it was last edited (the newest edit wins).
+    pub edited_at: Timestamp,
+    /// The moment it is about.
+    pub pinned_at: Timestamp,
+    /// The entity it is about.
+    pub entity: Option<String>,
+}
+
+impl SharedNote {
+    /// Its wire form.
+    pub fn to_pb(&self) -> pb::Note {
+        pb::Note {
+            uid: self.uid.clone(),
+            incident: self.incident_key.clone().unwrap_or_default(),
+            author: self.author.clone(),
+            body: self.body.clone(),
+            created_at: self.created_at.0,
+            edited_at: self.edited_at.0,
+            pinned_at: self.pinned_at.0,
+            entity: self.entity.clone().unwrap_or_default(),
+        }
+    }
+
+    /// From its wire form; a note without an id, or larger than a note can be, is
+    /// refused in words.
+    pub fn from_pb(n: pb::Note) -> Result<Self, String> {
+        if n.uid.trim().is_empty() || n.uid.len() > 128 {
+            return Err("a note without a proper id".into());
+        }
+        if n.body.len() > MAX_NOTE_BYTES {
+            return Err(format!(
+                "a note of {} kB, more than a note may hold ({} kB)",
+                n.body.len() >> 10,
+                MAX_NOTE_BYTES >> 10
+            ));
+        }
+        let some = |s: String| Some(s).filter(|s| !s.is_empty());
+        Ok(Self {
+            uid: n.uid,
+            incident_key: some(n.incident),
+            author: n.author,
+            body: n.body,
+            created_at: Timestamp(n.created_at),
+            edited_at: Timestamp(n.edited_at),
+            pinned_at: Timestamp(n.pinned_at),
+            entity: some(n.entity),
+        })
+    }
+}
+
+/// The most a shared note's text may hold.
+pub const MAX_NOTE_BYTES: usize = 256 << 10;
 
 /// The snapshot frame of `state` in `environment`.
 pub fn encode_snapshot(state: &State, environment: &str) -> pb::Snapshot {

@@ -70,10 +70,17 @@ fn relay_state(
     let deadline = std::time::Instant::now() + wait;
     loop {
         let link = engine.relay_link().context("no relay link")?;
+        // Followed, and every source of the relay's heard from (as without a relay).
         if link.connected {
-            return Ok(engine.snapshot());
+            let state = engine.snapshot();
+            if all_reported(&state, &link.sources) {
+                return Ok(state);
+            }
         }
         if std::time::Instant::now() >= deadline {
+            if link.connected {
+                return Ok(engine.snapshot());
+            }
             anyhow::bail!(
                 "cannot follow the relay {}: {}",
                 link.url,

@@ -42,6 +42,13 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
         l.clone_into(&mut serve.listen);
     }
     let environment = env.name.clone();
+    let served = env.clone();
+    // The team's notes: the relay's own store in its data directory.
+    let notes = super::setup::data_dir(c).map(|d| d.join("notes.sqlite"));
+    if let Some(dir) = notes.as_deref().and_then(Path::parent) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot make the data directory {}", dir.display()))?;
+    }
     let engine = start_engine(&opts)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -51,7 +58,8 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
         .block_on(switchboard_core::relay::start(
             engine.tap(),
             &serve,
-            &environment,
+            &served,
+            notes.as_deref(),
             shutdown,
         ))
         .context("the engine stopped")?
@@ -64,13 +72,17 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
         "TLS, tokens".to_owned()
     };
     eprintln!(
-        "switchboard: serving {environment} on {} ({how}); operators: {}",
+        "switchboard: serving {environment} on {} ({how}); operators: {}; notes in {}",
         relay.addr,
         if serve.operators.is_empty() {
             "none".to_owned()
         } else {
             serve.operators.join(", ")
-        }
+        },
+        notes.as_deref().map_or_else(
+            || "none (no data directory)".into(),
+            |p| p.display().to_string()
+        )
     );
     let limit = args.duration.map(|s| Duration::from_secs_f64(s.max(0.0)));
     engine.block_on(async move {

@@ -243,8 +243,9 @@ impl Console {
                 self.incidents.save_refused(draft.id, draft.body, why);
                 return;
             }
-            // Nothing is lost: the next offer carries a newer state.
-            Request::Sync(_) => return,
+            // Nothing is lost: the next offer carries a newer state, the next
+            // connection the relay's notes.
+            Request::Sync(_) | Request::Relay(_) => return,
             Request::Focus(_) | Request::Search(_) => {
                 self.incidents.resend_view();
                 return;

@@ -265,12 +265,20 @@ impl Console {
         let environment = self.engine.environment().to_owned();
         self.incidents
             .set_export_dir(store.parent().map(std::path::Path::to_path_buf));
-        self.notebook = Some(notebook::Notebook::start(
-            store,
-            journal,
-            environment,
-            objectives,
-        ));
+        let relay = self.engine.note_sender().map(|share| notebook::Relay {
+            share: Box::new(share),
+        });
+        let on_relay = relay.is_some();
+        let nb = notebook::Notebook::start(store, journal, environment, objectives, relay);
+        if on_relay {
+            let send = nb.sender();
+            let repaint = self.jobs.repainter();
+            self.engine.on_relay_news(move |news| {
+                send(notebook::Request::Relay(news));
+                repaint();
+            });
+        }
+        self.notebook = Some(nb);
         self
     }
 

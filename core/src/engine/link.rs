@@ -11,6 +11,9 @@
 //!   link then reconnects with jittered backoff and adopts a fresh state.
 //! - Intents sent to the engine go to the relay (`Act`), recorded there under the
 //!   person's name; the relay's echo of them is what the console records.
+//! - Notes go to the relay (`PutNote`); the notes it sends (every console's, and the
+//!   relay's copy of this one's) and each new connection are told to the listener the
+//!   app sets ([`RelayNews`]), which keeps them in the console's own store.
 //! - Every wait is bounded: connecting, `Hello`, the first frame, each later frame.
 
 use std::sync::{Arc, Mutex};
@@ -21,7 +24,7 @@ use tokio::sync::mpsc;
 use super::Command;
 use crate::config::RelayClient;
 use crate::event::Intent;
-use crate::protocol::{self, Conn, Role, connect, pb, status_words};
+use crate::protocol::{self, Conn, Role, SharedNote, connect, pb, status_words};
 use crate::sources::Backoff;
 use crate::time::{Clock, Timestamp};
 
@@ -45,16 +48,33 @@ pub struct LinkStatus {
     pub person: Option<String>,
     /// What that person may do.
     pub role: Option<Role>,
+    /// The sources the relay runs (so a console knows when it has heard from all).
+    pub sources: Vec<String>,
     /// Why it is not connected, or why the relay last refused something.
     pub error: Option<String>,
     /// The relay is plain `http://`: the window says INSECURE.
     pub insecure: bool,
 }
 
+/// What the link tells the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayNews {
+    /// A note as the relay keeps it (someone's new note or edit, or the relay's copy of
+    /// one this console sent).
+    Note(SharedNote),
+    /// The console follows the relay again: notes still pending may be sent.
+    Connected,
+}
+
+/// Who hears of the relay's notes and connections.
+pub(super) type Listener = Arc<Mutex<Option<Box<dyn Fn(RelayNews) + Send + Sync>>>>;
+
 /// The link's handles the engine keeps.
 pub(super) struct Link {
     pub(super) status: Arc<Mutex<LinkStatus>>,
     pub(super) intents: mpsc::Sender<Intent>,
+    pub(super) notes: mpsc::Sender<SharedNote>,
+    pub(super) listener: Listener,
 }
 
 /// Starts the link to `target` on `runtime`; it feeds `commands` (the reducer's queue).
@@ -71,10 +91,13 @@ pub(super) fn spawn(
         since: clock.now(),
         person: None,
         role: None,
+        sources: Vec::new(),
         error: Some("connecting".into()),
         insecure: target.url.starts_with("http://"),
     }));
     let (intents_tx, intents) = mpsc::channel(64);
+    let (notes_tx, notes) = mpsc::channel(256);
+    let listener: Listener = Arc::default();
     let task = Task {
         target,
         commands,
@@ -82,11 +105,15 @@ pub(super) fn spawn(
         read_only,
         clock,
         intents,
+        notes,
+        listener: Arc::clone(&listener),
     };
     runtime.spawn(task.run());
     Link {
         status,
         intents: intents_tx,
+        notes: notes_tx,
+        listener,
     }
 }
 
@@ -97,6 +124,17 @@ struct Task {
     read_only: Arc<Mutex<Option<String>>>,
     clock: Arc<dyn Clock>,
     intents: mpsc::Receiver<Intent>,
+    notes: mpsc::Receiver<SharedNote>,
+    listener: Listener,
+}
+
+/// Tells `listener` the news.
+fn tell(listener: &Listener, news: RelayNews) {
+    if let Ok(l) = listener.lock()
+        && let Some(f) = l.as_ref()
+    {
+        f(news);
+    }
 }
 
 impl Task {
@@ -181,8 +219,10 @@ impl Task {
             s.since = self.clock.now();
             s.person = Some(hello.person.clone());
             s.role = Some(role);
+            s.sources.clone_from(&hello.sources);
             s.error = None;
         });
+        tell(&self.listener, RelayNews::Connected);
         loop {
             tokio::select! {
                 frame = tokio::time::timeout(SILENCE, stream.message()) => {
@@ -197,6 +237,12 @@ impl Task {
                                 return Ok(());
                             }
                         }
+                        Some(pb::frame::Body::Note(n)) => {
+                            match SharedNote::from_pb(n) {
+                                Ok(n) => tell(&self.listener, RelayNews::Note(n)),
+                                Err(e) => tracing::warn!("a note from the relay was not taken: {e}"),
+                            }
+                        }
                         Some(pb::frame::Body::Snapshot(_)) => {
                             return Err("the relay sent a second state; reconnecting".into());
                         }
@@ -207,8 +253,41 @@ impl Task {
                     let Some(intent) = intent else { return Ok(()) };
                     self.act(&client, &intent);
                 }
+                note = self.notes.recv() => {
+                    let Some(note) = note else { return Ok(()) };
+                    self.put_note(&client, note);
+                }
             }
         }
+    }
+
+    /// Sends `note` to the relay on a task of its own; the relay's copy is told to the
+    /// listener; a refusal is said in the link's status (the note stays pending).
+    fn put_note(&self, client: &Conn, note: SharedNote) {
+        let mut client = client.clone();
+        let status = Arc::clone(&self.status);
+        let listener = Arc::clone(&self.listener);
+        let tls = self.target.tls.clone();
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(CALL, client.put_note(note.to_pb())).await;
+            let error = match answer {
+                Ok(Ok(reply)) => {
+                    if let Some(Ok(stored)) = reply.into_inner().note.map(SharedNote::from_pb) {
+                        tell(&listener, RelayNews::Note(stored));
+                    } else {
+                        tracing::warn!("the relay's copy of a note was not readable");
+                    }
+                    None
+                }
+                Ok(Err(s)) => Some(status_words(&s, tls.as_ref())),
+                Err(_) => Some("the relay did not take the note in time; it stays pending".into()),
+            };
+            if let Some(e) = error
+                && let Ok(mut s) = status.lock()
+            {
+                s.error = Some(e);
+            }
+        });
     }
 
     /// Sends `intent` to the relay on a task of its own (the stream keeps flowing); a

@@ -44,7 +44,7 @@ use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
 use crate::session::{SessionError, retention::Retention};
 
-pub use self::link::LinkStatus;
+pub use self::link::{LinkStatus, RelayNews};
 pub use self::recording::Flusher;
 use self::recording::Recorded;
 use crate::sources::{self, Emitter};
@@ -151,6 +151,8 @@ pub struct EngineHandle {
     /// Why intents are refused; a relay's viewer learns it once the relay says.
     read_only: Arc<Mutex<Option<String>>>,
     link: Option<Arc<Mutex<LinkStatus>>>,
+    /// A console on a relay: its notes go there; the relay's news goes to the listener.
+    relay_notes: Option<(mpsc::Sender<crate::protocol::SharedNote>, link::Listener)>,
     environment: String,
     /// The segment being written (it changes as the flight recorder rolls).
     recording: Arc<Mutex<Option<PathBuf>>>,
@@ -259,6 +261,9 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         commands: cmd_tx,
         events: bcast_tx,
         read_only,
+        relay_notes: link
+            .as_ref()
+            .map(|l| (l.notes.clone(), Arc::clone(&l.listener))),
         link: link.map(|l| l.status),
         environment,
         recording,
@@ -290,6 +295,7 @@ impl EngineHandle {
                 events,
                 read_only: Arc::new(Mutex::new(Some(why_read_only))),
                 link: None,
+                relay_notes: None,
                 environment,
                 recording: Arc::new(Mutex::new(None)),
                 recording_stopped: Arc::new(Mutex::new(None)),
@@ -347,6 +353,36 @@ impl EngineHandle {
     /// Why the engine is read-only, if it is.
     pub fn read_only(&self) -> Option<String> {
         self.read_only.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Sends a note to the relay (a console on one); refused when there is none, or when
+    /// the link is too far behind (the note stays pending and goes with the next
+    /// connection).
+    pub fn share_note(&self, note: crate::protocol::SharedNote) -> Result<(), EngineError> {
+        let Some((tx, _)) = &self.relay_notes else {
+            return Err(EngineError::ReadOnly("this console is on no relay".into()));
+        };
+        tx.try_send(note).map_err(|_| EngineError::Stopped)
+    }
+
+    /// A sender of notes to the relay, for a thread of its own (`None` on no relay):
+    /// `false` when the link is too far behind (the note stays pending).
+    pub fn note_sender(
+        &self,
+    ) -> Option<impl Fn(crate::protocol::SharedNote) -> bool + Send + Sync + 'static> {
+        let (tx, _) = self.relay_notes.as_ref()?;
+        let tx = tx.clone();
+        Some(move |n| tx.try_send(n).is_ok())
+    }
+
+    /// Who hears of the relay's notes and of each new connection (a console on a
+    /// relay; the app keeps the notes in its own store).
+    pub fn on_relay_news(&self, f: impl Fn(RelayNews) + Send + Sync + 'static) {
+        if let Some((_, listener)) = &self.relay_notes
+            && let Ok(mut l) = listener.lock()
+        {
+            *l = Some(Box::new(f));
+        }
     }
 
     /// The link to the relay, for a console on one.

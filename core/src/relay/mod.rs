@@ -11,10 +11,14 @@
 //!   it. Each batch is encoded once, whatever the number of consoles.
 //! - Intents (`Act`) are taken from operators only and recorded under the person's
 //!   name (`access.rs`); viewers are refused in words.
+//! - Notes (`PutNote`, operators only) are kept in the relay's store, the team's
+//!   record, under the person's name, and sent to every console within the moment;
+//!   a console that connects gets the notes since its last one after the state.
 //! - TLS is on unless a person set `plaintext`; with `client_ca_file` every console
 //!   presents a certificate (or, when tokens are configured too, a token).
 
 mod access;
+mod notes;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -27,10 +31,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use self::access::Access;
 pub use self::access::Person;
+use self::notes::Notes;
 use crate::config::ServeConfig;
 use crate::engine::Tap;
 use crate::event::{Event, Intent};
-use crate::protocol::{self, MAX_MESSAGE_BYTES, Role, pb};
+use crate::protocol::{self, MAX_MESSAGE_BYTES, Role, SharedNote, pb};
+use crate::time::Timestamp;
 
 /// Frames waiting for one console's connection (a batch each, or the state).
 const CONSOLE_QUEUE: usize = 256;
@@ -71,9 +77,11 @@ struct Service {
     access: Arc<Access>,
     environment: String,
     name: String,
+    sources: Vec<String>,
     max_consoles: usize,
     stats: Arc<RelayStats>,
     encoded: Arc<Encoded>,
+    notes: Option<Arc<Notes>>,
 }
 
 /// Each batch's JSON lines, made once for every console (keyed by the batch's `Arc`,
@@ -103,16 +111,19 @@ impl Encoded {
     }
 }
 
-/// Starts serving `engine` (watching `environment`) as `serve` says, until `shutdown`
+/// Starts serving `engine` (watching `environment`'s sources) as `serve` says, keeping the
+/// team's notes in the store at `notes` (none: notes are refused), until `shutdown`
 /// completes. Binds before returning, so a taken port is said at once.
 pub async fn start(
     engine: Tap,
     serve: &ServeConfig,
-    environment: &str,
+    environment: &crate::config::Environment,
+    notes: Option<&std::path::Path>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Relay, String> {
     serve.validate()?;
     let access = Arc::new(Access::new(serve)?);
+    let notes = notes.map(Notes::open).transpose()?.map(Arc::new);
     let listener = tokio::net::TcpListener::bind(&serve.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
@@ -134,11 +145,17 @@ pub async fn start(
         engine,
         stopping: stopping.clone(),
         access,
-        environment: environment.to_owned(),
+        environment: environment.name.clone(),
+        sources: environment
+            .source
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect(),
         name: format!("{}:{}", crate::identity::host_name(), addr.port()),
         max_consoles: serve.max_consoles,
         stats: Arc::clone(&stats),
         encoded: Arc::default(),
+        notes,
     };
     let server = pb::relay_server::RelayServer::new(service)
         .max_decoding_message_size(1 << 20)
@@ -223,6 +240,7 @@ impl pb::relay_server::Relay for Service {
             role: person.role.as_str().into(),
             environment: self.environment.clone(),
             relay: self.name.clone(),
+            sources: self.sources.clone(),
         }))
     }
 
@@ -239,6 +257,10 @@ impl pb::relay_server::Relay for Service {
             .attach()
             .await
             .map_err(|_| tonic::Status::unavailable("the relay is stopping"))?;
+        let notes_since = Timestamp(req.get_ref().notes_since);
+        // Subscribed before the record is read: a note in between comes twice, which a
+        // console takes once (by its id), rather than never.
+        let notes = self.notes.as_ref().map(|n| (Arc::clone(n), n.subscribe()));
         let (tx, rx) = mpsc::channel(CONSOLE_QUEUE);
         let feed = Feed {
             tx,
@@ -250,7 +272,8 @@ impl pb::relay_server::Relay for Service {
         let environment = self.environment.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            feed.run(state, &environment, events).await;
+            feed.run(state, &environment, events, notes, notes_since)
+                .await;
         });
         Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
@@ -277,15 +300,43 @@ impl pb::relay_server::Relay for Service {
 
     async fn put_note(
         &self,
-        _req: tonic::Request<pb::Note>,
+        req: tonic::Request<pb::Note>,
     ) -> Result<tonic::Response<pb::NoteReply>, tonic::Status> {
-        Err(tonic::Status::unimplemented(
-            "this relay does not keep shared notes yet",
-        ))
+        let person = self.access.person(&req)?;
+        if person.role != Role::Operator {
+            return Err(tonic::Status::permission_denied(format!(
+                "{} is a viewer here and cannot write notes",
+                person.name
+            )));
+        }
+        let Some(notes) = &self.notes else {
+            return Err(tonic::Status::unimplemented(
+                "this relay keeps no notes (it has no data directory)",
+            ));
+        };
+        let note =
+            SharedNote::from_pb(req.into_inner()).map_err(tonic::Status::invalid_argument)?;
+        let stored = notes.put(note, person.name).await?;
+        Ok(tonic::Response::new(pb::NoteReply {
+            note: Some(stored.to_pb()),
+        }))
     }
 }
 
-/// One console's stream: the state, then the batches as they come.
+/// The next note for a console; `None` when it fell behind the fan-out. Never
+/// completes without notes.
+async fn next_note(rx: Option<&mut broadcast::Receiver<pb::Note>>) -> Option<pb::Note> {
+    let Some(rx) = rx else {
+        return std::future::pending().await;
+    };
+    match rx.recv().await {
+        Ok(n) => Some(n),
+        Err(broadcast::error::RecvError::Lagged(_)) => None,
+        Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+    }
+}
+
+/// One console's stream: the state, the notes, then the batches as they come.
 struct Feed {
     tx: mpsc::Sender<Result<pb::Frame, tonic::Status>>,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -296,10 +347,12 @@ struct Feed {
 
 impl Feed {
     async fn run(
-        mut self,
+        self,
         state: Arc<crate::state::State>,
         environment: &str,
         mut events: broadcast::Receiver<Arc<Vec<Event>>>,
+        notes: Option<(Arc<Notes>, broadcast::Receiver<pb::Note>)>,
+        notes_since: Timestamp,
     ) {
         let env = environment.to_owned();
         // Encoding a large estate takes a moment: off the runtime's workers.
@@ -311,10 +364,34 @@ impl Feed {
         if !self.send(pb::frame::Body::Snapshot(snapshot)).await {
             return;
         }
+        let mut stopping = self.stopping.clone();
+        let mut live_notes = None;
+        if let Some((record, rx)) = notes {
+            for n in record.since(notes_since).await {
+                if !self.send(pb::frame::Body::Note(n)).await {
+                    return;
+                }
+            }
+            live_notes = Some(rx);
+        }
         loop {
             let next = tokio::select! {
                 next = tokio::time::timeout(IDLE_TICK, events.recv()) => next,
-                _ = self.stopping.wait_for(|s| *s) => Ok(Err(broadcast::error::RecvError::Closed)),
+                note = next_note(live_notes.as_mut()) => {
+                    match note {
+                        Some(n) => {
+                            if !self.send(pb::frame::Body::Note(n)).await {
+                                return;
+                            }
+                            continue;
+                        }
+                        // Behind on notes: reconnecting fetches them from the record.
+                        None => Ok(Err(broadcast::error::RecvError::Lagged(0))),
+                    }
+                }
+                () = async { stopping.wait_for(|s| *s).await.map(|_| ()).ok(); } => {
+                    Ok(Err(broadcast::error::RecvError::Closed))
+                }
             };
             let body = match next {
                 Err(_) => pb::frame::Body::Events(Vec::new()),

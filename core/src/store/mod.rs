@@ -23,10 +23,10 @@ use serde::Serialize;
 use crate::time::{Clock as _, Timestamp};
 
 /// The schema this console writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Each version's migration from the one before (index 0: empty file -> 1).
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r"
     CREATE TABLE incidents (
         id INTEGER PRIMARY KEY,
@@ -104,6 +104,16 @@ const MIGRATIONS: [&str; 3] = [
         guards TEXT NOT NULL,
         PRIMARY KEY (incident_id, run_id)
     );
+",
+    // Notes shared through a relay: a client-made id (a retry never doubles a note),
+    // the incident's key on every console (`incidents.external`), and where the note
+    // stands: NULL kept here only, 'pending' not yet taken by the relay, 'shared'.
+    r"
+    ALTER TABLE notes ADD COLUMN uid TEXT;
+    ALTER TABLE notes ADD COLUMN incident_key TEXT;
+    ALTER TABLE notes ADD COLUMN shared TEXT CHECK (shared IN ('pending', 'shared'));
+    CREATE UNIQUE INDEX notes_uid ON notes(uid) WHERE uid IS NOT NULL;
+    CREATE INDEX notes_shared ON notes(shared) WHERE shared IS NOT NULL;
 ",
 ];
 
@@ -218,6 +228,9 @@ pub struct NoteRow {
     pub pinned_at: Timestamp,
     /// The entity it is about (`service:checkout`, `run:12`...).
     pub entity: Option<String>,
+    /// Written while the relay was out of reach: kept here, sent when it is back.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// A note to add.
@@ -633,7 +646,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity
+                "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity, shared
                  FROM notes WHERE id = ?1",
                 params![id],
                 note_row,
@@ -653,8 +666,8 @@ impl Store {
     /// Notes (of one incident, or all), in the order of the moments they are pinned to.
     pub fn notes(&self, incident: Option<i64>) -> Result<Vec<NoteRow>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity FROM notes
-             WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY pinned_at, id",
+            "SELECT id, incident_id, author, body, created_at, edited_at, pinned_at, entity, shared
+             FROM notes WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY pinned_at, id",
         )?;
         let rows = stmt.query_map(params![incident], note_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -671,7 +684,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare(
-            "SELECT n.id, n.incident_id, n.author, n.body, n.created_at, n.edited_at, n.pinned_at, n.entity
+            "SELECT n.id, n.incident_id, n.author, n.body, n.created_at, n.edited_at, n.pinned_at, n.entity,
+                    n.shared
              FROM notes_fts JOIN notes n ON n.id = notes_fts.rowid
              WHERE notes_fts MATCH ?1 ORDER BY rank LIMIT ?2",
         )?;
@@ -724,11 +738,13 @@ fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
         edited_at: Timestamp(r.get(5)?),
         pinned_at: Timestamp(r.get(6)?),
         entity: r.get(7)?,
+        pending: r.get::<_, Option<String>>(8)?.as_deref() == Some("pending"),
     })
 }
 
 mod export;
 mod objectives;
+mod shared;
 mod sync;
 
 pub use self::export::{ActionRow, Postmortem};

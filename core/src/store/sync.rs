@@ -123,6 +123,9 @@ impl Store {
             }
         }
         self.sync_manual_timelines(state, environment)?;
+        if opened > 0 {
+            self.link_keyed_notes()?;
+        }
         Ok(opened)
     }
 

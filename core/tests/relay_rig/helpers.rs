@@ -3,7 +3,7 @@
 //! `rig.sh pki`: people alice, bob and wall); consoles are engines following it through
 //! the same link the window uses.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use switchboard_core::relay::Relay;
@@ -67,7 +67,16 @@ pub struct RigRelay {
 
 impl RigRelay {
     pub fn start(env: Environment, serve: &ServeConfig) -> Self {
-        let name = env.name.clone();
+        Self::started(env, serve, None)
+    }
+
+    /// A relay keeping the team's notes in `notes`.
+    pub fn start_with_notes(env: Environment, serve: &ServeConfig, notes: &Path) -> Self {
+        Self::started(env, serve, Some(notes))
+    }
+
+    fn started(env: Environment, serve: &ServeConfig, notes: Option<&Path>) -> Self {
+        let served = env.clone();
         let engine = switchboard_core::start(&EngineOptions::new(Config {
             environment: vec![env],
         }))
@@ -77,7 +86,8 @@ impl RigRelay {
             .block_on(switchboard_core::relay::start(
                 engine.tap(),
                 serve,
-                &name,
+                &served,
+                notes,
                 async move {
                     stopped.await.ok();
                 },

@@ -6,6 +6,8 @@
 //! relay turns every tile stale at once, and a new one is followed again.
 //! `access`: the journal names the person whose certificate acted; a viewer (the wall)
 //! and a stranger (another CA) are refused in words.
+//! `notes`: a note reaches every console within a second, named by the relay; one
+//! written while the relay is away is pending, then taken once.
 //! `load`: twenty consoles on the relay put on the rig's etcd and HAProxy what one
 //! console does, read from the servers' own counters.
 //!
@@ -18,6 +20,7 @@ mod common;
 mod helpers;
 mod load;
 mod mirror;
+mod notes;
 
 /// The tests share the rig's counters: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -407,6 +407,10 @@ fn timeline_ui(
                                     ui.weak(clock_time(n.pinned_at));
                                     ui.colored_label(theme::GOOD, "note");
                                     ui.label(RichText::new(&n.author).strong());
+                                    if n.pending {
+                                        ui.colored_label(theme::WARN, "pending")
+                                            .on_hover_text("Kept on this console; sent to the relay when it is back");
+                                    }
                                     if let Some(e) = &n.entity {
                                         ui.weak(format!("about {e}"));
                                     }
