@@ -41,11 +41,14 @@ pub fn relay_lost_ui(ui: &mut egui::Ui, link: &LinkStatus, now: Timestamp) {
     }
     let secs = now.millis_since(link.since).max(0) / 1000;
     let why = link.error.as_deref().unwrap_or("no answer");
+    let meanwhile = if link.direct {
+        "polling the sources directly (fallback_direct)"
+    } else {
+        "every tile shows the relay's last view and its age"
+    };
     theme::strip(
         ui,
         theme::BAD,
-        &format!(
-            "RELAY LOST for {secs} s · {why} · every tile shows the relay's last view and its age · reconnecting"
-        ),
+        &format!("RELAY LOST for {secs} s · {why} · {meanwhile} · reconnecting"),
     );
 }

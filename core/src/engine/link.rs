@@ -14,6 +14,10 @@
 //! - Notes go to the relay (`PutNote`); the notes it sends (every console's, and the
 //!   relay's copy of this one's) and each new connection are told to the listener the
 //!   app sets ([`RelayNews`]), which keeps them in the console's own store.
+//! - With `fallback_direct`, a relay lost for [`FALLBACK_AFTER`] is replaced by the
+//!   environment's own sources, polled directly on a runtime of their own, until the
+//!   relay is back (its state is then adopted and the direct sources stop). Off by
+//!   default: twenty consoles falling back at once are the storm a relay prevents.
 //! - Every wait is bounded: connecting, `Hello`, the first frame, each later frame.
 
 use std::sync::{Arc, Mutex};
@@ -32,6 +36,8 @@ use crate::time::{Clock, Timestamp};
 const SILENCE: Duration = Duration::from_secs(5);
 /// Bound on each unary call.
 const CALL: Duration = Duration::from_secs(10);
+/// How long a relay stays lost before a console allowed to polls directly.
+pub const FALLBACK_AFTER: Duration = Duration::from_secs(10);
 /// Bound on the first frame (a large estate's state).
 const FIRST_FRAME: Duration = Duration::from_mins(1);
 
@@ -54,6 +60,16 @@ pub struct LinkStatus {
     pub error: Option<String>,
     /// The relay is plain `http://`: the window says INSECURE.
     pub insecure: bool,
+    /// The relay is lost and this console polls the sources itself (`fallback_direct`).
+    pub direct: bool,
+}
+
+/// What a console allowed to fall back polls while its relay is lost.
+pub(super) struct Fallback {
+    /// The environment's sources.
+    pub(super) sources: Vec<crate::config::SourceConfig>,
+    /// The reducer's event queue.
+    pub(super) events: mpsc::Sender<crate::event::Event>,
 }
 
 /// What the link tells the app.
@@ -80,6 +96,7 @@ pub(super) struct Link {
 /// Starts the link to `target` on `runtime`; it feeds `commands` (the reducer's queue).
 pub(super) fn spawn(
     target: RelayClient,
+    fallback: Option<Fallback>,
     commands: mpsc::Sender<Command>,
     read_only: Arc<Mutex<Option<String>>>,
     clock: Arc<dyn Clock>,
@@ -94,12 +111,16 @@ pub(super) fn spawn(
         sources: Vec::new(),
         error: Some("connecting".into()),
         insecure: target.url.starts_with("http://"),
+        direct: false,
     }));
     let (intents_tx, intents) = mpsc::channel(64);
     let (notes_tx, notes) = mpsc::channel(256);
     let listener: Listener = Arc::default();
     let task = Task {
         target,
+        fallback,
+        direct: None,
+        followed: false,
         commands,
         status: Arc::clone(&status),
         read_only,
@@ -119,6 +140,11 @@ pub(super) fn spawn(
 
 struct Task {
     target: RelayClient,
+    fallback: Option<Fallback>,
+    /// The runtime of the sources polled directly while the relay is lost.
+    direct: Option<tokio::runtime::Runtime>,
+    /// The last session followed the relay (a loss starts the fallback's clock anew).
+    followed: bool,
     commands: mpsc::Sender<Command>,
     status: Arc<Mutex<LinkStatus>>,
     read_only: Arc<Mutex<Option<String>>>,
@@ -141,6 +167,7 @@ impl Task {
     async fn run(mut self) {
         let seed = u64::from(std::process::id()) ^ self.clock.now().0.unsigned_abs();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), seed);
+        let mut lost_since: Option<std::time::Instant> = None;
         loop {
             let reason = match self.session(&mut backoff).await {
                 Ok(()) => return,
@@ -161,7 +188,54 @@ impl Task {
             {
                 return;
             }
+            if std::mem::take(&mut self.followed) {
+                lost_since = None;
+            }
+            let since = *lost_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= FALLBACK_AFTER {
+                self.poll_directly();
+            }
             tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+
+    /// Starts the environment's own sources, when allowed and not yet running.
+    fn poll_directly(&mut self) {
+        let Some(fb) = &self.fallback else { return };
+        if self.direct.is_some() {
+            return;
+        }
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("switchboard-direct")
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!("cannot poll directly: {e}");
+                return;
+            }
+        };
+        for source in fb.sources.clone() {
+            let emitter = crate::sources::Emitter::new(
+                crate::model::SourceId::new(source.name()),
+                source.kind(),
+                fb.events.clone(),
+                Arc::clone(&self.clock),
+            );
+            super::start_arm::start_source(source, emitter, rt.handle());
+        }
+        tracing::warn!("the relay is lost: polling the sources directly (fallback_direct)");
+        self.direct = Some(rt);
+        self.set(|s| s.direct = true);
+    }
+
+    /// Stops the sources polled directly (the relay is back).
+    fn stop_direct(&mut self) {
+        if let Some(rt) = self.direct.take() {
+            rt.shutdown_background();
+            self.set(|s| s.direct = false);
         }
     }
 
@@ -205,6 +279,9 @@ impl Task {
         let state = tokio::task::spawn_blocking(move || protocol::decode_snapshot(&snap))
             .await
             .map_err(|_| "decoding the relay's state failed".to_owned())??;
+        // The relay is back: its view replaces what the console saw for itself.
+        self.stop_direct();
+        self.followed = true;
         if self
             .commands
             .send(Command::Adopt(Box::new(state)))

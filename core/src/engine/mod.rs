@@ -217,17 +217,27 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
             drill_control = Some(tx);
         }
     }
-    drop(ev_tx);
     let read_only = Arc::new(Mutex::new(read_only));
+    let fallback = opts
+        .relay
+        .as_ref()
+        .filter(|r| r.fallback_direct)
+        .map(|_| link::Fallback {
+            sources: env.map(|e| e.source.clone()).unwrap_or_default(),
+            events: ev_tx.clone(),
+        });
     let link = opts.relay.clone().map(|target| {
         link::spawn(
             target,
+            fallback,
             cmd_tx.clone(),
             Arc::clone(&read_only),
             Arc::clone(&opts.clock),
             runtime.handle(),
         )
     });
+
+    drop(ev_tx);
 
     let reducer = Reducer {
         state: State::default(),

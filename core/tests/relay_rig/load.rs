@@ -201,3 +201,47 @@ fn relay_to_console_latency_for_twenty_consoles() {
     drop(consoles);
     relay.stop();
 }
+
+/// A console connecting to the relay of a 10,000-instance estate (the drill's fleet at
+/// that size) gets the whole state, fingerprint checked, in one snapshot; the time from
+/// asking to having it, and the snapshot's size, are printed for the README.
+#[test]
+fn a_ten_thousand_instance_state_reaches_a_console_whole() {
+    let Some(_turn) = crate::rig_turn() else {
+        return;
+    };
+    let pki = pki();
+    let estate = switchboard_core::Config::drill(switchboard_core::sources::drill::DrillConfig {
+        instances: 10_000,
+        ..switchboard_core::sources::drill::DrillConfig::default()
+    })
+    .environment
+    .remove(0);
+    let relay = RigRelay::start(estate, &serve_config(&pki));
+    let s = relay
+        .engine
+        .wait_for(Duration::from_mins(1), |s| s.instances.len() >= 10_000);
+    assert!(
+        s.instances.len() >= 10_000,
+        "{} instances",
+        s.instances.len()
+    );
+    let snap = switchboard_core::protocol::encode_snapshot(&s, "drill");
+    let asked = Instant::now();
+    let c = console(&client_of(&relay.url(), &pki, "wall"));
+    let got = c.wait_for(Duration::from_mins(1), |s| s.instances.len() >= 10_000);
+    let took = asked.elapsed();
+    assert!(
+        got.instances.len() >= 10_000,
+        "{} instances",
+        got.instances.len()
+    );
+    println!(
+        "a 10,000-instance state to a new console over TLS: {} ms (snapshot {} kB compressed, {} kB raw)",
+        took.as_millis(),
+        snap.state.len() >> 10,
+        snap.raw_len >> 10
+    );
+    drop(c);
+    relay.stop();
+}

@@ -110,3 +110,53 @@ fn a_lost_relay_turns_every_tile_stale_and_a_new_one_is_followed() {
     drop(bob);
     again.stop();
 }
+
+/// A console allowed to fall back polls the rig itself once the relay has been lost
+/// for a while (its sources up again, not through any relay), and follows the relay
+/// again when it is back.
+#[test]
+fn a_console_allowed_to_falls_back_to_polling_and_returns_to_the_relay() {
+    let Some(_turn) = crate::rig_turn() else {
+        return;
+    };
+    let pki = pki();
+    let mut serve = serve_config(&pki);
+    let relay = RigRelay::start(rig_env(), &serve);
+    let addr = relay.relay.addr;
+    let mut target = client_of(&relay.url(), &pki, "bob");
+    target.fallback_direct = true;
+    let bob = console(&target);
+    wait_connected(&bob, Duration::from_secs(15));
+    relay.stop();
+    let lost = std::time::Instant::now();
+    let direct = |s: &switchboard_core::State| {
+        s.sources.len() == 2
+            && s.sources.values().all(|src| {
+                src.status == SourceStatus::Up
+                    && !src.detail.as_deref().unwrap_or_default().contains("relay")
+            })
+    };
+    let s = bob.wait_for(Duration::from_secs(30), |s| {
+        direct(s) && lost.elapsed() > Duration::from_secs(1)
+    });
+    assert!(direct(&s), "{:?}", s.sources);
+    let link = bob.relay_link().expect("link");
+    assert!(link.direct && !link.connected, "{link:?}");
+    println!(
+        "relay lost -> polling directly after {} ms",
+        lost.elapsed().as_millis()
+    );
+
+    serve.listen = addr.to_string();
+    let again = RigRelay::start(rig_env(), &serve);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && !bob.relay_link().is_some_and(|l| l.connected && !l.direct)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let link = bob.relay_link().expect("link");
+    assert!(link.connected && !link.direct, "{link:?}");
+    drop(bob);
+    again.stop();
+}
