@@ -16,6 +16,7 @@ mod integrity;
 mod layout;
 mod panels;
 mod recorder;
+mod relay;
 mod status_bar;
 mod transport;
 mod wall;
