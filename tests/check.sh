@@ -93,6 +93,8 @@ EXPORTED=$(find "$WALL_DATA/screenshots" -name 'switchboard-drill-*.png' 2>/dev/
 SIZE=$(identify -format '%m %wx%h' "$EXPORTED")
 [ "$SIZE" = "PNG 1440x900" ] || { echo "exported view is $SIZE, not PNG 1440x900"; exit 1; }
 echo "exported view: $EXPORTED ($SIZE)"
+# A window following a relay (`switchboard serve` on the rig, TLS, people's certificates).
+tests/relay-window.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-relay.png"
 
 step "hostile endpoints: memory bounded"
 # Five sources whose address answers an endless body: the console's peak RSS stays
