@@ -81,7 +81,8 @@ pub struct Common {
     /// Where sessions and layouts are kept (default: the platform data dir, or $`SWITCHBOARD_DATA_DIR`).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Follow this relay (`switchboard serve`, `https://host:7443`) instead of polling the
+    /// Follow this relay (`switchboard serve`, `https://host:7443`; several, comma-separated,
+    /// for relays that elect a leader) instead of polling the
     /// sources: the environment's relay TLS and token settings, else
     /// $`SWITCHBOARD_RELAY_CACERT`, $`SWITCHBOARD_RELAY_CERT`, $`SWITCHBOARD_RELAY_KEY` and
     /// the token in $`SWITCHBOARD_RELAY_TOKEN`.

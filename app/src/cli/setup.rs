@@ -87,8 +87,13 @@ fn relay_client(c: &Common, opts: &EngineOptions) -> Option<RelayClient> {
             ..AuthSettings::default()
         })
     });
+    let mut urls = url
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty());
     Some(RelayClient {
-        url: url.trim_end_matches('/').to_owned(),
+        url: urls.next().unwrap_or_default(),
+        standby: urls.collect(),
         tls: tls.filter(|_| url.starts_with("https://")),
         auth,
         fallback_direct: env.is_some_and(|e| e.fallback_direct),

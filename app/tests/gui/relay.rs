@@ -49,6 +49,7 @@ fn window_of(url: &str, pki: &Path, person: &str, store: PathBuf) -> Console {
     });
     opts.relay = Some(RelayClient {
         url: url.to_owned(),
+        standby: Vec::new(),
         tls: Some(TlsSettings {
             ca_file: p("ca.pem".into()),
             cert_file: p(format!("{person}.pem")),
@@ -91,6 +92,7 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
         token: Vec::new(),
         plaintext: false,
         max_consoles: 16,
+        elect: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let relay = relay_engine

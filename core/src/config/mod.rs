@@ -32,7 +32,7 @@ mod relay;
 mod workflow;
 
 pub use self::objectives::Objectives;
-pub use self::relay::{RelayClient, ServeConfig, TokenConfig};
+pub use self::relay::{Election, RelayClient, RelayUrls, ServeConfig, TokenConfig};
 pub use self::workflow::{Ec2Fence, ExperimentConfig, FenceDevice, RunbookConfig};
 
 /// Errors loading a configuration.
@@ -111,9 +111,10 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Look::is_default")]
     pub look: Look,
     /// The relay this environment's consoles follow (`https://host:7443`) instead of
-    /// polling production themselves.
+    /// polling production themselves; a list for relays that elect a leader (the
+    /// consoles follow whichever leads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relay: Option<String>,
+    pub relay: Option<RelayUrls>,
     /// How a console reaches the relay: its CA, the person's client certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_tls: Option<crate::sources::TlsSettings>,
@@ -155,8 +156,16 @@ impl Environment {
 
     /// How its consoles reach its relay, when it has one.
     pub fn relay_client(&self) -> Option<RelayClient> {
-        self.relay.as_ref().map(|url| RelayClient {
-            url: url.trim_end_matches('/').to_owned(),
+        let mut urls = self
+            .relay
+            .as_ref()?
+            .0
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned());
+        let url = urls.next()?;
+        Some(RelayClient {
+            url,
+            standby: urls.collect(),
             tls: self.relay_tls.clone(),
             auth: self.relay_auth.clone(),
             fallback_direct: self.fallback_direct,

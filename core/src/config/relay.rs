@@ -26,11 +26,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::{AuthSettings, TlsSettings};
 
+/// `relay = "https://r1:7443"` or `relay = ["https://r1:7443", "https://r2:7443"]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelayUrls(pub Vec<String>);
+
+impl Serialize for RelayUrls {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RelayUrls {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a relay's address, or a list of them")]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(Self(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(u) => vec![u],
+            OneOrMany::Many(us) => us,
+        }))
+    }
+}
+
 /// How a console reaches its environment's relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayClient {
     /// `https://host:port` (or `http://` for a plaintext relay a person set up so).
     pub url: String,
+    /// The other relays of the configuration (they elect a leader; the console follows
+    /// whichever leads).
+    pub standby: Vec<String>,
     /// What to trust and the person's client certificate.
     pub tls: Option<TlsSettings>,
     /// A bearer token (`token_env` / `token_file`) for a console without a certificate.
@@ -42,17 +73,17 @@ pub struct RelayClient {
 impl RelayClient {
     /// Checks what the schema cannot: a URL the console can dial, bearer auth only.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
-            return Err(format!(
-                "relay {:?} is not an address the console can dial: give https://host:port",
-                self.url
-            ));
-        }
-        if self.url.starts_with("http://") && self.tls.is_some() {
-            return Err(format!(
-                "relay_tls is set but relay {:?} is plain http://; give https://",
-                self.url
-            ));
+        for url in std::iter::once(&self.url).chain(&self.standby) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "relay {url:?} is not an address the console can dial: give https://host:port"
+                ));
+            }
+            if url.starts_with("http://") && self.tls.is_some() {
+                return Err(format!(
+                    "relay_tls is set but relay {url:?} is plain http://; give https://"
+                ));
+            }
         }
         if let Some(a) = &self.auth
             && (a.username.is_some() || (a.token_env.is_none() && a.token_file.is_none()))
@@ -97,6 +128,26 @@ pub struct ServeConfig {
     /// The most consoles served at once; one more is refused in words.
     #[serde(default = "default_max_consoles")]
     pub max_consoles: usize,
+    /// Relays of this configuration elect a leader on the environment's etcd; only the
+    /// leader serves, the others keep their view warm and take over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elect: Option<Election>,
+}
+
+/// A relay's part in the election of its configuration's relays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Election {
+    /// The address consoles reach this relay at (`https://relay-a:7443`), told to them
+    /// by the standby relays.
+    pub advertise: String,
+    /// The leader's lease: a leader that dies is replaced within this many seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: i64,
+}
+
+const fn default_ttl() -> i64 {
+    5
 }
 
 fn default_listen() -> String {
@@ -159,9 +210,53 @@ impl ServeConfig {
                 ));
             }
         }
+        if let Some(e) = &self.elect
+            && !(2..=60).contains(&e.ttl_secs)
+        {
+            return Err(format!(
+                "serve.elect.ttl_secs is {}: give 2 to 60 seconds",
+                e.ttl_secs
+            ));
+        }
         if self.max_consoles == 0 {
             return Err("serve.max_consoles is 0: no console could connect".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, std::path::Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn one_relay_or_several_and_bad_ones_in_words() {
+        let one =
+            parse("[[environment]]\nname = \"p\"\nrelay = \"https://r1:7443/\"\n").expect("one");
+        let c = one.environment[0].relay_client().expect("a relay");
+        assert_eq!((c.url.as_str(), c.standby.len()), ("https://r1:7443", 0));
+        let two = parse(
+            "[[environment]]\nname = \"p\"\nrelay = [\"https://r1:7443\", \"https://r2:7443\"]\n",
+        )
+        .expect("two");
+        let c = two.environment[0].relay_client().expect("relays");
+        assert_eq!(c.standby, vec!["https://r2:7443".to_owned()]);
+        let err =
+            parse("[[environment]]\nname = \"p\"\nrelay = \"r1:7443\"\n").expect_err("no scheme");
+        assert!(err.contains("give https://host:port"), "{err}");
+        let err = parse("[[environment]]\nname = \"p\"\nrelay = 7443\n").expect_err("a number");
+        assert!(
+            err.contains("a relay's address, or a list of them"),
+            "{err}"
+        );
+        let err = parse(
+            "[[environment]]\nname = \"p\"\n[environment.serve]\nlisten = \"127.0.0.1:7443\"\nplaintext = true\n",
+        )
+        .expect_err("nobody admitted");
+        assert!(err.contains("admits nobody"), "{err}");
     }
 }

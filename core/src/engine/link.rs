@@ -18,6 +18,10 @@
 //!   environment's own sources, polled directly on a runtime of their own, until the
 //!   relay is back (its state is then adopted and the direct sources stop). Off by
 //!   default: twenty consoles falling back at once are the storm a relay prevents.
+//! - Several relays (they elect a leader): a standby's `Hello` names the leader, which
+//!   the link dials next; any other failure moves on to the next relay of the list,
+//!   retrying within a few hundred milliseconds, so a console finds a new leader within
+//!   moments of its election.
 //! - Every wait is bounded: connecting, `Hello`, the first frame, each later frame.
 
 use std::sync::{Arc, Mutex};
@@ -121,6 +125,8 @@ pub(super) fn spawn(
         fallback,
         direct: None,
         followed: false,
+        current: 0,
+        pointed: false,
         commands,
         status: Arc::clone(&status),
         read_only,
@@ -145,6 +151,10 @@ struct Task {
     direct: Option<tokio::runtime::Runtime>,
     /// The last session followed the relay (a loss starts the fallback's clock anew).
     followed: bool,
+    /// Which relay of the list is dialled next.
+    current: usize,
+    /// The last standby named the leader: dial it next rather than the next in turn.
+    pointed: bool,
     commands: mpsc::Sender<Command>,
     status: Arc<Mutex<LinkStatus>>,
     read_only: Arc<Mutex<Option<String>>>,
@@ -195,7 +205,17 @@ impl Task {
             if since.elapsed() >= FALLBACK_AFTER {
                 self.poll_directly();
             }
-            tokio::time::sleep(backoff.next_delay()).await;
+            let relays = 1 + self.target.standby.len();
+            if !std::mem::take(&mut self.pointed) {
+                self.current = (self.current + 1) % relays;
+            }
+            let delay = backoff.next_delay();
+            tokio::time::sleep(if relays > 1 {
+                delay.min(Duration::from_millis(300))
+            } else {
+                delay
+            })
+            .await;
         }
     }
 
@@ -247,12 +267,35 @@ impl Task {
 
     /// One connection, until it is lost (`Err`, why) or the engine stops (`Ok`).
     async fn session(&mut self, backoff: &mut Backoff) -> Result<(), String> {
-        let mut client = connect(&self.target).await?;
+        let urls: Vec<String> = std::iter::once(self.target.url.clone())
+            .chain(self.target.standby.iter().cloned())
+            .collect();
+        let mut target = self.target.clone();
+        target.url = urls[self.current % urls.len()].clone();
+        self.set(|s| s.url.clone_from(&target.url));
+        let mut client = connect(&target).await?;
         let hello = tokio::time::timeout(CALL, client.hello(pb::HelloRequest {}))
             .await
             .map_err(|_| "the relay did not say hello in time".to_owned())?
             .map_err(|s| status_words(&s, self.target.tls.as_ref()))?
             .into_inner();
+        if hello.standby {
+            if let Some(i) = urls.iter().position(|u| *u == hello.leader) {
+                self.current = i;
+                self.pointed = true;
+            }
+            return Err(if hello.leader.is_empty() {
+                format!(
+                    "{} is a standby relay; a leader is being elected",
+                    target.url
+                )
+            } else {
+                format!(
+                    "{} is a standby relay; the leader is {}",
+                    target.url, hello.leader
+                )
+            });
+        }
         let role = Role::parse(&hello.role).unwrap_or(Role::Viewer);
         if let Ok(mut ro) = self.read_only.lock() {
             *ro = (role == Role::Viewer).then(|| {

@@ -14,10 +14,14 @@
 //! - Notes (`PutNote`, operators only) are kept in the relay's store, the team's
 //!   record, under the person's name, and sent to every console within the moment;
 //!   a console that connects gets the notes since its last one after the state.
+//! - Relays of one configuration with `serve.elect` elect a leader on the environment's
+//!   etcd (`elect.rs`): only the leader serves; a standby says where the leader is, and
+//!   a leader that steps down ends its consoles' streams so they find the new one.
 //! - TLS is on unless a person set `plaintext`; with `client_ca_file` every console
 //!   presents a certificate (or, when tokens are configured too, a token).
 
 mod access;
+mod elect;
 mod notes;
 
 use std::collections::VecDeque;
@@ -31,6 +35,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use self::access::Access;
 pub use self::access::Person;
+pub use self::elect::Leadership;
 use self::notes::Notes;
 use crate::config::ServeConfig;
 use crate::engine::Tap;
@@ -72,6 +77,8 @@ pub struct Relay {
 
 struct Service {
     engine: Tap,
+    /// Whether this relay leads (always, without an election) and where the leader is.
+    leadership: tokio::sync::watch::Receiver<Leadership>,
     /// Turns true when the relay stops: every console's stream ends, saying so.
     stopping: tokio::sync::watch::Receiver<bool>,
     access: Arc<Access>,
@@ -141,8 +148,16 @@ pub async fn start(
     }
     let stats = Arc::new(RelayStats::default());
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    let (lead_tx, leadership) = tokio::sync::watch::channel(Leadership {
+        leading: serve.elect.is_none(),
+        leader: None,
+    });
+    if let Some(election) = serve.elect.clone() {
+        tokio::spawn(elect::run(environment.clone(), election, lead_tx));
+    }
     let service = Service {
         engine,
+        leadership,
         stopping: stopping.clone(),
         access,
         environment: environment.name.clone(),
@@ -228,6 +243,20 @@ impl Drop for Slot {
 
 type Frames = ReceiverStream<Result<pb::Frame, tonic::Status>>;
 
+impl Service {
+    /// Refuses, naming the leader, when this relay is a standby.
+    fn leading(&self) -> Result<(), tonic::Status> {
+        let lead = self.leadership.borrow();
+        if lead.leading {
+            return Ok(());
+        }
+        Err(tonic::Status::failed_precondition(match &lead.leader {
+            Some(l) => format!("this relay is a standby; the leader is {l}"),
+            None => "this relay is a standby; a leader is being elected".to_owned(),
+        }))
+    }
+}
+
 #[tonic::async_trait]
 impl pb::relay_server::Relay for Service {
     async fn hello(
@@ -235,7 +264,10 @@ impl pb::relay_server::Relay for Service {
         req: tonic::Request<pb::HelloRequest>,
     ) -> Result<tonic::Response<pb::HelloReply>, tonic::Status> {
         let person = self.access.person(&req)?;
+        let lead = self.leadership.borrow().clone();
         Ok(tonic::Response::new(pb::HelloReply {
+            standby: !lead.leading,
+            leader: lead.leader.unwrap_or_default(),
             person: person.name,
             role: person.role.as_str().into(),
             environment: self.environment.clone(),
@@ -251,6 +283,7 @@ impl pb::relay_server::Relay for Service {
         req: tonic::Request<pb::SubscribeRequest>,
     ) -> Result<tonic::Response<Frames>, tonic::Status> {
         let person = self.access.person(&req)?;
+        self.leading()?;
         let slot = Slot::take(&self.stats, self.max_consoles)?;
         let (state, events) = self
             .engine
@@ -265,6 +298,7 @@ impl pb::relay_server::Relay for Service {
         let feed = Feed {
             tx,
             stopping: self.stopping.clone(),
+            leadership: self.leadership.clone(),
             stats: Arc::clone(&self.stats),
             encoded: Arc::clone(&self.encoded),
             person: person.name,
@@ -283,6 +317,7 @@ impl pb::relay_server::Relay for Service {
         req: tonic::Request<pb::ActRequest>,
     ) -> Result<tonic::Response<pb::ActReply>, tonic::Status> {
         let person = self.access.person(&req)?;
+        self.leading()?;
         if person.role != Role::Operator {
             return Err(tonic::Status::permission_denied(format!(
                 "{} is a viewer here; operators are listed in serve.operators",
@@ -303,6 +338,7 @@ impl pb::relay_server::Relay for Service {
         req: tonic::Request<pb::Note>,
     ) -> Result<tonic::Response<pb::NoteReply>, tonic::Status> {
         let person = self.access.person(&req)?;
+        self.leading()?;
         if person.role != Role::Operator {
             return Err(tonic::Status::permission_denied(format!(
                 "{} is a viewer here and cannot write notes",
@@ -340,6 +376,7 @@ async fn next_note(rx: Option<&mut broadcast::Receiver<pb::Note>>) -> Option<pb:
 struct Feed {
     tx: mpsc::Sender<Result<pb::Frame, tonic::Status>>,
     stopping: tokio::sync::watch::Receiver<bool>,
+    leadership: tokio::sync::watch::Receiver<Leadership>,
     stats: Arc<RelayStats>,
     encoded: Arc<Encoded>,
     person: String,
@@ -365,6 +402,7 @@ impl Feed {
             return;
         }
         let mut stopping = self.stopping.clone();
+        let mut leadership = self.leadership.clone();
         let mut live_notes = None;
         if let Some((record, rx)) = notes {
             for n in record.since(notes_since).await {
@@ -391,6 +429,15 @@ impl Feed {
                 }
                 () = async { stopping.wait_for(|s| *s).await.map(|_| ()).ok(); } => {
                     Ok(Err(broadcast::error::RecvError::Closed))
+                }
+                () = async { leadership.wait_for(|l| !l.leading).await.map(|_| ()).ok(); } => {
+                    self.tx
+                        .send(Err(tonic::Status::unavailable(
+                            "this relay stepped down; the console finds the new leader",
+                        )))
+                        .await
+                        .ok();
+                    return;
                 }
             };
             let body = match next {

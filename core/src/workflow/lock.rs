@@ -36,14 +36,16 @@ pub fn key(environment: &str, target: &str) -> String {
     format!("switchboard/locks/{environment}/{target}")
 }
 
-fn etcd_of(env: &Environment) -> Option<&EtcdConfig> {
+/// The environment's first etcd source: the one its lock and its relays' election use.
+pub(crate) fn etcd_of(env: &Environment) -> Option<&EtcdConfig> {
     env.source.iter().find_map(|s| match s {
         SourceConfig::Etcd(e) => Some(e),
         _ => None,
     })
 }
 
-async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
+/// A client of the etcd of `cfg`, each call bounded.
+pub(crate) async fn connect(cfg: &EtcdConfig) -> Result<Client, String> {
     let endpoints: Vec<String> = cfg
         .endpoints
         .iter()
@@ -201,7 +203,7 @@ pub async fn acquire_for(
 
 /// Renews `lease` every third of its time-to-live until aborted; the first renewal etcd
 /// refuses or does not answer is written to `lost`.
-async fn keep_alive(
+pub(crate) async fn keep_alive(
     mut client: Client,
     lease: i64,
     ttl_secs: i64,

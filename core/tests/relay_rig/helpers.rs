@@ -55,6 +55,7 @@ pub fn serve_config(pki: &std::path::Path) -> ServeConfig {
         token: Vec::new(),
         plaintext: false,
         max_consoles: 256,
+        elect: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub fn client_of(url: &str, pki: &std::path::Path, person: &str) -> RelayClient 
     let p = |f: String| Some(pki.join(f).display().to_string());
     RelayClient {
         url: url.to_owned(),
+        standby: Vec::new(),
         tls: Some(TlsSettings {
             ca_file: p("ca.pem".into()),
             cert_file: p(format!("{person}.pem")),

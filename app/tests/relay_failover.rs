@@ -1,0 +1,238 @@
+//! Two relays of one configuration (processes of the binary) elect a leader on the
+//! rig's etcd; twenty headless consoles (the engine and link the window uses) follow
+//! the leader. The leader is killed with SIGKILL: every console follows the other
+//! relay within the lease's TTL and a little, and a note written during the failover
+//! reaches every console. Runs when `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use switchboard_core::protocol::SharedNote;
+use switchboard_core::sources::TlsSettings;
+use switchboard_core::{
+    Config, EngineHandle, EngineOptions, Environment, RelayClient, RelayNews, Timestamp,
+};
+
+fn rig_has(c: &str) -> bool {
+    std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|x| x == c))
+}
+
+fn pki() -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("pki")
+        .output()
+        .expect("rig.sh pki");
+    assert!(out.status.success(), "rig.sh pki failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A relay process, killed when dropped.
+struct RelayProcess(Child);
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+const TTL_SECS: u64 = 5;
+
+fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
+    let p = |f: &str| pki.join(f).display().to_string();
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[environment]]\nname = \"rig-failover\"\n\n\
+             [[environment.source]]\nkind = \"etcd\"\nname = \"etcd\"\nendpoints = [\"127.0.0.1:12379\", \"127.0.0.1:22379\", \"127.0.0.1:32379\"]\n\n\
+             [[environment.source]]\nkind = \"haproxy\"\nname = \"haproxy\"\nstats_url = \"http://127.0.0.1:8404/stats;csv\"\n\n\
+             [environment.serve]\nlisten = \"127.0.0.1:{port}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\noperators = [\"alice\", \"bob\"]\n\
+             elect = {{ advertise = \"https://127.0.0.1:{port}\", ttl_secs = {TTL_SECS} }}\n",
+            p("server.pem"),
+            p("server-key.pem"),
+            p("ca.pem")
+        ),
+    )
+    .expect("config");
+    RelayProcess(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+            .args(["--config", cfg.to_str().unwrap_or_default()])
+            .args([
+                "--data-dir",
+                dir.join(name).to_str().unwrap_or_default(),
+                "serve",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    )
+}
+
+fn console(urls: &[String], pki: &Path, person: &str) -> EngineHandle {
+    let p = |f: String| Some(pki.join(f).display().to_string());
+    let mut opts = EngineOptions::new(Config {
+        environment: vec![Environment::new("rig-failover", Vec::new())],
+    });
+    opts.relay = Some(RelayClient {
+        url: urls[0].clone(),
+        standby: urls[1..].to_vec(),
+        tls: Some(TlsSettings {
+            ca_file: p("ca.pem".into()),
+            cert_file: p(format!("{person}.pem")),
+            key_file: p(format!("{person}-key.pem")),
+            ..TlsSettings::default()
+        }),
+        auth: None,
+        fallback_direct: false,
+    });
+    switchboard_core::start(&opts).expect("console")
+}
+
+/// Where each console follows now (`None`: not connected).
+fn following(consoles: &[EngineHandle]) -> Vec<Option<String>> {
+    consoles
+        .iter()
+        .map(|c| c.relay_link().filter(|l| l.connected).map(|l| l.url))
+        .collect()
+}
+
+#[test]
+fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
+    if !(rig_has("etcd") && rig_has("haproxy")) {
+        eprintln!("skipped: needs the rig's etcd and HAProxy (tests/check.sh)");
+        return;
+    }
+    let pki = pki();
+    let dir = tempfile::tempdir().expect("dir");
+    let ports = [free_port(), free_port()];
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("https://127.0.0.1:{p}"))
+        .collect();
+    let mut relays = vec![
+        Some(start_relay(dir.path(), &pki, "relay-a", ports[0])),
+        Some(start_relay(dir.path(), &pki, "relay-b", ports[1])),
+    ];
+    let people = ["alice", "bob", "wall"];
+    let consoles: Vec<EngineHandle> = (0..20)
+        .map(|i| console(&urls, &pki, people[i % 3]))
+        .collect();
+    let heard: Arc<Mutex<HashMap<usize, HashSet<String>>>> = Arc::default();
+    for (i, c) in consoles.iter().enumerate() {
+        let heard = Arc::clone(&heard);
+        c.on_relay_news(move |news| {
+            if let RelayNews::Note(n) = news
+                && let Ok(mut h) = heard.lock()
+            {
+                h.entry(i).or_default().insert(n.uid);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let leader = loop {
+        let now = following(&consoles);
+        if let Some(Some(first)) = now.first()
+            && now.iter().all(|u| u.as_deref() == Some(first.as_str()))
+        {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the consoles never all followed one relay: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (killed, survivor) = if leader == urls[0] { (0, 1) } else { (1, 0) };
+
+    // SIGKILL: the leader's lease is left to expire.
+    let mut dead = relays[killed].take().expect("the leader");
+    let t0 = Instant::now();
+    dead.0.kill().expect("SIGKILL");
+    dead.0.wait().ok();
+    // alice writes during the failover.
+    consoles[0]
+        .share_note(SharedNote {
+            uid: "failover-note-1".into(),
+            incident_key: None,
+            author: "alice".into(),
+            body: "relay a died mid-incident".into(),
+            created_at: Timestamp(1),
+            edited_at: Timestamp(1),
+            pinned_at: Timestamp(1),
+            entity: None,
+        })
+        .expect("queued");
+    let deadline = t0 + Duration::from_secs(30);
+    let back = loop {
+        let now = following(&consoles);
+        if now
+            .iter()
+            .all(|u| u.as_deref() == Some(urls[survivor].as_str()))
+        {
+            break t0.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all back after 30 s: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && heard
+            .lock()
+            .expect("heard")
+            .values()
+            .filter(|s| s.contains("failover-note-1"))
+            .count()
+            < 20
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let with_note = heard
+        .lock()
+        .expect("heard")
+        .values()
+        .filter(|s| s.contains("failover-note-1"))
+        .count();
+    println!(
+        "leader SIGKILLed: all 20 consoles on the other relay after {} ms (lease TTL {TTL_SECS} s); the note written meanwhile reached {with_note} of 20",
+        back.as_millis()
+    );
+    assert_eq!(with_note, 20, "the note reached every console");
+    assert!(
+        back <= Duration::from_secs(TTL_SECS + 2),
+        "back after {back:?}, more than the TTL + 2 s"
+    );
+    drop(consoles);
+    drop(relays);
+    let record = dir
+        .path()
+        .join(if survivor == 0 { "relay-a" } else { "relay-b" })
+        .join("notes.sqlite");
+    let kept = switchboard_core::store::Store::open(&record)
+        .expect("the survivor's record")
+        .store
+        .shared_notes_since(Timestamp(0))
+        .expect("notes");
+    assert_eq!(
+        kept.iter().filter(|n| n.uid == "failover-note-1").count(),
+        1,
+        "kept once"
+    );
+}
