@@ -430,7 +430,12 @@ impl Feed {
                 () = async { stopping.wait_for(|s| *s).await.map(|_| ()).ok(); } => {
                     Ok(Err(broadcast::error::RecvError::Closed))
                 }
-                () = async { leadership.wait_for(|l| !l.leading).await.map(|_| ()).ok(); } => {
+                // A relay that does not elect has no one to say so: it never steps down.
+                () = async {
+                    if leadership.wait_for(|l| !l.leading).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {
                     self.tx
                         .send(Err(tonic::Status::unavailable(
                             "this relay stepped down; the console finds the new leader",
