@@ -1,6 +1,6 @@
 //! Two relays of one configuration (processes of the binary) elect a leader on the
-//! rig's etcd; twenty headless consoles (the engine and link the window uses) follow
-//! the leader. The leader is killed with SIGKILL: every console follows the other
+//! rig's etcd; twenty headless consoles (the engine and link the window uses) and a
+//! wall admitted by a token (no certificate) follow the leader. The leader is killed with SIGKILL: every console follows the other
 //! relay within the lease's TTL and a little, and a note written during the failover
 //! reaches every console. Runs when `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
 
@@ -53,6 +53,7 @@ const TTL_SECS: u64 = 5;
 
 fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
     let p = |f: &str| pki.join(f).display().to_string();
+    let token = dir.join("wall.token").display().to_string();
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
@@ -61,7 +62,8 @@ fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
              [[environment.source]]\nkind = \"etcd\"\nname = \"etcd\"\nendpoints = [\"127.0.0.1:12379\", \"127.0.0.1:22379\", \"127.0.0.1:32379\"]\n\n\
              [[environment.source]]\nkind = \"haproxy\"\nname = \"haproxy\"\nstats_url = \"http://127.0.0.1:8404/stats;csv\"\n\n\
              [environment.serve]\nlisten = \"127.0.0.1:{port}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\noperators = [\"alice\", \"bob\"]\n\
-             elect = {{ advertise = \"https://127.0.0.1:{port}\", ttl_secs = {TTL_SECS} }}\n",
+             elect = {{ advertise = \"https://127.0.0.1:{port}\", ttl_secs = {TTL_SECS} }}\n\n\
+             [[environment.serve.token]]\nname = \"wall-ops-room\"\ntoken_file = \"{token}\"\n",
             p("server.pem"),
             p("server-key.pem"),
             p("ca.pem")
@@ -85,19 +87,46 @@ fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
 
 fn console(urls: &[String], pki: &Path, person: &str) -> EngineHandle {
     let p = |f: String| Some(pki.join(f).display().to_string());
+    follow(
+        urls,
+        TlsSettings {
+            ca_file: p("ca.pem".into()),
+            cert_file: p(format!("{person}.pem")),
+            key_file: p(format!("{person}-key.pem")),
+            ..TlsSettings::default()
+        },
+        None,
+    )
+}
+
+/// The wall: the relay's CA, no certificate, the token in `token_file`.
+fn wall(urls: &[String], pki: &Path, token_file: &Path) -> EngineHandle {
+    follow(
+        urls,
+        TlsSettings {
+            ca_file: Some(pki.join("ca.pem").display().to_string()),
+            ..TlsSettings::default()
+        },
+        Some(switchboard_core::sources::AuthSettings {
+            token_file: Some(token_file.display().to_string()),
+            ..switchboard_core::sources::AuthSettings::default()
+        }),
+    )
+}
+
+fn follow(
+    urls: &[String],
+    tls: TlsSettings,
+    auth: Option<switchboard_core::sources::AuthSettings>,
+) -> EngineHandle {
     let mut opts = EngineOptions::new(Config {
         environment: vec![Environment::new("rig-failover", Vec::new())],
     });
     opts.relay = Some(RelayClient {
         url: urls[0].clone(),
         standby: urls[1..].to_vec(),
-        tls: Some(TlsSettings {
-            ca_file: p("ca.pem".into()),
-            cert_file: p(format!("{person}.pem")),
-            key_file: p(format!("{person}-key.pem")),
-            ..TlsSettings::default()
-        }),
-        auth: None,
+        tls: Some(tls),
+        auth,
         fallback_direct: false,
     });
     switchboard_core::start(&opts).expect("console")
@@ -119,6 +148,8 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
     }
     let pki = pki();
     let dir = tempfile::tempdir().expect("dir");
+    let token = dir.path().join("wall.token");
+    std::fs::write(&token, "a-wall-token-of-the-ops-room\n").expect("token");
     let ports = [free_port(), free_port()];
     let urls: Vec<String> = ports
         .iter()
@@ -129,17 +160,49 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         Some(start_relay(dir.path(), &pki, "relay-b", ports[1])),
     ];
     let people = ["alice", "bob", "wall"];
-    let consoles: Vec<EngineHandle> = (0..20)
+    let mut consoles: Vec<EngineHandle> = (0..20)
         .map(|i| console(&urls, &pki, people[i % 3]))
         .collect();
+    consoles.push(wall(&urls, &pki, &token));
     let heard: Arc<Mutex<HashMap<usize, HashSet<String>>>> = Arc::default();
+    let note = SharedNote {
+        uid: "failover-note-1".into(),
+        incident_key: None,
+        author: "alice".into(),
+        body: "relay a died mid-incident".into(),
+        created_at: Timestamp(1),
+        edited_at: Timestamp(1),
+        pinned_at: Timestamp(1),
+        entity: None,
+    };
+    // alice's console does what the window's notebook does: a note the relay has not
+    // sent back yet is pending, and goes again on each new connection.
+    let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for (i, c) in consoles.iter().enumerate() {
         let heard = Arc::clone(&heard);
-        c.on_relay_news(move |news| {
-            if let RelayNews::Note(n) = news
-                && let Ok(mut h) = heard.lock()
-            {
-                h.entry(i).or_default().insert(n.uid);
+        let resend = (i == 0).then(|| {
+            (
+                c.note_sender().expect("on a relay"),
+                note.clone(),
+                Arc::clone(&written),
+            )
+        });
+        c.on_relay_news(move |news| match news {
+            RelayNews::Note(n) => {
+                if let Ok(mut h) = heard.lock() {
+                    h.entry(i).or_default().insert(n.uid);
+                }
+            }
+            RelayNews::Connected => {
+                if let Some((send, note, written)) = &resend {
+                    let pending = written.load(std::sync::atomic::Ordering::SeqCst)
+                        && !heard
+                            .lock()
+                            .is_ok_and(|h| h.get(&0).is_some_and(|s| s.contains(&note.uid)));
+                    if pending {
+                        send(note.clone());
+                    }
+                }
             }
         });
     }
@@ -158,6 +221,16 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let (killed, survivor) = if leader == urls[0] { (0, 1) } else { (1, 0) };
+    let wall_link = consoles[20].relay_link().expect("the wall's link");
+    assert_eq!(
+        wall_link.person.as_deref(),
+        Some("wall-ops-room"),
+        "named by its token"
+    );
+    assert_eq!(
+        wall_link.role,
+        Some(switchboard_core::protocol::Role::Viewer)
+    );
 
     // SIGKILL: the leader's lease is left to expire.
     let mut dead = relays[killed].take().expect("the leader");
@@ -165,18 +238,8 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
     dead.0.kill().expect("SIGKILL");
     dead.0.wait().ok();
     // alice writes during the failover.
-    consoles[0]
-        .share_note(SharedNote {
-            uid: "failover-note-1".into(),
-            incident_key: None,
-            author: "alice".into(),
-            body: "relay a died mid-incident".into(),
-            created_at: Timestamp(1),
-            edited_at: Timestamp(1),
-            pinned_at: Timestamp(1),
-            entity: None,
-        })
-        .expect("queued");
+    written.store(true, std::sync::atomic::Ordering::SeqCst);
+    consoles[0].share_note(note.clone()).expect("queued");
     let deadline = t0 + Duration::from_secs(30);
     let back = loop {
         let now = following(&consoles);
@@ -200,7 +263,7 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
             .values()
             .filter(|s| s.contains("failover-note-1"))
             .count()
-            < 20
+            < 21
     {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -211,10 +274,10 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         .filter(|s| s.contains("failover-note-1"))
         .count();
     println!(
-        "leader SIGKILLed: all 20 consoles on the other relay after {} ms (lease TTL {TTL_SECS} s); the note written meanwhile reached {with_note} of 20",
+        "leader SIGKILLed: all 20 consoles and the wall on the other relay after {} ms (lease TTL {TTL_SECS} s); the note written meanwhile reached {with_note} of 21",
         back.as_millis()
     );
-    assert_eq!(with_note, 20, "the note reached every console");
+    assert_eq!(with_note, 21, "the note reached every console and the wall");
     assert!(
         back <= Duration::from_secs(TTL_SECS + 2),
         "back after {back:?}, more than the TTL + 2 s"
