@@ -9,15 +9,36 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::Queryable as _;
 use switchboard::{Console, ConsoleOptions};
 use switchboard_core::sources::TlsSettings;
+use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::{
-    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig,
+    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig, SourceConfig,
 };
 
 use crate::common;
 use crate::helpers::{harness, has, wait_for};
 
 fn rig_env() -> Environment {
-    common::rig_relay_env(250)
+    let haproxy = HaproxyConfig {
+        name: "haproxy".into(),
+        socket: None,
+        stats_url: Some("http://127.0.0.1:8404/stats;csv".into()),
+        interval_millis: 250,
+        timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
+    };
+    Environment::new(
+        "rig",
+        vec![common::rig_etcd(), SourceConfig::Haproxy(haproxy)],
+    )
+}
+
+fn pki() -> PathBuf {
+    common::rig(&["pki"]);
+    PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
+        .join("tls")
 }
 
 /// A window of `person` on the relay at `url`, keeping notes in `store`.
@@ -55,7 +76,7 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
     if !(common::rig_has("etcd") && common::rig_has("haproxy")) {
         return;
     }
-    let pki = common::rig_pki();
+    let pki = pki();
     let dir = tempfile::tempdir().expect("dir");
     let relay_engine: EngineHandle = switchboard_core::start(&EngineOptions::new(Config {
         environment: vec![rig_env()],
