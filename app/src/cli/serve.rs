@@ -43,9 +43,9 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
     }
     let environment = env.name.clone();
     let served = env.clone();
-    // The team's notes: the relay's own store in its data directory.
-    let notes = super::setup::data_dir(c).map(|d| d.join("notes.sqlite"));
-    if let Some(dir) = notes.as_deref().and_then(Path::parent) {
+    // The team's notes and the workflows' journal: the relay's own data directory.
+    let data = super::setup::data_dir(c);
+    if let Some(dir) = data.as_deref() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot make the data directory {}", dir.display()))?;
     }
@@ -59,7 +59,7 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
             engine.tap(),
             &serve,
             &served,
-            notes.as_deref(),
+            data.as_deref(),
             shutdown,
         ))
         .context("the engine stopped")?
@@ -72,15 +72,15 @@ pub fn run_serve(c: &Common, config: Config, args: &ServeArgs<'_>) -> anyhow::Re
         "TLS, tokens".to_owned()
     };
     eprintln!(
-        "switchboard: serving {environment} on {} ({how}); operators: {}; notes in {}",
+        "switchboard: serving {environment} on {} ({how}); operators: {}; notes and journal in {}",
         relay.addr,
         if serve.operators.is_empty() {
             "none".to_owned()
         } else {
             serve.operators.join(", ")
         },
-        notes.as_deref().map_or_else(
-            || "none (no data directory)".into(),
+        data.as_deref().map_or_else(
+            || "none (no data directory: no notes, no workflows)".into(),
             |p| p.display().to_string()
         )
     );

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use switchboard::{Console, ConsoleOptions};
 use switchboard_core::session::retention::{self, Retention};
-use switchboard_core::{Clock as _, Config, EngineOptions, SystemClock};
+use switchboard_core::workflow::desk::Desk;
+use switchboard_core::{Clock as _, Config, EngineOptions, Environment, SystemClock};
 
 use super::args::{Cli, Common, WindowArgs};
 use super::setup::{data_dir, engine_options, start_engine};
@@ -81,23 +82,24 @@ pub fn run_gui(cli: &Cli, config: Config) -> anyhow::Result<()> {
     // A wall keeps no notes and runs no workflows.
     let data_for_store = data.clone().filter(|_| !cli.wall);
     // Workflows run from the window through a desk on the same environment and journal
-    // as the CLI's; without a data directory there is no journal, so no workflows.
-    let desk = match (desk_env.filter(|_| !cli.wall), &data) {
-        (Some(env), Some(dir)) => match switchboard_core::workflow::desk::Desk::new(
+    // as the CLI's; without a data directory there is no journal, so no workflows. On a
+    // relay they are planned, run and journaled by the relay, under the person's name.
+    let desk = match (desk_env.filter(|_| !cli.wall), &data, engine.relay_door()) {
+        _ if cli.wall => None,
+        (env, _, Some(door)) => Some(Desk::relayed(
+            env.unwrap_or_else(|| Environment::new(engine.environment(), Vec::new())),
+            door,
+        )),
+        (Some(env), Some(dir), None) => Some(Desk::new(
             env,
             dir.join("journal.sqlite"),
             engine.read_only().is_some(),
             switchboard_core::operator_name(),
             engine.drill(),
-        ) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!("workflows are off: {e}");
-                None
-            }
-        },
+        )),
         _ => None,
-    };
+    }
+    .and_then(|d| d.map_err(|e| tracing::warn!("workflows are off: {e}")).ok());
     let opts = ConsoleOptions {
         // The wall's layout is the preset, not the operator's saved one.
         layout_file: data

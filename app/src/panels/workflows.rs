@@ -476,7 +476,7 @@ fn planned_ui(
             edit.request_focus();
             view.confirm_focused = true;
         }
-        if desk.environment().second_approver {
+        if desk.needs_approver() {
             ui.horizontal(|ui| {
                 ui.label("Second approver (required here):");
                 if ui

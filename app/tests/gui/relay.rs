@@ -100,7 +100,7 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
             relay_engine.tap(),
             &serve,
             &rig_env(),
-            Some(&dir.path().join("team.sqlite")),
+            Some(dir.path()),
             async move {
                 stopped.await.ok();
             },

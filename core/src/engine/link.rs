@@ -89,9 +89,40 @@ pub enum RelayNews {
 /// Who hears of the relay's notes and connections.
 pub(super) type Listener = Arc<Mutex<Option<Box<dyn Fn(RelayNews) + Send + Sync>>>>;
 
+/// The way to the relay a console follows now, for calls besides the link's own (the
+/// workflow desk's): the connection to the leader while connected, none while lost.
+#[derive(Clone)]
+pub struct RelayDoor {
+    conn: Arc<Mutex<Option<Conn>>>,
+    tls: Option<crate::sources::TlsSettings>,
+}
+
+impl RelayDoor {
+    /// A client of the relay followed now, or why there is none.
+    pub fn client(&self) -> Result<Conn, String> {
+        self.conn
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .ok_or_else(|| "the relay is not connected; try again once it is back".to_owned())
+    }
+
+    /// A refusal or failure of the relay in the operator's words.
+    pub fn words(&self, s: &tonic::Status) -> String {
+        status_words(s, self.tls.as_ref())
+    }
+
+    fn set(&self, conn: Option<Conn>) {
+        if let Ok(mut c) = self.conn.lock() {
+            *c = conn;
+        }
+    }
+}
+
 /// The link's handles the engine keeps.
 pub(super) struct Link {
     pub(super) status: Arc<Mutex<LinkStatus>>,
+    pub(super) door: RelayDoor,
     pub(super) intents: mpsc::Sender<Intent>,
     pub(super) notes: mpsc::Sender<SharedNote>,
     pub(super) listener: Listener,
@@ -120,7 +151,12 @@ pub(super) fn spawn(
     let (intents_tx, intents) = mpsc::channel(64);
     let (notes_tx, notes) = mpsc::channel(256);
     let listener: Listener = Arc::default();
+    let door = RelayDoor {
+        conn: Arc::default(),
+        tls: target.tls.clone(),
+    };
     let task = Task {
+        door: door.clone(),
         target,
         fallback,
         direct: None,
@@ -138,6 +174,7 @@ pub(super) fn spawn(
     runtime.spawn(task.run());
     Link {
         status,
+        door,
         intents: intents_tx,
         notes: notes_tx,
         listener,
@@ -146,6 +183,7 @@ pub(super) fn spawn(
 
 struct Task {
     target: RelayClient,
+    door: RelayDoor,
     fallback: Option<Fallback>,
     /// The runtime of the sources polled directly while the relay is lost.
     direct: Option<tokio::runtime::Runtime>,
@@ -183,6 +221,7 @@ impl Task {
                 Ok(()) => return,
                 Err(reason) => reason,
             };
+            self.door.set(None);
             self.set(|s| {
                 if s.connected || s.error.as_deref() == Some("connecting") {
                     s.since = self.clock.now();
@@ -342,6 +381,7 @@ impl Task {
             s.sources.clone_from(&hello.sources);
             s.error = None;
         });
+        self.door.set(Some(client.clone()));
         tell(&self.listener, RelayNews::Connected);
         loop {
             tokio::select! {

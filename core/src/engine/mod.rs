@@ -44,7 +44,7 @@ use crate::event::{Event, EventBody, Intent};
 use crate::model::{SourceId, SourceStatus};
 use crate::session::{SessionError, retention::Retention};
 
-pub use self::link::{LinkStatus, RelayNews};
+pub use self::link::{LinkStatus, RelayDoor, RelayNews};
 pub use self::recording::Flusher;
 use self::recording::Recorded;
 use crate::sources::{self, Emitter};
@@ -151,6 +151,8 @@ pub struct EngineHandle {
     /// Why intents are refused; a relay's viewer learns it once the relay says.
     read_only: Arc<Mutex<Option<String>>>,
     link: Option<Arc<Mutex<LinkStatus>>>,
+    /// The way to the relay for the workflow desk (a console on a relay).
+    door: Option<RelayDoor>,
     /// A console on a relay: its notes go there; the relay's news goes to the listener.
     relay_notes: Option<(mpsc::Sender<crate::protocol::SharedNote>, link::Listener)>,
     environment: String,
@@ -274,6 +276,7 @@ pub fn start(opts: &EngineOptions) -> Result<EngineHandle, EngineError> {
         relay_notes: link
             .as_ref()
             .map(|l| (l.notes.clone(), Arc::clone(&l.listener))),
+        door: link.as_ref().map(|l| l.door.clone()),
         link: link.map(|l| l.status),
         environment,
         recording,
@@ -305,6 +308,7 @@ impl EngineHandle {
                 events,
                 read_only: Arc::new(Mutex::new(Some(why_read_only))),
                 link: None,
+                door: None,
                 relay_notes: None,
                 environment,
                 recording: Arc::new(Mutex::new(None)),
@@ -400,6 +404,11 @@ impl EngineHandle {
         self.link
             .as_ref()
             .and_then(|l| l.lock().ok().map(|s| s.clone()))
+    }
+
+    /// The way to the relay, for a console on one: its workflows run there.
+    pub fn relay_door(&self) -> Option<RelayDoor> {
+        self.door.clone()
     }
 
     /// The environment being watched.

@@ -14,6 +14,9 @@
 //! - Notes (`PutNote`, operators only) are kept in the relay's store, the team's
 //!   record, under the person's name, and sent to every console within the moment;
 //!   a console that connects gets the notes since its last one after the state.
+//! - Workflows asked from a console are planned, run and journaled here, under the
+//!   person's name, with the relay's guards and etcd lock (`workflows.rs`); the
+//!   console that asked follows the run's journal rows as they are written.
 //! - Relays of one configuration with `serve.elect` elect a leader on the environment's
 //!   etcd (`elect.rs`): only the leader serves; a standby says where the leader is, and
 //!   a leader that steps down ends its consoles' streams so they find the new one.
@@ -23,6 +26,7 @@
 mod access;
 mod elect;
 mod notes;
+mod workflows;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -37,6 +41,7 @@ use self::access::Access;
 pub use self::access::Person;
 pub use self::elect::Leadership;
 use self::notes::Notes;
+use self::workflows::Workflows;
 use crate::config::ServeConfig;
 use crate::engine::Tap;
 use crate::event::{Event, Intent};
@@ -89,6 +94,7 @@ struct Service {
     stats: Arc<RelayStats>,
     encoded: Arc<Encoded>,
     notes: Option<Arc<Notes>>,
+    workflows: Option<Arc<Workflows>>,
 }
 
 /// Each batch's JSON lines, made once for every console (keyed by the batch's `Arc`,
@@ -119,18 +125,26 @@ impl Encoded {
 }
 
 /// Starts serving `engine` (watching `environment`'s sources) as `serve` says, keeping the
-/// team's notes in the store at `notes` (none: notes are refused), until `shutdown`
+/// team's notes (`notes.sqlite`) and the workflows' journal (`journal.sqlite`) in the
+/// directory `data` (none: notes and workflows are refused), until `shutdown`
 /// completes. Binds before returning, so a taken port is said at once.
 pub async fn start(
     engine: Tap,
     serve: &ServeConfig,
     environment: &crate::config::Environment,
-    notes: Option<&std::path::Path>,
+    data: Option<&std::path::Path>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Relay, String> {
     serve.validate()?;
     let access = Arc::new(Access::new(serve)?);
-    let notes = notes.map(Notes::open).transpose()?.map(Arc::new);
+    let notes = data
+        .map(|d| Notes::open(&d.join("notes.sqlite")))
+        .transpose()?
+        .map(Arc::new);
+    let workflows = data
+        .map(|d| Workflows::open(environment, d.join("journal.sqlite")))
+        .transpose()?
+        .map(Arc::new);
     let listener = tokio::net::TcpListener::bind(&serve.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", serve.listen))?;
@@ -171,6 +185,7 @@ pub async fn start(
         stats: Arc::clone(&stats),
         encoded: Arc::default(),
         notes,
+        workflows,
     };
     let server = pb::relay_server::RelayServer::new(service)
         .max_decoding_message_size(1 << 20)
@@ -244,6 +259,21 @@ impl Drop for Slot {
 type Frames = ReceiverStream<Result<pb::Frame, tonic::Status>>;
 
 impl Service {
+    /// The relay's workflows, for a caller the relay admits, when it leads.
+    fn workflows<T>(
+        &self,
+        req: &tonic::Request<T>,
+    ) -> Result<(Person, &Arc<Workflows>), tonic::Status> {
+        let person = self.access.person(req)?;
+        self.leading()?;
+        let w = self.workflows.as_ref().ok_or_else(|| {
+            tonic::Status::unimplemented(
+                "this relay runs no workflows (it has no data directory for a journal)",
+            )
+        })?;
+        Ok((person, w))
+    }
+
     /// Refuses, naming the leader, when this relay is a standby.
     fn leading(&self) -> Result<(), tonic::Status> {
         let lead = self.leadership.borrow();
@@ -356,6 +386,53 @@ impl pb::relay_server::Relay for Service {
         Ok(tonic::Response::new(pb::NoteReply {
             note: Some(stored.to_pb()),
         }))
+    }
+
+    async fn offers(
+        &self,
+        req: tonic::Request<pb::OffersRequest>,
+    ) -> Result<tonic::Response<pb::OffersReply>, tonic::Status> {
+        let (_, w) = self.workflows(&req)?;
+        w.offers().await.map(tonic::Response::new)
+    }
+
+    async fn plan(
+        &self,
+        req: tonic::Request<pb::PlanRequest>,
+    ) -> Result<tonic::Response<pb::PlanReply>, tonic::Status> {
+        let (person, w) = self.workflows(&req)?;
+        w.plan(&person, req.into_inner())
+            .await
+            .map(tonic::Response::new)
+    }
+
+    type RunStream = workflows::Updates;
+
+    async fn run(
+        &self,
+        req: tonic::Request<pb::RunRequest>,
+    ) -> Result<tonic::Response<workflows::Updates>, tonic::Status> {
+        let (person, w) = self.workflows(&req)?;
+        w.run(&person, req.get_ref()).map(tonic::Response::new)
+    }
+
+    async fn steer(
+        &self,
+        req: tonic::Request<pb::SteerRequest>,
+    ) -> Result<tonic::Response<pb::SteerReply>, tonic::Status> {
+        let (person, w) = self.workflows(&req)?;
+        w.steer(&person, req.get_ref())?;
+        Ok(tonic::Response::new(pb::SteerReply {}))
+    }
+
+    async fn journal(
+        &self,
+        req: tonic::Request<pb::JournalRequest>,
+    ) -> Result<tonic::Response<pb::JournalReply>, tonic::Status> {
+        let (_, w) = self.workflows(&req)?;
+        w.journal(req.get_ref().limit)
+            .await
+            .map(tonic::Response::new)
     }
 }
 

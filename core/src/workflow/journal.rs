@@ -17,7 +17,7 @@ pub struct Journal {
 }
 
 /// One journaled step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepRow {
     /// Order within the run.
     pub seq: i64,
@@ -34,7 +34,7 @@ pub struct StepRow {
 }
 
 /// One journaled run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunRow {
     /// Run id.
     pub id: i64,

@@ -5,7 +5,7 @@
 //! or left out of parsing. Which targets take which workflow is the target registry's
 //! business (`workflow::target`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::WorkflowError;
 
@@ -13,7 +13,7 @@ use super::WorkflowError;
 macro_rules! workflow_kinds {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal : $describe:literal ,)*) => {
         /// A workflow.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum Kind {
             $( $(#[$doc])* $variant, )*

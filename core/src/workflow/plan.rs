@@ -2,7 +2,7 @@
 //! verdict ([`GuardResult`]) and the overrides a human decided, the report of a run
 //! ([`Report`]), and why a workflow could not be planned or run ([`WorkflowError`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Detail, Kind};
 use crate::time::Timestamp;
@@ -19,7 +19,7 @@ pub struct GuardResult {
 }
 
 /// A preview of a run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Workflow.
     pub kind: Kind,
@@ -38,10 +38,10 @@ pub struct Plan {
     /// When the plan read the target.
     pub made_at: Timestamp,
     /// Guards a human decided to go past, with why (journaled with the run).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
     /// The second person who approved the run, where the environment requires one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
     /// What the run acts on, as read when planned.
     #[serde(skip)]
@@ -51,7 +51,7 @@ pub struct Plan {
 /// An operator's decision to go past one refusing guard. Only the guards where a human
 /// may know better can be overridden ([`OVERRIDABLE`]); the override is journaled with
 /// the run, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Override {
     /// The guard's name.
     pub guard: String,
@@ -118,8 +118,54 @@ impl Plan {
     }
 }
 
+/// Guard names, each kept once for the life of the process: a plan made on a relay
+/// arrives with its guards' names, which the console compares with [`OVERRIDABLE`].
+static GUARD_NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+/// Past this many distinct names (a relay sends a few dozen at most) or this length,
+/// a name is shown as a generic one rather than kept.
+const GUARD_NAMES_KEPT: usize = 256;
+const GUARD_NAME_LEN: usize = 64;
+
+/// Reads a guard's name as the `&'static str` a plan holds: one of the registry's
+/// names, or one kept once.
+fn guard_name(name: String) -> &'static str {
+    if let Some(known) = OVERRIDABLE.iter().find(|k| **k == name) {
+        return known;
+    }
+    let Ok(mut kept) = GUARD_NAMES.lock() else {
+        return "guard";
+    };
+    if let Some(k) = kept.iter().find(|k| **k == name) {
+        return k;
+    }
+    if kept.len() >= GUARD_NAMES_KEPT || name.len() > GUARD_NAME_LEN {
+        return "guard";
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    kept.push(leaked);
+    leaked
+}
+
+impl<'de> Deserialize<'de> for GuardResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The verdict as it travels, its name owned.
+        #[derive(Deserialize)]
+        struct Wire {
+            name: String,
+            ok: bool,
+            reason: String,
+        }
+        let w = Wire::deserialize(d)?;
+        Ok(Self {
+            name: guard_name(w.name),
+            ok: w.ok,
+            reason: w.reason,
+        })
+    }
+}
+
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// Journal id.
     pub run: i64,

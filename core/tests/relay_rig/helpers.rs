@@ -71,12 +71,12 @@ impl RigRelay {
         Self::started(env, serve, None)
     }
 
-    /// A relay keeping the team's notes in `notes`.
-    pub fn start_with_notes(env: Environment, serve: &ServeConfig, notes: &Path) -> Self {
-        Self::started(env, serve, Some(notes))
+    /// A relay keeping the team's notes and its journal in the directory `data`.
+    pub fn start_with_data(env: Environment, serve: &ServeConfig, data: &Path) -> Self {
+        Self::started(env, serve, Some(data))
     }
 
-    fn started(env: Environment, serve: &ServeConfig, notes: Option<&Path>) -> Self {
+    fn started(env: Environment, serve: &ServeConfig, data: Option<&Path>) -> Self {
         let served = env.clone();
         let engine = switchboard_core::start(&EngineOptions::new(Config {
             environment: vec![env],
@@ -88,7 +88,7 @@ impl RigRelay {
                 engine.tap(),
                 serve,
                 &served,
-                notes,
+                data,
                 async move {
                     stopped.await.ok();
                 },
@@ -137,8 +137,13 @@ pub fn client_of(url: &str, pki: &std::path::Path, person: &str) -> RelayClient 
 /// A console of `person` following `relay` (the environment configured as the
 /// relay's, as a console's would be).
 pub fn console(relay: &RelayClient) -> EngineHandle {
+    console_in(rig_env(), relay)
+}
+
+/// A console following `relay`, configured with `env`.
+pub fn console_in(env: Environment, relay: &RelayClient) -> EngineHandle {
     let mut opts = EngineOptions::new(Config {
-        environment: vec![rig_env()],
+        environment: vec![env],
     });
     opts.relay = Some(relay.clone());
     switchboard_core::start(&opts).expect("console engine")

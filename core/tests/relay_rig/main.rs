@@ -8,6 +8,8 @@
 //! and a stranger (another CA) are refused in words.
 //! `notes`: a note reaches every console within a second, named by the relay; one
 //! written while the relay is away is pending, then taken once.
+//! `workflows`: a drain asked from a console runs on the relay, journaled under the
+//! person's name; the second approver and a plan's maker hold there.
 //! `load`: twenty consoles on the relay put on the rig's etcd and HAProxy what one
 //! console does, read from the servers' own counters.
 //!
@@ -21,6 +23,7 @@ mod helpers;
 mod load;
 mod mirror;
 mod notes;
+mod workflows;
 
 /// The tests share the rig's counters: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -49,11 +49,7 @@ fn a_note_reaches_every_console_within_a_second_named_by_the_relay() {
     };
     let pki = pki();
     let dir = tempfile::tempdir().expect("dir");
-    let relay = RigRelay::start_with_notes(
-        rig_env(),
-        &serve_config(&pki),
-        &dir.path().join("team.sqlite"),
-    );
+    let relay = RigRelay::start_with_data(rig_env(), &serve_config(&pki), dir.path());
     let people = ["alice", "bob", "wall"];
     let consoles: Vec<EngineHandle> = (0..20)
         .map(|i| console(&client_of(&relay.url(), &pki, people[i % 3])))
@@ -114,7 +110,7 @@ fn a_note_reaches_every_console_within_a_second_named_by_the_relay() {
     );
     drop(consoles);
     relay.stop();
-    let team = Store::open(&dir.path().join("team.sqlite"))
+    let team = Store::open(&dir.path().join("notes.sqlite"))
         .expect("record")
         .store;
     let kept = team.shared_notes_since(Timestamp(0)).expect("notes");
@@ -132,9 +128,9 @@ fn a_note_written_offline_is_pending_then_shared_once() {
     };
     let pki = pki();
     let dir = tempfile::tempdir().expect("dir");
-    let record = dir.path().join("team.sqlite");
+    let record = dir.path();
     let mut serve = serve_config(&pki);
-    let relay = RigRelay::start_with_notes(rig_env(), &serve, &record);
+    let relay = RigRelay::start_with_data(rig_env(), &serve, record);
     let addr = relay.relay.addr;
     let bob = console(&client_of(&relay.url(), &pki, "bob"));
     wait_connected(&bob, Duration::from_secs(15));
@@ -193,7 +189,7 @@ fn a_note_written_offline_is_pending_then_shared_once() {
         }
     });
     serve.listen = addr.to_string();
-    let again = RigRelay::start_with_notes(rig_env(), &serve, &record);
+    let again = RigRelay::start_with_data(rig_env(), &serve, record);
     connected
         .recv_timeout(Duration::from_secs(20))
         .expect("reconnected");
@@ -227,7 +223,9 @@ fn a_note_written_offline_is_pending_then_shared_once() {
     assert_eq!(mine.author, "bob", "named as the relay names bob");
     drop(bob);
     again.stop();
-    let team = Store::open(&record).expect("record").store;
+    let team = Store::open(&record.join("notes.sqlite"))
+        .expect("record")
+        .store;
     let kept = team.shared_notes_since(Timestamp(0)).expect("notes");
     assert_eq!(kept.len(), 1, "taken once: {kept:?}");
     assert_eq!(kept[0].body, "written on the train");

@@ -10,8 +10,14 @@
 //!   journal rows so far) -> Finished (the report) or Failed (the refusal or error).
 //! - The safety valve ([`Desk::pull_valve`]) stops every running job before its next
 //!   step and refuses new runs until it is reset.
+//! - A console on a relay plans and runs on the relay ([`Desk::relayed`], `relayed.rs`):
+//!   the same jobs and phases, the journal rows streamed back as the relay writes them;
+//!   the relay's own desk ([`Desk::serving`]) runs them under each caller's name.
 
-use std::path::PathBuf;
+mod relayed;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +25,7 @@ use std::time::Duration;
 use super::target::Reach;
 use super::{Context, Control, Journal, Kind, Plan, Report, RunRow, StepRow};
 use crate::config::Environment;
+use crate::engine::RelayDoor;
 use crate::time::{Clock, SystemClock, Timestamp};
 
 pub use super::target::Offer;
@@ -72,10 +79,22 @@ type Waker = Box<dyn Fn() + Send + Sync>;
 /// it every frame).
 pub type History = Arc<Vec<(RunRow, Vec<StepRow>)>>;
 
+/// Where the desk plans, runs and journals.
+enum Via {
+    /// Here, journaled in this file.
+    Journal(PathBuf),
+    /// On the relay the console follows.
+    Relay(RelayDoor),
+}
+
 struct Inner {
     environment: Environment,
     drill: Option<crate::sources::drill::DrillHandle>,
-    journal_path: PathBuf,
+    via: Via,
+    /// A job's id on the relay, by its id here.
+    relayed: Mutex<HashMap<u64, u64>>,
+    /// The relay said its environment needs a second approver.
+    approver_needed: AtomicBool,
     read_only_mode: bool,
     operator: String,
     timeout: Duration,
@@ -92,6 +111,33 @@ struct Inner {
 }
 
 impl Inner {
+    fn new(
+        environment: Environment,
+        drill: Option<crate::sources::drill::DrillHandle>,
+        via: Via,
+        read_only_mode: bool,
+        operator: String,
+    ) -> Self {
+        Self {
+            environment,
+            drill,
+            via,
+            relayed: Mutex::new(HashMap::new()),
+            approver_needed: AtomicBool::new(false),
+            read_only_mode,
+            operator,
+            timeout: Duration::from_secs(2),
+            valve: Arc::new(AtomicBool::new(false)),
+            next_id: AtomicU64::new(1),
+            jobs: Mutex::new(Vec::new()),
+            offers: Mutex::new(Offers::default()),
+            history: Mutex::new(Arc::new(Vec::new())),
+            announce: Mutex::new((None, None)),
+            waker: Mutex::new(None),
+            observed: Mutex::new(None),
+        }
+    }
+
     fn wake(&self) {
         if let Ok(w) = self.waker.lock()
             && let Some(w) = w.as_ref()
@@ -116,6 +162,14 @@ impl Inner {
             .and_then(|j| j.iter().find(|j| j.id == id).cloned())
     }
 
+    /// The journal's file, for a desk that runs its workflows itself.
+    fn journal_path(&self) -> Result<&Path, String> {
+        match &self.via {
+            Via::Journal(p) => Ok(p),
+            Via::Relay(_) => Err("this console's workflows run on its relay".into()),
+        }
+    }
+
     fn context<'a>(&'a self, journal: &'a Journal, control: Control) -> Context<'a> {
         Context {
             environment: &self.environment,
@@ -132,8 +186,20 @@ impl Inner {
 
 /// Plans and runs workflows in the background for one console and environment.
 pub struct Desk {
-    rt: tokio::runtime::Runtime,
+    /// The desk's own runtime (none on a relay, whose runtime it shares).
+    _rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
     inner: Arc<Inner>,
+}
+
+/// A runtime of the desk's own.
+fn own_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("switchboard-workflows")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the workflow runtime: {e}"))
 }
 
 impl Desk {
@@ -148,33 +214,66 @@ impl Desk {
     ) -> Result<Self, String> {
         // Fail now, not at the first run, when the journal cannot be opened.
         Journal::open(&journal_path)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("switchboard-workflows")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the workflow runtime: {e}"))?;
-        let desk = Self {
-            rt,
-            inner: Arc::new(Inner {
+        let rt = own_runtime()?;
+        let handle = rt.handle().clone();
+        Ok(Self::build(
+            Some(rt),
+            handle,
+            Inner::new(
                 environment,
                 drill,
-                journal_path,
+                Via::Journal(journal_path),
                 read_only_mode,
                 operator,
-                timeout: Duration::from_secs(2),
-                valve: Arc::new(AtomicBool::new(false)),
-                next_id: AtomicU64::new(1),
-                jobs: Mutex::new(Vec::new()),
-                offers: Mutex::new(Offers::default()),
-                history: Mutex::new(Arc::new(Vec::new())),
-                announce: Mutex::new((None, None)),
-                waker: Mutex::new(None),
-                observed: Mutex::new(None),
-            }),
+            ),
+        ))
+    }
+
+    /// A relay's desk: it plans and runs for the consoles on `handle` (the relay's
+    /// runtime), journaling to `journal_path` under the name of whoever confirms.
+    pub fn serving(
+        environment: Environment,
+        journal_path: PathBuf,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Self, String> {
+        Journal::open(&journal_path)?;
+        Ok(Self::build(
+            None,
+            handle,
+            Inner::new(
+                environment,
+                None,
+                Via::Journal(journal_path),
+                false,
+                crate::operator_name(),
+            ),
+        ))
+    }
+
+    /// A console's desk on a relay: plans, runs, offers and the journal are the
+    /// relay's, reached through `door`; the relay names the person.
+    pub fn relayed(environment: Environment, door: RelayDoor) -> Result<Self, String> {
+        let rt = own_runtime()?;
+        let handle = rt.handle().clone();
+        Ok(Self::build(
+            Some(rt),
+            handle,
+            Inner::new(environment, None, Via::Relay(door), false, String::new()),
+        ))
+    }
+
+    fn build(
+        rt: Option<tokio::runtime::Runtime>,
+        handle: tokio::runtime::Handle,
+        inner: Inner,
+    ) -> Self {
+        let desk = Self {
+            _rt: rt,
+            handle,
+            inner: Arc::new(inner),
         };
         desk.refresh_history();
-        Ok(desk)
+        desk
     }
 
     /// Calls `waker` whenever a job, the offers or the journal view change.
@@ -194,6 +293,12 @@ impl Desk {
     /// The environment acted in.
     pub fn environment(&self) -> &Environment {
         &self.inner.environment
+    }
+
+    /// Every run here needs a second approver (the environment says so, or the relay
+    /// that runs this console's workflows does).
+    pub fn needs_approver(&self) -> bool {
+        self.inner.environment.second_approver || self.inner.approver_needed.load(Ordering::SeqCst)
     }
 
     /// Nothing can start from this console (wall, replay, read-only environment).
@@ -225,7 +330,7 @@ impl Desk {
 
     /// Plans `kind` on `target` in the background; returns the job's id.
     pub fn plan(&self, kind: Kind, target: &str) -> u64 {
-        plan_on(&self.inner, self.rt.handle(), kind, target)
+        plan_on(&self.inner, &self.handle, kind, target)
     }
 
     /// Takes over the interrupted run `run` (resume it, or roll it back) in the
@@ -233,9 +338,18 @@ impl Desk {
     /// announced through [`Desk::take_focus`]; a refusal through [`Desk::take_error`].
     pub fn take_over(&self, run: i64, rollback: bool) {
         let inner = Arc::clone(&self.inner);
-        let handle = self.rt.handle().clone();
-        self.rt.spawn_blocking(move || {
-            let taken = Journal::open(&inner.journal_path).and_then(|j| {
+        if let Via::Relay(door) = &inner.via {
+            self.handle.spawn(relayed::take_over(
+                Arc::clone(&inner),
+                door.clone(),
+                run,
+                rollback,
+            ));
+            return;
+        }
+        let handle = self.handle.clone();
+        self.handle.spawn_blocking(move || {
+            let taken = inner.journal_path().and_then(Journal::open).and_then(|j| {
                 super::take_over(
                     &inner.environment,
                     &j,
@@ -261,6 +375,24 @@ impl Desk {
             }
             history(&inner);
         });
+    }
+
+    /// Takes over the interrupted run `run` as `operator` and plans what follows, now:
+    /// returns the new job, or why not. Blocks on the journal (call it off a runtime's
+    /// workers); a relay's desk takes over for the console that asked.
+    pub fn take_over_now(&self, run: i64, rollback: bool, operator: &str) -> Result<u64, String> {
+        let inner = &self.inner;
+        let j = Journal::open(inner.journal_path()?)?;
+        let (kind, target) = super::take_over(
+            &inner.environment,
+            &j,
+            run,
+            rollback,
+            operator,
+            SystemClock.now(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(plan_on(inner, &self.handle, kind, &target))
     }
 
     /// The job a take-over planned, once.
@@ -308,6 +440,12 @@ impl Desk {
     /// Runs job `id`'s plan after the typed confirmation `typed`. Refused at once (and
     /// the plan kept) when the safety valve is pulled or the typing does not match.
     pub fn confirm(&self, id: u64, typed: &str) -> Result<(), String> {
+        self.confirm_by(id, typed, &self.inner.operator)
+    }
+
+    /// As [`Desk::confirm`], journaled under `operator`'s name (a relay's desk runs
+    /// for whoever its consoles' certificates name).
+    pub fn confirm_by(&self, id: u64, typed: &str, operator: &str) -> Result<(), String> {
         if self.valve_pulled() {
             return Err("the safety valve is pulled: reset it before starting anything".into());
         }
@@ -325,12 +463,18 @@ impl Desk {
         let inner = Arc::clone(&self.inner);
         let typed = typed.to_owned();
         let control = job.control;
-        self.rt.spawn(async move {
-            let phase = match Journal::open(&inner.journal_path) {
+        if let Via::Relay(door) = &inner.via {
+            let run = relayed::run(Arc::clone(&inner), door.clone(), id, plan, typed, control);
+            self.handle.spawn(run);
+            return Ok(());
+        }
+        let operator = operator.to_owned();
+        self.handle.spawn(async move {
+            let phase = match inner.journal_path().and_then(Journal::open) {
                 Err(e) => Phase::Failed(Some(plan), e),
                 Ok(journal) => {
                     let ctx = inner.context(&journal, control);
-                    match super::run(&ctx, &plan, &typed, &inner.operator).await {
+                    match super::run(&ctx, &plan, &typed, &operator).await {
                         Ok(r) => Phase::Finished(plan, r),
                         Err(e) => Phase::Failed(Some(plan), e.to_string()),
                     }
@@ -361,6 +505,14 @@ impl Desk {
     /// new starts until [`Desk::reset_valve`].
     pub fn pull_valve(&self) {
         self.inner.valve.store(true, Ordering::SeqCst);
+        if let Via::Relay(door) = &self.inner.via {
+            self.handle.spawn(relayed::steer(
+                Arc::clone(&self.inner),
+                door.clone(),
+                0,
+                "valve",
+            ));
+        }
         self.inner.wake();
     }
 
@@ -372,6 +524,14 @@ impl Desk {
     /// Re-arms the desk after the safety valve (running jobs have stopped by then).
     pub fn reset_valve(&self) {
         self.inner.valve.store(false, Ordering::SeqCst);
+        if let Via::Relay(door) = &self.inner.via {
+            self.handle.spawn(relayed::steer(
+                Arc::clone(&self.inner),
+                door.clone(),
+                0,
+                "reset",
+            ));
+        }
         self.inner.wake();
     }
 
@@ -393,13 +553,18 @@ impl Desk {
             o.loading = true;
         }
         let inner = Arc::clone(&self.inner);
-        self.rt.spawn(async move {
-            let (offers, errors) = super::target::offers(&Reach {
-                environment: &inner.environment,
-                timeout: inner.timeout,
-                drill: inner.drill.as_ref(),
-            })
-            .await;
+        self.handle.spawn(async move {
+            let (offers, errors) = match &inner.via {
+                Via::Relay(door) => relayed::offers(door).await,
+                Via::Journal(_) => {
+                    super::target::offers(&Reach {
+                        environment: &inner.environment,
+                        timeout: inner.timeout,
+                        drill: inner.drill.as_ref(),
+                    })
+                    .await
+                }
+            };
             if let Ok(mut o) = inner.offers.lock() {
                 *o = Offers {
                     at: Some(SystemClock.now()),
@@ -424,7 +589,12 @@ impl Desk {
     /// Reads the journal view again in the background.
     pub fn refresh_history(&self) {
         let inner = Arc::clone(&self.inner);
-        self.rt.spawn_blocking(move || history(&inner));
+        if let Via::Relay(door) = &inner.via {
+            self.handle
+                .spawn(relayed::journal(Arc::clone(&inner), door.clone()));
+            return;
+        }
+        self.handle.spawn_blocking(move || history(&inner));
     }
 }
 
@@ -443,9 +613,14 @@ fn plan_on(inner: &Arc<Inner>, handle: &tokio::runtime::Handle, kind: Kind, targ
     }
     let task_inner = Arc::clone(inner);
     let target = target.to_owned();
+    if let Via::Relay(door) = &inner.via {
+        handle.spawn(relayed::plan(task_inner, door.clone(), id, kind, target));
+        inner.wake();
+        return id;
+    }
     handle.spawn(async move {
         let inner = task_inner;
-        let phase = match Journal::open(&inner.journal_path) {
+        let phase = match inner.journal_path().and_then(Journal::open) {
             Err(e) => Phase::Failed(None, e),
             Ok(journal) => {
                 let ctx = inner.context(&journal, control);
@@ -464,7 +639,7 @@ fn plan_on(inner: &Arc<Inner>, handle: &tokio::runtime::Handle, kind: Kind, targ
 /// Reads the latest 30 runs and their steps into the desk.
 fn history(inner: &Inner) {
     let read = || -> Result<Vec<(RunRow, Vec<StepRow>)>, String> {
-        let j = Journal::open(&inner.journal_path)?;
+        let j = Journal::open(inner.journal_path()?)?;
         j.recent(30)?
             .into_iter()
             .map(|r| {
