@@ -2,7 +2,9 @@
 //! the relay serves over TLS with people's certificates (the rig's PKI, `rig.sh pki`);
 //! `status --connect` shows the relay's view for alice and for the wall, names a
 //! certificate from another CA as refused, and the relay stops on SIGTERM saying what
-//! it served. Runs when `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
+//! it served; `workflow run --connect` drains an HAProxy server through the relay,
+//! journaled there under alice's name. Runs when `SWITCHBOARD_RIG` names `etcd` and
+//! `haproxy`.
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -149,4 +151,127 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
             .any(|l| l.contains("relay stopped; 2 subscriptions")),
         "{rest:?}"
     );
+}
+
+/// `switchboard workflow ... --connect URL` as `person`.
+fn workflow_as(url: &str, pki: &Path, person: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+        .env("SWITCHBOARD_RELAY_CACERT", pki.join("ca.pem"))
+        .env("SWITCHBOARD_RELAY_CERT", pki.join(format!("{person}.pem")))
+        .env(
+            "SWITCHBOARD_RELAY_KEY",
+            pki.join(format!("{person}-key.pem")),
+        )
+        .args(["--connect", url, "workflow"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("workflow")
+}
+
+/// A drain from the command line on a relay runs there, journaled under the person
+/// the certificate names; the wall cannot plan.
+#[test]
+fn a_workflow_from_the_command_line_runs_on_the_relay_as_the_person() {
+    if !(rig_has("etcd") && rig_has("haproxy")) {
+        eprintln!("skipped: needs the rig's etcd and HAProxy (tests/check.sh)");
+        return;
+    }
+    let pki = pki();
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("relay.toml");
+    // HAProxy over its runtime API: the target the drain acts on.
+    let config = relay_config(&pki).replace(
+        "name = \"haproxy\"\nstats_url = \"http://127.0.0.1:8404/stats;csv\"",
+        "name = \"edge\"\nsocket = \"tcp://127.0.0.1:9999\"",
+    );
+    assert!(config.contains("tcp://127.0.0.1:9999"));
+    std::fs::write(&cfg, config).expect("config");
+    let mut relay = Relay(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+            .args(["--config", cfg.to_str().unwrap_or_default()])
+            .args([
+                "--data-dir",
+                dir.path().to_str().unwrap_or_default(),
+                "serve",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve"),
+    );
+    let mut lines = std::io::BufReader::new(relay.0.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    let addr = first
+        .split(" on ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the address");
+    let url = format!("https://{addr}");
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let drain = [
+        "run",
+        "drain",
+        "--target",
+        "edge/be_web/web1",
+        "--confirm",
+        "be_web/web1",
+    ];
+    let out = workflow_as(&url, &pki, "alice", &drain);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("on the relay as alice"), "{said}");
+    assert!(said.contains("guard lock"), "the relay's guards: {said}");
+    assert!(said.contains(": done ("), "{said}");
+
+    let out = workflow_as(&url, &pki, "alice", &["list"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("the relay's journal") && said.contains("drain edge/be_web/web1 by alice"),
+        "{said}"
+    );
+
+    let out = workflow_as(
+        &url,
+        &pki,
+        "wall",
+        &["plan", "drain", "--target", "edge/be_web/web1"],
+    );
+    assert_eq!(out.status.code(), Some(3), "refused: {}", text(&out));
+    assert!(text(&out).contains("wall is a viewer"), "{}", text(&out));
+
+    let wrong = [
+        "run",
+        "ready",
+        "--target",
+        "edge/be_web/web1",
+        "--confirm",
+        "web1",
+    ];
+    let out = workflow_as(&url, &pki, "alice", &wrong);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a wrong confirmation is a refusal: {}",
+        text(&out)
+    );
+    let ready = [
+        "run",
+        "ready",
+        "--target",
+        "edge/be_web/web1",
+        "--confirm",
+        "be_web/web1",
+    ];
+    let out = workflow_as(&url, &pki, "alice", &ready);
+    assert!(out.status.success(), "{}", text(&out));
 }

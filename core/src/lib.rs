@@ -57,8 +57,8 @@ pub use self::config::{
     Config, ConfigError, Environment, Look, RelayClient, ServeConfig, SourceConfig, TokenConfig,
 };
 pub use self::engine::{
-    Attached, EngineError, EngineHandle, EngineOptions, Flusher, LinkStatus, RelayNews, Tap,
-    player, start,
+    Attached, EngineError, EngineHandle, EngineOptions, Flusher, LinkStatus, RelayDoor, RelayNews,
+    Tap, player, start,
 };
 pub use self::identity::{host_name, operator_name};
 pub use self::status::{StatusReport, event_json_line};

@@ -11,3 +11,4 @@ pub mod session;
 pub mod setup;
 pub mod window;
 pub mod workflow;
+mod workflow_relay;

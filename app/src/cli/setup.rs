@@ -58,6 +58,14 @@ pub fn engine_options(c: &Common, config: Config, record_to: Option<PathBuf>) ->
     opts
 }
 
+/// The relay a command on `config` follows, if any (`--connect`, or the environment's
+/// `relay`, unless `--direct`).
+pub fn relay_for(c: &Common, config: &Config) -> Option<RelayClient> {
+    let mut opts = EngineOptions::new(config.clone());
+    opts.environment.clone_from(&c.environment);
+    relay_client(c, &opts)
+}
+
 /// The relay `--connect` names (with the environment's TLS and token settings, else
 /// the `SWITCHBOARD_RELAY_*` variables), else the environment's own, unless `--direct`.
 fn relay_client(c: &Common, opts: &EngineOptions) -> Option<RelayClient> {

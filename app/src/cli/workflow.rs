@@ -55,8 +55,16 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
     let env = match &c.environment {
         Some(name) => config.environment.iter().find(|e| &e.name == name),
         None => config.environment.first(),
+    };
+    // On a relay, workflows are the relay's: planned, run and journaled there.
+    if let Some(relay) = super::setup::relay_for(c, config) {
+        let env = env
+            .cloned()
+            .unwrap_or_else(|| switchboard_core::Environment::new("relay", Vec::new()));
+        return super::workflow_relay::on_relay(&env, &relay, action);
     }
-    .ok_or_else(|| WorkflowExit::Usage("no such environment in the configuration".into()))?;
+    let env =
+        env.ok_or_else(|| WorkflowExit::Usage("no such environment in the configuration".into()))?;
     let dir = data_dir(c)
         .ok_or_else(|| WorkflowExit::Usage("no data directory for the journal".into()))?;
     let journal = Journal::open(&dir.join("journal.sqlite")).map_err(WorkflowExit::Failed)?;
@@ -76,51 +84,21 @@ fn run_workflow(c: &Common, config: &Config, action: &WorkflowCmd) -> Result<(),
         .map_err(|e| WorkflowExit::Failed(e.to_string()))?;
     match action {
         WorkflowCmd::List => {
-            for k in Kind::ALL {
-                println!("{:<6} {}", k.as_str(), k.describe());
-            }
-            let runs = journal.recent(10).map_err(WorkflowExit::Failed)?;
-            if !runs.is_empty() {
-                println!(
-                    "\nlatest runs (journal {}):",
-                    dir.join("journal.sqlite").display()
-                );
-            }
-            let now = SystemClock.now();
-            for r in runs {
-                println!(
-                    "#{} {} {} {} by {} in {}: {}",
-                    r.id,
-                    r.started_at.to_rfc3339(),
-                    r.kind,
-                    r.target,
-                    r.operator,
-                    r.environment,
-                    r.outcome
-                );
-                // A run still marked running whose console is gone was cut short (a
-                // crash, kill -9): say where, so a human checks the target.
-                if r.interrupted(now) {
-                    let last = journal.steps(r.id).map_err(WorkflowExit::Failed)?.pop();
-                    println!(
-                        "   INTERRUPTED {}: the target may be half-changed (it was {}); check it, then `workflow resume {}` or `workflow rollback {}`",
-                        last.map_or_else(
-                            || "before its first step".to_owned(),
-                            |s| format!(
-                                "after the `{}` row of `{}` ({})",
-                                s.phase, s.action, s.outcome
-                            )
-                        ),
-                        if r.before.is_empty() {
-                            "unknown"
-                        } else {
-                            r.before.as_str()
-                        },
-                        r.id,
-                        r.id
-                    );
-                }
-            }
+            print_kinds();
+            let runs = journal
+                .recent(10)
+                .map_err(WorkflowExit::Failed)?
+                .into_iter()
+                .map(|r| {
+                    let last = journal.steps(r.id)?.pop();
+                    Ok((r, last))
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(WorkflowExit::Failed)?;
+            print_runs(
+                &runs,
+                &format!("journal {}", dir.join("journal.sqlite").display()),
+            );
             Ok(())
         }
         WorkflowCmd::Plan { kind, target, json } => {
@@ -183,42 +161,68 @@ pub(super) fn run_plan(
     if !json {
         print_plan(plan, false);
     }
-    // A runbook's manual step waits for the operator: say what to do, and take `done`
-    // from stdin.
-    let control = ctx.control.clone();
-    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let prompter = {
-        let (control, finished) = (control.clone(), finished.clone());
-        std::thread::spawn(move || {
-            let mut asked = String::new();
-            while !finished.load(std::sync::atomic::Ordering::SeqCst) {
-                let now = control.waiting();
-                if !now.is_empty() && now != asked {
-                    eprintln!("MANUAL STEP: {now}\n  type `done` and Enter when it is done");
-                }
-                asked = now;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            match line {
-                Ok(l) if l.trim() == "done" => control.acknowledge(),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    });
+    let prompter = Prompter::start(ctx.control.clone());
     let report = rt.block_on(switchboard_core::workflow::run(
         ctx,
         plan,
         confirm,
         &switchboard_core::operator_name(),
     ));
-    finished.store(true, std::sync::atomic::Ordering::SeqCst);
-    prompter.join().ok();
-    let report = report?;
+    prompter.stop();
+    print_report(plan, &report?, json)
+}
+
+/// A runbook's manual step waits for the operator: says what to do on stderr, and takes
+/// `done` from stdin, for as long as the run lasts.
+pub(super) struct Prompter {
+    finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Prompter {
+    /// Starts asking for the run that `control` watches.
+    pub(super) fn start(control: switchboard_core::workflow::Control) -> Self {
+        let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (control, finished) = (control.clone(), finished.clone());
+            std::thread::spawn(move || {
+                let mut asked = String::new();
+                while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                    let now = control.waiting();
+                    if !now.is_empty() && now != asked {
+                        eprintln!("MANUAL STEP: {now}\n  type `done` and Enter when it is done");
+                    }
+                    asked = now;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                match line {
+                    Ok(l) if l.trim() == "done" => control.acknowledge(),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        Self { finished, thread }
+    }
+
+    /// The run ended: stops asking.
+    pub(super) fn stop(self) {
+        self.finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().ok();
+    }
+}
+
+/// Prints how a run ended (or the JSON of the plan and the report): `Ok` when done.
+pub(super) fn print_report(
+    plan: &switchboard_core::workflow::Plan,
+    report: &switchboard_core::workflow::Report,
+    json: bool,
+) -> Result<(), WorkflowExit> {
     if json {
         println!("{}", serde_json::json!({"plan": plan, "report": report}));
     } else {
@@ -242,6 +246,60 @@ pub(super) fn run_plan(
             "run #{} {}",
             report.run, report.outcome
         )))
+    }
+}
+
+/// Prints every workflow and what it does.
+pub(super) fn print_kinds() {
+    for k in switchboard_core::workflow::Kind::ALL {
+        println!("{:<6} {}", k.as_str(), k.describe());
+    }
+}
+
+/// Prints the latest runs (each with its last journal row), kept in `kept_in`.
+pub(super) fn print_runs(
+    runs: &[(
+        switchboard_core::workflow::RunRow,
+        Option<switchboard_core::workflow::StepRow>,
+    )],
+    kept_in: &str,
+) {
+    if !runs.is_empty() {
+        println!("\nlatest runs ({kept_in}):");
+    }
+    let now = SystemClock.now();
+    for (r, last) in runs {
+        println!(
+            "#{} {} {} {} by {} in {}: {}",
+            r.id,
+            r.started_at.to_rfc3339(),
+            r.kind,
+            r.target,
+            r.operator,
+            r.environment,
+            r.outcome
+        );
+        // A run still marked running whose console is gone was cut short (a
+        // crash, kill -9): say where, so a human checks the target.
+        if r.interrupted(now) {
+            println!(
+                "   INTERRUPTED {}: the target may be half-changed (it was {}); check it, then `workflow resume {}` or `workflow rollback {}`",
+                last.as_ref().map_or_else(
+                    || "before its first step".to_owned(),
+                    |s| format!(
+                        "after the `{}` row of `{}` ({})",
+                        s.phase, s.action, s.outcome
+                    )
+                ),
+                if r.before.is_empty() {
+                    "unknown"
+                } else {
+                    r.before.as_str()
+                },
+                r.id,
+                r.id
+            );
+        }
     }
 }
 

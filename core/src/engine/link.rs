@@ -117,6 +117,57 @@ impl RelayDoor {
             *c = conn;
         }
     }
+
+    /// A door to whichever relay of `target` leads, for a command that asks once (no
+    /// link, no state): each relay of the list is tried in turn, a standby's word on
+    /// the leader followed. Returns the door and the person the relay takes the caller
+    /// for, or why no relay would serve.
+    pub async fn dial(target: &RelayClient) -> Result<(Self, String), String> {
+        let urls: Vec<String> = std::iter::once(target.url.clone())
+            .chain(target.standby.iter().cloned())
+            .collect();
+        let mut why = Vec::new();
+        let mut queue: std::collections::VecDeque<String> = urls.iter().cloned().collect();
+        let mut tried = std::collections::BTreeSet::new();
+        while let Some(url) = queue.pop_front() {
+            if !tried.insert(url.clone()) {
+                continue;
+            }
+            let mut one = target.clone();
+            one.url.clone_from(&url);
+            let mut client = match connect(&one).await {
+                Ok(c) => c,
+                Err(e) => {
+                    why.push(format!("{url}: {e}"));
+                    continue;
+                }
+            };
+            let hello = match tokio::time::timeout(CALL, client.hello(pb::HelloRequest {})).await {
+                Ok(Ok(h)) => h.into_inner(),
+                Ok(Err(s)) => {
+                    why.push(format!("{url}: {}", status_words(&s, target.tls.as_ref())));
+                    continue;
+                }
+                Err(_) => {
+                    why.push(format!("{url}: no hello in time"));
+                    continue;
+                }
+            };
+            if hello.standby {
+                why.push(format!("{url} is a standby"));
+                if urls.contains(&hello.leader) {
+                    queue.push_front(hello.leader);
+                }
+                continue;
+            }
+            let door = Self {
+                conn: Arc::new(Mutex::new(Some(client))),
+                tls: target.tls.clone(),
+            };
+            return Ok((door, hello.person));
+        }
+        Err(format!("no relay would serve: {}", why.join("; ")))
+    }
 }
 
 /// The link's handles the engine keeps.
