@@ -103,6 +103,7 @@ impl TestRelay {
             plaintext: false,
             max_consoles: 16,
             elect: None,
+            record: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = engine

@@ -392,6 +392,17 @@ impl Config {
                 serve
                     .validate()
                     .map_err(|e| format!("environment {:?}: {e}", env.name))?;
+                if let Some(record) = &serve.record
+                    && !env
+                        .source
+                        .iter()
+                        .any(|s| matches!(s, SourceConfig::Postgres(p) if &p.name == record))
+                {
+                    return Err(format!(
+                        "environment {:?}: serve.record {record:?} names no postgres source of the environment (the team's record is reached through one)",
+                        env.name
+                    ));
+                }
             }
         }
         Ok(())

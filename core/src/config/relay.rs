@@ -132,6 +132,13 @@ pub struct ServeConfig {
     /// leader serves, the others keep their view warm and take over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elect: Option<Election>,
+    /// The team's record: the name of a `postgres` source of the environment whose
+    /// connection settings (its `dsn_env`, libpq's TLS and password files) reach the
+    /// database that keeps the notes. Relays of one configuration name the same, so a
+    /// new leader serves what the old one kept; each relay's SQLite is its cache. Without
+    /// it, the relay's own SQLite is the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
 }
 
 /// A relay's part in the election of its configuration's relays.
@@ -258,5 +265,21 @@ mod tests {
         )
         .expect_err("nobody admitted");
         assert!(err.contains("admits nobody"), "{err}");
+    }
+
+    #[test]
+    fn the_team_record_is_a_postgres_source_of_the_environment() {
+        let serve = "[environment.serve]\nlisten = \"127.0.0.1:7443\"\nplaintext = true\noperators = [\"a\"]\nrecord = \"team\"\n[[environment.serve.token]]\nname = \"a\"\ntoken_env = \"T\"\n";
+        let ok = parse(&format!(
+            "[[environment]]\nname = \"p\"\n[[environment.source]]\nkind = \"postgres\"\nname = \"team\"\ndsn_env = \"TEAM_DSN\"\n{serve}"
+        ))
+        .expect("a postgres source");
+        let s = ok.environment[0].serve.as_ref().expect("serve");
+        assert_eq!(s.record.as_deref(), Some("team"));
+        let err = parse(&format!(
+            "[[environment]]\nname = \"p\"\n[[environment.source]]\nkind = \"etcd\"\nname = \"team\"\nendpoints = [\"127.0.0.1:2379\"]\n{serve}"
+        ))
+        .expect_err("not postgres");
+        assert!(err.contains("names no postgres source"), "{err}");
     }
 }

@@ -26,6 +26,7 @@
 mod access;
 mod elect;
 mod notes;
+mod record;
 mod workflows;
 
 use std::collections::VecDeque;
@@ -137,10 +138,12 @@ pub async fn start(
 ) -> Result<Relay, String> {
     serve.validate()?;
     let access = Arc::new(Access::new(serve)?);
+    let record = team_record(serve, environment)?;
     let notes = data
-        .map(|d| Notes::open(&d.join("notes.sqlite")))
+        .map(|d| Notes::open(&d.join("notes.sqlite"), record))
         .transpose()?
         .map(Arc::new);
+
     let workflows = data
         .map(|d| Workflows::open(environment, d.join("journal.sqlite")))
         .transpose()?
@@ -162,6 +165,15 @@ pub async fn start(
     }
     let stats = Arc::new(RelayStats::default());
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    if let Some(n) = &notes {
+        let (notes, mut stopped) = (Arc::clone(n), stopping.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = notes.keep_record() => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        });
+    }
     let (lead_tx, leadership) = tokio::sync::watch::channel(Leadership {
         leading: serve.elect.is_none(),
         leader: None,
@@ -206,6 +218,31 @@ pub async fn start(
         }
     });
     Ok(Relay { addr, stats })
+}
+
+/// The team's record `serve.record` names: the `postgres` source's connection settings,
+/// resolved as libpq would (the variable its `dsn_env` names, libpq's own variables
+/// and files).
+fn team_record(
+    serve: &ServeConfig,
+    environment: &crate::config::Environment,
+) -> Result<Option<record::TeamRecord>, String> {
+    let Some(name) = &serve.record else {
+        return Ok(None);
+    };
+    let source = environment
+        .source
+        .iter()
+        .find_map(|s| match s {
+            crate::config::SourceConfig::Postgres(p) if &p.name == name => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| format!("serve.record {name:?} names no postgres source"))?;
+    let (dsn, from) = source.dsn()?;
+    let params =
+        crate::sources::libpq::Params::resolve(&dsn, &crate::sources::libpq::process_env())
+            .map_err(|e| format!("serve.record {name:?} ({from}): {e}"))?;
+    Ok(Some(record::TeamRecord::new(params)))
 }
 
 /// The relay's TLS: its certificate, and the people's CA when it checks certificates.

@@ -56,6 +56,7 @@ pub fn serve_config(pki: &std::path::Path) -> ServeConfig {
         plaintext: false,
         max_consoles: 256,
         elect: None,
+        record: None,
     }
 }
 

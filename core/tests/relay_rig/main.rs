@@ -8,6 +8,8 @@
 //! and a stranger (another CA) are refused in words.
 //! `notes`: a note reaches every console within a second, named by the relay; one
 //! written while the relay is away is pending, then taken once.
+//! `record`: notes kept in the team's PostgreSQL (the rig's TLS cluster), through a
+//! cut-off and back, and served by a second relay with an empty cache.
 //! `workflows`: a drain asked from a console runs on the relay, journaled under the
 //! person's name; the second approver and a plan's maker hold there.
 //! `load`: twenty consoles on the relay put on the rig's etcd and HAProxy what one
@@ -23,6 +25,7 @@ mod helpers;
 mod load;
 mod mirror;
 mod notes;
+mod record;
 mod workflows;
 
 /// The tests share the rig's counters: one at a time.

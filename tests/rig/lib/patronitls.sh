@@ -12,6 +12,9 @@
 #           PGPASSFILE line) and $RIG/pgtls/sbpass.password, never in `rig.sh env`
 #   sbcert  by client certificate (pg_hba `cert`): $RIG/tls/pgcert.pem (CN sbcert)
 # $RIG/pgtls/pg_service.conf holds a service `pgtls` (verify-full, sbpass) for PGSERVICE.
+# The database `switchboard`, owned by sbpass, is the relays' team record (serve.record);
+# made by copying files (a checkpoint of its own) so that no dirty buffers slow the
+# replicas' base backups, whose spread checkpoint would wait minutes for them.
 # Beside the cluster, a lone PostgreSQL 15 (process pgexpired) on 127.0.0.1:44720 serves
 # a certificate from the rig's CA that expired yesterday (tls/expired.pem): the
 # expired-certificate case on a real server (login: postgres, trust, over TLS only).
@@ -66,7 +69,8 @@ SVC
 #!/bin/sh
 exec $PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -d "\$1" \\
   -c "CREATE ROLE sbpass LOGIN PASSWORD '$pw' IN ROLE pg_monitor, pg_signal_backend" \\
-  -c "CREATE ROLE sbcert LOGIN IN ROLE pg_monitor, pg_signal_backend"
+  -c "CREATE ROLE sbcert LOGIN IN ROLE pg_monitor, pg_signal_backend" \\
+  -c "CREATE DATABASE switchboard OWNER sbpass STRATEGY FILE_COPY"
 SH
   for i in 1 2 3; do
     rest=$(patronitls_rest_port "$i"); pg=$(patronitls_pg_port "$i")
