@@ -2,7 +2,10 @@
 //! rig's etcd; twenty headless consoles (the engine and link the window uses) and a
 //! wall admitted by a token (no certificate) follow the leader. The leader is killed with SIGKILL: every console follows the other
 //! relay within the lease's TTL and a little, and a note written during the failover
-//! reaches every console. Runs when `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
+//! reaches every console. With the rig's TLS PostgreSQL (`patronitls`), both relays
+//! keep notes in the team's record there: a console that connects after the failover
+//! gets, from the new leader, a note written on the old one. Runs when
+//! `SWITCHBOARD_RIG` names `etcd` and `haproxy`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -51,17 +54,43 @@ impl Drop for RelayProcess {
 
 const TTL_SECS: u64 = 5;
 
-fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
+/// The variable holding the team's record's connection string (the relays' `team`
+/// source's `dsn_env`).
+const TEAM_DSN: &str = "SWITCHBOARD_TEAM_RECORD";
+
+/// The team's record on the rig's TLS cluster: its primary wherever it is, verified
+/// TLS, the password from libpq's password file.
+fn team_dsn() -> String {
+    let rig = PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()));
+    format!(
+        "host=127.0.0.1,127.0.0.1,127.0.0.1 port=44711,44712,44713 dbname=switchboard user=sbpass sslmode=verify-full sslrootcert={} passfile={} target_session_attrs=read-write",
+        rig.join("tls/ca.pem").display(),
+        rig.join("pgtls/pgpass").display()
+    )
+}
+
+fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16, record: bool) -> RelayProcess {
     let p = |f: &str| pki.join(f).display().to_string();
     let token = dir.join("wall.token").display().to_string();
     let cfg = dir.join(format!("{name}.toml"));
+    let (team_source, team_record) = if record {
+        (
+            format!(
+                "[[environment.source]]\nkind = \"postgres\"\nname = \"team\"\ndsn_env = \"{TEAM_DSN}\"\n\n"
+            ),
+            "record = \"team\"\n",
+        )
+    } else {
+        (String::new(), "")
+    };
     std::fs::write(
         &cfg,
         format!(
             "[[environment]]\nname = \"rig-failover\"\n\n\
              [[environment.source]]\nkind = \"etcd\"\nname = \"etcd\"\nendpoints = [\"127.0.0.1:12379\", \"127.0.0.1:22379\", \"127.0.0.1:32379\"]\n\n\
              [[environment.source]]\nkind = \"haproxy\"\nname = \"haproxy\"\nstats_url = \"http://127.0.0.1:8404/stats;csv\"\n\n\
-             [environment.serve]\nlisten = \"127.0.0.1:{port}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\noperators = [\"alice\", \"bob\"]\n\
+             {team_source}\
+             [environment.serve]\nlisten = \"127.0.0.1:{port}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\noperators = [\"alice\", \"bob\"]\n{team_record}\
              elect = {{ advertise = \"https://127.0.0.1:{port}\", ttl_secs = {TTL_SECS} }}\n\n\
              [[environment.serve.token]]\nname = \"wall-ops-room\"\ntoken_file = \"{token}\"\n",
             p("server.pem"),
@@ -73,6 +102,7 @@ fn start_relay(dir: &Path, pki: &Path, name: &str, port: u16) -> RelayProcess {
     RelayProcess(
         Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+            .env(TEAM_DSN, team_dsn())
             .args(["--config", cfg.to_str().unwrap_or_default()])
             .args([
                 "--data-dir",
@@ -155,10 +185,23 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         .iter()
         .map(|p| format!("https://127.0.0.1:{p}"))
         .collect();
+    // The team's record, when the rig has its TLS PostgreSQL.
+    let record = rig_has("patronitls");
     let mut relays = vec![
-        Some(start_relay(dir.path(), &pki, "relay-a", ports[0])),
-        Some(start_relay(dir.path(), &pki, "relay-b", ports[1])),
+        Some(start_relay(dir.path(), &pki, "relay-a", ports[0], record)),
+        Some(start_relay(dir.path(), &pki, "relay-b", ports[1], record)),
     ];
+    // The record outlives the test: each run's notes have their own ids.
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    );
+    let during = format!("failover-note-{run}");
+    let before = format!("before-failover-{run}");
     let people = ["alice", "bob", "wall"];
     let mut consoles: Vec<EngineHandle> = (0..20)
         .map(|i| console(&urls, &pki, people[i % 3]))
@@ -166,7 +209,7 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
     consoles.push(wall(&urls, &pki, &token));
     let heard: Arc<Mutex<HashMap<usize, HashSet<String>>>> = Arc::default();
     let note = SharedNote {
-        uid: "failover-note-1".into(),
+        uid: during.clone(),
         incident_key: None,
         author: "alice".into(),
         body: "relay a died mid-incident".into(),
@@ -221,6 +264,29 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let (killed, survivor) = if leader == urls[0] { (0, 1) } else { (1, 0) };
+    // bob writes on the leader before it dies; every console has it.
+    consoles[1]
+        .share_note(SharedNote {
+            uid: before.clone(),
+            body: "db1 fenced before relay a died".into(),
+            ..note.clone()
+        })
+        .expect("queued");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while heard
+        .lock()
+        .expect("heard")
+        .values()
+        .filter(|s| s.contains(&before))
+        .count()
+        < 21
+    {
+        assert!(
+            Instant::now() < deadline,
+            "bob's note did not reach every console"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let wall_link = consoles[20].relay_link().expect("the wall's link");
     assert_eq!(
         wall_link.person.as_deref(),
@@ -261,7 +327,7 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
             .lock()
             .expect("heard")
             .values()
-            .filter(|s| s.contains("failover-note-1"))
+            .filter(|s| s.contains(&during))
             .count()
             < 21
     {
@@ -271,7 +337,7 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         .lock()
         .expect("heard")
         .values()
-        .filter(|s| s.contains("failover-note-1"))
+        .filter(|s| s.contains(&during))
         .count();
     println!(
         "leader SIGKILLed: all 20 consoles and the wall on the other relay after {} ms (lease TTL {TTL_SECS} s); the note written meanwhile reached {with_note} of 21",
@@ -282,6 +348,33 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         back <= Duration::from_secs(TTL_SECS + 2),
         "back after {back:?}, more than the TTL + 2 s"
     );
+    // A console opened after the failover: the new leader serves the note written on
+    // the old one, from the team's record.
+    if record {
+        let late = console(&urls, &pki, "bob");
+        let got: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let g = Arc::clone(&got);
+        late.on_relay_news(move |news| {
+            if let RelayNews::Note(n) = news
+                && let Ok(mut g) = g.lock()
+            {
+                g.insert(n.uid);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !got.lock().expect("got").contains(&before) {
+            assert!(
+                Instant::now() < deadline,
+                "the new leader did not serve the note kept by the old one"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        println!(
+            "a console opened after the failover got the old leader's note from the team's record"
+        );
+    } else {
+        eprintln!("the team's record part skipped: SWITCHBOARD_RIG does not name patronitls");
+    }
     drop(consoles);
     drop(relays);
     let record = dir
@@ -294,7 +387,7 @@ fn consoles_follow_the_other_relay_when_the_leader_is_killed() {
         .shared_notes_since(Timestamp(0))
         .expect("notes");
     assert_eq!(
-        kept.iter().filter(|n| n.uid == "failover-note-1").count(),
+        kept.iter().filter(|n| n.uid == during).count(),
         1,
         "kept once"
     );

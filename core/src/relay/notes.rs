@@ -20,6 +20,9 @@ use crate::protocol::{SharedNote, pb};
 use crate::store::Store;
 use crate::time::Timestamp;
 
+/// Ids of the notes sent kept (then forgotten all at once: a note sent twice is taken
+/// once by every console).
+const SENT_KEPT: usize = 100_000;
 /// How often notes the team's record could not take are sent again.
 const RESEND_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -33,6 +36,8 @@ pub(super) struct Notes {
     record: Option<TeamRecord>,
     /// Notes the team's record has not taken yet (kept in the cache meanwhile).
     unsaved: Mutex<Vec<SharedNote>>,
+    /// The ids of the notes this relay sent to its consoles.
+    sent: Mutex<std::collections::HashSet<String>>,
     fanout: broadcast::Sender<pb::Note>,
 }
 
@@ -51,6 +56,7 @@ impl Notes {
             store: Mutex::new(opened.store),
             record,
             unsaved: Mutex::new(Vec::new()),
+            sent: Mutex::new(std::collections::HashSet::new()),
             fanout,
         })
     }
@@ -180,7 +186,15 @@ impl Notes {
             }
             (None, cached) => cached?,
         };
-        if changed {
+        // A note the record already held may never have reached the consoles (its relay
+        // died between the two): this relay sends each note once at least.
+        let first_here = self.sent.lock().map_or(true, |mut sent| {
+            if sent.len() >= SENT_KEPT {
+                sent.clear();
+            }
+            sent.insert(stored.uid.clone())
+        });
+        if changed || first_here {
             self.fanout.send(stored.to_pb()).ok();
         }
         Ok(stored)
