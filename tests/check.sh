@@ -95,6 +95,8 @@ SIZE=$(identify -format '%m %wx%h' "$EXPORTED")
 echo "exported view: $EXPORTED ($SIZE)"
 # A window following a relay (`switchboard serve` on the rig, TLS, people's certificates).
 tests/relay-window.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-relay.png"
+# Two relays electing a leader; the leader SIGKILLed; the window follows the other.
+tests/relay-failover-window.sh "$CARGO_TARGET_DIR/debug/switchboard" "$ROOT/artifacts/operator-relay-failover.png"
 
 step "hostile endpoints: memory bounded"
 # Five sources whose address answers an endless body: the console's peak RSS stays

@@ -352,6 +352,7 @@ impl pb::relay_server::Relay for Service {
         let person = self.access.person(&req)?;
         self.leading()?;
         let slot = Slot::take(&self.stats, self.max_consoles)?;
+        tracing::info!("{} follows this relay", person.name);
         let (state, events) = self
             .engine
             .attach()
