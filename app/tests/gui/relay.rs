@@ -181,6 +181,12 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
     wait_for(&mut bob, "found in note", Duration::from_secs(5));
     let took = saved.elapsed();
     assert!(has(&bob, "alice"), "named by the relay");
+    // The incident alice opened by hand is in bob's list too, recorded from the note.
+    bob.get_by_label("Search").focus();
+    bob.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    bob.key_press(egui::Key::Backspace);
+    bob.run_steps(2);
+    wait_for(&mut bob, "orders db failover", Duration::from_secs(5));
     println!(
         "a note typed in one window, in the other's store and screen after {} ms",
         took.as_millis()

@@ -7,8 +7,12 @@
 //!   relay does. Written while the relay is out of reach, it stays pending, is shown so,
 //!   and is sent again when the relay is back ([`Store::pending_notes`]); the relay
 //!   takes a note once whatever the retries, by its id.
-//! - A received note is linked to the incident with its key (`incidents.external`);
-//!   one whose incident this console has not recorded yet is linked when it is.
+//! - A received note is linked to the incident with its key (`incidents.external`).
+//!   An incident opened by hand gets its key when its first note is shared; a console
+//!   that receives a note of an incident it does not know records the incident from
+//!   the key (environment, start, title), so a hand-opened incident reaches every
+//!   console with its notes. One detected from the state that this console has not
+//!   synced yet is the same row once it does (the key is the same).
 //! - The newest edit wins; the text it replaces goes to the note's history.
 
 use rusqlite::{OptionalExtension, params};
@@ -16,6 +20,15 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::protocol::SharedNote;
 use crate::time::Timestamp;
+
+/// An incident's key (`environment:start:title`) in its parts; `None` when it is not one.
+fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
+    let mut parts = key.splitn(3, ':');
+    let environment = parts.next().filter(|e| !e.is_empty())?;
+    let started_at = parts.next()?.parse().ok()?;
+    let title = parts.next().filter(|t| !t.trim().is_empty())?;
+    Some((environment, started_at, title))
+}
 
 /// The most notes sent to a console that connects (the newest).
 const NOTES_ON_CONNECT: u32 = 5000;
@@ -32,6 +45,13 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no note #{id}")))?;
         let uid = uid.unwrap_or_else(new_uid);
+        // An incident opened by hand has no key yet: it gets the one every console
+        // derives an incident's from (environment, start, title).
+        self.conn.execute(
+            "UPDATE OR IGNORE incidents SET external = environment || ':' || started_at || ':' || title
+             WHERE id = (SELECT incident_id FROM notes WHERE id = ?1) AND external IS NULL",
+            params![id],
+        )?;
         self.conn.execute(
             "UPDATE notes SET uid = ?2, shared = 'pending',
                 incident_key = (SELECT external FROM incidents WHERE id = notes.incident_id)
@@ -62,6 +82,24 @@ impl Store {
     /// Returns the note as stored and whether anything changed.
     pub fn receive_note(&self, n: &SharedNote) -> Result<(SharedNote, bool), StoreError> {
         let tx = self.conn.unchecked_transaction()?;
+        if let Some((environment, started_at, title)) =
+            n.incident_key.as_deref().and_then(parse_key)
+        {
+            // An incident this console has not recorded (one opened by hand on another):
+            // recorded from its key, so the note joins it.
+            tx.execute(
+                "INSERT INTO incidents (title, severity, environment, origin, started_at, external)
+                 SELECT ?1, 2, ?2, 'shared', ?3, ?4
+                 WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE external = ?4)",
+                params![title, environment, started_at, n.incident_key],
+            )?;
+            if tx.changes() == 1 {
+                tx.execute(
+                    "INSERT INTO status_changes (incident_id, status, at) VALUES (?1, 'triage', ?2)",
+                    params![tx.last_insert_rowid(), started_at],
+                )?;
+            }
+        }
         let known: Option<(i64, String, i64, Option<String>, String)> = tx
             .query_row(
                 "SELECT id, body, edited_at, shared, author FROM notes WHERE uid = ?1",
@@ -219,25 +257,65 @@ mod tests {
         let all = store.notes(None).expect("notes");
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].body, "newer");
-        assert_eq!(
-            all[0].incident, None,
-            "its incident is not recorded here yet"
-        );
         assert_eq!(store.history(all[0].id).expect("history")[0].0, "first");
 
-        // The incident is recorded under the same key: the note joins it.
+        // This console had not recorded the incident: it is, from the key, and the note
+        // is in it; the state's sync would find it by the same key.
+        let incidents = store.incidents().expect("incidents");
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        let inc = &incidents[0];
+        assert_eq!(
+            (inc.title.as_str(), inc.environment.as_str(), inc.started_at),
+            ("db down", "prod", Timestamp(100))
+        );
+        assert_eq!(all[0].incident, Some(inc.id));
+        // A note of a key that is not one stays outside any incident.
+        let (odd, _) = store
+            .receive_note(&shared("u2", "odd", 100, Some("no key here")))
+            .expect("kept");
+        assert_eq!(odd.incident_key.as_deref(), Some("no key here"));
+        assert_eq!(store.incidents().expect("incidents").len(), 1);
+    }
+
+    #[test]
+    fn an_incident_opened_by_hand_gets_its_key_when_a_note_of_it_is_shared() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("n.sqlite"))
+            .expect("open")
+            .store;
         let id = store
-            .open_incident("db down", 1, "prod", "detected", Timestamp(100), None)
-            .expect("incident");
-        store
-            .conn
-            .execute(
-                "UPDATE incidents SET external = ?2 WHERE id = ?1",
-                params![id, key],
+            .open_incident(
+                "orders db failover",
+                1,
+                "prod",
+                "manual",
+                Timestamp(77),
+                None,
             )
-            .expect("key");
-        store.link_keyed_notes().expect("linked");
-        assert_eq!(store.notes(Some(id)).expect("notes").len(), 1);
+            .expect("incident");
+        let note = store
+            .add_note(&NewNote {
+                incident: Some(id),
+                author: "alice".into(),
+                body: "promoting db2".into(),
+                at: Timestamp(80),
+                ..NewNote::default()
+            })
+            .expect("note");
+        let shared = store.share_note(note).expect("shared");
+        assert_eq!(
+            shared.incident_key.as_deref(),
+            Some("prod:77:orders db failover")
+        );
+        // bob's console records the incident from the note.
+        let bob = Store::open(&dir.path().join("bob.sqlite"))
+            .expect("open")
+            .store;
+        bob.receive_note(&shared).expect("kept");
+        let incidents = bob.incidents().expect("incidents");
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].title, "orders db failover");
+        assert_eq!(bob.notes(Some(incidents[0].id)).expect("notes").len(), 1);
     }
 
     #[test]
