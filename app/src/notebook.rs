@@ -466,6 +466,20 @@ impl Worker {
                     .set_status(id, status, at)
                     .err()
                     .map(|e| Err(e.to_string()));
+                // On a relay the change goes to every console, as a note of the incident.
+                if out.outcome.is_none()
+                    && let Some(relay) = &self.relay
+                {
+                    let shared = store
+                        .status_note(id, status, &switchboard_core::operator_name(), at)
+                        .and_then(|n| store.share_note(n));
+                    match shared {
+                        Ok(n) => {
+                            (relay.share)(n);
+                        }
+                        Err(e) => tracing::warn!("the status of incident #{id} not shared: {e}"),
+                    }
+                }
             }
             Request::Severity(id, sev, at) => {
                 let who = switchboard_core::operator_name();

@@ -14,6 +14,11 @@
 //!   console with its notes. One detected from the state that this console has not
 //!   synced yet is the same row once it does (the key is the same).
 //! - The newest edit wins; the text it replaces goes to the note's history.
+//! - A status change (triage, mitigated, resolved) made on a console on a relay is a
+//!   note of its incident ([`Store::status_note`], entity `status:<status>`), so it
+//!   travels, waits and is kept as notes do, and reads as a line of the incident's
+//!   timeline; a console receiving it moves its copy of the incident, unless a later
+//!   change is already there.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -29,6 +34,9 @@ fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
     let title = parts.next().filter(|t| !t.trim().is_empty())?;
     Some((environment, started_at, title))
 }
+
+/// A status note's entity: this, then the status.
+const STATUS_ENTITY: &str = "status:";
 
 /// The most notes sent to a console that connects (the newest).
 const NOTES_ON_CONNECT: u32 = 5000;
@@ -60,6 +68,57 @@ impl Store {
         )?;
         self.shared_note(&uid)?
             .ok_or_else(|| StoreError::NotFound(format!("no note #{id}")))
+    }
+
+    /// Records that `author` moved incident `incident` to `status` at `at` as a note of
+    /// the incident (to share: [`Store::share_note`]); returns the note's id.
+    pub fn status_note(
+        &self,
+        incident: i64,
+        status: &str,
+        author: &str,
+        at: Timestamp,
+    ) -> Result<i64, StoreError> {
+        self.add_note(&super::NewNote {
+            incident: Some(incident),
+            author: author.to_owned(),
+            body: format!("Status: {status}"),
+            at,
+            pinned_at: Some(at),
+            entity: Some(format!("{STATUS_ENTITY}{status}")),
+        })
+    }
+
+    /// Applies a received status note to its incident, unless the incident changed
+    /// status since.
+    fn apply_status(&self, n: &SharedNote) -> Result<(), StoreError> {
+        let Some(status) = n
+            .entity
+            .as_deref()
+            .and_then(|e| e.strip_prefix(STATUS_ENTITY))
+            .filter(|s| matches!(*s, "triage" | "mitigated" | "resolved"))
+        else {
+            return Ok(());
+        };
+        let Some(key) = &n.incident_key else {
+            return Ok(());
+        };
+        let found: Option<(i64, String, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT id, status, (SELECT max(at) FROM status_changes WHERE incident_id = incidents.id)
+                 FROM incidents WHERE external = ?1",
+                params![key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((id, now, last)) = found
+            && now != status
+            && last.is_none_or(|l| l < n.created_at.0)
+        {
+            self.set_status(id, status, n.created_at)?;
+        }
+        Ok(())
     }
 
     /// The notes the relay has not taken yet, oldest first.
@@ -150,6 +209,9 @@ impl Store {
             }
         };
         tx.commit()?;
+        if changed {
+            self.apply_status(n)?;
+        }
         let stored = self
             .shared_note(&n.uid)?
             .ok_or_else(|| StoreError::NotFound(format!("no note {}", n.uid)))?;
@@ -275,6 +337,41 @@ mod tests {
             .expect("kept");
         assert_eq!(odd.incident_key.as_deref(), Some("no key here"));
         assert_eq!(store.incidents().expect("incidents").len(), 1);
+    }
+
+    #[test]
+    fn a_status_change_travels_as_a_note_and_a_later_one_is_not_undone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let open = |name: &str| Store::open(&dir.path().join(name)).expect("open").store;
+        let (alice, bob) = (open("alice.sqlite"), open("bob.sqlite"));
+        let id = alice
+            .open_incident(
+                "orders db failover",
+                1,
+                "prod",
+                "manual",
+                Timestamp(10),
+                None,
+            )
+            .expect("incident");
+        alice
+            .set_status(id, "mitigated", Timestamp(50))
+            .expect("status");
+        let note = alice
+            .status_note(id, "mitigated", "alice", Timestamp(50))
+            .expect("note");
+        let shared = alice.share_note(note).expect("shared");
+        assert_eq!(shared.body, "Status: mitigated");
+        bob.receive_note(&shared).expect("kept");
+        let inc = &bob.incidents().expect("incidents")[0];
+        assert_eq!(inc.status, "mitigated", "bob's copy moved");
+        // bob resolves later; alice's older change arriving again does not undo it.
+        bob.set_status(inc.id, "resolved", Timestamp(90))
+            .expect("status");
+        let mut again = shared.clone();
+        again.uid = "another-id".into();
+        bob.receive_note(&again).expect("kept");
+        assert_eq!(bob.incident(inc.id).expect("incident").status, "resolved");
     }
 
     #[test]
