@@ -11,36 +11,15 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::Queryable as _;
 use switchboard::{Console, ConsoleOptions};
 use switchboard_core::sources::TlsSettings;
-use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::{
-    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig, SourceConfig,
+    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig,
 };
 
 use crate::common;
 use crate::helpers::{harness, has, wait_for};
 
 fn rig_env() -> Environment {
-    let haproxy = HaproxyConfig {
-        name: "haproxy".into(),
-        socket: None,
-        stats_url: Some("http://127.0.0.1:8404/stats;csv".into()),
-        interval_millis: 250,
-        timeout_millis: 1000,
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    };
-    Environment::new(
-        "rig",
-        vec![common::rig_etcd(), SourceConfig::Haproxy(haproxy)],
-    )
-}
-
-fn pki() -> PathBuf {
-    common::rig(&["pki"]);
-    PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
-        .join("tls")
+    common::rig_relay_env(250)
 }
 
 /// A window of `person` on the relay at `url`, keeping notes in `store`.
@@ -137,7 +116,7 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
     if !(common::rig_has("etcd") && common::rig_has("haproxy")) {
         return;
     }
-    let pki = pki();
+    let pki = common::rig_pki();
     let dir = tempfile::tempdir().expect("dir");
     let relay = TestRelay::start(&rig_env(), &pki, dir.path());
     let url = relay.url.clone();
@@ -187,6 +166,11 @@ fn a_note_typed_in_one_window_is_in_the_other_within_a_second() {
     bob.key_press(egui::Key::Backspace);
     bob.run_steps(2);
     wait_for(&mut bob, "orders db failover", Duration::from_secs(5));
+    assert!(!has(&bob, "MITIGATED"));
+    // alice marks it mitigated: bob's list says so, the change carried as a note.
+    alice.get_by_label("Mitigated").click();
+    alice.run_steps(2);
+    wait_for(&mut bob, "MITIGATED", Duration::from_secs(5));
     println!(
         "a note typed in one window, in the other's store and screen after {} ms",
         took.as_millis()
@@ -215,20 +199,9 @@ fn a_drain_from_the_palette_runs_on_the_relay_under_alices_name() {
         return;
     }
     let _back = BackInRotation;
-    let pki = pki();
+    let pki = common::rig_pki();
     let dir = tempfile::tempdir().expect("dir");
-    let edge = HaproxyConfig {
-        name: "edge".into(),
-        socket: Some("tcp://127.0.0.1:9999".into()),
-        stats_url: None,
-        interval_millis: 250,
-        timeout_millis: 1000,
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    };
-    let env = Environment::new("rig", vec![common::rig_etcd(), SourceConfig::Haproxy(edge)]);
+    let env = common::rig_edge_env();
     let relay = TestRelay::start(&env, &pki, dir.path());
     let engine = engine_of(&relay.url, &pki, "alice", env.clone());
     let desk = switchboard_core::workflow::desk::Desk::relayed(

@@ -672,23 +672,29 @@ impl Reducer {
     }
 
     fn staleness(&self) -> Vec<Event> {
-        let now = self.clock.now();
         let limit = self.stale_after.as_millis() as i64;
+        self.stale_markers(limit, |secs| format!("no report for {secs:.0} s"))
+    }
+
+    /// A `stale` event, dated now, for every source still up and silent for more than
+    /// `silent_millis`, saying why (given how many seconds it has been silent).
+    fn stale_markers(&self, silent_millis: i64, why: impl Fn(f64) -> String) -> Vec<Event> {
+        let now = self.clock.now();
         self.state
             .sources
             .iter()
             .filter(|(_, s)| {
-                s.status == SourceStatus::Up && now.millis_since(s.last_event_at) > limit
+                s.status == SourceStatus::Up && now.millis_since(s.last_event_at) > silent_millis
             })
             .map(|(id, s)| {
-                let secs = now.millis_since(s.last_event_at) as f64 / 1000.0;
+                let secs = now.millis_since(s.last_event_at).max(0) as f64 / 1000.0;
                 Event::new(
                     now,
                     id.clone(),
                     EventBody::SourceStatus {
                         source_kind: s.kind,
                         status: SourceStatus::Stale,
-                        detail: Some(format!("no report for {secs:.0} s")),
+                        detail: Some(why(secs)),
                         drill: s.drill,
                     },
                 )
@@ -743,25 +749,9 @@ impl Reducer {
 
     /// Every source still up turns stale now, naming the lost relay.
     fn relay_lost(&self, why: &str) -> Vec<Event> {
-        let now = self.clock.now();
-        self.state
-            .sources
-            .iter()
-            .filter(|(_, s)| s.status == SourceStatus::Up)
-            .map(|(id, s)| {
-                let secs = now.millis_since(s.last_event_at).max(0) as f64 / 1000.0;
-                Event::new(
-                    now,
-                    id.clone(),
-                    EventBody::SourceStatus {
-                        source_kind: s.kind,
-                        status: SourceStatus::Stale,
-                        detail: Some(format!("relay lost ({why}); last report {secs:.0} s ago")),
-                        drill: s.drill,
-                    },
-                )
-            })
-            .collect()
+        self.stale_markers(i64::MIN, |secs| {
+            format!("relay lost ({why}); last report {secs:.0} s ago")
+        })
     }
 
     /// Publishes, records and broadcasts a batch already applied to the state.

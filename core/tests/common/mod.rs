@@ -73,6 +73,58 @@ pub fn engine_with_env(env: switchboard_core::Environment) -> switchboard_core::
     switchboard_core::start(&switchboard_core::EngineOptions::new(cfg)).expect("engine")
 }
 
+/// The rig's etcd and its HAProxy (stats over HTTP, polled every `haproxy_millis`, so
+/// HAProxy's own counter sees every poll), in an environment named `rig`: what the
+/// relay tests serve.
+#[allow(dead_code)]
+pub fn rig_relay_env(haproxy_millis: u64) -> switchboard_core::Environment {
+    let haproxy = switchboard_core::sources::haproxy::HaproxyConfig {
+        name: "haproxy".into(),
+        socket: None,
+        stats_url: Some("http://127.0.0.1:8404/stats;csv".into()),
+        interval_millis: haproxy_millis,
+        timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
+    };
+    switchboard_core::Environment::new(
+        "rig",
+        vec![rig_etcd(), switchboard_core::SourceConfig::Haproxy(haproxy)],
+    )
+}
+
+/// The rig's etcd (the workflows' lock) and its HAProxy over the runtime API as a
+/// source named `edge` (the target a drain acts on), in an environment named `rig`.
+#[allow(dead_code)]
+pub fn rig_edge_env() -> switchboard_core::Environment {
+    let edge = switchboard_core::sources::haproxy::HaproxyConfig {
+        name: "edge".into(),
+        socket: Some("tcp://127.0.0.1:9999".into()),
+        stats_url: None,
+        interval_millis: 250,
+        timeout_millis: 1000,
+        tls: None,
+        auth: None,
+        proxy: switchboard_core::sources::ProxySetting::default(),
+        max_answer_bytes: None,
+    };
+    switchboard_core::Environment::new(
+        "rig",
+        vec![rig_etcd(), switchboard_core::SourceConfig::Haproxy(edge)],
+    )
+}
+
+/// The rig's private PKI directory (people's certificates among it), made unless it is
+/// there.
+#[allow(dead_code)]
+pub fn rig_pki() -> PathBuf {
+    rig(&["pki"]);
+    PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
+        .join("tls")
+}
+
 /// The rig's 3-member etcd as a source named `etcd` (for the environments of rig tests).
 #[allow(dead_code)]
 pub fn rig_etcd() -> switchboard_core::SourceConfig {

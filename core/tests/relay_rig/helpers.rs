@@ -8,38 +8,21 @@ use std::time::Duration;
 
 use switchboard_core::relay::Relay;
 use switchboard_core::sources::TlsSettings;
-use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::{
-    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig, SourceConfig,
+    Config, EngineHandle, EngineOptions, Environment, RelayClient, ServeConfig,
 };
 
 use crate::common;
 
 /// The rig's PKI directory, made if it is not there.
 pub fn pki() -> PathBuf {
-    common::rig(&["pki"]);
-    PathBuf::from(std::env::var("RIG").unwrap_or_else(|_| "/tmp/switchboard-rig".into()))
-        .join("tls")
+    common::rig_pki()
 }
 
 /// The environment the relay and the direct consoles watch: the rig's etcd and HAProxy
 /// (stats over HTTP, so HAProxy's own counter sees every poll).
 pub fn rig_env() -> Environment {
-    let haproxy = HaproxyConfig {
-        name: "haproxy".into(),
-        socket: None,
-        stats_url: Some("http://127.0.0.1:8404/stats;csv".into()),
-        interval_millis: 100,
-        timeout_millis: 1000,
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    };
-    Environment::new(
-        "rig",
-        vec![common::rig_etcd(), SourceConfig::Haproxy(haproxy)],
-    )
+    common::rig_relay_env(100)
 }
 
 /// How the relay serves: TLS with the rig's server certificate, people's certificates

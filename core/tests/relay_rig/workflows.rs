@@ -6,29 +6,17 @@
 
 use std::time::{Duration, Instant};
 
+use switchboard_core::Environment;
 use switchboard_core::protocol::{self, pb};
-use switchboard_core::sources::haproxy::HaproxyConfig;
 use switchboard_core::workflow::desk::{Desk, Phase};
 use switchboard_core::workflow::{Journal, Kind, Plan, Report};
-use switchboard_core::{Environment, SourceConfig};
 
 use crate::common;
 use crate::helpers::{RigRelay, client_of, console_in, pki, serve_config, wait_connected};
 
 /// The rig's etcd (the lock) and HAProxy over its runtime API (the target).
 fn acting_env(second_approver: bool) -> Environment {
-    let edge = HaproxyConfig {
-        name: "edge".into(),
-        socket: Some("tcp://127.0.0.1:9999".into()),
-        stats_url: None,
-        interval_millis: 250,
-        timeout_millis: 1000,
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    };
-    let mut env = Environment::new("rig", vec![common::rig_etcd(), SourceConfig::Haproxy(edge)]);
+    let mut env = common::rig_edge_env();
     env.second_approver = second_approver;
     env
 }
