@@ -10,20 +10,14 @@ use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn rig_has(c: &str) -> bool {
-    std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|x| x == c))
-}
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
+use common::rig_has;
 
 /// The rig's PKI directory (made unless it is there).
 fn pki() -> PathBuf {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("pki")
-        .output()
-        .expect("rig.sh pki");
-    assert!(out.status.success(), "rig.sh pki failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    common::rig_pki()
 }
 
 /// The relay's configuration: the rig's etcd and HAProxy, served on a port the

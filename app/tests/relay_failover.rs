@@ -19,19 +19,14 @@ use switchboard_core::{
     Config, EngineHandle, EngineOptions, Environment, RelayClient, RelayNews, Timestamp,
 };
 
-fn rig_has(c: &str) -> bool {
-    std::env::var("SWITCHBOARD_RIG").is_ok_and(|v| v.split([' ', ',']).any(|x| x == c))
-}
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
 
+use common::rig_has;
+
+/// The rig's PKI directory (made unless it is there).
 fn pki() -> PathBuf {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/rig/rig.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("pki")
-        .output()
-        .expect("rig.sh pki");
-    assert!(out.status.success(), "rig.sh pki failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    common::rig_pki()
 }
 
 /// A port nobody listens on now.
