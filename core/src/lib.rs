@@ -54,7 +54,8 @@ mod time;
 pub mod workflow;
 
 pub use self::config::{
-    Config, ConfigError, Environment, Look, RelayClient, ServeConfig, SourceConfig, TokenConfig,
+    Config, ConfigError, Election, Environment, Look, RelayClient, ServeConfig, SourceConfig,
+    TokenConfig,
 };
 pub use self::engine::{
     Attached, EngineError, EngineHandle, EngineOptions, Flusher, LinkStatus, RelayDoor, RelayNews,

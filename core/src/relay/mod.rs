@@ -24,6 +24,7 @@
 //!   presents a certificate (or, when tokens are configured too, a token).
 
 mod access;
+mod acks;
 mod elect;
 mod notes;
 mod record;
@@ -96,6 +97,8 @@ struct Service {
     encoded: Arc<Encoded>,
     notes: Option<Arc<Notes>>,
     workflows: Option<Arc<Workflows>>,
+    /// The team's record, where acknowledgements are kept for a new leader.
+    record: Option<Arc<record::TeamRecord>>,
 }
 
 /// Each batch's JSON lines, made once for every console (keyed by the batch's `Arc`,
@@ -103,23 +106,23 @@ struct Service {
 #[derive(Default)]
 struct Encoded(Mutex<VecDeque<EncodedBatch>>);
 
-/// A batch and its JSON lines.
-type EncodedBatch = (Arc<Vec<Event>>, Arc<Vec<u8>>);
+/// A batch and its JSON lines (shared by every console's frame: no copy per console).
+type EncodedBatch = (Arc<Vec<Event>>, bytes::Bytes);
 
 impl Encoded {
-    fn lines(&self, batch: &Arc<Vec<Event>>, stats: &RelayStats) -> Arc<Vec<u8>> {
+    fn lines(&self, batch: &Arc<Vec<Event>>, stats: &RelayStats) -> bytes::Bytes {
         if let Ok(kept) = self.0.lock()
             && let Some((_, lines)) = kept.iter().find(|(b, _)| Arc::ptr_eq(b, batch))
         {
-            return Arc::clone(lines);
+            return lines.clone();
         }
-        let lines = Arc::new(protocol::encode_events(batch));
+        let lines = bytes::Bytes::from(protocol::encode_events(batch));
         stats.encoded.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut kept) = self.0.lock() {
             if kept.len() == ENCODED_KEPT {
                 kept.pop_front();
             }
-            kept.push_back((Arc::clone(batch), Arc::clone(&lines)));
+            kept.push_back((Arc::clone(batch), lines.clone()));
         }
         lines
     }
@@ -138,9 +141,9 @@ pub async fn start(
 ) -> Result<Relay, String> {
     serve.validate()?;
     let access = Arc::new(Access::new(serve)?);
-    let record = team_record(serve, environment)?;
+    let record = team_record(serve, environment)?.map(Arc::new);
     let notes = data
-        .map(|d| Notes::open(&d.join("notes.sqlite"), record))
+        .map(|d| Notes::open(&d.join("notes.sqlite"), record.clone()))
         .transpose()?
         .map(Arc::new);
 
@@ -181,6 +184,19 @@ pub async fn start(
     if let Some(election) = serve.elect.clone() {
         tokio::spawn(elect::run(environment.clone(), election, lead_tx));
     }
+    if let Some(record) = &record {
+        // Each time this relay takes the lead, it carries the acknowledgements given on
+        // the one before (`acks.rs`).
+        let (tap, record, mut lead) = (engine.clone(), Arc::clone(record), leadership.clone());
+        tokio::spawn(async move {
+            while lead.wait_for(|l| l.leading).await.is_ok() {
+                acks::carry(tap.clone(), Arc::clone(&record)).await;
+                if lead.wait_for(|l| !l.leading).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let service = Service {
         engine,
         leadership,
@@ -198,6 +214,7 @@ pub async fn start(
         encoded: Arc::default(),
         notes,
         workflows,
+        record: record.clone(),
     };
     let server = pb::relay_server::RelayServer::new(service)
         .max_decoding_message_size(1 << 20)
@@ -396,8 +413,16 @@ impl pb::relay_server::Relay for Service {
             tonic::Status::invalid_argument(format!("not a request this relay knows: {e}"))
         })?;
         self.engine
-            .send_as(intent, &person.name)
+            .send_as(intent.clone(), &person.name)
             .map_err(|e| tonic::Status::failed_precondition(e.to_string()))?;
+        if let (Intent::AckIncident { incident }, Some(record)) = (&intent, &self.record) {
+            tokio::spawn(acks::keep(
+                self.engine.clone(),
+                Arc::clone(record),
+                *incident,
+                person.name,
+            ));
+        }
         Ok(tonic::Response::new(pb::ActReply {}))
     }
 
@@ -531,16 +556,21 @@ impl Feed {
             let next = tokio::select! {
                 next = tokio::time::timeout(IDLE_TICK, events.recv()) => next,
                 note = next_note(live_notes.as_mut()) => {
-                    match note {
-                        Some(n) => {
-                            if !self.send(pb::frame::Body::Note(n)).await {
-                                return;
-                            }
-                            continue;
-                        }
-                        // Behind on notes: reconnecting fetches them from the record.
-                        None => Ok(Err(broadcast::error::RecvError::Lagged(0))),
+                    // Behind on notes: reconnecting fetches them from the record.
+                    let Some(n) = note else {
+                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("console of {} fell behind on notes; dropped", self.person);
+                        let why = "this console fell behind on the team's notes; it reconnects and reads them from the record";
+                        self.tx
+                            .send(Err(tonic::Status::resource_exhausted(why)))
+                            .await
+                            .ok();
+                        return;
+                    };
+                    if !self.send(pb::frame::Body::Note(n)).await {
+                        return;
                     }
+                    continue;
                 }
                 () = async { stopping.wait_for(|s| *s).await.map(|_| ()).ok(); } => {
                     Ok(Err(broadcast::error::RecvError::Closed))
@@ -561,13 +591,13 @@ impl Feed {
                 }
             };
             let body = match next {
-                Err(_) => pb::frame::Body::Events(Vec::new()),
+                Err(_) => pb::frame::Body::Events(bytes::Bytes::new()),
                 Ok(Ok(batch)) => {
                     let lines = self.encoded.lines(&batch, &self.stats);
                     self.stats
                         .event_bytes
                         .fetch_add(lines.len() as u64, Ordering::Relaxed);
-                    pb::frame::Body::Events(lines.as_ref().clone())
+                    pb::frame::Body::Events(lines)
                 }
                 Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -33,7 +33,7 @@ const FANOUT: usize = 1024;
 /// The relay's record of notes and their fan-out.
 pub(super) struct Notes {
     store: Mutex<Store>,
-    record: Option<TeamRecord>,
+    record: Option<Arc<TeamRecord>>,
     /// Notes the team's record has not taken yet (kept in the cache meanwhile).
     unsaved: Mutex<Vec<SharedNote>>,
     /// The ids of the notes this relay sent to its consoles.
@@ -43,7 +43,7 @@ pub(super) struct Notes {
 
 impl Notes {
     /// Opens (or makes) the store at `path`: the record, or with `record` its cache.
-    pub(super) fn open(path: &Path, record: Option<TeamRecord>) -> Result<Self, String> {
+    pub(super) fn open(path: &Path, record: Option<Arc<TeamRecord>>) -> Result<Self, String> {
         let opened = Store::open(path).map_err(|e| format!("the relay's notes: {e}"))?;
         if let Some(aside) = opened.recovered {
             tracing::error!(

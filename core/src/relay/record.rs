@@ -7,6 +7,8 @@
 //! - One table, `switchboard_notes`, made on first use; a note is one row by its
 //!   client-made id, so a retry or a second relay never doubles it. An edit replaces
 //!   the text only when it is newer, as the consoles' stores do.
+//! - `switchboard_acks`: who acknowledged which incident (its title and start), for a
+//!   new leader to carry (`acks.rs`).
 //! - One connection, kept open and remade when it breaks; every call is bounded
 //!   (`statement_timeout` on the server, a timeout here) and every read is limited in
 //!   rows and in each note's size.
@@ -35,7 +37,14 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS switchboard_notes (
     pinned_at bigint NOT NULL,
     entity text NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS switchboard_notes_edited ON switchboard_notes (edited_at)";
+CREATE INDEX IF NOT EXISTS switchboard_notes_edited ON switchboard_notes (edited_at);
+CREATE TABLE IF NOT EXISTS switchboard_acks (
+    title text NOT NULL,
+    started_at bigint NOT NULL,
+    person text NOT NULL,
+    acked_at bigint NOT NULL,
+    PRIMARY KEY (title, started_at)
+)";
 
 const COLUMNS: &str = "uid, incident, author, body, created_at, edited_at, pinned_at, entity";
 
@@ -125,6 +134,58 @@ impl TeamRecord {
         let work = async {
             let rows = c.query(&sql, &[&since.0, &max, &MOST_NOTES]).await?;
             Ok(rows.iter().map(note_of).collect())
+        };
+        let answer = tokio::time::timeout(CALL * 2, work).await;
+        self.outcome(&mut slot, answer)
+    }
+
+    /// Keeps `ack` (the first acknowledgement of an incident stands).
+    pub(super) async fn put_ack(
+        &self,
+        ack: &super::acks::Ack,
+        at: Timestamp,
+    ) -> Result<(), String> {
+        let mut slot = self.connection().await?;
+        let Some(c) = slot.as_ref() else {
+            return Err(self.not_connected());
+        };
+        let work = async {
+            c.execute(
+                "INSERT INTO switchboard_acks (title, started_at, person, acked_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&ack.title, &ack.started_at.0, &ack.person, &at.0],
+            )
+            .await
+        };
+        let answer = tokio::time::timeout(CALL * 2, work).await;
+        self.outcome(&mut slot, answer).map(|_| ())
+    }
+
+    /// The acknowledgements given at or after `since` (at most [`MOST_NOTES`]).
+    pub(super) async fn acks_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<super::acks::Ack>, String> {
+        let mut slot = self.connection().await?;
+        let Some(c) = slot.as_ref() else {
+            return Err(self.not_connected());
+        };
+        let work = async {
+            let rows = c
+                .query(
+                    "SELECT title, started_at, person FROM switchboard_acks
+                     WHERE acked_at >= $1 ORDER BY acked_at LIMIT $2",
+                    &[&since.0, &MOST_NOTES],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| super::acks::Ack {
+                    title: r.get(0),
+                    started_at: Timestamp(r.get(1)),
+                    person: r.get(2),
+                })
+                .collect())
         };
         let answer = tokio::time::timeout(CALL * 2, work).await;
         self.outcome(&mut slot, answer)

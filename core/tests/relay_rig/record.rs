@@ -2,7 +2,8 @@
 //! the rig's CA, a password login from the password file, the database `switchboard`):
 //! a relay keeps each note there; a note taken while the record cannot be reached is
 //! kept in the relay's cache and reaches the record once it can; a second relay with
-//! an empty cache (as after a failover) serves every note the first one kept.
+//! an empty cache (as after a failover) serves every note the first one kept; an
+//! acknowledgement given on a leader is carried to the next one.
 //!
 //! The record is reached through a fault proxy in front of the cluster's primary, so
 //! the test can cut it off. Runs when `SWITCHBOARD_RIG` names `patronitls` too.
@@ -80,15 +81,31 @@ fn recorded(rt: &tokio::runtime::Runtime, port: u16, prefix: &str) -> Vec<(Strin
     })
 }
 
-/// Sets the record's connection string, once for this binary (one test reads it).
+/// The fault proxy in front of the cluster's primary that every relay here reaches the
+/// record through, started once for this binary, with the record's connection string
+/// set to it; forwarding plainly.
 #[allow(unsafe_code)]
-fn set_record_dsn(value: &str) {
-    static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| {
-        // SAFETY: set once, under the rig's turn, before the relay that reads it
+fn record_proxy(rt: &tokio::runtime::Runtime) -> &'static FaultProxy {
+    static PROXY: std::sync::OnceLock<FaultProxy> = std::sync::OnceLock::new();
+    let proxy = PROXY.get_or_init(|| {
+        let proxy = FaultProxy::start(&format!("127.0.0.1:{}", primary(rt))).expect("proxy");
+        // SAFETY: set once, under the rig's turn, before any relay that reads it
         // starts; no other thread of this binary reads the environment meanwhile.
-        unsafe { std::env::set_var(RECORD_DSN, value) };
+        unsafe { std::env::set_var(RECORD_DSN, dsn(proxy.addr().port())) };
+        proxy
     });
+    proxy.set(Fault::Pass);
+    proxy
+}
+
+/// The port of the server behind the proxy (the primary when the proxy started).
+fn recorded_at(proxy: &FaultProxy) -> u16 {
+    proxy
+        .upstream()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the upstream's port")
 }
 
 fn note(uid: String, body: &str, at: i64) -> SharedNote {
@@ -114,9 +131,8 @@ fn notes_are_kept_in_the_teams_postgresql_and_a_new_relay_serves_them() {
         return;
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let port = primary(&rt);
-    let proxy = FaultProxy::start(&format!("127.0.0.1:{port}")).expect("proxy");
-    set_record_dsn(&dsn(proxy.addr().port()));
+    let proxy = record_proxy(&rt);
+    let port = recorded_at(proxy);
     let mut env: Environment = rig_env();
     let mut team = PostgresConfig::from_libpq_env("team");
     team.dsn_env = Some(RECORD_DSN.into());
@@ -223,4 +239,146 @@ fn notes_are_kept_in_the_teams_postgresql_and_a_new_relay_serves_them() {
     }
     drop(bob);
     relay.stop();
+}
+
+/// Runs `command` on the rig's HAProxy runtime API.
+fn haproxy(rt: &tokio::runtime::Runtime, command: &str) {
+    rt.block_on(switchboard_core::sources::haproxy::runtime_command(
+        "tcp://127.0.0.1:9999",
+        command,
+        Duration::from_secs(2),
+    ))
+    .expect("HAProxy's runtime API");
+}
+
+/// web2 back under its health checks when the test ends, passed or not.
+struct Web2Back;
+
+impl Drop for Web2Back {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Runtime::new() {
+            rt.block_on(switchboard_core::sources::haproxy::runtime_command(
+                "tcp://127.0.0.1:9999",
+                "enable health be_web/web2",
+                Duration::from_secs(2),
+            ))
+            .ok();
+        }
+    }
+}
+
+/// Two relays electing a leader on the rig's etcd, the team's record on its TLS
+/// PostgreSQL: HAProxy's web2 goes down, both relays open an incident (each its own
+/// number), alice acknowledges it on the leader; the leader stops, and the other relay,
+/// once it leads, acknowledges its own copy under alice's name.
+#[test]
+fn an_acknowledgement_is_carried_to_the_next_leader() {
+    use switchboard_core::Election;
+    let Some(_turn) = crate::rig_turn() else {
+        return;
+    };
+    if !common::rig_has("patronitls") {
+        eprintln!("skipped: SWITCHBOARD_RIG does not name patronitls (the team's record)");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    record_proxy(&rt);
+    let mut env: Environment = rig_env();
+    let mut team = PostgresConfig::from_libpq_env("team");
+    team.dsn_env = Some(RECORD_DSN.into());
+    env.source.push(SourceConfig::Postgres(team));
+    let pki = pki();
+    let serve = |port: u16| {
+        let mut s = serve_config(&pki);
+        s.listen = format!("127.0.0.1:{port}");
+        s.record = Some("team".into());
+        s.elect = Some(Election {
+            advertise: format!("https://127.0.0.1:{port}"),
+            ttl_secs: 2,
+        });
+        s
+    };
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a port")
+    };
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = RigRelay::start_with_data(env.clone(), &serve(free()), dir_a.path());
+    std::thread::sleep(Duration::from_secs(1));
+    let b = RigRelay::start_with_data(env.clone(), &serve(free()), dir_b.path());
+    let alice = console_in(env, &client_of(&a.url(), &pki, "alice"));
+    wait_connected(&alice, Duration::from_secs(20));
+
+    // What was open before the fault is not the fault's.
+    let before: Vec<String> = alice
+        .snapshot()
+        .incidents
+        .incidents
+        .iter()
+        .filter(|i| i.recovered_at.is_none())
+        .map(|i| i.title.clone())
+        .collect();
+    let _back = Web2Back;
+    haproxy(&rt, "disable health be_web/web2");
+    haproxy(&rt, "set server be_web/web2 health down");
+    let open = |engine: &switchboard_core::EngineHandle| {
+        engine
+            .snapshot()
+            .incidents
+            .incidents
+            .iter()
+            .find(|i| i.recovered_at.is_none() && !before.contains(&i.title))
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        if let (Some(on_alice), Some(_)) = (open(&alice), open(&b.engine)) {
+            break on_alice;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no incident for web2 on both relays: {:?}",
+            alice.snapshot().incidents.incidents
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    alice
+        .send(switchboard_core::Intent::AckIncident { incident: seen.id })
+        .expect("sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open(&alice).and_then(|i| i.acked_by).as_deref() != Some("alice") {
+        assert!(
+            Instant::now() < deadline,
+            "alice's acknowledgement never applied"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        open(&b.engine).and_then(|i| i.acked_by),
+        None,
+        "the standby does not know"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    drop(alice);
+    let stopped = Instant::now();
+    a.stop();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open(&b.engine).and_then(|i| i.acked_by).as_deref() != Some("alice") {
+        assert!(
+            Instant::now() < deadline,
+            "the next leader did not carry the acknowledgement: {:?}",
+            open(&b.engine)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "team record: alice's acknowledgement carried to the next leader {} ms after the first stopped",
+        stopped.elapsed().as_millis()
+    );
+    b.stop();
 }
