@@ -463,6 +463,11 @@ fn planned_ui(
             format!("This plan read the target {age} s ago; plan again before running it."),
         );
     } else {
+        if desk.on_relay() {
+            ui.weak(
+                "Planned by the relay: it runs there, under your name, and its journal keeps it.",
+            );
+        }
         ui.label(format!(
             "To run it, type {} exactly (plan read {age} s ago):",
             plan.confirm_as

@@ -295,6 +295,11 @@ impl Desk {
         &self.inner.environment
     }
 
+    /// Plans and runs happen on the relay this console follows.
+    pub fn on_relay(&self) -> bool {
+        matches!(self.inner.via, Via::Relay(_))
+    }
+
     /// Every run here needs a second approver (the environment says so, or the relay
     /// that runs this console's workflows does).
     pub fn needs_approver(&self) -> bool {
