@@ -56,6 +56,30 @@ fn status_as(url: &str, pki: &Path, cert: &str, key: &str, wait: &str) -> std::p
         .expect("status")
 }
 
+/// `switchboard serve` on the configuration `cfg`, its data in `data`: the process,
+/// its stderr's lines, and the first (where it serves).
+fn serve(
+    cfg: &Path,
+    data: &Path,
+) -> (
+    Relay,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    String,
+) {
+    let mut relay = Relay(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
+            .args(["--config", cfg.to_str().unwrap_or_default()])
+            .args(["--data-dir", data.to_str().unwrap_or_default(), "serve"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve"),
+    );
+    let mut lines = std::io::BufReader::new(relay.0.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    (relay, lines, first)
+}
+
 /// The relay's process, killed if the test ends before it stops it.
 struct Relay(std::process::Child);
 
@@ -76,21 +100,7 @@ fn a_relay_serves_status_to_people_and_refuses_strangers() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = dir.path().join("relay.toml");
     std::fs::write(&cfg, relay_config(&pki)).expect("config");
-    let mut relay = Relay(
-        Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
-            .args(["--config", cfg.to_str().unwrap_or_default()])
-            .args([
-                "--data-dir",
-                dir.path().to_str().unwrap_or_default(),
-                "serve",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve"),
-    );
-    let mut lines = std::io::BufReader::new(relay.0.stderr.take().expect("stderr")).lines();
-    let first = lines.next().expect("a line").expect("text");
+    let (mut relay, lines, first) = serve(&cfg, dir.path());
     assert!(
         first.contains("(TLS, client certificates); operators: alice"),
         "{first}"
@@ -182,21 +192,7 @@ fn a_workflow_from_the_command_line_runs_on_the_relay_as_the_person() {
     );
     assert!(config.contains("tcp://127.0.0.1:9999"));
     std::fs::write(&cfg, config).expect("config");
-    let mut relay = Relay(
-        Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .env("XDG_CONFIG_HOME", "/nonexistent-switchboard-config")
-            .args(["--config", cfg.to_str().unwrap_or_default()])
-            .args([
-                "--data-dir",
-                dir.path().to_str().unwrap_or_default(),
-                "serve",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve"),
-    );
-    let mut lines = std::io::BufReader::new(relay.0.stderr.take().expect("stderr")).lines();
-    let first = lines.next().expect("a line").expect("text");
+    let (_relay, _lines, first) = serve(&cfg, dir.path());
     let addr = first
         .split(" on ")
         .nth(1)

@@ -78,11 +78,34 @@ pub fn engine_with_env(env: switchboard_core::Environment) -> switchboard_core::
 /// relay tests serve.
 #[allow(dead_code)]
 pub fn rig_relay_env(haproxy_millis: u64) -> switchboard_core::Environment {
+    rig_with_haproxy(
+        "haproxy",
+        None,
+        Some("http://127.0.0.1:8404/stats;csv"),
+        haproxy_millis,
+    )
+}
+
+/// The rig's etcd (the workflows' lock) and its HAProxy over the runtime API as a
+/// source named `edge` (the target a drain acts on), in an environment named `rig`.
+#[allow(dead_code)]
+pub fn rig_edge_env() -> switchboard_core::Environment {
+    rig_with_haproxy("edge", Some("tcp://127.0.0.1:9999"), None, 250)
+}
+
+/// The rig's etcd and its HAProxy as a source `name` (over the runtime API `socket`
+/// or the stats page `stats_url`, polled every `millis`), in an environment `rig`.
+fn rig_with_haproxy(
+    name: &str,
+    socket: Option<&str>,
+    stats_url: Option<&str>,
+    millis: u64,
+) -> switchboard_core::Environment {
     let haproxy = switchboard_core::sources::haproxy::HaproxyConfig {
-        name: "haproxy".into(),
-        socket: None,
-        stats_url: Some("http://127.0.0.1:8404/stats;csv".into()),
-        interval_millis: haproxy_millis,
+        name: name.into(),
+        socket: socket.map(str::to_owned),
+        stats_url: stats_url.map(str::to_owned),
+        interval_millis: millis,
         timeout_millis: 1000,
         tls: None,
         auth: None,
@@ -92,27 +115,6 @@ pub fn rig_relay_env(haproxy_millis: u64) -> switchboard_core::Environment {
     switchboard_core::Environment::new(
         "rig",
         vec![rig_etcd(), switchboard_core::SourceConfig::Haproxy(haproxy)],
-    )
-}
-
-/// The rig's etcd (the workflows' lock) and its HAProxy over the runtime API as a
-/// source named `edge` (the target a drain acts on), in an environment named `rig`.
-#[allow(dead_code)]
-pub fn rig_edge_env() -> switchboard_core::Environment {
-    let edge = switchboard_core::sources::haproxy::HaproxyConfig {
-        name: "edge".into(),
-        socket: Some("tcp://127.0.0.1:9999".into()),
-        stats_url: None,
-        interval_millis: 250,
-        timeout_millis: 1000,
-        tls: None,
-        auth: None,
-        proxy: switchboard_core::sources::ProxySetting::default(),
-        max_answer_bytes: None,
-    };
-    switchboard_core::Environment::new(
-        "rig",
-        vec![rig_etcd(), switchboard_core::SourceConfig::Haproxy(edge)],
     )
 }
 
